@@ -1,0 +1,246 @@
+/*
+ * joulestat — measure the energy that code and commands spend, with the most
+ * accurate method each machine offers, and say how accurate every figure is.
+ *
+ * One public header. All handles are opaque. Functions that can fail return 0
+ * or a negative errno-style code; jst_strerror() turns it into text.
+ * Every function is thread-safe on its own meter: windows may be begun on one
+ * thread and ended on another.
+ */
+#ifndef JOULESTAT_H
+#define JOULESTAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JST_VERSION_MAJOR 0
+#define JST_VERSION_MINOR 1
+#define JST_VERSION_PATCH 0
+#define JST_VERSION "0.1.0"
+
+/* Library version string, e.g. "0.1.0". */
+const char *jst_version(void);
+
+/* Text for a negative return code (or a positive errno). Never NULL. */
+const char *jst_strerror(int code);
+
+/* What a domain is. Totals are formed per kind (see jst_total). */
+typedef enum jst_kind {
+	JST_KIND_GPU = 0,  /* a whole GPU */
+	JST_KIND_PACKAGE,  /* a CPU package (socket) or a die of one */
+	JST_KIND_CORE,     /* cores of a package: contained in the package */
+	JST_KIND_UNCORE,   /* uncore / graphics of a package: contained in the package */
+	JST_KIND_DRAM,     /* memory attached to a package */
+	JST_KIND_PLATFORM, /* RAPL psys: the whole SoC platform; reported as system */
+	JST_KIND_NODE,     /* a whole-node meter (PDU, BMC); reported as system */
+	JST_KIND_OTHER,
+	JST_KIND_COUNT_
+} jst_kind;
+
+/* How a domain's energy is obtained. */
+typedef enum jst_method {
+	JST_METHOD_COUNTER = 0, /* hardware energy counter, extended past its wraps */
+	JST_METHOD_POWER,       /* power readings integrated over time by the sampler */
+	JST_METHOD_ESTIMATE,    /* a model (TDP x utilisation); not a measurement */
+	JST_METHOD_COUNT_
+} jst_method;
+
+/* Totals a measurement offers. TOTAL never double counts: core and uncore
+ * are inside their package, and platform/node meters are SYSTEM, not summed
+ * into TOTAL. */
+typedef enum jst_total_kind {
+	JST_TOTAL_GPU = 0, /* all GPUs */
+	JST_TOTAL_CPU,     /* all CPU packages (estimate included where it is all there is) */
+	JST_TOTAL_DRAM,    /* all DRAM domains */
+	JST_TOTAL_ALL,     /* GPU + CPU + DRAM + other components, each device once */
+	JST_TOTAL_SYSTEM,  /* whole-platform and whole-node meters */
+	JST_TOTAL_COUNT_
+} jst_total_kind;
+
+const char *jst_kind_name(jst_kind kind);           /* "gpu", "package", ... */
+const char *jst_method_name(jst_method method);     /* "counter", "power", "estimate" */
+const char *jst_total_name(jst_total_kind total);   /* "gpu", "cpu", "dram", "total", "system" */
+
+/* ---- configuration ---------------------------------------------------- */
+
+typedef struct jst_config {
+	/* Comma-separated backend names to try ("nvml,rapl"); NULL tries all. */
+	const char *backends;
+	/* GPU selection: comma-separated indices or UUIDs ("0,2", "GPU-8f1c..."). NULL:
+	 * CUDA_VISIBLE_DEVICES when set, else every GPU. */
+	const char *gpus;
+	/* Sampler period in milliseconds; 0 = default (100 ms). The sampler runs
+	 * faster where a counter could otherwise wrap unseen. */
+	unsigned sample_period_ms;
+	/* Root of sysfs ("/sys"); NULL = $JOULESTAT_SYSFS_ROOT or "/sys". */
+	const char *sysfs_root;
+	/* Root of procfs ("/proc"); NULL = $JOULESTAT_PROCFS_ROOT or "/proc". */
+	const char *procfs_root;
+	/* Path or soname of libnvidia-ml; NULL = $JOULESTAT_NVML_LIBRARY or
+	 * "libnvidia-ml.so.1". */
+	const char *nvml_library;
+	/* Allow the estimate backend where nothing measures the CPU. Default 1. */
+	int allow_estimate;
+	/* Keep every available method per device as its own domain (all read in
+	 * the same windows); totals still count each device once, from its most
+	 * accurate method. Default 0. */
+	int cross_validate;
+	/* Samples kept per domain in the time series ring; 0 = default (4096). */
+	size_t series_capacity;
+} jst_config;
+
+/* Fill *cfg with defaults. Always call this before setting fields. */
+void jst_config_init(jst_config *cfg);
+
+/* ---- meter ------------------------------------------------------------ */
+
+typedef struct jst_meter jst_meter;
+
+/* Probe backends, declare domains, start the sampler. A meter with no
+ * available domain is still opened (list shows why); windows then fail with
+ * -ENODEV. cfg may be NULL for defaults. */
+int jst_meter_open(const jst_config *cfg, jst_meter **out);
+/* Stop the sampler and release everything. Open windows are discarded. */
+void jst_meter_close(jst_meter *meter);
+
+typedef struct jst_backend_info {
+	const char *name;        /* "nvml", "rapl", "estimate" */
+	const char *description; /* one line: what it reads */
+	double accuracy;         /* typical relative error of its class, 0.05 = 5% */
+	int available;           /* 1 when it declared at least one domain */
+	const char *reason;      /* why unavailable and what to do; "" when available */
+} jst_backend_info;
+
+/* Backends in registry order (most accurate first), whether or not available. */
+size_t jst_meter_backend_count(const jst_meter *meter);
+int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
+
+typedef struct jst_domain_info {
+	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
+	jst_kind kind;
+	const char *device;  /* device identity, used for de-duplication */
+	const char *backend; /* backend that reads it */
+	jst_method method;
+	const char *source;  /* finer method label: "energy-counter", "instant-power", ... */
+	double accuracy;     /* relative error class, 0.05 = 5% */
+	int parent;          /* index of the containing domain, or -1 */
+	int primary;         /* 1 when it is the figure counted for its device */
+	double sample_period_s; /* how often the sampler reads it */
+	const char *note;    /* caveat worth showing ("MIG enabled: whole-GPU energy"), or "" */
+} jst_domain_info;
+
+size_t jst_meter_domain_count(const jst_meter *meter);
+int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
+
+/* ---- time series -------------------------------------------------------- */
+
+/* One sampler reading of one domain. Fields it does not have are NaN. */
+typedef struct jst_sample {
+	int64_t t_ns;          /* CLOCK_MONOTONIC */
+	double energy_j;       /* energy since the meter opened */
+	double power_w;        /* power at or just before t */
+	double temperature_c;
+	double utilization_pct;
+	double clock_mhz;      /* SM / core clock */
+	double power_limit_w;  /* enforced power limit */
+} jst_sample;
+
+/* Copy up to cap of the most recent samples of a domain, oldest first.
+ * Returns the number copied (>= 0) or a negative code. */
+int jst_meter_series(jst_meter *meter, size_t domain, jst_sample *buf, size_t cap);
+
+/* Take a fresh reading of every domain now and return the latest sample of one. */
+int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
+
+/* ---- windows ------------------------------------------------------------ */
+
+typedef struct jst_measurement jst_measurement;
+
+/* Begin a named window. Names are unique among open windows: a duplicate is
+ * -EEXIST; windows may nest and overlap freely. */
+int jst_window_begin(jst_meter *meter, const char *name);
+/* End a window and hand back its measurement (free with jst_measurement_free).
+ * An unknown name is -ENOENT. out may be NULL to discard. */
+int jst_window_end(jst_meter *meter, const char *name, jst_measurement **out);
+/* Discard an open window without measuring. */
+int jst_window_cancel(jst_meter *meter, const char *name);
+
+/* ---- measurement ---------------------------------------------------------- */
+
+typedef struct jst_domain_energy {
+	const char *name;
+	jst_kind kind;
+	const char *device;
+	const char *backend;
+	jst_method method;
+	const char *source;
+	double accuracy;       /* relative error class of this figure */
+	double energy_j;
+	double avg_power_w;    /* energy / duration */
+	double peak_power_w;   /* highest sampled power in the window; NaN if none */
+	size_t samples;        /* sampler readings that fell inside the window */
+	int parent;            /* index within the measurement, or -1 */
+	int primary;           /* counted in totals */
+	int partial;           /* figure ended early (device failed, counter reset) */
+	const char *note;      /* why partial, or a caveat; "" otherwise */
+} jst_domain_energy;
+
+typedef struct jst_total {
+	double energy_j;
+	double avg_power_w;
+	double accuracy;  /* energy-weighted accuracy class of its parts */
+	size_t parts;     /* domains summed; 0 when nothing measured this total */
+	int estimated;    /* 1 when any part is an estimate */
+	int partial;
+} jst_total;
+
+const char *jst_measurement_name(const jst_measurement *m);
+double jst_measurement_duration(const jst_measurement *m); /* seconds */
+int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
+int64_t jst_measurement_end_ns(const jst_measurement *m);
+int jst_measurement_partial(const jst_measurement *m);
+size_t jst_measurement_domain_count(const jst_measurement *m);
+int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_energy *out);
+int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out);
+void jst_measurement_free(jst_measurement *m);
+
+/* ---- scoped and wrapped forms ------------------------------------------- */
+
+/* Run fn(arg) inside a window and return its measurement (the equivalent of a
+ * decorator). fn's own result is not interpreted. */
+int jst_measure_call(jst_meter *meter, const char *name, void (*fn)(void *arg), void *arg,
+		     jst_measurement **out);
+
+/* Scope guard (the equivalent of a context manager), GCC/Clang only:
+ *
+ *     jst_measurement *m = NULL;
+ *     {
+ *         JST_SCOPED_WINDOW(meter, "prefill", &m);
+ *         run_prefill();
+ *     }   // window ends here, however the block is left
+ *     print(m);
+ */
+typedef struct jst_scope {
+	jst_meter *meter;
+	const char *name;
+	jst_measurement **out;
+	int status; /* result of begin, then of end */
+} jst_scope;
+
+jst_scope jst_scope_begin(jst_meter *meter, const char *name, jst_measurement **out);
+void jst_scope_end(jst_scope *scope);
+
+#define JST_CONCAT_(a, b) a##b
+#define JST_CONCAT(a, b) JST_CONCAT_(a, b)
+#define JST_SCOPED_WINDOW(meter, name, out)                                                 \
+	jst_scope JST_CONCAT(jst_scope_, __LINE__) __attribute__((cleanup(jst_scope_end))) = \
+		jst_scope_begin((meter), (name), (out))
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JOULESTAT_H */

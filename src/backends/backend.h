@@ -1,0 +1,102 @@
+/*
+ * The internal backend interface. A backend probes its hardware, declares its
+ * domains and reads raw values. It does no arithmetic beyond unit conversion
+ * and keeps no window state: wraps, integration, de-duplication and totals are
+ * the core's (src/core/).
+ */
+#ifndef JST_BACKEND_H
+#define JST_BACKEND_H
+
+#include "joulestat.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JST_NAME_MAX 64
+#define JST_DEVICE_MAX 128
+#define JST_NOTE_MAX 160
+#define JST_REASON_MAX 512
+
+/* Where a backend finds its hardware: every path is relative to these, so the
+ * same code runs against real hardware and against sim/. */
+struct jst_backend_ctx {
+	const char *sysfs_root;   /* "/sys" or a simulator's tree */
+	const char *procfs_root;  /* "/proc" or a fixture */
+	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
+	const char *gpus;         /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
+	int cross_validate;       /* declare every method it has, not just the best */
+};
+
+/* One domain as a backend declares it. */
+struct jst_domain_desc {
+	char name[JST_NAME_MAX];     /* "package-0", "gpu0" */
+	jst_kind kind;
+	char device[JST_DEVICE_MAX]; /* identity: "gpu:GPU-<uuid>", "cpu:package-0", "cpu" */
+	jst_method method;
+	char source[32];             /* "powercap", "energy-counter", "instant-power", "average-power", "tdp-utilization" */
+	double accuracy;             /* relative error class */
+	int parent;                  /* index among this backend's domains, or -1 */
+	/* Counters: raw units and wrap. energy_j = raw * unit_j. */
+	double unit_j;               /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
+	uint64_t modulus;            /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
+	double max_power_w;          /* upper bound on power: sets the sampler period for wrap safety
+	                                and the plausibility of a jump; 0 = unknown */
+	double min_period_s;         /* the hardware refreshes no faster than this; 0 = unknown */
+	char note[JST_NOTE_MAX];     /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
+};
+
+/* One domain's raw value at one instant. Set by read(). Telemetry fields are
+ * NaN when absent or when JST_READ_TELEMETRY was not asked for. */
+struct jst_raw {
+	int status;        /* 0, or negative: this domain failed (then error says why) */
+	uint64_t counter;  /* COUNTER and ESTIMATE-as-counter domains: raw units */
+	double power_w;    /* POWER domains: watts at this instant */
+	double temperature_c;
+	double utilization_pct;
+	double clock_mhz;
+	double power_limit_w;
+	double telemetry_power_w; /* the device's own power reading, for the series */
+	char error[JST_NOTE_MAX];
+};
+
+#define JST_READ_TELEMETRY 1u
+
+struct jst_backend_ops {
+	const char *name;
+	const char *description;
+	double accuracy; /* class of its best method */
+	/* Find the hardware. On success set *state and return 0 (a backend with no
+	 * domains may still succeed). On failure return negative and write a
+	 * reason a person can act on into reason. */
+	int (*probe)(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t reason_len);
+	/* Domains declared by probe; the array stays valid until close. */
+	size_t (*domains)(void *state, const struct jst_domain_desc **out);
+	/* Read every domain now into out[0..n-1]. Returns 0 or negative when the
+	 * whole backend failed; per-domain failure goes in out[i].status. */
+	int (*read)(void *state, struct jst_raw *out, size_t n, unsigned flags);
+	void (*close)(void *state);
+};
+
+/* The registry: every backend, most accurate class first. */
+size_t jst_registry_count(void);
+const struct jst_backend_ops *jst_registry_get(size_t index);
+
+/* Backends (one extern per file in src/backends/). */
+extern const struct jst_backend_ops jst_backend_nvml;
+extern const struct jst_backend_ops jst_backend_rapl;
+extern const struct jst_backend_ops jst_backend_estimate;
+
+/* Helpers backends share (src/backends/util.c). */
+/* Join root and a relative path into buf; returns buf or NULL when too long. */
+char *jst_path_join(char *buf, size_t len, const char *root, const char *rel);
+/* Read a small text file whole (NUL-terminated, trailing newline stripped).
+ * Returns length or negative errno. */
+int jst_file_read_text(const char *path, char *buf, size_t len);
+/* Parse an unsigned decimal integer with nothing but whitespace around it. */
+int jst_parse_u64(const char *text, uint64_t *out);
+/* pread a decimal u64 from an open fd at offset 0. */
+int jst_fd_read_u64(int fd, uint64_t *out);
+/* Initialise a raw record: status 0, telemetry NaN. */
+void jst_raw_clear(struct jst_raw *raw);
+
+#endif

@@ -1,0 +1,84 @@
+/* Small I/O helpers every sysfs/procfs backend shares. */
+#include "backend.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+char *jst_path_join(char *buf, size_t len, const char *root, const char *rel)
+{
+	size_t rl = strlen(root);
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	while (*rel == '/')
+		rel++;
+	int n = snprintf(buf, len, "%.*s/%s", (int)rl, root, rel);
+	if (n < 0 || (size_t)n >= len)
+		return NULL;
+	return buf;
+}
+
+int jst_file_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = pread(fd, buf, len - 1, 0);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = 0;
+	return (int)n;
+}
+
+int jst_parse_u64(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	uint64_t v = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int jst_fd_read_u64(int fd, uint64_t *out)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return jst_parse_u64(buf, out);
+}
+
+void jst_raw_clear(struct jst_raw *raw)
+{
+	raw->status = 0;
+	raw->counter = 0;
+	raw->power_w = NAN;
+	raw->temperature_c = NAN;
+	raw->utilization_pct = NAN;
+	raw->clock_mhz = NAN;
+	raw->power_limit_w = NAN;
+	raw->telemetry_power_w = NAN;
+	raw->error[0] = 0;
+}
