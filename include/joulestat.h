@@ -237,7 +237,8 @@ void jst_scope_end(jst_scope *scope);
 #define JST_CONCAT_(a, b) a##b
 #define JST_CONCAT(a, b) JST_CONCAT_(a, b)
 #define JST_SCOPED_WINDOW(meter, name, out)                                                 \
-	jst_scope JST_CONCAT(jst_scope_, __LINE__) __attribute__((cleanup(jst_scope_end))) = \
+	jst_scope JST_CONCAT(jst_scope_, __LINE__)                                     \
+		__attribute__((cleanup(jst_scope_end), unused)) =                         \
 		jst_scope_begin((meter), (name), (out))
 
 #ifdef __cplusplus

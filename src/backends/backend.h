@@ -99,4 +99,11 @@ int jst_fd_read_u64(int fd, uint64_t *out);
 /* Initialise a raw record: status 0, telemetry NaN. */
 void jst_raw_clear(struct jst_raw *raw);
 
+/* GPU selection (src/backends/gpu_select.c): an explicit selection wins, else
+ * CUDA_VISIBLE_DEVICES. Writes the comma-separated indices/UUIDs to out and
+ * returns 1 when GPUs are restricted ("" = none at all), 0 when every GPU is
+ * selected, negative when malformed. */
+int jst_gpu_selection_resolve(const char *explicit_sel, const char *cuda_visible, char *out,
+			      size_t len);
+
 #endif

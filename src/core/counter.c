@@ -1,0 +1,57 @@
+/* Wraparound extension: the one place where counters become energy. */
+#include "counter.h"
+
+void jst_counter_init(struct jst_counter *c, uint64_t modulus)
+{
+	*c = (struct jst_counter){.modulus = modulus};
+}
+
+uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j)
+{
+	if (!(max_power_w > 0) || !(unit_j > 0) || dt_s < 0)
+		return UINT64_MAX;
+	double units = max_power_w * (2.0 * dt_s + 0.010) / unit_j;
+	if (units >= 18446744073709549568.0) /* largest double below 2^64 */
+		return UINT64_MAX;
+	return (uint64_t)units + 1;
+}
+
+enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
+					  uint64_t *delta)
+{
+	enum jst_counter_event ev;
+	uint64_t d = 0;
+
+	if (!c->primed) {
+		c->primed = 1;
+		c->last = raw;
+		*delta = 0;
+		return JST_COUNTER_FIRST;
+	}
+	if (c->modulus && raw >= c->modulus) {
+		/* Outside the counter's range: garbage, never energy. */
+		ev = JST_COUNTER_DISCONTINUITY;
+	} else if (raw >= c->last) {
+		d = raw - c->last;
+		ev = d <= max_delta ? JST_COUNTER_OK : JST_COUNTER_DISCONTINUITY;
+	} else if (c->modulus) {
+		d = c->modulus - c->last + raw;
+		/* With no power bound, a wrap must at least be the shorter way round:
+		 * a counter that fell by less than half its range was reset. */
+		uint64_t bound = max_delta == UINT64_MAX ? c->modulus / 2 : max_delta;
+		ev = d <= bound ? JST_COUNTER_WRAP : JST_COUNTER_DISCONTINUITY;
+	} else {
+		ev = JST_COUNTER_DISCONTINUITY; /* a 64-bit counter never wraps: reset */
+	}
+
+	if (ev == JST_COUNTER_DISCONTINUITY) {
+		c->discontinuities++;
+		d = 0;
+	} else if (ev == JST_COUNTER_WRAP) {
+		c->wraps++;
+	}
+	c->last = raw;
+	c->ext += d;
+	*delta = d;
+	return ev;
+}

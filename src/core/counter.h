@@ -1,0 +1,36 @@
+/* Extension of wrapping hardware counters to 64 bits. */
+#ifndef JST_COUNTER_H
+#define JST_COUNTER_H
+
+#include <stdint.h>
+
+struct jst_counter {
+	uint64_t modulus; /* raw values lie in [0, modulus); 0 = a full 64-bit counter */
+	uint64_t last;    /* last raw value seen */
+	uint64_t ext;     /* raw units counted since the first reading */
+	int primed;
+	unsigned wraps;
+	unsigned discontinuities;
+};
+
+enum jst_counter_event {
+	JST_COUNTER_FIRST = 0,     /* first reading: the base, counted as nothing */
+	JST_COUNTER_OK,            /* moved forward (or stood still) */
+	JST_COUNTER_WRAP,          /* passed the modulus once */
+	JST_COUNTER_DISCONTINUITY, /* went backwards or jumped implausibly: counted as nothing */
+};
+
+void jst_counter_init(struct jst_counter *c, uint64_t modulus);
+
+/* Feed one raw reading. max_delta is the largest increase in raw units that is
+ * physically plausible since the previous reading (max power x elapsed time);
+ * UINT64_MAX when unknown. The interval's increase goes to *delta (0 on a
+ * discontinuity: energy is never negative, never huge). */
+enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
+					  uint64_t *delta);
+
+/* Largest plausible increase: max_power_w over dt_s with a 2x margin and 10 ms of
+ * slack, in raw units of unit_j joules. UINT64_MAX when max power is unknown. */
+uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j);
+
+#endif

@@ -1,0 +1,64 @@
+/* Error text, names of kinds and methods, the version. */
+#include "joulestat.h"
+
+#include <errno.h>
+#include <string.h>
+
+const char *jst_version(void)
+{
+	return JST_VERSION;
+}
+
+const char *jst_strerror(int code)
+{
+	if (code < 0)
+		code = -code;
+	switch (code) {
+	case 0:
+		return "success";
+	case EINVAL:
+		return "invalid argument";
+	case ENOENT:
+		return "no open window by that name";
+	case EEXIST:
+		return "a window by that name is already open";
+	case ENODEV:
+		return "no energy domain is available (see 'joulestat list' for why)";
+	case ENOMEM:
+		return "out of memory";
+	case EACCES:
+		return "permission denied";
+	case EIO:
+		return "device read failed";
+	case ERANGE:
+		return "value out of range";
+	case ENOSYS:
+		return "not supported by this backend";
+	default: {
+		const char *s = strerrordesc_np(code);
+		return s ? s : "unknown error";
+	}
+	}
+}
+
+static const char *const kind_names[JST_KIND_COUNT_] = {
+	"gpu", "package", "core", "uncore", "dram", "platform", "node", "other",
+};
+static const char *const method_names[JST_METHOD_COUNT_] = {"counter", "power", "estimate"};
+static const char *const total_names[JST_TOTAL_COUNT_] = {"gpu", "cpu", "dram", "total",
+							 "system"};
+
+const char *jst_kind_name(jst_kind kind)
+{
+	return (unsigned)kind < JST_KIND_COUNT_ ? kind_names[kind] : "unknown";
+}
+
+const char *jst_method_name(jst_method method)
+{
+	return (unsigned)method < JST_METHOD_COUNT_ ? method_names[method] : "unknown";
+}
+
+const char *jst_total_name(jst_total_kind total)
+{
+	return (unsigned)total < JST_TOTAL_COUNT_ ? total_names[total] : "unknown";
+}
