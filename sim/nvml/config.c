@@ -1,0 +1,183 @@
+/* The simulator's configuration, from JSTSIM_NVML_* at nvmlInit_v2, and its
+ * clock model: what each reading shows at a given instant. */
+#include "simnvml.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char sim_config_error[256];
+
+int64_t sim_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static nvmlReturn_t bad(const char *fmt, const char *value)
+{
+	snprintf(sim_config_error, sizeof sim_config_error, fmt, value);
+	fprintf(stderr, "libnvidia-ml (joulestat simulator): %s\n", sim_config_error);
+	return NVML_ERROR_UNKNOWN;
+}
+
+static int parse_index(const char *p, char **end, unsigned ngpus, unsigned *out)
+{
+	errno = 0;
+	unsigned long v = strtoul(p, end, 10);
+	if (errno || *end == p || v >= ngpus)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* "normal", "nocounter", "noinstant", or a comma list of them. */
+static nvmlReturn_t parse_mode(struct sim_nvml *s, const char *mode)
+{
+	char tmp[128];
+	snprintf(tmp, sizeof tmp, "%s", mode);
+	for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "nocounter"))
+			s->nocounter = 1;
+		else if (!strcmp(t, "noinstant"))
+			s->noinstant = 1;
+		else if (strcmp(t, "normal"))
+			return bad("JSTSIM_NVML_MODE: unknown mode '%s' (normal, nocounter, "
+			           "noinstant)",
+			           t);
+	}
+	return NVML_SUCCESS;
+}
+
+/* "K@S[,K@S...]": GPU K is lost S seconds after init. */
+static nvmlReturn_t parse_lost(struct sim_nvml *s, const char *spec)
+{
+	for (const char *p = spec; *p;) {
+		char *end;
+		unsigned k;
+		if (parse_index(p, &end, s->ngpus, &k) || *end != '@')
+			return bad(
+			    "JSTSIM_NVML_LOST: expected K@SECONDS with K a GPU index, got '%s'",
+			    spec);
+		p = end + 1;
+		double after = strtod(p, &end);
+		if (end == p || !(after >= 0) || (*end && *end != ','))
+			return bad("JSTSIM_NVML_LOST: expected K@SECONDS, got '%s'", spec);
+		s->gpu[k].lost_after_ns = (int64_t)llround(after * 1e9);
+		p = *end ? end + 1 : end;
+	}
+	return NVML_SUCCESS;
+}
+
+static nvmlReturn_t parse_mig(struct sim_nvml *s, const char *list)
+{
+	for (const char *p = list; *p;) {
+		char *end;
+		unsigned k;
+		if (parse_index(p, &end, s->ngpus, &k) || (*end && *end != ','))
+			return bad("JSTSIM_NVML_MIG: expected GPU indices, got '%s'", list);
+		s->gpu[k].mig = 1;
+		p = *end ? end + 1 : end;
+	}
+	return NVML_SUCCESS;
+}
+
+static const char *env(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+nvmlReturn_t sim_config_load(struct sim_nvml *s)
+{
+	memset(s, 0, sizeof *s);
+	sim_config_error[0] = 0;
+	const char *fail = env("JSTSIM_NVML_FAIL_INIT", "0");
+	if (strcmp(fail, "0") != 0)
+		return !strcmp(fail, "permission") ? NVML_ERROR_NO_PERMISSION
+		                                   : NVML_ERROR_DRIVER_NOT_LOADED;
+
+	const char *n = env("JSTSIM_NVML_GPUS", "1");
+	char *end;
+	long ngpus = strtol(n, &end, 10);
+	if (*end || ngpus < 1 || ngpus > SIM_MAX_GPUS)
+		return bad("JSTSIM_NVML_GPUS must be 1 to 16, got '%s'", n);
+	s->ngpus = (unsigned)ngpus;
+
+	snprintf(s->spec, sizeof s->spec, "%s", env("JSTSIM_NVML_TRACE", "const:300"));
+	char err[200];
+	s->trace = sim_trace_parse(s->spec, err, sizeof err);
+	if (!s->trace)
+		return bad("JSTSIM_NVML_TRACE: %s", err);
+	snprintf(s->truth_path, sizeof s->truth_path, "%s", env("JSTSIM_NVML_TRUTH", ""));
+
+	for (unsigned k = 0; k < SIM_MAX_GPUS; k++) {
+		struct sim_gpu *g = &s->gpu[k];
+		g->scale = 1.0 - 0.05 * k;
+		/* Distinct per GPU, and far from zero, so a leak shows. */
+		g->base_mj = SIM_BASE_MJ + 1000003ULL * k;
+		g->lost_after_ns = INT64_MAX;
+		snprintf(g->uuid, sizeof g->uuid, "GPU-5a1c0000-0000-4000-8000-%012x", k);
+		snprintf(g->mig_uuid, sizeof g->mig_uuid, "MIG-5a1c0000-0000-4000-9000-%012x", k);
+		snprintf(g->bus_id, sizeof g->bus_id, "00000000:%02X:00.0", 0x10 + 8 * k);
+		s->dev[k] = (struct nvmlDevice_st){.index = k};
+		s->mig_dev[k] = (struct nvmlDevice_st){.index = k, .is_mig = 1};
+	}
+	nvmlReturn_t r = parse_mode(s, env("JSTSIM_NVML_MODE", "normal"));
+	if (!r)
+		r = parse_lost(s, env("JSTSIM_NVML_LOST", ""));
+	if (!r)
+		r = parse_mig(s, env("JSTSIM_NVML_MIG", ""));
+	if (r) {
+		sim_config_free(s);
+		return r;
+	}
+	s->pid = getpid();
+	s->start_ns = sim_now_ns();
+	return NVML_SUCCESS;
+}
+
+void sim_config_free(struct sim_nvml *s)
+{
+	sim_trace_free(s->trace);
+	s->trace = NULL;
+}
+
+/* The last tick at or before now, in seconds since the trace began. Integer
+ * nanoseconds, so that a tick on a whole second lands exactly on it. */
+static double tick_s(const struct sim_nvml *s, int64_t now_ns, int64_t tick_ns)
+{
+	int64_t t = now_ns - s->start_ns;
+	if (t < 0)
+		t = 0;
+	return (double)(t / tick_ns * tick_ns) / 1e9;
+}
+
+uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
+{
+	double t = tick_s(s, now_ns, SIM_COUNTER_TICK_NS);
+	double mj = s->gpu[gpu].scale * sim_trace_energy(s->trace, 0, t) * 1e3;
+	return s->gpu[gpu].base_mj + (uint64_t)floor(mj);
+}
+
+double sim_instant_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
+{
+	double t = tick_s(s, now_ns, SIM_POWER_TICK_NS);
+	return s->gpu[gpu].scale * sim_trace_power(s->trace, t);
+}
+
+/* What nvmlDeviceGetPowerUsage shows on Ampere and newer: the mean over the
+ * second before the last refresh (less at the very start). */
+double sim_average_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
+{
+	double t1 = tick_s(s, now_ns, SIM_POWER_TICK_NS);
+	double t0 = t1 > 1.0 ? t1 - 1.0 : 0.0;
+	if (t1 <= t0)
+		return sim_instant_w(s, gpu, now_ns);
+	return s->gpu[gpu].scale * sim_trace_energy(s->trace, t0, t1) / (t1 - t0);
+}

@@ -1,0 +1,64 @@
+/*
+ * The NVML simulator's state: configured from JSTSIM_NVML_* at the first
+ * nvmlInit_v2, immutable until the last nvmlShutdown. Every reading is a pure
+ * function of this state and CLOCK_MONOTONIC, so no thread is needed and the
+ * ground truth is exactly computable (see truth.c and jst-sim-truth).
+ */
+#ifndef JST_SIMNVML_H
+#define JST_SIMNVML_H
+
+#include "nvml_api.h"
+#include "trace.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SIM_MAX_GPUS 16
+#define SIM_COUNTER_TICK_NS 10000000LL /* the energy counter refreshes every 10 ms */
+#define SIM_POWER_TICK_NS 100000000LL  /* power readings refresh every 100 ms */
+#define SIM_BASE_MJ 123456789ULL       /* counters start here: it must never reach a figure */
+#define SIM_POWER_LIMIT_MW 700000u
+
+/* A device handle: what nvmlDevice_t points at. MIG instances are handles too. */
+struct nvmlDevice_st {
+	unsigned index;
+	int is_mig;
+};
+
+struct sim_gpu {
+	double scale; /* power = trace x scale */
+	uint64_t base_mj;
+	int64_t lost_after_ns; /* INT64_MAX: never lost */
+	int mig;
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	char mig_uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+};
+
+struct sim_nvml {
+	int64_t start_ns; /* CLOCK_MONOTONIC of trace t = 0: the first nvmlInit_v2 */
+	pid_t pid;        /* only the process that initialised writes the truth */
+	unsigned ngpus;
+	int nocounter, noinstant;
+	struct sim_trace *trace;
+	char spec[512];
+	char truth_path[1024];
+	struct sim_gpu gpu[SIM_MAX_GPUS];
+	struct nvmlDevice_st dev[SIM_MAX_GPUS];
+	struct nvmlDevice_st mig_dev[SIM_MAX_GPUS];
+};
+
+int64_t sim_now_ns(void);
+/* Read JSTSIM_NVML_* into s. Returns an NVML code (0 or an error). */
+nvmlReturn_t sim_config_load(struct sim_nvml *s);
+void sim_config_free(struct sim_nvml *s);
+
+/* Readings at the instant now_ns (CLOCK_MONOTONIC). */
+uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
+double sim_instant_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
+double sim_average_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
+
+/* Write the truth file (JSTSIM_NVML_TRUTH) if one was asked for. */
+void sim_truth_write(const struct sim_nvml *s, int64_t now_ns);
+
+#endif

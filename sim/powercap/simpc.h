@@ -1,0 +1,83 @@
+/*
+ * jst-sim-powercap: a Linux powercap (RAPL) sysfs tree under a root directory,
+ * animated in real time from a power trace, with an exact ground truth.
+ */
+#ifndef JST_SIMPC_H
+#define JST_SIMPC_H
+
+#include "trace.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum simpc_mode {
+	SIMPC_NORMAL = 0,
+	SIMPC_UNREADABLE,    /* every energy_uj mode 0000, like a root-only tree to a user */
+	SIMPC_GARBAGE,       /* package-0's energy_uj holds "not-a-number" from the start */
+	SIMPC_GARBAGE_RANGE, /* package-0's max_energy_range_uj holds garbage */
+	SIMPC_GARBAGE_LATE,  /* package-0's energy_uj turns to "not-a-number" after a while */
+};
+
+struct simpc_opts {
+	const char *root;
+	unsigned packages, dies;
+	const char *trace_spec;
+	int dram, psys, mmio;
+	double modulus_j;
+	int start_near_wrap;
+	enum simpc_mode mode;
+	double garbage_after_s;
+	double tick_s;
+	double duration_s; /* 0: until SIGTERM/SIGINT */
+	const char *ready_path, *truth_path;
+};
+
+struct simpc_zone {
+	char name[64]; /* the domain name joulestat gives it: package-0, core-0, dram-0, psys */
+	char zone_name[32]; /* the kernel's name file: package-0, core, dram, psys */
+	char kind[16];      /* package, core, uncore, dram, platform */
+	char path[160];     /* zone directory under the root, through class/powercap */
+	char devpath[200];  /* the same directory where it really lives, under devices/ */
+	char link[64];      /* its entry in class/powercap */
+	double scale;       /* zone power = scale x trace(t) */
+	uint64_t base_uj, modulus_uj;
+	int mmio;            /* an intel-rapl-mmio view of another zone */
+	int fd;              /* energy_uj, rewritten in place every tick */
+	int width;           /* digits written: the counter never changes length */
+	uint64_t counted_uj; /* energy as of the last tick written, before the modulus */
+	int garbage;         /* no longer animated */
+};
+
+struct simpc {
+	struct simpc_opts o;
+	struct sim_trace *trace;
+	struct simpc_zone *zones;
+	size_t nzones;
+	int64_t start_ns;
+	double last_tick_s, end_s;
+	int64_t max_lag_ns;       /* latest a tick was written after its due time */
+	unsigned long late_ticks; /* ticks written more than a tick late */
+	int realtime;             /* runs at real-time priority */
+	/* Spells when the counters showed an older tick than was due: from the due
+	 * time to the time the tick was shown, ns since start. Tests widen their
+	 * tolerance by these, and only by these. */
+	int64_t (*late)[2];
+	size_t nlate, late_cap;
+};
+
+/* tree.c */
+/* Lay the zones out from the options (names, scales, bases). */
+int simpc_layout(struct simpc *s);
+/* Create every directory, attribute and symlink; open the counters. */
+int simpc_tree_create(struct simpc *s);
+/* Write every counter for trace time t (seconds). */
+void simpc_tree_tick(struct simpc *s, double t);
+/* Make package-0's counter garbage (garbage-late mode). */
+void simpc_tree_spoil(struct simpc *s);
+void simpc_tree_close(struct simpc *s);
+
+/* report.c */
+int simpc_write_ready(const struct simpc *s);
+int simpc_write_truth(const struct simpc *s);
+
+#endif
