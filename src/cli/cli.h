@@ -1,0 +1,92 @@
+/* What the subcommands of the joulestat CLI share. */
+#ifndef JST_CLI_H
+#define JST_CLI_H
+
+#include <getopt.h>
+#include <joulestat.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit statuses of joulestat itself (a measured command's own pass through). */
+enum {
+	JST_EXIT_FAIL = 1,  /* list/validate: could not do it (validate: or a method disagrees) */
+	JST_EXIT_USAGE = 2, /* bad options */
+	JST_EXIT_RUN_FAIL = 125, /* run: joulestat failed, so the command's status is unknown */
+	JST_EXIT_NOEXEC = 126,   /* the command was found but could not be run */
+	JST_EXIT_NOTFOUND = 127, /* the command was not found */
+};
+
+/* ---- options every measuring subcommand takes (list, run, validate) ----- */
+
+struct jst_cli_common {
+	const char *backends;
+	const char *gpus;
+	unsigned period_ms;
+	int cross_validate;
+	int no_estimate;
+};
+
+enum {
+	JST_OPT_BACKENDS = 1000,
+	JST_OPT_GPUS,
+	JST_OPT_PERIOD,
+	JST_OPT_CROSS_VALIDATE,
+	JST_OPT_NO_ESTIMATE,
+	JST_OPT_HELP,
+	JST_OPT_FIRST_OWN, /* a subcommand's own long-only options start here */
+};
+
+#define JST_CLI_COMMON_OPTIONS                                                                     \
+	{"backends", required_argument, NULL, JST_OPT_BACKENDS},                                   \
+	    {"gpus", required_argument, NULL, JST_OPT_GPUS},                                       \
+	    {"period", required_argument, NULL, JST_OPT_PERIOD},                                   \
+	    {"cross-validate", no_argument, NULL, JST_OPT_CROSS_VALIDATE},                         \
+	    {"no-estimate", no_argument, NULL, JST_OPT_NO_ESTIMATE},                               \
+	{                                                                                          \
+		"help", no_argument, NULL, JST_OPT_HELP                                            \
+	}
+
+/* Handle opt if it is a common option: 1 handled, 0 not common, or -1 when its
+ * argument is bad (already reported). */
+int jst_cli_common_option(const char *cmd, int opt, const char *arg, struct jst_cli_common *c);
+
+/* One getopt_long step with joulestat's diagnostics: returns the option, -1 at
+ * the end of options, or '?' after reporting an unknown option or a missing argument. */
+int jst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                   const struct option *longopts);
+
+/* Report a usage error: "joulestat: CMD: message" and a hint. Returns JST_EXIT_USAGE. */
+int jst_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Report an error: "joulestat: message". */
+void jst_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict numbers: the whole text, in range. 0 or -1 (reported as a usage error). */
+int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned min,
+                       unsigned max, unsigned *out);
+int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out);
+
+/* Open a meter as the common options say. 0, or the exit status to use after
+ * a reported failure (usage for an unknown backend name). */
+int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_meter **out);
+/* Say why nothing can measure: one line per backend with its reason. */
+void jst_cli_explain_no_domain(FILE *f, jst_meter *meter);
+
+/* An output named on the command line: "-" is stdout. NULL after reporting. */
+FILE *jst_cli_output_open(const char *path);
+/* Close it (never stdout); 0 or -1 after reporting a write error. */
+int jst_cli_output_close(FILE *f, const char *path);
+
+/* ---- help ---------------------------------------------------------------- */
+
+/* Print the help of a subcommand (NULL: the overview); -1 if there is no such command. */
+int jst_cli_help(FILE *f, const char *cmd);
+
+/* ---- commands ------------------------------------------------------------ */
+
+int jst_cmd_list(int argc, char **argv);
+int jst_cmd_run(int argc, char **argv);
+int jst_cmd_burn(int argc, char **argv);
+int jst_cmd_validate(int argc, char **argv);
+
+#endif

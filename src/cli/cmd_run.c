@@ -1,0 +1,315 @@
+/* joulestat run: measure a command the way `perf stat` counts it. */
+#include "cli.h"
+#include "command.h"
+#include "forward.h"
+#include "interval.h"
+#include "sinks.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct run_opts {
+	struct jst_cli_common common;
+	const char *json_path, *csv_path, *out_path;
+	unsigned repeat;
+	unsigned interval_ms;
+	int quiet;
+	char **command;
+};
+
+enum { OPT_JSON = JST_OPT_FIRST_OWN, OPT_CSV, OPT_INTERVAL };
+
+static int parse(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option opts[] = {
+	    JST_CLI_COMMON_OPTIONS,
+	    {"json", required_argument, NULL, OPT_JSON},
+	    {"csv", required_argument, NULL, OPT_CSV},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"output", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {0},
+	};
+	int opt;
+	while ((opt = jst_cli_getopt("run", argc, argv, "r:o:qI:h", opts)) != -1) {
+		int c = jst_cli_common_option("run", opt, optarg, &o->common);
+		if (c < 0)
+			return JST_EXIT_USAGE;
+		if (c > 0)
+			continue;
+		switch (opt) {
+		case OPT_JSON:
+			o->json_path = optarg;
+			break;
+		case OPT_CSV:
+			o->csv_path = optarg;
+			break;
+		case 'r':
+			if (jst_cli_parse_uint("run", "-r", optarg, 1, 100000, &o->repeat))
+				return JST_EXIT_USAGE;
+			break;
+		case 'I':
+		case OPT_INTERVAL:
+			if (jst_cli_parse_uint("run", "--interval", optarg, 1, 3600000,
+			                       &o->interval_ms))
+				return JST_EXIT_USAGE;
+			break;
+		case 'o':
+			o->out_path = optarg;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'h':
+		case JST_OPT_HELP:
+			jst_cli_help(stdout, "run");
+			return -1;
+		default:
+			return JST_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return jst_cli_usage_error("run", "no command given: joulestat run [OPTIONS] -- "
+		                                  "COMMAND [ARGS]");
+	o->command = &argv[optind];
+	int to_stdout = !!(o->json_path && !strcmp(o->json_path, "-")) +
+	                !!(o->csv_path && !strcmp(o->csv_path, "-")) +
+	                !!(o->out_path && !strcmp(o->out_path, "-"));
+	if (to_stdout > 1)
+		return jst_cli_usage_error("run", "only one of --json, --csv and -o can write to "
+		                                  "stdout ('-')");
+	return 0;
+}
+
+struct outputs {
+	FILE *json, *csv, *table; /* table NULL with -q */
+};
+
+static int outputs_open(const struct run_opts *o, struct outputs *out)
+{
+	*out = (struct outputs){0};
+	if (o->json_path && !(out->json = jst_cli_output_open(o->json_path)))
+		return -1;
+	if (o->csv_path && !(out->csv = jst_cli_output_open(o->csv_path)))
+		return -1;
+	if (!o->quiet)
+		out->table = o->out_path ? jst_cli_output_open(o->out_path) : stderr;
+	return !o->quiet && !out->table ? -1 : 0;
+}
+
+/* Close the files opened for a run that measured nothing. */
+static void outputs_discard(const struct run_opts *o, struct outputs *out)
+{
+	jst_cli_output_close(out->json, o->json_path);
+	jst_cli_output_close(out->csv, o->csv_path);
+	if (out->table && out->table != stderr)
+		jst_cli_output_close(out->table, o->out_path);
+}
+
+/* Write everything that was asked for; -1 when any output failed. */
+static int outputs_write(const struct run_opts *o, struct outputs *out, const struct jst_report *r)
+{
+	int bad = 0;
+	if (out->table) {
+		jst_sink_text_report(out->table, r);
+		if (out->table != stderr)
+			bad |= jst_cli_output_close(out->table, o->out_path);
+	}
+	if (out->json) {
+		json_t *doc = jst_sink_json_report(r);
+		int rc = jst_sink_json_write(out->json, doc);
+		json_decref(doc);
+		if (rc)
+			jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-rc));
+		bad |= rc != 0 || jst_cli_output_close(out->json, o->json_path);
+	}
+	if (out->csv) {
+		int rc = jst_sink_csv_report(out->csv, r);
+		if (rc)
+			jst_cli_error("cannot write '%s': %s", o->csv_path, strerror(-rc));
+		bad |= rc != 0 || jst_cli_output_close(out->csv, o->csv_path);
+	}
+	return bad ? -1 : 0;
+}
+
+/* What the runs gathered: measurements and statuses, intervals of all runs. */
+struct runs {
+	jst_measurement **m;
+	int *status;
+	size_t n;
+	jst_measurement **iv;
+	size_t *iv_run;
+	size_t niv;
+	unsigned serial;
+	int header;
+};
+
+static void runs_free(struct runs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		jst_measurement_free(r->m[i]);
+	for (size_t i = 0; i < r->niv; i++)
+		jst_measurement_free(r->iv[i]);
+	free(r->m);
+	free(r->status);
+	free(r->iv);
+	free(r->iv_run);
+}
+
+static void stop_intervals(struct jst_interval *iv, struct runs *r, size_t run)
+{
+	if (!iv)
+		return;
+	size_t before = r->niv;
+	int rc = jst_interval_stop(iv, &r->iv, &r->niv);
+	size_t *runs = realloc(r->iv_run, (r->niv + 1) * sizeof *runs);
+	if (runs) {
+		r->iv_run = runs;
+		for (size_t i = before; i < r->niv; i++)
+			runs[i] = run;
+	}
+	if (rc)
+		jst_cli_error("--interval: %s", jst_strerror(rc));
+}
+
+/* One run of the command in its own window. The command's exit status, or a
+ * start failure's (126, 127), or -1 when joulestat could not measure it. */
+static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *out, struct runs *r)
+{
+	char name[32];
+	size_t k = r->n + 1;
+	snprintf(name, sizeof name, "run-%zu", k);
+	int rc = jst_window_begin(meter, name);
+	if (rc) {
+		jst_cli_error("cannot begin a measurement: %s", jst_strerror(rc));
+		return -1;
+	}
+	struct jst_interval *iv = NULL;
+	if (o->interval_ms) {
+		rc = jst_interval_start(meter, o->interval_ms, out->table, &r->header, &r->serial,
+		                        &iv);
+		if (rc)
+			jst_cli_error("--interval: %s", jst_strerror(rc));
+	}
+	pid_t pid;
+	rc = jst_command_start(o->command, &pid);
+	if (rc) {
+		stop_intervals(iv, r, k);
+		jst_window_cancel(meter, name);
+		return rc == -EINTR ? 128 + jst_forward_received()
+		                    : jst_command_failure_status(-rc);
+	}
+	int status = jst_command_wait(pid);
+	jst_measurement *m = NULL;
+	rc = jst_window_end(meter, name, &m);
+	stop_intervals(iv, r, k);
+	if (rc) {
+		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));
+		return -1;
+	}
+	r->m[r->n] = m;
+	r->status[r->n++] = status;
+	return status;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	case SIGQUIT:
+		return "SIGQUIT";
+	default:
+		return "a signal";
+	}
+}
+
+static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *out)
+{
+	struct runs r = {.serial = 1};
+	r.m = calloc(o->repeat, sizeof *r.m);
+	r.status = calloc(o->repeat, sizeof *r.status);
+	if (!r.m || !r.status) {
+		runs_free(&r);
+		jst_cli_error("out of memory");
+		return JST_EXIT_RUN_FAIL;
+	}
+	int exit_status = 0, last = 0;
+	for (unsigned i = 0; i < o->repeat; i++) {
+		last = run_once(meter, o, out, &r);
+		if (last < 0 || r.n == i) /* not measured: nothing to repeat */
+			break;
+		if (last && !exit_status)
+			exit_status = last; /* the first failure is the one to report */
+		if (jst_forward_received())
+			break; /* interrupted: report what was measured */
+	}
+	if (jst_forward_received() && r.n)
+		jst_cli_error("got %s while the command ran: passed it on; the measurement "
+		              "covers up to its end",
+		              signal_name(jst_forward_received()));
+	if (r.n == 0) {
+		outputs_discard(o, out);
+		runs_free(&r);
+		return last < 0 ? JST_EXIT_RUN_FAIL : last;
+	}
+	struct jst_report rep = {
+	    .command = o->command,
+	    .exit_status = exit_status,
+	    .runs = r.m,
+	    .run_status = r.status,
+	    .nruns = r.n,
+	    .intervals = r.iv,
+	    .interval_run = r.iv_run,
+	    .nintervals = r.niv,
+	    .with_intervals = o->interval_ms > 0,
+	};
+	if (outputs_write(o, out, &rep) || last < 0)
+		exit_status = JST_EXIT_RUN_FAIL;
+	runs_free(&r);
+	return exit_status;
+}
+
+int jst_cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {.repeat = 1};
+	int rc = parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+
+	/* Handlers first, so that a signal while the meter opens is not fatal; the
+	 * meter's sampler thread starts with them blocked, so the main thread alone
+	 * takes them. */
+	if ((rc = jst_forward_install())) {
+		jst_cli_error("cannot handle signals: %s", strerror(-rc));
+		return JST_EXIT_RUN_FAIL;
+	}
+	jst_meter *meter = NULL;
+	jst_forward_block();
+	rc = jst_cli_meter_open("run", &o.common, &meter);
+	jst_forward_unblock();
+	if (rc)
+		return rc == JST_EXIT_USAGE ? rc : JST_EXIT_RUN_FAIL;
+
+	if (jst_meter_domain_count(meter) == 0) {
+		jst_cli_error("run: nothing can measure energy here: no energy domain is "
+		              "available:");
+		jst_cli_explain_no_domain(stderr, meter);
+		jst_meter_close(meter);
+		return JST_EXIT_RUN_FAIL;
+	}
+	struct outputs out;
+	if (outputs_open(&o, &out)) {
+		jst_meter_close(meter);
+		return JST_EXIT_RUN_FAIL;
+	}
+	rc = measure(meter, &o, &out);
+	jst_meter_close(meter);
+	return rc;
+}

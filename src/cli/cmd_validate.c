@@ -1,0 +1,221 @@
+/* joulestat validate: a workload measured by every method at once, each
+ * method compared with the most accurate one of the same device. */
+#include "burn.h"
+#include "cli.h"
+#include "command.h"
+#include "forward.h"
+#include "validate.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct validate_opts {
+	struct jst_cli_common common;
+	double seconds;
+	int seconds_set;
+	unsigned threads;
+	unsigned repeat;
+	const char *json_path;
+	char **command; /* NULL: the built-in burn */
+};
+
+static int parse(int argc, char **argv, struct validate_opts *o)
+{
+	enum { OPT_JSON = JST_OPT_FIRST_OWN, OPT_SECONDS, OPT_THREADS };
+	static const struct option opts[] = {
+	    JST_CLI_COMMON_OPTIONS,
+	    {"json", required_argument, NULL, OPT_JSON},
+	    {"seconds", required_argument, NULL, OPT_SECONDS},
+	    {"threads", required_argument, NULL, OPT_THREADS},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {0},
+	};
+	int opt;
+	while ((opt = jst_cli_getopt("validate", argc, argv, "r:h", opts)) != -1) {
+		int c = jst_cli_common_option("validate", opt, optarg, &o->common);
+		if (c < 0)
+			return JST_EXIT_USAGE;
+		if (c > 0)
+			continue;
+		switch (opt) {
+		case OPT_JSON:
+			o->json_path = optarg;
+			break;
+		case OPT_SECONDS:
+			if (jst_cli_parse_seconds("validate", "--seconds", optarg, &o->seconds))
+				return JST_EXIT_USAGE;
+			o->seconds_set = 1;
+			break;
+		case OPT_THREADS:
+			if (jst_cli_parse_uint("validate", "--threads", optarg, 1, 4096,
+			                       &o->threads))
+				return JST_EXIT_USAGE;
+			break;
+		case 'r':
+			if (jst_cli_parse_uint("validate", "-r", optarg, 1, 10000, &o->repeat))
+				return JST_EXIT_USAGE;
+			break;
+		case 'h':
+		case JST_OPT_HELP:
+			jst_cli_help(stdout, "validate");
+			return -1;
+		default:
+			return JST_EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		o->command = &argv[optind];
+	if (o->command && (o->seconds_set || o->threads))
+		return jst_cli_usage_error("validate",
+		                           "--seconds and --threads are for the built-in "
+		                           "burn, not with a command");
+	return 0;
+}
+
+/* One measured run of the workload: 0, or the exit status to give up with. */
+static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
+                    jst_measurement **out, int *status)
+{
+	char name[32];
+	snprintf(name, sizeof name, "validate-%zu", k);
+	int rc = jst_window_begin(meter, name);
+	if (rc) {
+		jst_cli_error("validate: cannot begin a measurement: %s", jst_strerror(rc));
+		return JST_EXIT_FAIL;
+	}
+	*status = 0;
+	if (o->command) {
+		pid_t pid;
+		rc = jst_command_start(o->command, &pid);
+		if (rc) {
+			jst_window_cancel(meter, name);
+			return rc == -EINTR ? 128 + jst_forward_received()
+			                    : jst_command_failure_status(-rc);
+		}
+		*status = jst_command_wait(pid);
+	} else if ((rc = jst_burn(o->seconds, o->threads))) {
+		jst_window_cancel(meter, name);
+		jst_cli_error("validate: cannot start the burn: %s", strerror(-rc));
+		return JST_EXIT_FAIL;
+	}
+	if ((rc = jst_window_end(meter, name, out))) {
+		jst_cli_error("validate: cannot end the measurement: %s", jst_strerror(rc));
+		return JST_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static void describe_workload(FILE *f, const struct validate_opts *o, json_t *doc)
+{
+	json_t *w = json_object();
+	if (o->command) {
+		json_t *cmd = json_array();
+		fputs("joulestat validate: '", f);
+		for (char **a = o->command; *a; a++) {
+			fprintf(f, "%s%s", a == o->command ? "" : " ", *a);
+			json_array_append_new(cmd, jst_json_string(*a));
+		}
+		fputc('\'', f);
+		json_object_set_new(w, "command", cmd);
+	} else {
+		unsigned threads = o->threads ? o->threads : jst_burn_default_threads();
+		fprintf(f, "joulestat validate: built-in CPU burn, %.3g s on %u thread%s",
+		        o->seconds, threads, threads == 1 ? "" : "s");
+		json_object_set_new(w, "burn_seconds", jst_json_number(o->seconds));
+		json_object_set_new(w, "burn_threads", json_integer(threads));
+	}
+	fprintf(f, ", %u run%s, every method of each device at once\n", o->repeat,
+	        o->repeat == 1 ? "" : "s");
+	json_object_set_new(doc, "workload", w);
+}
+
+static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table, FILE *json)
+{
+	jst_measurement **runs = calloc(o->repeat, sizeof *runs);
+	json_t *doc = json_object();
+	size_t n = 0;
+	int rc = 0, status = 0, first_bad = 0;
+	if (!runs) {
+		json_decref(doc);
+		jst_cli_error("out of memory");
+		return JST_EXIT_FAIL;
+	}
+	json_object_set_new(doc, "joulestat", jst_json_string(jst_version()));
+	describe_workload(table, o, doc);
+	fflush(table);
+	for (; n < o->repeat && !jst_forward_received(); n++) {
+		if ((rc = run_once(meter, o, n + 1, &runs[n], &status)))
+			break;
+		first_bad = first_bad ? first_bad : status;
+	}
+	struct jst_validation v = {0};
+	if (n && jst_validation_compute(runs, n, &v) == 0) {
+		if (first_bad)
+			jst_cli_error("validate: the workload exited with status %d", first_bad);
+		jst_validation_print(table, &v);
+		if (json) {
+			json_t *ms = json_array();
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(ms, jst_sink_json_measurement(runs[i]));
+			if (o->command)
+				json_object_set_new(doc, "exit_status", json_integer(first_bad));
+			json_object_set_new(doc, "runs", ms);
+			jst_validation_json(doc, &v);
+			int w = jst_sink_json_write(json, doc);
+			if (w) {
+				jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-w));
+				rc = rc ? rc : JST_EXIT_FAIL;
+			}
+		}
+		rc = rc ? rc : (v.disagreements || first_bad ? JST_EXIT_FAIL : 0);
+		jst_validation_free(&v);
+	} else if (n) {
+		jst_cli_error("out of memory");
+		rc = JST_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < n; i++)
+		jst_measurement_free(runs[i]);
+	free(runs);
+	json_decref(doc);
+	return rc;
+}
+
+int jst_cmd_validate(int argc, char **argv)
+{
+	struct validate_opts o = {.seconds = 3, .repeat = 1};
+	int rc = parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	o.common.cross_validate = 1; /* the point of validate: every method, same windows */
+
+	if ((rc = jst_forward_install())) {
+		jst_cli_error("cannot handle signals: %s", strerror(-rc));
+		return JST_EXIT_FAIL;
+	}
+	jst_meter *meter = NULL;
+	jst_forward_block();
+	rc = jst_cli_meter_open("validate", &o.common, &meter);
+	jst_forward_unblock();
+	if (rc)
+		return rc;
+	if (jst_meter_domain_count(meter) == 0) {
+		jst_cli_error("validate: nothing can measure energy here: no energy domain is "
+		              "available:");
+		jst_cli_explain_no_domain(stderr, meter);
+		jst_meter_close(meter);
+		return JST_EXIT_FAIL;
+	}
+	/* The report goes to stdout, unless the JSON does. */
+	FILE *json = o.json_path ? jst_cli_output_open(o.json_path) : NULL;
+	if (o.json_path && !json) {
+		jst_meter_close(meter);
+		return JST_EXIT_FAIL;
+	}
+	FILE *table = json == stdout ? stderr : stdout;
+	rc = validate(meter, &o, table, json);
+	if (json && jst_cli_output_close(json, o.json_path))
+		rc = rc ? rc : JST_EXIT_FAIL;
+	jst_meter_close(meter);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/* Option parsing the subcommands share: diagnostics, strict numbers, common options. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jst_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("joulestat: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int jst_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "joulestat: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, "Try 'joulestat help %s' for more information.\n", cmd);
+	else
+		fputs("Try 'joulestat --help' for more information.\n", stderr);
+	return JST_EXIT_USAGE;
+}
+
+int jst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+                   const struct option *longopts)
+{
+	/* '+': options end at the command (`run sleep 1`); ':': report missing
+	 * arguments ourselves, in one line with a hint. */
+	char spec[64];
+	snprintf(spec, sizeof spec, "+:%s", shortopts);
+	opterr = 0;
+	int opt = getopt_long(argc, argv, spec, longopts, NULL);
+	if (opt != '?' && opt != ':')
+		return opt;
+
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	char name[64];
+	if (strncmp(arg, "--", 2) == 0) {
+		snprintf(name, sizeof name, "%s", arg);
+		name[strcspn(name, "=")] = 0;
+	} else if (optopt > 0 && optopt < 256) {
+		snprintf(name, sizeof name, "-%c", optopt);
+	} else {
+		snprintf(name, sizeof name, "%s", arg);
+	}
+	if (opt == ':')
+		jst_cli_usage_error(cmd, "option '%s' needs an argument", name);
+	else if (optopt && strchr(arg, '=') && strncmp(arg, "--", 2) == 0)
+		jst_cli_usage_error(cmd, "option '%s' takes no argument", name);
+	else
+		jst_cli_usage_error(cmd, "unknown option '%s'", name);
+	return '?';
+}
+
+int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned min,
+                       unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (!*arg || *end || errno || arg[0] == '-' || v < min || v > max) {
+		jst_cli_usage_error(cmd, "%s wants a whole number from %u to %u, not '%s'", opt,
+		                    min, max, arg);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (!*arg || *end || errno || !isfinite(v) || v <= 0 || v > 1e6) {
+		jst_cli_usage_error(cmd, "%s wants a number of seconds above 0, not '%s'", opt,
+		                    arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int jst_cli_common_option(const char *cmd, int opt, const char *arg, struct jst_cli_common *c)
+{
+	switch (opt) {
+	case JST_OPT_BACKENDS:
+		if (!*arg) {
+			jst_cli_usage_error(cmd, "--backends wants a list such as 'nvml,rapl'");
+			return -1;
+		}
+		c->backends = arg;
+		return 1;
+	case JST_OPT_GPUS:
+		c->gpus = arg;
+		return 1;
+	case JST_OPT_PERIOD:
+		return jst_cli_parse_uint(cmd, "--period", arg, 1, 3600000, &c->period_ms) ? -1 : 1;
+	case JST_OPT_CROSS_VALIDATE:
+		c->cross_validate = 1;
+		return 1;
+	case JST_OPT_NO_ESTIMATE:
+		c->no_estimate = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,153 @@
+/* CSV: one row per (window, domain) and per (window, total); columns in docs/output.md. */
+#include "sinks.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+static const char header[] = "window,run,type,name,kind,device,backend,method,source,accuracy,"
+                             "energy_j,avg_power_w,peak_power_w,samples,primary,partial,"
+                             "estimated,parts,parent,begin_ns,end_ns,duration_s,exit_status,"
+                             "note\n";
+
+struct row {
+	FILE *f;
+	int fields;
+};
+
+static void sep(struct row *r)
+{
+	if (r->fields++)
+		fputc(',', r->f);
+}
+
+/* RFC 4180: quote a field only when it holds a comma, a quote or a line break. */
+static void text(struct row *r, const char *s)
+{
+	sep(r);
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, r->f);
+		return;
+	}
+	fputc('"', r->f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', r->f);
+		fputc(*s, r->f);
+	}
+	fputc('"', r->f);
+}
+
+/* NaN (no figure) is an empty field. */
+static void number(struct row *r, double v)
+{
+	sep(r);
+	if (isfinite(v))
+		fprintf(r->f, "%.15g", v);
+}
+
+static void integer(struct row *r, long long v)
+{
+	sep(r);
+	fprintf(r->f, "%lld", v);
+}
+
+static void empty(struct row *r, int n)
+{
+	while (n-- > 0)
+		sep(r);
+}
+
+static void lead(struct row *r, const jst_measurement *m, size_t run, const char *type)
+{
+	text(r, jst_measurement_name(m));
+	integer(r, (long long)run);
+	text(r, type);
+}
+
+static void tail(struct row *r, const jst_measurement *m, const int *status, const char *note)
+{
+	integer(r, (long long)jst_measurement_begin_ns(m));
+	integer(r, (long long)jst_measurement_end_ns(m));
+	number(r, jst_measurement_duration(m));
+	if (status)
+		integer(r, *status);
+	else
+		empty(r, 1);
+	text(r, note);
+	fputs("\n", r->f);
+}
+
+static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                       const jst_domain_energy *d)
+{
+	struct row r = {f, 0};
+	jst_domain_energy parent;
+	int has_parent = d->parent >= 0 && !jst_measurement_domain(m, (size_t)d->parent, &parent);
+	lead(&r, m, run, "domain");
+	text(&r, d->name);
+	text(&r, jst_kind_name(d->kind));
+	text(&r, d->device);
+	text(&r, d->backend);
+	text(&r, jst_method_name(d->method));
+	text(&r, d->source);
+	number(&r, d->accuracy);
+	number(&r, d->energy_j);
+	number(&r, d->avg_power_w);
+	number(&r, d->peak_power_w);
+	integer(&r, (long long)d->samples);
+	integer(&r, d->primary);
+	integer(&r, d->partial);
+	integer(&r, d->method == JST_METHOD_ESTIMATE);
+	empty(&r, 1); /* parts: a domain is one */
+	text(&r, has_parent ? parent.name : "");
+	tail(&r, m, status, d->note);
+}
+
+static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                      jst_total_kind k, const jst_total *t)
+{
+	struct row r = {f, 0};
+	lead(&r, m, run, "total");
+	text(&r, jst_total_name(k));
+	empty(&r, 5); /* kind, device, backend, method, source */
+	number(&r, t->accuracy);
+	number(&r, t->energy_j);
+	number(&r, t->avg_power_w);
+	empty(&r, 3); /* peak_power_w, samples, primary */
+	integer(&r, t->partial);
+	integer(&r, t->estimated);
+	integer(&r, (long long)t->parts);
+	empty(&r, 1); /* parent */
+	tail(&r, m, status, "");
+}
+
+static void window_rows(FILE *f, const jst_measurement *m, size_t run, const int *status)
+{
+	size_t n = jst_measurement_domain_count(m);
+	for (size_t i = 0; i < n; i++) {
+		jst_domain_energy d;
+		if (!jst_measurement_domain(m, i, &d))
+			domain_row(f, m, run, status, &d);
+	}
+	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
+		jst_total t;
+		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
+			total_row(f, m, run, status, (jst_total_kind)k, &t);
+	}
+}
+
+int jst_sink_csv_report(FILE *f, const struct jst_report *r)
+{
+	errno = 0;
+	fputs(header, f);
+	for (size_t i = 0; i < r->nruns; i++)
+		window_rows(f, r->runs[i], i + 1, r->run_status ? &r->run_status[i] : NULL);
+	for (size_t i = 0; i < r->nintervals; i++)
+		window_rows(f, r->intervals[i], r->interval_run ? r->interval_run[i] : 0, NULL);
+	if (fflush(f) || ferror(f))
+		return errno ? -errno : -EIO;
+	return 0;
+}

@@ -1,0 +1,191 @@
+/* The JSON document of `joulestat run` (shape: docs/output.md). */
+#include "sinks.h"
+
+#include <errno.h>
+#include <math.h>
+
+json_t *jst_json_number(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *jst_json_string(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	/* Not UTF-8 (a name from firmware, say): keep the ASCII rather than lose
+	 * the whole document over one string. */
+	char buf[1024];
+	size_t i = 0;
+	for (; s[i] && i + 1 < sizeof buf; i++)
+		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	buf[i] = 0;
+	return json_string(buf);
+}
+
+static void put(json_t *o, const char *key, json_t *v)
+{
+	json_object_set_new(o, key, v ? v : json_null());
+}
+
+static json_t *domain_json(const jst_measurement *m, const jst_domain_energy *d)
+{
+	jst_domain_energy parent;
+	json_t *o = json_object();
+	put(o, "name", jst_json_string(d->name));
+	put(o, "kind", jst_json_string(jst_kind_name(d->kind)));
+	put(o, "device", jst_json_string(d->device));
+	put(o, "backend", jst_json_string(d->backend));
+	put(o, "method", jst_json_string(jst_method_name(d->method)));
+	put(o, "source", jst_json_string(d->source));
+	put(o, "accuracy", jst_json_number(d->accuracy));
+	put(o, "energy_j", jst_json_number(d->energy_j));
+	put(o, "avg_power_w", jst_json_number(d->avg_power_w));
+	put(o, "peak_power_w", jst_json_number(d->peak_power_w));
+	put(o, "samples", json_integer((json_int_t)d->samples));
+	put(o, "primary", json_boolean(d->primary));
+	put(o, "partial", json_boolean(d->partial));
+	put(o, "note", jst_json_string(d->note));
+	put(o, "parent",
+	    d->parent >= 0 && !jst_measurement_domain(m, (size_t)d->parent, &parent)
+	        ? jst_json_string(parent.name)
+	        : json_null());
+	return o;
+}
+
+static json_t *total_json(const jst_total *t)
+{
+	json_t *o = json_object();
+	put(o, "energy_j", jst_json_number(t->energy_j));
+	put(o, "avg_power_w", jst_json_number(t->avg_power_w));
+	put(o, "accuracy", jst_json_number(t->accuracy));
+	put(o, "parts", json_integer((json_int_t)t->parts));
+	put(o, "estimated", json_boolean(t->estimated));
+	put(o, "partial", json_boolean(t->partial));
+	return o;
+}
+
+json_t *jst_sink_json_measurement(const jst_measurement *m)
+{
+	json_t *o = json_object(), *doms = json_array(), *totals = json_object();
+	size_t n = jst_measurement_domain_count(m);
+	for (size_t i = 0; i < n; i++) {
+		jst_domain_energy d;
+		if (!jst_measurement_domain(m, i, &d))
+			json_array_append_new(doms, domain_json(m, &d));
+	}
+	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
+		jst_total t;
+		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
+			put(totals, jst_total_name((jst_total_kind)k), total_json(&t));
+	}
+	put(o, "name", jst_json_string(jst_measurement_name(m)));
+	put(o, "begin_ns", json_integer((json_int_t)jst_measurement_begin_ns(m)));
+	put(o, "end_ns", json_integer((json_int_t)jst_measurement_end_ns(m)));
+	put(o, "duration_s", jst_json_number(jst_measurement_duration(m)));
+	put(o, "partial", json_boolean(jst_measurement_partial(m)));
+	put(o, "domains", doms);
+	put(o, "totals", totals);
+	return o;
+}
+
+json_t *jst_sink_json_stat(const struct jst_stat *s)
+{
+	json_t *o = json_object();
+	put(o, "mean", jst_json_number(s->mean));
+	put(o, "stddev", jst_json_number(s->stddev));
+	put(o, "min", jst_json_number(s->min));
+	put(o, "max", jst_json_number(s->max));
+	return o;
+}
+
+static json_t *energy_power(const struct jst_stat *e, const struct jst_stat *p)
+{
+	json_t *o = json_object();
+	put(o, "energy_j", jst_sink_json_stat(e));
+	put(o, "avg_power_w", jst_sink_json_stat(p));
+	return o;
+}
+
+json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
+{
+	struct jst_stat e, p, dur;
+	json_t *o = json_object(), *doms = json_array(), *totals = json_object();
+	size_t nd = n ? jst_measurement_domain_count(runs[0]) : 0;
+	for (size_t i = 0; i < nd; i++) {
+		jst_domain_energy d;
+		if (jst_measurement_domain(runs[0], i, &d))
+			continue;
+		jst_stat_domain(runs, n, i, 0, &e);
+		jst_stat_domain(runs, n, i, 1, &p);
+		json_t *dj = energy_power(&e, &p);
+		put(dj, "name", jst_json_string(d.name));
+		put(dj, "device", jst_json_string(d.device));
+		put(dj, "backend", jst_json_string(d.backend));
+		put(dj, "method", jst_json_string(jst_method_name(d.method)));
+		put(dj, "source", jst_json_string(d.source));
+		put(dj, "primary", json_boolean(d.primary));
+		json_array_append_new(doms, dj);
+	}
+	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
+		if (!jst_stat_total(runs, n, (jst_total_kind)k, 0, &e))
+			continue;
+		jst_stat_total(runs, n, (jst_total_kind)k, 1, &p);
+		put(totals, jst_total_name((jst_total_kind)k), energy_power(&e, &p));
+	}
+	jst_stat_duration(runs, n, &dur);
+	put(o, "runs", json_integer((json_int_t)n));
+	put(o, "duration_s", jst_sink_json_stat(&dur));
+	put(o, "domains", doms);
+	put(o, "totals", totals);
+	return o;
+}
+
+json_t *jst_sink_json_report(const struct jst_report *r)
+{
+	json_t *doc = json_object(), *cmd = json_array(), *runs = json_array();
+	int partial = 0;
+	for (char *const *a = r->command; a && *a; a++)
+		json_array_append_new(cmd, jst_json_string(*a));
+	for (size_t i = 0; i < r->nruns; i++) {
+		json_t *m = jst_sink_json_measurement(r->runs[i]);
+		if (r->run_status)
+			put(m, "exit_status", json_integer(r->run_status[i]));
+		json_array_append_new(runs, m);
+		partial |= jst_measurement_partial(r->runs[i]);
+	}
+	put(doc, "joulestat", jst_json_string(jst_version()));
+	put(doc, "command", cmd);
+	put(doc, "exit_status", json_integer(r->exit_status));
+	put(doc, "partial", json_boolean(partial));
+	put(doc, "runs", runs);
+	if (r->nruns > 1)
+		put(doc, "summary", jst_sink_json_summary(r->runs, r->nruns));
+	if (r->with_intervals) {
+		json_t *iv = json_array();
+		for (size_t i = 0; i < r->nintervals; i++) {
+			json_t *m = jst_sink_json_measurement(r->intervals[i]);
+			if (r->interval_run)
+				put(m, "run", json_integer((json_int_t)r->interval_run[i]));
+			json_array_append_new(iv, m);
+		}
+		put(doc, "intervals", iv);
+	}
+	return doc;
+}
+
+int jst_sink_json_write(FILE *f, const json_t *doc)
+{
+	if (!doc)
+		return -ENOMEM;
+	errno = 0;
+	/* 15 significant digits: all a double holds exactly, without binary noise
+	 * such as 0.050000000000000003. */
+	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) || fputc('\n', f) == EOF ||
+	    fflush(f))
+		return errno ? -errno : -EIO;
+	return 0;
+}

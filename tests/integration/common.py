@@ -1,0 +1,230 @@
+"""Helpers the integration tests share: where the binaries are, simulators with
+their ground truth, running joulestat and reading its JSON.
+
+Binaries come from the environment (meson's integration_env sets them):
+JOULESTAT, SIM_POWERCAP, SIM_TRUTH. Run by hand, they are looked for in the
+repository's build*/ directories.
+"""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+_BUILD_PATHS = {
+    "JOULESTAT": "src/cli/joulestat",
+    "SIM_POWERCAP": "sim/powercap/jst-sim-powercap",
+    "SIM_TRUTH": "sim/jst-sim-truth",
+}
+
+
+def binary(var):
+    """Path of a built program, from env var `var` or the newest build dir."""
+    path = os.environ.get(var)
+    if path:
+        return path
+    found = [p for p in glob.glob(os.path.join(REPO, "build*", _BUILD_PATHS[var]))
+             if os.access(p, os.X_OK)]
+    if not found:
+        raise unittest.SkipTest("%s not set and no build*/%s" % (var, _BUILD_PATHS[var]))
+    return max(found, key=os.path.getmtime)
+
+
+def wait_for_file(path, timeout, proc=None):
+    """Wait until path exists; fail early if proc exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("process exited (%s) before writing %s" % (proc.returncode, path))
+        time.sleep(0.005)
+    raise AssertionError("timed out waiting for %s" % path)
+
+
+def unprivileged_prefix():
+    """A command prefix that drops root, or [] when not root.
+
+    Root reads files whatever their mode (CAP_DAC_OVERRIDE), so a permission
+    test run as root must run the reader as someone else to get a real EACCES.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise unittest.SkipTest("running as root and setpriv is missing: cannot drop privileges")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def truth_energy(trace, t0, t1, scale=1.0, tick=None):
+    """Exact energy (J) of scale x trace over [t0, t1] seconds, by jst-sim-truth."""
+    args = [binary("SIM_TRUTH"), "--trace", trace, "--scale", repr(scale),
+            "--from", "%.9f" % max(t0, 0.0), "--to", "%.9f" % max(t1, 0.0)]
+    if tick:
+        args += ["--tick", repr(tick)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
+    return float(out.stdout)
+
+
+class PowercapSim:
+    """jst-sim-powercap in a temporary directory, as a context manager.
+
+    Keyword options map to the simulator's: packages=1 -> --packages 1,
+    no_dram=True -> --no-dram, modulus_j=40 -> --modulus-j 40.
+    """
+
+    def __init__(self, **opts):
+        self.opts = opts
+        self.trace = opts.get("trace", "const:50")
+        self.proc = None
+        self.dir = None
+        self.truth = None
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="jst-rapl-")
+        # Readable by everyone: permission tests run joulestat as nobody.
+        os.chmod(self.dir, 0o755)
+        self.root = os.path.join(self.dir, "sys")
+        os.mkdir(self.root, 0o755)
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self.truth_path = os.path.join(self.dir, "truth.json")
+        args = [binary("SIM_POWERCAP"), "--root", self.root, "--ready", self.ready_path,
+                "--truth", self.truth_path]
+        for key, val in self.opts.items():
+            flag = "--" + key.replace("_", "-")
+            if val is True:
+                args.append(flag)
+            elif val not in (False, None):
+                args += [flag, str(val)]
+        self.log = open(os.path.join(self.dir, "sim.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_file(self.ready_path, 20, self.proc)
+        except AssertionError:
+            self.log.seek(0)
+            msg = self.log.read()
+            self.__exit__(None, None, None)
+            raise AssertionError("jst-sim-powercap did not start: " + msg)
+        with open(self.ready_path) as f:
+            ready = json.load(f)
+        self.start_ns = ready["start_ns"]
+        self.tick_s = ready["tick_s"]
+        return self
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["JOULESTAT_SYSFS_ROOT"] = self.root
+        env.update(extra)
+        return env
+
+    def stop(self):
+        """Stop the simulator and return its truth (also kept in self.truth)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.truth is None and os.path.exists(self.truth_path):
+            with open(self.truth_path) as f:
+                self.truth = json.load(f)
+        return self.truth
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def seconds(self, t_ns):
+        """A CLOCK_MONOTONIC instant as seconds of the simulator's trace time."""
+        return (t_ns - self.start_ns) * 1e-9
+
+    def zone(self, name, mmio=False):
+        for z in self.truth["zones"]:
+            if z["name"] == name and z["mmio"] == mmio:
+                return z
+        raise KeyError(name)
+
+    def window_truth(self, zone, begin_ns, end_ns):
+        """What zone's counter gained between two instants, by the sim's own arithmetic."""
+        return truth_energy(self.trace, self.seconds(begin_ns), self.seconds(end_ns),
+                            scale=zone["scale"], tick=self.tick_s)
+
+    def lag_slack(self, zone, begin_ns, end_ns):
+        """Energy (J) by which zone's counter may have been stale at either edge
+        because the simulator itself was late (it reports every such spell).
+        0 when it was on time: only its own lateness widens a tolerance."""
+        slack = 0.0
+        for t in (self.seconds(begin_ns), self.seconds(end_ns)):
+            for due, shown in self.truth.get("late", []):
+                if due - self.tick_s <= t <= shown + 0.0005:
+                    slack += zone["max_power_w"] * (shown - due + self.tick_s)
+        return slack
+
+    def wraps_between(self, zone, begin_ns, end_ns):
+        """How many times zone's counter wrapped between two instants."""
+        def raw(t_ns):
+            e = truth_energy(self.trace, 0, self.seconds(t_ns), scale=zone["scale"],
+                             tick=self.tick_s)
+            return zone["base_uj"] + int(e * 1e6)
+        return raw(end_ns) // zone["modulus_uj"] - raw(begin_ns) // zone["modulus_uj"]
+
+
+def run_joulestat(args, env=None, timeout=60, prefix=()):
+    """Run joulestat with args; returns the CompletedProcess (text)."""
+    return subprocess.run(list(prefix) + [binary("JOULESTAT")] + list(args), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def measure(cmd, env, backends="rapl", extra=(), timeout=60):
+    """`joulestat run --json FILE -- cmd`; returns (CompletedProcess, parsed JSON or None)."""
+    fd, path = tempfile.mkstemp(prefix="jst-run-", suffix=".json")
+    os.close(fd)
+    try:
+        args = ["run", "--json", path]
+        if backends:
+            args += ["--backends", backends]
+        args += list(extra) + ["--"] + list(cmd)
+        proc = run_joulestat(args, env=env, timeout=timeout)
+        doc = None
+        if os.path.getsize(path):
+            with open(path) as f:
+                doc = json.load(f)
+        return proc, doc
+    finally:
+        os.unlink(path)
+
+
+def domains_by_name(measurement):
+    return {d["name"]: d for d in measurement["domains"]}
+
+
+class EmptyMachine:
+    """A machine where only the estimate backend can work, whatever the host
+    has: an empty sysfs root (no RAPL) and an NVML library that does not exist.
+    A context manager; env() gives the environment for joulestat."""
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="jst-empty-")
+        return self
+
+    def env(self, **extra):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JSTSIM_")}
+        env.pop("CUDA_VISIBLE_DEVICES", None)
+        env["JOULESTAT_SYSFS_ROOT"] = self.dir
+        env["JOULESTAT_NVML_LIBRARY"] = os.path.join(self.dir, "no-libnvidia-ml.so.1")
+        env.update(extra)
+        return env
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False

@@ -1,0 +1,469 @@
+"""The joulestat command line: options, exit statuses, signals, outputs, list,
+the estimate's labelling, burn, validate. Runs on any machine: the estimate
+backend is always there, and the simulators stand in for RAPL and NVML."""
+import csv
+import io
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (EmptyMachine, PowercapSim, binary, domains_by_name, measure,  # noqa: E402
+                    run_joulestat, wait_for_file)
+
+
+def default_signals():
+    """In the child: SIGINT as a terminal would deliver it, even when the test
+    runner started us with it ignored (joulestat keeps ignored signals ignored)."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+class CliCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.machine = EmptyMachine().__enter__()
+        cls.env = cls.machine.env()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.machine.__exit__(None, None, None)
+
+    def run_cli(self, *args, **kw):
+        return run_joulestat(list(args), env=kw.pop("env", self.env), **kw)
+
+    def measure(self, cmd, extra=(), backends=None, env=None):
+        proc, doc = measure(cmd, env or self.env, backends=backends, extra=extra)
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal: " + proc.stderr)
+        return proc, doc
+
+
+class UsageTest(CliCase):
+    def assert_usage_error(self, args, needle):
+        proc = self.run_cli(*args)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        lines = proc.stderr.splitlines()
+        self.assertEqual(len(lines), 2, proc.stderr)  # the error, then the hint
+        self.assertTrue(lines[0].startswith("joulestat: "), lines[0])
+        self.assertIn(needle, lines[0])
+        self.assertIn("joulestat", lines[1])
+        self.assertIn("help", lines[1])
+
+    def test_bad_options(self):
+        for args, needle in (
+            (["run", "--bogus", "--", "true"], "'--bogus'"),
+            (["run", "-r"], "'-r' needs an argument"),
+            (["run", "-r", "0", "--", "true"], "'0'"),
+            (["run", "-r", "3x", "--", "true"], "'3x'"),
+            (["run", "--interval", "fast", "--", "true"], "'fast'"),
+            (["run", "--period", "-5", "--", "true"], "'-5'"),
+            (["run", "--cross-validate=yes", "--", "true"], "takes no argument"),
+            (["run", "--json", "-", "--csv", "-", "--", "true"], "stdout"),
+            (["run"], "no command"),
+            (["run", "--backends", "nosuch", "--", "true"], "unknown backend 'nosuch'"),
+            (["list", "extra"], "'extra'"),
+            (["burn", "--seconds", "0"], "'0'"),
+            (["validate", "--seconds", "1", "--", "true"], "--seconds"),
+            (["frobnicate"], "unknown command 'frobnicate'"),
+            (["--frobnicate"], "'--frobnicate'"),
+            (["help", "frobnicate"], "'frobnicate'"),
+        ):
+            with self.subTest(args=args):
+                self.assert_usage_error(args, needle)
+
+    def test_no_command_at_all(self):
+        proc = self.run_cli()
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("usage: joulestat", proc.stderr)
+
+    def test_help_and_version(self):
+        for args in (["--help"], ["help"], ["help", "run"], ["run", "--help"], ["list", "-h"],
+                     ["help", "validate"], ["burn", "--help"]):
+            with self.subTest(args=args):
+                proc = self.run_cli(*args)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                self.assertIn("usage: joulestat", proc.stdout)
+        self.assertIn("--json FILE", self.run_cli("help", "run").stdout)
+        proc = self.run_cli("--version")
+        self.assertEqual(proc.returncode, 0)
+        self.assertRegex(proc.stdout, r"^joulestat \d+\.\d+\.\d+")
+
+
+class ExitStatusTest(CliCase):
+    def test_missing_command_is_127(self):
+        proc, doc = self.measure(["jst-no-such-command-xyz", "arg"])
+        self.assertEqual(proc.returncode, 127)
+        self.assertIn("joulestat: cannot run 'jst-no-such-command-xyz': No such file or directory",
+                      proc.stderr)
+        self.assertIsNone(doc)
+
+    def test_not_executable_is_126(self):
+        with tempfile.NamedTemporaryFile(prefix="jst-noexec-") as f:
+            # No execute bit at all: even root cannot run it.
+            os.chmod(f.name, stat.S_IRUSR | stat.S_IWUSR)
+            proc = self.run_cli("run", "--", f.name)
+        self.assertEqual(proc.returncode, 126, proc.stderr)
+        self.assertIn("cannot run '%s'" % f.name, proc.stderr)
+
+    def test_exit_status_passes_through(self):
+        proc, doc = self.measure(["sh", "-c", "exit 3"])
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertEqual(doc["exit_status"], 3)
+        self.assertEqual(doc["runs"][0]["exit_status"], 3)
+        self.assertEqual(doc["command"], ["sh", "-c", "exit 3"])
+
+    def test_killed_by_a_signal_is_128_plus_it(self):
+        proc, doc = self.measure(["sh", "-c", "kill -KILL $$"])
+        self.assertEqual(proc.returncode, 128 + signal.SIGKILL, proc.stderr)
+        self.assertEqual(doc["exit_status"], 137)
+        self.assertEqual(len(doc["runs"]), 1)
+
+
+TRAPPER = r"""#!/bin/sh
+trap 'echo TERM >> "$1"; exit 7' TERM
+trap 'echo INT >> "$1"; exit 8' INT
+: > "$2"
+i=0
+while [ $i -lt 200 ]; do sleep 0.02; i=$((i + 1)); done
+exit 0
+"""
+
+
+class SignalTest(CliCase):
+    def forwarded(self, sig, want_status):
+        with tempfile.TemporaryDirectory() as d:
+            script = os.path.join(d, "trapper.sh")
+            with open(script, "w") as f:
+                f.write(TRAPPER)
+            os.chmod(script, 0o755)
+            log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "out.json"))
+            p = subprocess.Popen([binary("JOULESTAT"), "run", "--json", out, "--", script, log,
+                                  ready], env=self.env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+            try:
+                wait_for_file(ready, 10, p)
+                time.sleep(0.1)
+                p.send_signal(sig)
+                stdout, stderr = p.communicate(timeout=20)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, want_status, stderr)
+            with open(log) as f:
+                self.assertEqual(f.read().split(), [signal.Signals(sig).name[3:]])
+            with open(out) as f:
+                doc = json.load(f)
+        self.assertEqual(doc["exit_status"], want_status)
+        m = doc["runs"][0]
+        self.assertGreater(m["duration_s"], 0.1)
+        self.assertIn("cpu", domains_by_name(m))
+        self.assertIn("Energy of", stderr)  # the table too
+        self.assertIn("passed it on", stderr)
+
+    def test_sigterm_is_forwarded_and_the_json_written(self):
+        self.forwarded(signal.SIGTERM, 7)
+
+    def test_sigint_is_forwarded_and_the_json_written(self):
+        self.forwarded(signal.SIGINT, 8)
+
+
+class OutputTest(CliCase):
+    def test_repeat_gives_runs_and_summary(self):
+        proc, doc = self.measure(["sleep", "0.1"], extra=["-r", "3"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(doc["runs"]), 3)
+        self.assertEqual([m["name"] for m in doc["runs"]], ["run-1", "run-2", "run-3"])
+        s = doc["summary"]
+        self.assertEqual(s["runs"], 3)
+        for stat in [s["duration_s"], s["totals"]["cpu"]["energy_j"]] + \
+                [d["energy_j"] for d in s["domains"]] + [d["avg_power_w"] for d in s["domains"]]:
+            self.assertEqual(sorted(stat), ["max", "mean", "min", "stddev"])
+            self.assertGreaterEqual(stat["stddev"], 0)
+            self.assertLessEqual(stat["min"], stat["mean"])
+            self.assertLessEqual(stat["mean"], stat["max"])
+        cpu = [m["totals"]["cpu"]["energy_j"] for m in doc["runs"]]
+        self.assertAlmostEqual(s["totals"]["cpu"]["energy_j"]["mean"], sum(cpu) / 3, places=9)
+        self.assertIn("3 runs", proc.stderr)
+        self.assertIn("±", proc.stderr)
+
+    def test_single_run_has_no_summary(self):
+        proc, doc = self.measure(["true"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("summary", doc)
+        self.assertNotIn("intervals", doc)
+
+    def test_json_to_stdout(self):
+        proc = self.run_cli("run", "--json", "-", "--", "true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertEqual(doc["joulestat"], self.run_cli("--version").stdout.split()[1])
+        for key in ("command", "exit_status", "partial", "runs"):
+            self.assertIn(key, doc)
+        m = doc["runs"][0]
+        for key in ("name", "begin_ns", "end_ns", "duration_s", "partial", "domains", "totals"):
+            self.assertIn(key, m)
+        self.assertGreater(m["end_ns"], m["begin_ns"])
+        self.assertAlmostEqual(m["duration_s"], (m["end_ns"] - m["begin_ns"]) * 1e-9, places=6)
+        d = m["domains"][0]
+        self.assertEqual(sorted(d), sorted([
+            "name", "kind", "device", "backend", "method", "source", "accuracy", "energy_j",
+            "avg_power_w", "peak_power_w", "samples", "primary", "partial", "note", "parent"]))
+        for t in m["totals"].values():
+            self.assertEqual(sorted(t), sorted(["energy_j", "avg_power_w", "accuracy", "parts",
+                                                "estimated", "partial"]))
+            self.assertGreater(t["parts"], 0)
+        self.assertIn("Energy of", proc.stderr)
+
+    def test_csv_to_stdout(self):
+        proc = self.run_cli("run", "--csv", "-", "-r", "2", "--", "true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+        self.assertTrue(rows)
+        self.assertEqual(sorted({r["window"] for r in rows}), ["run-1", "run-2"])
+        doms = [r for r in rows if r["type"] == "domain"]
+        totals = [r for r in rows if r["type"] == "total"]
+        self.assertEqual({r["name"] for r in doms}, {"cpu"})
+        self.assertIn("total", {r["name"] for r in totals})
+        for r in rows:
+            float(r["energy_j"])
+            self.assertEqual(r["exit_status"], "0")
+            self.assertIn(r["run"], ("1", "2"))
+        self.assertEqual(doms[0]["method"], "estimate")
+        self.assertEqual(doms[0]["estimated"], "1")
+
+    def test_quiet_and_output_file(self):
+        proc = self.run_cli("run", "-q", "--", "true")
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(proc.stderr, "")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "table.txt")
+            proc = self.run_cli("run", "-o", path, "--", "true")
+            self.assertEqual(proc.returncode, 0)
+            self.assertEqual(proc.stderr, "")
+            with open(path) as f:
+                self.assertIn("Energy of 'true'", f.read())
+
+    def test_unwritable_output_fails_before_running(self):
+        with tempfile.TemporaryDirectory() as d:
+            flag = os.path.join(d, "ran")
+            proc = self.run_cli("run", "--json", os.path.join(d, "no", "such.json"), "--",
+                                "touch", flag)
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertFalse(os.path.exists(flag))
+        self.assertIn("joulestat: cannot write", proc.stderr)
+
+    def test_interval_rows(self):
+        proc, doc = self.measure(["sleep", "0.55"], extra=["--interval", "100"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = [ln for ln in proc.stderr.splitlines()
+                if re.match(r"^\s*\d+\.\d+(\s+-?\d+\.\d+)+\s*$", ln)]
+        self.assertGreaterEqual(len(rows), 5, proc.stderr)
+        self.assertIn("time s", proc.stderr)
+        ivs = doc["intervals"]
+        self.assertEqual(len(ivs), len(rows))
+        ends = [iv["end_ns"] for iv in ivs]
+        self.assertEqual(ends, sorted(ends))
+        for iv in ivs:
+            self.assertEqual(iv["run"], 1)
+            self.assertIn("cpu", domains_by_name(iv))
+        # Each interval begins before the one before it ends: nothing is left out.
+        for a, b in zip(ivs, ivs[1:]):
+            self.assertLessEqual(b["begin_ns"], a["end_ns"])
+
+
+class IntervalTruthTest(unittest.TestCase):
+    def test_intervals_add_up_to_the_run(self):
+        with PowercapSim(packages=1, no_dram=True, trace="const:50") as sim:
+            proc, doc = measure(["sleep", "0.5"], sim.env(), extra=["--interval", "100"])
+            sim.stop()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        run = domains_by_name(doc["runs"][0])["package-0"]["energy_j"]
+        parts = sum(domains_by_name(iv)["package-0"]["energy_j"] for iv in doc["intervals"])
+        # The intervals cover the run and overlap by one reading at each seam.
+        self.assertAlmostEqual(parts, run, delta=0.3)
+        self.assertGreater(run, 20)
+
+
+class ListTest(CliCase):
+    def test_list_json(self):
+        proc = self.run_cli("list", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        backends = {b["name"]: b for b in doc["backends"]}
+        self.assertIn("estimate", backends)
+        self.assertTrue(backends["estimate"]["available"])
+        for name in ("rapl", "nvml"):
+            self.assertFalse(backends[name]["available"])
+            self.assertTrue(backends[name]["reason"])
+        cpu = {d["name"]: d for d in doc["domains"]}["cpu"]
+        self.assertEqual(cpu["method"], "estimate")
+        self.assertEqual(cpu["backend"], "estimate")
+        self.assertTrue(cpu["primary"])
+        self.assertIsNone(cpu["parent"])
+        self.assertGreater(cpu["sample_period_s"], 0)
+        self.assertGreater(cpu["accuracy"], 0.05)
+
+    def test_list_text(self):
+        proc = self.run_cli("list", "--period", "50")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        out = proc.stdout
+        self.assertRegex(out, r"(?m)^\s+rapl\s+unavailable: .+")
+        self.assertRegex(out, r"(?m)^\s+nvml\s+unavailable: .+")
+        self.assertRegex(out, r"(?m)^\s+estimate\s+available")
+        self.assertRegex(out, r"(?m)^\s+cpu\s+package\s+estimate\s+estimate \(")
+        self.assertIn("0.050 s", out)
+        self.assertIn("[estimate]", out)
+
+    def test_no_estimate_leaves_nothing_to_measure(self):
+        proc = self.run_cli("list", "--no-estimate")
+        self.assertEqual(proc.returncode, 0)
+        self.assertRegex(proc.stdout, r"(?m)^\s+estimate\s+unavailable: estimation disabled")
+        proc = self.run_cli("run", "--no-estimate", "--", "true")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("no energy domain is available", proc.stderr)
+
+
+class EstimateTest(CliCase):
+    def test_estimate_is_labelled_as_such(self):
+        proc, doc = self.measure(["sleep", "0.2"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        cpu = domains_by_name(m)["cpu"]
+        self.assertEqual(cpu["method"], "estimate")
+        self.assertEqual(cpu["backend"], "estimate")
+        self.assertTrue(m["totals"]["cpu"]["estimated"])
+        self.assertTrue(m["totals"]["total"]["estimated"])
+        table = proc.stderr
+        self.assertRegex(table, r"(?m)^\s+cpu\s.*estimate \(estimate/.*\[estimate\]")
+        self.assertRegex(table, r"(?m)^\s+total\s.*\[estimate\]")
+        self.assertIn("is an estimate, not a measurement: nothing better measures the CPU here",
+                      table)
+
+    @staticmethod
+    def busy_fraction(seconds):
+        """How busy the CPUs were over the next `seconds` (from /proc/stat)."""
+        def ticks():
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+            return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+        t0, i0 = ticks()
+        time.sleep(seconds)
+        t1, i1 = ticks()
+        return 1 - (i1 - i0) / max(t1 - t0, 1)
+
+    def cpu_power(self, cmd):
+        proc, doc = self.measure(cmd)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return doc["runs"][0]["totals"]["cpu"]["avg_power_w"]
+
+    def test_burn_costs_more_than_sleep(self):
+        # The estimate follows the whole machine's utilisation: other work on it
+        # shows too. One burning thread must show when there is room for it.
+        ncpu = os.cpu_count() or 1
+        js = binary("JOULESTAT")
+        seen = []
+        for _ in range(3):
+            if self.busy_fraction(0.3) > 1 - 0.5 / ncpu:
+                continue  # too busy now to see one more thread
+            idle = self.cpu_power(["sleep", "1"])
+            burn = self.cpu_power([js, "burn", "--seconds", "1", "--threads", "1"])
+            if burn > idle * 1.2 + 0.1:
+                return
+            seen.append("burn %.2f W, idle %.2f W" % (burn, idle))
+        if not seen:
+            self.skipTest("the machine is too busy to see one more thread")
+        self.fail("burn is not clearly above idle: " + "; ".join(seen))
+
+    def test_burn_runs_for_its_seconds(self):
+        t0 = time.monotonic()
+        proc = self.run_cli("burn", "--seconds", "0.3", "--threads", "2")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertGreater(elapsed, 0.29)
+        self.assertLess(elapsed, 5)
+
+
+class ValidateTest(unittest.TestCase):
+    def test_rapl_and_estimate_with_psys(self):
+        with PowercapSim(packages=2, psys=True, trace="const:40") as sim:
+            with tempfile.TemporaryDirectory() as d:
+                out = os.path.join(d, "v.json")
+                # A command rather than the built-in burn: a burn would compete with
+                # the simulator for the CPU and make its counters lag.
+                proc = run_joulestat(["validate", "--json", out, "--", "sleep", "0.4"],
+                                     env=sim.env())
+                with open(out) as f:
+                    doc = json.load(f)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        self.assertEqual(proc.returncode, 1 if doc["disagreements"] else 0)
+        self.assertEqual(len(doc["runs"]), 1)
+        groups = {(g["kind"], g["device"]): g for g in doc["groups"]}
+        cpu = groups[("package", "cpu")]
+        self.assertTrue(cpu["covered"])
+        self.assertTrue(cpu["compared"])
+        methods = {m["backend"]: m for m in cpu["methods"]}
+        self.assertEqual(methods["rapl"]["domains"], "package-0+package-1")
+        self.assertTrue(methods["rapl"]["reference"])
+        est = methods["estimate"]
+        self.assertFalse(est["reference"])
+        self.assertAlmostEqual(est["tolerance"], 0.05 + est["accuracy"])
+        r = doc["runs"][0]
+        pk = sum(domains_by_name(r)[n]["energy_j"] for n in ("package-0", "package-1"))
+        self.assertAlmostEqual(methods["rapl"]["energy_j"]["mean"], pk, places=6)
+        want = (est["energy_j"]["mean"] - pk) / pk
+        self.assertAlmostEqual(est["rel_diff"]["mean"], want, places=9)
+        self.assertEqual(est["agrees"], abs(want) <= est["tolerance"])
+        system = doc["systems"][0]
+        self.assertEqual(system["name"], "psys")
+        # psys holds the packages and DRAM (not a discrete GPU): the rest is beyond those.
+        self.assertEqual(system["components"], "cpu+dram")
+        parts = r["totals"]["cpu"]["energy_j"] + r["totals"]["dram"]["energy_j"]
+        rest = system["rest_of_system_j"]["mean"]
+        self.assertAlmostEqual(rest, system["energy_j"]["mean"] - parts, places=6)
+        self.assertEqual(system["inconsistent"], rest < -system["allowed_j"])
+        self.assertAlmostEqual(system["rest_of_system_fraction"]["mean"],
+                               rest / system["energy_j"]["mean"], places=9)
+        self.assertEqual(doc["workload"]["command"], ["sleep", "0.4"])
+        self.assertEqual(doc["exit_status"], 0)
+        text = proc.stdout
+        self.assertIn("reference", text)
+        self.assertIn("rest of system", text)
+        self.assertIn("package-0+package-1", text)
+        self.assertRegex(text, r"(agrees|DISAGREES)")
+
+    def test_nvml_methods_agree(self):
+        from nvml_sim import NvmlSim
+        with NvmlSim(gpus=1, trace="const:250") as sim:
+            proc = run_joulestat(["validate", "--backends", "nvml", "--seconds", "0.5",
+                                  "--threads", "1", "-r", "2", "--period", "20", "--json", "-"],
+                                 env=sim.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertEqual(len(doc["runs"]), 2)
+        self.assertTrue(doc["agree"])
+        g = doc["groups"][0]
+        self.assertEqual(g["label"], "gpu0")
+        by_source = {m["source"]: m for m in g["methods"]}
+        self.assertTrue(by_source["energy-counter"]["reference"])
+        for src in ("instant-power", "average-power"):
+            m = by_source[src]
+            self.assertTrue(m["agrees"])
+            self.assertEqual(m["agreed_runs"], 2)
+            self.assertEqual(len(m["rel_diff_runs"]), 2)
+            self.assertLess(abs(m["rel_diff"]["mean"]), 0.05)
+            self.assertGreaterEqual(m["rel_diff"]["stddev"], 0)
+        # The table went to stderr, since the JSON took stdout.
+        self.assertIn("agrees (2/2 runs inside)", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

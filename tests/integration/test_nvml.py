@@ -1,0 +1,299 @@
+"""The nvml backend through the CLI, against the NVML simulator and its exact truth."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import domains_by_name, measure, run_joulestat  # noqa: E402
+from nvml_sim import COUNTER_TICK_S, NvmlSim, gpu_domains, gpu_uuid  # noqa: E402
+
+# Power that changes every 0.2 s: a figure is only right for the right interval.
+STEPS = "steps:150,420,80,300@0.2"
+BASE_J = 123456.789  # the simulated counters start near here; it must never show
+
+
+def counter_tolerance(truth):
+    """0.5% of the truth, and at least 20 mJ: one mJ of counter resolution at each
+    edge, and readings a few microseconds away from a 10 ms refresh."""
+    return max(0.005 * truth, 0.02)
+
+
+def nvml_line(out):
+    lines = [ln for ln in out.splitlines() if "nvml" in ln]
+    return "\n".join(lines)
+
+
+class NvmlCase(unittest.TestCase):
+    def run_sim(self, sim, cmd=("sleep", "1.5"), extra=(), env=None, timeout=60):
+        proc, doc = measure(list(cmd), env or sim.env(), backends="nvml", extra=extra,
+                            timeout=timeout)
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal: " + proc.stderr)
+        self.assertIsNotNone(doc, proc.stderr)
+        sim.truth()
+        return proc, doc, doc["runs"][0]
+
+    def assert_counter_matches(self, sim, m, dom, index):
+        self.assertLess(dom["energy_j"], BASE_J / 10, "the counter's base leaked")
+        begin, end = m["begin_ns"], m["end_ns"]
+        want = sim.counter_truth(index, begin, end)
+        if abs(dom["energy_j"] - want) <= counter_tolerance(want):
+            return
+        # A reading's instant is the middle of a read of every GPU: when a 10 ms
+        # refresh falls between that instant and this GPU's own call, the counter
+        # is exactly one refresh off at that edge. Exactly, or it is wrong.
+        tick_ns = int(COUNTER_TICK_S * 1e9)
+        for db in (-tick_ns, 0, tick_ns):
+            for de in (-tick_ns, 0, tick_ns):
+                shifted = sim.counter_truth(index, begin + db, end + de)
+                if abs(dom["energy_j"] - shifted) <= 0.0025:
+                    return
+        self.fail("%s: %.4f J, truth %.4f J" % (dom["name"], dom["energy_j"], want))
+
+
+class CounterTest(NvmlCase):
+    """Volta and newer: the energy counter, to within 0.5% of the truth."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = NvmlSim(gpus=2, trace=STEPS).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.__exit__(None, None, None)
+
+    def test_counters_match_truth(self):
+        proc, doc, m = self.run_sim(self.sim)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(doc["exit_status"], 0)
+        self.assertFalse(doc["partial"])
+        self.assertGreater(m["duration_s"], 1.4)
+        doms = domains_by_name(m)
+        self.assertEqual(sorted(doms), ["gpu0", "gpu1"])
+        total = 0
+        for k in range(2):
+            d = doms["gpu%d" % k]
+            self.assertEqual(d["kind"], "gpu")
+            self.assertEqual(d["device"], "gpu:" + gpu_uuid(k))
+            self.assertEqual(d["backend"], "nvml")
+            self.assertEqual(d["method"], "counter")
+            self.assertEqual(d["source"], "energy-counter")
+            self.assertAlmostEqual(d["accuracy"], 0.05)
+            self.assertTrue(d["primary"])
+            self.assertFalse(d["partial"], d["note"])
+            self.assert_counter_matches(self.sim, m, d, k)
+            total += d["energy_j"]
+        gpu = m["totals"]["gpu"]
+        self.assertEqual(gpu["parts"], 2)
+        self.assertAlmostEqual(gpu["energy_j"], total, places=6)
+        self.assertAlmostEqual(m["totals"]["total"]["energy_j"], total, places=6)
+
+    def test_short_run_has_no_base_in_it(self):
+        proc, doc, m = self.run_sim(self.sim, cmd=("true",))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for k, d in enumerate(sorted(gpu_domains(m), key=lambda d: d["name"])):
+            self.assert_counter_matches(self.sim, m, d, k)
+
+    def test_child_exit_status_is_kept(self):
+        proc, doc, m = self.run_sim(self.sim, cmd=("sh", "-c", "sleep 0.2; exit 7"))
+        self.assertEqual(proc.returncode, 7, proc.stderr)
+        self.assertEqual(doc["exit_status"], 7)
+        self.assertFalse(doc["partial"])
+
+    def test_eight_gpus_at_once(self):
+        with NvmlSim(gpus=8, trace=STEPS) as sim:
+            proc, doc, m = self.run_sim(sim)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            doms = domains_by_name(m)
+            self.assertEqual(sorted(doms), ["gpu%d" % k for k in range(8)])
+            for k in range(8):
+                self.assert_counter_matches(sim, m, doms["gpu%d" % k], k)
+            self.assertEqual(m["totals"]["gpu"]["parts"], 8)
+            self.assertAlmostEqual(m["totals"]["gpu"]["energy_j"],
+                                   sum(d["energy_j"] for d in doms.values()), places=6)
+
+    def test_mig_is_noted(self):
+        with NvmlSim(gpus=2, trace=STEPS, mig="1") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("true",))
+        doms = domains_by_name(m)
+        self.assertEqual(doms["gpu0"]["note"], "")
+        self.assertIn("MIG enabled: energy is for the whole GPU", doms["gpu1"]["note"])
+        self.assertFalse(doms["gpu1"]["partial"])
+
+
+class PollingTest(NvmlCase):
+    """Before Volta: power readings, integrated by the core."""
+
+    TRACE = "steps:100,400@1"
+
+    def test_instant_power_within_three_percent(self):
+        with NvmlSim(gpus=2, trace=self.TRACE, mode="nocounter") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sleep", "3.3"), extra=["--period", "10"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doms = domains_by_name(m)
+        self.assertEqual(sorted(doms), ["gpu0", "gpu1"])
+        for k in range(2):
+            d = doms["gpu%d" % k]
+            self.assertEqual(d["method"], "power")
+            self.assertEqual(d["source"], "instant-power")
+            self.assertAlmostEqual(d["accuracy"], 0.10)
+            self.assertGreater(d["samples"], 100)
+            want = sim.exact_truth(k, m["begin_ns"], m["end_ns"])
+            self.assertAlmostEqual(d["energy_j"], want, delta=0.03 * want,
+                                   msg="%s: %.2f J, truth %.2f J" % (d["name"], d["energy_j"],
+                                                                     want))
+            self.assertAlmostEqual(d["peak_power_w"], 400 * (1 - 0.05 * k), delta=1)
+
+    def test_average_power_when_nothing_else(self):
+        with NvmlSim(trace="const:250", mode="nocounter,noinstant") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sleep", "1.2"), extra=["--period", "20"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        d = domains_by_name(m)["gpu0"]
+        self.assertEqual(d["source"], "average-power")
+        self.assertAlmostEqual(d["accuracy"], 0.15)
+        self.assertIn("1-second average", d["note"])
+        want = sim.exact_truth(0, m["begin_ns"], m["end_ns"])
+        self.assertAlmostEqual(d["energy_j"], want, delta=0.03 * want)
+
+
+class CrossValidateTest(NvmlCase):
+    def test_every_method_once_primary_and_counted_once(self):
+        with NvmlSim(gpus=2, trace="const:300") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sleep", "1.5"),
+                                        extra=["--cross-validate", "--period", "20"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for k in range(2):
+            name = "gpu%d" % k
+            doms = gpu_domains(m, name)
+            by_source = {d["source"]: d for d in doms}
+            self.assertEqual(sorted(by_source),
+                             ["average-power", "energy-counter", "instant-power"])
+            self.assertEqual(len(doms), 3)
+            self.assertEqual([d["source"] for d in doms if d["primary"]], ["energy-counter"])
+            for d in doms:
+                self.assertEqual(d["device"], "gpu:" + gpu_uuid(k))
+            counter = by_source["energy-counter"]
+            self.assert_counter_matches(sim, m, counter, k)
+            # On a constant trace every method must agree closely.
+            for src, tol in (("instant-power", 0.03), ("average-power", 0.05)):
+                self.assertAlmostEqual(by_source[src]["energy_j"], counter["energy_j"],
+                                       delta=tol * counter["energy_j"], msg=src)
+        gpu = m["totals"]["gpu"]
+        self.assertEqual(gpu["parts"], 2)
+        primaries = [d for d in gpu_domains(m) if d["primary"]]
+        self.assertAlmostEqual(gpu["energy_j"], sum(d["energy_j"] for d in primaries), places=6)
+        self.assertAlmostEqual(m["totals"]["total"]["energy_j"], gpu["energy_j"], places=6)
+
+
+class SelectionTest(NvmlCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = NvmlSim(gpus=4, trace="const:200").__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.__exit__(None, None, None)
+
+    def names(self, extra=(), cuda_visible=None):
+        proc, doc, m = self.run_sim(self.sim, cmd=("true",), extra=extra,
+                                    env=self.sim.env(cuda_visible=cuda_visible))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return sorted(d["name"] for d in gpu_domains(m))
+
+    def test_all_by_default(self):
+        self.assertEqual(self.names(), ["gpu0", "gpu1", "gpu2", "gpu3"])
+
+    def test_by_index(self):
+        self.assertEqual(self.names(["--gpus", "0,2"]), ["gpu0", "gpu2"])
+
+    def test_by_uuid(self):
+        self.assertEqual(self.names(["--gpus", gpu_uuid(3)]), ["gpu3"])
+
+    def test_cuda_visible_devices(self):
+        self.assertEqual(self.names(cuda_visible="1,3"), ["gpu1", "gpu3"])
+        self.assertEqual(self.names(cuda_visible=gpu_uuid(2)), ["gpu2"])
+
+    def test_explicit_selection_beats_cuda_visible_devices(self):
+        self.assertEqual(self.names(["--gpus", "0"], cuda_visible="1,3"), ["gpu0"])
+
+    def test_unknown_gpu_says_which(self):
+        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible="7"))
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("GPU 7 not found", text)
+        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible=gpu_uuid(9)))
+        self.assertIn("no GPU has UUID " + gpu_uuid(9), proc.stdout + proc.stderr)
+
+    def test_empty_cuda_visible_devices_means_no_gpu(self):
+        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible=""))
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("unavailable", text)
+        self.assertIn("no GPU selected", text)
+
+
+class FailureTest(NvmlCase):
+    def test_lost_gpu_is_partial_and_the_run_goes_on(self):
+        lost_at = 1.0
+        with NvmlSim(gpus=2, trace="const:300", lost="1@%g" % lost_at) as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sh", "-c", "sleep 2; exit 3"))
+            begin, end = sim.seconds(m["begin_ns"]), sim.seconds(m["end_ns"])
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertEqual(doc["exit_status"], 3)
+        self.assertTrue(doc["partial"])
+        self.assertTrue(m["partial"])
+        doms = domains_by_name(m)
+        lost, fine = doms["gpu1"], doms["gpu0"]
+        self.assertTrue(lost["partial"])
+        self.assertIn("gpu1: GPU is lost", lost["note"])
+        self.assertFalse(fine["partial"], fine["note"])
+        self.assert_counter_matches(sim, m, fine, 0)
+        # gpu1's figure ends at its last good reading: about one sampler period
+        # (100 ms by default) before it was lost, never after.
+        self.assertLess(begin, lost_at)
+        self.assertGreater(end, lost_at + 0.8)
+        p1 = 300 * 0.95
+        self.assertLessEqual(lost["energy_j"], p1 * (lost_at - begin) + 0.05)
+        self.assertGreaterEqual(lost["energy_j"], p1 * (lost_at - begin - 0.3))
+        self.assertTrue(m["totals"]["gpu"]["partial"])
+
+    def test_missing_library_says_so(self):
+        with NvmlSim(library="/nonexistent/libnvidia-ml.so.1") as sim:
+            proc = run_joulestat(["list"], env=sim.env())
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("unavailable", text)
+        self.assertIn("/nonexistent/libnvidia-ml.so.1", text)
+        self.assertIn("JOULESTAT_NVML_LIBRARY", text)
+
+    def test_missing_driver_library_by_soname(self):
+        with NvmlSim(library="libnvidia-ml-absent.so.1") as sim:
+            proc = run_joulestat(["list"], env=sim.env())
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("not found: install the NVIDIA driver, or set JOULESTAT_NVML_LIBRARY",
+                      text)
+
+    def test_driver_not_loaded_says_what_to_do(self):
+        with NvmlSim(fail_init=1) as sim:
+            proc = run_joulestat(["list"], env=sim.env())
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("unavailable", text)
+        self.assertIn("Driver Not Loaded", text)
+        self.assertIn("modprobe nvidia", text)
+
+    def test_no_permission_says_what_to_do(self):
+        with NvmlSim(fail_init="permission") as sim:
+            proc = run_joulestat(["list"], env=sim.env())
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("/dev/nvidia", text)
+
+    def test_run_without_any_gpu_fails_clearly(self):
+        with NvmlSim(fail_init=1) as sim:
+            proc, doc = measure(["true"], sim.env(), backends="nvml")
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal: " + proc.stderr)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertTrue(proc.stderr.strip())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

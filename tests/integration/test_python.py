@@ -1,0 +1,77 @@
+"""The Python binding, against the NVML simulator: figures, windows, errors."""
+import errno
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+os.environ["JSTSIM_NVML_GPUS"] = "2"
+os.environ["JSTSIM_NVML_TRACE"] = "const:200"
+
+import joulestat  # noqa: E402
+
+
+def meter(**kw):
+    return joulestat.Meter(backends=["nvml"], nvml_library=os.environ["SIM_NVML"], **kw)
+
+
+class BindingTest(unittest.TestCase):
+    def test_begin_end_window_like_zeus(self):
+        with meter(period_ms=20) as m:
+            m.begin_window("step")
+            time.sleep(0.5)
+            ms = m.end_window("step")
+        self.assertEqual(ms.name, "step")
+        self.assertEqual(sorted(ms.gpu_energy), [0, 1])
+        # GPU k draws 200 W x (1 - 0.05 k); the counter refreshes every 10 ms.
+        for k, e in ms.gpu_energy.items():
+            want = 200 * (1 - 0.05 * k) * ms.time
+            self.assertAlmostEqual(e, want, delta=want * 0.005 + 200 * 0.02)
+        self.assertAlmostEqual(ms.total_energy, sum(ms.gpu_energy.values()), places=9)
+        self.assertAlmostEqual(ms.accuracy, 0.05)
+        self.assertFalse(ms.partial)
+        self.assertEqual(ms.domains[0].method, "counter")
+
+    def test_context_manager_and_decorator(self):
+        with meter() as m:
+            with m.window("prefill") as w:
+                time.sleep(0.1)
+            self.assertGreater(w.measurement.total_energy, 0)
+
+            @m.measure("decode")
+            def decode(n):
+                time.sleep(0.05)
+                return n * 2
+
+            self.assertEqual(decode(21), 42)
+            self.assertEqual(decode.last_measurement.name, "decode")
+            self.assertGreater(decode.last_measurement.time, 0.04)
+
+    def test_errors_carry_codes_and_text(self):
+        with meter() as m:
+            with self.assertRaises(joulestat.JoulestatError) as cm:
+                m.end_window("never-begun")
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            m.begin_window("w")
+            with self.assertRaises(joulestat.JoulestatError) as cm:
+                m.begin_window("w")
+            self.assertEqual(cm.exception.errno, errno.EEXIST)
+            m.cancel_window("w")
+        with self.assertRaises(joulestat.JoulestatError) as cm:
+            joulestat.Meter(backends=["no-such-backend"])
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+
+    def test_backends_and_domains_are_listed(self):
+        with meter() as m:
+            names = {b["name"]: b for b in m.backends()}
+            self.assertTrue(names["nvml"]["available"])
+            self.assertIn("not selected", names["rapl"]["reason"])
+            doms = m.domains()
+            self.assertEqual([d["name"] for d in doms], ["gpu0", "gpu1"])
+            self.assertTrue(all(d["device"].startswith("gpu:GPU-") for d in doms))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
