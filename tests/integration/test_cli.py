@@ -464,6 +464,27 @@ class ValidateTest(unittest.TestCase):
         # The table went to stderr, since the JSON took stdout.
         self.assertIn("agrees (2/2 runs inside)", proc.stderr)
 
+    def test_one_second_average_lags_a_burst_and_is_flagged(self):
+        # 60 W for the first half second, then a 400 W burst: a 1-s average power
+        # reading still remembers the idle second while the burst runs, so its
+        # integral falls far short of the counter's; instant power (refreshed
+        # every 100 ms, read every 20 ms) follows the step.
+        from nvml_sim import NvmlSim
+        with NvmlSim(gpus=1, trace="steps:60,400@0.5") as sim:
+            proc = run_joulestat(["validate", "--backends", "nvml", "--period", "20",
+                                  "--json", "-", "--", "sleep", "0.8"], env=sim.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertFalse(doc["agree"])
+        by_source = {m["source"]: m for m in doc["groups"][0]["methods"]}
+        self.assertTrue(by_source["energy-counter"]["reference"])
+        avg, inst = by_source["average-power"], by_source["instant-power"]
+        self.assertFalse(avg["agrees"])
+        self.assertLess(avg["rel_diff"]["mean"], -avg["tolerance"])
+        self.assertTrue(inst["agrees"])
+        self.assertLess(abs(inst["rel_diff"]["mean"]), 0.10)
+        self.assertRegex(proc.stderr, r"average-power.*DISAGREES")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -227,6 +227,7 @@ class Meter:
 
     def __init__(self, backends=None, gpus=None, period_ms=0, cross_validate=False,
                  allow_estimate=True, sysfs_root=None, procfs_root=None, nvml_library=None):
+        self._h = None  # so that __del__ of a meter that failed to open has nothing to close
         cfg = _Config()
         library.jst_config_init(ctypes.byref(cfg))
         self._keep = []  # the C side borrows these strings while opening
@@ -249,7 +250,7 @@ class Meter:
         self._h = handle
 
     def close(self):
-        if self._h:
+        if getattr(self, "_h", None):
             library.jst_meter_close(self._h)
             self._h = None
 
