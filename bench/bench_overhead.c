@@ -149,8 +149,8 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 	if (!met && floor_domains)
 		snprintf(miss_note, sizeof miss_note,
 		         "%s: a raw read costs %.0f ns here, and joulestat's fixed cost of %.2f µs "
-		         "per pair (window bookkeeping, the reading's arithmetic, a measurement "
-		         "holding copies of every domain's strings, totals) is what the ratio "
+		         "per pair (window bookkeeping, the reading's arithmetic, one allocation "
+		         "per measurement, totals) is what the ratio "
 		         "shows.",
 		         label, r.floor_ns / (2.0 * (double)floor_domains),
 		         (r.meter_ns - r.floor_ns) / 1e3);

@@ -61,9 +61,9 @@ typedef enum jst_total_kind {
 	JST_TOTAL_COUNT_
 } jst_total_kind;
 
-const char *jst_kind_name(jst_kind kind);           /* "gpu", "package", ... */
-const char *jst_method_name(jst_method method);     /* "counter", "power", "estimate" */
-const char *jst_total_name(jst_total_kind total);   /* "gpu", "cpu", "dram", "total", "system" */
+const char *jst_kind_name(jst_kind kind);         /* "gpu", "package", ... */
+const char *jst_method_name(jst_method method);   /* "counter", "power", "estimate" */
+const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "dram", "total", "system" */
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -120,17 +120,17 @@ size_t jst_meter_backend_count(const jst_meter *meter);
 int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
-	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
+	const char *name; /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
 	jst_kind kind;
 	const char *device;  /* device identity, used for de-duplication */
 	const char *backend; /* backend that reads it */
 	jst_method method;
-	const char *source;  /* finer method label: "energy-counter", "instant-power", ... */
-	double accuracy;     /* relative error class, 0.05 = 5% */
-	int parent;          /* index of the containing domain, or -1 */
-	int primary;         /* 1 when it is the figure counted for its device */
+	const char *source;     /* finer method label: "energy-counter", "instant-power", ... */
+	double accuracy;        /* relative error class, 0.05 = 5% */
+	int parent;             /* index of the containing domain, or -1 */
+	int primary;            /* 1 when it is the figure counted for its device */
 	double sample_period_s; /* how often the sampler reads it */
-	const char *note;    /* caveat worth showing ("MIG enabled: whole-GPU energy"), or "" */
+	const char *note;       /* caveat worth showing ("MIG enabled: whole-GPU energy"), or "" */
 } jst_domain_info;
 
 size_t jst_meter_domain_count(const jst_meter *meter);
@@ -140,13 +140,13 @@ int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out)
 
 /* One sampler reading of one domain. Fields it does not have are NaN. */
 typedef struct jst_sample {
-	int64_t t_ns;          /* CLOCK_MONOTONIC */
-	double energy_j;       /* energy since the meter opened */
-	double power_w;        /* power at or just before t */
+	int64_t t_ns;    /* CLOCK_MONOTONIC */
+	double energy_j; /* energy since the meter opened */
+	double power_w;  /* power at or just before t */
 	double temperature_c;
 	double utilization_pct;
-	double clock_mhz;      /* SM / core clock */
-	double power_limit_w;  /* enforced power limit */
+	double clock_mhz;     /* SM / core clock */
+	double power_limit_w; /* enforced power limit */
 } jst_sample;
 
 /* Copy up to cap of the most recent samples of a domain, oldest first.
@@ -178,28 +178,28 @@ typedef struct jst_domain_energy {
 	const char *backend;
 	jst_method method;
 	const char *source;
-	double accuracy;       /* relative error class of this figure */
+	double accuracy; /* relative error class of this figure */
 	double energy_j;
-	double avg_power_w;    /* energy / duration */
-	double peak_power_w;   /* highest sampled power in the window; NaN if none */
-	size_t samples;        /* sampler readings that fell inside the window */
-	int parent;            /* index within the measurement, or -1 */
-	int primary;           /* counted in totals */
-	int partial;           /* figure ended early (device failed, counter reset) */
-	const char *note;      /* why partial, or a caveat; "" otherwise */
+	double avg_power_w;  /* energy / duration */
+	double peak_power_w; /* highest sampled power in the window; NaN if none */
+	size_t samples;      /* sampler readings that fell inside the window */
+	int parent;          /* index within the measurement, or -1 */
+	int primary;         /* counted in totals */
+	int partial;         /* figure ended early (device failed, counter reset) */
+	const char *note;    /* why partial, or a caveat; "" otherwise */
 } jst_domain_energy;
 
 typedef struct jst_total {
 	double energy_j;
 	double avg_power_w;
-	double accuracy;  /* energy-weighted accuracy class of its parts */
-	size_t parts;     /* domains summed; 0 when nothing measured this total */
-	int estimated;    /* 1 when any part is an estimate */
+	double accuracy; /* energy-weighted accuracy class of its parts */
+	size_t parts;    /* domains summed; 0 when nothing measured this total */
+	int estimated;   /* 1 when any part is an estimate */
 	int partial;
 } jst_total;
 
 const char *jst_measurement_name(const jst_measurement *m);
-double jst_measurement_duration(const jst_measurement *m); /* seconds */
+double jst_measurement_duration(const jst_measurement *m);  /* seconds */
 int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
 int64_t jst_measurement_end_ns(const jst_measurement *m);
 int jst_measurement_partial(const jst_measurement *m);
@@ -213,7 +213,7 @@ void jst_measurement_free(jst_measurement *m);
 /* Run fn(arg) inside a window and return its measurement (the equivalent of a
  * decorator). fn's own result is not interpreted. */
 int jst_measure_call(jst_meter *meter, const char *name, void (*fn)(void *arg), void *arg,
-		     jst_measurement **out);
+                     jst_measurement **out);
 
 /* Scope guard (the equivalent of a context manager), GCC/Clang only:
  *
@@ -236,10 +236,10 @@ void jst_scope_end(jst_scope *scope);
 
 #define JST_CONCAT_(a, b) a##b
 #define JST_CONCAT(a, b) JST_CONCAT_(a, b)
-#define JST_SCOPED_WINDOW(meter, name, out)                                                 \
-	jst_scope JST_CONCAT(jst_scope_, __LINE__)                                     \
-		__attribute__((cleanup(jst_scope_end), unused)) =                         \
-		jst_scope_begin((meter), (name), (out))
+#define JST_SCOPED_WINDOW(meter, name, out)                                                        \
+	jst_scope JST_CONCAT(jst_scope_, __LINE__)                                                 \
+	    __attribute__((cleanup(jst_scope_end), unused)) =                                      \
+	        jst_scope_begin((meter), (name), (out))
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,7 @@
 
 struct sim_trace {
 	size_t n;
-	double *start;  /* segment start times, start[0] == 0 */
+	double *start; /* segment start times, start[0] == 0 */
 	double *watts;
 	double *cum;    /* energy before each segment */
 	double cycle;   /* length of one cycle; 0: the last segment lasts forever */
@@ -87,7 +87,8 @@ static int parse_steps(struct sim_trace *tr, size_t *cap, const char *arg, char 
 
 /* Bursts of 50-300 ms at peak between gaps of 50-500 ms at idle, like a server
  * answering LLM requests; one hour is generated, then it cycles. */
-static int parse_bursty(struct sim_trace *tr, size_t *cap, const char *arg, char *err, size_t errlen)
+static int parse_bursty(struct sim_trace *tr, size_t *cap, const char *arg, char *err,
+                        size_t errlen)
 {
 	char *end;
 	uint64_t seed = strtoull(arg, &end, 10);
@@ -101,7 +102,8 @@ static int parse_bursty(struct sim_trace *tr, size_t *cap, const char *arg, char
 		peak = strtod(end + 1, &end);
 	}
 	if (*end || idle < 0 || peak < idle) {
-		snprintf(err, errlen, "bursty trace: bursty:SEED[:IDLE:PEAK] with 0 <= IDLE <= PEAK");
+		snprintf(err, errlen,
+		         "bursty trace: bursty:SEED[:IDLE:PEAK] with 0 <= IDLE <= PEAK");
 		return -EINVAL;
 	}
 	uint64_t s = seed * 7919 + 1;
@@ -137,8 +139,9 @@ static int parse_file(struct sim_trace *tr, size_t *cap, const char *path, char 
 		double t, w;
 		if (sscanf(p, "%lf %lf", &t, &w) != 2 || w < 0 ||
 		    (tr->n == 0 ? t != 0 : t <= tr->start[tr->n - 1])) {
-			snprintf(err, errlen, "%s:%d: expected 'SECONDS WATTS', times rising from 0",
-				 path, lineno);
+			snprintf(err, errlen,
+			         "%s:%d: expected 'SECONDS WATTS', times rising from 0", path,
+			         lineno);
 			rc = -EINVAL;
 			break;
 		}
@@ -173,8 +176,8 @@ struct sim_trace *sim_trace_parse(const char *spec, char *err, size_t errlen)
 	} else if (!strncmp(spec, "file:", 5)) {
 		rc = parse_file(tr, &cap, spec + 5, err, errlen);
 	} else {
-		snprintf(err, errlen, "unknown trace '%s' (const:W, steps:W,W@S, bursty:SEED, file:PATH)",
-			 spec);
+		snprintf(err, errlen,
+		         "unknown trace '%s' (const:W, steps:W,W@S, bursty:SEED, file:PATH)", spec);
 		rc = -EINVAL;
 	}
 	if (!rc && !(tr->cum = malloc(tr->n * sizeof *tr->cum)))

@@ -23,34 +23,35 @@ struct jst_backend_ctx {
 	const char *sysfs_root;   /* "/sys" or a simulator's tree */
 	const char *procfs_root;  /* "/proc" or a fixture */
 	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
-	const char *gpus;         /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
-	int cross_validate;       /* declare every method it has, not just the best */
+	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
+	int cross_validate; /* declare every method it has, not just the best */
 };
 
 /* One domain as a backend declares it. */
 struct jst_domain_desc {
-	char name[JST_NAME_MAX];     /* "package-0", "gpu0" */
+	char name[JST_NAME_MAX]; /* "package-0", "gpu0" */
 	jst_kind kind;
 	char device[JST_DEVICE_MAX]; /* identity: "gpu:GPU-<uuid>", "cpu:package-0", "cpu" */
 	jst_method method;
-	char source[32];             /* "powercap", "energy-counter", "instant-power", "average-power", "tdp-utilization" */
-	double accuracy;             /* relative error class */
-	int parent;                  /* index among this backend's domains, or -1 */
+	char source[32]; /* "powercap", "energy-counter", "instant-power", "average-power",
+	                    "tdp-utilization" */
+	double accuracy; /* relative error class */
+	int parent;      /* index among this backend's domains, or -1 */
 	/* Counters: raw units and wrap. energy_j = raw * unit_j. */
-	double unit_j;               /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
-	uint64_t modulus;            /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
-	double max_power_w;          /* upper bound on power: sets the sampler period for wrap safety
-	                                and the plausibility of a jump; 0 = unknown */
-	double min_period_s;         /* the hardware refreshes no faster than this; 0 = unknown */
-	char note[JST_NOTE_MAX];     /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
+	double unit_j;           /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
+	uint64_t modulus;        /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
+	double max_power_w;      /* upper bound on power: sets the sampler period for wrap safety
+	                            and the plausibility of a jump; 0 = unknown */
+	double min_period_s;     /* the hardware refreshes no faster than this; 0 = unknown */
+	char note[JST_NOTE_MAX]; /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
 };
 
 /* One domain's raw value at one instant. Set by read(). Telemetry fields are
  * NaN when absent or when JST_READ_TELEMETRY was not asked for. */
 struct jst_raw {
-	int status;        /* 0, or negative: this domain failed (then error says why) */
-	uint64_t counter;  /* COUNTER and ESTIMATE-as-counter domains: raw units */
-	double power_w;    /* POWER domains: watts at this instant */
+	int status;       /* 0, or negative: this domain failed (then error says why) */
+	uint64_t counter; /* COUNTER and ESTIMATE-as-counter domains: raw units */
+	double power_w;   /* POWER domains: watts at this instant */
 	double temperature_c;
 	double utilization_pct;
 	double clock_mhz;
@@ -68,7 +69,8 @@ struct jst_backend_ops {
 	/* Find the hardware. On success set *state and return 0 (a backend with no
 	 * domains may still succeed). On failure return negative and write a
 	 * reason a person can act on into reason. */
-	int (*probe)(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t reason_len);
+	int (*probe)(const struct jst_backend_ctx *ctx, void **state, char *reason,
+	             size_t reason_len);
 	/* Domains declared by probe; the array stays valid until close. */
 	size_t (*domains)(void *state, const struct jst_domain_desc **out);
 	/* Read every domain now into out[0..n-1]. Returns 0 or negative when the
@@ -104,6 +106,6 @@ void jst_raw_clear(struct jst_raw *raw);
  * returns 1 when GPUs are restricted ("" = none at all), 0 when every GPU is
  * selected, negative when malformed. */
 int jst_gpu_selection_resolve(const char *explicit_sel, const char *cuda_visible, char *out,
-			      size_t len);
+                              size_t len);
 
 #endif

@@ -40,7 +40,7 @@ int jst_proc_stat_ticks_parse(const char *line, struct jst_cpu_ticks *out, char 
 {
 	char q[32];
 	uint64_t f[F_NFIELDS] = {0};
-	if (strncmp(line, "cpu", 3) || (line[3] != ' ' && line[3] != '\t')) {
+	if (strncmp(line, "cpu", 3) != 0 || (line[3] != ' ' && line[3] != '\t')) {
 		quote(q, sizeof q, line);
 		snprintf(why, why_len, "no aggregate 'cpu ' line (found '%s')", q);
 		return -EINVAL;
@@ -105,7 +105,7 @@ int jst_proc_stat_ticks_parse(const char *line, struct jst_cpu_ticks *out, char 
 /* "cpu12 ..." counts; "cpu ..." (the aggregate) and "cpufreq" would not. */
 static int is_cpu_n_line(const char *line)
 {
-	if (strncmp(line, "cpu", 3) || !isdigit((unsigned char)line[3]))
+	if (strncmp(line, "cpu", 3) != 0 || !isdigit((unsigned char)line[3]))
 		return 0;
 	const char *p = line + 3;
 	while (isdigit((unsigned char)*p))
@@ -163,7 +163,7 @@ static void id_set_add(struct id_set *s, uint64_t v)
 static const char *cpuinfo_value(const char *line, const char *key)
 {
 	size_t kl = strlen(key);
-	if (strncmp(line, key, kl))
+	if (strncmp(line, key, kl) != 0)
 		return NULL;
 	const char *p = line + kl;
 	while (*p == ' ' || *p == '\t')

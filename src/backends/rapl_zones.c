@@ -57,7 +57,7 @@ struct rapl_probe {
 static long rapl_parse_zone_dir(const char *name, const char *prefix, int want_sub)
 {
 	size_t pl = strlen(prefix);
-	if (strncmp(name, prefix, pl) || name[pl] != ':')
+	if (strncmp(name, prefix, pl) != 0 || name[pl] != ':')
 		return -1;
 	const char *p = name + pl + 1;
 	long n = -1;
@@ -224,7 +224,7 @@ static double rapl_max_power(struct rapl_probe *p, const char *zdir)
 	double best = 0;
 	for (int i = 0; i < RAPL_MAX_CONSTRAINTS; i++) {
 		char attr[48];
-		uint64_t uw;
+		uint64_t uw = 0;
 		snprintf(attr, sizeof attr, "constraint_%d_max_power_uw", i);
 		/* A missing or odd constraint only loses a hint, never the zone; no
 		 * reason is pending here, so whatever it wrote is dropped. */
@@ -267,7 +267,7 @@ static int rapl_add_zone(struct rapl_probe *p, const char *zdir, jst_kind kind, 
 	if (!d)
 		return -ENOMEM;
 	char path[4096], q[32];
-	uint64_t range, v;
+	uint64_t range = 0, v = 0;
 	if (!jst_path_join(path, sizeof path, zdir, "energy_uj"))
 		return rapl_set_reason(p, -ENAMETOOLONG, "path too long: %s/energy_uj", zdir);
 
@@ -358,6 +358,8 @@ static int rapl_add_subzones(struct rapl_probe *p, const char *pdir, const struc
 		return 0;
 	if (n < 0)
 		return rapl_set_reason(p, n, "cannot list %s: %s", pdir, strerror(-n));
+	if (!subs)
+		return 0;
 	/* "package-0-die-1" gives subzone names "core-0-die-1". */
 	const char *suffix = pkg + strlen("package-");
 	char sub_prefix[JST_NAME_MAX + 2];
@@ -367,7 +369,7 @@ static int rapl_add_subzones(struct rapl_probe *p, const char *pdir, const struc
 		char zdir[4096], zname[JST_NAME_MAX], dname[JST_NAME_MAX + 16];
 		char dev[JST_DEVICE_MAX];
 		/* Only subzones of this very zone ("intel-rapl:0:M" under "intel-rapl:0"). */
-		if (strncmp(subs[i].name, sub_prefix, strlen(sub_prefix)))
+		if (strncmp(subs[i].name, sub_prefix, strlen(sub_prefix)) != 0)
 			continue;
 		if (!jst_path_join(zdir, sizeof zdir, pdir, subs[i].name)) {
 			rc = rapl_set_reason(p, -ENAMETOOLONG, "path too long under %s", pdir);
@@ -454,6 +456,8 @@ int jst_rapl_zones_discover(const char *powercap, struct rapl_state *st, char *r
 		return 0;
 	if (n < 0)
 		return rapl_set_reason(&p, n, "cannot list %s: %s", powercap, strerror(-n));
+	if (!tops)
+		return 0;
 	int rc = 0;
 	for (int i = 0; i < n && rc >= 0; i++)
 		rc = rapl_add_top(&p, &tops[i]);

@@ -233,7 +233,7 @@ static const char *signal_name(int sig)
 static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *out)
 {
 	struct runs r = {.serial = 1};
-	r.m = calloc(o->repeat, sizeof *r.m);
+	r.m = calloc(o->repeat, sizeof *r.m); // NOLINT(bugprone-sizeof-expression)
 	r.status = calloc(o->repeat, sizeof *r.status);
 	if (!r.m || !r.status) {
 		runs_free(&r);

@@ -132,7 +132,8 @@ static void describe_workload(FILE *f, const struct validate_opts *o, json_t *do
 
 static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table, FILE *json)
 {
-	jst_measurement **runs = calloc(o->repeat, sizeof *runs);
+	jst_measurement **runs =
+	    calloc(o->repeat, sizeof *runs); // NOLINT(bugprone-sizeof-expression)
 	json_t *doc = json_object();
 	size_t n = 0;
 	int rc = 0, status = 0, first_bad = 0;

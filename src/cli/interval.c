@@ -42,7 +42,8 @@ static int keep(struct jst_interval *iv, jst_measurement *m)
 {
 	if (iv->n == iv->cap) {
 		size_t cap = iv->cap ? 2 * iv->cap : 64;
-		jst_measurement **l = realloc(iv->list, cap * sizeof *l);
+		jst_measurement **l =
+		    realloc(iv->list, cap * sizeof *l); // NOLINT(bugprone-sizeof-expression)
 		if (!l)
 			return -ENOMEM;
 		iv->list = l;
@@ -160,7 +161,8 @@ int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *
 	pthread_join(iv->thread, NULL);
 
 	int rc = iv->error;
-	jst_measurement **l = realloc(*list, (*n + iv->n + 1) * sizeof *l);
+	jst_measurement **l =
+	    realloc(*list, (*n + iv->n + 1) * sizeof *l); // NOLINT(bugprone-sizeof-expression)
 	if (l) {
 		for (size_t i = 0; i < iv->n; i++)
 			l[(*n)++] = iv->list[i];

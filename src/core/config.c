@@ -12,7 +12,7 @@
 void jst_config_init(jst_config *cfg)
 {
 	*cfg = (jst_config){
-		.allow_estimate = 1,
+	    .allow_estimate = 1,
 	};
 }
 
@@ -23,9 +23,10 @@ static int pick(char *dst, size_t len, const char *given, const char *env, const
 		v = env ? getenv(env) : NULL;
 	if (!v || !*v)
 		v = dflt;
-	if (strlen(v) >= len)
+	size_t n = strlen(v);
+	if (n >= len)
 		return -ENAMETOOLONG;
-	strcpy(dst, v);
+	memcpy(dst, v, n + 1);
 	return 0;
 }
 
@@ -57,31 +58,33 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 	}
 	*out = (struct jst_resolved_config){0};
 	int rc = pick(out->sysfs_root, sizeof out->sysfs_root, cfg->sysfs_root,
-		      "JOULESTAT_SYSFS_ROOT", "/sys");
+	              "JOULESTAT_SYSFS_ROOT", "/sys");
 	if (!rc)
 		rc = pick(out->procfs_root, sizeof out->procfs_root, cfg->procfs_root,
-			  "JOULESTAT_PROCFS_ROOT", "/proc");
+		          "JOULESTAT_PROCFS_ROOT", "/proc");
 	if (!rc)
 		rc = pick(out->nvml_library, sizeof out->nvml_library, cfg->nvml_library,
-			  "JOULESTAT_NVML_LIBRARY", "libnvidia-ml.so.1");
+		          "JOULESTAT_NVML_LIBRARY", "libnvidia-ml.so.1");
 	if (rc)
 		return rc;
 
 	rc = jst_gpu_selection_resolve(cfg->gpus, getenv("CUDA_VISIBLE_DEVICES"), out->gpus,
-				       sizeof out->gpus);
+	                               sizeof out->gpus);
 	if (rc < 0)
 		return rc;
 	out->gpus_set = rc > 0;
 
 	if (cfg->backends && *cfg->backends) {
-		if (strlen(cfg->backends) >= sizeof out->backends)
+		size_t n = strlen(cfg->backends);
+		if (n >= sizeof out->backends)
 			return -ENAMETOOLONG;
-		strcpy(out->backends, cfg->backends);
+		memcpy(out->backends, cfg->backends, n + 1);
 		out->backends_set = 1;
 	}
 	out->allow_estimate = cfg->allow_estimate;
 	out->cross_validate = cfg->cross_validate;
-	out->period_s = (cfg->sample_period_ms ? cfg->sample_period_ms : JST_DEFAULT_PERIOD_MS) / 1e3;
+	out->period_s =
+	    (cfg->sample_period_ms ? cfg->sample_period_ms : JST_DEFAULT_PERIOD_MS) / 1e3;
 	out->series_capacity = cfg->series_capacity ? cfg->series_capacity : JST_DEFAULT_SERIES;
 	return 0;
 }

@@ -17,7 +17,7 @@ uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j)
 }
 
 enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
-					  uint64_t *delta)
+                                          uint64_t *delta)
 {
 	enum jst_counter_event ev;
 	uint64_t d = 0;
@@ -28,7 +28,9 @@ enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, u
 		*delta = 0;
 		return JST_COUNTER_FIRST;
 	}
-	if (c->modulus && raw >= c->modulus) {
+	/* Out of range and a backwards 64-bit counter are two causes of one verdict. */
+	int out_of_range = c->modulus && raw >= c->modulus;
+	if (out_of_range) { // NOLINT(bugprone-branch-clone)
 		/* Outside the counter's range: garbage, never energy. */
 		ev = JST_COUNTER_DISCONTINUITY;
 	} else if (raw >= c->last) {

@@ -27,7 +27,7 @@ void jst_counter_init(struct jst_counter *c, uint64_t modulus);
  * UINT64_MAX when unknown. The interval's increase goes to *delta (0 on a
  * discontinuity: energy is never negative, never huge). */
 enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
-					  uint64_t *delta);
+                                          uint64_t *delta);
 
 /* Largest plausible increase: max_power_w over dt_s with a 2x margin and 10 ms of
  * slack, in raw units of unit_j joules. UINT64_MAX when max power is unknown. */

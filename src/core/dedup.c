@@ -9,7 +9,7 @@ int jst_device_covers(const char *coarse, const char *fine)
 }
 
 static int better(const struct jst_domain_desc *a, size_t ia, const struct jst_domain_desc *b,
-		  size_t ib)
+                  size_t ib)
 {
 	if (a->accuracy != b->accuracy)
 		return a->accuracy < b->accuracy;

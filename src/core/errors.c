@@ -42,11 +42,10 @@ const char *jst_strerror(int code)
 }
 
 static const char *const kind_names[JST_KIND_COUNT_] = {
-	"gpu", "package", "core", "uncore", "dram", "platform", "node", "other",
+    "gpu", "package", "core", "uncore", "dram", "platform", "node", "other",
 };
 static const char *const method_names[JST_METHOD_COUNT_] = {"counter", "power", "estimate"};
-static const char *const total_names[JST_TOTAL_COUNT_] = {"gpu", "cpu", "dram", "total",
-							 "system"};
+static const char *const total_names[JST_TOTAL_COUNT_] = {"gpu", "cpu", "dram", "total", "system"};
 
 const char *jst_kind_name(jst_kind kind)
 {

@@ -6,18 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct jst_measurement *jst_measurement_new(const char *name, size_t n)
+struct jst_domtab *jst_domtab_new(size_t n)
 {
-	struct jst_measurement *m = calloc(1, sizeof *m);
+	struct jst_domtab *t = calloc(1, sizeof *t + n * sizeof t->dom[0]);
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->n = n;
+	return t;
+}
+
+struct jst_domtab *jst_domtab_ref(struct jst_domtab *t)
+{
+	/* A new reference is taken from one already held: nothing to order. */
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return t;
+}
+
+void jst_domtab_unref(struct jst_domtab *t)
+{
+	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+		free(t);
+}
+
+struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *name, size_t n,
+                                            size_t nnotes)
+{
+	size_t len = strlen(name) + 1;
+	struct jst_measurement *m =
+	    malloc(sizeof *m + n * sizeof m->doms[0] + nnotes * sizeof *m->notes + len);
 	if (!m)
 		return NULL;
-	m->name = strdup(name);
-	m->doms = calloc(n ? n : 1, sizeof *m->doms);
-	if (!m->name || !m->doms) {
-		jst_measurement_free(m);
-		return NULL;
-	}
+	m->tab = jst_domtab_ref(tab);
 	m->n = n;
+	m->notes = (char(*)[JST_MNOTE_MAX])(m->doms + n);
+	m->name = memcpy(m->notes + nnotes, name, len);
 	return m;
 }
 
@@ -25,8 +48,7 @@ void jst_measurement_free(jst_measurement *m)
 {
 	if (!m)
 		return;
-	free(m->name);
-	free(m->doms);
+	jst_domtab_unref(m->tab);
 	free(m);
 }
 
@@ -64,7 +86,7 @@ int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_en
 {
 	if (!m || !out || index >= m->n)
 		return -EINVAL;
-	*out = m->doms[index].pub;
+	*out = m->doms[index];
 	return 0;
 }
 

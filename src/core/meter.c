@@ -1,5 +1,6 @@
 /* The meter: backends probed, domains kept, readings folded into energy. */
 #include "dedup.h"
+#include "measurement_internal.h"
 #include "meter_internal.h"
 
 #include <errno.h>
@@ -20,14 +21,9 @@ static void meter_free(struct jst_meter *m)
 {
 	for (struct jst_window *w = m->windows, *next; w; w = next) {
 		next = w->next;
-		free(w->name);
-		free(w->energy0);
-		free(w->peak_w);
-		free(w->samples);
-		free(w->disc0);
-		free(w->failed0);
-		free(w);
+		jst_window_free(w);
 	}
+	jst_domtab_unref(m->tab);
 	for (size_t i = 0; i < m->ndoms; i++)
 		jst_series_free(&m->doms[i].series);
 	for (size_t i = 0; i < m->nbackends; i++) {
@@ -63,14 +59,14 @@ static int names_known(const char *list, const struct jst_backend_ops *const *op
 
 /* Probe each backend the configuration allows. */
 static int probe_backends(struct jst_meter *m, const struct jst_resolved_config *rc,
-			  const struct jst_backend_ops *const *ops, size_t nops)
+                          const struct jst_backend_ops *const *ops, size_t nops)
 {
 	struct jst_backend_ctx ctx = {
-		.sysfs_root = rc->sysfs_root,
-		.procfs_root = rc->procfs_root,
-		.nvml_library = rc->nvml_library,
-		.gpus = rc->gpus_set ? rc->gpus : NULL,
-		.cross_validate = rc->cross_validate,
+	    .sysfs_root = rc->sysfs_root,
+	    .procfs_root = rc->procfs_root,
+	    .nvml_library = rc->nvml_library,
+	    .gpus = rc->gpus_set ? rc->gpus : NULL,
+	    .cross_validate = rc->cross_validate,
 	};
 	if (rc->backends_set && !names_known(rc->backends, ops, nops))
 		return -EINVAL;
@@ -83,11 +79,12 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 		be->ops = ops[i];
 		if (rc->backends_set && !jst_list_contains(rc->backends, be->ops->name)) {
 			snprintf(be->reason, sizeof be->reason, "not selected (backends: %s)",
-				 rc->backends);
+			         rc->backends);
 			continue;
 		}
 		if (!strcmp(be->ops->name, "estimate") && !rc->allow_estimate) {
-			snprintf(be->reason, sizeof be->reason, "estimation disabled by configuration");
+			snprintf(be->reason, sizeof be->reason,
+			         "estimation disabled by configuration");
 			continue;
 		}
 		int r = be->ops->probe(&ctx, &be->state, be->reason, sizeof be->reason);
@@ -122,7 +119,8 @@ static int keep_domains(struct jst_meter *m)
 	if (total == 0)
 		return 0;
 
-	const struct jst_domain_desc **descs = malloc(total * sizeof *descs);
+	const struct jst_domain_desc **descs =
+	    malloc(total * sizeof *descs); // NOLINT(bugprone-sizeof-expression)
 	int *primary = malloc(total * sizeof *primary);
 	m->doms = calloc(total, sizeof *m->doms);
 	if (!descs || !primary || !m->doms) {
@@ -142,7 +140,6 @@ static int keep_domains(struct jst_meter *m)
 	}
 	jst_dedup_primary(descs, total, primary);
 
-	k = 0;
 	size_t g = 0;
 	int rc = 0;
 	for (size_t i = 0; i < m->nbackends; i++) {
@@ -172,17 +169,42 @@ static int keep_domains(struct jst_meter *m)
 		for (size_t d = first; d < m->ndoms; d++) {
 			struct jst_dom *dom = &m->doms[d];
 			dom->parent = dom->parent >= 0 && (size_t)dom->parent < be->ndecl
-					      ? be->map[dom->parent]
-					      : -1;
+			                  ? be->map[dom->parent]
+			                  : -1;
 		}
 		if (!be->active)
 			snprintf(be->reason, sizeof be->reason,
-				 "not used: a more accurate method measures the same devices");
+			         "not used: a more accurate method measures the same devices");
 	}
 out:
 	free(descs);
 	free(primary);
 	return rc;
+}
+
+static void domstr_fill(struct jst_domstr *s, const struct jst_domain_desc *d, const char *backend)
+{
+	snprintf(s->name, sizeof s->name, "%s", d->name);
+	snprintf(s->device, sizeof s->device, "%s", d->device);
+	snprintf(s->backend, sizeof s->backend, "%s", backend);
+	snprintf(s->source, sizeof s->source, "%s", d->source);
+	snprintf(s->note, sizeof s->note, "%s", d->note);
+}
+
+/* Measurements show the domains' strings from this table rather than copies. */
+static int build_domtab(struct jst_meter *m)
+{
+	m->tab = jst_domtab_new(m->ndoms);
+	if (!m->tab)
+		return -ENOMEM;
+	for (size_t b = 0; b < m->nbackends; b++) {
+		const struct jst_be *be = &m->backends[b];
+		for (size_t j = 0; be->active && j < be->ndecl; j++)
+			if (be->map[j] >= 0)
+				domstr_fill(&m->tab->dom[be->map[j]], &m->doms[be->map[j]].desc,
+				            be->ops->name);
+	}
+	return 0;
 }
 
 /* The sampler must read every wrapping counter at least twice per wrap. */
@@ -212,7 +234,7 @@ int jst_meter_open(const jst_config *cfg, jst_meter **out)
 }
 
 int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops *const *ops,
-			    size_t nops, jst_meter **out)
+                            size_t nops, jst_meter **out)
 {
 	struct jst_resolved_config rc;
 	int r;
@@ -235,7 +257,8 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	m->cross_validate = rc.cross_validate;
 	m->series_capacity = rc.series_capacity;
 
-	if ((r = probe_backends(m, &rc, ops, nops)) || (r = keep_domains(m))) {
+	if ((r = probe_backends(m, &rc, ops, nops)) || (r = keep_domains(m)) ||
+	    (r = build_domtab(m))) {
 		meter_free(m);
 		return r;
 	}
@@ -271,7 +294,7 @@ static void dom_fail(struct jst_dom *dom, int64_t t, const struct jst_raw *raw, 
 		snprintf(dom->failure, sizeof dom->failure, "%s", raw->error);
 	else
 		snprintf(dom->failure, sizeof dom->failure, "%s: %s", dom->desc.name,
-			 jst_strerror(status));
+		         jst_strerror(status));
 }
 
 static void dom_apply(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
@@ -299,13 +322,14 @@ static void dom_apply(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 		double dt = dom->counter.primed ? (double)(t - dom->last_t_ns) * 1e-9 : 0;
 		uint64_t delta;
 		jst_counter_update(&dom->counter, raw->counter,
-				   jst_counter_max_delta(d->max_power_w, dt, d->unit_j), &delta);
+		                   jst_counter_max_delta(d->max_power_w, dt, d->unit_j), &delta);
 		dom->energy_j = (double)dom->counter.ext * d->unit_j;
 		if (!dom->pw_t_ns) {
 			dom->pw_t_ns = t;
 			dom->pw_energy_j = dom->energy_j;
 		} else if (t - dom->pw_t_ns >= JST_MIN_POWER_DT_NS) {
-			dom->power_w = (dom->energy_j - dom->pw_energy_j) / ((t - dom->pw_t_ns) * 1e-9);
+			dom->power_w =
+			    (dom->energy_j - dom->pw_energy_j) / ((t - dom->pw_t_ns) * 1e-9);
 			dom->power_fresh = 1;
 			dom->pw_t_ns = t;
 			dom->pw_energy_j = dom->energy_j;
@@ -313,13 +337,13 @@ static void dom_apply(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 	}
 	dom->last_t_ns = t;
 	dom->latest = (jst_sample){
-		.t_ns = t,
-		.energy_j = dom->energy_j,
-		.power_w = isnan(raw->telemetry_power_w) ? dom->power_w : raw->telemetry_power_w,
-		.temperature_c = raw->temperature_c,
-		.utilization_pct = raw->utilization_pct,
-		.clock_mhz = raw->clock_mhz,
-		.power_limit_w = raw->power_limit_w,
+	    .t_ns = t,
+	    .energy_j = dom->energy_j,
+	    .power_w = isnan(raw->telemetry_power_w) ? dom->power_w : raw->telemetry_power_w,
+	    .temperature_c = raw->temperature_c,
+	    .utilization_pct = raw->utilization_pct,
+	    .clock_mhz = raw->clock_mhz,
+	    .power_limit_w = raw->power_limit_w,
 	};
 }
 
@@ -347,8 +371,9 @@ int64_t jst_meter_read_locked(struct jst_meter *m, int from_sampler, int telemet
 			struct jst_dom *dom = &m->doms[be->map[j]];
 			if (r < 0 && !dom->failed) {
 				struct jst_raw fail = be->raw[j];
-				snprintf(fail.error, sizeof fail.error, "%s: backend %s read failed: %s",
-					 dom->desc.name, be->ops->name, jst_strerror(r));
+				snprintf(fail.error, sizeof fail.error,
+				         "%s: backend %s read failed: %s", dom->desc.name,
+				         be->ops->name, jst_strerror(r));
 				dom_fail(dom, t, &fail, r);
 				continue;
 			}
@@ -358,10 +383,10 @@ int64_t jst_meter_read_locked(struct jst_meter *m, int from_sampler, int telemet
 	for (struct jst_window *w = m->windows; w; w = w->next) {
 		for (size_t i = 0; i < m->ndoms; i++) {
 			struct jst_dom *dom = &m->doms[i];
-			if (dom->power_fresh && !(dom->power_w <= w->peak_w[i]))
-				w->peak_w[i] = dom->power_w;
+			if (dom->power_fresh && !(dom->power_w <= w->dom[i].peak_w))
+				w->dom[i].peak_w = dom->power_w;
 			if (from_sampler && !dom->failed)
-				w->samples[i]++;
+				w->dom[i].samples++;
 		}
 	}
 	if (from_sampler)
@@ -384,11 +409,11 @@ int jst_meter_backend(const jst_meter *m, size_t index, jst_backend_info *out)
 		return -EINVAL;
 	const struct jst_be *be = &m->backends[index];
 	*out = (jst_backend_info){
-		.name = be->ops->name,
-		.description = be->ops->description,
-		.accuracy = be->ops->accuracy,
-		.available = be->available,
-		.reason = be->reason,
+	    .name = be->ops->name,
+	    .description = be->ops->description,
+	    .accuracy = be->ops->accuracy,
+	    .available = be->available,
+	    .reason = be->reason,
 	};
 	return 0;
 }
@@ -404,17 +429,17 @@ int jst_meter_domain(const jst_meter *m, size_t index, jst_domain_info *out)
 		return -EINVAL;
 	const struct jst_dom *dom = &m->doms[index];
 	*out = (jst_domain_info){
-		.name = dom->desc.name,
-		.kind = dom->desc.kind,
-		.device = dom->desc.device,
-		.backend = m->backends[dom->backend].ops->name,
-		.method = dom->desc.method,
-		.source = dom->desc.source,
-		.accuracy = dom->desc.accuracy,
-		.parent = dom->parent,
-		.primary = dom->primary,
-		.sample_period_s = m->period_s,
-		.note = dom->desc.note,
+	    .name = dom->desc.name,
+	    .kind = dom->desc.kind,
+	    .device = dom->desc.device,
+	    .backend = m->backends[dom->backend].ops->name,
+	    .method = dom->desc.method,
+	    .source = dom->desc.source,
+	    .accuracy = dom->desc.accuracy,
+	    .parent = dom->parent,
+	    .primary = dom->primary,
+	    .sample_period_s = m->period_s,
+	    .note = dom->desc.note,
 	};
 	return 0;
 }

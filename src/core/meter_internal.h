@@ -10,19 +10,21 @@
 #include <pthread.h>
 #include <stdint.h>
 
+struct jst_domtab;
+
 /* A domain as the meter keeps it: what the backend declared plus the running
  * state the core derives from its readings. */
 struct jst_dom {
 	struct jst_domain_desc desc;
-	size_t backend;   /* index in meter->backends */
-	size_t local;     /* index among its backend's domains */
-	int parent;       /* global index, or -1 */
+	size_t backend; /* index in meter->backends */
+	size_t local;   /* index among its backend's domains */
+	int parent;     /* global index, or -1 */
 	int primary;
 
-	struct jst_counter counter;   /* COUNTER / ESTIMATE */
-	struct jst_integrator integ;  /* POWER */
-	double energy_j;              /* since the meter opened */
-	int64_t last_t_ns;            /* time of the last good reading */
+	struct jst_counter counter;  /* COUNTER / ESTIMATE */
+	struct jst_integrator integ; /* POWER */
+	double energy_j;             /* since the meter opened */
+	int64_t last_t_ns;           /* time of the last good reading */
 
 	/* Power derived from counter differences, over at least JST_MIN_POWER_DT. */
 	int64_t pw_t_ns;
@@ -44,21 +46,28 @@ struct jst_be {
 	int available;
 	int active; /* at least one of its domains is kept */
 	char reason[JST_REASON_MAX];
-	size_t ndecl;          /* domains it declared */
-	int *map;              /* declared index -> global domain index, or -1 */
-	struct jst_raw *raw;   /* scratch for read(), ndecl entries */
+	size_t ndecl;        /* domains it declared */
+	int *map;            /* declared index -> global domain index, or -1 */
+	struct jst_raw *raw; /* scratch for read(), ndecl entries */
+};
+
+/* One domain's state at a window's begin, and what the sampler saw since. */
+struct jst_wdom {
+	double energy0; /* energy_j at begin */
+	double peak_w;  /* NaN until a power value is seen */
+	size_t samples;
+	unsigned disc0; /* counter discontinuities at begin */
+	int failed0;
 };
 
 struct jst_window {
-	char *name;
-	int64_t begin_ns;
-	double *energy0;         /* per domain energy_j at begin */
-	double *peak_w;          /* per domain, NaN until a power value is seen */
-	size_t *samples;
-	unsigned *disc0;         /* per domain counter discontinuities at begin */
-	int *failed0;
 	struct jst_window *next;
+	char *name; /* in the same allocation, after dom */
+	int64_t begin_ns;
+	struct jst_wdom dom[];
 };
+
+void jst_window_free(struct jst_window *w);
 
 struct jst_meter {
 	pthread_mutex_t mu; /* guards everything below except the sampler's control */
@@ -67,6 +76,7 @@ struct jst_meter {
 	struct jst_dom *doms;
 	size_t ndoms;
 	struct jst_window *windows;
+	struct jst_domtab *tab; /* the domains' strings, shared with measurements */
 	double period_s;
 	int cross_validate;
 	size_t series_capacity;
@@ -88,7 +98,7 @@ int64_t jst_now_ns(void);
 /* jst_meter_open with a given list of backends instead of the registry: the seam
  * unit tests use to drive the core with backends whose values they control. */
 int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops *const *ops,
-			    size_t nops, jst_meter **out);
+                            size_t nops, jst_meter **out);
 
 /* Read every active backend now and fold the values into each domain. Called
  * with meter->mu held. from_sampler marks the sampler's periodic reading (it

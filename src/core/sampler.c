@@ -17,7 +17,8 @@ static void *sampler_main(void *arg)
 		int64_t now = jst_now_ns();
 		if (next <= now) /* fell behind (suspended, overloaded): skip, keep phase */
 			next += ((now - next) / period + 1) * period;
-		struct timespec ts = {.tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL};
+		struct timespec ts = {.tv_sec = next / 1000000000LL,
+		                      .tv_nsec = next % 1000000000LL};
 		while (!m->stop && pthread_cond_timedwait(&m->scond, &m->smu, &ts) != ETIMEDOUT)
 			;
 		if (m->stop)

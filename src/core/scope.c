@@ -19,7 +19,7 @@ void jst_scope_end(jst_scope *s)
 }
 
 int jst_measure_call(jst_meter *meter, const char *name, void (*fn)(void *arg), void *arg,
-		     jst_measurement **out)
+                     jst_measurement **out)
 {
 	if (!fn)
 		return -EINVAL;

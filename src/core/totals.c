@@ -37,7 +37,7 @@ static void add(jst_total *t, const jst_domain_energy *d, double *weighted)
 }
 
 void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration_s,
-			jst_total out[JST_TOTAL_COUNT_])
+                        jst_total out[JST_TOTAL_COUNT_])
 {
 	double weighted[JST_TOTAL_COUNT_] = {0};
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++)

@@ -12,6 +12,6 @@ int jst_total_of(jst_kind kind, int parent);
 
 /* Form every total from a measurement's domains. Only primary domains count. */
 void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration_s,
-			jst_total out[JST_TOTAL_COUNT_]);
+                        jst_total out[JST_TOTAL_COUNT_]);
 
 #endif

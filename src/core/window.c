@@ -12,37 +12,24 @@
 static struct jst_window **find(struct jst_meter *m, const char *name)
 {
 	struct jst_window **pp = &m->windows;
-	while (*pp && strcmp((*pp)->name, name))
+	while (*pp && strcmp((*pp)->name, name) != 0)
 		pp = &(*pp)->next;
 	return pp;
 }
 
-static void window_free(struct jst_window *w)
+void jst_window_free(struct jst_window *w)
 {
-	free(w->name);
-	free(w->energy0);
-	free(w->peak_w);
-	free(w->samples);
-	free(w->disc0);
-	free(w->failed0);
 	free(w);
 }
 
+/* One allocation: the per-domain state, then the name. */
 static struct jst_window *window_new(const char *name, size_t n)
 {
-	struct jst_window *w = calloc(1, sizeof *w);
+	size_t len = strlen(name) + 1;
+	struct jst_window *w = malloc(sizeof *w + n * sizeof w->dom[0] + len);
 	if (!w)
 		return NULL;
-	w->name = strdup(name);
-	w->energy0 = calloc(n, sizeof *w->energy0);
-	w->peak_w = calloc(n, sizeof *w->peak_w);
-	w->samples = calloc(n, sizeof *w->samples);
-	w->disc0 = calloc(n, sizeof *w->disc0);
-	w->failed0 = calloc(n, sizeof *w->failed0);
-	if (!w->name || !w->energy0 || !w->peak_w || !w->samples || !w->disc0 || !w->failed0) {
-		window_free(w);
-		return NULL;
-	}
+	w->name = memcpy((char *)(w->dom + n), name, len);
 	return w;
 }
 
@@ -66,19 +53,21 @@ int jst_window_begin(jst_meter *m, const char *name)
 	pthread_mutex_lock(&m->mu);
 	if (*find(m, name)) {
 		pthread_mutex_unlock(&m->mu);
-		window_free(w);
+		jst_window_free(w);
 		return -EEXIST;
 	}
 	w->begin_ns = edge_read(m);
 	for (size_t i = 0; i < m->ndoms; i++) {
 		const struct jst_dom *dom = &m->doms[i];
-		w->energy0[i] = dom->energy_j;
-		w->disc0[i] = dom->counter.discontinuities;
-		w->failed0[i] = dom->failed;
 		/* A power reading at the edge belongs to the window; a counter's power
 		 * over the interval before it does not. */
-		w->peak_w[i] = dom->desc.method == JST_METHOD_POWER && dom->power_fresh ? dom->power_w
-											: NAN;
+		int edge_power = dom->desc.method == JST_METHOD_POWER && dom->power_fresh;
+		w->dom[i] = (struct jst_wdom){
+		    .energy0 = dom->energy_j,
+		    .peak_w = edge_power ? dom->power_w : NAN,
+		    .disc0 = dom->counter.discontinuities,
+		    .failed0 = dom->failed,
+		};
 	}
 	w->next = m->windows;
 	m->windows = w;
@@ -86,55 +75,82 @@ int jst_window_begin(jst_meter *m, const char *name)
 	return 0;
 }
 
+/* A figure that ended early or lost intervals says why in a note of its own;
+ * any other shows its domain's caveat from the shared table. */
+static int own_note(const struct jst_dom *dom, const struct jst_wdom *wd)
+{
+	return wd->failed0 || dom->failed || dom->counter.discontinuities != wd->disc0;
+}
+
+static void write_note(const struct jst_dom *dom, const struct jst_window *w,
+                       const struct jst_wdom *wd, char *note)
+{
+	unsigned disc = dom->counter.discontinuities - wd->disc0;
+	if (wd->failed0)
+		snprintf(note, JST_MNOTE_MAX, "failed before the window began: %s", dom->failure);
+	else if (dom->failed)
+		snprintf(note, JST_MNOTE_MAX, "%s; figure ends %.3f s into the window",
+		         dom->failure, (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
+	else
+		snprintf(note, JST_MNOTE_MAX,
+		         "counter went backwards or jumped %u time(s) (reset or driver reload): "
+		         "those intervals are not counted",
+		         disc);
+}
+
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-			double duration, struct jst_mdom *md)
+                        double duration, jst_domain_energy *p)
 {
 	const struct jst_dom *dom = &m->doms[i];
 	const struct jst_domain_desc *d = &dom->desc;
-	jst_domain_energy *p = &md->pub;
-
-	snprintf(md->name, sizeof md->name, "%s", d->name);
-	snprintf(md->device, sizeof md->device, "%s", d->device);
-	snprintf(md->backend, sizeof md->backend, "%s", m->backends[dom->backend].ops->name);
-	snprintf(md->source, sizeof md->source, "%s", d->source);
+	const struct jst_domstr *s = &m->tab->dom[i];
+	const struct jst_wdom *wd = &w->dom[i];
 
 	*p = (jst_domain_energy){
-		.name = md->name,
-		.kind = d->kind,
-		.device = md->device,
-		.backend = md->backend,
-		.method = d->method,
-		.source = md->source,
-		.accuracy = d->accuracy,
-		.energy_j = w->failed0[i] ? 0 : dom->energy_j - w->energy0[i],
-		.peak_power_w = w->peak_w[i],
-		.samples = w->samples[i],
-		.parent = dom->parent,
-		.primary = dom->primary,
-		.note = md->note,
+	    .name = s->name,
+	    .kind = d->kind,
+	    .device = s->device,
+	    .backend = s->backend,
+	    .method = d->method,
+	    .source = s->source,
+	    .accuracy = d->accuracy,
+	    .energy_j = wd->failed0 ? 0 : dom->energy_j - wd->energy0,
+	    .peak_power_w = wd->peak_w,
+	    .samples = wd->samples,
+	    .parent = dom->parent,
+	    .primary = dom->primary,
+	    .note = s->note,
 	};
 	if (p->energy_j < 0) /* cannot happen with the core's arithmetic; never report it */
 		p->energy_j = 0;
 	p->avg_power_w = duration > 0 ? p->energy_j / duration : NAN;
+}
 
-	unsigned disc = dom->counter.discontinuities - w->disc0[i];
-	if (w->failed0[i]) {
-		p->partial = 1;
-		snprintf(md->note, sizeof md->note, "failed before the window began: %s",
-			 dom->failure);
-	} else if (dom->failed) {
-		p->partial = 1;
-		snprintf(md->note, sizeof md->note, "%s; figure ends %.3f s into the window",
-			 dom->failure, (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
-	} else if (disc) {
-		p->partial = 1;
-		snprintf(md->note, sizeof md->note,
-			 "counter went backwards or jumped %u time(s) (reset or driver reload): "
-			 "those intervals are not counted",
-			 disc);
-	} else {
-		snprintf(md->note, sizeof md->note, "%s", d->note);
+/* The measurement of window w ending at end; called with the meter's lock held. */
+static struct jst_measurement *measure(const struct jst_meter *m, const struct jst_window *w,
+                                       int64_t end)
+{
+	size_t nnotes = 0;
+	for (size_t i = 0; i < m->ndoms; i++)
+		nnotes += own_note(&m->doms[i], &w->dom[i]);
+	struct jst_measurement *ms = jst_measurement_new(m->tab, w->name, m->ndoms, nnotes);
+	if (!ms)
+		return NULL;
+	ms->begin_ns = w->begin_ns;
+	ms->end_ns = end;
+	ms->partial = 0;
+	double duration = (double)(end - w->begin_ns) * 1e-9;
+	for (size_t i = 0, k = 0; i < m->ndoms; i++) {
+		jst_domain_energy *p = &ms->doms[i];
+		fill_domain(m, w, i, duration, p);
+		if (own_note(&m->doms[i], &w->dom[i])) {
+			write_note(&m->doms[i], w, &w->dom[i], ms->notes[k]);
+			p->note = ms->notes[k++];
+			p->partial = 1;
+		}
+		ms->partial |= p->partial;
 	}
+	return ms;
 }
 
 int jst_window_end(jst_meter *m, const char *name, jst_measurement **out)
@@ -153,34 +169,16 @@ int jst_window_end(jst_meter *m, const char *name, jst_measurement **out)
 	}
 	struct jst_measurement *ms = NULL;
 	int64_t end = edge_read(m);
-	if (out) {
-		ms = jst_measurement_new(name, m->ndoms);
-		if (!ms) {
-			pthread_mutex_unlock(&m->mu);
-			return -ENOMEM; /* the window stays open: the caller may retry */
-		}
-		ms->begin_ns = w->begin_ns;
-		ms->end_ns = end;
-		double duration = (double)(end - w->begin_ns) * 1e-9;
-		for (size_t i = 0; i < m->ndoms; i++) {
-			fill_domain(m, w, i, duration, &ms->doms[i]);
-			ms->partial |= ms->doms[i].pub.partial;
-		}
+	if (out && !(ms = measure(m, w, end))) {
+		pthread_mutex_unlock(&m->mu);
+		return -ENOMEM; /* the window stays open: the caller may retry */
 	}
 	*pp = w->next;
 	pthread_mutex_unlock(&m->mu);
-	window_free(w);
+	jst_window_free(w);
 
 	if (ms) {
-		jst_domain_energy *pub = malloc(ms->n * sizeof *pub);
-		if (!pub) {
-			jst_measurement_free(ms);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < ms->n; i++)
-			pub[i] = ms->doms[i].pub;
-		jst_totals_compute(pub, ms->n, jst_measurement_duration(ms), ms->totals);
-		free(pub);
+		jst_totals_compute(ms->doms, ms->n, jst_measurement_duration(ms), ms->totals);
 		*out = ms;
 	}
 	return 0;
@@ -198,6 +196,6 @@ int jst_window_cancel(jst_meter *m, const char *name)
 	pthread_mutex_unlock(&m->mu);
 	if (!w)
 		return -ENOENT;
-	window_free(w);
+	jst_window_free(w);
 	return 0;
 }

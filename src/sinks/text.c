@@ -61,16 +61,17 @@ struct marks {
 static void cell_marks(struct jst_table *t, const jst_domain_energy *d, struct marks *mk)
 {
 	char buf[96] = "";
+	size_t len = 0;
 	if (d->method == JST_METHOD_ESTIMATE) {
-		strcat(buf, " [estimate]");
+		len += (size_t)snprintf(buf + len, sizeof buf - len, " [estimate]");
 		mk->estimate = 1;
 	}
 	if (d->partial) {
-		strcat(buf, " [partial]");
+		len += (size_t)snprintf(buf + len, sizeof buf - len, " [partial]");
 		mk->partial = 1;
 	}
 	if (!d->primary) {
-		strcat(buf, " [not counted]");
+		snprintf(buf + len, sizeof buf - len, " [not counted]");
 		mk->secondary = 1;
 	}
 	if (d->parent >= 0)

@@ -30,7 +30,7 @@ void fake_reset(struct fake *f)
 }
 
 size_t fake_add(struct fake *f, const char *name, jst_kind kind, const char *device,
-		jst_method method, double accuracy, double unit_j, uint64_t modulus)
+                jst_method method, double accuracy, double unit_j, uint64_t modulus)
 {
 	pthread_mutex_lock(&f->mu);
 	size_t i = f->n++;
@@ -117,10 +117,10 @@ static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		out[i].status = f->status[i];
 		if (f->status[i])
 			snprintf(out[i].error, sizeof out[i].error, "%s: fake device lost",
-				 f->desc[i].name);
+			         f->desc[i].name);
 		if (f->clock_power_w[i] > 0)
 			out[i].counter = (uint64_t)((double)(now_ns() - clock_base) * 1e-9 *
-						    f->clock_power_w[i] / f->desc[i].unit_j);
+			                            f->clock_power_w[i] / f->desc[i].unit_j);
 		else
 			out[i].counter = f->counter[i];
 		out[i].power_w = f->power_w[i];
@@ -137,10 +137,20 @@ static void close_fake(void *state)
 }
 
 const struct jst_backend_ops fake_ops_a = {
-	.name = "fake-a", .description = "test backend A", .accuracy = 0.05,
-	.probe = probe_a, .domains = domains, .read = read_all, .close = close_fake,
+    .name = "fake-a",
+    .description = "test backend A",
+    .accuracy = 0.05,
+    .probe = probe_a,
+    .domains = domains,
+    .read = read_all,
+    .close = close_fake,
 };
 const struct jst_backend_ops fake_ops_b = {
-	.name = "fake-b", .description = "test backend B", .accuracy = 0.10,
-	.probe = probe_b, .domains = domains, .read = read_all, .close = close_fake,
+    .name = "fake-b",
+    .description = "test backend B",
+    .accuracy = 0.10,
+    .probe = probe_b,
+    .domains = domains,
+    .read = read_all,
+    .close = close_fake,
 };

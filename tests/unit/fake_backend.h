@@ -29,7 +29,7 @@ extern const struct jst_backend_ops fake_ops_a, fake_ops_b;
 void fake_reset(struct fake *f);
 /* Add a domain; returns its index. */
 size_t fake_add(struct fake *f, const char *name, jst_kind kind, const char *device,
-		jst_method method, double accuracy, double unit_j, uint64_t modulus);
+                jst_method method, double accuracy, double unit_j, uint64_t modulus);
 void fake_set_counter(struct fake *f, size_t i, uint64_t v);
 void fake_set_power(struct fake *f, size_t i, double w);
 void fake_set_status(struct fake *f, size_t i, int status);

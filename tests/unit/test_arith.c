@@ -73,15 +73,15 @@ static void dedup_most_accurate_wins(void **st)
 {
 	(void)st;
 	struct jst_domain_desc d[] = {
-		mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.02),       /* dcgm-like */
-		mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.05),       /* nvml counter */
-		mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.10),       /* instant power */
-		mk("gpu1", JST_KIND_GPU, "gpu:GPU-12", 0.05),      /* prefix but not the same GPU */
-		mk("package-0", JST_KIND_PACKAGE, "cpu:package-0", 0.05),
-		mk("dram-0", JST_KIND_DRAM, "cpu:package-0/dram", 0.05),
-		mk("cpu", JST_KIND_PACKAGE, "cpu", 0.30),          /* estimate covered by rapl */
-		mk("x", JST_KIND_OTHER, "same", 0.05),
-		mk("y", JST_KIND_OTHER, "same", 0.05),             /* tie: the earlier wins */
+	    mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.02),  /* dcgm-like */
+	    mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.05),  /* nvml counter */
+	    mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.10),  /* instant power */
+	    mk("gpu1", JST_KIND_GPU, "gpu:GPU-12", 0.05), /* prefix but not the same GPU */
+	    mk("package-0", JST_KIND_PACKAGE, "cpu:package-0", 0.05),
+	    mk("dram-0", JST_KIND_DRAM, "cpu:package-0/dram", 0.05),
+	    mk("cpu", JST_KIND_PACKAGE, "cpu", 0.30), /* estimate covered by rapl */
+	    mk("x", JST_KIND_OTHER, "same", 0.05),
+	    mk("y", JST_KIND_OTHER, "same", 0.05), /* tie: the earlier wins */
 	};
 	const struct jst_domain_desc *p[9];
 	int primary[9];
@@ -97,8 +97,8 @@ static void dedup_estimate_alone_is_primary(void **st)
 {
 	(void)st;
 	struct jst_domain_desc d[] = {
-		mk("cpu", JST_KIND_PACKAGE, "cpu", 0.30),
-		mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.05),
+	    mk("cpu", JST_KIND_PACKAGE, "cpu", 0.30),
+	    mk("gpu0", JST_KIND_GPU, "gpu:GPU-1", 0.05),
 	};
 	const struct jst_domain_desc *p[] = {&d[0], &d[1]};
 	int primary[2];
@@ -112,22 +112,26 @@ static void dedup_estimate_alone_is_primary(void **st)
 
 static jst_domain_energy de(jst_kind kind, double e, double acc, int parent, int primary)
 {
-	return (jst_domain_energy){.kind = kind, .energy_j = e, .accuracy = acc, .parent = parent,
-				   .primary = primary, .method = JST_METHOD_COUNTER};
+	return (jst_domain_energy){.kind = kind,
+	                           .energy_j = e,
+	                           .accuracy = acc,
+	                           .parent = parent,
+	                           .primary = primary,
+	                           .method = JST_METHOD_COUNTER};
 }
 
 static void totals_never_double_count(void **st)
 {
 	(void)st;
 	jst_domain_energy d[] = {
-		de(JST_KIND_PACKAGE, 100, 0.05, -1, 1), /* 0 package-0 */
-		de(JST_KIND_CORE, 60, 0.05, 0, 1),      /* inside package-0 */
-		de(JST_KIND_UNCORE, 10, 0.05, 0, 1),    /* inside package-0 */
-		de(JST_KIND_DRAM, 20, 0.05, -1, 1),
-		de(JST_KIND_PACKAGE, 80, 0.05, -1, 1),  /* package-1 */
-		de(JST_KIND_PLATFORM, 260, 0.05, -1, 1),/* psys: system, not summed */
-		de(JST_KIND_GPU, 300, 0.05, -1, 1),
-		de(JST_KIND_GPU, 330, 0.10, -1, 0),     /* same GPU by another method */
+	    de(JST_KIND_PACKAGE, 100, 0.05, -1, 1), /* 0 package-0 */
+	    de(JST_KIND_CORE, 60, 0.05, 0, 1),      /* inside package-0 */
+	    de(JST_KIND_UNCORE, 10, 0.05, 0, 1),    /* inside package-0 */
+	    de(JST_KIND_DRAM, 20, 0.05, -1, 1),
+	    de(JST_KIND_PACKAGE, 80, 0.05, -1, 1),   /* package-1 */
+	    de(JST_KIND_PLATFORM, 260, 0.05, -1, 1), /* psys: system, not summed */
+	    de(JST_KIND_GPU, 300, 0.05, -1, 1),
+	    de(JST_KIND_GPU, 330, 0.10, -1, 0), /* same GPU by another method */
 	};
 	jst_total t[JST_TOTAL_COUNT_];
 	jst_totals_compute(d, 8, 2.0, t);
@@ -146,8 +150,8 @@ static void totals_accuracy_is_energy_weighted(void **st)
 {
 	(void)st;
 	jst_domain_energy d[] = {
-		de(JST_KIND_GPU, 300, 0.05, -1, 1),
-		de(JST_KIND_PACKAGE, 100, 0.30, -1, 1),
+	    de(JST_KIND_GPU, 300, 0.05, -1, 1),
+	    de(JST_KIND_PACKAGE, 100, 0.30, -1, 1),
 	};
 	d[1].method = JST_METHOD_ESTIMATE;
 	jst_total t[JST_TOTAL_COUNT_];
@@ -162,13 +166,13 @@ static void totals_accuracy_is_energy_weighted(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(trapezoid),
-		cmocka_unit_test(trapezoid_exact_on_linear_ramp),
-		cmocka_unit_test(series_ring_is_bounded),
-		cmocka_unit_test(dedup_most_accurate_wins),
-		cmocka_unit_test(dedup_estimate_alone_is_primary),
-		cmocka_unit_test(totals_never_double_count),
-		cmocka_unit_test(totals_accuracy_is_energy_weighted),
+	    cmocka_unit_test(trapezoid),
+	    cmocka_unit_test(trapezoid_exact_on_linear_ramp),
+	    cmocka_unit_test(series_ring_is_bounded),
+	    cmocka_unit_test(dedup_most_accurate_wins),
+	    cmocka_unit_test(dedup_estimate_alone_is_primary),
+	    cmocka_unit_test(totals_never_double_count),
+	    cmocka_unit_test(totals_accuracy_is_energy_weighted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

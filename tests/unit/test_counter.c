@@ -63,7 +63,8 @@ static void many_wraps_accumulate_past_32_bits(void **st)
 		uint64_t step = (mod / 3) + (uint64_t)i;
 		v = (v + step) % mod;
 		truth += step;
-		assert_int_not_equal(jst_counter_update(&c, v, mod / 2, &d), JST_COUNTER_DISCONTINUITY);
+		assert_int_not_equal(jst_counter_update(&c, v, mod / 2, &d),
+		                     JST_COUNTER_DISCONTINUITY);
 	}
 	assert_true(c.ext == truth);
 	assert_true(c.ext > mod);
@@ -95,7 +96,7 @@ static void backwards_64bit_counter_is_a_reset(void **st)
 	jst_counter_init(&c, 0);
 	jst_counter_update(&c, 5000000, UINT64_MAX, &d);
 	assert_int_equal(jst_counter_update(&c, 4999999, UINT64_MAX, &d),
-			 JST_COUNTER_DISCONTINUITY);
+	                 JST_COUNTER_DISCONTINUITY);
 	assert_int_equal(d, 0);
 	assert_int_equal(c.ext, 0);
 }
@@ -139,15 +140,15 @@ static void max_delta_bound(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(first_reading_is_the_base),
-		cmocka_unit_test(single_wrap),
-		cmocka_unit_test(wrap_at_exactly_the_modulus),
-		cmocka_unit_test(many_wraps_accumulate_past_32_bits),
-		cmocka_unit_test(reset_is_a_discontinuity),
-		cmocka_unit_test(backwards_64bit_counter_is_a_reset),
-		cmocka_unit_test(backwards_without_power_bound_uses_half_range),
-		cmocka_unit_test(implausible_forward_jump),
-		cmocka_unit_test(max_delta_bound),
+	    cmocka_unit_test(first_reading_is_the_base),
+	    cmocka_unit_test(single_wrap),
+	    cmocka_unit_test(wrap_at_exactly_the_modulus),
+	    cmocka_unit_test(many_wraps_accumulate_past_32_bits),
+	    cmocka_unit_test(reset_is_a_discontinuity),
+	    cmocka_unit_test(backwards_64bit_counter_is_a_reset),
+	    cmocka_unit_test(backwards_without_power_bound_uses_half_range),
+	    cmocka_unit_test(implausible_forward_jump),
+	    cmocka_unit_test(max_delta_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,7 @@ static void nested_and_overlapping_windows(void **st)
 {
 	(void)st;
 	fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0", JST_METHOD_COUNTER, 0.05,
-		 1e-6, 0);
+	         1e-6, 0);
 	fake_set_counter(&fake_a, 0, 5000000000ULL); /* a large base that must never show */
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *a, *b, *c;
@@ -109,7 +109,7 @@ static void wraps_are_extended(void **st)
 {
 	(void)st;
 	size_t i = fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0",
-			    JST_METHOD_COUNTER, 0.05, 1e-3, 1000);
+	                    JST_METHOD_COUNTER, 0.05, 1e-3, 1000);
 	fake_set_counter(&fake_a, i, 900);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
@@ -128,8 +128,8 @@ static void wraps_are_extended(void **st)
 static void reset_marks_partial_never_negative(void **st)
 {
 	(void)st;
-	size_t i = fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05,
-			    1e-3, 0);
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	fake_set_counter(&fake_a, i, 1000000);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
@@ -198,7 +198,8 @@ static double now_s(void)
 static void power_domains_are_integrated(void **st)
 {
 	(void)st;
-	size_t i = fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_POWER, 0.10, 0, 0);
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_POWER, 0.10, 0, 0);
 	jst_sample s;
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter *m = open_meter(0, 10);
@@ -241,7 +242,8 @@ static void power_domains_are_integrated(void **st)
 static void constant_power_is_exact(void **st)
 {
 	(void)st;
-	size_t i = fake_add(&fake_a, "node", JST_KIND_NODE, "node:pdu", JST_METHOD_POWER, 0.01, 0, 0);
+	size_t i =
+	    fake_add(&fake_a, "node", JST_KIND_NODE, "node:pdu", JST_METHOD_POWER, 0.01, 0, 0);
 	fake_set_power(&fake_a, i, 250.0);
 	jst_meter *m = open_meter(0, 5);
 	jst_measurement *ms;
@@ -262,7 +264,8 @@ static void one_device_two_backends(void **st)
 {
 	(void)st;
 	fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-7", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
-	size_t p = fake_add(&fake_b, "gpu0", JST_KIND_GPU, "gpu:GPU-7", JST_METHOD_POWER, 0.10, 0, 0);
+	size_t p =
+	    fake_add(&fake_b, "gpu0", JST_KIND_GPU, "gpu:GPU-7", JST_METHOD_POWER, 0.10, 0, 0);
 	fake_set_power(&fake_b, p, 200);
 
 	jst_meter *m = open_meter(0, 0);
@@ -335,8 +338,8 @@ static void unavailable_backends_say_why(void **st)
 static void series_and_telemetry(void **st)
 {
 	(void)st;
-	size_t i = fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05,
-			    1e-3, 0);
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	fake_a.clock_power_w[i] = 150.0;
 	jst_config cfg;
 	jst_config_init(&cfg);
@@ -363,7 +366,7 @@ static void wrap_safe_sampler_period(void **st)
 {
 	(void)st;
 	size_t i = fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0",
-			    JST_METHOD_COUNTER, 0.05, 1e-6, 40000000); /* 40 J range */
+	                    JST_METHOD_COUNTER, 0.05, 1e-6, 40000000); /* 40 J range */
 	fake_a.desc[i].max_power_w = 200; /* wraps every 0.2 s at full power */
 	jst_meter *m = open_meter(0, 1000);
 	jst_domain_info di;
@@ -388,8 +391,8 @@ static void *end_elsewhere(void *arg)
 static void begin_here_end_there(void **st)
 {
 	(void)st;
-	size_t i = fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05,
-			    1e-3, 0);
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	jst_meter *m = open_meter(0, 0);
 	assert_int_equal(jst_window_begin(m, "cross-thread"), 0);
 	fake_set_counter(&fake_a, i, 7000);
@@ -433,7 +436,7 @@ static void measurement_outlives_meter(void **st)
 {
 	(void)st;
 	fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0", JST_METHOD_COUNTER, 0.05,
-		 1e-6, 0);
+	         1e-6, 0);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
 	jst_window_begin(m, "w");
@@ -451,20 +454,20 @@ static void measurement_outlives_meter(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(nested_and_overlapping_windows, setup),
-		cmocka_unit_test_setup(names_are_checked, setup),
-		cmocka_unit_test_setup(wraps_are_extended, setup),
-		cmocka_unit_test_setup(reset_marks_partial_never_negative, setup),
-		cmocka_unit_test_setup(failing_device_gives_partial, setup),
-		cmocka_unit_test_setup(power_domains_are_integrated, setup),
-		cmocka_unit_test_setup(constant_power_is_exact, setup),
-		cmocka_unit_test_setup(one_device_two_backends, setup),
-		cmocka_unit_test_setup(unavailable_backends_say_why, setup),
-		cmocka_unit_test_setup(series_and_telemetry, setup),
-		cmocka_unit_test_setup(wrap_safe_sampler_period, setup),
-		cmocka_unit_test_setup(begin_here_end_there, setup),
-		cmocka_unit_test_setup(scoped_and_wrapped_forms, setup),
-		cmocka_unit_test_setup(measurement_outlives_meter, setup),
+	    cmocka_unit_test_setup(nested_and_overlapping_windows, setup),
+	    cmocka_unit_test_setup(names_are_checked, setup),
+	    cmocka_unit_test_setup(wraps_are_extended, setup),
+	    cmocka_unit_test_setup(reset_marks_partial_never_negative, setup),
+	    cmocka_unit_test_setup(failing_device_gives_partial, setup),
+	    cmocka_unit_test_setup(power_domains_are_integrated, setup),
+	    cmocka_unit_test_setup(constant_power_is_exact, setup),
+	    cmocka_unit_test_setup(one_device_two_backends, setup),
+	    cmocka_unit_test_setup(unavailable_backends_say_why, setup),
+	    cmocka_unit_test_setup(series_and_telemetry, setup),
+	    cmocka_unit_test_setup(wrap_safe_sampler_period, setup),
+	    cmocka_unit_test_setup(begin_here_end_there, setup),
+	    cmocka_unit_test_setup(scoped_and_wrapped_forms, setup),
+	    cmocka_unit_test_setup(measurement_outlives_meter, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,8 @@ static void *worker(void *arg)
 			failures[id]++;
 			continue;
 		}
-		jst_window_begin(meter, mine); /* may still be open from last round: EEXIST is fine */
+		jst_window_begin(meter,
+		                 mine); /* may still be open from last round: EEXIST is fine */
 		if (jst_window_end(meter, inner, &i) || jst_window_end(meter, outer, &o)) {
 			failures[id]++;
 			continue;
@@ -71,8 +72,8 @@ static void many_threads_many_windows(void **st)
 	(void)st;
 	fake_reset(&fake_a);
 	fake_reset(&fake_b);
-	size_t i = fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05,
-			    1e-3, 0);
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	fake_a.clock_power_w[i] = POWER_W;
 	fake_add(&fake_b, "node", JST_KIND_NODE, "node:pdu", JST_METHOD_POWER, 0.01, 0, 0);
 	fake_set_power(&fake_b, 0, 300.0);
@@ -97,7 +98,7 @@ static void many_threads_many_windows(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(many_threads_many_windows),
+	    cmocka_unit_test(many_threads_many_windows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
