@@ -1,25 +1,11 @@
 /* The ground truth the tests compare with: written at nvmlShutdown and at
  * exit, whole (written aside, then renamed), as JSON. */
+#include "json_out.h"
 #include "simnvml.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static void put_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
 
 void sim_truth_write(const struct sim_nvml *s, int64_t now_ns)
 {
@@ -35,7 +21,7 @@ void sim_truth_write(const struct sim_nvml *s, int64_t now_ns)
 	        (long long)now_ns);
 	fprintf(f, "  \"counter_tick_s\": %.3f,\n  \"power_tick_s\": %.3f,\n  \"trace\": ",
 	        SIM_COUNTER_TICK_NS / 1e9, SIM_POWER_TICK_NS / 1e9);
-	put_string(f, s->spec);
+	sim_json_string(f, s->spec);
 	fprintf(f, ",\n  \"mode\": {\"nocounter\": %s, \"noinstant\": %s},\n  \"gpus\": [",
 	        s->nocounter ? "true" : "false", s->noinstant ? "true" : "false");
 	for (unsigned k = 0; k < s->ngpus; k++) {

@@ -1,25 +1,11 @@
 /* What the simulator tells its tests: when it started (ready) and what it did (truth). */
+#include "json_out.h"
 #include "simpc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
 
 /* Readers poll for the file: it appears whole or not at all. */
 static FILE *open_tmp(const char *path, char *tmp, size_t len)
@@ -52,7 +38,7 @@ int simpc_write_ready(const struct simpc *s)
 		return -errno;
 	fprintf(f, "{\"start_ns\": %lld, \"tick_s\": %.9g, \"pid\": %d, \"root\": ",
 	        (long long)s->start_ns, s->o.tick_s, (int)getpid());
-	json_str(f, s->o.root);
+	sim_json_string(f, s->o.root);
 	fprintf(f, "}\n");
 	return commit_tmp(f, tmp, s->o.ready_path);
 }
@@ -69,7 +55,7 @@ int simpc_write_truth(const struct simpc *s)
 		return -errno;
 	fprintf(f, "{\n  \"start_ns\": %lld,\n  \"tick_s\": %.9g,\n  \"trace\": ",
 	        (long long)s->start_ns, s->o.tick_s);
-	json_str(f, s->o.trace_spec);
+	sim_json_string(f, s->o.trace_spec);
 	fprintf(f, ",\n  \"mode\": \"%s\",\n  \"end_s\": %.9f,\n  \"last_tick_s\": %.9f,\n",
 	        modes[s->o.mode], s->end_s, s->last_tick_s);
 	fprintf(f, "  \"max_lag_s\": %.9f,\n  \"late_ticks\": %lu,\n  \"realtime\": %s,\n",
@@ -88,7 +74,7 @@ int simpc_write_truth(const struct simpc *s)
 		        "    {\"name\": \"%s\", \"zone_name\": \"%s\", \"kind\": \"%s\", "
 		        "\"max_power_w\": %.9g, \"path\": ",
 		        z->name, z->zone_name, z->kind, z->scale * sim_trace_max_power(s->trace));
-		json_str(f, z->path);
+		sim_json_string(f, z->path);
 		fprintf(
 		    f,
 		    ", \"mmio\": %s, \"scale\": %.17g, \"base_uj\": %llu, \"modulus_uj\": %llu, "

@@ -98,6 +98,9 @@ int jst_file_read_text(const char *path, char *buf, size_t len);
 int jst_parse_u64(const char *text, uint64_t *out);
 /* pread a decimal u64 from an open fd at offset 0. */
 int jst_fd_read_u64(int fd, uint64_t *out);
+/* The end of a long path, for messages with little room: at most max
+ * characters, starting at a '/' where one is near. */
+const char *jst_path_tail(const char *path, size_t max);
 /* Initialise a raw record: status 0, telemetry NaN. */
 void jst_raw_clear(struct jst_raw *raw);
 

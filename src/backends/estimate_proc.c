@@ -292,17 +292,6 @@ int jst_proc_file_read(const char *path, char **out)
 	return (int)len; /* at most PROC_FILE_MAX */
 }
 
-/* The end of a path, for messages with little room. */
-static const char *path_tail(const char *path, size_t max)
-{
-	size_t n = strlen(path);
-	if (n <= max)
-		return path;
-	const char *p = path + n - max;
-	const char *slash = strchr(p, '/');
-	return slash ? slash : p;
-}
-
 /* The aggregate line is about 100 characters and always the first. Opening
  * the file anew each time (rather than keeping it open) costs a few
  * microseconds next to the kernel's formatting of /proc/stat, and keeps test
@@ -310,7 +299,7 @@ static const char *path_tail(const char *path, size_t max)
 int jst_proc_stat_read(const char *path, struct jst_cpu_ticks *out, char *why, size_t why_len)
 {
 	char buf[1024], inner[JST_NOTE_MAX];
-	const char *tail = path_tail(path, 60);
+	const char *tail = jst_path_tail(path, 60);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;

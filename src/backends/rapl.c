@@ -81,7 +81,7 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		if (r < 0) {
 			out[i].status = -errno;
 			snprintf(out[i].error, sizeof out[i].error, "%s: %s",
-			         jst_rapl_path_tail(st->zone[i].path, 110), strerror(errno));
+			         jst_path_tail(st->zone[i].path, 110), strerror(errno));
 			continue;
 		}
 		text[r] = 0;
@@ -89,7 +89,7 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			jst_rapl_quote(q, sizeof q, text);
 			out[i].status = -EIO;
 			snprintf(out[i].error, sizeof out[i].error, "%s holds '%s'",
-			         jst_rapl_path_tail(st->zone[i].path, 110), q);
+			         jst_path_tail(st->zone[i].path, 110), q);
 		}
 	}
 	return 0;

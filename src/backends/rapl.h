@@ -26,8 +26,4 @@ int jst_rapl_zones_discover(const char *powercap, struct rapl_state *st, char *r
  * trailing newline dropped. */
 void jst_rapl_quote(char *dst, size_t len, const char *src);
 
-/* The end of a long path, for messages with little room: at most max
- * characters, starting at a '/' where one is near. */
-const char *jst_rapl_path_tail(const char *path, size_t max);
-
 #endif

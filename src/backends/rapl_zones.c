@@ -161,16 +161,6 @@ void jst_rapl_quote(char *dst, size_t len, const char *src)
 	dst[i] = 0;
 }
 
-const char *jst_rapl_path_tail(const char *path, size_t max)
-{
-	size_t len = strlen(path);
-	if (len <= max)
-		return path;
-	const char *tail = path + len - max;
-	const char *slash = strchr(tail, '/');
-	return slash ? slash : tail;
-}
-
 static int rapl_set_reason(struct rapl_probe *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -186,7 +176,7 @@ static int rapl_set_reason(struct rapl_probe *p, int rc, const char *fmt, ...)
 static int rapl_permission_reason(struct rapl_probe *p, const char *path, int err)
 {
 	/* The remedy matters more than the root's name: keep room for it. */
-	const char *tail = jst_rapl_path_tail(path, 80);
+	const char *tail = jst_path_tail(path, 80);
 	return rapl_set_reason(
 	    p, err,
 	    "cannot read %s%s: %s. energy_uj is root-only since Linux 5.10 (CVE-2020-8694, "

@@ -82,3 +82,13 @@ void jst_raw_clear(struct jst_raw *raw)
 	raw->telemetry_power_w = NAN;
 	raw->error[0] = 0;
 }
+
+const char *jst_path_tail(const char *path, size_t max)
+{
+	size_t len = strlen(path);
+	if (len <= max)
+		return path;
+	const char *tail = path + len - max;
+	const char *slash = strchr(tail, '/');
+	return slash ? slash : tail;
+}
