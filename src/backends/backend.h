@@ -15,7 +15,7 @@
 #define JST_NAME_MAX 64
 #define JST_DEVICE_MAX 128
 #define JST_NOTE_MAX 160
-#define JST_REASON_MAX 512
+#define JST_REASON_MAX 1024
 
 /* Where a backend finds its hardware: every path is relative to these, so the
  * same code runs against real hardware and against sim/. */

@@ -180,10 +180,11 @@ static int rapl_permission_reason(struct rapl_probe *p, const char *path, int er
 	return rapl_set_reason(
 	    p, err,
 	    "cannot read %s%s: %s. energy_uj is root-only since Linux 5.10 (CVE-2020-8694, "
-	    "PLATYPUS). Run as root; or add the udev rule SUBSYSTEM==\"powercap\", "
-	    "ACTION==\"add\", RUN+=\"/bin/chmod o+r /sys%%p/energy_uj\" (then udevadm trigger "
-	    "-s powercap); or for this boot: sudo chmod o+r "
-	    "/sys/class/powercap/intel-rapl:*/energy_uj. See docs/backends/rapl.md",
+	    "PLATYPUS). Run as root; or grant one group read access with the udev rule "
+	    "SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chgrp power "
+	    "/sys%%p/energy_uj\", RUN+=\"/bin/chmod g+r /sys%%p/energy_uj\" (then udevadm "
+	    "trigger -s powercap, and add users to group power); or for this boot: sudo chmod "
+	    "o+r /sys/class/powercap/intel-rapl:*/energy_uj. See docs/backends/rapl.md",
 	    tail == path ? "" : "...", tail, strerror(-err));
 }
 
