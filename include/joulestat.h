@@ -187,6 +187,12 @@ typedef struct jst_domain_energy {
 	int primary;         /* counted in totals */
 	int partial;         /* figure ended early (device failed, counter reset) */
 	const char *note;    /* why partial, or a caveat; "" otherwise */
+	/* Telemetry over the sampler's readings inside the window (GPUs); NaN
+	 * where the device does not report it or no reading fell inside. */
+	double temperature_max_c;
+	double utilization_mean_pct;
+	double clock_mean_mhz; /* SM / core clock */
+	double power_limit_w;  /* enforced power limit at the last reading */
 } jst_domain_energy;
 
 typedef struct jst_total {

@@ -347,6 +347,24 @@ static void dom_apply(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 	};
 }
 
+/* Only the sampler's readings count: they are evenly spaced, so a plain mean
+ * of them is a mean over time. */
+static void wtel_add(struct jst_wtel *t, const jst_sample *s)
+{
+	if (!(s->temperature_c <= t->temp_max) && !isnan(s->temperature_c))
+		t->temp_max = s->temperature_c;
+	if (!isnan(s->utilization_pct)) {
+		t->util_sum += s->utilization_pct;
+		t->util_n++;
+	}
+	if (!isnan(s->clock_mhz)) {
+		t->clock_sum += s->clock_mhz;
+		t->clock_n++;
+	}
+	if (!isnan(s->power_limit_w))
+		t->power_limit = s->power_limit_w;
+}
+
 int64_t jst_meter_read_locked(struct jst_meter *m, int from_sampler, int telemetry)
 {
 	unsigned flags = telemetry ? JST_READ_TELEMETRY : 0;
@@ -385,8 +403,11 @@ int64_t jst_meter_read_locked(struct jst_meter *m, int from_sampler, int telemet
 			struct jst_dom *dom = &m->doms[i];
 			if (dom->power_fresh && !(dom->power_w <= w->dom[i].peak_w))
 				w->dom[i].peak_w = dom->power_w;
-			if (from_sampler && !dom->failed)
+			if (from_sampler && !dom->failed) {
 				w->dom[i].samples++;
+				if (telemetry)
+					wtel_add(&w->dom[i].tel, &dom->latest);
+			}
 		}
 	}
 	if (from_sampler)

@@ -52,10 +52,19 @@ struct jst_be {
 };
 
 /* One domain's state at a window's begin, and what the sampler saw since. */
+/* Telemetry summed over the sampler's readings in a window. */
+struct jst_wtel {
+	double temp_max; /* NaN until seen */
+	double util_sum, clock_sum;
+	unsigned util_n, clock_n;
+	double power_limit; /* the last one seen */
+};
+
 struct jst_wdom {
 	double energy0; /* energy_j at begin */
 	double peak_w;  /* NaN until a power value is seen */
 	size_t samples;
+	struct jst_wtel tel;
 	unsigned disc0; /* counter discontinuities at begin */
 	int failed0;
 };

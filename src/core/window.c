@@ -67,6 +67,7 @@ int jst_window_begin(jst_meter *m, const char *name)
 		    .peak_w = edge_power ? dom->power_w : NAN,
 		    .disc0 = dom->counter.discontinuities,
 		    .failed0 = dom->failed,
+		    .tel = {.temp_max = NAN, .power_limit = NAN},
 		};
 	}
 	w->next = m->windows;
@@ -120,6 +121,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .parent = dom->parent,
 	    .primary = dom->primary,
 	    .note = s->note,
+	    .temperature_max_c = wd->tel.temp_max,
+	    .utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN,
+	    .clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN,
+	    .power_limit_w = wd->tel.power_limit,
 	};
 	if (p->energy_j < 0) /* cannot happen with the core's arithmetic; never report it */
 		p->energy_j = 0;

@@ -8,7 +8,8 @@
 static const char header[] = "window,run,type,name,kind,device,backend,method,source,accuracy,"
                              "energy_j,avg_power_w,peak_power_w,samples,primary,partial,"
                              "estimated,parts,parent,begin_ns,end_ns,duration_s,exit_status,"
-                             "note\n";
+                             "note,temperature_max_c,utilization_mean_pct,clock_mean_mhz,"
+                             "power_limit_w\n";
 
 struct row {
 	FILE *f;
@@ -67,6 +68,7 @@ static void lead(struct row *r, const jst_measurement *m, size_t run, const char
 	text(r, type);
 }
 
+/* The row up to its note; the caller ends it. */
 static void tail(struct row *r, const jst_measurement *m, const int *status, const char *note)
 {
 	integer(r, (long long)jst_measurement_begin_ns(m));
@@ -77,7 +79,6 @@ static void tail(struct row *r, const jst_measurement *m, const int *status, con
 	else
 		empty(r, 1);
 	text(r, note);
-	fputs("\n", r->f);
 }
 
 static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
@@ -104,6 +105,11 @@ static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int 
 	empty(&r, 1); /* parts: a domain is one */
 	text(&r, has_parent ? parent.name : "");
 	tail(&r, m, status, d->note);
+	number(&r, d->temperature_max_c);
+	number(&r, d->utilization_mean_pct);
+	number(&r, d->clock_mean_mhz);
+	number(&r, d->power_limit_w);
+	fputs("\n", f);
 }
 
 static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
@@ -122,6 +128,8 @@ static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *
 	integer(&r, (long long)t->parts);
 	empty(&r, 1); /* parent */
 	tail(&r, m, status, "");
+	empty(&r, 4); /* telemetry */
+	fputs("\n", f);
 }
 
 static void window_rows(FILE *f, const jst_measurement *m, size_t run, const int *status)

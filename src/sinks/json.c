@@ -49,6 +49,10 @@ static json_t *domain_json(const jst_measurement *m, const jst_domain_energy *d)
 	put(o, "primary", json_boolean(d->primary));
 	put(o, "partial", json_boolean(d->partial));
 	put(o, "note", jst_json_string(d->note));
+	put(o, "temperature_max_c", jst_json_number(d->temperature_max_c));
+	put(o, "utilization_mean_pct", jst_json_number(d->utilization_mean_pct));
+	put(o, "clock_mean_mhz", jst_json_number(d->clock_mean_mhz));
+	put(o, "power_limit_w", jst_json_number(d->power_limit_w));
 	put(o, "parent",
 	    d->parent >= 0 && !jst_measurement_domain(m, (size_t)d->parent, &parent)
 	        ? jst_json_string(parent.name)

@@ -159,6 +159,50 @@ static void print_command(FILE *f, char *const *argv)
 	fputs("'", f);
 }
 
+static void tel_cell(FILE *f, int width, double v, const char *unit)
+{
+	char buf[32] = "-";
+	if (!isnan(v))
+		snprintf(buf, sizeof buf, "%.0f%s", v, unit);
+	fprintf(f, " %*s", width, buf);
+}
+
+/* What else the sampler saw of each device (GPUs), over the runs: the hottest
+ * reading, and means of the runs' means. One line per device, its counted domain. */
+static void telemetry_lines(FILE *f, const struct jst_report *r)
+{
+	size_t n = jst_measurement_domain_count(r->runs[0]);
+	int header = 0;
+	for (size_t i = 0; i < n; i++) {
+		double temp = NAN, util = 0, clock = 0, limit = NAN;
+		size_t nu = 0, nc = 0;
+		jst_domain_energy d;
+		for (size_t k = 0; k < r->nruns; k++) {
+			if (jst_measurement_domain(r->runs[k], i, &d) || !d.primary)
+				break;
+			if (!(d.temperature_max_c <= temp) && !isnan(d.temperature_max_c))
+				temp = d.temperature_max_c;
+			if (!isnan(d.utilization_mean_pct))
+				util += d.utilization_mean_pct, nu++;
+			if (!isnan(d.clock_mean_mhz))
+				clock += d.clock_mean_mhz, nc++;
+			if (!isnan(d.power_limit_w))
+				limit = d.power_limit_w;
+		}
+		if (isnan(temp) && !nu && !nc && isnan(limit))
+			continue;
+		if (!header++)
+			fprintf(f, "\n   %-10s %8s %10s %10s %9s\n", "telemetry", "max °C",
+			        "mean util", "mean MHz", "limit W");
+		fprintf(f, "   %-10s", d.name);
+		tel_cell(f, 8, temp, "");
+		tel_cell(f, 9, nu ? util / (double)nu : NAN, "%");
+		tel_cell(f, 10, nc ? clock / (double)nc : NAN, "");
+		tel_cell(f, 9, limit, "");
+		fputc('\n', f);
+	}
+}
+
 /* Every mark in the table is explained here; every caveat a domain carries is shown. */
 static void footnotes(FILE *f, const struct jst_report *r, const struct marks *mk)
 {
@@ -253,6 +297,7 @@ void jst_sink_text_report(FILE *f, const struct jst_report *r)
 		        jst_measurement_partial(r->runs[0]) ? ", partial" : "");
 	else
 		fprintf(f, "\n   %.3f ± %.3f s elapsed per run\n", dur.mean, dur.stddev);
+	telemetry_lines(f, r);
 	footnotes(f, r, &mk);
 	fputc('\n', f);
 	fflush(f);

@@ -216,7 +216,8 @@ class OutputTest(CliCase):
         d = m["domains"][0]
         self.assertEqual(sorted(d), sorted([
             "name", "kind", "device", "backend", "method", "source", "accuracy", "energy_j",
-            "avg_power_w", "peak_power_w", "samples", "primary", "partial", "note", "parent"]))
+            "avg_power_w", "peak_power_w", "samples", "primary", "partial", "note", "parent",
+            "temperature_max_c", "utilization_mean_pct", "clock_mean_mhz", "power_limit_w"]))
         for t in m["totals"].values():
             self.assertEqual(sorted(t), sorted(["energy_j", "avg_power_w", "accuracy", "parts",
                                                 "estimated", "partial"]))
@@ -234,6 +235,10 @@ class OutputTest(CliCase):
         self.assertEqual({r["name"] for r in doms}, {"cpu"})
         self.assertIn("total", {r["name"] for r in totals})
         for r in rows:
+            # As many fields as the header: none missing (None), none extra (key None).
+            self.assertNotIn(None, r)
+            self.assertNotIn(None, r.values())
+            self.assertIn("power_limit_w", r)
             float(r["energy_j"])
             self.assertEqual(r["exit_status"], "0")
             self.assertIn(r["run"], ("1", "2"))
@@ -348,40 +353,45 @@ class EstimateTest(CliCase):
         self.assertIn("is an estimate, not a measurement: nothing better measures the CPU here",
                       table)
 
+    TDP_W = 100.0  # JOULESTAT_CPU_TDP_W: the model's one constant, fixed here
+
     @staticmethod
-    def busy_fraction(seconds):
-        """How busy the CPUs were over the next `seconds` (from /proc/stat)."""
-        def ticks():
-            with open("/proc/stat") as f:
-                v = [int(x) for x in f.readline().split()[1:]]
-            return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
-        t0, i0 = ticks()
-        time.sleep(seconds)
-        t1, i1 = ticks()
-        return 1 - (i1 - i0) / max(t1 - t0, 1)
+    def proc_stat():
+        """(busy, all) clock ticks of all CPUs, as the estimate backend counts them."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        v += [0] * (8 - len(v))
+        user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+        return user + nice + system + irq + softirq + steal, sum(v[:8])
 
-    def cpu_power(self, cmd):
-        proc, doc = self.measure(cmd)
+    def estimate(self, cmd):
+        env = dict(self.env, JOULESTAT_CPU_TDP_W=str(self.TDP_W))
+        proc, doc = self.measure(cmd, env=env)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        return doc["runs"][0]["totals"]["cpu"]["avg_power_w"]
+        return domains_by_name(doc["runs"][0])["cpu"]
 
-    def test_burn_costs_more_than_sleep(self):
-        # The estimate follows the whole machine's utilisation: other work on it
-        # shows too. One burning thread must show when there is room for it.
+    def test_burning_every_cpu_costs_the_whole_tdp(self):
+        # With every CPU burning, the machine is busy whatever else runs on it:
+        # the estimate must be close to TDP (and never above it).
         ncpu = os.cpu_count() or 1
-        js = binary("JOULESTAT")
-        seen = []
-        for _ in range(3):
-            if self.busy_fraction(0.3) > 1 - 0.5 / ncpu:
-                continue  # too busy now to see one more thread
-            idle = self.cpu_power(["sleep", "1"])
-            burn = self.cpu_power([js, "burn", "--seconds", "1", "--threads", "1"])
-            if burn > idle * 1.2 + 0.1:
-                return
-            seen.append("burn %.2f W, idle %.2f W" % (burn, idle))
-        if not seen:
-            self.skipTest("the machine is too busy to see one more thread")
-        self.fail("burn is not clearly above idle: " + "; ".join(seen))
+        cpu = self.estimate([binary("JOULESTAT"), "burn", "--seconds", "1",
+                             "--threads", str(ncpu)])
+        self.assertGreater(cpu["avg_power_w"], 0.8 * self.TDP_W)
+        self.assertLessEqual(cpu["avg_power_w"], self.TDP_W * 1.02)
+        self.assertGreaterEqual(cpu["utilization_mean_pct"], 80)
+
+    def test_estimate_is_bounded_by_what_the_machine_did(self):
+        # The window lies inside the test's own /proc/stat bracket, so its energy
+        # cannot exceed TDP x the bracket's busy share x its length, give or take
+        # one tick per CPU at each edge: an estimate that invented load would.
+        ncpu = os.cpu_count() or 1
+        hz = os.sysconf("SC_CLK_TCK")
+        b0, _ = self.proc_stat()
+        cpu = self.estimate(["sleep", "1"])
+        b1, _ = self.proc_stat()
+        unit = self.TDP_W / (ncpu * hz)
+        self.assertLessEqual(cpu["energy_j"], (b1 - b0 + 2 * ncpu) * unit)
+        self.assertGreaterEqual(cpu["energy_j"], 0)
 
     def test_burn_runs_for_its_seconds(self):
         t0 = time.monotonic()

@@ -184,6 +184,42 @@ class CrossValidateTest(NvmlCase):
         self.assertAlmostEqual(m["totals"]["total"]["energy_j"], gpu["energy_j"], places=6)
 
 
+class TelemetryTest(NvmlCase):
+    """The sampler's telemetry, summarised per window: the simulator derives it
+    from the power (sim/nvml/README.md), so a constant trace fixes every figure."""
+
+    def test_window_telemetry_follows_the_power(self):
+        with NvmlSim(gpus=2, trace="const:300") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sleep", "0.6"), extra=["--period", "20"])
+            text = run_joulestat(["run", "--backends", "nvml", "--", "sleep", "0.3"],
+                                 env=sim.env()).stderr
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for k, d in enumerate(sorted(gpu_domains(m), key=lambda d: d["name"])):
+            watts = 300 * (1 - 0.05 * k)
+            util = 100 * watts / 700
+            with self.subTest(gpu=k):
+                self.assertGreater(d["samples"], 5)
+                self.assertAlmostEqual(d["temperature_max_c"], 35 + watts / 10, delta=1)
+                # NVML reports whole percent: the mean of truncated readings.
+                self.assertAlmostEqual(d["utilization_mean_pct"], util, delta=1)
+                self.assertAlmostEqual(d["clock_mean_mhz"], 345 + 1635 * util / 100,
+                                       delta=20)
+                self.assertAlmostEqual(d["power_limit_w"], 700)
+        self.assertRegex(text, r"telemetry +max °C +mean util +mean MHz +limit W")
+        self.assertRegex(text, r"gpu0 +65 +4[23]% +10[0-9][0-9] +700")
+
+    def test_no_telemetry_before_the_sampler_reads(self):
+        # A window shorter than the sampler's period has no telemetry: null, not 0.
+        with NvmlSim(gpus=1, trace="const:300") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("true",), extra=["--period", "5000"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        d = gpu_domains(m)[0]
+        self.assertEqual(d["samples"], 0)
+        for key in ("temperature_max_c", "utilization_mean_pct", "clock_mean_mhz",
+                    "power_limit_w"):
+            self.assertIsNone(d[key], key)
+
+
 class SelectionTest(NvmlCase):
     @classmethod
     def setUpClass(cls):

@@ -33,6 +33,12 @@ class BindingTest(unittest.TestCase):
         self.assertAlmostEqual(ms.accuracy, 0.05)
         self.assertFalse(ms.partial)
         self.assertEqual(ms.domains[0].method, "counter")
+        # Telemetry, as the simulator derives it from 200 W (sim/nvml/README.md):
+        # this also proves the ctypes mirror of jst_domain_energy is in step.
+        g0 = ms.domains[0]
+        self.assertAlmostEqual(g0.temperature_max, 35 + 200 / 10, delta=1)
+        self.assertAlmostEqual(g0.utilization_mean, 100 * 200 / 700, delta=1)
+        self.assertAlmostEqual(g0.power_limit, 700)
 
     def test_context_manager_and_decorator(self):
         with meter() as m:

@@ -362,6 +362,46 @@ static void series_and_telemetry(void **st)
 	jst_meter_close(m);
 }
 
+static void window_telemetry(void **st)
+{
+	(void)st;
+	size_t i =
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
+	fake_a.clock_power_w[i] = 150.0;
+	jst_measurement *ms;
+	jst_domain_energy d;
+
+	/* No sampler reading inside (its first is a minute away): no telemetry,
+	 * and NaN says so, not 0. */
+	jst_meter *m = open_meter(0, 60000);
+	assert_int_equal(jst_window_begin(m, "edge-only"), 0);
+	assert_int_equal(jst_window_end(m, "edge-only", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
+	assert_int_equal(d.samples, 0);
+	assert_true(isnan(d.temperature_max_c));
+	assert_true(isnan(d.power_limit_w));
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+
+	m = open_meter(0, 5);
+
+	assert_int_equal(jst_window_begin(m, "w"), 0);
+	nap_ms(60);
+	pthread_mutex_lock(&fake_a.mu);
+	fake_a.temperature_c = 77.0; /* a hotter reading inside the window is its max */
+	pthread_mutex_unlock(&fake_a.mu);
+	nap_ms(40);
+	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
+	assert_true(d.samples >= 3);
+	assert_float_equal(d.temperature_max_c, 77.0, 0);
+	/* The fake reports no utilisation, clock or limit. */
+	assert_true(isnan(d.utilization_mean_pct));
+	assert_true(isnan(d.clock_mean_mhz));
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+}
+
 static void wrap_safe_sampler_period(void **st)
 {
 	(void)st;
@@ -464,6 +504,7 @@ int main(void)
 	    cmocka_unit_test_setup(one_device_two_backends, setup),
 	    cmocka_unit_test_setup(unavailable_backends_say_why, setup),
 	    cmocka_unit_test_setup(series_and_telemetry, setup),
+	    cmocka_unit_test_setup(window_telemetry, setup),
 	    cmocka_unit_test_setup(wrap_safe_sampler_period, setup),
 	    cmocka_unit_test_setup(begin_here_end_there, setup),
 	    cmocka_unit_test_setup(scoped_and_wrapped_forms, setup),

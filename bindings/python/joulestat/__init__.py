@@ -86,6 +86,10 @@ class _DomainEnergy(ctypes.Structure):
         ("primary", ctypes.c_int),
         ("partial", ctypes.c_int),
         ("note", ctypes.c_char_p),
+        ("temperature_max_c", ctypes.c_double),
+        ("utilization_mean_pct", ctypes.c_double),
+        ("clock_mean_mhz", ctypes.c_double),
+        ("power_limit_w", ctypes.c_double),
     ]
 
 
@@ -168,6 +172,11 @@ class DomainEnergy:
         self.primary = bool(d.primary)
         self.partial = bool(d.partial)
         self.note = _s(d.note)
+        # Telemetry over the sampler's readings in the window; None where none.
+        self.temperature_max = _nan_to_none(d.temperature_max_c)
+        self.utilization_mean = _nan_to_none(d.utilization_mean_pct)
+        self.clock_mean = _nan_to_none(d.clock_mean_mhz)
+        self.power_limit = _nan_to_none(d.power_limit_w)
 
     def __repr__(self):
         return (f"DomainEnergy({self.name!r}, {self.energy:.3f} J ±{self.accuracy:.0%}, "
