@@ -8,7 +8,8 @@ void jst_counter_init(struct jst_counter *c, uint64_t modulus)
 
 uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j)
 {
-	if (!(max_power_w > 0) || !(unit_j > 0) || dt_s < 0)
+	/* Negated tests so that a NaN anywhere means "no bound", never a cast of NaN. */
+	if (!(max_power_w > 0) || !(unit_j > 0) || !(dt_s >= 0))
 		return UINT64_MAX;
 	double units = max_power_w * (2.0 * dt_s + 0.010) / unit_j;
 	if (units >= 18446744073709549568.0) /* largest double below 2^64 */
@@ -22,14 +23,20 @@ enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, u
 	enum jst_counter_event ev;
 	uint64_t d = 0;
 
+	int out_of_range = c->modulus && raw >= c->modulus;
 	if (!c->primed) {
+		/* A garbage base would turn the next real value into a phantom wrap. */
+		if (out_of_range) {
+			c->discontinuities++;
+			*delta = 0;
+			return JST_COUNTER_DISCONTINUITY;
+		}
 		c->primed = 1;
 		c->last = raw;
 		*delta = 0;
 		return JST_COUNTER_FIRST;
 	}
 	/* Out of range and a backwards 64-bit counter are two causes of one verdict. */
-	int out_of_range = c->modulus && raw >= c->modulus;
 	if (out_of_range) { // NOLINT(bugprone-branch-clone)
 		/* Outside the counter's range: garbage, never energy. */
 		ev = JST_COUNTER_DISCONTINUITY;
@@ -46,13 +53,20 @@ enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, u
 		ev = JST_COUNTER_DISCONTINUITY; /* a 64-bit counter never wraps: reset */
 	}
 
+	/* A sum past 2^64 would wrap ext to almost nothing: energy that fell. */
+	if (ev != JST_COUNTER_DISCONTINUITY && d > UINT64_MAX - c->ext)
+		ev = JST_COUNTER_DISCONTINUITY;
+
 	if (ev == JST_COUNTER_DISCONTINUITY) {
 		c->discontinuities++;
 		d = 0;
 	} else if (ev == JST_COUNTER_WRAP) {
 		c->wraps++;
 	}
-	c->last = raw;
+	/* The wrap arithmetic needs last in [0, modulus): a value outside it is
+	 * dropped, and the next one is measured from the last real value. */
+	if (!out_of_range)
+		c->last = raw;
 	c->ext += d;
 	*delta = d;
 	return ev;

@@ -14,10 +14,11 @@ struct jst_counter {
 };
 
 enum jst_counter_event {
-	JST_COUNTER_FIRST = 0,     /* first reading: the base, counted as nothing */
+	JST_COUNTER_FIRST = 0,     /* first reading in range: the base, counted as nothing */
 	JST_COUNTER_OK,            /* moved forward (or stood still) */
 	JST_COUNTER_WRAP,          /* passed the modulus once */
-	JST_COUNTER_DISCONTINUITY, /* went backwards or jumped implausibly: counted as nothing */
+	JST_COUNTER_DISCONTINUITY, /* went backwards, jumped implausibly or read out of range:
+	                              counted as nothing */
 };
 
 void jst_counter_init(struct jst_counter *c, uint64_t modulus);

@@ -2,6 +2,7 @@
 #include "joulestat.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 const char *jst_version(void)
@@ -11,6 +12,9 @@ const char *jst_version(void)
 
 const char *jst_strerror(int code)
 {
+	/* -INT_MIN is not an int: that one has no errno to name. */
+	if (code == INT_MIN)
+		return "unknown error";
 	if (code < 0)
 		code = -code;
 	switch (code) {

@@ -290,6 +290,9 @@ static void dom_fail(struct jst_dom *dom, int64_t t, const struct jst_raw *raw, 
 {
 	dom->failed = 1;
 	dom->failed_t_ns = t;
+	/* A whole-backend failure skips dom_apply: the previous reading's power
+	 * must not pass for this one's (a window begun here would show it). */
+	dom->power_fresh = 0;
 	if (raw && raw->error[0])
 		snprintf(dom->failure, sizeof dom->failure, "%s", raw->error);
 	else

@@ -14,7 +14,7 @@ jst_scope jst_scope_begin(jst_meter *meter, const char *name, jst_measurement **
 
 void jst_scope_end(jst_scope *s)
 {
-	if (s->status == 0)
+	if (s && s->status == 0)
 		s->status = jst_window_end(s->meter, s->name, s->out);
 }
 

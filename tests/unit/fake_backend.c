@@ -26,6 +26,7 @@ void fake_reset(struct fake *f)
 	memset(f->counter, 0, sizeof f->counter);
 	memset(f->clock_power_w, 0, sizeof f->clock_power_w);
 	memset(f->status, 0, sizeof f->status);
+	f->read_rc = 0;
 	pthread_mutex_unlock(&f->mu);
 }
 
@@ -68,6 +69,13 @@ void fake_set_status(struct fake *f, size_t i, int status)
 {
 	pthread_mutex_lock(&f->mu);
 	f->status[i] = status;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_set_read_rc(struct fake *f, int rc)
+{
+	pthread_mutex_lock(&f->mu);
+	f->read_rc = rc;
 	pthread_mutex_unlock(&f->mu);
 }
 
@@ -127,8 +135,9 @@ static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		if (flags & JST_READ_TELEMETRY)
 			out[i].temperature_c = f->temperature_c;
 	}
+	int rc = f->read_rc;
 	pthread_mutex_unlock(&f->mu);
-	return 0;
+	return rc;
 }
 
 static void close_fake(void *state)

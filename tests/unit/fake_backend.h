@@ -18,6 +18,7 @@ struct fake {
 	double clock_power_w[FAKE_MAX]; /* > 0: the counter follows the clock at this power */
 	double power_w[FAKE_MAX];
 	int status[FAKE_MAX];
+	int read_rc; /* < 0: the whole read fails with it */
 	double temperature_c;
 	unsigned reads, telemetry_reads;
 };
@@ -33,5 +34,6 @@ size_t fake_add(struct fake *f, const char *name, jst_kind kind, const char *dev
 void fake_set_counter(struct fake *f, size_t i, uint64_t v);
 void fake_set_power(struct fake *f, size_t i, double w);
 void fake_set_status(struct fake *f, size_t i, int status);
+void fake_set_read_rc(struct fake *f, int rc);
 
 #endif

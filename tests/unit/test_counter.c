@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "counter.h"
 
@@ -137,6 +138,63 @@ static void max_delta_bound(void **st)
 	assert_true(jst_counter_max_delta(1e30, 1e9, 1e-12) == UINT64_MAX);
 }
 
+static void garbage_reading_does_not_become_the_base(void **st)
+{
+	(void)st;
+	struct jst_counter c;
+	uint64_t d;
+	jst_counter_init(&c, 1000);
+	jst_counter_update(&c, 900, UINT64_MAX, &d);
+	assert_int_equal(jst_counter_update(&c, 1200, UINT64_MAX, &d), JST_COUNTER_DISCONTINUITY);
+	/* Measured from the last real value, 900 -> 300 is one wrap of 400 units;
+	 * measured from the garbage it would be a phantom "wrap" of 100. */
+	assert_int_equal(jst_counter_update(&c, 300, UINT64_MAX, &d), JST_COUNTER_WRAP);
+	assert_int_equal(d, 400);
+	assert_int_equal(c.ext, 400);
+	assert_int_equal(c.wraps, 1);
+}
+
+static void garbage_first_reading_is_not_a_base(void **st)
+{
+	(void)st;
+	struct jst_counter c;
+	uint64_t d = 99;
+	jst_counter_init(&c, 1000);
+	assert_int_equal(jst_counter_update(&c, 1500, UINT64_MAX, &d), JST_COUNTER_DISCONTINUITY);
+	assert_int_equal(d, 0);
+	/* The first value in range is the base: nothing counted, no wrap. */
+	assert_int_equal(jst_counter_update(&c, 700, UINT64_MAX, &d), JST_COUNTER_FIRST);
+	assert_int_equal(d, 0);
+	assert_int_equal(jst_counter_update(&c, 750, UINT64_MAX, &d), JST_COUNTER_OK);
+	assert_int_equal(c.ext, 50);
+	assert_int_equal(c.wraps, 0);
+}
+
+static void extended_count_never_overflows(void **st)
+{
+	(void)st;
+	struct jst_counter c;
+	uint64_t d;
+	jst_counter_init(&c, 0);
+	jst_counter_update(&c, 0, UINT64_MAX, &d);
+	assert_int_equal(jst_counter_update(&c, UINT64_MAX - 5, UINT64_MAX, &d), JST_COUNTER_OK);
+	jst_counter_update(&c, 0, UINT64_MAX, &d); /* reset */
+	/* Adding 10 more units would take ext past 2^64 back to 4: energy would
+	 * appear to fall by 1.8e13 units. */
+	assert_int_equal(jst_counter_update(&c, 10, UINT64_MAX, &d), JST_COUNTER_DISCONTINUITY);
+	assert_int_equal(d, 0);
+	assert_true(c.ext == UINT64_MAX - 5);
+}
+
+static void max_delta_of_nonsense_interval(void **st)
+{
+	(void)st;
+	/* No bound can be derived from an interval that is not a number. */
+	assert_true(jst_counter_max_delta(100, NAN, 1e-6) == UINT64_MAX);
+	assert_true(jst_counter_max_delta(100, INFINITY, 1e-6) == UINT64_MAX);
+	assert_true(jst_counter_max_delta(NAN, 1.0, 1e-6) == UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +207,10 @@ int main(void)
 	    cmocka_unit_test(backwards_without_power_bound_uses_half_range),
 	    cmocka_unit_test(implausible_forward_jump),
 	    cmocka_unit_test(max_delta_bound),
+	    cmocka_unit_test(garbage_reading_does_not_become_the_base),
+	    cmocka_unit_test(garbage_first_reading_is_not_a_base),
+	    cmocka_unit_test(extended_count_never_overflows),
+	    cmocka_unit_test(max_delta_of_nonsense_interval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -491,6 +491,58 @@ static void measurement_outlives_meter(void **st)
 	jst_measurement_free(ms);
 }
 
+static void failed_backend_read_leaves_no_stale_power(void **st)
+{
+	(void)st;
+	size_t i =
+	    fake_add(&fake_a, "node", JST_KIND_NODE, "node:pdu", JST_METHOD_POWER, 0.01, 0, 0);
+	fake_set_power(&fake_a, i, 100.0);
+	jst_meter *m = open_meter(0, 60000); /* no sampler reading in the test */
+	jst_measurement *ms;
+	assert_int_equal(jst_window_begin(m, "before"), 0);
+	fake_set_read_rc(&fake_a, -EIO);
+	/* The edge read of "after" is the one that fails: the 100 W seen before it
+	 * is not a reading inside "after". */
+	assert_int_equal(jst_window_begin(m, "after"), 0);
+	assert_int_equal(jst_window_end(m, "after", &ms), 0);
+	jst_domain_energy d;
+	jst_measurement_domain(ms, 0, &d);
+	assert_float_equal(d.energy_j, 0.0, 0);
+	assert_true(d.partial);
+	assert_non_null(strstr(d.note, "before the window began"));
+	assert_true(isnan(d.peak_power_w));
+	jst_measurement_free(ms);
+
+	assert_int_equal(jst_window_end(m, "before", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
+	assert_float_equal(d.peak_power_w, 100.0, 0); /* seen at its begin edge */
+	assert_true(d.partial);
+	assert_non_null(strstr(d.note, "read failed"));
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+}
+
+static void garbage_counter_value_adds_no_energy(void **st)
+{
+	(void)st;
+	size_t i = fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0",
+	                    JST_METHOD_COUNTER, 0.05, 1e-3, 1000);
+	fake_set_counter(&fake_a, i, 900);
+	jst_meter *m = open_meter(0, 60000);
+	jst_measurement *ms;
+	assert_int_equal(jst_window_begin(m, "w"), 0);
+	fake_set_counter(&fake_a, i, 1200); /* outside the counter's range */
+	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	fake_set_counter(&fake_a, i, 300); /* one wrap past 900: 400 mJ */
+	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	jst_domain_energy d;
+	jst_measurement_domain(ms, 0, &d);
+	assert_float_equal(d.energy_j, 0.400, 1e-12);
+	assert_true(d.partial); /* the garbage reading is said, not hidden */
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +561,8 @@ int main(void)
 	    cmocka_unit_test_setup(begin_here_end_there, setup),
 	    cmocka_unit_test_setup(scoped_and_wrapped_forms, setup),
 	    cmocka_unit_test_setup(measurement_outlives_meter, setup),
+	    cmocka_unit_test_setup(failed_backend_read_leaves_no_stale_power, setup),
+	    cmocka_unit_test_setup(garbage_counter_value_adds_no_energy, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
