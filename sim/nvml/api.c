@@ -19,8 +19,6 @@ static pthread_rwlock_t sim_lock = PTHREAD_RWLOCK_INITIALIZER;
 static unsigned sim_refs;
 static struct sim_nvml sim;
 
-static const char *const sim_name = "NVIDIA H100 80GB HBM3 (sim)";
-
 /* ---- init and shutdown ------------------------------------------------------- */
 
 SIM_EXPORT nvmlReturn_t nvmlInit_v2(void)
@@ -226,7 +224,7 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned
 	nvmlReturn_t r = enter(dev, 1, 0, &now);
 	if (r)
 		return r;
-	r = copy_text(name, length, sim_name);
+	r = copy_text(name, length, sim.name);
 	leave();
 	return r;
 }
@@ -273,7 +271,7 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t dev, unsigned int
 	if (!arch)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	else
-		*arch = 9; /* NVML_DEVICE_ARCH_HOPPER */
+		*arch = sim.arch;
 	leave();
 	return r;
 }

@@ -128,6 +128,20 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		s->dev[k] = (struct nvmlDevice_st){.index = k};
 		s->mig_dev[k] = (struct nvmlDevice_st){.index = k, .is_mig = 1};
 	}
+	const char *name = env("JSTSIM_NVML_NAME", "NVIDIA H100 80GB HBM3 (sim)");
+	if (strlen(name) >= sizeof s->name) {
+		sim_config_free(s);
+		return bad("JSTSIM_NVML_NAME is too long: '%s'", name);
+	}
+	snprintf(s->name, sizeof s->name, "%s", name);
+	const char *arch = env("JSTSIM_NVML_ARCH", "9"); /* NVML_DEVICE_ARCH_HOPPER */
+	unsigned long a = strtoul(arch, &end, 10);
+	if (*end || end == arch || a > 0xffffffffUL) {
+		sim_config_free(s);
+		return bad("JSTSIM_NVML_ARCH must be an nvmlDeviceArchitecture_t number, got '%s'",
+		           arch);
+	}
+	s->arch = (unsigned)a;
 	nvmlReturn_t r = parse_mode(s, env("JSTSIM_NVML_MODE", "normal"));
 	if (!r)
 		r = parse_lost(s, env("JSTSIM_NVML_LOST", ""));

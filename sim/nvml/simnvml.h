@@ -40,6 +40,8 @@ struct sim_nvml {
 	pid_t pid;        /* only the process that initialised writes the truth */
 	unsigned ngpus;
 	int nocounter, noinstant;
+	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* every GPU's nvmlDeviceGetName */
+	unsigned arch;                              /* nvmlDeviceGetArchitecture */
 	struct sim_trace *trace;
 	char spec[512];
 	char truth_path[1024];

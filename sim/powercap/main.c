@@ -37,6 +37,8 @@ static void usage(FILE *f)
 	    "  --psys              add a psys zone (1.3 x packages + dram)\n"
 	    "  --mmio              add intel-rapl-mmio:0, a duplicate of the first package\n"
 	    "  --modulus-j J       counter range in joules (default 262143.328850)\n"
+	    "  --tdp-w W           constraint_0_max_power_uw says W and constraint_1's says 0,\n"
+	    "                      as on client CPUs whose turbo (PL2) runs far above it\n"
 	    "  --start-near-wrap   counters start 3 J below their wrap\n"
 	    "  --mode M            normal | unreadable | garbage | garbage-range | garbage-late\n"
 	    "  --garbage-after S   garbage-late: when package-0 turns to garbage (default 1)\n"
@@ -84,6 +86,7 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		O_PSYS,
 		O_MMIO,
 		O_MOD,
+		O_TDP,
 		O_NEAR,
 		O_MODE,
 		O_GAFTER,
@@ -102,6 +105,7 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	    {"psys", no_argument, 0, O_PSYS},
 	    {"mmio", no_argument, 0, O_MMIO},
 	    {"modulus-j", required_argument, 0, O_MOD},
+	    {"tdp-w", required_argument, 0, O_TDP},
 	    {"start-near-wrap", no_argument, 0, O_NEAR},
 	    {"mode", required_argument, 0, O_MODE},
 	    {"garbage-after", required_argument, 0, O_GAFTER},
@@ -153,6 +157,9 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 			break;
 		case O_MOD:
 			rc = parse_double(optarg, "--modulus-j", 1e-3, &o->modulus_j);
+			break;
+		case O_TDP:
+			rc = parse_double(optarg, "--tdp-w", 1, &o->tdp_w);
 			break;
 		case O_NEAR:
 			o->start_near_wrap = 1;

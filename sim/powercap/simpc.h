@@ -24,6 +24,7 @@ struct simpc_opts {
 	const char *trace_spec;
 	int dram, psys, mmio;
 	double modulus_j;
+	double tdp_w; /* > 0: constraint_0_max_power_uw states this, below the real peak */
 	int start_near_wrap;
 	enum simpc_mode mode;
 	double garbage_after_s;

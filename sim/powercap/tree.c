@@ -199,9 +199,17 @@ static int zone_create(struct simpc *s, struct simpc_zone *z, size_t i)
 	snprintf(text, sizeof text, "%llu\n", max_uw);
 	char name[40];
 	snprintf(name, sizeof name, "%s\n", z->zone_name);
+	if (s->o.tdp_w > 0)
+		/* What client CPUs show: the TDP for the long-term limit, nothing for the
+		 * short-term one, whose turbo power is several times the TDP. */
+		snprintf(text, sizeof text, "%llu\n",
+		         (unsigned long long)llround(s->o.tdp_w * 1e6));
 	if ((rc = write_attr(dir, "name", name)) || (rc = write_attr(dir, "enabled", "1\n")) ||
 	    (rc = write_attr(dir, "constraint_0_name", "long_term\n")) ||
 	    (rc = write_attr(dir, "constraint_0_max_power_uw", text)))
+		return rc;
+	if (s->o.tdp_w > 0 && ((rc = write_attr(dir, "constraint_1_name", "short_term\n")) ||
+	                       (rc = write_attr(dir, "constraint_1_max_power_uw", "0\n"))))
 		return rc;
 	if (i == 0 && s->o.mode == SIMPC_GARBAGE_RANGE)
 		snprintf(text, sizeof text, "garbage\n");

@@ -32,7 +32,8 @@ struct nvml_gpu {
 	int lost;                /* once lost, NVML is never asked about it again */
 	char lost_error[JST_NOTE_MAX];
 	int has_instant;
-	double power_w; /* power read in this read() call, for the telemetry series */
+	nvmlReturn_t failure; /* why probe could not open it */
+	double power_w;       /* power read in this read() call, for the telemetry series */
 };
 
 struct nvml_dom {
@@ -122,6 +123,25 @@ static void note_append(char *note, size_t len, const char *text)
 		snprintf(note + used, len - used, "%s", text);
 }
 
+/* Whether a GPU name is a GA100 part: A100, A800 or A30, with or without the X
+ * of the converged cards. Matched as whole words of the name ("NVIDIA
+ * A100-SXM4-80GB"), because a substring would take an RTX A1000 (GA107) or an
+ * RTX A3000 (GA104) for one. */
+static int name_is_ga100(const char *name)
+{
+	static const char *const models[] = {"A100", "A100X", "A800", "A30", "A30X"};
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, " -_/()");
+		for (size_t i = 0; n && i < sizeof models / sizeof models[0]; i++)
+			if (n == strlen(models[i]) && !strncmp(p, models[i], n))
+				return 1;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
 /* Newer GPUs report nvmlDeviceGetPowerUsage as a 1-second average; GA100 does not. */
 static int average_is_smoothed(const struct jst_nvml_api *api, nvmlDevice_t dev)
 {
@@ -133,9 +153,8 @@ static int average_is_smoothed(const struct jst_nvml_api *api, nvmlDevice_t dev)
 		return 1;
 	if (arch < NVML_DEVICE_ARCH_AMPERE)
 		return 0;
-	/* GA100 parts (A100, A30) report instantaneous power. */
-	if (api->DeviceGetName && api->DeviceGetName(dev, name, sizeof name) == NVML_SUCCESS &&
-	    (strstr(name, "A100") || (strstr(name, "A30") && !strstr(name, "A300"))))
+	if (arch == NVML_DEVICE_ARCH_AMPERE && api->DeviceGetName &&
+	    api->DeviceGetName(dev, name, sizeof name) == NVML_SUCCESS && name_is_ga100(name))
 		return 0;
 	return 1;
 }
@@ -184,6 +203,21 @@ static void declare(struct nvml_state *s, size_t g, enum nvml_source src, const 
 	snprintf(d->note, sizeof d->note, "%s", note);
 }
 
+/* What a person can do about a GPU that NVML counts but cannot open. */
+static const char *gpu_open_advice(nvmlReturn_t r)
+{
+	switch (r) {
+	case NVML_ERROR_GPU_IS_LOST:
+		return "it has fallen off the bus: the node needs a GPU reset or a reboot";
+	case NVML_ERROR_NO_PERMISSION:
+		return "this user (or container) may not open its /dev/nvidia* device";
+	case NVML_ERROR_RESET_REQUIRED:
+		return "it needs a reset (nvidia-smi -r) or a reboot";
+	default:
+		return "check nvidia-smi";
+	}
+}
+
 /* Declare the domains of one GPU: its best method, or every method it has. */
 static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason, size_t len)
 {
@@ -194,9 +228,9 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 	if (r == NVML_SUCCESS)
 		r = api->DeviceGetUUID(gpu->dev, uuid, sizeof uuid);
 	if (r != NVML_SUCCESS) {
-		snprintf(reason, len,
-		         "gpu%u: NVML: %s: check nvidia-smi, or leave it out with --gpus", index,
-		         jst_nvml_strerror(api, r));
+		gpu->failure = r;
+		snprintf(reason, len, "gpu%u: NVML: %s: %s, or leave it out with --gpus", index,
+		         jst_nvml_strerror(api, r), gpu_open_advice(r));
 		return -ENODEV;
 	}
 	gpu->index = index;
@@ -265,16 +299,27 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	} else {
 		rc = jst_nvml_select(s->api, count, ctx->gpus, idx, NVML_MAX_GPUS, &n, reason, len);
 	}
+	char left_out[JST_NOTE_MAX] = "";
 	for (size_t i = 0; !rc && i < n; i++) {
 		rc = probe_gpu(s, idx[i], ctx->cross_validate, reason, len);
-		/* With every GPU selected, one without readings is left out, not fatal. */
-		if (rc == -ENOTSUP && !ctx->gpus)
+		/* With every GPU selected, one that has no readings, or that NVML
+		 * cannot open (lost, or kept from this user or container), is left
+		 * out, as nvidia-smi leaves it out: the others are still measured. */
+		if (rc && !ctx->gpus && (rc == -ENOTSUP || rc == -ENODEV)) {
+			char text[JST_NOTE_MAX];
+			snprintf(text, sizeof text, "gpu%u left out: %s", idx[i],
+			         rc == -ENOTSUP
+			             ? "no energy or power readings"
+			             : jst_nvml_strerror(s->api, s->gpus[s->ngpus].failure));
+			note_append(left_out, sizeof left_out, text);
 			rc = 0;
+		}
 	}
-	if (!rc && s->ndoms == 0) {
-		snprintf(reason, len, "no GPU reports energy or power through NVML");
+	/* Where every GPU was left out, reason still holds the last one's why. */
+	if (!rc && s->ndoms == 0)
 		rc = -ENODEV;
-	}
+	for (size_t i = 0; !rc && left_out[0] && i < s->ndoms; i++)
+		note_append(s->descs[i].note, sizeof s->descs[i].note, left_out);
 	if (rc) {
 		jst_nvml_session_release();
 		free(s);

@@ -209,19 +209,24 @@ static int rapl_read_attr(struct rapl_probe *p, const char *zdir, const char *at
 	return 0;
 }
 
-/* The highest power any constraint allows, in watts; 0 when none says. */
+/* The highest power any constraint states, in watts; 0 when none says. Both
+ * the hardware's maximum and the limit set now count: a limit (PL2, PL4) may
+ * be set above what constraint_*_max_power_uw says, which is often the TDP. */
 static double rapl_max_power(struct rapl_probe *p, const char *zdir)
 {
+	static const char *const attrs[] = {"max_power_uw", "power_limit_uw"};
 	double best = 0;
 	for (int i = 0; i < RAPL_MAX_CONSTRAINTS; i++) {
-		char attr[48];
-		uint64_t uw = 0;
-		snprintf(attr, sizeof attr, "constraint_%d_max_power_uw", i);
-		/* A missing or odd constraint only loses a hint, never the zone; no
-		 * reason is pending here, so whatever it wrote is dropped. */
-		if (rapl_read_attr(p, zdir, attr, &uw) == 0 && (double)uw * 1e-6 > best)
-			best = (double)uw * 1e-6;
-		p->reason[0] = 0;
+		for (size_t a = 0; a < sizeof attrs / sizeof attrs[0]; a++) {
+			char attr[48];
+			uint64_t uw = 0;
+			snprintf(attr, sizeof attr, "constraint_%d_%s", i, attrs[a]);
+			/* A missing or odd constraint only loses a hint, never the zone;
+			 * no reason is pending here, so whatever it wrote is dropped. */
+			if (rapl_read_attr(p, zdir, attr, &uw) == 0 && (double)uw * 1e-6 > best)
+				best = (double)uw * 1e-6;
+			p->reason[0] = 0;
+		}
 	}
 	return best;
 }
@@ -318,8 +323,13 @@ static int rapl_add_zone(struct rapl_probe *p, const char *zdir, jst_kind kind, 
 	d->unit_j = 1e-6;
 	/* energy_uj runs over 0..max_energy_range_uj, then starts again at 0. */
 	d->modulus = range + 1;
+	/* The bound only rejects counter jumps no real power could make, so it
+	 * must never be below the real peak. The constraints often state the TDP
+	 * (constraint_1_max_power_uw is 0 on many client CPUs) while turbo runs
+	 * at several times it: they can raise the generous default, never lower
+	 * it. */
 	double w = rapl_max_power(p, zdir);
-	d->max_power_w = w > 0 ? w : default_w;
+	d->max_power_w = w > default_w ? w : default_w;
 	d->min_period_s = RAPL_REFRESH_S;
 	snprintf(d->note, sizeof d->note, "%s", note);
 	return (int)(st->n - 1);

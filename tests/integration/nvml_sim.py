@@ -41,14 +41,14 @@ class NvmlSim:
     """
 
     def __init__(self, gpus=1, trace="const:300", mode=None, lost=None, mig=None,
-                 fail_init=None, library=None):
+                 fail_init=None, library=None, name=None, arch=None):
         self.gpus = gpus
         self.trace = trace
         self.vars = {"JSTSIM_NVML_GPUS": str(gpus), "JSTSIM_NVML_TRACE": trace}
-        for name, val in (("MODE", mode), ("LOST", lost), ("MIG", mig),
-                          ("FAIL_INIT", fail_init)):
+        for var, val in (("MODE", mode), ("LOST", lost), ("MIG", mig),
+                         ("FAIL_INIT", fail_init), ("NAME", name), ("ARCH", arch)):
             if val is not None:
-                self.vars["JSTSIM_NVML_" + name] = str(val)
+                self.vars["JSTSIM_NVML_" + var] = str(val)
         self.library = library
         self.dir = None
         self.truth_path = None

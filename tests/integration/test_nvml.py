@@ -155,6 +155,25 @@ class PollingTest(NvmlCase):
         self.assertAlmostEqual(d["energy_j"], want, delta=0.03 * want)
 
 
+    def test_which_gpus_average_is_told_by_model_not_substring(self):
+        # nvmlDeviceGetPowerUsage is a 1-second average on Ampere except GA100
+        # (A100, A800, A30). An RTX A1000 is a GA107, not an A100; an A800 is one.
+        ampere = 7
+        for name, smoothed in (("NVIDIA RTX A1000 6GB Laptop GPU", True),
+                               ("NVIDIA RTX A3000 Laptop GPU", True),
+                               ("NVIDIA A10", True),
+                               ("NVIDIA A100-SXM4-80GB", False),
+                               ("NVIDIA A100 80GB PCIe", False),
+                               ("NVIDIA A100X", False),
+                               ("NVIDIA A800-SXM4-80GB", False),
+                               ("NVIDIA A30", False)):
+            with NvmlSim(mode="nocounter,noinstant", name=name, arch=ampere) as sim:
+                proc = run_joulestat(["list", "--json"], env=sim.env())
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with self.subTest(name=name):
+                self.assertEqual("1-second average" in proc.stdout, smoothed, proc.stdout)
+
+
 class CrossValidateTest(NvmlCase):
     def test_every_method_once_primary_and_counted_once(self):
         with NvmlSim(gpus=2, trace="const:300") as sim:
@@ -291,6 +310,28 @@ class FailureTest(NvmlCase):
         self.assertLessEqual(lost["energy_j"], p1 * (lost_at - begin) + 0.05)
         self.assertGreaterEqual(lost["energy_j"], p1 * (lost_at - begin - 0.3))
         self.assertTrue(m["totals"]["gpu"]["partial"])
+
+    def test_gpu_lost_before_the_run_leaves_the_others_measured(self):
+        # nvidia-smi lists the other GPUs of a machine with one fallen off the bus
+        # ("Unable to determine the device handle for GPU ...: GPU is lost"), and
+        # so must joulestat, saying which one it left out and why.
+        with NvmlSim(gpus=2, trace="const:300", lost="1@0") as sim:
+            proc, doc, m = self.run_sim(sim, cmd=("sleep", "0.3"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doms = domains_by_name(m)
+        self.assertEqual(sorted(d["name"] for d in gpu_domains(m)), ["gpu0"])
+        self.assertFalse(doms["gpu0"]["partial"], doms["gpu0"]["note"])
+        self.assert_counter_matches(sim, m, doms["gpu0"], 0)
+        self.assertIn("gpu1 left out", doms["gpu0"]["note"])
+        self.assertIn("GPU is lost", doms["gpu0"]["note"])
+
+    def test_every_gpu_lost_keeps_the_reason(self):
+        with NvmlSim(gpus=1, lost="0@0") as sim:
+            proc = run_joulestat(["list"], env=sim.env())
+        text = nvml_line(proc.stdout + proc.stderr)
+        self.assertIn("unavailable", text)
+        self.assertIn("gpu0", text)
+        self.assertIn("GPU is lost", text)
 
     def test_missing_library_says_so(self):
         with NvmlSim(library="/nonexistent/libnvidia-ml.so.1") as sim:

@@ -145,6 +145,22 @@ class RunTest(unittest.TestCase):
             self.assertGreater(want, 40.0, "the window must span more than one wrap")
             self.assertFalse(doms[name]["partial"], doms[name]["note"])
 
+    def test_turbo_above_the_tdp_constraint_is_counted(self):
+        # Client CPUs state their TDP in constraint_0_max_power_uw (15 W on a
+        # U-series laptop) and 0 for the short-term limit, while turbo (PL2)
+        # draws 40-64 W for tens of seconds. Energy at 60 W must not be taken
+        # for an implausible jump and dropped.
+        with PowercapSim(packages=1, no_dram=True, tdp_w=15, trace="const:60") as sim:
+            proc, doc = measure(["sleep", "0.6"], sim.env())
+            sim.stop()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        doms = domains_by_name(m)
+        for name in ("package-0", "core-0"):
+            want = check_zone(self, sim, m, name, doms[name]["energy_j"])
+            self.assertGreater(want, 10.0)
+            self.assertFalse(doms[name]["partial"], doms[name]["note"])
+
     def test_dies_are_summed_as_packages(self):
         with PowercapSim(packages=1, dies=2, trace="const:60") as sim:
             proc, doc = measure(["sleep", "0.5"], sim.env())
