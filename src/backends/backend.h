@@ -24,6 +24,7 @@ struct jst_backend_ctx {
 	const char *procfs_root;  /* "/proc" or a fixture */
 	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
+	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
 };
 
@@ -106,8 +107,9 @@ void jst_raw_clear(struct jst_raw *raw);
 
 /* GPU selection (src/backends/gpu_select.c): an explicit selection wins, else
  * CUDA_VISIBLE_DEVICES. Writes the comma-separated indices/UUIDs to out and
- * returns 1 when GPUs are restricted ("" = none at all), 0 when every GPU is
- * selected, negative when malformed. */
+ * returns JST_GPUS_EXPLICIT or JST_GPUS_FROM_ENV when GPUs are restricted
+ * ("" = none at all), 0 when every GPU is selected, negative when malformed. */
+enum { JST_GPUS_EXPLICIT = 1, JST_GPUS_FROM_ENV = 2 };
 int jst_gpu_selection_resolve(const char *explicit_sel, const char *cuda_visible, char *out,
                               size_t len);
 

@@ -87,5 +87,6 @@ int jst_gpu_selection_resolve(const char *explicit_sel, const char *cuda_visible
 	if (!cuda_visible)
 		return 0;
 	/* Set but empty (or nothing valid in it): CUDA sees no GPU, so neither do we. */
-	return parse_list(cuda_visible, 0, out, len);
+	int rc = parse_list(cuda_visible, 0, out, len);
+	return rc > 0 ? JST_GPUS_FROM_ENV : rc;
 }

@@ -297,7 +297,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		snprintf(reason, len, "NVML sees no GPU: check nvidia-smi");
 		rc = -ENODEV;
 	} else {
-		rc = jst_nvml_select(s->api, count, ctx->gpus, idx, NVML_MAX_GPUS, &n, reason, len);
+		rc = jst_nvml_select(s->api, count, ctx->gpus, ctx->gpus_from_env, idx,
+		                     NVML_MAX_GPUS, &n, reason, len);
 	}
 	char left_out[JST_NOTE_MAX] = "";
 	for (size_t i = 0; !rc && i < n; i++) {

@@ -177,7 +177,7 @@ const char *jst_nvml_strerror(const struct jst_nvml_api *api, nvmlReturn_t rc);
 
 /* Map a GPU selection (NULL: all) to NVML indices, without duplicates, at
  * most max (nvml_select.c). Returns 0, or negative with a reason. */
-int jst_nvml_select(const struct jst_nvml_api *api, unsigned count, const char *sel, unsigned *idx,
-                    size_t max, size_t *n, char *reason, size_t len);
+int jst_nvml_select(const struct jst_nvml_api *api, unsigned count, const char *sel, int from_env,
+                    unsigned *idx, size_t max, size_t *n, char *reason, size_t len);
 
 #endif

@@ -73,8 +73,8 @@ static int index_by_mig(const struct jst_nvml_api *api, unsigned count, const ch
 	return index_by_uuid(api, count, uuid, strlen(uuid), out, reason, len);
 }
 
-int jst_nvml_select(const struct jst_nvml_api *api, unsigned count, const char *sel, unsigned *idx,
-                    size_t max, size_t *n, char *reason, size_t len)
+int jst_nvml_select(const struct jst_nvml_api *api, unsigned count, const char *sel, int from_env,
+                    unsigned *idx, size_t max, size_t *n, char *reason, size_t len)
 {
 	*n = 0;
 	if (!sel) {
@@ -101,13 +101,20 @@ int jst_nvml_select(const struct jst_nvml_api *api, unsigned count, const char *
 					    reason, len,
 					    "GPU %s not found: NVML sees %u GPUs, indices 0-%u",
 					    tok, count, count - 1);
-				return -ENODEV;
+				rc = -ENODEV;
 			}
 			i = (unsigned)v;
 		} else if (!strncmp(tok, "MIG-", 4)) {
 			rc = index_by_mig(api, count, tok, &i, reason, len);
 		} else {
 			rc = index_by_uuid(api, count, tok, strlen(tok), &i, reason, len);
+		}
+		/* CUDA uses CUDA_VISIBLE_DEVICES up to its first entry that names no
+		 * GPU ("0,7,1" on two GPUs is GPU 0): so do we, and measure what the
+		 * program sees. Only when nothing before it matched is it an error. */
+		if (rc == -ENODEV && from_env && *n > 0) {
+			reason[0] = 0;
+			return 0;
 		}
 		if (rc)
 			return rc;

@@ -74,7 +74,7 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 	                               sizeof out->gpus);
 	if (rc < 0)
 		return rc;
-	out->gpus_set = rc > 0;
+	out->gpus_set = rc; /* 0, JST_GPUS_EXPLICIT or JST_GPUS_FROM_ENV */
 
 	if (cfg->backends && *cfg->backends) {
 		size_t n = strlen(cfg->backends);

@@ -66,6 +66,7 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	    .procfs_root = rc->procfs_root,
 	    .nvml_library = rc->nvml_library,
 	    .gpus = rc->gpus_set ? rc->gpus : NULL,
+	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,
 	};
 	if (rc->backends_set && !names_known(rc->backends, ops, nops))

@@ -267,6 +267,18 @@ class SelectionTest(NvmlCase):
         self.assertEqual(self.names(cuda_visible="1,3"), ["gpu1", "gpu3"])
         self.assertEqual(self.names(cuda_visible=gpu_uuid(2)), ["gpu2"])
 
+    def test_cuda_visible_devices_ends_at_an_unknown_gpu_as_cuda_does(self):
+        # The CUDA runtime uses the list up to its first entry that names no GPU.
+        self.assertEqual(self.names(cuda_visible="2,7,1"), ["gpu2"])
+        self.assertEqual(self.names(cuda_visible="3," + gpu_uuid(9) + ",0"), ["gpu3"])
+
+    def test_explicit_unknown_gpu_is_an_error(self):
+        # Our own option is strict: a typo must not silently measure fewer GPUs.
+        proc, doc = measure(["true"], self.sim.env(), backends="nvml",
+                            extra=["--gpus", "0,7"])
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("GPU 7 not found", proc.stderr)
+
     def test_explicit_selection_beats_cuda_visible_devices(self):
         self.assertEqual(self.names(["--gpus", "0"], cuda_visible="1,3"), ["gpu0"])
 

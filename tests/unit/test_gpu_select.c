@@ -49,19 +49,20 @@ static void explicit_garbage_is_an_error(void **st)
 static void cuda_visible_devices(void **st)
 {
 	(void)st;
-	assert_int_equal(sel(NULL, "1,3"), 1);
+	assert_int_equal(sel(NULL, "1,3"), JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "1,3");
-	assert_int_equal(sel(NULL, "GPU-8f1c,MIG-5a1c0000-0000-4000-9000-000000000002"), 1);
+	assert_int_equal(sel(NULL, "GPU-8f1c,MIG-5a1c0000-0000-4000-9000-000000000002"),
+	                 JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "GPU-8f1c,MIG-5a1c0000-0000-4000-9000-000000000002");
-	assert_int_equal(sel(NULL, "MIG-GPU-8f1c/1/0"), 1);
+	assert_int_equal(sel(NULL, "MIG-GPU-8f1c/1/0"), JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "MIG-GPU-8f1c/1/0");
 	/* Set but empty: no GPU at all. */
-	assert_int_equal(sel(NULL, ""), 1);
+	assert_int_equal(sel(NULL, ""), JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "");
 	/* CUDA stops at the first invalid entry and keeps those before it. */
-	assert_int_equal(sel(NULL, "0,-1,2"), 1);
+	assert_int_equal(sel(NULL, "0,-1,2"), JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "0");
-	assert_int_equal(sel(NULL, "-1"), 1);
+	assert_int_equal(sel(NULL, "-1"), JST_GPUS_FROM_ENV);
 	assert_string_equal(out, "");
 }
 
