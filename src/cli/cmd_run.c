@@ -188,8 +188,9 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	}
 	struct jst_interval *iv = NULL;
 	if (o->interval_ms) {
+		/* Only the files want every interval; the table has its rows already. */
 		rc = jst_interval_start(meter, o->interval_ms, out->table, &r->header, &r->serial,
-		                        &iv);
+		                        out->json || out->csv, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
@@ -243,12 +244,15 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	int exit_status = 0, last = 0;
 	for (unsigned i = 0; i < o->repeat; i++) {
 		last = run_once(meter, o, out, &r);
-		if (last < 0 || r.n == i) /* not measured: nothing to repeat */
+		if (last < 0)
 			break;
-		if (last && !exit_status)
-			exit_status = last; /* the first failure is the one to report */
-		if (jst_forward_received())
-			break; /* interrupted: report what was measured */
+		/* The first failure is the one to report, a later run that could not
+		 * start (126, 127) included; a run not started because a signal came
+		 * is no failure of the command. */
+		if (last && !exit_status && (r.n > i || !jst_forward_received()))
+			exit_status = last;
+		if (r.n == i || jst_forward_received())
+			break; /* not measured, or interrupted: report what was measured */
 	}
 	if (jst_forward_received() && r.n)
 		jst_cli_error("got %s while the command ran: passed it on; the measurement "

@@ -16,6 +16,7 @@ struct jst_interval {
 	FILE *rows;
 	int *header;
 	unsigned *serial;
+	int keep;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -76,8 +77,8 @@ static int rotate(struct jst_interval *iv, unsigned cur, int last)
 		jst_sink_text_interval_row(iv->rows, m,
 		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
 	}
-	rc = keep(iv, m);
-	if (rc)
+	rc = iv->keep ? keep(iv, m) : 0;
+	if (rc || !iv->keep)
 		jst_measurement_free(m);
 	return rc;
 }
@@ -91,6 +92,11 @@ static void *interval_main(void *arg)
 	pthread_mutex_lock(&iv->mu);
 	for (;;) {
 		next += iv->period_ns;
+		/* Ticks missed while joulestat was stopped (Ctrl-Z, a debugger) or
+		 * starved are skipped: catching up would only add windows of no length. */
+		int64_t now = now_ns();
+		if (next <= now)
+			next = now + iv->period_ns;
 		struct timespec ts = {.tv_sec = next / 1000000000LL,
 		                      .tv_nsec = next % 1000000000LL};
 		while (!iv->stop && pthread_cond_timedwait(&iv->cond, &iv->mu, &ts) != ETIMEDOUT)
@@ -113,7 +119,7 @@ static void *interval_main(void *arg)
 }
 
 int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *header,
-                       unsigned *serial, struct jst_interval **out)
+                       unsigned *serial, int keep, struct jst_interval **out)
 {
 	struct jst_interval *iv = calloc(1, sizeof *iv);
 	if (!iv)
@@ -122,7 +128,8 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	                            .period_ns = (int64_t)period_ms * 1000000,
 	                            .rows = rows,
 	                            .header = header,
-	                            .serial = serial};
+	                            .serial = serial,
+	                            .keep = keep};
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the meter's clock */

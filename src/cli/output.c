@@ -8,7 +8,8 @@ FILE *jst_cli_output_open(const char *path)
 {
 	if (!strcmp(path, "-"))
 		return stdout;
-	FILE *f = fopen(path, "w");
+	/* "e": O_CLOEXEC, or the measured command would inherit the file. */
+	FILE *f = fopen(path, "we");
 	if (!f)
 		jst_cli_error("cannot write '%s': %s", path, strerror(errno));
 	return f;

@@ -3,10 +3,34 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 json_t *jst_json_number(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+	           : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+	           : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+	                                          : 0;
+	/* The second byte's range narrows for the leads that could encode an
+	 * overlong form, a surrogate or a code point past U+10FFFF. */
+	unsigned char lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+	if (n && (s[1] < lo || s[1] > hi))
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
 }
 
 json_t *jst_json_string(const char *s)
@@ -16,14 +40,31 @@ json_t *jst_json_string(const char *s)
 	json_t *j = json_string(s);
 	if (j)
 		return j;
-	/* Not UTF-8 (a name from firmware, say): keep the ASCII rather than lose
-	 * the whole document over one string. */
-	char buf[1024];
-	size_t i = 0;
-	for (; s[i] && i + 1 < sizeof buf; i++)
-		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-	buf[i] = 0;
-	return json_string(buf);
+	/* Not UTF-8 (a Latin-1 file name in argv, a name from firmware): replace
+	 * each bad byte with U+FFFD, as a UTF-8 decoder would, and keep the rest
+	 * rather than lose the string or the whole document. */
+	size_t len = strlen(s);
+	char *buf = malloc(3 * len + 1);
+	if (!buf)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	char *o = buf;
+	while (*p) {
+		size_t n = utf8_seq(p);
+		if (n) {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = 0;
+	j = json_string(buf);
+	free(buf);
+	return j;
 }
 
 static void put(json_t *o, const char *key, json_t *v)

@@ -51,7 +51,7 @@ void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s);
 
 /* A number, or null where it is NaN or infinite. */
 json_t *jst_json_number(double v);
-/* A string, or null for NULL; bytes that are not UTF-8 become "?". */
+/* A string, or null for NULL; each byte that is not UTF-8 becomes U+FFFD. */
 json_t *jst_json_string(const char *s);
 json_t *jst_sink_json_measurement(const jst_measurement *m);
 json_t *jst_sink_json_stat(const struct jst_stat *s);

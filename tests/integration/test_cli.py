@@ -120,6 +120,20 @@ class ExitStatusTest(CliCase):
         self.assertEqual(doc["runs"][0]["exit_status"], 3)
         self.assertEqual(doc["command"], ["sh", "-c", "exit 3"])
 
+    def test_repeat_reports_a_later_run_that_cannot_start(self):
+        # The first run removes the command: the second cannot start (127),
+        # which must not pass for success because the first run succeeded.
+        with tempfile.TemporaryDirectory() as d:
+            script = os.path.join(d, "once.sh")
+            with open(script, "w") as f:
+                f.write('#!/bin/sh\nrm -f "$0"\n')
+            os.chmod(script, 0o755)
+            proc, doc = self.measure([script], extra=["-r", "3"])
+        self.assertEqual(proc.returncode, 127, proc.stderr)
+        self.assertIn("cannot run", proc.stderr)
+        self.assertEqual(doc["exit_status"], 127)
+        self.assertEqual([m["exit_status"] for m in doc["runs"]], [0])
+
     def test_killed_by_a_signal_is_128_plus_it(self):
         proc, doc = self.measure(["sh", "-c", "kill -KILL $$"])
         self.assertEqual(proc.returncode, 128 + signal.SIGKILL, proc.stderr)
@@ -174,6 +188,101 @@ class SignalTest(CliCase):
 
     def test_sigint_is_forwarded_and_the_json_written(self):
         self.forwarded(signal.SIGINT, 8)
+
+
+COUNT_SIGINT = r"""
+import signal, sys, time
+log, ready = sys.argv[1:3]
+got = []
+signal.signal(signal.SIGINT, lambda *a: got.append(1))
+open(ready, "w").close()
+deadline = time.monotonic() + 20
+while not got and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.5)  # room for a second, duplicate SIGINT to arrive
+with open(log, "w") as f:
+    f.write(str(len(got)))
+sys.exit(8)
+"""
+
+
+class TerminalSignalTest(CliCase):
+    def test_ctrl_c_reaches_the_command_once(self):
+        # Ctrl-C on a terminal: the kernel signals the whole foreground process
+        # group, joulestat and the command alike. joulestat must survive it, not
+        # pass it on a second time, and still write the measurement.
+        import fcntl
+        import pty
+        import termios
+        master, slave = pty.openpty()
+
+        def as_terminal_job():
+            default_signals()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        with tempfile.TemporaryDirectory() as d:
+            script = os.path.join(d, "count.py")
+            with open(script, "w") as f:
+                f.write(COUNT_SIGINT)
+            log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "out.json"))
+            p = subprocess.Popen([binary("JOULESTAT"), "run", "--json", out, "--",
+                                  sys.executable, script, log, ready], env=self.env,
+                                 stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, start_new_session=True,
+                                 preexec_fn=as_terminal_job)
+            os.close(slave)
+            try:
+                wait_for_file(ready, 20, p)
+                os.write(master, b"\x03")
+                _, stderr = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                os.close(master)
+            self.assertEqual(p.returncode, 8, stderr)
+            with open(log) as f:
+                self.assertEqual(f.read(), "1")
+            with open(out) as f:
+                self.assertEqual(json.load(f)["exit_status"], 8)
+
+
+class ChildTest(CliCase):
+    """What the measured command inherits from joulestat: nothing of its own."""
+
+    STATUS = "grep -E '^Sig(Blk|Ign):' /proc/self/status"
+
+    def test_signal_state_is_what_it_would_be_without_joulestat(self):
+        # A direct run is the reference: the test runner may have left
+        # something ignored, and joulestat must neither add nor remove any.
+        direct = subprocess.run(["sh", "-c", self.STATUS], capture_output=True, text=True,
+                                preexec_fn=default_signals, check=True).stdout
+        proc = subprocess.run([binary("JOULESTAT"), "run", "-q", "--", "sh", "-c", self.STATUS],
+                              env=self.env, capture_output=True, text=True, timeout=60,
+                              preexec_fn=default_signals)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, direct)
+
+    def test_output_files_are_not_inherited(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = [os.path.join(d, n) for n in ("out.json", "out.csv", "table.txt")]
+            proc = self.run_cli("run", "--json", paths[0], "--csv", paths[1], "-o", paths[2],
+                                "--", "sh", "-c",
+                                'for f in /proc/self/fd/*; do readlink "$f"; done; true')
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            for path in paths:
+                self.assertNotIn(path, proc.stdout)
+                self.assertGreater(os.path.getsize(path), 0)
+
+    def test_an_argument_that_is_not_utf8_keeps_the_rest(self):
+        # jansson refuses invalid UTF-8: only the bad byte may be replaced,
+        # the valid text around it (however long) must survive.
+        arg = "é" * 600 + "\ufffd" + "z"
+        raw = ("é" * 600).encode() + b"\xe9z"
+        proc = subprocess.run([binary("JOULESTAT"), "run", "--json", "-", "--", "true", raw],
+                              env=self.env, capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["command"], ["true", arg])
 
 
 class OutputTest(CliCase):
@@ -283,6 +392,34 @@ class OutputTest(CliCase):
         # Each interval begins before the one before it ends: nothing is left out.
         for a, b in zip(ivs, ivs[1:]):
             self.assertLessEqual(b["begin_ns"], a["end_ns"])
+
+
+class IntervalTest(CliCase):
+    def test_memory_stays_flat_when_no_file_wants_the_intervals(self):
+        # Printed rows need nothing kept: a long run with a short interval must
+        # not grow joulestat without bound (about 1000 windows a second here).
+        rss = "grep VmRSS /proc/$PPID/status"
+        # An ASan build would otherwise hold every freed block in quarantine.
+        asan = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+        if os.environ.get("ASAN_OPTIONS"):
+            asan = os.environ["ASAN_OPTIONS"] + ":" + asan
+        env = dict(self.env, ASAN_OPTIONS=asan)
+        proc = self.run_cli("run", "-I", "1", "-o", os.devnull, "--", "sh", "-c",
+                            "sleep 0.5; %s; sleep 3; %s" % (rss, rss), env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        kb = [int(ln.split()[1]) for ln in proc.stdout.splitlines()]
+        self.assertEqual(len(kb), 2, proc.stdout)
+        self.assertLess(kb[1] - kb[0], 400, proc.stdout)
+
+    def test_a_stall_does_not_burst_into_empty_intervals(self):
+        # joulestat stopped for a while (Ctrl-Z, a debugger, an overloaded
+        # host): afterwards the intervals go on at their period rather than
+        # catching up on every missed tick with windows of no length.
+        proc, doc = self.measure(["sh", "-c", "kill -STOP $PPID; sleep 1.5; kill -CONT $PPID;"
+                                  " sleep 0.3"], extra=["-I", "50"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        short = [iv["duration_s"] for iv in doc["intervals"][:-1] if iv["duration_s"] < 0.025]
+        self.assertLess(len(short), 5, short)
 
 
 class IntervalTruthTest(unittest.TestCase):
