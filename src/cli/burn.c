@@ -12,6 +12,7 @@
 struct burner {
 	pthread_t thread;
 	int64_t until_ns;
+	int (*stop)(void);
 	double result;
 };
 
@@ -29,8 +30,9 @@ static void *burn_main(void *arg)
 	 * whose arithmetic could run at another speed. */
 	const double c = 0.99999950000004167, s = 0.00099999983333334167; /* cos, sin 1e-3 */
 	double x = 1.0, y = 0.0;
-	while (now_ns() < b->until_ns) {
-		/* Enough work between clock reads that reading the clock costs nothing. */
+	while (now_ns() < b->until_ns && !(b->stop && b->stop())) {
+		/* Enough work between clock reads that reading the clock (and the
+		 * stop flag) costs nothing, little enough that a stop is prompt. */
 		for (int i = 0; i < 100000; i++) {
 			double nx = x * c - y * s;
 			y = x * s + y * c;
@@ -47,7 +49,7 @@ unsigned jst_burn_default_threads(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-int jst_burn(double seconds, unsigned threads)
+int jst_burn(double seconds, unsigned threads, int (*stop)(void))
 {
 	if (!threads)
 		threads = jst_burn_default_threads();
@@ -59,6 +61,7 @@ int jst_burn(double seconds, unsigned threads)
 	int rc = 0;
 	for (; started < threads; started++) {
 		b[started].until_ns = until;
+		b[started].stop = stop;
 		/* The calling thread burns too, as the last burner. */
 		if (started + 1 == threads)
 			break;

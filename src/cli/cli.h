@@ -72,10 +72,26 @@ int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_mete
 /* Say why nothing can measure: one line per backend with its reason. */
 void jst_cli_explain_no_domain(FILE *f, jst_meter *meter);
 
-/* An output named on the command line: "-" is stdout. NULL after reporting. */
-FILE *jst_cli_output_open(const char *path);
-/* Close it (never stdout); 0 or -1 after reporting a write error. */
-int jst_cli_output_close(FILE *f, const char *path);
+/* An output named on the command line: "-" is stdout. A regular file is
+ * written to a temporary beside it (".NAME.XXXXXX") that the commit renames
+ * over it, so that the file holds either its previous content or the whole
+ * new one; pipes and devices are written in place. */
+struct jst_cli_output {
+	const char *path;
+	FILE *f;      /* where to write; NULL when not open */
+	char *tmp;    /* the temporary, or NULL when written in place */
+	char *target; /* what the temporary replaces: path, or where its symlink leads */
+};
+/* Open it (zeroed first); 0, or -1 after reporting. live: rows are written as
+ * they come (--interval) for a reader to follow, so the file is written in
+ * place rather than replaced at the end. */
+int jst_cli_output_open(struct jst_cli_output *o, const char *path, int live);
+/* Finish it: close (never stdout) and put the temporary in place. 0, or -1
+ * after reporting a write error (the file named then keeps what it had).
+ * Nothing to do when it is not open. */
+int jst_cli_output_commit(struct jst_cli_output *o);
+/* Give it up: the file named keeps what it had. */
+void jst_cli_output_discard(struct jst_cli_output *o);
 
 /* ---- help ---------------------------------------------------------------- */
 

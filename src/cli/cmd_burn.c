@@ -34,7 +34,7 @@ int jst_cmd_burn(int argc, char **argv)
 	}
 	if (optind < argc)
 		return jst_cli_usage_error("burn", "unexpected argument '%s'", argv[optind]);
-	int rc = jst_burn(seconds, threads);
+	int rc = jst_burn(seconds, threads, NULL);
 	if (rc) {
 		jst_cli_error("burn: cannot start its threads: %s", strerror(-rc));
 		return JST_EXIT_FAIL;

@@ -84,52 +84,62 @@ static int parse(int argc, char **argv, struct run_opts *o)
 }
 
 struct outputs {
-	FILE *json, *csv, *table; /* table NULL with -q */
+	struct jst_cli_output json, csv, file; /* file: -o */
+	FILE *table;                           /* stderr, or file's; NULL with -q */
 };
+
+/* Give up every output opened: the files named keep what they had. */
+static void outputs_discard(struct outputs *out)
+{
+	jst_cli_output_discard(&out->json);
+	jst_cli_output_discard(&out->csv);
+	jst_cli_output_discard(&out->file);
+	out->table = NULL;
+}
 
 static int outputs_open(const struct run_opts *o, struct outputs *out)
 {
 	*out = (struct outputs){0};
-	if (o->json_path && !(out->json = jst_cli_output_open(o->json_path)))
+	if ((o->json_path && jst_cli_output_open(&out->json, o->json_path, 0)) ||
+	    (o->csv_path && jst_cli_output_open(&out->csv, o->csv_path, 0)) ||
+	    (!o->quiet && o->out_path &&
+	     jst_cli_output_open(&out->file, o->out_path, o->interval_ms > 0))) {
+		/* Nothing will be written: the outputs already open keep their files. */
+		outputs_discard(out);
 		return -1;
-	if (o->csv_path && !(out->csv = jst_cli_output_open(o->csv_path)))
-		return -1;
+	}
 	if (!o->quiet)
-		out->table = o->out_path ? jst_cli_output_open(o->out_path) : stderr;
-	return !o->quiet && !out->table ? -1 : 0;
+		out->table = o->out_path ? out->file.f : stderr;
+	return 0;
 }
 
-/* Close the files opened for a run that measured nothing. */
-static void outputs_discard(const struct run_opts *o, struct outputs *out)
-{
-	jst_cli_output_close(out->json, o->json_path);
-	jst_cli_output_close(out->csv, o->csv_path);
-	if (out->table && out->table != stderr)
-		jst_cli_output_close(out->table, o->out_path);
-}
-
-/* Write everything that was asked for; -1 when any output failed. */
+/* Write everything that was asked for; -1 when any output failed. Each output
+ * stands alone: one that cannot be written does not keep the others back. */
 static int outputs_write(const struct run_opts *o, struct outputs *out, const struct jst_report *r)
 {
 	int bad = 0;
-	if (out->table) {
+	if (out->table)
 		jst_sink_text_report(out->table, r);
-		if (out->table != stderr)
-			bad |= jst_cli_output_close(out->table, o->out_path);
-	}
-	if (out->json) {
+	bad |= jst_cli_output_commit(&out->file);
+	if (out->json.f) {
 		json_t *doc = jst_sink_json_report(r);
-		int rc = jst_sink_json_write(out->json, doc);
+		int rc = jst_sink_json_write(out->json.f, doc);
 		json_decref(doc);
-		if (rc)
+		if (rc) {
 			jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-rc));
-		bad |= rc != 0 || jst_cli_output_close(out->json, o->json_path);
+			jst_cli_output_discard(&out->json);
+			bad = 1;
+		}
+		bad |= jst_cli_output_commit(&out->json);
 	}
-	if (out->csv) {
-		int rc = jst_sink_csv_report(out->csv, r);
-		if (rc)
+	if (out->csv.f) {
+		int rc = jst_sink_csv_report(out->csv.f, r);
+		if (rc) {
 			jst_cli_error("cannot write '%s': %s", o->csv_path, strerror(-rc));
-		bad |= rc != 0 || jst_cli_output_close(out->csv, o->csv_path);
+			jst_cli_output_discard(&out->csv);
+			bad = 1;
+		}
+		bad |= jst_cli_output_commit(&out->csv);
 	}
 	return bad ? -1 : 0;
 }
@@ -190,7 +200,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	if (o->interval_ms) {
 		/* Only the files want every interval; the table has its rows already. */
 		rc = jst_interval_start(meter, o->interval_ms, out->table, &r->header, &r->serial,
-		                        out->json || out->csv, &iv);
+		                        out->json.f || out->csv.f, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
@@ -213,22 +223,6 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
-}
-
-static const char *signal_name(int sig)
-{
-	switch (sig) {
-	case SIGINT:
-		return "SIGINT";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGHUP:
-		return "SIGHUP";
-	case SIGQUIT:
-		return "SIGQUIT";
-	default:
-		return "a signal";
-	}
 }
 
 static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *out)
@@ -257,9 +251,9 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	if (jst_forward_received() && r.n)
 		jst_cli_error("got %s while the command ran: passed it on; the measurement "
 		              "covers up to its end",
-		              signal_name(jst_forward_received()));
+		              jst_forward_signal_name(jst_forward_received()));
 	if (r.n == 0) {
-		outputs_discard(o, out);
+		outputs_discard(out);
 		runs_free(&r);
 		return last < 0 ? JST_EXIT_RUN_FAIL : last;
 	}

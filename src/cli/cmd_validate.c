@@ -94,7 +94,7 @@ static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
 			                    : jst_command_failure_status(-rc);
 		}
 		*status = jst_command_wait(pid);
-	} else if ((rc = jst_burn(o->seconds, o->threads))) {
+	} else if ((rc = jst_burn(o->seconds, o->threads, jst_forward_received))) {
 		jst_window_cancel(meter, name);
 		jst_cli_error("validate: cannot start the burn: %s", strerror(-rc));
 		return JST_EXIT_FAIL;
@@ -130,7 +130,11 @@ static void describe_workload(FILE *f, const struct validate_opts *o, json_t *do
 	json_object_set_new(doc, "workload", w);
 }
 
-static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table, FILE *json)
+/* Runs the workload and reports. The exit status: 0 when every method agrees,
+ * 1 when one does not or the workload failed, 128 + N when forwarded signal N
+ * stopped it (the report then covers the runs up to that one). */
+static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table,
+                    struct jst_cli_output *json)
 {
 	jst_measurement **runs =
 	    calloc(o->repeat, sizeof *runs); // NOLINT(bugprone-sizeof-expression)
@@ -139,6 +143,7 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 	int rc = 0, status = 0, first_bad = 0;
 	if (!runs) {
 		json_decref(doc);
+		jst_cli_output_discard(json);
 		jst_cli_error("out of memory");
 		return JST_EXIT_FAIL;
 	}
@@ -150,24 +155,35 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 			break;
 		first_bad = first_bad ? first_bad : status;
 	}
+	/* Taken once: the report and the exit status must tell the same story. */
+	int sig = jst_forward_received();
+	if (sig && n)
+		jst_cli_error("validate: got %s: %s; the report covers %zu of %u run%s",
+		              jst_forward_signal_name(sig),
+		              o->command ? "passed it on" : "stopped the burn", n, o->repeat,
+		              o->repeat == 1 ? "" : "s");
 	struct jst_validation v = {0};
 	if (n && jst_validation_compute(runs, n, &v) == 0) {
 		if (first_bad)
 			jst_cli_error("validate: the workload exited with status %d", first_bad);
 		jst_validation_print(table, &v);
-		if (json) {
+		if (json->f) {
 			json_t *ms = json_array();
 			for (size_t i = 0; i < n; i++)
 				json_array_append_new(ms, jst_sink_json_measurement(runs[i]));
 			if (o->command)
 				json_object_set_new(doc, "exit_status", json_integer(first_bad));
+			json_object_set_new(doc, "signal", sig ? json_integer(sig) : json_null());
 			json_object_set_new(doc, "runs", ms);
 			jst_validation_json(doc, &v);
-			int w = jst_sink_json_write(json, doc);
+			int w = jst_sink_json_write(json->f, doc);
 			if (w) {
 				jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-w));
+				jst_cli_output_discard(json);
 				rc = rc ? rc : JST_EXIT_FAIL;
 			}
+			if (jst_cli_output_commit(json))
+				rc = rc ? rc : JST_EXIT_FAIL;
 		}
 		rc = rc ? rc : (v.disagreements || first_bad ? JST_EXIT_FAIL : 0);
 		jst_validation_free(&v);
@@ -175,11 +191,14 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 		jst_cli_error("out of memory");
 		rc = JST_EXIT_FAIL;
 	}
+	/* Nothing measured: the file named keeps what it had. */
+	jst_cli_output_discard(json);
 	for (size_t i = 0; i < n; i++)
 		jst_measurement_free(runs[i]);
 	free(runs);
 	json_decref(doc);
-	return rc;
+	/* As a shell reports a job a signal stopped: the verdict is incomplete. */
+	return sig ? 128 + sig : rc;
 }
 
 int jst_cmd_validate(int argc, char **argv)
@@ -208,15 +227,13 @@ int jst_cmd_validate(int argc, char **argv)
 		return JST_EXIT_FAIL;
 	}
 	/* The report goes to stdout, unless the JSON does. */
-	FILE *json = o.json_path ? jst_cli_output_open(o.json_path) : NULL;
-	if (o.json_path && !json) {
+	struct jst_cli_output json = {0};
+	if (o.json_path && jst_cli_output_open(&json, o.json_path, 0)) {
 		jst_meter_close(meter);
 		return JST_EXIT_FAIL;
 	}
-	FILE *table = json == stdout ? stderr : stdout;
-	rc = validate(meter, &o, table, json);
-	if (json && jst_cli_output_close(json, o.json_path))
-		rc = rc ? rc : JST_EXIT_FAIL;
+	FILE *table = json.f == stdout ? stderr : stdout;
+	rc = validate(meter, &o, table, &json);
 	jst_meter_close(meter);
 	return rc;
 }

@@ -3,13 +3,17 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 /* Handler state: a signal handler can reach nothing else. */
 static volatile sig_atomic_t child_pid;
-static volatile sig_atomic_t last_signal;
+/* Atomic, not volatile sig_atomic_t: the burn's threads read it too. Lock-free,
+ * so a handler may store it. */
+static atomic_int last_signal;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free int");
 static sigset_t original_mask;
 static sigset_t handled; /* those not ignored when joulestat started */
 
@@ -17,7 +21,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	int saved = errno;
-	last_signal = sig;
+	atomic_store_explicit(&last_signal, sig, memory_order_relaxed);
 	pid_t pid = (pid_t)child_pid;
 	/* The terminal (SI_KERNEL) signals the whole foreground group, the command
 	 * included: passing Ctrl-C on would deliver it twice. */
@@ -82,5 +86,21 @@ void jst_forward_set_child(pid_t pid)
 
 int jst_forward_received(void)
 {
-	return last_signal;
+	return atomic_load_explicit(&last_signal, memory_order_relaxed);
+}
+
+const char *jst_forward_signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	case SIGQUIT:
+		return "SIGQUIT";
+	default:
+		return "a signal";
+	}
 }

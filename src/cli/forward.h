@@ -17,7 +17,9 @@ void jst_forward_unblock(void);
 void jst_forward_child_attrs(sigset_t *mask, sigset_t *defaults);
 /* Publish (or with 0, withdraw) the process that signals go to. */
 void jst_forward_set_child(pid_t pid);
-/* The last forwarded signal received, or 0. */
+/* The last forwarded signal received, or 0. Any thread may ask. */
 int jst_forward_received(void);
+/* "SIGTERM" for people: the forwarded signals by name, others "a signal". */
+const char *jst_forward_signal_name(int sig);
 
 #endif

@@ -394,6 +394,134 @@ class OutputTest(CliCase):
             self.assertLessEqual(b["begin_ns"], a["end_ns"])
 
 
+class AtomicOutputTest(CliCase):
+    """Regular files are written to a temporary beside them and renamed over
+    them at the end: an earlier result is never lost to a run that fails."""
+
+    OLD = "the previous result\n"
+
+    def prepare(self, d, names=("out.json", "out.csv", "table.txt"), mode=0o600):
+        paths = [os.path.join(d, n) for n in names]
+        for path in paths:
+            with open(path, "w") as f:
+                f.write(self.OLD)
+            os.chmod(path, mode)
+        return paths
+
+    def assert_old(self, paths):
+        for path in paths:
+            with open(path) as f:
+                self.assertEqual(f.read(), self.OLD, path)
+
+    def test_interval_rows_can_be_followed_in_the_output_file(self):
+        # -o FILE with --interval is written in place: the command itself can
+        # read rows that joulestat wrote while it runs.
+        with tempfile.TemporaryDirectory() as d:
+            table = os.path.join(d, "table.txt")
+            seen = os.path.join(d, "seen.txt")
+            script = ("i=0; while [ $i -lt 100 ]; do "
+                      "if grep -q '^ *0\\.[0-9]' \"$1\" 2>/dev/null; then cp \"$1\" \"$2\"; exit 0; fi; "
+                      "sleep 0.05; i=$((i+1)); done; exit 1")
+            proc = self.run_cli("run", "-I", "50", "-o", table, "--",
+                                "sh", "-c", script, "sh", table, seen)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(seen) as f:
+                self.assertRegex(f.read(), r"(?m)^#\s+time s")
+            self.assertEqual([n for n in os.listdir(d) if n.startswith(".")], [])
+
+    def test_files_are_replaced_whole(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = self.prepare(d, names=("out.csv", "table.txt"))
+            new = os.path.join(d, "new.json")
+            proc = subprocess.run(
+                [binary("JOULESTAT"), "run", "--json", new, "--csv", paths[0], "-o", paths[1],
+                 "-r", "2", "--", "true"],
+                env=self.env, capture_output=True, text=True, timeout=60,
+                preexec_fn=lambda: os.umask(0o027))
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(new) as f:
+                self.assertEqual(len(json.load(f)["runs"]), 2)
+            with open(paths[0]) as f:
+                self.assertEqual(f.readline().split(",")[0], "window")
+            with open(paths[1]) as f:
+                self.assertTrue(f.read().startswith("\n Energy of 'true'"))
+            # An existing file keeps its mode; a new one gets what fopen gives.
+            for path in paths:
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
+            self.assertEqual(stat.S_IMODE(os.stat(new).st_mode), 0o640)
+            self.assertEqual(sorted(os.listdir(d)), ["new.json", "out.csv", "table.txt"])
+
+    def test_killed_run_keeps_the_previous_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = self.prepare(d)
+            # The command kills joulestat itself: nothing can be written.
+            proc = self.run_cli("run", "--json", paths[0], "--csv", paths[1], "-o", paths[2],
+                                "--", "sh", "-c", "kill -KILL $PPID")
+            self.assertEqual(proc.returncode, -signal.SIGKILL, proc.stderr)
+            self.assert_old(paths)
+            # What a killed joulestat may leave: its temporaries, hidden, by their names.
+            for name in set(os.listdir(d)) - {"out.json", "out.csv", "table.txt"}:
+                self.assertRegex(name, r"^\.(out\.json|out\.csv|table\.txt)\.[A-Za-z0-9]{6}$")
+
+    def test_a_later_output_that_cannot_be_opened_keeps_the_earlier(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = self.prepare(d, names=("out.json",))
+            flag = os.path.join(d, "ran")
+            proc = self.run_cli("run", "--json", paths[0], "--csv",
+                                os.path.join(d, "no", "such.csv"), "--", "touch", flag)
+            self.assertEqual(proc.returncode, 125, proc.stderr)
+            self.assertIn("cannot write", proc.stderr)
+            self.assertFalse(os.path.exists(flag))
+            self.assert_old(paths)
+            self.assertEqual(os.listdir(d), ["out.json"])
+
+    def test_nothing_measured_keeps_the_previous_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = self.prepare(d, names=("out.json",))
+            proc = self.run_cli("run", "--json", paths[0], "--", "jst-no-such-command-xyz")
+            self.assertEqual(proc.returncode, 127, proc.stderr)
+            self.assert_old(paths)
+            self.assertEqual(os.listdir(d), ["out.json"])
+
+    def test_validate_json_is_replaced_whole(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = self.prepare(d, names=("v.json",))
+            proc = self.run_cli("validate", "--json", paths[0], "--", "true")
+            self.assertIn(proc.returncode, (0, 1), proc.stderr)
+            with open(paths[0]) as f:
+                self.assertEqual(json.load(f)["workload"]["command"], ["true"])
+            self.assertEqual(os.listdir(d), ["v.json"])
+            proc = self.run_cli("validate", "--json", paths[0], "--", "jst-no-such-command-xyz")
+            self.assertEqual(proc.returncode, 127, proc.stderr)
+            with open(paths[0]) as f:
+                self.assertEqual(json.load(f)["workload"]["command"], ["true"])
+            self.assertEqual(os.listdir(d), ["v.json"])
+
+    def test_pipes_are_written_directly(self):
+        # /dev/stdout is the pipe the test reads: a FIFO, not a file to replace.
+        proc = self.run_cli("run", "-q", "--json", "/dev/stdout", "--", "true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["exit_status"], 0)
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "fifo")
+            os.mkfifo(fifo)
+            reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE, text=True)
+            try:
+                proc = self.run_cli("run", "-q", "--csv", fifo, "--", "true")
+            finally:
+                # A cat still waiting for a writer (joulestat never opened the
+                # FIFO) gets one that closes at once, and sees end of file.
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+                out, _ = reader.communicate(timeout=60)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+            self.assertEqual(out.splitlines()[0].split(",")[0], "window")
+            self.assertEqual(os.listdir(d), ["fifo"])
+
+
 class IntervalTest(CliCase):
     def test_memory_stays_flat_when_no_file_wants_the_intervals(self):
         # Printed rows need nothing kept: a long run with a short interval must
@@ -631,6 +759,94 @@ class ValidateTest(unittest.TestCase):
         self.assertTrue(inst["agrees"])
         self.assertLess(abs(inst["rel_diff"]["mean"]), 0.10)
         self.assertRegex(proc.stderr, r"average-power.*DISAGREES")
+
+
+class ValidateSignalTest(CliCase):
+    """validate stopped by a signal: passes it on, reports what it measured,
+    and exits 128 + N, as run does."""
+
+    def test_sigterm_to_validate_with_a_command(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "v.json")
+            # The workload signals joulestat itself: the signal certainly comes
+            # while the first of the three runs is measured (and is not passed
+            # back to the process that sent it).
+            proc = subprocess.run(
+                [binary("JOULESTAT"), "validate", "-r", "3", "--json", out, "--", "sh", "-c",
+                 "kill -TERM $PPID; sleep 0.3"], env=self.env, capture_output=True, text=True,
+                timeout=60, preexec_fn=default_signals)
+            self.assertEqual(proc.returncode, 128 + signal.SIGTERM, proc.stderr)
+            with open(out) as f:
+                doc = json.load(f)
+        self.assertEqual(len(doc["runs"]), 1)
+        self.assertEqual(doc["signal"], signal.SIGTERM)
+        self.assertEqual(doc["exit_status"], 0)
+        self.assertGreater(doc["runs"][0]["duration_s"], 0.2)
+        self.assertIn("SIGTERM", proc.stderr)
+        self.assertIn("1 of 3 runs", proc.stderr)
+        self.assertIn("joulestat validate:", proc.stdout)  # the report too
+
+    def test_sigterm_is_forwarded_to_the_workload(self):
+        with tempfile.TemporaryDirectory() as d:
+            script = os.path.join(d, "trapper.sh")
+            with open(script, "w") as f:
+                f.write(TRAPPER)
+            os.chmod(script, 0o755)
+            log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "v.json"))
+            p = subprocess.Popen([binary("JOULESTAT"), "validate", "-r", "2", "--json", out,
+                                  "--", script, log, ready], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=default_signals)
+            try:
+                wait_for_file(ready, 20, p)
+                p.send_signal(signal.SIGTERM)
+                _, stderr = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 128 + signal.SIGTERM, stderr)
+            with open(log) as f:
+                self.assertEqual(f.read().split(), ["TERM"])
+            with open(out) as f:
+                doc = json.load(f)
+        self.assertEqual(len(doc["runs"]), 1)
+        self.assertEqual(doc["exit_status"], 7)
+        self.assertEqual(doc["signal"], signal.SIGTERM)
+
+    def test_sigint_stops_the_burn(self):
+        threads = 8
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "v.json")
+            p = subprocess.Popen([binary("JOULESTAT"), "validate", "--seconds", "60",
+                                  "--threads", str(threads), "--json", out], env=self.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=default_signals)
+            try:
+                # Burning: its threads exist (joulestat has only two otherwise).
+                task = "/proc/%d/task" % p.pid
+                deadline = time.monotonic() + 60
+                while len(os.listdir(task)) < threads and time.monotonic() < deadline:
+                    self.assertIsNone(p.poll())
+                    time.sleep(0.01)
+                p.send_signal(signal.SIGINT)
+                _, stderr = p.communicate(timeout=45)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 128 + signal.SIGINT, stderr)
+            with open(out) as f:
+                doc = json.load(f)
+        self.assertEqual(doc["signal"], signal.SIGINT)
+        self.assertEqual(len(doc["runs"]), 1)
+        self.assertLess(doc["runs"][0]["duration_s"], 45)
+        self.assertNotIn("exit_status", doc)
+
+    def test_no_signal_is_null(self):
+        proc = self.run_cli("validate", "--json", "-", "--", "true")
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        self.assertIsNone(json.loads(proc.stdout)["signal"])
 
 
 if __name__ == "__main__":
