@@ -68,6 +68,14 @@ class BindingTest(unittest.TestCase):
         with self.assertRaises(joulestat.JoulestatError) as cm:
             joulestat.Meter(backends=["no-such-backend"])
         self.assertEqual(cm.exception.errno, errno.EINVAL)
+        # A closed meter says so; it never hands a NULL handle to the library.
+        m = meter()
+        m.close()
+        m.close()  # twice is harmless
+        with self.assertRaises(joulestat.JoulestatError) as cm:
+            m.begin_window("after-close")
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+        self.assertIn("closed", str(cm.exception))
 
     def test_backends_and_domains_are_listed(self):
         with meter() as m:

@@ -12,6 +12,7 @@ A thin ctypes binding over libjoulestat; the arithmetic is the library's.
 The library is found through $JOULESTAT_LIBRARY, then the system's loader.
 """
 import contextlib
+import errno
 import ctypes
 import ctypes.util
 import functools
@@ -258,6 +259,13 @@ class Meter:
         _check(library.jst_meter_open(ctypes.byref(cfg), ctypes.byref(handle)))
         self._h = handle
 
+    @property
+    def _live(self):
+        """The C handle; a closed meter is a clear error, not a NULL passed on."""
+        if not getattr(self, "_h", None):
+            raise JoulestatError(errno.EBADF, "the meter is closed")
+        return self._h
+
     def close(self):
         if getattr(self, "_h", None):
             library.jst_meter_close(self._h)
@@ -274,9 +282,9 @@ class Meter:
 
     def backends(self):
         out = []
-        for i in range(library.jst_meter_backend_count(self._h)):
+        for i in range(library.jst_meter_backend_count(self._live)):
             b = _BackendInfo()
-            _check(library.jst_meter_backend(self._h, i, ctypes.byref(b)))
+            _check(library.jst_meter_backend(self._live, i, ctypes.byref(b)))
             out.append({"name": _s(b.name), "description": _s(b.description),
                         "accuracy": b.accuracy, "available": bool(b.available),
                         "reason": _s(b.reason)})
@@ -284,9 +292,9 @@ class Meter:
 
     def domains(self):
         out = []
-        for i in range(library.jst_meter_domain_count(self._h)):
+        for i in range(library.jst_meter_domain_count(self._live)):
             d = _DomainInfo()
-            _check(library.jst_meter_domain(self._h, i, ctypes.byref(d)))
+            _check(library.jst_meter_domain(self._live, i, ctypes.byref(d)))
             out.append({"name": _s(d.name), "kind": KINDS[d.kind], "device": _s(d.device),
                         "backend": _s(d.backend), "method": METHODS[d.method],
                         "source": _s(d.source), "accuracy": d.accuracy,
@@ -294,18 +302,18 @@ class Meter:
         return out
 
     def begin_window(self, name):
-        _check(library.jst_window_begin(self._h, name.encode()))
+        _check(library.jst_window_begin(self._live, name.encode()))
 
     def end_window(self, name):
         handle = ctypes.c_void_p()
-        _check(library.jst_window_end(self._h, name.encode(), ctypes.byref(handle)))
+        _check(library.jst_window_end(self._live, name.encode(), ctypes.byref(handle)))
         try:
             return Measurement(handle)
         finally:
             library.jst_measurement_free(handle)
 
     def cancel_window(self, name):
-        _check(library.jst_window_cancel(self._h, name.encode()))
+        _check(library.jst_window_cancel(self._live, name.encode()))
 
     @contextlib.contextmanager
     def window(self, name):
