@@ -120,17 +120,17 @@ size_t jst_meter_backend_count(const jst_meter *meter);
 int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
-	const char *name; /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
-	jst_kind kind;
+	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
 	const char *device;  /* device identity, used for de-duplication */
 	const char *backend; /* backend that reads it */
+	const char *source;  /* finer method label: "energy-counter", "instant-power", ... */
+	const char *note;    /* caveat worth showing ("MIG enabled: whole-GPU energy"), or "" */
+	jst_kind kind;
 	jst_method method;
-	const char *source;     /* finer method label: "energy-counter", "instant-power", ... */
 	double accuracy;        /* relative error class, 0.05 = 5% */
+	double sample_period_s; /* how often the sampler reads it */
 	int parent;             /* index of the containing domain, or -1 */
 	int primary;            /* 1 when it is the figure counted for its device */
-	double sample_period_s; /* how often the sampler reads it */
-	const char *note;       /* caveat worth showing ("MIG enabled: whole-GPU energy"), or "" */
 } jst_domain_info;
 
 size_t jst_meter_domain_count(const jst_meter *meter);
@@ -173,19 +173,16 @@ int jst_window_cancel(jst_meter *meter, const char *name);
 
 typedef struct jst_domain_energy {
 	const char *name;
-	jst_kind kind;
 	const char *device;
 	const char *backend;
-	jst_method method;
 	const char *source;
+	jst_kind kind;
+	jst_method method;
 	double accuracy; /* relative error class of this figure */
 	double energy_j;
 	double avg_power_w;  /* energy / duration */
 	double peak_power_w; /* highest sampled power in the window; NaN if none */
 	size_t samples;      /* sampler readings that fell inside the window */
-	int parent;          /* index within the measurement, or -1 */
-	int primary;         /* counted in totals */
-	int partial;         /* figure ended early (device failed, counter reset) */
 	const char *note;    /* why partial, or a caveat; "" otherwise */
 	/* Telemetry over the sampler's readings inside the window (GPUs); NaN
 	 * where the device does not report it or no reading fell inside. */
@@ -193,6 +190,9 @@ typedef struct jst_domain_energy {
 	double utilization_mean_pct;
 	double clock_mean_mhz; /* SM / core clock */
 	double power_limit_w;  /* enforced power limit at the last reading */
+	int parent;            /* index within the measurement, or -1 */
+	int primary;           /* counted in totals */
+	int partial;           /* figure ended early (device failed, counter reset) */
 } jst_domain_energy;
 
 typedef struct jst_total {

@@ -36,6 +36,10 @@ class BindingTest(unittest.TestCase):
         # Telemetry, as the simulator derives it from 200 W (sim/nvml/README.md):
         # this also proves the ctypes mirror of jst_domain_energy is in step.
         g0 = ms.domains[0]
+        self.assertEqual((g0.kind, g0.backend, g0.source), ("gpu", "nvml", "energy-counter"))
+        self.assertTrue(g0.device.startswith("gpu:GPU-"))
+        self.assertTrue(g0.primary)
+        self.assertGreater(g0.samples, 0)
         self.assertAlmostEqual(g0.temperature_max, 35 + 200 / 10, delta=1)
         self.assertAlmostEqual(g0.utilization_mean, 100 * 200 / 700, delta=1)
         self.assertAlmostEqual(g0.power_limit, 700)
@@ -84,7 +88,14 @@ class BindingTest(unittest.TestCase):
             self.assertIn("not selected", names["rapl"]["reason"])
             doms = m.domains()
             self.assertEqual([d["name"] for d in doms], ["gpu0", "gpu1"])
-            self.assertTrue(all(d["device"].startswith("gpu:GPU-") for d in doms))
+            # Every field, so that a ctypes mirror out of step with the header shows.
+            for d in doms:
+                self.assertTrue(d["device"].startswith("gpu:GPU-"), d)
+                self.assertEqual((d["kind"], d["backend"], d["method"], d["source"]),
+                                 ("gpu", "nvml", "counter", "energy-counter"))
+                self.assertAlmostEqual(d["accuracy"], 0.05)
+                self.assertTrue(d["primary"])
+                self.assertEqual(d["note"], "")
 
 
 if __name__ == "__main__":

@@ -57,40 +57,40 @@ class _BackendInfo(ctypes.Structure):
 class _DomainInfo(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
-        ("kind", ctypes.c_int),
         ("device", ctypes.c_char_p),
         ("backend", ctypes.c_char_p),
-        ("method", ctypes.c_int),
         ("source", ctypes.c_char_p),
+        ("note", ctypes.c_char_p),
+        ("kind", ctypes.c_int),
+        ("method", ctypes.c_int),
         ("accuracy", ctypes.c_double),
+        ("sample_period_s", ctypes.c_double),
         ("parent", ctypes.c_int),
         ("primary", ctypes.c_int),
-        ("sample_period_s", ctypes.c_double),
-        ("note", ctypes.c_char_p),
     ]
 
 
 class _DomainEnergy(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
-        ("kind", ctypes.c_int),
         ("device", ctypes.c_char_p),
         ("backend", ctypes.c_char_p),
-        ("method", ctypes.c_int),
         ("source", ctypes.c_char_p),
+        ("kind", ctypes.c_int),
+        ("method", ctypes.c_int),
         ("accuracy", ctypes.c_double),
         ("energy_j", ctypes.c_double),
         ("avg_power_w", ctypes.c_double),
         ("peak_power_w", ctypes.c_double),
         ("samples", ctypes.c_size_t),
-        ("parent", ctypes.c_int),
-        ("primary", ctypes.c_int),
-        ("partial", ctypes.c_int),
         ("note", ctypes.c_char_p),
         ("temperature_max_c", ctypes.c_double),
         ("utilization_mean_pct", ctypes.c_double),
         ("clock_mean_mhz", ctypes.c_double),
         ("power_limit_w", ctypes.c_double),
+        ("parent", ctypes.c_int),
+        ("primary", ctypes.c_int),
+        ("partial", ctypes.c_int),
     ]
 
 
