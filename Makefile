@@ -32,7 +32,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 tidy: build
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c')
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files '*.c')
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -31,7 +31,7 @@ static char **sim_env(const char *nvml, const char *root)
 	static char lib[600], sys[200];
 	size_t n = 0;
 	for (char **e = environ; *e && n < MAX_ENV - 8; e++)
-		if (strncmp(*e, "JOULESTAT_", 10) && strncmp(*e, "JSTSIM_", 7))
+		if (strncmp(*e, "JOULESTAT_", 10) != 0 && strncmp(*e, "JSTSIM_", 7) != 0)
 			env[n++] = *e;
 	snprintf(lib, sizeof lib, "JOULESTAT_NVML_LIBRARY=%s", nvml);
 	env[n++] = lib;

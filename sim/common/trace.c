@@ -180,6 +180,10 @@ struct sim_trace *sim_trace_parse(const char *spec, char *err, size_t errlen)
 		         "unknown trace '%s' (const:W, steps:W,W@S, bursty:SEED, file:PATH)", spec);
 		rc = -EINVAL;
 	}
+	if (!rc && tr->n == 0) {
+		snprintf(err, errlen, "trace '%s' has no point", spec);
+		rc = -EINVAL;
+	}
 	if (!rc && !(tr->cum = malloc(tr->n * sizeof *tr->cum)))
 		rc = -ENOMEM;
 	if (rc) {

@@ -130,9 +130,10 @@ static nvmlReturn_t copy_text(char *dst, unsigned int length, const char *src)
 {
 	if (!dst)
 		return NVML_ERROR_INVALID_ARGUMENT;
-	if (strlen(src) >= length)
+	size_t n = strlen(src);
+	if (n >= length)
 		return NVML_ERROR_INSUFFICIENT_SIZE;
-	strcpy(dst, src);
+	memcpy(dst, src, n + 1);
 	return NVML_SUCCESS;
 }
 
@@ -421,9 +422,11 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, int type, unsig
 	if (r)
 		return r;
 	double u = utilization(now, dev->index) / 100.0;
-	if (!clock)
-		r = NVML_ERROR_INVALID_ARGUMENT;
-	else if (type == 0 || type == NVML_CLOCK_SM) /* graphics, SM: rise with load */
+	if (!clock) {
+		leave();
+		return NVML_ERROR_INVALID_ARGUMENT;
+	}
+	if (type == 0 || type == NVML_CLOCK_SM) /* graphics, SM: rise with load */
 		*clock = (unsigned)llround(345 + (1980 - 345) * u);
 	else if (type == 2) /* memory */
 		*clock = 2619;

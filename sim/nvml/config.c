@@ -46,7 +46,7 @@ static nvmlReturn_t parse_mode(struct sim_nvml *s, const char *mode)
 			s->nocounter = 1;
 		else if (!strcmp(t, "noinstant"))
 			s->noinstant = 1;
-		else if (strcmp(t, "normal"))
+		else if (strcmp(t, "normal") != 0)
 			return bad("JSTSIM_NVML_MODE: unknown mode '%s' (normal, nocounter, "
 			           "noinstant)",
 			           t);
@@ -169,7 +169,8 @@ static double tick_s(const struct sim_nvml *s, int64_t now_ns, int64_t tick_ns)
 	int64_t t = now_ns - s->start_ns;
 	if (t < 0)
 		t = 0;
-	return (double)(t / tick_ns * tick_ns) / 1e9;
+	int64_t last_tick = t - t % tick_ns;
+	return (double)last_tick / 1e9;
 }
 
 uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)

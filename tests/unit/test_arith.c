@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dedup.h"
@@ -64,8 +65,8 @@ static void series_ring_is_bounded(void **st)
 static struct jst_domain_desc mk(const char *name, jst_kind kind, const char *dev, double acc)
 {
 	struct jst_domain_desc d = {.kind = kind, .accuracy = acc, .parent = -1};
-	strcpy(d.name, name);
-	strcpy(d.device, dev);
+	snprintf(d.name, sizeof d.name, "%s", name);
+	snprintf(d.device, sizeof d.device, "%s", dev);
 	return d;
 }
 

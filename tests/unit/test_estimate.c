@@ -177,7 +177,7 @@ static void tdp_known_models(void **st)
 		double tdp = -1;
 		const char *matched = NULL;
 		int rc = jst_tdp_lookup(cases[i].cpuinfo, &tdp, &matched);
-		if (rc != 0 || tdp != cases[i].tdp || strcmp(matched, cases[i].entry))
+		if (rc != 0 || tdp != cases[i].tdp || strcmp(matched, cases[i].entry) != 0)
 			fail_msg("'%s': rc %d, %g W, '%s'", cases[i].cpuinfo, rc, tdp,
 			         matched ? matched : "(null)");
 	}

@@ -110,7 +110,7 @@ static void other_meter(int id)
 
 static void *worker(void *arg)
 {
-	int id = (int)(intptr_t)arg;
+	int id = *(const int *)arg;
 	char outer[32], inner[32], mine[32], theirs[32];
 	snprintf(outer, sizeof outer, "outer-%d", id);
 	snprintf(inner, sizeof inner, "inner-%d", id);
@@ -186,8 +186,11 @@ static void eight_threads_eight_gpus(void **st)
 	assert_int_equal(jst_meter_domain_count(meter), GPUS);
 
 	pthread_t th[THREADS];
-	for (int t = 0; t < THREADS; t++)
-		pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
+	int ids[THREADS];
+	for (int t = 0; t < THREADS; t++) {
+		ids[t] = t;
+		pthread_create(&th[t], NULL, worker, &ids[t]);
+	}
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
 
