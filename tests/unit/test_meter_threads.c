@@ -73,9 +73,10 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void many_threads_many_windows(void **st)
+/* A GPU counting at POWER_W and a node meter at 300 W, sampled every 1 ms;
+ * series_capacity 0 is the default ring. */
+static void open_busy_meter(size_t series_capacity)
 {
-	(void)st;
 	fake_reset(&fake_a);
 	fake_reset(&fake_b);
 	size_t i =
@@ -88,7 +89,14 @@ static void many_threads_many_windows(void **st)
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.sample_period_ms = 1;
+	cfg.series_capacity = series_capacity;
 	assert_int_equal(jst_meter_open_backends(&cfg, ops, 2, &meter), 0);
+}
+
+static void many_threads_many_windows(void **st)
+{
+	(void)st;
+	open_busy_meter(0);
 
 	pthread_t th[THREADS];
 	for (int t = 0; t < THREADS; t++)
@@ -128,20 +136,7 @@ static void *reader(void *arg)
 static void series_readers_beside_windows(void **st)
 {
 	(void)st;
-	fake_reset(&fake_a);
-	fake_reset(&fake_b);
-	size_t i =
-	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
-	fake_a.clock_power_w[i] = POWER_W;
-	fake_add(&fake_b, "node", JST_KIND_NODE, "node:pdu", JST_METHOD_POWER, 0.01, 0, 0);
-	fake_set_power(&fake_b, 0, 300.0);
-
-	const struct jst_backend_ops *const ops[] = {&fake_ops_a, &fake_ops_b};
-	jst_config cfg;
-	jst_config_init(&cfg);
-	cfg.sample_period_ms = 1;
-	cfg.series_capacity = 8; /* the ring turns over many times while read */
-	assert_int_equal(jst_meter_open_backends(&cfg, ops, 2, &meter), 0);
+	open_busy_meter(8); /* the ring turns over many times while read */
 
 	pthread_t rd[2], th[2];
 	for (int t = 0; t < 2; t++)
