@@ -76,13 +76,9 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 		return rc;
 	out->gpus_set = rc; /* 0, JST_GPUS_EXPLICIT or JST_GPUS_FROM_ENV */
 
-	if (cfg->backends && *cfg->backends) {
-		size_t n = strlen(cfg->backends);
-		if (n >= sizeof out->backends)
-			return -ENAMETOOLONG;
-		memcpy(out->backends, cfg->backends, n + 1);
-		out->backends_set = 1;
-	}
+	if ((rc = pick(out->backends, sizeof out->backends, cfg->backends, NULL, "")))
+		return rc;
+	out->backends_set = out->backends[0] != '\0';
 	out->allow_estimate = cfg->allow_estimate;
 	out->cross_validate = cfg->cross_validate;
 	out->period_s =

@@ -24,13 +24,9 @@ enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, u
 	uint64_t d = 0;
 
 	int out_of_range = c->modulus && raw >= c->modulus;
-	if (!c->primed) {
-		/* A garbage base would turn the next real value into a phantom wrap. */
-		if (out_of_range) {
-			c->discontinuities++;
-			*delta = 0;
-			return JST_COUNTER_DISCONTINUITY;
-		}
+	/* A garbage base would turn the next real value into a phantom wrap: an
+	 * out-of-range first reading is a discontinuity below, and primes nothing. */
+	if (!c->primed && !out_of_range) {
 		c->primed = 1;
 		c->last = raw;
 		*delta = 0;

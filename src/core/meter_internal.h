@@ -51,7 +51,6 @@ struct jst_be {
 	struct jst_raw *raw; /* scratch for read(), ndecl entries */
 };
 
-/* One domain's state at a window's begin, and what the sampler saw since. */
 /* Telemetry summed over the sampler's readings in a window. */
 struct jst_wtel {
 	double temp_max; /* NaN until seen */
@@ -60,6 +59,7 @@ struct jst_wtel {
 	double power_limit; /* the last one seen */
 };
 
+/* One domain's state at a window's begin, and what the sampler saw since. */
 struct jst_wdom {
 	double energy0; /* energy_j at begin */
 	double peak_w;  /* NaN until a power value is seen */
