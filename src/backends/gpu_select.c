@@ -82,7 +82,8 @@ int jst_gpu_selection_resolve(const char *explicit_sel, const char *cuda_visible
 		/* "all" overrides a CUDA_VISIBLE_DEVICES inherited from a job script. */
 		if (!strcmp(s, "all"))
 			return 0;
-		return parse_list(explicit_sel, 1, out, len);
+		int rc = parse_list(explicit_sel, 1, out, len);
+		return rc > 0 ? JST_GPUS_EXPLICIT : rc;
 	}
 	if (!cuda_visible)
 		return 0;

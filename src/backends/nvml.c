@@ -27,9 +27,8 @@ static const double source_accuracy[SRC_COUNT] = {0.05, 0.10, 0.15};
 
 struct nvml_gpu {
 	nvmlDevice_t dev;
-	unsigned index;
-	char name[JST_NAME_MAX]; /* "gpu3" */
-	int lost;                /* once lost, NVML is never asked about it again */
+	unsigned index; /* NVML's: the domains are "gpu<index>" */
+	int lost;       /* once lost, NVML is never asked about it again */
 	char lost_error[JST_NOTE_MAX];
 	int has_instant;
 	nvmlReturn_t failure; /* why probe could not open it */
@@ -234,7 +233,6 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 		return -ENODEV;
 	}
 	gpu->index = index;
-	snprintf(gpu->name, sizeof gpu->name, "gpu%u", index);
 
 	uint64_t mj;
 	double w;
@@ -341,56 +339,50 @@ static size_t nvml_domains(void *state, const struct jst_domain_desc **out)
 
 static void gpu_mark_lost(struct nvml_state *s, struct nvml_gpu *gpu, nvmlReturn_t r)
 {
-	char text[JST_NOTE_MAX];
-	snprintf(text, sizeof text, "%s: GPU is lost (NVML: %s)", gpu->name,
-	         jst_nvml_strerror(s->api, r));
-	memcpy(gpu->lost_error, text, sizeof text);
+	snprintf(gpu->lost_error, sizeof gpu->lost_error, "gpu%u: GPU is lost (NVML: %s)",
+	         gpu->index, jst_nvml_strerror(s->api, r));
 	gpu->lost = 1;
 }
 
 static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw *raw)
 {
 	struct nvml_gpu *gpu = &s->gpus[dom->gpu];
+	if (!dom->status && !gpu->lost) {
+		nvmlReturn_t r;
+		double w = NAN;
+		const char *fn;
+		switch (dom->src) {
+		case SRC_COUNTER:
+			r = read_counter(s->api, gpu->dev, &raw->counter);
+			fn = "nvmlDeviceGetTotalEnergyConsumption";
+			break;
+		case SRC_INSTANT:
+			r = read_instant_w(s->api, gpu->dev, &w);
+			fn = "nvmlDeviceGetFieldValues(POWER_INSTANT)";
+			break;
+		default:
+			r = read_average_w(s->api, gpu->dev, &w);
+			fn = "nvmlDeviceGetPowerUsage";
+			break;
+		}
+		if (r == NVML_SUCCESS) {
+			raw->power_w = w;
+			if (!isnan(w) && (dom->src == SRC_INSTANT || isnan(gpu->power_w)))
+				gpu->power_w = w;
+			return;
+		}
+		if (r == NVML_ERROR_GPU_IS_LOST) {
+			gpu_mark_lost(s, gpu, r);
+		} else {
+			dom->status = -EIO;
+			snprintf(dom->error, sizeof dom->error, "gpu%u: %s failed (NVML: %s)",
+			         gpu->index, fn, jst_nvml_strerror(s->api, r));
+		}
+	}
+	/* A lost GPU, found now or before, ends each of its domains for good. */
 	if (!dom->status && gpu->lost) {
 		dom->status = -ENODEV;
 		snprintf(dom->error, sizeof dom->error, "%s", gpu->lost_error);
-	}
-	if (dom->status) {
-		raw->status = dom->status;
-		snprintf(raw->error, sizeof raw->error, "%s", dom->error);
-		return;
-	}
-	nvmlReturn_t r;
-	double w = NAN;
-	const char *fn;
-	switch (dom->src) {
-	case SRC_COUNTER:
-		r = read_counter(s->api, gpu->dev, &raw->counter);
-		fn = "nvmlDeviceGetTotalEnergyConsumption";
-		break;
-	case SRC_INSTANT:
-		r = read_instant_w(s->api, gpu->dev, &w);
-		fn = "nvmlDeviceGetFieldValues(POWER_INSTANT)";
-		break;
-	default:
-		r = read_average_w(s->api, gpu->dev, &w);
-		fn = "nvmlDeviceGetPowerUsage";
-		break;
-	}
-	if (r == NVML_SUCCESS) {
-		raw->power_w = w;
-		if (!isnan(w) && (dom->src == SRC_INSTANT || isnan(gpu->power_w)))
-			gpu->power_w = w;
-		return;
-	}
-	if (r == NVML_ERROR_GPU_IS_LOST) {
-		gpu_mark_lost(s, gpu, r);
-		dom->status = -ENODEV;
-		snprintf(dom->error, sizeof dom->error, "%s", gpu->lost_error);
-	} else {
-		dom->status = -EIO;
-		snprintf(dom->error, sizeof dom->error, "%s: %s failed (NVML: %s)", gpu->name, fn,
-		         jst_nvml_strerror(s->api, r));
 	}
 	raw->status = dom->status;
 	snprintf(raw->error, sizeof raw->error, "%s", dom->error);

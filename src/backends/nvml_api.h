@@ -112,7 +112,6 @@ _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t (v3) is 68 bytes");
 typedef nvmlReturn_t (*nvmlInit_v2_fn)(void);
 typedef nvmlReturn_t (*nvmlShutdown_fn)(void);
 typedef const char *(*nvmlErrorString_fn)(nvmlReturn_t result);
-typedef nvmlReturn_t (*nvmlSystemGetDriverVersion_fn)(char *version, unsigned int length);
 typedef nvmlReturn_t (*nvmlDeviceGetCount_v2_fn)(unsigned int *count);
 typedef nvmlReturn_t (*nvmlDeviceGetHandleByIndex_v2_fn)(unsigned int index, nvmlDevice_t *dev);
 typedef nvmlReturn_t (*nvmlDeviceGetHandleByUUID_fn)(const char *uuid, nvmlDevice_t *dev);
@@ -120,7 +119,6 @@ typedef nvmlReturn_t (*nvmlDeviceGetDeviceHandleFromMigDeviceHandle_fn)(nvmlDevi
                                                                         nvmlDevice_t *dev);
 typedef nvmlReturn_t (*nvmlDeviceGetName_fn)(nvmlDevice_t dev, char *name, unsigned int length);
 typedef nvmlReturn_t (*nvmlDeviceGetUUID_fn)(nvmlDevice_t dev, char *uuid, unsigned int length);
-typedef nvmlReturn_t (*nvmlDeviceGetPciInfo_v3_fn)(nvmlDevice_t dev, nvmlPciInfo_t *pci);
 typedef nvmlReturn_t (*nvmlDeviceGetArchitecture_fn)(nvmlDevice_t dev, unsigned int *arch);
 typedef nvmlReturn_t (*nvmlDeviceGetMigMode_fn)(nvmlDevice_t dev, unsigned int *current,
                                                 unsigned int *pending);
@@ -148,11 +146,9 @@ struct jst_nvml_api {
 	nvmlDeviceGetUUID_fn DeviceGetUUID;
 	/* optional */
 	nvmlErrorString_fn ErrorString;
-	nvmlSystemGetDriverVersion_fn SystemGetDriverVersion;
 	nvmlDeviceGetHandleByUUID_fn DeviceGetHandleByUUID;
 	nvmlDeviceGetDeviceHandleFromMigDeviceHandle_fn DeviceGetDeviceHandleFromMigDeviceHandle;
 	nvmlDeviceGetName_fn DeviceGetName;
-	nvmlDeviceGetPciInfo_v3_fn DeviceGetPciInfo;
 	nvmlDeviceGetArchitecture_fn DeviceGetArchitecture;
 	nvmlDeviceGetMigMode_fn DeviceGetMigMode;
 	nvmlDeviceGetTotalEnergyConsumption_fn DeviceGetTotalEnergyConsumption;

@@ -29,12 +29,10 @@ static int session_resolve(char *reason, size_t len)
 	LOAD(DeviceGetHandleByIndex, "nvmlDeviceGetHandleByIndex_v2");
 	LOAD(DeviceGetUUID, "nvmlDeviceGetUUID");
 	LOAD(ErrorString, "nvmlErrorString");
-	LOAD(SystemGetDriverVersion, "nvmlSystemGetDriverVersion");
 	LOAD(DeviceGetHandleByUUID, "nvmlDeviceGetHandleByUUID");
 	LOAD(DeviceGetDeviceHandleFromMigDeviceHandle,
 	     "nvmlDeviceGetDeviceHandleFromMigDeviceHandle");
 	LOAD(DeviceGetName, "nvmlDeviceGetName");
-	LOAD(DeviceGetPciInfo, "nvmlDeviceGetPciInfo_v3");
 	LOAD(DeviceGetArchitecture, "nvmlDeviceGetArchitecture");
 	LOAD(DeviceGetMigMode, "nvmlDeviceGetMigMode");
 	LOAD(DeviceGetTotalEnergyConsumption, "nvmlDeviceGetTotalEnergyConsumption");
