@@ -71,6 +71,11 @@ int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, dou
 int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_meter **out);
 /* Say why nothing can measure: one line per backend with its reason. */
 void jst_cli_explain_no_domain(FILE *f, jst_meter *meter);
+/* For the subcommands that measure a workload (run, validate): install the
+ * signal forwarding, open the meter with the forwarded signals blocked, and
+ * make sure it has a domain (else explain why not). 0, JST_EXIT_USAGE, or
+ * JST_EXIT_FAIL after a reported failure. */
+int jst_cli_meter_open_measuring(const char *cmd, const struct jst_cli_common *c, jst_meter **out);
 
 /* An output named on the command line: "-" is stdout. A regular file is
  * written to a temporary beside it (".NAME.XXXXXX") that the commit renames
@@ -92,6 +97,9 @@ int jst_cli_output_open(struct jst_cli_output *o, const char *path, int live);
 int jst_cli_output_commit(struct jst_cli_output *o);
 /* Give it up: the file named keeps what it had. */
 void jst_cli_output_discard(struct jst_cli_output *o);
+/* Finish it after a sink wrote it: write_rc 0 commits it; a -errno is reported
+ * and the output discarded. 0, or -1 after reporting. */
+int jst_cli_output_finish(struct jst_cli_output *o, int write_rc);
 
 /* ---- help ---------------------------------------------------------------- */
 

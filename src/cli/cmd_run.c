@@ -115,7 +115,7 @@ static int outputs_open(const struct run_opts *o, struct outputs *out)
 
 /* Write everything that was asked for; -1 when any output failed. Each output
  * stands alone: one that cannot be written does not keep the others back. */
-static int outputs_write(const struct run_opts *o, struct outputs *out, const struct jst_report *r)
+static int outputs_write(struct outputs *out, const struct jst_report *r)
 {
 	int bad = 0;
 	if (out->table)
@@ -123,24 +123,11 @@ static int outputs_write(const struct run_opts *o, struct outputs *out, const st
 	bad |= jst_cli_output_commit(&out->file);
 	if (out->json.f) {
 		json_t *doc = jst_sink_json_report(r);
-		int rc = jst_sink_json_write(out->json.f, doc);
+		bad |= jst_cli_output_finish(&out->json, jst_sink_json_write(out->json.f, doc));
 		json_decref(doc);
-		if (rc) {
-			jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-rc));
-			jst_cli_output_discard(&out->json);
-			bad = 1;
-		}
-		bad |= jst_cli_output_commit(&out->json);
 	}
-	if (out->csv.f) {
-		int rc = jst_sink_csv_report(out->csv.f, r);
-		if (rc) {
-			jst_cli_error("cannot write '%s': %s", o->csv_path, strerror(-rc));
-			jst_cli_output_discard(&out->csv);
-			bad = 1;
-		}
-		bad |= jst_cli_output_commit(&out->csv);
-	}
+	if (out->csv.f)
+		bad |= jst_cli_output_finish(&out->csv, jst_sink_csv_report(out->csv.f, r));
 	return bad ? -1 : 0;
 }
 
@@ -175,7 +162,14 @@ static void stop_intervals(struct jst_interval *iv, struct runs *r, size_t run)
 	size_t before = r->niv;
 	int rc = jst_interval_stop(iv, &r->iv, &r->niv);
 	size_t *runs = realloc(r->iv_run, (r->niv + 1) * sizeof *runs);
-	if (runs) {
+	if (!runs) {
+		/* Intervals without their run would be written against a short
+		 * array: give up this run's intervals instead. */
+		for (size_t i = before; i < r->niv; i++)
+			jst_measurement_free(r->iv[i]);
+		r->niv = before;
+		rc = -ENOMEM;
+	} else {
 		r->iv_run = runs;
 		for (size_t i = before; i < r->niv; i++)
 			runs[i] = run;
@@ -209,8 +203,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	if (rc) {
 		stop_intervals(iv, r, k);
 		jst_window_cancel(meter, name);
-		return rc == -EINTR ? 128 + jst_forward_received()
-		                    : jst_command_failure_status(-rc);
+		return jst_command_failure_status(rc);
 	}
 	int status = jst_command_wait(pid);
 	jst_measurement *m = NULL;
@@ -268,7 +261,7 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .nintervals = r.niv,
 	    .with_intervals = o->interval_ms > 0,
 	};
-	if (outputs_write(o, out, &rep) || last < 0)
+	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;
 	runs_free(&r);
 	return exit_status;
@@ -281,27 +274,9 @@ int jst_cmd_run(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 
-	/* Handlers first, so that a signal while the meter opens is not fatal; the
-	 * meter's sampler thread starts with them blocked, so the main thread alone
-	 * takes them. */
-	if ((rc = jst_forward_install())) {
-		jst_cli_error("cannot handle signals: %s", strerror(-rc));
-		return JST_EXIT_RUN_FAIL;
-	}
 	jst_meter *meter = NULL;
-	jst_forward_block();
-	rc = jst_cli_meter_open("run", &o.common, &meter);
-	jst_forward_unblock();
-	if (rc)
+	if ((rc = jst_cli_meter_open_measuring("run", &o.common, &meter)))
 		return rc == JST_EXIT_USAGE ? rc : JST_EXIT_RUN_FAIL;
-
-	if (jst_meter_domain_count(meter) == 0) {
-		jst_cli_error("run: nothing can measure energy here: no energy domain is "
-		              "available:");
-		jst_cli_explain_no_domain(stderr, meter);
-		jst_meter_close(meter);
-		return JST_EXIT_RUN_FAIL;
-	}
 	struct outputs out;
 	if (outputs_open(&o, &out)) {
 		jst_meter_close(meter);

@@ -6,7 +6,6 @@
 #include "forward.h"
 #include "validate.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,8 +89,7 @@ static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
 		rc = jst_command_start(o->command, &pid);
 		if (rc) {
 			jst_window_cancel(meter, name);
-			return rc == -EINTR ? 128 + jst_forward_received()
-			                    : jst_command_failure_status(-rc);
+			return jst_command_failure_status(rc);
 		}
 		*status = jst_command_wait(pid);
 	} else if ((rc = jst_burn(o->seconds, o->threads, jst_forward_received))) {
@@ -176,13 +174,7 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 			json_object_set_new(doc, "signal", sig ? json_integer(sig) : json_null());
 			json_object_set_new(doc, "runs", ms);
 			jst_validation_json(doc, &v);
-			int w = jst_sink_json_write(json->f, doc);
-			if (w) {
-				jst_cli_error("cannot write '%s': %s", o->json_path, strerror(-w));
-				jst_cli_output_discard(json);
-				rc = rc ? rc : JST_EXIT_FAIL;
-			}
-			if (jst_cli_output_commit(json))
+			if (jst_cli_output_finish(json, jst_sink_json_write(json->f, doc)))
 				rc = rc ? rc : JST_EXIT_FAIL;
 		}
 		rc = rc ? rc : (v.disagreements || first_bad ? JST_EXIT_FAIL : 0);
@@ -209,23 +201,9 @@ int jst_cmd_validate(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	o.common.cross_validate = 1; /* the point of validate: every method, same windows */
 
-	if ((rc = jst_forward_install())) {
-		jst_cli_error("cannot handle signals: %s", strerror(-rc));
-		return JST_EXIT_FAIL;
-	}
 	jst_meter *meter = NULL;
-	jst_forward_block();
-	rc = jst_cli_meter_open("validate", &o.common, &meter);
-	jst_forward_unblock();
-	if (rc)
+	if ((rc = jst_cli_meter_open_measuring("validate", &o.common, &meter)))
 		return rc;
-	if (jst_meter_domain_count(meter) == 0) {
-		jst_cli_error("validate: nothing can measure energy here: no energy domain is "
-		              "available:");
-		jst_cli_explain_no_domain(stderr, meter);
-		jst_meter_close(meter);
-		return JST_EXIT_FAIL;
-	}
 	/* The report goes to stdout, unless the JSON does. */
 	struct jst_cli_output json = {0};
 	if (o.json_path && jst_cli_output_open(&json, o.json_path, 0)) {

@@ -85,9 +85,11 @@ int jst_command_start(char *const argv[], pid_t *pid)
 	return 0;
 }
 
-int jst_command_failure_status(int err)
+int jst_command_failure_status(int rc)
 {
-	return err == ENOENT || err == ENOTDIR ? JST_EXIT_NOTFOUND : JST_EXIT_NOEXEC;
+	if (rc == -EINTR)
+		return 128 + jst_forward_received();
+	return rc == -ENOENT || rc == -ENOTDIR ? JST_EXIT_NOTFOUND : JST_EXIT_NOEXEC;
 }
 
 int jst_command_wait(pid_t pid)

@@ -9,8 +9,9 @@
  * "joulestat: cannot run 'X': ..."), or -EINTR without a word when a
  * forwarded signal came before the command started. */
 int jst_command_start(char *const argv[], pid_t *pid);
-/* Exit status a shell would give for a start failure: 127 not found, else 126. */
-int jst_command_failure_status(int err);
+/* Exit status for rc, a failure of jst_command_start: 128 + the signal for
+ * -EINTR, else what a shell would give: 127 not found, else 126. */
+int jst_command_failure_status(int rc);
 /* Wait for pid, forwarding signals meanwhile; its exit status, 128 + signal
  * when a signal killed it. */
 int jst_command_wait(pid_t pid);

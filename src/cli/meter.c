@@ -1,5 +1,6 @@
 /* Opening the meter the common options describe, and saying why when nothing measures. */
 #include "cli.h"
+#include "forward.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -83,4 +84,31 @@ void jst_cli_explain_no_domain(FILE *f, jst_meter *meter)
 			        b.available ? "available" : "unavailable: ",
 			        b.available ? "" : b.reason);
 	}
+}
+
+int jst_cli_meter_open_measuring(const char *cmd, const struct jst_cli_common *c, jst_meter **out)
+{
+	/* Handlers first, so that a signal while the meter opens is not fatal; the
+	 * meter's sampler thread starts with them blocked, so the main thread alone
+	 * takes them. */
+	int rc = jst_forward_install();
+	if (rc) {
+		jst_cli_error("cannot handle signals: %s", strerror(-rc));
+		return JST_EXIT_FAIL;
+	}
+	jst_forward_block();
+	rc = jst_cli_meter_open(cmd, c, out);
+	jst_forward_unblock();
+	if (rc)
+		return rc;
+	if (jst_meter_domain_count(*out) == 0) {
+		jst_cli_error("%s: nothing can measure energy here: no energy domain is "
+		              "available:",
+		              cmd);
+		jst_cli_explain_no_domain(stderr, *out);
+		jst_meter_close(*out);
+		*out = NULL;
+		return JST_EXIT_FAIL;
+	}
+	return 0;
 }

@@ -183,3 +183,12 @@ void jst_cli_output_discard(struct jst_cli_output *o)
 		unlink(o->tmp);
 	output_free(o);
 }
+
+int jst_cli_output_finish(struct jst_cli_output *o, int write_rc)
+{
+	if (!write_rc)
+		return jst_cli_output_commit(o);
+	jst_cli_error("cannot write '%s': %s", o->path, strerror(-write_rc));
+	jst_cli_output_discard(o);
+	return -1;
+}
