@@ -6,9 +6,10 @@
  * Spec strings:
  *   const:W                    constant W watts
  *   steps:W1,W2,...@S          W1 for S seconds, then W2, ..., cycling
- *   bursty:SEED[:IDLE:PEAK]    LLM-serving-like: bursts of 50-300 ms at PEAK between idle gaps
- *                              of 50-500 ms at IDLE (defaults 60 W and 400 W), pseudo-random from
- * SEED file:PATH                  lines "SECONDS WATTS", piecewise constant from each time on
+ *   bursty:SEED[:IDLE:PEAK]    LLM-serving-like: bursts of 50-300 ms at PEAK between idle
+ *                              gaps of 50-500 ms at IDLE (defaults 60 W and 400 W),
+ *                              pseudo-random from SEED
+ *   file:PATH                  lines "SECONDS WATTS", piecewise constant from each time on
  */
 #ifndef JST_SIM_TRACE_H
 #define JST_SIM_TRACE_H

@@ -44,6 +44,21 @@ class CliCase(unittest.TestCase):
         self.assertGreaterEqual(proc.returncode, 0, "killed by a signal: " + proc.stderr)
         return proc, doc
 
+    def signalled(self, args, nudge, timeout, **popen):
+        """joulestat with args, run until nudge(p) has signalled it and it ends:
+        (returncode, stdout, stderr). Killed if anything fails on the way."""
+        popen.setdefault("preexec_fn", default_signals)
+        p = subprocess.Popen([binary("JOULESTAT")] + list(args), env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        try:
+            nudge(p)
+            stdout, stderr = p.communicate(timeout=timeout)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return p.returncode, stdout, stderr
+
 
 class UsageTest(CliCase):
     def assert_usage_error(self, args, needle):
@@ -159,19 +174,15 @@ class SignalTest(CliCase):
                 f.write(TRAPPER)
             os.chmod(script, 0o755)
             log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "out.json"))
-            p = subprocess.Popen([binary("JOULESTAT"), "run", "--json", out, "--", script, log,
-                                  ready], env=self.env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
-            try:
+
+            def nudge(p):
                 wait_for_file(ready, 10, p)
                 time.sleep(0.1)
                 p.send_signal(sig)
-                stdout, stderr = p.communicate(timeout=20)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-            self.assertEqual(p.returncode, want_status, stderr)
+
+            rc, _, stderr = self.signalled(["run", "--json", out, "--", script, log, ready],
+                                           nudge, 20)
+            self.assertEqual(rc, want_status, stderr)
             with open(log) as f:
                 self.assertEqual(f.read().split(), [signal.Signals(sig).name[3:]])
             with open(out) as f:
@@ -225,22 +236,19 @@ class TerminalSignalTest(CliCase):
             with open(script, "w") as f:
                 f.write(COUNT_SIGINT)
             log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "out.json"))
-            p = subprocess.Popen([binary("JOULESTAT"), "run", "--json", out, "--",
-                                  sys.executable, script, log, ready], env=self.env,
-                                 stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, start_new_session=True,
-                                 preexec_fn=as_terminal_job)
-            os.close(slave)
-            try:
+
+            def nudge(p):
+                os.close(slave)
                 wait_for_file(ready, 20, p)
                 os.write(master, b"\x03")
-                _, stderr = p.communicate(timeout=30)
+
+            try:
+                rc, _, stderr = self.signalled(
+                    ["run", "--json", out, "--", sys.executable, script, log, ready], nudge, 30,
+                    stdin=slave, start_new_session=True, preexec_fn=as_terminal_job)
             finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
                 os.close(master)
-            self.assertEqual(p.returncode, 8, stderr)
+            self.assertEqual(rc, 8, stderr)
             with open(log) as f:
                 self.assertEqual(f.read(), "1")
             with open(out) as f:
@@ -793,19 +801,14 @@ class ValidateSignalTest(CliCase):
                 f.write(TRAPPER)
             os.chmod(script, 0o755)
             log, ready, out = (os.path.join(d, n) for n in ("log", "ready", "v.json"))
-            p = subprocess.Popen([binary("JOULESTAT"), "validate", "-r", "2", "--json", out,
-                                  "--", script, log, ready], env=self.env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 preexec_fn=default_signals)
-            try:
+
+            def nudge(p):
                 wait_for_file(ready, 20, p)
                 p.send_signal(signal.SIGTERM)
-                _, stderr = p.communicate(timeout=30)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-            self.assertEqual(p.returncode, 128 + signal.SIGTERM, stderr)
+
+            rc, _, stderr = self.signalled(["validate", "-r", "2", "--json", out, "--", script,
+                                            log, ready], nudge, 30)
+            self.assertEqual(rc, 128 + signal.SIGTERM, stderr)
             with open(log) as f:
                 self.assertEqual(f.read().split(), ["TERM"])
             with open(out) as f:
@@ -818,11 +821,8 @@ class ValidateSignalTest(CliCase):
         threads = 8
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "v.json")
-            p = subprocess.Popen([binary("JOULESTAT"), "validate", "--seconds", "60",
-                                  "--threads", str(threads), "--json", out], env=self.env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 preexec_fn=default_signals)
-            try:
+
+            def nudge(p):
                 # Burning: its threads exist (joulestat has only two otherwise).
                 task = "/proc/%d/task" % p.pid
                 deadline = time.monotonic() + 60
@@ -830,12 +830,10 @@ class ValidateSignalTest(CliCase):
                     self.assertIsNone(p.poll())
                     time.sleep(0.01)
                 p.send_signal(signal.SIGINT)
-                _, stderr = p.communicate(timeout=45)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-            self.assertEqual(p.returncode, 128 + signal.SIGINT, stderr)
+
+            rc, _, stderr = self.signalled(["validate", "--seconds", "60", "--threads",
+                                            str(threads), "--json", out], nudge, 45)
+            self.assertEqual(rc, 128 + signal.SIGINT, stderr)
             with open(out) as f:
                 doc = json.load(f)
         self.assertEqual(doc["signal"], signal.SIGINT)

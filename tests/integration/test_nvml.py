@@ -18,11 +18,6 @@ def counter_tolerance(truth):
     return max(0.005 * truth, 0.02)
 
 
-def nvml_line(out):
-    lines = [ln for ln in out.splitlines() if "nvml" in ln]
-    return "\n".join(lines)
-
-
 class NvmlCase(unittest.TestCase):
     def run_sim(self, sim, cmd=("sleep", "1.5"), extra=(), env=None, timeout=60):
         proc, doc = measure(list(cmd), env or sim.env(), backends="nvml", extra=extra,
@@ -31,6 +26,12 @@ class NvmlCase(unittest.TestCase):
         self.assertIsNotNone(doc, proc.stderr)
         sim.truth()
         return proc, doc, doc["runs"][0]
+
+    def listed(self, env):
+        """What `joulestat list` says of nvml: its lines of the output."""
+        proc = run_joulestat(["list"], env=env)
+        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
+        return "\n".join(ln for ln in (proc.stdout + proc.stderr).splitlines() if "nvml" in ln)
 
     def assert_counter_matches(self, sim, m, dom, index):
         self.assertLess(dom["energy_j"], BASE_J / 10, "the counter's base leaked")
@@ -283,17 +284,12 @@ class SelectionTest(NvmlCase):
         self.assertEqual(self.names(["--gpus", "0"], cuda_visible="1,3"), ["gpu0"])
 
     def test_unknown_gpu_says_which(self):
-        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible="7"))
-        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        text = nvml_line(proc.stdout + proc.stderr)
-        self.assertIn("GPU 7 not found", text)
+        self.assertIn("GPU 7 not found", self.listed(self.sim.env(cuda_visible="7")))
         proc = run_joulestat(["list"], env=self.sim.env(cuda_visible=gpu_uuid(9)))
         self.assertIn("no GPU has UUID " + gpu_uuid(9), proc.stdout + proc.stderr)
 
     def test_empty_cuda_visible_devices_means_no_gpu(self):
-        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible=""))
-        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        text = nvml_line(proc.stdout + proc.stderr)
+        text = self.listed(self.sim.env(cuda_visible=""))
         self.assertIn("unavailable", text)
         self.assertIn("no GPU selected", text)
 
@@ -339,41 +335,34 @@ class FailureTest(NvmlCase):
 
     def test_every_gpu_lost_keeps_the_reason(self):
         with NvmlSim(gpus=1, lost="0@0") as sim:
-            proc = run_joulestat(["list"], env=sim.env())
-        text = nvml_line(proc.stdout + proc.stderr)
+            text = self.listed(sim.env())
         self.assertIn("unavailable", text)
         self.assertIn("gpu0", text)
         self.assertIn("GPU is lost", text)
 
     def test_missing_library_says_so(self):
         with NvmlSim(library="/nonexistent/libnvidia-ml.so.1") as sim:
-            proc = run_joulestat(["list"], env=sim.env())
-        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        text = nvml_line(proc.stdout + proc.stderr)
+            text = self.listed(sim.env())
         self.assertIn("unavailable", text)
         self.assertIn("/nonexistent/libnvidia-ml.so.1", text)
         self.assertIn("JOULESTAT_NVML_LIBRARY", text)
 
     def test_missing_driver_library_by_soname(self):
         with NvmlSim(library="libnvidia-ml-absent.so.1") as sim:
-            proc = run_joulestat(["list"], env=sim.env())
-        text = nvml_line(proc.stdout + proc.stderr)
+            text = self.listed(sim.env())
         self.assertIn("not found: install the NVIDIA driver, or set JOULESTAT_NVML_LIBRARY",
                       text)
 
     def test_driver_not_loaded_says_what_to_do(self):
         with NvmlSim(fail_init=1) as sim:
-            proc = run_joulestat(["list"], env=sim.env())
-        self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        text = nvml_line(proc.stdout + proc.stderr)
+            text = self.listed(sim.env())
         self.assertIn("unavailable", text)
         self.assertIn("Driver Not Loaded", text)
         self.assertIn("modprobe nvidia", text)
 
     def test_no_permission_says_what_to_do(self):
         with NvmlSim(fail_init="permission") as sim:
-            proc = run_joulestat(["list"], env=sim.env())
-        text = nvml_line(proc.stdout + proc.stderr)
+            text = self.listed(sim.env())
         self.assertIn("/dev/nvidia", text)
 
     def test_run_without_any_gpu_fails_clearly(self):

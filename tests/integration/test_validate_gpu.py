@@ -73,8 +73,8 @@ class ValidateGpuTest(unittest.TestCase):
         self.addCleanup(self.sim.__exit__, None, None, None)
         self.smi_log = os.path.join(self.sim.dir, "smi-calls.jsonl")
 
-    def env(self, **extra):
-        env = self.sim.env()
+    def env(self, sim=None, **extra):
+        env = (sim or self.sim).env()
         env = {k: v for k, v in env.items() if not k.startswith("FAKE_NVIDIA_SMI_")}
         env["PATH"] = self.bin + os.pathsep + env.get("PATH", "/usr/bin:/bin")
         env["JOULESTAT"] = self.joulestat
@@ -216,9 +216,7 @@ class ValidateGpuTest(unittest.TestCase):
         os.symlink(self.joulestat, os.path.join(work, "js"))
         sim = NvmlSim(gpus=2, trace="const:300")
         with sim:
-            env = self.env(JOULESTAT="./js")
-            env.update(sim.vars)
-            env["JSTSIM_NVML_TRUTH"] = sim.truth_path
+            env = self.env(sim, JOULESTAT="./js")
             proc = self.run_script("--gpu", "1", "--load", "true", "--append", "table.md",
                                    env=env, cwd=work)
             row = self.table(proc)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "estimate.h"
+#include "fake_backend.h"
 #include "meter_internal.h"
 #include "tdp_table.h"
 
@@ -532,53 +533,6 @@ static void backend_garbage_stat(void **st)
 
 /* ---- through the meter ------------------------------------------------------------ */
 
-/* A measured package, as rapl would declare it: the estimate must yield to it. */
-static const struct jst_domain_desc measured_desc = {
-    .name = "package-0",
-    .kind = JST_KIND_PACKAGE,
-    .device = "cpu:package-0",
-    .method = JST_METHOD_COUNTER,
-    .source = "powercap",
-    .accuracy = 0.05,
-    .parent = -1,
-    .unit_j = 1e-6,
-};
-
-static int measured_probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
-{
-	(void)ctx, (void)reason, (void)len;
-	*state = (void *)&measured_desc;
-	return 0;
-}
-
-static size_t measured_domains(void *state, const struct jst_domain_desc **out)
-{
-	*out = state;
-	return 1;
-}
-
-static int measured_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
-{
-	(void)state, (void)n, (void)flags;
-	out[0].counter = 1000000;
-	return 0;
-}
-
-static void measured_close(void *state)
-{
-	(void)state;
-}
-
-static const struct jst_backend_ops measured_ops = {
-    .name = "measured",
-    .description = "a measured CPU package",
-    .accuracy = 0.05,
-    .probe = measured_probe,
-    .domains = measured_domains,
-    .read = measured_read,
-    .close = measured_close,
-};
-
 static jst_meter *open_meter(const struct jst_backend_ops *const *ops, size_t n, int cross)
 {
 	jst_config cfg;
@@ -631,13 +585,17 @@ static void meter_window_energy(void **st)
 static void meter_prefers_measurement(void **st)
 {
 	(void)st;
-	static const struct jst_backend_ops *const ops[] = {&measured_ops, &jst_backend_estimate};
+	/* A measured package, as rapl would declare it: the estimate must yield to it. */
+	static const struct jst_backend_ops *const ops[] = {&fake_ops_a, &jst_backend_estimate};
+	fake_reset(&fake_a);
+	fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0", JST_METHOD_COUNTER, 0.05,
+	         1e-6, 0);
 	write_stat(&base_fields, 4);
 	jst_meter *m = open_meter(ops, 2, 0);
 	assert_int_equal(jst_meter_domain_count(m), 1);
 	jst_domain_info info;
 	assert_int_equal(jst_meter_domain(m, 0, &info), 0);
-	assert_string_equal(info.backend, "measured");
+	assert_string_equal(info.backend, "fake-a");
 	jst_backend_info bi;
 	assert_int_equal(jst_meter_backend(m, 1, &bi), 0);
 	assert_string_equal(bi.name, "estimate");
