@@ -42,8 +42,12 @@ struct jst_domain_desc {
 	double unit_j;           /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
 	uint64_t modulus;        /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
 	double max_power_w;      /* upper bound on power: sets the sampler period for wrap safety
-	                            and the plausibility of a jump; 0 = unknown */
-	double min_period_s;     /* the hardware refreshes no faster than this; 0 = unknown */
+	                            and the plausibility of a jump; 0 = unknown (the core then
+	                            uses a bound no real device of this kind exceeds) */
+	/* The sensor: how the hardware updates the value the core reads. */
+	double refresh_s;    /* the value changes at most this often; 0 = unknown: the core
+	                        measures it in the meter's first moments */
+	double resolution_j; /* one count of the counter in J; 0 = unit_j */
 	char note[JST_NOTE_MAX]; /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
 };
 

@@ -198,7 +198,7 @@ static int est_probe(const struct jst_backend_ctx *ctx, void **state, char *reas
 	d->modulus = 0; /* 64-bit tick sums: centuries from wrapping */
 	/* The model never exceeds TDP; the core's 2x margin absorbs tick jitter. */
 	d->max_power_w = model.tdp_total_w;
-	d->min_period_s = 1.0 / (double)hz; /* /proc/stat moves in whole ticks */
+	d->refresh_s = 1.0 / (double)hz; /* /proc/stat moves in whole ticks */
 	snprintf(d->note, sizeof d->note, "%s", model.note);
 	*state = st;
 	return 0;

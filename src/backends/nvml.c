@@ -194,7 +194,7 @@ static void declare(struct nvml_state *s, size_t g, enum nvml_source src, const 
 	    .modulus = 0,
 	    .max_power_w = max_w,
 	    /* The counter refreshes about every 10 ms; power readings about every 100 ms. */
-	    .min_period_s = src == SRC_COUNTER ? 0.01 : 0.1,
+	    .refresh_s = src == SRC_COUNTER ? 0.01 : 0.1,
 	};
 	snprintf(d->name, sizeof d->name, "gpu%u", s->gpus[g].index);
 	snprintf(d->device, sizeof d->device, "gpu:%s", uuid);

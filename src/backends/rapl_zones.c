@@ -330,7 +330,7 @@ static int rapl_add_zone(struct rapl_probe *p, const char *zdir, jst_kind kind, 
 	 * it. */
 	double w = rapl_max_power(p, zdir);
 	d->max_power_w = w > default_w ? w : default_w;
-	d->min_period_s = RAPL_REFRESH_S;
+	d->refresh_s = RAPL_REFRESH_S;
 	snprintf(d->note, sizeof d->note, "%s", note);
 	return (int)(st->n - 1);
 }
