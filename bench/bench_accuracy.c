@@ -92,10 +92,7 @@ static void acc_read(struct acc *a, double t)
 	const struct method *m = a->p->m;
 	if (m->reading == COUNTER) {
 		uint64_t delta;
-		uint64_t max = a->counter.primed ? jst_counter_max_delta(a->p->max_power_w,
-		                                                         t - a->last_t, m->unit_j)
-		                                 : UINT64_MAX;
-		jst_counter_update(&a->counter, counter_raw(a->p, t), max, &delta);
+		jst_counter_update(&a->counter, counter_raw(a->p, t), UINT64_MAX, &delta);
 	} else {
 		jst_integrator_add(&a->integ, (int64_t)llround(t * 1e9), power_at(a->p, t));
 	}

@@ -55,15 +55,14 @@ int bench_memory_ff(const char *sysfs_root, double budget_s, struct bench_ff *ou
 	int64_t t0 = bench_now_ns(), deadline = t0 + (int64_t)(budget_s * 1e9);
 	pid_t self = getpid();
 	while (out->readings < FF_MAX_READINGS && bench_now_ns() < deadline) {
+		jst_window *w = NULL;
 		for (int i = 0; i < FF_CHUNK; i++) {
 			if (i % 1000 == 0)
-				jst_window_begin(m, "request");
-			pthread_mutex_lock(&m->mu);
-			jst_meter_read_locked(m, 1, 1);
-			pthread_mutex_unlock(&m->mu);
+				jst_window_begin(m, "request", &w);
+			jst_meter_read(m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
 			if (i % 1000 == 999) {
 				jst_measurement *ms;
-				jst_window_end(m, "request", &ms);
+				jst_window_end(w, &ms);
 				jst_measurement_free(ms);
 			}
 		}

@@ -51,8 +51,9 @@ static int64_t time_meter(jst_meter *m, int k)
 	int64_t t0 = bench_now_ns();
 	for (int i = 0; i < k; i++) {
 		jst_measurement *ms;
-		jst_window_begin(m, "w");
-		jst_window_end(m, "w", &ms);
+		jst_window *w;
+		jst_window_begin(m, "w", &w);
+		jst_window_end(w, &ms);
 		jst_measurement_free(ms);
 	}
 	return bench_now_ns() - t0;

@@ -104,8 +104,15 @@ typedef struct jst_meter jst_meter;
  * available domain is still opened (list shows why); windows then fail with
  * -ENODEV. cfg may be NULL for defaults. */
 int jst_meter_open(const jst_config *cfg, jst_meter **out);
-/* Stop the sampler and release everything. Open windows are discarded. */
+/* Stop the sampler and release everything. Open windows are discarded and
+ * their handles become invalid. Must not race any other call on this meter. */
 void jst_meter_close(jst_meter *meter);
+
+/* Wait until every domain's sensor is known: a counter whose refresh the
+ * hardware does not state (NVML) is measured from its changes while the
+ * sampler polls fast in the meter's first second. Windows begun before then are
+ * still measured, with a wider uncertainty. 0, or -ETIMEDOUT. */
+int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
 
 typedef struct jst_backend_info {
 	const char *name;        /* "nvml", "rapl", "estimate" */
@@ -129,9 +136,23 @@ typedef struct jst_domain_info {
 	jst_method method;
 	double accuracy;        /* relative error class, 0.05 = 5% */
 	double sample_period_s; /* how often the sampler reads it */
-	int parent;             /* index of the containing domain, or -1 */
-	int primary;            /* 1 when it is the figure counted for its device */
+	/* The sensor: how the hardware updates what joulestat reads. */
+	double refresh_s;    /* the value changes this often; 0 while not yet known */
+	double resolution_j; /* one count in J (counters), 0 for power readings */
+	double max_power_w;  /* the bound a reading is judged against */
+	int refresh_source;  /* JST_REFRESH_* : where refresh_s comes from */
+	int parent;          /* index of the containing domain, or -1 */
+	int primary;         /* 1 when it is the figure counted for its device */
 } jst_domain_info;
+
+/* Where a domain's refresh interval comes from. The core measures it (time
+ * between counter changes, in the meter's first second) where the hardware
+ * does not say. */
+enum {
+	JST_REFRESH_UNKNOWN = 0, /* not yet measured (or the value never changed) */
+	JST_REFRESH_DECLARED,    /* the backend knows it (RAPL: 1 ms) */
+	JST_REFRESH_MEASURED,    /* measured on this device */
+};
 
 size_t jst_meter_domain_count(const jst_meter *meter);
 int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
@@ -158,16 +179,27 @@ int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
 
 /* ---- windows ------------------------------------------------------------ */
 
+typedef struct jst_window jst_window;
 typedef struct jst_measurement jst_measurement;
 
-/* Begin a named window. Names are unique among open windows: a duplicate is
- * -EEXIST; windows may nest and overlap freely. */
-int jst_window_begin(jst_meter *meter, const char *name);
-/* End a window and hand back its measurement (free with jst_measurement_free).
- * An unknown name is -ENOENT. out may be NULL to discard. */
-int jst_window_end(jst_meter *meter, const char *name, jst_measurement **out);
-/* Discard an open window without measuring. */
-int jst_window_cancel(jst_meter *meter, const char *name);
+/* Begin a window: a fresh reading of every domain now. label names it in
+ * outputs (NULL = ""); labels need not be unique, so a function measured
+ * recursively or from many threads at once opens a window each. Windows nest
+ * and overlap freely and may be ended on another thread. *out is valid until
+ * jst_window_end or jst_window_cancel, or until the meter is closed. */
+int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
+/* End a window and hand back its measurement (free with jst_measurement_free);
+ * out may be NULL to discard it. The handle is freed, except on -ENOMEM: the
+ * window then stays open and the call may be repeated. */
+int jst_window_end(jst_window *w, jst_measurement **out);
+/* End the window's current span and begin the next one on the same reading:
+ * the handle stays open, and consecutive spans tile time exactly (their
+ * energies add up to what one window over all of them shows). */
+int jst_window_rotate(jst_window *w, jst_measurement **out);
+/* Discard an open window without measuring; frees the handle. NULL is a no-op. */
+void jst_window_cancel(jst_window *w);
+/* The label given at begin (never NULL). */
+const char *jst_window_label(const jst_window *w);
 
 /* ---- measurement ---------------------------------------------------------- */
 
@@ -178,8 +210,12 @@ typedef struct jst_domain_energy {
 	const char *source;
 	jst_kind kind;
 	jst_method method;
-	double accuracy; /* relative error class of this figure */
+	double accuracy; /* relative uncertainty of this figure: uncertainty_j / energy_j
+	                    (the method's class where energy_j is 0) */
 	double energy_j;
+	double uncertainty_j; /* ± this many joules: the method's class, quantisation at each
+	                         edge (resolution, power x refresh), sampling of power
+	                         readings, and energy bridged over resets, combined */
 	double avg_power_w;  /* energy / duration */
 	double peak_power_w; /* highest sampled power in the window; NaN if none */
 	size_t samples;      /* sampler readings that fell inside the window */
@@ -192,13 +228,16 @@ typedef struct jst_domain_energy {
 	double power_limit_w;  /* enforced power limit at the last reading */
 	int parent;            /* index within the measurement, or -1 */
 	int primary;           /* counted in totals */
-	int partial;           /* figure ended early (device failed, counter reset) */
+	int partial;           /* figure ended early (device failed) */
+	int short_window;      /* window shorter than three refreshes of the sensor */
+	int bridged;           /* a reset, a jump or a gap was bridged from power */
 } jst_domain_energy;
 
 typedef struct jst_total {
 	double energy_j;
 	double avg_power_w;
-	double accuracy; /* energy-weighted accuracy class of its parts */
+	double accuracy; /* uncertainty_j / energy_j */
+	double uncertainty_j; /* sum of its parts' uncertainties */
 	size_t parts;    /* domains summed; 0 when nothing measured this total */
 	int estimated;   /* 1 when any part is an estimate */
 	int partial;
@@ -217,8 +256,9 @@ void jst_measurement_free(jst_measurement *m);
 /* ---- scoped and wrapped forms ------------------------------------------- */
 
 /* Run fn(arg) inside a window and return its measurement (the equivalent of a
- * decorator). fn's own result is not interpreted. */
-int jst_measure_call(jst_meter *meter, const char *name, void (*fn)(void *arg), void *arg,
+ * decorator). fn's own result is not interpreted. Re-entrant and thread-safe:
+ * each call opens a window of its own. */
+int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg), void *arg,
                      jst_measurement **out);
 
 /* Scope guard (the equivalent of a context manager), GCC/Clang only:
@@ -231,13 +271,12 @@ int jst_measure_call(jst_meter *meter, const char *name, void (*fn)(void *arg), 
  *     print(m);
  */
 typedef struct jst_scope {
-	jst_meter *meter;
-	const char *name;
+	jst_window *window;
 	jst_measurement **out;
 	int status; /* result of begin, then of end */
 } jst_scope;
 
-jst_scope jst_scope_begin(jst_meter *meter, const char *name, jst_measurement **out);
+jst_scope jst_scope_begin(jst_meter *meter, const char *label, jst_measurement **out);
 void jst_scope_end(jst_scope *scope);
 
 #define JST_CONCAT_(a, b) a##b

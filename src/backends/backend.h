@@ -54,7 +54,12 @@ struct jst_domain_desc {
 /* One domain's raw value at one instant. Set by read(). Telemetry fields are
  * NaN when absent or when JST_READ_TELEMETRY was not asked for. */
 struct jst_raw {
-	int status;       /* 0, or negative: this domain failed (then error says why) */
+	/* 0, or negative: this reading failed (then error says why). -ENODEV (the
+	 * device is gone) and -ENOENT (the zone vanished) end the domain; any other
+	 * code is transient: the reading is skipped and the domain read again. */
+	int status;
+	int64_t t_ns;     /* CLOCK_MONOTONIC when the energy or power was read; 0: the core
+	                     stamps the middle of the backend's read */
 	uint64_t counter; /* COUNTER and ESTIMATE-as-counter domains: raw units */
 	double power_w;   /* POWER domains: watts at this instant */
 	double temperature_c;
@@ -82,6 +87,9 @@ struct jst_backend_ops {
 	 * whole backend failed; per-domain failure goes in out[i].status. */
 	int (*read)(void *state, struct jst_raw *out, size_t n, unsigned flags);
 	void (*close)(void *state);
+	/* Optional: reopen domain i (its value stopped changing while the device
+	 * drew power: a file replaced under an open descriptor). 0 or negative. */
+	int (*reopen)(void *state, size_t i);
 };
 
 /* The registry: every backend, most accurate class first. */
@@ -106,6 +114,8 @@ int jst_fd_read_u64(int fd, uint64_t *out);
 /* The end of a long path, for messages with little room: at most max
  * characters, starting at a '/' where one is near. */
 const char *jst_path_tail(const char *path, size_t max);
+/* CLOCK_MONOTONIC in ns, the clock of every timestamp. */
+int64_t jst_backend_now_ns(void);
 /* Initialise a raw record: status 0, telemetry NaN. */
 void jst_raw_clear(struct jst_raw *raw);
 

@@ -38,7 +38,7 @@ struct nvml_gpu {
 struct nvml_dom {
 	size_t gpu;
 	enum nvml_source src;
-	int status; /* sticky: the core ends a failed figure for good */
+	int status; /* sticky: a lost GPU ends its figures for good */
 	char error[JST_NOTE_MAX];
 };
 
@@ -365,19 +365,22 @@ static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw 
 			fn = "nvmlDeviceGetPowerUsage";
 			break;
 		}
+		raw->t_ns = jst_backend_now_ns();
 		if (r == NVML_SUCCESS) {
 			raw->power_w = w;
 			if (!isnan(w) && (dom->src == SRC_INSTANT || isnan(gpu->power_w)))
 				gpu->power_w = w;
 			return;
 		}
-		if (r == NVML_ERROR_GPU_IS_LOST) {
-			gpu_mark_lost(s, gpu, r);
-		} else {
-			dom->status = -EIO;
-			snprintf(dom->error, sizeof dom->error, "gpu%u: %s failed (NVML: %s)",
+		if (r != NVML_ERROR_GPU_IS_LOST) {
+			/* A timeout or a busy driver costs this reading only: the core
+			 * skips it and the counter loses nothing. */
+			raw->status = -EIO;
+			snprintf(raw->error, sizeof raw->error, "gpu%u: %s failed (NVML: %s)",
 			         gpu->index, fn, jst_nvml_strerror(s->api, r));
+			return;
 		}
+		gpu_mark_lost(s, gpu, r);
 	}
 	/* A lost GPU, found now or before, ends each of its domains for good. */
 	if (!dom->status && gpu->lost) {

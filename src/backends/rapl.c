@@ -8,6 +8,7 @@
 #include "rapl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 	for (size_t i = 0; i < n; i++) {
 		char text[32], q[24];
 		ssize_t r = pread(st->zone[i].fd, text, sizeof text - 1, 0);
+		out[i].t_ns = jst_backend_now_ns();
 		if (r < 0) {
 			out[i].status = -errno;
 			snprintf(out[i].error, sizeof out[i].error, "%s: %s",
@@ -95,6 +97,21 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 	return 0;
 }
 
+/* The kernel never replaces energy_uj, but a container runtime or a test tree
+ * may: the descriptor then reads a file nobody writes any more. */
+static int rapl_reopen(void *state, size_t i)
+{
+	struct rapl_state *st = state;
+	if (i >= st->n)
+		return -EINVAL;
+	int fd = open(st->zone[i].path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(st->zone[i].fd);
+	st->zone[i].fd = fd;
+	return 0;
+}
+
 const struct jst_backend_ops jst_backend_rapl = {
     .name = "rapl",
     .description = "CPU package, core, uncore, DRAM and psys energy counters (Linux powercap "
@@ -104,4 +121,5 @@ const struct jst_backend_ops jst_backend_rapl = {
     .domains = rapl_domains,
     .read = rapl_read,
     .close = rapl_close,
+    .reopen = rapl_reopen,
 };

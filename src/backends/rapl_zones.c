@@ -19,7 +19,7 @@
  * the core uses it for the sampling period and to reject implausible jumps,
  * and an underestimate would drop real energy. */
 #define RAPL_DEFAULT_PACKAGE_W 400.0
-#define RAPL_DEFAULT_DRAM_W 100.0
+#define RAPL_DEFAULT_DRAM_W 1000.0 /* large DDR5 servers draw 250 W and more */
 #define RAPL_DEFAULT_PSYS_W 1000.0
 /* RAPL updates its counters about every millisecond. */
 #define RAPL_REFRESH_S 0.001

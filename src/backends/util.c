@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,9 +71,17 @@ int jst_fd_read_u64(int fd, uint64_t *out)
 	return jst_parse_u64(buf, out);
 }
 
+int64_t jst_backend_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void jst_raw_clear(struct jst_raw *raw)
 {
 	raw->status = 0;
+	raw->t_ns = 0;
 	raw->counter = 0;
 	raw->power_w = NAN;
 	raw->temperature_c = NAN;

@@ -185,7 +185,8 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	char name[32];
 	size_t k = r->n + 1;
 	snprintf(name, sizeof name, "run-%zu", k);
-	int rc = jst_window_begin(meter, name);
+	jst_window *w;
+	int rc = jst_window_begin(meter, name, &w);
 	if (rc) {
 		jst_cli_error("cannot begin a measurement: %s", jst_strerror(rc));
 		return -1;
@@ -202,12 +203,12 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	rc = jst_command_start(o->command, &pid);
 	if (rc) {
 		stop_intervals(iv, r, k);
-		jst_window_cancel(meter, name);
+		jst_window_cancel(w);
 		return jst_command_failure_status(rc);
 	}
 	int status = jst_command_wait(pid);
 	jst_measurement *m = NULL;
-	rc = jst_window_end(meter, name, &m);
+	rc = jst_window_end(w, &m);
 	stop_intervals(iv, r, k);
 	if (rc) {
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));

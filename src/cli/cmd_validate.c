@@ -78,7 +78,8 @@ static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
 {
 	char name[32];
 	snprintf(name, sizeof name, "validate-%zu", k);
-	int rc = jst_window_begin(meter, name);
+	jst_window *w;
+	int rc = jst_window_begin(meter, name, &w);
 	if (rc) {
 		jst_cli_error("validate: cannot begin a measurement: %s", jst_strerror(rc));
 		return JST_EXIT_FAIL;
@@ -88,16 +89,16 @@ static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
 		pid_t pid;
 		rc = jst_command_start(o->command, &pid);
 		if (rc) {
-			jst_window_cancel(meter, name);
+			jst_window_cancel(w);
 			return jst_command_failure_status(rc);
 		}
 		*status = jst_command_wait(pid);
 	} else if ((rc = jst_burn(o->seconds, o->threads, jst_forward_received))) {
-		jst_window_cancel(meter, name);
+		jst_window_cancel(w);
 		jst_cli_error("validate: cannot start the burn: %s", strerror(-rc));
 		return JST_EXIT_FAIL;
 	}
-	if ((rc = jst_window_end(meter, name, out))) {
+	if ((rc = jst_window_end(w, out))) {
 		jst_cli_error("validate: cannot end the measurement: %s", jst_strerror(rc));
 		return JST_EXIT_FAIL;
 	}

@@ -1,6 +1,6 @@
-/* --interval: back-to-back windows on a second thread. Each next window is
- * begun before the current one ends, so the intervals cover the run with
- * nothing left out (they overlap by the time of one reading). */
+/* --interval: one window on a second thread, rotated every period, so that
+ * the rows tile the run exactly: each row ends on the reading the next one
+ * begins on. */
 #include "interval.h"
 #include "forward.h"
 #include "sinks.h"
@@ -12,6 +12,7 @@
 
 struct jst_interval {
 	jst_meter *meter;
+	jst_window *window;
 	int64_t period_ns;
 	FILE *rows;
 	int *header;
@@ -54,21 +55,15 @@ static int keep(struct jst_interval *iv, jst_measurement *m)
 	return 0;
 }
 
-/* End window `cur`, having begun `next` first unless this is the last one. */
-static int rotate(struct jst_interval *iv, unsigned cur, int last)
+/* End the current row; on the last one, end the window itself. */
+static int rotate(struct jst_interval *iv, int last)
 {
-	char name[32], next[32];
-	window_name(name, sizeof name, cur);
-	if (!last) {
-		window_name(next, sizeof next, cur + 1);
-		int rc = jst_window_begin(iv->meter, next);
-		if (rc)
-			return rc;
-	}
 	jst_measurement *m = NULL;
-	int rc = jst_window_end(iv->meter, name, &m);
+	int rc = last ? jst_window_end(iv->window, &m) : jst_window_rotate(iv->window, &m);
 	if (rc)
 		return rc;
+	if (last)
+		iv->window = NULL;
 	if (iv->rows) {
 		if (!*iv->header) {
 			jst_sink_text_interval_header(iv->rows, m);
@@ -103,7 +98,7 @@ static void *interval_main(void *arg)
 			;
 		int last = iv->stop;
 		pthread_mutex_unlock(&iv->mu);
-		int rc = rotate(iv, cur, last);
+		int rc = rotate(iv, last);
 		pthread_mutex_lock(&iv->mu);
 		if (rc) {
 			iv->error = rc;
@@ -140,14 +135,14 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	char name[32];
 	window_name(name, sizeof name, *serial);
 	iv->t0_ns = now_ns();
-	int rc = jst_window_begin(meter, name);
+	int rc = jst_window_begin(meter, name, &iv->window);
 	if (rc == 0) {
 		/* Forwarded signals belong to the main thread, which waits for the command. */
 		jst_forward_block();
 		rc = -pthread_create(&iv->thread, NULL, interval_main, iv);
 		jst_forward_unblock();
 		if (rc)
-			jst_window_cancel(meter, name);
+			jst_window_cancel(iv->window);
 	}
 	if (rc) {
 		pthread_cond_destroy(&iv->cond);
@@ -179,14 +174,8 @@ int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *
 			jst_measurement_free(iv->list[i]);
 		rc = rc ? rc : -ENOMEM;
 	}
-	if (iv->error) {
-		/* A window may be left open after a failed rotation. */
-		char name[32];
-		window_name(name, sizeof name, *iv->serial);
-		jst_window_cancel(iv->meter, name);
-		window_name(name, sizeof name, *iv->serial + 1);
-		jst_window_cancel(iv->meter, name);
-	}
+	/* The window is left open after a failed rotation. */
+	jst_window_cancel(iv->window);
 	free(iv->list);
 	pthread_cond_destroy(&iv->cond);
 	pthread_mutex_destroy(&iv->mu);

@@ -6,17 +6,6 @@ void jst_counter_init(struct jst_counter *c, uint64_t modulus)
 	*c = (struct jst_counter){.modulus = modulus};
 }
 
-uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j)
-{
-	/* Negated tests so that a NaN anywhere means "no bound", never a cast of NaN. */
-	if (!(max_power_w > 0) || !(unit_j > 0) || !(dt_s >= 0))
-		return UINT64_MAX;
-	double units = max_power_w * (2.0 * dt_s + 0.010) / unit_j;
-	if (units >= 18446744073709549568.0) /* largest double below 2^64 */
-		return UINT64_MAX;
-	return (uint64_t)units + 1;
-}
-
 enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
                                           uint64_t *delta)
 {
@@ -38,7 +27,12 @@ enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, u
 		ev = JST_COUNTER_DISCONTINUITY;
 	} else if (raw >= c->last) {
 		d = raw - c->last;
-		ev = d <= max_delta ? JST_COUNTER_OK : JST_COUNTER_DISCONTINUITY;
+		/* A 64-bit counter's forward step is never judged by its size (the
+		 * caller may simply not have looked for a long time); a wrapping
+		 * counter's is, while its range is more than the bound allows. */
+		ev = !c->modulus || d <= max_delta || max_delta >= c->modulus
+		         ? JST_COUNTER_OK
+		         : JST_COUNTER_DISCONTINUITY;
 	} else if (c->modulus) {
 		d = c->modulus - c->last + raw;
 		/* With no power bound, a wrap must at least be the shorter way round:

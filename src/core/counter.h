@@ -24,14 +24,11 @@ enum jst_counter_event {
 void jst_counter_init(struct jst_counter *c, uint64_t modulus);
 
 /* Feed one raw reading. max_delta is the largest increase in raw units that is
- * physically plausible since the previous reading (max power x elapsed time);
- * UINT64_MAX when unknown. The interval's increase goes to *delta (0 on a
- * discontinuity: energy is never negative, never huge). */
+ * physically plausible since the previous value (from the sensor model);
+ * UINT64_MAX when unknown. A 64-bit counter's forward step is always taken.
+ * The interval's increase goes to *delta (0 on a discontinuity: energy is
+ * never negative, never huge; the caller bridges it). */
 enum jst_counter_event jst_counter_update(struct jst_counter *c, uint64_t raw, uint64_t max_delta,
                                           uint64_t *delta);
-
-/* Largest plausible increase: max_power_w over dt_s with a 2x margin and 10 ms of
- * slack, in raw units of unit_j joules. UINT64_MAX when max power is unknown. */
-uint64_t jst_counter_max_delta(double max_power_w, double dt_s, double unit_j);
 
 #endif

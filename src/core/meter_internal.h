@@ -5,15 +5,18 @@
 #include "backend.h"
 #include "counter.h"
 #include "integrate.h"
+#include "sensor.h"
 #include "series.h"
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct jst_domtab;
 
-/* A domain as the meter keeps it: what the backend declared plus the running
- * state the core derives from its readings. */
+/* A domain as the meter keeps it: what the backend declared, its sensor model,
+ * and the running state the core derives from its readings. Guarded by
+ * meter->mu. */
 struct jst_dom {
 	struct jst_domain_desc desc;
 	size_t backend; /* index in meter->backends */
@@ -21,18 +24,29 @@ struct jst_dom {
 	int parent;     /* global index, or -1 */
 	int primary;
 
+	struct jst_sensor sensor;
 	struct jst_counter counter;  /* COUNTER / ESTIMATE */
 	struct jst_integrator integ; /* POWER */
-	double energy_j;             /* since the meter opened */
-	int64_t last_t_ns;           /* time of the last good reading */
+	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */
+	double energy_j;  /* since the meter opened, at the last reading (interpolated) */
+	double edge_u_j;  /* uncertainty of energy_j as a window edge */
+	double var_j2;    /* POWER: summed variance of the integration's sampling */
+	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
+	double bridge_u_j;
+	unsigned bridges;
+	unsigned transient; /* readings that failed and were skipped */
+	int64_t last_t_ns;  /* the last good reading */
 
-	/* Power derived from counter differences, over at least JST_MIN_POWER_DT. */
-	int64_t pw_t_ns;
-	double pw_energy_j;
-	double power_w;
-	int power_fresh; /* set when the last reading gave a new power value */
+	/* The latest power value for peaks: its time, or its span's start. */
+	double peak_cand_w;
+	int64_t peak_cand_ns;
+	int peak_fresh;
 
-	int failed;
+	int stuck_now;     /* the value stopped changing while the device drew power */
+	unsigned stucks;   /* times that happened */
+	unsigned reopened; /* times the backend reopened it since */
+	int reopen;        /* ask the backend to reopen it after this reading */
+	int failed;    /* permanently: the device or zone is gone */
 	int64_t failed_t_ns;
 	char failure[JST_NOTE_MAX];
 
@@ -48,7 +62,21 @@ struct jst_be {
 	char reason[JST_REASON_MAX];
 	size_t ndecl;        /* domains it declared */
 	int *map;            /* declared index -> global domain index, or -1 */
-	struct jst_raw *raw; /* scratch for read(), ndecl entries */
+	pthread_mutex_t io;  /* one reading of this backend at a time; taken before mu */
+	int io_init;
+	struct jst_raw *raw; /* scratch for read(), ndecl entries, guarded by io */
+};
+
+/* One domain's state at a window's edge: everything a figure is a difference of. */
+struct jst_edge {
+	double energy_j;
+	double power_w; /* POWER domains: the power read at this edge; else NaN */
+	double u_j; /* uncertainty of energy_j at this edge */
+	double var_j2;
+	double bridged_j, bridge_u_j;
+	unsigned bridges, transient, stucks, reopened;
+	int failed;
+	int64_t t_ns;
 };
 
 /* Telemetry summed over the sampler's readings in a window. */
@@ -59,27 +87,25 @@ struct jst_wtel {
 	double power_limit; /* the last one seen */
 };
 
-/* One domain's state at a window's begin, and what the sampler saw since. */
+/* One domain in an open window. */
 struct jst_wdom {
-	double energy0; /* energy_j at begin */
-	double peak_w;  /* NaN until a power value is seen */
+	struct jst_edge begin;
+	double peak_w; /* NaN until a power value inside the window is seen */
 	size_t samples;
 	struct jst_wtel tel;
-	unsigned disc0; /* counter discontinuities at begin */
-	int failed0;
 };
 
 struct jst_window {
-	struct jst_window *next;
-	char *name; /* in the same allocation, after dom */
+	struct jst_window *prev, *next; /* the meter's open windows, guarded by mu */
+	struct jst_meter *meter;
+	char *label;          /* in the same allocation */
+	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
 	int64_t begin_ns;
 	struct jst_wdom dom[];
 };
 
-void jst_window_free(struct jst_window *w);
-
 struct jst_meter {
-	pthread_mutex_t mu; /* guards everything below except the sampler's control */
+	pthread_mutex_t mu; /* guards domains, windows and series; never held across I/O */
 	struct jst_be *backends;
 	size_t nbackends;
 	struct jst_dom *doms;
@@ -89,18 +115,16 @@ struct jst_meter {
 	double period_s;
 	int cross_validate;
 	size_t series_capacity;
+	pid_t pid; /* the process that opened it */
 
-	/* Sampler control. */
+	/* Sampler control, and the end of the sensors' measuring phase. */
 	pthread_mutex_t smu;
 	pthread_cond_t scond;
 	int stop;
 	int sampler_running;
+	int settled; /* every refresh is known, or measuring gave up */
 	pthread_t sampler;
 };
-
-/* Minimum span over which a counter-derived power value is formed: below it,
- * quantisation of the counter dominates. */
-#define JST_MIN_POWER_DT_NS 10000000LL
 
 int64_t jst_now_ns(void);
 
@@ -109,12 +133,28 @@ int64_t jst_now_ns(void);
 int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops *const *ops,
                             size_t nops, jst_meter **out);
 
-/* Read every active backend now and fold the values into each domain. Called
- * with meter->mu held. from_sampler marks the sampler's periodic reading (it
- * feeds the series and the windows' sample counts); telemetry asks backends for
- * temperature, utilisation and clocks too (dearer than energy alone). Returns
- * the instant of the reading. */
-int64_t jst_meter_read_locked(struct jst_meter *m, int from_sampler, int telemetry);
+/* Probing and layout (probe.c): backends probed, domains kept and laid out,
+ * their sensors set up, the strings table built, the sampling period chosen. */
+struct jst_resolved_config;
+int jst_meter_layout(struct jst_meter *m, const struct jst_resolved_config *rc,
+                     const struct jst_backend_ops *const *ops, size_t nops);
+
+/* Reading and folding (read.c). Read every active backend now, each under its
+ * own I/O lock and outside mu, and fold the values into the domains under mu.
+ * edges, when given (ndoms entries), receives each domain's state as folded
+ * by this reading: a window edge. Returns the reading's instant. */
+enum {
+	JST_READ_SAMPLER = 1u, /* the sampler's periodic reading: series, window samples */
+	JST_READ_TELE = 2u,    /* ask for temperature, utilisation, clocks, device power */
+};
+int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges);
+/* End the sensors' measuring phase; under mu. fast_poll_ns: the spacing of the
+ * measuring reads. */
+void jst_meter_sensors_settle(struct jst_meter *m, int64_t fast_poll_ns);
+/* Are sensors still measuring their refresh? Under mu. */
+int jst_meter_sensors_measuring(const struct jst_meter *m);
+/* The windows' per-domain updates of one folded domain: under mu. */
+void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how);
 
 int jst_sampler_start(struct jst_meter *m);
 void jst_sampler_stop(struct jst_meter *m);

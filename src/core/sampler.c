@@ -1,15 +1,53 @@
 /* The meter's one background thread: integrates power-only domains, keeps
- * wrapping counters read at least twice per wrap, records the time series. */
+ * wrapping counters read at least twice per wrap, records the time series.
+ * In the meter's first moments it also polls fast, between its periodic
+ * readings, while a counter's refresh is being measured (sensor.h). */
 #include "meter_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <time.h>
+
+/* Spacing of the measuring reads, and how long measuring may take: enough for
+ * a dozen changes of a counter refreshed every 100 ms. */
+#define JST_FAST_POLL_NS 2000000LL
+#define JST_MEASURE_FOR_NS 1300000000LL
+/* Changes after which one domain's refresh is measured. */
+#define JST_MEASURE_ENOUGH 12
+
+static int measuring_done(struct jst_meter *m, int64_t since)
+{
+	int64_t now = jst_now_ns();
+	int done = 1;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->ndoms; i++) {
+		struct jst_sensor *s = &m->doms[i].sensor;
+		if (!s->measuring)
+			continue;
+		if (s->nmeas >= JST_MEASURE_ENOUGH || now - since >= JST_MEASURE_FOR_NS)
+			jst_sensor_measure_finish(s, JST_FAST_POLL_NS);
+		else
+			done = 0;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return done;
+}
+
+/* Wait until t or stop; 1 when stopping. Called with smu held. */
+static int wait_until(struct jst_meter *m, int64_t t)
+{
+	struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
+	while (!m->stop && pthread_cond_timedwait(&m->scond, &m->smu, &ts) != ETIMEDOUT)
+		;
+	return m->stop;
+}
 
 static void *sampler_main(void *arg)
 {
 	struct jst_meter *m = arg;
 	int64_t period = (int64_t)(m->period_s * 1e9);
-	int64_t next = jst_now_ns();
+	int64_t start = jst_now_ns(), next = start;
+	int measuring = !m->settled;
 
 	pthread_mutex_lock(&m->smu);
 	while (!m->stop) {
@@ -17,20 +55,30 @@ static void *sampler_main(void *arg)
 		int64_t now = jst_now_ns();
 		if (next <= now) /* fell behind (suspended, overloaded): skip, keep phase */
 			next += ((now - next) / period + 1) * period;
-		struct timespec ts = {.tv_sec = next / 1000000000LL,
-		                      .tv_nsec = next % 1000000000LL};
-		while (!m->stop && pthread_cond_timedwait(&m->scond, &m->smu, &ts) != ETIMEDOUT)
-			;
-		if (m->stop)
+		/* Measuring reads fill the time up to the next periodic one. */
+		while (measuring && !m->stop) {
+			int64_t t = jst_now_ns() + JST_FAST_POLL_NS;
+			if (t >= next)
+				break;
+			if (wait_until(m, t))
+				break;
+			pthread_mutex_unlock(&m->smu);
+			jst_meter_read(m, 0, NULL);
+			measuring = !measuring_done(m, start);
+			pthread_mutex_lock(&m->smu);
+			if (!measuring) {
+				m->settled = 1;
+				pthread_cond_broadcast(&m->scond);
+			}
+		}
+		if (wait_until(m, next))
 			break;
 		pthread_mutex_unlock(&m->smu);
-
-		pthread_mutex_lock(&m->mu);
-		jst_meter_read_locked(m, 1, 1);
-		pthread_mutex_unlock(&m->mu);
-
+		jst_meter_read(m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
 		pthread_mutex_lock(&m->smu);
 	}
+	m->settled = 1; /* nobody waits for a stopped sampler */
+	pthread_cond_broadcast(&m->scond);
 	pthread_mutex_unlock(&m->smu);
 	return NULL;
 }
@@ -38,7 +86,12 @@ static void *sampler_main(void *arg)
 int jst_sampler_start(struct jst_meter *m)
 {
 	m->stop = 0;
+	/* Signals are the application's: the sampler takes none of them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = pthread_create(&m->sampler, NULL, sampler_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
 	m->sampler_running = 1;

@@ -1,111 +1,207 @@
-/* Named windows: begun and ended by name, nested and overlapping, from any thread. */
+/*
+ * Windows: handles begun and ended from any thread, nested and overlapping,
+ * rotated so that consecutive spans tile time. A window's figures are
+ * differences of two edges (each domain's state as one reading folded it),
+ * with the uncertainty the sensor model gives each edge.
+ */
 #include "measurement_internal.h"
 #include "meter_internal.h"
 #include "totals.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct jst_window **find(struct jst_meter *m, const char *name)
-{
-	struct jst_window **pp = &m->windows;
-	while (*pp && strcmp((*pp)->name, name) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
+/* A window shorter than this many refreshes of a counter says so. */
+#define JST_SHORT_REFRESHES 3
 
-void jst_window_free(struct jst_window *w)
+/* One allocation: the per-domain state, the end scratch, then the label. */
+static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
-	free(w);
-}
-
-/* One allocation: the per-domain state, then the name. */
-static struct jst_window *window_new(const char *name, size_t n)
-{
-	size_t len = strlen(name) + 1;
-	struct jst_window *w = malloc(sizeof *w + n * sizeof w->dom[0] + len);
+	size_t n = m->ndoms, len = strlen(label) + 1;
+	struct jst_window *w = malloc(sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0]) + len);
 	if (!w)
 		return NULL;
-	w->name = memcpy((char *)(w->dom + n), name, len);
+	w->meter = m;
+	w->prev = w->next = NULL;
+	w->end = (struct jst_edge *)(w->dom + n);
+	w->label = memcpy((char *)(w->end + n), label, len);
 	return w;
 }
 
-/* A fresh reading at each edge, so that power-only domains are integrated up to
- * the edge itself and counters are read at it. */
-static int64_t edge_read(struct jst_meter *m)
+/* Start a span at the edges in e (read at t); under mu. */
+static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t)
 {
-	return jst_meter_read_locked(m, 0, 0);
+	w->begin_ns = t;
+	for (size_t i = 0; i < w->meter->ndoms; i++)
+		w->dom[i] = (struct jst_wdom){
+		    .begin = e[i],
+		    /* A power reading at the edge belongs to the window. */
+		    .peak_w = e[i].power_w,
+		    .tel = {.temp_max = NAN, .power_limit = NAN},
+		};
 }
 
-int jst_window_begin(jst_meter *m, const char *name)
+int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 {
-	if (!m || !name || !*name)
+	if (out)
+		*out = NULL;
+	if (!m || !out)
 		return -EINVAL;
 	if (m->ndoms == 0)
 		return -ENODEV;
-	struct jst_window *w = window_new(name, m->ndoms);
+	struct jst_window *w = window_new(m, label ? label : "");
 	if (!w)
 		return -ENOMEM;
-
+	int64_t t = jst_meter_read(m, 0, w->end);
 	pthread_mutex_lock(&m->mu);
-	if (*find(m, name)) {
-		pthread_mutex_unlock(&m->mu);
-		jst_window_free(w);
-		return -EEXIST;
-	}
-	w->begin_ns = edge_read(m);
-	for (size_t i = 0; i < m->ndoms; i++) {
-		const struct jst_dom *dom = &m->doms[i];
-		/* A power reading at the edge belongs to the window; a counter's power
-		 * over the interval before it does not. */
-		int edge_power = dom->desc.method == JST_METHOD_POWER && dom->power_fresh;
-		w->dom[i] = (struct jst_wdom){
-		    .energy0 = dom->energy_j,
-		    .peak_w = edge_power ? dom->power_w : NAN,
-		    .disc0 = dom->counter.discontinuities,
-		    .failed0 = dom->failed,
-		    .tel = {.temp_max = NAN, .power_limit = NAN},
-		};
-	}
+	span_start(w, w->end, t);
 	w->next = m->windows;
+	if (m->windows)
+		m->windows->prev = w;
 	m->windows = w;
 	pthread_mutex_unlock(&m->mu);
+	*out = w;
 	return 0;
 }
 
-/* A figure that ended early or lost intervals says why in a note of its own;
- * any other shows its domain's caveat from the shared table. */
-static int own_note(const struct jst_dom *dom, const struct jst_wdom *wd)
+/* Under mu: what the sampler and edge readings add to open windows. */
+void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 {
-	return wd->failed0 || dom->failed || dom->counter.discontinuities != wd->disc0;
+	const struct jst_dom *dom = &m->doms[i];
+	for (struct jst_window *w = m->windows; w; w = w->next) {
+		struct jst_wdom *wd = &w->dom[i];
+		/* Only power over a span inside the window is its peak. */
+		if (dom->peak_fresh && dom->peak_cand_ns >= w->begin_ns &&
+		    !(dom->peak_cand_w <= wd->peak_w))
+			wd->peak_w = dom->peak_cand_w;
+		if (!(how & JST_READ_SAMPLER) || dom->failed)
+			continue;
+		wd->samples++;
+		if (!(how & JST_READ_TELE))
+			continue;
+		/* Only the sampler's readings count: they are evenly spaced, so a
+		 * plain mean of them is a mean over time. */
+		const jst_sample *s = &dom->latest;
+		struct jst_wtel *t = &wd->tel;
+		if (!(s->temperature_c <= t->temp_max) && !isnan(s->temperature_c))
+			t->temp_max = s->temperature_c;
+		if (!isnan(s->utilization_pct)) {
+			t->util_sum += s->utilization_pct;
+			t->util_n++;
+		}
+		if (!isnan(s->clock_mhz)) {
+			t->clock_sum += s->clock_mhz;
+			t->clock_n++;
+		}
+		if (!isnan(s->power_limit_w))
+			t->power_limit = s->power_limit_w;
+	}
+}
+
+/* What a figure has to say of itself, beyond its domain's caveat. */
+struct fig_notes {
+	int failed0, failed, short_window, stuck;
+	unsigned bridges, transient, reopened;
+	double bridged_j, refresh_s;
+};
+
+static int fig_has_note(const struct fig_notes *f)
+{
+	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
+	       f->transient;
+}
+
+/* Append one clause to a note, "; " between clauses. */
+static void note_add(char *note, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_add(char *note, size_t *len, const char *fmt, ...)
+{
+	if (*len >= JST_MNOTE_MAX - 1)
+		return;
+	if (*len) {
+		snprintf(note + *len, JST_MNOTE_MAX - *len, "; ");
+		*len = strlen(note);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(note + *len, JST_MNOTE_MAX - *len, fmt, ap);
+	va_end(ap);
+	*len = strlen(note);
 }
 
 static void write_note(const struct jst_dom *dom, const struct jst_window *w,
-                       const struct jst_wdom *wd, char *note)
+                       const struct fig_notes *f, char *note)
 {
-	unsigned disc = dom->counter.discontinuities - wd->disc0;
-	if (wd->failed0)
+	size_t len = 0;
+	note[0] = 0;
+	if (f->failed0) {
 		snprintf(note, JST_MNOTE_MAX, "failed before the window began: %s", dom->failure);
-	else if (dom->failed)
-		snprintf(note, JST_MNOTE_MAX, "%s; figure ends %.3f s into the window",
-		         dom->failure, (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
-	else
-		snprintf(note, JST_MNOTE_MAX,
-		         "counter went backwards or jumped %u time(s) (reset or driver reload): "
-		         "those intervals are not counted",
-		         disc);
+		return;
+	}
+	if (f->failed) {
+		note_add(note, &len, "%s", dom->failure);
+		note_add(note, &len, "figure ends %.3f s into the window",
+		         (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
+	}
+	if (f->bridges)
+		note_add(note, &len, "%.3f J bridged from power over %u reset(s), jump(s) or gap(s)",
+		         f->bridged_j, f->bridges);
+	if (f->stuck)
+		note_add(note, &len, "counter stopped changing while the device drew power: %s",
+		         f->reopened ? "reopened" : "energy since then is missing");
+	if (f->transient)
+		note_add(note, &len, "%u failed reading(s) skipped, nothing lost", f->transient);
+	if (f->short_window)
+		note_add(note, &len,
+		         "shorter than %d refreshes of the sensor (%.0f ms): energy between "
+		         "refreshes interpolated from power",
+		         JST_SHORT_REFRESHES, f->refresh_s * 1e3);
 }
 
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-                        double duration, jst_domain_energy *p)
+                        const struct jst_edge *e, double duration, jst_domain_energy *p,
+                        struct fig_notes *f)
 {
 	const struct jst_dom *dom = &m->doms[i];
 	const struct jst_domain_desc *d = &dom->desc;
 	const struct jst_domstr *s = &m->tab->dom[i];
 	const struct jst_wdom *wd = &w->dom[i];
+	const struct jst_edge *b = &wd->begin;
+
+	*f = (struct fig_notes){
+	    .failed0 = b->failed,
+	    .failed = e->failed && !b->failed,
+	    .bridges = e->bridges - b->bridges,
+	    .bridged_j = e->bridged_j - b->bridged_j,
+	    .transient = e->transient - b->transient,
+	    .stuck = e->stucks != b->stucks || dom->stuck_now,
+	    .reopened = e->reopened - b->reopened,
+	    .refresh_s = jst_sensor_refresh(&dom->sensor),
+	};
+	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
+	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
+	double energy = b->failed ? 0 : e->energy_j - b->energy_j;
+	if (!(energy >= 0)) /* cannot happen with the core's arithmetic; never report it */
+		energy = 0;
+	/* A figure that ended early is a mean over the span it measured. */
+	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
+	double cls = d->accuracy * energy;
+	double var = e->var_j2 - b->var_j2;
+	double u = b->failed ? 0
+	                     : sqrt(cls * cls + b->u_j * b->u_j + e->u_j * e->u_j +
+	                            (var > 0 ? var : 0)) +
+	                           (e->bridge_u_j - b->bridge_u_j);
+	double avg = span > 0 ? energy / span : NAN;
+	double peak = wd->peak_w;
+	/* A model never peaks above its own maximum; no window peaks below its mean. */
+	if (d->method == JST_METHOD_ESTIMATE && d->max_power_w > 0 && peak > d->max_power_w)
+		peak = d->max_power_w;
+	if (!isnan(peak) && avg > peak)
+		peak = avg;
 
 	*p = (jst_domain_energy){
 	    .name = s->name,
@@ -114,9 +210,11 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .backend = s->backend,
 	    .method = d->method,
 	    .source = s->source,
-	    .accuracy = d->accuracy,
-	    .energy_j = wd->failed0 ? 0 : dom->energy_j - wd->energy0,
-	    .peak_power_w = wd->peak_w,
+	    .accuracy = energy > 0 ? u / energy : d->accuracy,
+	    .energy_j = energy,
+	    .uncertainty_j = u,
+	    .avg_power_w = avg,
+	    .peak_power_w = peak,
 	    .samples = wd->samples,
 	    .parent = dom->parent,
 	    .primary = dom->primary,
@@ -125,63 +223,77 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN,
 	    .clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN,
 	    .power_limit_w = wd->tel.power_limit,
+	    .partial = f->failed0 || f->failed || (f->stuck && !f->reopened),
+	    .short_window = f->short_window,
+	    .bridged = f->bridges > 0,
 	};
-	if (p->energy_j < 0) /* cannot happen with the core's arithmetic; never report it */
-		p->energy_j = 0;
-	p->avg_power_w = duration > 0 ? p->energy_j / duration : NAN;
 }
 
-/* The measurement of window w ending at end; called with the meter's lock held. */
+/* The measurement of w's span ending at the edges e read at end; under mu. */
 static struct jst_measurement *measure(const struct jst_meter *m, const struct jst_window *w,
-                                       int64_t end)
+                                       const struct jst_edge *e, int64_t end)
 {
-	size_t nnotes = 0;
-	for (size_t i = 0; i < m->ndoms; i++)
-		nnotes += own_note(&m->doms[i], &w->dom[i]);
-	struct jst_measurement *ms = jst_measurement_new(m->tab, w->name, m->ndoms, nnotes);
-	if (!ms)
+	size_t n = m->ndoms;
+	struct fig_notes *f = malloc(n * sizeof *f);
+	if (!f)
 		return NULL;
+	jst_domain_energy tmp;
+	size_t nnotes = 0;
+	double duration = (double)(end - w->begin_ns) * 1e-9;
+	for (size_t i = 0; i < n; i++) {
+		fill_domain(m, w, i, &e[i], duration, &tmp, &f[i]);
+		nnotes += fig_has_note(&f[i]);
+	}
+	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
+	if (!ms) {
+		free(f);
+		return NULL;
+	}
 	ms->begin_ns = w->begin_ns;
 	ms->end_ns = end;
 	ms->partial = 0;
-	double duration = (double)(end - w->begin_ns) * 1e-9;
-	for (size_t i = 0, k = 0; i < m->ndoms; i++) {
+	for (size_t i = 0, k = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
-		fill_domain(m, w, i, duration, p);
-		if (own_note(&m->doms[i], &w->dom[i])) {
-			write_note(&m->doms[i], w, &w->dom[i], ms->notes[k]);
+		fill_domain(m, w, i, &e[i], duration, p, &f[i]);
+		if (fig_has_note(&f[i])) {
+			write_note(&m->doms[i], w, &f[i], ms->notes[k]);
 			p->note = ms->notes[k++];
-			p->partial = 1;
 		}
 		ms->partial |= p->partial;
 	}
+	free(f);
 	return ms;
 }
 
-int jst_window_end(jst_meter *m, const char *name, jst_measurement **out)
+static void unlink_window(struct jst_meter *m, struct jst_window *w)
 {
-	if (out)
-		*out = NULL;
-	if (!m || !name)
-		return -EINVAL;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		m->windows = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
 
-	pthread_mutex_lock(&m->mu);
-	struct jst_window **pp = find(m, name);
-	struct jst_window *w = *pp;
-	if (!w) {
-		pthread_mutex_unlock(&m->mu);
-		return -ENOENT;
-	}
+/* End w's current span at a fresh reading; with rotate, the next span begins
+ * on that same reading. */
+static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
+{
+	struct jst_meter *m = w->meter;
 	struct jst_measurement *ms = NULL;
-	int64_t end = edge_read(m);
-	if (out && !(ms = measure(m, w, end))) {
+	int64_t end = jst_meter_read(m, 0, w->end);
+	pthread_mutex_lock(&m->mu);
+	if (out && !(ms = measure(m, w, w->end, end))) {
 		pthread_mutex_unlock(&m->mu);
-		return -ENOMEM; /* the window stays open: the caller may retry */
+		return -ENOMEM; /* the window stays as it was: the caller may retry */
 	}
-	*pp = w->next;
+	if (rotate)
+		span_start(w, w->end, end);
+	else
+		unlink_window(m, w);
 	pthread_mutex_unlock(&m->mu);
-	jst_window_free(w);
-
+	if (!rotate)
+		free(w);
 	if (ms) {
 		jst_totals_compute(ms->doms, ms->n, jst_measurement_duration(ms), ms->totals);
 		*out = ms;
@@ -189,18 +301,36 @@ int jst_window_end(jst_meter *m, const char *name, jst_measurement **out)
 	return 0;
 }
 
-int jst_window_cancel(jst_meter *m, const char *name)
+int jst_window_end(jst_window *w, jst_measurement **out)
 {
-	if (!m || !name)
-		return -EINVAL;
-	pthread_mutex_lock(&m->mu);
-	struct jst_window **pp = find(m, name);
-	struct jst_window *w = *pp;
-	if (w)
-		*pp = w->next;
-	pthread_mutex_unlock(&m->mu);
+	if (out)
+		*out = NULL;
 	if (!w)
-		return -ENOENT;
-	jst_window_free(w);
-	return 0;
+		return -EINVAL;
+	return span_end(w, out, 0);
+}
+
+int jst_window_rotate(jst_window *w, jst_measurement **out)
+{
+	if (out)
+		*out = NULL;
+	if (!w)
+		return -EINVAL;
+	return span_end(w, out, 1);
+}
+
+void jst_window_cancel(jst_window *w)
+{
+	if (!w)
+		return;
+	struct jst_meter *m = w->meter;
+	pthread_mutex_lock(&m->mu);
+	unlink_window(m, w);
+	pthread_mutex_unlock(&m->mu);
+	free(w);
+}
+
+const char *jst_window_label(const jst_window *w)
+{
+	return w ? w->label : "";
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fake_backend.h"
+#include "named_windows.h"
 #include "meter_internal.h"
 
 static void strerror_takes_any_int(void **st)
@@ -44,9 +45,9 @@ static void null_arguments_are_errors(void **st)
 	assert_int_equal(jst_meter_domain(NULL, 0, &(jst_domain_info){0}), -EINVAL);
 	assert_int_equal(jst_meter_series(NULL, 0, NULL, 0), -EINVAL);
 	assert_int_equal(jst_meter_sample_now(NULL, 0, &(jst_sample){0}), -EINVAL);
-	assert_int_equal(jst_window_begin(NULL, "w"), -EINVAL);
-	assert_int_equal(jst_window_end(NULL, "w", NULL), -EINVAL);
-	assert_int_equal(jst_window_cancel(NULL, "w"), -EINVAL);
+	assert_int_equal(tw_begin(NULL, "w"), -EINVAL);
+	assert_int_equal(tw_end(NULL, "w", NULL), -EINVAL);
+	assert_int_equal(tw_cancel(NULL, "w"), -EINVAL);
 	assert_int_equal(jst_measure_call(NULL, "w", NULL, NULL, NULL), -EINVAL);
 	jst_scope_end(NULL);
 	jst_measurement_free(NULL);
@@ -70,9 +71,9 @@ static void null_arguments_on_an_open_meter(void **st)
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open_backends(&cfg, ops, 1, &m), 0);
 
-	assert_int_equal(jst_window_begin(m, NULL), -EINVAL);
-	assert_int_equal(jst_window_end(m, NULL, NULL), -EINVAL);
-	assert_int_equal(jst_window_cancel(m, NULL), -EINVAL);
+	assert_int_equal(tw_begin(m, NULL), -EINVAL);
+	assert_int_equal(tw_end(m, NULL, NULL), -EINVAL);
+	assert_int_equal(tw_cancel(m, NULL), -EINVAL);
 	assert_int_equal(jst_meter_backend(m, 0, NULL), -EINVAL);
 	assert_int_equal(jst_meter_domain(m, 0, NULL), -EINVAL);
 	assert_int_equal(jst_meter_series(m, 0, NULL, 4), -EINVAL);
@@ -90,8 +91,8 @@ static void null_arguments_on_an_open_meter(void **st)
 	assert_int_equal(s.status, -EINVAL);
 
 	/* A measurement's accessors check their arguments too. */
-	assert_int_equal(jst_window_begin(m, "w"), 0);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	assert_int_equal(jst_measurement_domain(ms, 0, NULL), -EINVAL);
 	assert_int_equal(jst_measurement_domain(ms, 1, &(jst_domain_energy){0}), -EINVAL);
 	assert_int_equal(jst_measurement_total(ms, (jst_total_kind)-1, &(jst_total){0}), -EINVAL);

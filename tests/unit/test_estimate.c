@@ -16,6 +16,7 @@
 
 #include "estimate.h"
 #include "fake_backend.h"
+#include "named_windows.h"
 #include "meter_internal.h"
 #include "tdp_table.h"
 
@@ -562,13 +563,13 @@ static void meter_window_energy(void **st)
 	assert_int_equal(info.primary, 1);
 	assert_non_null(strstr(info.note, "150 W TDP"));
 
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	struct timespec ts = {0, 50 * 1000000L};
 	nanosleep(&ts, NULL);
 	f.user += 20; /* a plausible 20 ticks in 50 ms on 4 CPUs at USER_HZ 100 */
 	write_stat(&f, 4);
 	jst_measurement *ms = NULL;
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy e;
 	assert_int_equal(jst_measurement_domain(ms, 0, &e), 0);
 	assert_int_equal(e.method, JST_METHOD_ESTIMATE);

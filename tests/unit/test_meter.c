@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "fake_backend.h"
+#include "named_windows.h"
 #include "meter_internal.h"
 
 static const struct jst_backend_ops *const both[] = {&fake_ops_a, &fake_ops_b};
@@ -57,15 +58,15 @@ static void nested_and_overlapping_windows(void **st)
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *a, *b, *c;
 
-	assert_int_equal(jst_window_begin(m, "outer"), 0);
+	assert_int_equal(tw_begin(m, "outer"), 0);
 	fake_set_counter(&fake_a, 0, 5000000000ULL + 1000000);
-	assert_int_equal(jst_window_begin(m, "overlap"), 0);
-	assert_int_equal(jst_window_begin(m, "inner"), 0);
+	assert_int_equal(tw_begin(m, "overlap"), 0);
+	assert_int_equal(tw_begin(m, "inner"), 0);
 	fake_set_counter(&fake_a, 0, 5000000000ULL + 3000000);
-	assert_int_equal(jst_window_end(m, "inner", &c), 0);
-	assert_int_equal(jst_window_end(m, "outer", &a), 0); /* ends before "overlap" */
+	assert_int_equal(tw_end(m, "inner", &c), 0);
+	assert_int_equal(tw_end(m, "outer", &a), 0); /* ends before "overlap" */
 	fake_set_counter(&fake_a, 0, 5000000000ULL + 3500000);
-	assert_int_equal(jst_window_end(m, "overlap", &b), 0);
+	assert_int_equal(tw_end(m, "overlap", &b), 0);
 
 	assert_float_equal(energy_of(a, 0), 3.0, 1e-9);
 	assert_float_equal(energy_of(b, 0), 2.5, 1e-9);
@@ -90,17 +91,17 @@ static void names_are_checked(void **st)
 	fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms = (jst_measurement *)1;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
-	assert_int_equal(jst_window_begin(m, "w"), -EEXIST);
-	assert_int_equal(jst_window_end(m, "nope", &ms), -ENOENT);
+	assert_int_equal(tw_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), -EEXIST);
+	assert_int_equal(tw_end(m, "nope", &ms), -ENOENT);
 	assert_null(ms);
-	assert_int_equal(jst_window_begin(m, ""), -EINVAL);
-	assert_int_equal(jst_window_cancel(m, "w"), 0);
-	assert_int_equal(jst_window_cancel(m, "w"), -ENOENT);
-	assert_int_equal(jst_window_end(m, "w", NULL), -ENOENT);
+	assert_int_equal(tw_begin(m, ""), -EINVAL);
+	assert_int_equal(tw_cancel(m, "w"), 0);
+	assert_int_equal(tw_cancel(m, "w"), -ENOENT);
+	assert_int_equal(tw_end(m, "w", NULL), -ENOENT);
 	/* The name is free again once ended. */
-	assert_int_equal(jst_window_begin(m, "w"), 0);
-	assert_int_equal(jst_window_end(m, "w", NULL), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
+	assert_int_equal(tw_end(m, "w", NULL), 0);
 	assert_string_equal(jst_strerror(-EEXIST), "a window by that name is already open");
 	jst_meter_close(m);
 }
@@ -114,11 +115,11 @@ static void wraps_are_extended(void **st)
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
 	fake_set_counter(&fake_a, i, 950);
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 100); /* wrapped: +150 */
 	jst_meter_sample_now(m, 0, &(jst_sample){0});
 	fake_set_counter(&fake_a, i, 300);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	assert_float_equal(energy_of(ms, 0), 0.350, 1e-12);
 	assert_false(jst_measurement_partial(ms));
 	jst_measurement_free(ms);
@@ -133,13 +134,13 @@ static void reset_marks_partial_never_negative(void **st)
 	fake_set_counter(&fake_a, i, 1000000);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 1002000);
 	jst_meter_sample_now(m, 0, &(jst_sample){0});
 	fake_set_counter(&fake_a, i, 500); /* driver reload */
 	jst_meter_sample_now(m, 0, &(jst_sample){0});
 	fake_set_counter(&fake_a, i, 1500);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 3.0, 1e-9); /* 2 J before, 1 J after the reset */
@@ -157,14 +158,14 @@ static void failing_device_gives_partial(void **st)
 	fake_add(&fake_a, "gpu1", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, 0, 4000);
 	fake_set_counter(&fake_a, 1, 4000);
 	jst_meter_sample_now(m, 0, &(jst_sample){0});
 	fake_set_status(&fake_a, 1, -ENODEV);
 	fake_set_counter(&fake_a, 0, 9000);
 	fake_set_counter(&fake_a, 1, 9000); /* never seen: the GPU is gone */
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d0, d1;
 	jst_measurement_domain(ms, 0, &d0);
 	jst_measurement_domain(ms, 1, &d1);
@@ -181,8 +182,8 @@ static void failing_device_gives_partial(void **st)
 	jst_measurement_free(ms);
 
 	/* A window begun after the failure reports nothing for it, and says why. */
-	assert_int_equal(jst_window_begin(m, "later"), 0);
-	assert_int_equal(jst_window_end(m, "later", &ms), 0);
+	assert_int_equal(tw_begin(m, "later"), 0);
+	assert_int_equal(tw_end(m, "later", &ms), 0);
 	jst_measurement_domain(ms, 1, &d1);
 	assert_float_equal(d1.energy_j, 0.0, 0);
 	assert_non_null(strstr(d1.note, "before the window began"));
@@ -204,7 +205,7 @@ static void power_domains_are_integrated(void **st)
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter *m = open_meter(0, 10);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	nap_ms(100);
 	/* Readings just before and after each step keep the trapezoid's ramps
 	 * short, so the truth is known from the test's own clock. */
@@ -220,7 +221,7 @@ static void power_domains_are_integrated(void **st)
 	double b_out = now_s();
 	jst_meter_sample_now(m, 0, &s);
 	nap_ms(50);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
 	double base = 100 * jst_measurement_duration(ms);
@@ -247,9 +248,9 @@ static void constant_power_is_exact(void **st)
 	fake_set_power(&fake_a, i, 250.0);
 	jst_meter *m = open_meter(0, 5);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	nap_ms(50);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	assert_float_equal(energy_of(ms, 0), 250.0 * jst_measurement_duration(ms), 1e-9);
 	jst_total t;
 	jst_measurement_total(ms, JST_TOTAL_SYSTEM, &t);
@@ -283,10 +284,10 @@ static void one_device_two_backends(void **st)
 	m = open_meter(1, 5);
 	assert_int_equal(jst_meter_domain_count(m), 2);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, 0, 10000);
 	nap_ms(30);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d0, d1;
 	jst_measurement_domain(ms, 0, &d0);
 	jst_measurement_domain(ms, 1, &d1);
@@ -318,7 +319,7 @@ static void unavailable_backends_say_why(void **st)
 	assert_false(bi.available);
 	assert_string_equal(bi.reason, "no devices found");
 	assert_int_equal(jst_meter_domain_count(m), 0);
-	assert_int_equal(jst_window_begin(m, "w"), -ENODEV);
+	assert_int_equal(tw_begin(m, "w"), -ENODEV);
 	jst_meter_close(m);
 
 	jst_config cfg;
@@ -374,8 +375,8 @@ static void window_telemetry(void **st)
 	/* No sampler reading inside (its first is a minute away): no telemetry,
 	 * and NaN says so, not 0. */
 	jst_meter *m = open_meter(0, 60000);
-	assert_int_equal(jst_window_begin(m, "edge-only"), 0);
-	assert_int_equal(jst_window_end(m, "edge-only", &ms), 0);
+	assert_int_equal(tw_begin(m, "edge-only"), 0);
+	assert_int_equal(tw_end(m, "edge-only", &ms), 0);
 	jst_measurement_domain(ms, 0, &d);
 	assert_int_equal(d.samples, 0);
 	assert_true(isnan(d.temperature_max_c));
@@ -385,13 +386,13 @@ static void window_telemetry(void **st)
 
 	m = open_meter(0, 5);
 
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	nap_ms(60);
 	pthread_mutex_lock(&fake_a.mu);
 	fake_a.temperature_c = 77.0; /* a hotter reading inside the window is its max */
 	pthread_mutex_unlock(&fake_a.mu);
 	nap_ms(40);
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_measurement_domain(ms, 0, &d);
 	assert_true(d.samples >= 3);
 	assert_float_equal(d.temperature_max_c, 77.0, 0);
@@ -424,7 +425,7 @@ static struct {
 static void *end_elsewhere(void *arg)
 {
 	(void)arg;
-	handoff.rc = jst_window_end(handoff.m, "cross-thread", &handoff.ms);
+	handoff.rc = tw_end(handoff.m, "cross-thread", &handoff.ms);
 	return NULL;
 }
 
@@ -434,7 +435,7 @@ static void begin_here_end_there(void **st)
 	size_t i =
 	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	jst_meter *m = open_meter(0, 0);
-	assert_int_equal(jst_window_begin(m, "cross-thread"), 0);
+	assert_int_equal(tw_begin(m, "cross-thread"), 0);
 	fake_set_counter(&fake_a, i, 7000);
 	handoff.m = m;
 	pthread_t th;
@@ -479,9 +480,9 @@ static void measurement_outlives_meter(void **st)
 	         1e-6, 0);
 	jst_meter *m = open_meter(0, 0);
 	jst_measurement *ms;
-	jst_window_begin(m, "w");
-	jst_window_begin(m, "left-open");
-	jst_window_end(m, "w", &ms);
+	tw_begin(m, "w");
+	tw_begin(m, "left-open");
+	tw_end(m, "w", &ms);
 	jst_meter_close(m);
 	jst_domain_energy d;
 	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
@@ -499,12 +500,12 @@ static void failed_backend_read_leaves_no_stale_power(void **st)
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter *m = open_meter(0, 60000); /* no sampler reading in the test */
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "before"), 0);
+	assert_int_equal(tw_begin(m, "before"), 0);
 	fake_set_read_rc(&fake_a, -EIO);
 	/* The edge read of "after" is the one that fails: the 100 W seen before it
 	 * is not a reading inside "after". */
-	assert_int_equal(jst_window_begin(m, "after"), 0);
-	assert_int_equal(jst_window_end(m, "after", &ms), 0);
+	assert_int_equal(tw_begin(m, "after"), 0);
+	assert_int_equal(tw_end(m, "after", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 0.0, 0);
@@ -513,7 +514,7 @@ static void failed_backend_read_leaves_no_stale_power(void **st)
 	assert_true(isnan(d.peak_power_w));
 	jst_measurement_free(ms);
 
-	assert_int_equal(jst_window_end(m, "before", &ms), 0);
+	assert_int_equal(tw_end(m, "before", &ms), 0);
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.peak_power_w, 100.0, 0); /* seen at its begin edge */
 	assert_true(d.partial);
@@ -530,11 +531,11 @@ static void garbage_counter_value_adds_no_energy(void **st)
 	fake_set_counter(&fake_a, i, 900);
 	jst_meter *m = open_meter(0, 60000);
 	jst_measurement *ms;
-	assert_int_equal(jst_window_begin(m, "w"), 0);
+	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 1200); /* outside the counter's range */
 	jst_meter_sample_now(m, 0, &(jst_sample){0});
 	fake_set_counter(&fake_a, i, 300); /* one wrap past 900: 400 mJ */
-	assert_int_equal(jst_window_end(m, "w", &ms), 0);
+	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 0.400, 1e-12);

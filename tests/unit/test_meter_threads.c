@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "fake_backend.h"
+#include "named_windows.h"
 #include "meter_internal.h"
 
 #define THREADS 8
@@ -43,18 +44,18 @@ static void *worker(void *arg)
 	for (int r = 0; r < ROUNDS; r++) {
 		jst_measurement *o = NULL, *i = NULL, *h = NULL;
 		int64_t t0 = jst_now_ns();
-		if (jst_window_begin(meter, outer) || jst_window_begin(meter, inner)) {
+		if (tw_begin(meter, outer) || tw_begin(meter, inner)) {
 			failures[id]++;
 			continue;
 		}
-		jst_window_begin(meter,
+		tw_begin(meter,
 		                 mine); /* may still be open from last round: EEXIST is fine */
-		if (jst_window_end(meter, inner, &i) || jst_window_end(meter, outer, &o)) {
+		if (tw_end(meter, inner, &i) || tw_end(meter, outer, &o)) {
 			failures[id]++;
 			continue;
 		}
 		double span = (double)(jst_now_ns() - t0) * 1e-9;
-		jst_window_end(meter, handoff, &h); /* may not be open yet: ENOENT is fine */
+		tw_end(meter, handoff, &h); /* may not be open yet: ENOENT is fine */
 		double eo = energy(o), ei = energy(i);
 		double d = jst_measurement_duration(o);
 		/* Inside the outer window, so never more. The clock-driven counter is

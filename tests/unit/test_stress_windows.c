@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "joulestat.h"
+#include "named_windows.h"
 
 #define THREADS 8
 #define GPUS 8
@@ -101,7 +102,7 @@ static void other_meter(int id)
 		             m ? jst_meter_domain_count(m) : 0);
 	} else {
 		jst_measurement *ms = NULL;
-		if (jst_window_begin(m, "side") || jst_window_end(m, "side", &ms))
+		if (tw_begin(m, "side") || tw_end(m, "side", &ms))
 			note_failure(id, "second meter: window failed");
 		jst_measurement_free(ms);
 	}
@@ -121,27 +122,27 @@ static void *worker(void *arg)
 	unsigned seed = (unsigned)id * 2654435761u;
 	char longest[32];
 	snprintf(longest, sizeof longest, "whole-%d", id);
-	if (jst_window_begin(meter, longest))
+	if (tw_begin(meter, longest))
 		note_failure(id, "begin %s", longest);
 
 	for (int r = 0; r < ROUNDS; r++) {
 		jst_measurement *o = NULL, *i = NULL, *h = NULL;
-		if (jst_window_begin(meter, outer)) {
+		if (tw_begin(meter, outer)) {
 			note_failure(id, "begin %s", outer);
 			continue;
 		}
-		jst_window_begin(meter, mine); /* still open from last round: EEXIST is fine */
+		tw_begin(meter, mine); /* still open from last round: EEXIST is fine */
 		pause_us(rand_r(&seed) % 3000);
-		if (jst_window_begin(meter, inner))
+		if (tw_begin(meter, inner))
 			note_failure(id, "begin %s", inner);
 		pause_us(rand_r(&seed) % 5000);
-		if (jst_window_end(meter, inner, &i) || jst_window_end(meter, outer, &o)) {
+		if (tw_end(meter, inner, &i) || tw_end(meter, outer, &o)) {
 			note_failure(id, "end %s/%s", inner, outer);
 			jst_measurement_free(i);
 			jst_measurement_free(o);
 			continue;
 		}
-		jst_window_end(meter, theirs, &h); /* not begun yet: ENOENT is fine */
+		tw_end(meter, theirs, &h); /* not begun yet: ENOENT is fine */
 		check(id, i);
 		check(id, o);
 		if (h)
@@ -160,7 +161,7 @@ static void *worker(void *arg)
 		jst_measurement_free(h);
 	}
 	jst_measurement *whole = NULL;
-	if (jst_window_end(meter, longest, &whole))
+	if (tw_end(meter, longest, &whole))
 		note_failure(id, "end %s", longest);
 	else
 		check(id, whole);

@@ -65,6 +65,10 @@ class _DomainInfo(ctypes.Structure):
         ("method", ctypes.c_int),
         ("accuracy", ctypes.c_double),
         ("sample_period_s", ctypes.c_double),
+        ("refresh_s", ctypes.c_double),
+        ("resolution_j", ctypes.c_double),
+        ("max_power_w", ctypes.c_double),
+        ("refresh_source", ctypes.c_int),
         ("parent", ctypes.c_int),
         ("primary", ctypes.c_int),
     ]
@@ -80,6 +84,7 @@ class _DomainEnergy(ctypes.Structure):
         ("method", ctypes.c_int),
         ("accuracy", ctypes.c_double),
         ("energy_j", ctypes.c_double),
+        ("uncertainty_j", ctypes.c_double),
         ("avg_power_w", ctypes.c_double),
         ("peak_power_w", ctypes.c_double),
         ("samples", ctypes.c_size_t),
@@ -91,6 +96,8 @@ class _DomainEnergy(ctypes.Structure):
         ("parent", ctypes.c_int),
         ("primary", ctypes.c_int),
         ("partial", ctypes.c_int),
+        ("short_window", ctypes.c_int),
+        ("bridged", ctypes.c_int),
     ]
 
 
@@ -99,6 +106,7 @@ class _Total(ctypes.Structure):
         ("energy_j", ctypes.c_double),
         ("avg_power_w", ctypes.c_double),
         ("accuracy", ctypes.c_double),
+        ("uncertainty_j", ctypes.c_double),
         ("parts", ctypes.c_size_t),
         ("estimated", ctypes.c_int),
         ("partial", ctypes.c_int),
@@ -121,9 +129,9 @@ def _load():
         "jst_meter_backend": (I, [P, Z, ctypes.POINTER(_BackendInfo)]),
         "jst_meter_domain_count": (Z, [P]),
         "jst_meter_domain": (I, [P, Z, ctypes.POINTER(_DomainInfo)]),
-        "jst_window_begin": (I, [P, ctypes.c_char_p]),
-        "jst_window_end": (I, [P, ctypes.c_char_p, ctypes.POINTER(P)]),
-        "jst_window_cancel": (I, [P, ctypes.c_char_p]),
+        "jst_window_begin": (I, [P, ctypes.c_char_p, ctypes.POINTER(P)]),
+        "jst_window_end": (I, [P, ctypes.POINTER(P)]),
+        "jst_window_cancel": (None, [P]),
         "jst_measurement_name": (ctypes.c_char_p, [P]),
         "jst_measurement_duration": (D, [P]),
         "jst_measurement_partial": (I, [P]),
@@ -167,6 +175,9 @@ class DomainEnergy:
         self.source = _s(d.source)
         self.accuracy = d.accuracy
         self.energy = d.energy_j
+        self.uncertainty = d.uncertainty_j
+        self.short_window = bool(d.short_window)
+        self.bridged = bool(d.bridged)
         self.avg_power = _nan_to_none(d.avg_power_w)
         self.peak_power = _nan_to_none(d.peak_power_w)
         self.samples = d.samples
@@ -238,6 +249,7 @@ class Meter:
     def __init__(self, backends=None, gpus=None, period_ms=0, cross_validate=False,
                  allow_estimate=True, sysfs_root=None, procfs_root=None, nvml_library=None):
         self._h = None  # so that __del__ of a meter that failed to open has nothing to close
+        self._named = {}
         cfg = _Config()
         library.jst_config_init(ctypes.byref(cfg))
         self._keep = []  # the C side borrows these strings while opening
@@ -298,32 +310,52 @@ class Meter:
             out.append({"name": _s(d.name), "kind": KINDS[d.kind], "device": _s(d.device),
                         "backend": _s(d.backend), "method": METHODS[d.method],
                         "source": _s(d.source), "accuracy": d.accuracy,
+                        "refresh_s": d.refresh_s, "resolution_j": d.resolution_j,
+                        "max_power_w": d.max_power_w,
                         "primary": bool(d.primary), "note": _s(d.note)})
         return out
 
-    def begin_window(self, name):
-        _check(library.jst_window_begin(self._live, name.encode()))
+    def _begin(self, name):
+        w = ctypes.c_void_p()
+        _check(library.jst_window_begin(self._live, name.encode(), ctypes.byref(w)))
+        return w
 
-    def end_window(self, name):
+    def _end(self, w):
         handle = ctypes.c_void_p()
-        _check(library.jst_window_end(self._live, name.encode(), ctypes.byref(handle)))
+        _check(library.jst_window_end(w, ctypes.byref(handle)))
         try:
             return Measurement(handle)
         finally:
             library.jst_measurement_free(handle)
 
+    def begin_window(self, name):
+        """Begin a window known by name until end_window(name)."""
+        if name in self._named:
+            raise OSError(errno.EEXIST, f"a window named {name!r} is already open")
+        self._named[name] = self._begin(name)
+
+    def end_window(self, name):
+        w = self._named.pop(name, None)
+        if w is None:
+            raise OSError(errno.ENOENT, f"no open window named {name!r}")
+        return self._end(w)
+
     def cancel_window(self, name):
-        _check(library.jst_window_cancel(self._live, name.encode()))
+        w = self._named.pop(name, None)
+        if w is None:
+            raise OSError(errno.ENOENT, f"no open window named {name!r}")
+        library.jst_window_cancel(w)
 
     @contextlib.contextmanager
     def window(self, name):
-        """with meter.window("prefill") as w: ...   then w.measurement"""
+        """with meter.window("prefill") as w: ...   then w.measurement
+        Each use opens a window of its own: re-entrant and thread-safe."""
         holder = type("Window", (), {"measurement": None})()
-        self.begin_window(name)
+        w = self._begin(name)
         try:
             yield holder
         finally:
-            holder.measurement = self.end_window(name)
+            holder.measurement = self._end(w)
 
     def measure(self, name=None):
         """Decorator: each call runs in a window; the last measurement is on

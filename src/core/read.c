@@ -1,0 +1,340 @@
+/*
+ * Reading and folding. Each backend is read under its own I/O lock, outside
+ * the meter's lock, so that device I/O never holds up window calls on other
+ * threads; the values are then folded into the domains under the meter's lock
+ * (still holding the I/O lock, so that one backend's readings fold in the
+ * order they were taken).
+ *
+ * Folding is where the sensor model turns raw values into energy:
+ *  - counters: wraps extended, jumps judged against the time since the value
+ *    last changed, resets and implausible jumps bridged from power, energy
+ *    between latches interpolated from power;
+ *  - power readings: integrated, with the variance of the sampling kept;
+ *  - a failed reading is skipped (transient) or ends the domain (the device or
+ *    zone is gone); a value that stops changing while the device draws power
+ *    is reopened or flagged.
+ */
+#include "meter_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A counter that has not changed for this many refreshes (and at least
+ * JST_STUCK_MIN_NS) while its device draws power is stuck. */
+#define JST_STUCK_REFRESHES 50
+#define JST_STUCK_MIN_NS 2000000000LL
+/* Power below this is no evidence that a device is drawing any. */
+#define JST_STUCK_MIN_W 1.0
+
+static int permanent(int status)
+{
+	return status == -ENODEV || status == -ENOENT;
+}
+
+static void dom_fail(struct jst_dom *dom, int64_t t, const char *error, int status)
+{
+	dom->failed = 1;
+	dom->failed_t_ns = t;
+	dom->peak_fresh = 0;
+	if (error && error[0])
+		snprintf(dom->failure, sizeof dom->failure, "%s", error);
+	else
+		snprintf(dom->failure, sizeof dom->failure, "%s: %s", dom->desc.name,
+		         jst_strerror(status));
+}
+
+/* Energy over (last good reading, t] that a counter cannot tell: bridged from
+ * the power the sensor knows. raw_since_reset_j: what a counter that restarted
+ * from zero shows now (NaN when it did not restart). */
+static void bridge(struct jst_dom *dom, int64_t t, double raw_since_reset_j)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double dt = (double)(t - dom->last_t_ns) * 1e-9;
+	double p = s->power_w;
+	double e, u;
+	if (isnan(p)) {
+		/* Nothing known of the power: the counter's own word, or nothing. */
+		e = isnan(raw_since_reset_j) ? 0 : raw_since_reset_j;
+		u = s->bound_w * dt;
+	} else {
+		double gap = dt;
+		e = 0;
+		if (!isnan(raw_since_reset_j)) {
+			/* Energy since the reset is the counter's; only the time
+			 * before it is bridged. */
+			e = raw_since_reset_j;
+			gap = p > 0 ? dt - raw_since_reset_j / p : 0;
+			if (gap < 0)
+				gap = 0;
+		}
+		e += p * gap;
+		u = jst_sensor_power_spread(s) * gap + 0.1 * p * gap;
+	}
+	dom->bridged_j += e;
+	dom->bridge_u_j += u;
+	dom->bridges++;
+}
+
+/* Wraps a long gap may hide: where max_j allows more than one pass of the
+ * modulus, the count that best matches the power the sensor knows. */
+static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t delta)
+{
+	const struct jst_domain_desc *d = &dom->desc;
+	double range_j = (double)d->modulus * d->unit_j;
+	if (!d->modulus || max_j < range_j || isnan(dom->sensor.power_w))
+		return;
+	double expect_j = dom->sensor.power_w * (double)(t - dom->last_t_ns) * 1e-9;
+	double k = nearbyint((expect_j - (double)delta * d->unit_j) / range_j);
+	double kmax = floor((max_j - (double)delta * d->unit_j) / range_j);
+	if (k > kmax)
+		k = kmax;
+	if (k >= 1) {
+		dom->bridged_j += k * range_j;
+		dom->bridge_u_j += range_j; /* one pass either way */
+		dom->bridges++;
+	}
+}
+
+static void counter_stuck_check(struct jst_dom *dom, int64_t t)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	if (s->refresh_source == JST_REFRESH_UNKNOWN || dom->stuck_now)
+		return;
+	int64_t still = t - s->chg_hi;
+	int64_t limit = (int64_t)(JST_STUCK_REFRESHES * s->refresh_s * 1e9);
+	if (limit < JST_STUCK_MIN_NS)
+		limit = JST_STUCK_MIN_NS;
+	if (still < limit || !(s->power_w > JST_STUCK_MIN_W))
+		return;
+	/* Core and uncore planes really do idle at zero. */
+	if (dom->desc.kind == JST_KIND_CORE || dom->desc.kind == JST_KIND_UNCORE)
+		return;
+	dom->stuck_now = 1;
+	dom->stucks++;
+	dom->reopen = 1;
+}
+
+static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
+{
+	const struct jst_domain_desc *d = &dom->desc;
+	struct jst_sensor *s = &dom->sensor;
+	if (d->modulus && raw->counter >= d->modulus) {
+		dom->transient++; /* garbage, not a value: the next reading counts */
+		return;
+	}
+	int first = !dom->counter.primed;
+	int changed = !first && raw->counter != dom->counter.last;
+	double max_j = first ? 0 : jst_sensor_max_energy(s, t);
+	double units = max_j / d->unit_j;
+	uint64_t max_delta = units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
+	uint64_t delta;
+	uint64_t last = dom->counter.last;
+	enum jst_counter_event ev = jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	if (ev == JST_COUNTER_DISCONTINUITY) {
+		/* Fell back (a reset: it counts again from zero) or jumped further
+		 * than any power could take it. */
+		double since = raw->counter < last ? (double)raw->counter * d->unit_j : NAN;
+		bridge(dom, t, since <= max_j ? since : NAN);
+	} else if (!first) {
+		infer_wraps(dom, t, max_j, delta);
+	}
+	jst_sensor_observe(s, t, changed || ev == JST_COUNTER_DISCONTINUITY);
+	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
+	if (changed || first) {
+		jst_sensor_counter_latched(s, dom->counter_j);
+		dom->stuck_now = 0;
+		if (s->span_fresh) {
+			dom->peak_cand_w = s->span_power_w;
+			dom->peak_cand_ns = s->span_start_ns;
+			dom->peak_fresh = 1;
+		}
+	} else {
+		counter_stuck_check(dom, t);
+	}
+	/* The counter's value plus what accrued since it was latched; never
+	 * below an earlier reading, so that no window is negative. */
+	double e = dom->counter_j + jst_sensor_interpolate(s, t);
+	if (e > dom->energy_j || first)
+		dom->energy_j = e;
+	dom->edge_u_j = jst_sensor_edge_uncertainty(s);
+}
+
+static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
+{
+	struct jst_sensor *s = &dom->sensor;
+	double w = raw->power_w;
+	if (!(w >= 0) || isinf(w)) {
+		dom->transient++;
+		return;
+	}
+	struct jst_integrator *in = &dom->integ;
+	if (in->primed && t > in->t_ns) {
+		double dt = (double)(t - in->t_ns) * 1e-9;
+		double r = jst_sensor_refresh(s);
+		/* A step between two readings lies anywhere in the interval: the
+		 * trapezoid is off by up to half the step times the interval. */
+		double u = 0.6 * fabs(w - in->power_w) * dt;
+		if (dt > 2 * r) {
+			/* Sampled slower than the device changes: what happened
+			 * between the readings is unseen, anywhere up to the bound. */
+			double lo = w < in->power_w ? w : in->power_w;
+			u += 0.5 * (dt - 2 * r) * (s->bound_w - lo);
+			if (dom->transient && dom->last_t_ns == in->t_ns)
+				dom->bridges++; /* a gap left by failed readings */
+		}
+		dom->var_j2 += u * u;
+	}
+	jst_integrator_add(in, t, w);
+	dom->energy_j = in->energy_j;
+	dom->edge_u_j = 0; /* the edge reading is a real reading */
+	jst_sensor_power(s, w, 1);
+	dom->peak_cand_w = w;
+	dom->peak_cand_ns = t;
+	dom->peak_fresh = 1;
+}
+
+static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
+{
+	dom->peak_fresh = 0;
+	if (dom->failed)
+		return;
+	if (raw->status < 0) {
+		if (permanent(raw->status))
+			dom_fail(dom, t, raw->error, raw->status);
+		else
+			dom->transient++;
+		return;
+	}
+	if (dom->desc.method == JST_METHOD_POWER) {
+		fold_power(dom, raw, t);
+	} else {
+		fold_counter(dom, raw, t);
+		/* The device's own power guides interpolation and bridging. */
+		if (!isnan(raw->telemetry_power_w)) {
+			jst_sensor_power(&dom->sensor, raw->telemetry_power_w, 1);
+			dom->peak_cand_w = raw->telemetry_power_w;
+			dom->peak_cand_ns = t;
+			dom->peak_fresh = 1;
+		}
+	}
+	dom->last_t_ns = t;
+	dom->latest = (jst_sample){
+	    .t_ns = t,
+	    .energy_j = dom->energy_j,
+	    .power_w = isnan(raw->telemetry_power_w) ? dom->sensor.power_w
+	                                              : raw->telemetry_power_w,
+	    .temperature_c = raw->temperature_c,
+	    .utilization_pct = raw->utilization_pct,
+	    .clock_mhz = raw->clock_mhz,
+	    .power_limit_w = raw->power_limit_w,
+	};
+}
+
+static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
+{
+	int edge_power = dom->desc.method == JST_METHOD_POWER && dom->peak_fresh;
+	*e = (struct jst_edge){
+	    .energy_j = dom->energy_j,
+	    .power_w = edge_power ? dom->peak_cand_w : NAN,
+	    .u_j = dom->edge_u_j,
+	    .var_j2 = dom->var_j2,
+	    .bridged_j = dom->bridged_j,
+	    .bridge_u_j = dom->bridge_u_j,
+	    .bridges = dom->bridges,
+	    .transient = dom->transient,
+	    .stucks = dom->stucks,
+	    .reopened = dom->reopened,
+	    .failed = dom->failed,
+	    .t_ns = t,
+	};
+}
+
+static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
+                         struct jst_edge *edges, int64_t *t_mid)
+{
+	pthread_mutex_lock(&be->io);
+	for (size_t j = 0; j < be->ndecl; j++)
+		jst_raw_clear(&be->raw[j]);
+	int64_t t0 = jst_now_ns();
+	int r = be->ops->read(be->state, be->raw, be->ndecl,
+	                      how & JST_READ_TELE ? JST_READ_TELEMETRY : 0);
+	int64_t t = t0 + (jst_now_ns() - t0) / 2;
+	*t_mid = t;
+
+	pthread_mutex_lock(&m->mu);
+	for (size_t j = 0; j < be->ndecl; j++) {
+		if (be->map[j] < 0)
+			continue;
+		size_t i = (size_t)be->map[j];
+		struct jst_dom *dom = &m->doms[i];
+		struct jst_raw *raw = &be->raw[j];
+		if (r < 0) {
+			raw->status = r;
+			snprintf(raw->error, sizeof raw->error, "%s: backend %s read failed: %s",
+			         dom->desc.name, be->ops->name, jst_strerror(r));
+		}
+		int64_t td = raw->t_ns > 0 ? raw->t_ns : t;
+		fold(dom, raw, td);
+		jst_windows_fold(m, i, how);
+		if (edges)
+			edge_take(dom, &edges[i], td);
+	}
+	pthread_mutex_unlock(&m->mu);
+
+	/* Reopening is the backend's I/O: under its lock, outside the meter's. */
+	for (size_t j = 0; j < be->ndecl; j++) {
+		if (be->map[j] < 0)
+			continue;
+		struct jst_dom *dom = &m->doms[be->map[j]];
+		pthread_mutex_lock(&m->mu);
+		int reopen = dom->reopen;
+		dom->reopen = 0;
+		pthread_mutex_unlock(&m->mu);
+		if (reopen && be->ops->reopen && be->ops->reopen(be->state, j) == 0) {
+			pthread_mutex_lock(&m->mu);
+			dom->reopened++; /* the next reading resumes the count */
+			pthread_mutex_unlock(&m->mu);
+		}
+	}
+	pthread_mutex_unlock(&be->io);
+}
+
+int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges)
+{
+	int64_t base = 0, sum = 0, count = 0;
+	for (size_t b = 0; b < m->nbackends; b++) {
+		struct jst_be *be = &m->backends[b];
+		if (!be->active)
+			continue;
+		int64_t t;
+		read_backend(m, be, how, edges, &t);
+		if (count++ == 0)
+			base = t;
+		sum += t - base;
+	}
+	if (how & JST_READ_SAMPLER) {
+		pthread_mutex_lock(&m->mu);
+		for (size_t i = 0; i < m->ndoms; i++)
+			if (!m->doms[i].failed)
+				jst_series_push(&m->doms[i].series, &m->doms[i].latest);
+		pthread_mutex_unlock(&m->mu);
+	}
+	return count ? base + sum / count : jst_now_ns();
+}
+
+int jst_meter_sensors_measuring(const struct jst_meter *m)
+{
+	for (size_t i = 0; i < m->ndoms; i++)
+		if (m->doms[i].sensor.measuring)
+			return 1;
+	return 0;
+}
+
+void jst_meter_sensors_settle(struct jst_meter *m, int64_t fast_poll_ns)
+{
+	for (size_t i = 0; i < m->ndoms; i++)
+		if (m->doms[i].sensor.measuring)
+			jst_sensor_measure_finish(&m->doms[i].sensor, fast_poll_ns);
+}

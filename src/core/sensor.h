@@ -1,0 +1,114 @@
+/*
+ * The sensor model: what the core knows of how a domain's value is updated by
+ * its hardware, and what follows from it.
+ *
+ * A counter does not change continuously: it is latched every refresh R (RAPL
+ * 1 ms, NVML 10-100 ms depending on the GPU). A reading taken at t shows the
+ * energy up to the last latch before t, so without a model a window shorter
+ * than R reads 0 J or a whole refresh's worth. The model tracks
+ *  - R itself: declared by the backend, or measured from the spacing of the
+ *    value's changes while the sampler polls fast in the meter's first second;
+ *  - the grid of latch instants: each observed change brackets one latch
+ *    between two reads; brackets taken at different phases narrow the grid;
+ *  - the power the device draws, to interpolate between latches and to bridge
+ *    what a counter cannot tell (a reset, a gap);
+ *  - how far a reading can be trusted: plausibility of a jump from the time
+ *    since the value last changed, and an uncertainty at each window edge.
+ * All times are CLOCK_MONOTONIC ns.
+ */
+#ifndef JST_SENSOR_H
+#define JST_SENSOR_H
+
+#include <stdint.h>
+
+/* Refresh assumed where it is not known (yet): the slowest common counter. */
+#define JST_REFRESH_ASSUMED_S 0.1
+/* Below this a refresh is too fast to model a grid: a reading is its own latch. */
+#define JST_GRID_MIN_NS 2000000LL
+/* Brackets at most this wide (or a quarter of R) measure the refresh. */
+#define JST_MEASURE_BRACKET_NS 3000000LL
+/* Changes recorded while measuring a refresh. */
+#define JST_MEASURE_MAX 48
+/* Power values remembered for the variation around an edge. */
+#define JST_RECENT_POWER 16
+/* Shortest span a power derived from counter differences is formed over: the
+ * timing of its ends is then a small part of it. */
+#define JST_POWER_SPAN_NS 100000000LL
+
+struct jst_sensor {
+	/* Declared or measured. */
+	double refresh_s; /* 0 while unknown */
+	int refresh_source; /* JST_REFRESH_* */
+	double resolution_j;
+	double bound_w; /* power no real device of its kind exceeds */
+
+	/* The current value: it was latched in (chg_lo, chg_hi]. */
+	int64_t last_read_ns; /* the previous good reading */
+	int64_t chg_lo, chg_hi;
+	int64_t latch_ns; /* best estimate of when it was latched */
+
+	/* The grid of latches: a latch lies within ref_w around ref_ns. */
+	int have_ref;
+	int64_t ref_ns, ref_w;
+
+	/* Measuring the refresh: midpoints of narrow brackets of consecutive changes. */
+	int measuring;
+	unsigned nmeas;
+	int64_t meas[JST_MEASURE_MAX];
+	int64_t prev_narrow; /* midpoint of the previous change, if narrow; else 0 */
+
+	/* Power: the latest estimate, where it came from, and its recent range. */
+	double power_w;     /* NaN until known */
+	int power_from_device;
+	double recent[JST_RECENT_POWER];
+	unsigned nrecent, irecent;
+
+	/* Counter-derived power: energy and latch time at the span's start. */
+	int have_anchor;
+	double anchor_j;
+	int64_t anchor_ns;
+	double span_power_w; /* the last span's mean power, NaN until one */
+	int64_t span_start_ns;
+	int span_fresh;
+};
+
+void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double resolution_j,
+                     double bound_w, int measure);
+
+/* Refresh in seconds, the assumed one where unknown. */
+double jst_sensor_refresh(const struct jst_sensor *s);
+
+/* A good reading at t: changed says the value differs from the previous one.
+ * Updates the bracket, the grid and the refresh measurement. */
+void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed);
+
+/* Finish measuring the refresh (enough changes, or the time is up). Returns 1
+ * when a refresh was measured. fast_poll_ns: the spacing of the reads that
+ * measured it (a refresh at or below it is only known to be that fast). */
+int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns);
+
+/* Largest plausible increase in joules of a counter read at t, since the
+ * value it showed before: the bound power over the time since that value was
+ * latched, plus one refresh, with margin. */
+double jst_sensor_max_energy(const struct jst_sensor *s, int64_t t);
+
+/* A new power value (device reading or counter-derived). */
+void jst_sensor_power(struct jst_sensor *s, double w, int from_device);
+
+/* A counter latched energy_j (extended, in J) at the current latch: forms the
+ * derived power over spans of at least JST_POWER_SPAN_NS and a refresh. */
+void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j);
+
+/* Energy accrued since the latch, to add to the counter's value at t: power x
+ * time since the latch, at most one refresh. 0 where it cannot be modelled. */
+double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t);
+
+/* Uncertainty in J of the energy at one edge read at t: one count, plus the
+ * power's variation over the part of a refresh that is interpolated (or the
+ * whole refresh where nothing is). */
+double jst_sensor_edge_uncertainty(const struct jst_sensor *s);
+
+/* Spread of recent power values, at least 5% of the current one. */
+double jst_sensor_power_spread(const struct jst_sensor *s);
+
+#endif
