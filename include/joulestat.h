@@ -210,8 +210,7 @@ typedef struct jst_domain_energy {
 	const char *source;
 	jst_kind kind;
 	jst_method method;
-	double accuracy; /* relative uncertainty of this figure: uncertainty_j / energy_j
-	                    (the method's class where energy_j is 0) */
+	double accuracy; /* relative error class of the method, 0.05 = 5% */
 	double energy_j;
 	double uncertainty_j; /* ± this many joules: the method's class, quantisation at each
 	                         edge (resolution, power x refresh), sampling of power
@@ -236,8 +235,8 @@ typedef struct jst_domain_energy {
 typedef struct jst_total {
 	double energy_j;
 	double avg_power_w;
-	double accuracy; /* uncertainty_j / energy_j */
-	double uncertainty_j; /* sum of its parts' uncertainties */
+	double accuracy;      /* energy-weighted accuracy class of its parts */
+	double uncertainty_j; /* ± J: the sum of its parts' uncertainties */
 	size_t parts;    /* domains summed; 0 when nothing measured this total */
 	int estimated;   /* 1 when any part is an estimate */
 	int partial;

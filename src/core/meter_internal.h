@@ -35,6 +35,7 @@ struct jst_dom {
 	double bridge_u_j;
 	unsigned bridges;
 	unsigned transient; /* readings that failed and were skipped */
+	char transient_error[JST_NOTE_MAX]; /* the last one's error */
 	int64_t last_t_ns;  /* the last good reading */
 
 	/* The latest power value for peaks: its time, or its span's start. */
@@ -127,6 +128,11 @@ struct jst_meter {
 };
 
 int64_t jst_now_ns(void);
+/* The core's clock (CLOCK_MONOTONIC). Tests and benchmarks set a virtual one
+ * before opening a meter, so that a sensor model's arithmetic is checked
+ * against a trace's exact truth with no timing in it; the sampler's waits
+ * stay on the real clock. */
+extern int64_t (*jst_clock_ns)(void);
 
 /* jst_meter_open with a given list of backends instead of the registry: the seam
  * unit tests use to drive the core with backends whose values they control. */

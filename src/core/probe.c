@@ -40,7 +40,8 @@ static void sensor_setup(struct jst_dom *dom)
 	double declared = d->refresh_s;
 	if (d->method == JST_METHOD_POWER && !(declared > 0))
 		declared = JST_REFRESH_ASSUMED_S;
-	jst_sensor_init(&dom->sensor, declared, res, bound, measure);
+	jst_sensor_init(&dom->sensor, declared, res, bound, measure,
+	                d->method == JST_METHOD_COUNTER);
 }
 
 /* A typo in a backend list must be an error, never a meter that measures nothing. */

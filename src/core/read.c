@@ -121,7 +121,11 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	const struct jst_domain_desc *d = &dom->desc;
 	struct jst_sensor *s = &dom->sensor;
 	if (d->modulus && raw->counter >= d->modulus) {
-		dom->transient++; /* garbage, not a value: the next reading counts */
+		/* Garbage, not a value: the next reading counts. */
+		dom->transient++;
+		snprintf(dom->transient_error, sizeof dom->transient_error,
+		         "%s: %llu is outside the counter's range", d->name,
+		         (unsigned long long)raw->counter);
 		return;
 	}
 	int first = !dom->counter.primed;
@@ -167,6 +171,8 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	double w = raw->power_w;
 	if (!(w >= 0) || isinf(w)) {
 		dom->transient++;
+		snprintf(dom->transient_error, sizeof dom->transient_error,
+		         "%s: invalid power reading", dom->desc.name);
 		return;
 	}
 	struct jst_integrator *in = &dom->integ;
@@ -201,10 +207,16 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 	if (dom->failed)
 		return;
 	if (raw->status < 0) {
-		if (permanent(raw->status))
+		if (permanent(raw->status)) {
 			dom_fail(dom, t, raw->error, raw->status);
+			return;
+		}
+		dom->transient++;
+		if (raw->error[0])
+			snprintf(dom->transient_error, sizeof dom->transient_error, "%s", raw->error);
 		else
-			dom->transient++;
+			snprintf(dom->transient_error, sizeof dom->transient_error, "%s",
+			         jst_strerror(raw->status));
 		return;
 	}
 	if (dom->desc.method == JST_METHOD_POWER) {
@@ -249,6 +261,23 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	    .failed = dom->failed,
 	    .t_ns = t,
 	};
+	/* This edge's reading failed (transiently): the time since the last good
+	 * one is bridged with the power the sensor knows, and said to be. */
+	const struct jst_sensor *s = &dom->sensor;
+	if (!dom->failed && dom->last_t_ns && t > dom->last_t_ns && !isnan(s->power_w)) {
+		double gap = (double)(t - dom->last_t_ns) * 1e-9;
+		double since = dom->desc.method == JST_METHOD_POWER
+		                   ? gap
+		                   : gap - (double)(dom->last_t_ns - s->latch_ns) * 1e-9;
+		if (since > 0) {
+			e->energy_j = dom->counter_j * (dom->desc.method != JST_METHOD_POWER) +
+			              dom->integ.energy_j * (dom->desc.method == JST_METHOD_POWER) +
+			              s->power_w * since;
+			if (e->energy_j < dom->energy_j)
+				e->energy_j = dom->energy_j;
+			e->u_j += jst_sensor_power_spread(s) * gap;
+		}
+	}
 }
 
 static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,

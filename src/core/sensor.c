@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double resolution_j,
-                     double bound_w, int measure)
+                     double bound_w, int measure, int interpolate)
 {
 	*s = (struct jst_sensor){
 	    .refresh_s = declared_refresh_s > 0 ? declared_refresh_s : 0,
@@ -16,6 +16,7 @@ void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double res
 	    .resolution_j = resolution_j,
 	    .bound_w = bound_w,
 	    .measuring = measure && !(declared_refresh_s > 0),
+	    .interpolate = interpolate,
 	    .power_w = NAN,
 	    .span_power_w = NAN,
 	};
@@ -186,7 +187,7 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (r < JST_GRID_MIN_NS || isnan(s->power_w) || s->measuring)
+	if (!s->interpolate || r < JST_GRID_MIN_NS || isnan(s->power_w) || s->measuring)
 		return 0;
 	int64_t dt = t - s->latch_ns;
 	if (dt <= 0)
@@ -225,7 +226,8 @@ double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 	if (isnan(s->power_w) && s->nrecent == 0)
 		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
 	/* Interpolated: what is left is how far the power moved from the guide. */
-	if (refresh_ns(s) >= JST_GRID_MIN_NS && !isnan(s->power_w) && !s->measuring)
+	if (s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !isnan(s->power_w) &&
+	    !s->measuring)
 		return s->resolution_j + jst_sensor_power_spread(s) * r;
 	return s->resolution_j + recent_max(s) * r;
 }

@@ -39,6 +39,7 @@ struct jst_sensor {
 	/* Declared or measured. */
 	double refresh_s; /* 0 while unknown */
 	int refresh_source; /* JST_REFRESH_* */
+	int interpolate;    /* a hardware counter: energy between latches is modelled */
 	double resolution_j;
 	double bound_w; /* power no real device of its kind exceeds */
 
@@ -73,7 +74,7 @@ struct jst_sensor {
 };
 
 void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double resolution_j,
-                     double bound_w, int measure);
+                     double bound_w, int measure, int interpolate);
 
 /* Refresh in seconds, the assumed one where unknown. */
 double jst_sensor_refresh(const struct jst_sensor *s);

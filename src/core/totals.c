@@ -28,10 +28,10 @@ int jst_total_of(jst_kind kind, int parent)
 static void add(jst_total *t, const jst_domain_energy *d, double *weighted)
 {
 	t->energy_j += d->energy_j;
-	t->uncertainty_j += d->uncertainty_j;
-	*weighted += d->uncertainty_j;
+	t->uncertainty_j += d->uncertainty_j; /* worst case: errors of one sign */
+	*weighted += d->energy_j * d->accuracy;
 	if (d->accuracy > t->accuracy)
-		t->accuracy = d->accuracy; /* the worst part's, unless energy was measured */
+		t->accuracy = d->accuracy; /* placeholder until weighted below */
 	t->parts++;
 	t->estimated |= d->method == JST_METHOD_ESTIMATE;
 	t->partial |= d->partial;
@@ -55,8 +55,8 @@ void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
 		jst_total *t = &out[k];
-		/* The error of a sum is the sum of its parts' (worst case: errors of
-		 * one sign); with no energy, the worst part's relative error. */
+		/* The class of a sum is the energy-weighted mean of its parts'
+		 * classes; with no energy, the worst part's. */
 		if (t->energy_j > 0)
 			t->accuracy = weighted[k] / t->energy_j;
 		t->avg_power_w = duration_s > 0 ? t->energy_j / duration_s : NAN;

@@ -154,7 +154,8 @@ static void write_note(const struct jst_dom *dom, const struct jst_window *w,
 		note_add(note, &len, "counter stopped changing while the device drew power: %s",
 		         f->reopened ? "reopened" : "energy since then is missing");
 	if (f->transient)
-		note_add(note, &len, "%u failed reading(s) skipped, nothing lost", f->transient);
+		note_add(note, &len, "%u failed reading(s) skipped, the time bridged (last: %s)",
+		         f->transient, dom->transient_error);
 	if (f->short_window)
 		note_add(note, &len,
 		         "shorter than %d refreshes of the sensor (%.0f ms): energy between "
@@ -210,7 +211,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .backend = s->backend,
 	    .method = d->method,
 	    .source = s->source,
-	    .accuracy = energy > 0 ? u / energy : d->accuracy,
+	    .accuracy = d->accuracy,
 	    .energy_j = energy,
 	    .uncertainty_j = u,
 	    .avg_power_w = avg,

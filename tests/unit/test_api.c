@@ -45,9 +45,13 @@ static void null_arguments_are_errors(void **st)
 	assert_int_equal(jst_meter_domain(NULL, 0, &(jst_domain_info){0}), -EINVAL);
 	assert_int_equal(jst_meter_series(NULL, 0, NULL, 0), -EINVAL);
 	assert_int_equal(jst_meter_sample_now(NULL, 0, &(jst_sample){0}), -EINVAL);
-	assert_int_equal(tw_begin(NULL, "w"), -EINVAL);
-	assert_int_equal(tw_end(NULL, "w", NULL), -EINVAL);
-	assert_int_equal(tw_cancel(NULL, "w"), -EINVAL);
+	jst_window *w = (jst_window *)1;
+	assert_int_equal(jst_window_begin(NULL, "w", &w), -EINVAL);
+	assert_null(w);
+	assert_int_equal(jst_window_end(NULL, NULL), -EINVAL);
+	assert_int_equal(jst_window_rotate(NULL, NULL), -EINVAL);
+	jst_window_cancel(NULL);
+	assert_string_equal(jst_window_label(NULL), "");
 	assert_int_equal(jst_measure_call(NULL, "w", NULL, NULL, NULL), -EINVAL);
 	jst_scope_end(NULL);
 	jst_measurement_free(NULL);
@@ -71,9 +75,12 @@ static void null_arguments_on_an_open_meter(void **st)
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open_backends(&cfg, ops, 1, &m), 0);
 
-	assert_int_equal(tw_begin(m, NULL), -EINVAL);
-	assert_int_equal(tw_end(m, NULL, NULL), -EINVAL);
-	assert_int_equal(tw_cancel(m, NULL), -EINVAL);
+	jst_window *w;
+	assert_int_equal(jst_window_begin(m, "w", NULL), -EINVAL);
+	/* A label is optional. */
+	assert_int_equal(jst_window_begin(m, NULL, &w), 0);
+	assert_string_equal(jst_window_label(w), "");
+	jst_window_cancel(w);
 	assert_int_equal(jst_meter_backend(m, 0, NULL), -EINVAL);
 	assert_int_equal(jst_meter_domain(m, 0, NULL), -EINVAL);
 	assert_int_equal(jst_meter_series(m, 0, NULL, 4), -EINVAL);
@@ -84,7 +91,7 @@ static void null_arguments_on_an_open_meter(void **st)
 	assert_int_equal(jst_measure_call(m, NULL, NULL, NULL, NULL), -EINVAL);
 
 	jst_measurement *ms = (jst_measurement *)1;
-	jst_scope s = jst_scope_begin(m, NULL, &ms);
+	jst_scope s = jst_scope_begin(NULL, "w", &ms);
 	assert_int_equal(s.status, -EINVAL);
 	assert_null(ms);
 	jst_scope_end(&s);

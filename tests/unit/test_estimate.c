@@ -578,7 +578,10 @@ static void meter_window_energy(void **st)
 	assert_int_equal(jst_measurement_total(ms, JST_TOTAL_CPU, &t), 0);
 	assert_int_equal(t.parts, 1);
 	assert_int_equal(t.estimated, 1);
-	assert_float_equal(t.accuracy, 0.30, 1e-12);
+	/* The model's class, widened by one tick of /proc/stat at each edge. */
+	assert_true(e.accuracy >= 0.30);
+	assert_true(e.uncertainty_j >= 2 * 150 / (4 * (double)hz()));
+	assert_float_equal(t.accuracy, e.accuracy, 1e-12);
 	jst_measurement_free(ms);
 	jst_meter_close(m);
 }

@@ -85,24 +85,60 @@ static void nested_and_overlapping_windows(void **st)
 	jst_meter_close(m);
 }
 
-static void names_are_checked(void **st)
+static void labels_need_not_be_unique(void **st)
 {
 	(void)st;
 	fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
+	fake_set_counter(&fake_a, 0, 1000);
 	jst_meter *m = open_meter(0, 0);
-	jst_measurement *ms = (jst_measurement *)1;
-	assert_int_equal(tw_begin(m, "w"), 0);
-	assert_int_equal(tw_begin(m, "w"), -EEXIST);
-	assert_int_equal(tw_end(m, "nope", &ms), -ENOENT);
-	assert_null(ms);
-	assert_int_equal(tw_begin(m, ""), -EINVAL);
-	assert_int_equal(tw_cancel(m, "w"), 0);
-	assert_int_equal(tw_cancel(m, "w"), -ENOENT);
-	assert_int_equal(tw_end(m, "w", NULL), -ENOENT);
-	/* The name is free again once ended. */
-	assert_int_equal(tw_begin(m, "w"), 0);
-	assert_int_equal(tw_end(m, "w", NULL), 0);
-	assert_string_equal(jst_strerror(-EEXIST), "a window by that name is already open");
+	jst_window *a, *b;
+	jst_measurement *ma, *mb;
+	/* The same label twice (a recursive or concurrent call): two windows. */
+	assert_int_equal(jst_window_begin(m, "step", &a), 0);
+	fake_set_counter(&fake_a, 0, 3000);
+	assert_int_equal(jst_window_begin(m, "step", &b), 0);
+	fake_set_counter(&fake_a, 0, 4000);
+	assert_int_equal(jst_window_end(b, &mb), 0);
+	assert_int_equal(jst_window_end(a, &ma), 0);
+	assert_string_equal(jst_measurement_name(ma), "step");
+	assert_string_equal(jst_measurement_name(mb), "step");
+	assert_float_equal(energy_of(ma, 0), 3.0, 1e-9);
+	assert_float_equal(energy_of(mb, 0), 1.0, 1e-9);
+	jst_measurement_free(ma);
+	jst_measurement_free(mb);
+	/* Cancel frees without measuring. */
+	assert_int_equal(jst_window_begin(m, "x", &a), 0);
+	assert_string_equal(jst_window_label(a), "x");
+	jst_window_cancel(a);
+	jst_meter_close(m);
+}
+
+static void rotation_tiles_exactly(void **st)
+{
+	(void)st;
+	fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-1", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
+	fake_set_counter(&fake_a, 0, 1000);
+	jst_meter *m = open_meter(0, 0);
+	jst_window *outer, *rows;
+	jst_measurement *ms;
+	assert_int_equal(jst_window_begin(m, "outer", &outer), 0);
+	assert_int_equal(jst_window_begin(m, "row", &rows), 0);
+	double sum = 0;
+	int64_t prev_end = 0;
+	for (int k = 1; k <= 20; k++) {
+		fake_set_counter(&fake_a, 0, 1000 + 1234 * (uint64_t)k);
+		assert_int_equal(k < 20 ? jst_window_rotate(rows, &ms) : jst_window_end(rows, &ms), 0);
+		/* Each row begins on the reading the previous one ended on. */
+		if (prev_end)
+			assert_true(jst_measurement_begin_ns(ms) == prev_end);
+		prev_end = jst_measurement_end_ns(ms);
+		sum += energy_of(ms, 0);
+		jst_measurement_free(ms);
+	}
+	assert_int_equal(jst_window_end(outer, &ms), 0);
+	assert_float_equal(sum, 20 * 1.234, 1e-9);
+	assert_float_equal(energy_of(ms, 0), sum, 1e-9);
+	jst_measurement_free(ms);
 	jst_meter_close(m);
 }
 
@@ -143,10 +179,13 @@ static void reset_marks_partial_never_negative(void **st)
 	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
-	assert_float_equal(d.energy_j, 3.0, 1e-9); /* 2 J before, 1 J after the reset */
-	assert_true(d.partial);
-	assert_non_null(strstr(d.note, "backwards"));
-	assert_true(jst_measurement_partial(ms));
+	/* 2 J before; the 0.5 J the counter counted since it restarted from zero;
+	 * 1 J after. */
+	assert_float_equal(d.energy_j, 3.5, 1e-9);
+	assert_false(d.partial);
+	assert_true(d.bridged);
+	assert_non_null(strstr(d.note, "bridged"));
+	assert_false(jst_measurement_partial(ms));
 	jst_measurement_free(ms);
 	jst_meter_close(m);
 }
@@ -492,7 +531,7 @@ static void measurement_outlives_meter(void **st)
 	jst_measurement_free(ms);
 }
 
-static void failed_backend_read_leaves_no_stale_power(void **st)
+static void failed_backend_read_is_bridged_not_fatal(void **st)
 {
 	(void)st;
 	size_t i =
@@ -502,21 +541,32 @@ static void failed_backend_read_leaves_no_stale_power(void **st)
 	jst_measurement *ms;
 	assert_int_equal(tw_begin(m, "before"), 0);
 	fake_set_read_rc(&fake_a, -EIO);
-	/* The edge read of "after" is the one that fails: the 100 W seen before it
-	 * is not a reading inside "after". */
+	/* Both edges of "after" fail: a transient error costs no energy, the
+	 * time is bridged at the power last seen, and no power reading fell
+	 * inside the window. */
 	assert_int_equal(tw_begin(m, "after"), 0);
 	assert_int_equal(tw_end(m, "after", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
-	assert_float_equal(d.energy_j, 0.0, 0);
-	assert_true(d.partial);
-	assert_non_null(strstr(d.note, "before the window began"));
+	assert_float_equal(d.energy_j, 100.0 * jst_measurement_duration(ms), 1e-3);
+	assert_false(d.partial);
+	assert_non_null(strstr(d.note, "failed reading(s) skipped"));
 	assert_true(isnan(d.peak_power_w));
 	jst_measurement_free(ms);
 
+	fake_set_read_rc(&fake_a, 0);
 	assert_int_equal(tw_end(m, "before", &ms), 0);
 	jst_measurement_domain(ms, 0, &d);
-	assert_float_equal(d.peak_power_w, 100.0, 0); /* seen at its begin edge */
+	assert_float_equal(d.peak_power_w, 100.0, 0); /* seen at its edges */
+	assert_float_equal(d.energy_j, 100.0 * jst_measurement_duration(ms), 1e-3);
+	assert_false(d.partial);
+	jst_measurement_free(ms);
+
+	/* Only a vanished device ends the figure. */
+	assert_int_equal(tw_begin(m, "gone"), 0);
+	fake_set_read_rc(&fake_a, -ENODEV);
+	assert_int_equal(tw_end(m, "gone", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
 	assert_true(d.partial);
 	assert_non_null(strstr(d.note, "read failed"));
 	jst_measurement_free(ms);
@@ -539,7 +589,8 @@ static void garbage_counter_value_adds_no_energy(void **st)
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 0.400, 1e-12);
-	assert_true(d.partial); /* the garbage reading is said, not hidden */
+	assert_false(d.partial); /* skipped: the next reading counts */
+	assert_non_null(strstr(d.note, "skipped")); /* said, not hidden */
 	jst_measurement_free(ms);
 	jst_meter_close(m);
 }
@@ -548,7 +599,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(nested_and_overlapping_windows, setup),
-	    cmocka_unit_test_setup(names_are_checked, setup),
+	    cmocka_unit_test_setup(labels_need_not_be_unique, setup),
+	    cmocka_unit_test_setup(rotation_tiles_exactly, setup),
 	    cmocka_unit_test_setup(wraps_are_extended, setup),
 	    cmocka_unit_test_setup(reset_marks_partial_never_negative, setup),
 	    cmocka_unit_test_setup(failing_device_gives_partial, setup),
@@ -562,7 +614,7 @@ int main(void)
 	    cmocka_unit_test_setup(begin_here_end_there, setup),
 	    cmocka_unit_test_setup(scoped_and_wrapped_forms, setup),
 	    cmocka_unit_test_setup(measurement_outlives_meter, setup),
-	    cmocka_unit_test_setup(failed_backend_read_leaves_no_stale_power, setup),
+	    cmocka_unit_test_setup(failed_backend_read_is_bridged_not_fatal, setup),
 	    cmocka_unit_test_setup(garbage_counter_value_adds_no_energy, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

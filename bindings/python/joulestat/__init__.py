@@ -331,19 +331,19 @@ class Meter:
     def begin_window(self, name):
         """Begin a window known by name until end_window(name)."""
         if name in self._named:
-            raise OSError(errno.EEXIST, f"a window named {name!r} is already open")
+            raise JoulestatError(errno.EEXIST, f"a window named {name!r} is already open")
         self._named[name] = self._begin(name)
 
     def end_window(self, name):
         w = self._named.pop(name, None)
         if w is None:
-            raise OSError(errno.ENOENT, f"no open window named {name!r}")
+            raise JoulestatError(errno.ENOENT, f"no open window named {name!r}")
         return self._end(w)
 
     def cancel_window(self, name):
         w = self._named.pop(name, None)
         if w is None:
-            raise OSError(errno.ENOENT, f"no open window named {name!r}")
+            raise JoulestatError(errno.ENOENT, f"no open window named {name!r}")
         library.jst_window_cancel(w)
 
     @contextlib.contextmanager
