@@ -11,14 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t monotonic_ns(void)
+int64_t jst_real_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int64_t (*jst_clock_ns)(void) = monotonic_ns;
+int64_t (*jst_clock_ns)(void) = jst_real_now_ns;
 
 int64_t jst_now_ns(void)
 {
@@ -115,7 +115,7 @@ int jst_meter_settle(jst_meter *m, unsigned timeout_ms)
 {
 	if (!m)
 		return -EINVAL;
-	int64_t deadline = jst_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = jst_real_now_ns() + (int64_t)timeout_ms * 1000000;
 	struct timespec ts = {.tv_sec = deadline / 1000000000LL, .tv_nsec = deadline % 1000000000LL};
 	int r = 0;
 	pthread_mutex_lock(&m->smu);

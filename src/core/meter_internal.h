@@ -133,6 +133,8 @@ int64_t jst_now_ns(void);
  * against a trace's exact truth with no timing in it; the sampler's waits
  * stay on the real clock. */
 extern int64_t (*jst_clock_ns)(void);
+/* CLOCK_MONOTONIC whatever jst_clock_ns is: for the sampler's own waits. */
+int64_t jst_real_now_ns(void);
 
 /* jst_meter_open with a given list of backends instead of the registry: the seam
  * unit tests use to drive the core with backends whose values they control. */

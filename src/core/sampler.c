@@ -17,7 +17,7 @@
 
 static int measuring_done(struct jst_meter *m, int64_t since)
 {
-	int64_t now = jst_now_ns();
+	int64_t now = jst_real_now_ns();
 	int done = 1;
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->ndoms; i++) {
@@ -46,18 +46,18 @@ static void *sampler_main(void *arg)
 {
 	struct jst_meter *m = arg;
 	int64_t period = (int64_t)(m->period_s * 1e9);
-	int64_t start = jst_now_ns(), next = start;
+	int64_t start = jst_real_now_ns(), next = start;
 	int measuring = !m->settled;
 
 	pthread_mutex_lock(&m->smu);
 	while (!m->stop) {
 		next += period;
-		int64_t now = jst_now_ns();
+		int64_t now = jst_real_now_ns();
 		if (next <= now) /* fell behind (suspended, overloaded): skip, keep phase */
 			next += ((now - next) / period + 1) * period;
 		/* Measuring reads fill the time up to the next periodic one. */
 		while (measuring && !m->stop) {
-			int64_t t = jst_now_ns() + JST_FAST_POLL_NS;
+			int64_t t = jst_real_now_ns() + JST_FAST_POLL_NS;
 			if (t >= next)
 				break;
 			if (wait_until(m, t))
