@@ -305,6 +305,8 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev,
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	else if (sim.nocounter)
 		r = NVML_ERROR_NOT_SUPPORTED; /* pre-Volta */
+	else if (sim_energy_error(&sim, dev->index, now))
+		r = NVML_ERROR_TIMEOUT; /* a busy driver: transient */
 	else
 		*energy = sim_energy_mj(&sim, dev->index, now);
 	leave();

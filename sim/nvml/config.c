@@ -3,6 +3,7 @@
 #include "simnvml.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,52 @@ static nvmlReturn_t parse_mode(struct sim_nvml *s, const char *mode)
 			           "noinstant)",
 			           t);
 	}
+	return NVML_SUCCESS;
+}
+
+/* "K@S[,K@S...]" (with_span: "K@S+D[,...]") into GPU K's field at offset
+ * off (and off2 = S + D). */
+static nvmlReturn_t parse_at(struct sim_nvml *s, const char *var, const char *spec, size_t off,
+                             size_t off2)
+{
+	for (const char *p = spec; *p;) {
+		char *end;
+		unsigned k;
+		if (parse_index(p, &end, s->ngpus, &k) || *end != '@')
+			return bad("%s: expected K@SECONDS with K a GPU index", var);
+		p = end + 1;
+		double at = strtod(p, &end), span = 0;
+		if (end == p || !(at >= 0))
+			return bad("%s: expected K@SECONDS", var);
+		if (off2) {
+			p = end;
+			if (*p != '+')
+				return bad("%s: expected K@SECONDS+DURATION", var);
+			span = strtod(p + 1, &end);
+			if (end == p + 1 || !(span >= 0))
+				return bad("%s: expected K@SECONDS+DURATION", var);
+		}
+		if (*end && *end != ',')
+			return bad("%s: expected a comma list", var);
+		char *g = (char *)&s->gpu[k];
+		*(int64_t *)(g + off) = (int64_t)llround(at * 1e9);
+		if (off2)
+			*(int64_t *)(g + off2) = (int64_t)llround((at + span) * 1e9);
+		p = *end ? end + 1 : end;
+	}
+	return NVML_SUCCESS;
+}
+
+static nvmlReturn_t parse_tick(const char *var, const char *dflt_ms, int64_t *out)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		v = dflt_ms;
+	char *end;
+	double ms = strtod(v, &end);
+	if (*end || end == v || !(ms >= 1 && ms <= 10000))
+		return bad("%s must be 1 to 10000 (ms), got '%s'", var);
+	*out = (int64_t)llround(ms * 1e6);
 	return NVML_SUCCESS;
 }
 
@@ -122,6 +169,8 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		/* Distinct per GPU, and far from zero, so a leak shows. */
 		g->base_mj = SIM_BASE_MJ + 1000003ULL * k;
 		g->lost_after_ns = INT64_MAX;
+		g->reset_at_ns = INT64_MAX;
+		g->err_from_ns = g->err_until_ns = INT64_MAX;
 		snprintf(g->uuid, sizeof g->uuid, "GPU-5a1c0000-0000-4000-8000-%012x", k);
 		snprintf(g->mig_uuid, sizeof g->mig_uuid, "MIG-5a1c0000-0000-4000-9000-%012x", k);
 		snprintf(g->bus_id, sizeof g->bus_id, "00000000:%02X:00.0", 0x10 + 8 * k);
@@ -147,6 +196,16 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		r = parse_lost(s, env("JSTSIM_NVML_LOST", ""));
 	if (!r)
 		r = parse_mig(s, env("JSTSIM_NVML_MIG", ""));
+	if (!r)
+		r = parse_at(s, "JSTSIM_NVML_RESET", env("JSTSIM_NVML_RESET", ""),
+		             offsetof(struct sim_gpu, reset_at_ns), 0);
+	if (!r)
+		r = parse_at(s, "JSTSIM_NVML_ERRORS", env("JSTSIM_NVML_ERRORS", ""),
+		             offsetof(struct sim_gpu, err_from_ns), offsetof(struct sim_gpu, err_until_ns));
+	if (!r)
+		r = parse_tick("JSTSIM_NVML_COUNTER_TICK_MS", "100", &s->counter_tick_ns);
+	if (!r)
+		r = parse_tick("JSTSIM_NVML_POWER_TICK_MS", "100", &s->power_tick_ns);
 	if (r) {
 		sim_config_free(s);
 		return r;
@@ -175,14 +234,27 @@ static double tick_s(const struct sim_nvml *s, int64_t now_ns, int64_t tick_ns)
 
 uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
 {
-	double t = tick_s(s, now_ns, SIM_COUNTER_TICK_NS);
-	double mj = s->gpu[gpu].scale * sim_trace_energy(s->trace, 0, t) * 1e3;
-	return s->gpu[gpu].base_mj + (uint64_t)floor(mj);
+	const struct sim_gpu *g = &s->gpu[gpu];
+	double t = tick_s(s, now_ns, s->counter_tick_ns);
+	if (now_ns - s->start_ns >= g->reset_at_ns) {
+		/* Reloaded: counting again from zero since the reset. */
+		double t0 = (double)g->reset_at_ns / 1e9;
+		double mj = t > t0 ? g->scale * sim_trace_energy(s->trace, t0, t) * 1e3 : 0;
+		return (uint64_t)floor(mj);
+	}
+	double mj = g->scale * sim_trace_energy(s->trace, 0, t) * 1e3;
+	return g->base_mj + (uint64_t)floor(mj);
+}
+
+int sim_energy_error(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
+{
+	int64_t t = now_ns - s->start_ns;
+	return t >= s->gpu[gpu].err_from_ns && t < s->gpu[gpu].err_until_ns;
 }
 
 double sim_instant_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
 {
-	double t = tick_s(s, now_ns, SIM_POWER_TICK_NS);
+	double t = tick_s(s, now_ns, s->power_tick_ns);
 	return s->gpu[gpu].scale * sim_trace_power(s->trace, t);
 }
 
@@ -190,7 +262,7 @@ double sim_instant_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
  * second before the last refresh (less at the very start). */
 double sim_average_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
 {
-	double t1 = tick_s(s, now_ns, SIM_POWER_TICK_NS);
+	double t1 = tick_s(s, now_ns, s->power_tick_ns);
 	double t0 = t1 > 1.0 ? t1 - 1.0 : 0.0;
 	if (t1 <= t0)
 		return sim_instant_w(s, gpu, now_ns);

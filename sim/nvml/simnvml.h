@@ -14,8 +14,10 @@
 #include <sys/types.h>
 
 #define SIM_MAX_GPUS 16
-#define SIM_COUNTER_TICK_NS 10000000LL /* the energy counter refreshes every 10 ms */
-#define SIM_POWER_TICK_NS 100000000LL  /* power readings refresh every 100 ms */
+/* Defaults: the energy counter refreshes every 100 ms (as slowly as several
+ * real GPU models do), power readings every 100 ms. */
+#define SIM_COUNTER_TICK_NS 100000000LL
+#define SIM_POWER_TICK_NS 100000000LL
 #define SIM_BASE_MJ 123456789ULL       /* counters start here: it must never reach a figure */
 #define SIM_POWER_LIMIT_MW 700000u
 
@@ -29,6 +31,8 @@ struct sim_gpu {
 	double scale; /* power = trace x scale */
 	uint64_t base_mj;
 	int64_t lost_after_ns; /* INT64_MAX: never lost */
+	int64_t reset_at_ns;   /* the counter restarts from 0 (driver reload); INT64_MAX: never */
+	int64_t err_from_ns, err_until_ns; /* energy calls time out in [from, until) */
 	int mig;
 	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
 	char mig_uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -40,6 +44,7 @@ struct sim_nvml {
 	pid_t pid;        /* only the process that initialised writes the truth */
 	unsigned ngpus;
 	int nocounter, noinstant;
+	int64_t counter_tick_ns, power_tick_ns; /* JSTSIM_NVML_COUNTER_TICK_MS, _POWER_TICK_MS */
 	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* every GPU's nvmlDeviceGetName */
 	unsigned arch;                              /* nvmlDeviceGetArchitecture */
 	struct sim_trace *trace;
@@ -58,6 +63,8 @@ void sim_config_free(struct sim_nvml *s);
 /* Readings at the instant now_ns (CLOCK_MONOTONIC). */
 uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
 double sim_instant_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
+/* 1 when GPU gpu's energy calls fail with NVML_ERROR_TIMEOUT at now_ns. */
+int sim_energy_error(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
 double sim_average_w(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);
 
 /* Write the truth file (JSTSIM_NVML_TRUTH) if one was asked for. */

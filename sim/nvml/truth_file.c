@@ -20,7 +20,7 @@ void sim_truth_write(const struct sim_nvml *s, int64_t now_ns)
 	fprintf(f, "{\n  \"start_ns\": %lld,\n  \"end_ns\": %lld,\n", (long long)s->start_ns,
 	        (long long)now_ns);
 	fprintf(f, "  \"counter_tick_s\": %.3f,\n  \"power_tick_s\": %.3f,\n  \"trace\": ",
-	        SIM_COUNTER_TICK_NS / 1e9, SIM_POWER_TICK_NS / 1e9);
+	        (double)s->counter_tick_ns / 1e9, (double)s->power_tick_ns / 1e9);
 	sim_json_string(f, s->spec);
 	fprintf(f, ",\n  \"mode\": {\"nocounter\": %s, \"noinstant\": %s},\n  \"gpus\": [",
 	        s->nocounter ? "true" : "false", s->noinstant ? "true" : "false");

@@ -11,6 +11,7 @@
 enum {
 	JST_EXIT_FAIL = 1,  /* list/validate: could not do it (validate: or a method disagrees) */
 	JST_EXIT_USAGE = 2, /* bad options */
+	JST_EXIT_TOO_SHORT = 3, /* validate: the workload was too short to compare methods */
 	JST_EXIT_RUN_FAIL = 125, /* run: joulestat failed, so the command's status is unknown */
 	JST_EXIT_NOEXEC = 126,   /* the command was found but could not be run */
 	JST_EXIT_NOTFOUND = 127, /* the command was not found */
@@ -69,6 +70,14 @@ int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, dou
 /* Open a meter as the common options say. 0, or the exit status to use after
  * a reported failure (usage for an unknown backend name). */
 int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_meter **out);
+/* The slowest refresh among the meter's domains of one method (-1: any), in s
+ * (0 when none is known), and which domain has it. */
+double jst_cli_slowest_refresh(jst_meter *m, int method, const char **name);
+/* Warn where the options ask more than the sensors give: --interval below
+ * three refreshes of a counter, --period slower than a power reading changes. */
+void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms);
+/* Report a warning: "joulestat: warning: message". */
+void jst_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Say why nothing can measure: one line per backend with its reason. */
 void jst_cli_explain_no_domain(FILE *f, jst_meter *meter);
 /* For the subcommands that measure a workload (run, validate): install the

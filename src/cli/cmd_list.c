@@ -75,10 +75,10 @@ static void list_text(FILE *f, jst_meter *meter)
 		fputs("\nno energy domain is available: the reasons are above.\n", f);
 		return;
 	}
-	t = jst_table_new("llllrlllrl");
+	t = jst_table_new("llllrlllrrl");
 	fputs("\ndomains:\n", f);
-	const char *head[] = {"name",   "kind",    "backend", "method", "accuracy",
-	                      "device", "primary", "parent",  "period", "note"};
+	const char *head[] = {"name",    "kind",   "backend", "method",  "accuracy", "device",
+	                      "primary", "parent", "period",  "refresh", "note"};
 	for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
 		jst_table_cell(t, "%s", head[i]);
 	jst_table_end_row(t);
@@ -99,6 +99,11 @@ static void list_text(FILE *f, jst_meter *meter)
 		jst_table_cell(t, "%s", d.primary ? "yes" : "no");
 		jst_table_cell(t, "%s", parent ? parent : "-");
 		jst_table_cell(t, "%.3f s", d.sample_period_s);
+		if (d.refresh_source == JST_REFRESH_UNKNOWN)
+			jst_table_cell(t, "measuring");
+		else
+			jst_table_cell(t, "%.3g ms%s", d.refresh_s * 1e3,
+			               d.refresh_source == JST_REFRESH_MEASURED ? " (measured)" : "");
 		jst_table_cell(t, "%s", d.note);
 		jst_table_end_row(t);
 		estimates |= d.method == JST_METHOD_ESTIMATE;
@@ -144,6 +149,13 @@ static json_t *list_json(jst_meter *meter)
 		json_object_set_new(o, "primary", json_boolean(d.primary));
 		json_object_set_new(o, "parent", parent ? jst_json_string(parent) : json_null());
 		json_object_set_new(o, "sample_period_s", jst_json_number(d.sample_period_s));
+		json_object_set_new(o, "refresh_s", d.refresh_source == JST_REFRESH_UNKNOWN
+		                                        ? json_null()
+		                                        : jst_json_number(d.refresh_s));
+		json_object_set_new(o, "refresh_measured",
+		                    json_boolean(d.refresh_source == JST_REFRESH_MEASURED));
+		json_object_set_new(o, "resolution_j", jst_json_number(d.resolution_j));
+		json_object_set_new(o, "max_power_w", jst_json_number(d.max_power_w));
 		json_object_set_new(o, "note", jst_json_string(d.note));
 		json_array_append_new(domains, o);
 	}

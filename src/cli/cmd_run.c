@@ -276,7 +276,9 @@ int jst_cmd_run(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 
 	jst_meter *meter = NULL;
-	if ((rc = jst_cli_meter_open_measuring("run", &o.common, &meter)))
+	if ((rc = jst_cli_meter_open_measuring("run", &o.common, &meter)) == 0)
+		jst_cli_warn_sensors(meter, o.interval_ms);
+	if (rc)
 		return rc == JST_EXIT_USAGE ? rc : JST_EXIT_RUN_FAIL;
 	struct outputs out;
 	if (outputs_open(&o, &out)) {

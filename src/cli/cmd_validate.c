@@ -6,6 +6,7 @@
 #include "forward.h"
 #include "validate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,27 @@ static void describe_workload(FILE *f, const struct validate_opts *o, json_t *do
 	json_object_set_new(doc, "workload", w);
 }
 
+/* The slowest refresh among the domains that are compared: those of a device
+ * that more than one method measures. 0 when nothing is compared. */
+static double compared_refresh(jst_meter *m, const char **name)
+{
+	double slowest = 0;
+	size_t n = jst_meter_domain_count(m);
+	for (size_t i = 0; i < n; i++) {
+		jst_domain_info d, e;
+		if (jst_meter_domain(m, i, &d))
+			continue;
+		int compared = 0;
+		for (size_t j = 0; j < n && !compared; j++)
+			compared = j != i && !jst_meter_domain(m, j, &e) && !strcmp(d.device, e.device);
+		if (compared && d.refresh_s > slowest) {
+			slowest = d.refresh_s;
+			*name = d.name;
+		}
+	}
+	return slowest;
+}
+
 /* Runs the workload and reports. The exit status: 0 when every method agrees,
  * 1 when one does not or the workload failed, 128 + N when forwarded signal N
  * stopped it (the report then covers the runs up to that one). */
@@ -161,6 +183,22 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 		              jst_forward_signal_name(sig),
 		              o->command ? "passed it on" : "stopped the burn", n, o->repeat,
 		              o->repeat == 1 ? "" : "s");
+	/* Methods cannot be told apart over fewer than a few refreshes: that is
+	 * no disagreement, and no agreement either. */
+	const char *slow = NULL;
+	double refresh = compared_refresh(meter, &slow);
+	double shortest = INFINITY;
+	for (size_t i = 0; i < n; i++)
+		if (jst_measurement_duration(runs[i]) < shortest)
+			shortest = jst_measurement_duration(runs[i]);
+	int too_short = n && !sig && refresh > 0 && shortest < 3 * refresh;
+	if (too_short) {
+		jst_cli_error("validate: too short to compare: the workload ran %.1f ms, under 3 "
+		              "refreshes of %s's sensor (%.0f ms); give it longer (--seconds, or a "
+		              "longer command)",
+		              shortest * 1e3, slow, refresh * 1e3);
+		json_object_set_new(doc, "verdict", jst_json_string("too short to compare"));
+	}
 	struct jst_validation v = {0};
 	if (n && jst_validation_compute(runs, n, &v) == 0) {
 		if (first_bad)
@@ -178,7 +216,11 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 			if (jst_cli_output_finish(json, jst_sink_json_write(json->f, doc)))
 				rc = rc ? rc : JST_EXIT_FAIL;
 		}
-		rc = rc ? rc : (v.disagreements || first_bad ? JST_EXIT_FAIL : 0);
+		rc = rc ? rc
+		        : first_bad       ? JST_EXIT_FAIL
+		        : too_short       ? JST_EXIT_TOO_SHORT
+		        : v.disagreements ? JST_EXIT_FAIL
+		                          : 0;
 		jst_validation_free(&v);
 	} else if (n) {
 		jst_cli_error("out of memory");

@@ -71,7 +71,47 @@ int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_mete
 		jst_cli_error("cannot open the meter: %s", jst_strerror(rc));
 		return JST_EXIT_FAIL;
 	}
+	/* A counter whose refresh the hardware does not state is measured in the
+	 * meter's first second; figures begun before are only less precise, but
+	 * the command line has the time to wait for it. */
+	jst_meter_settle(*out, 2000);
 	return 0;
+}
+
+double jst_cli_slowest_refresh(jst_meter *m, int method, const char **name)
+{
+	double slowest = 0;
+	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
+		jst_domain_info d;
+		if (jst_meter_domain(m, i, &d) || (method >= 0 && (int)d.method != method))
+			continue;
+		if (d.refresh_s > slowest) {
+			slowest = d.refresh_s;
+			if (name)
+				*name = d.name;
+		}
+	}
+	return slowest;
+}
+
+void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms)
+{
+	const char *name = NULL;
+	double r = jst_cli_slowest_refresh(m, JST_METHOD_COUNTER, &name);
+	if (interval_ms && r > 0 && interval_ms * 1e-3 < 3 * r)
+		jst_cli_warn("--interval %u ms is shorter than 3 refreshes of %s's counter "
+		             "(%.0f ms): rows are interpolated from power and marked short_window",
+		             interval_ms, name, r * 1e3);
+	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
+		jst_domain_info d;
+		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER || !(d.refresh_s > 0))
+			continue;
+		if (d.sample_period_s > 2 * d.refresh_s)
+			jst_cli_warn("--period %.0f ms is longer than twice %s's refresh (%.0f ms): "
+			             "what it draws between readings is unseen, and its uncertainty is "
+			             "widened to cover it",
+			             d.sample_period_s * 1e3, d.name, d.refresh_s * 1e3);
+	}
 }
 
 void jst_cli_explain_no_domain(FILE *f, jst_meter *meter)

@@ -18,6 +18,16 @@ void jst_cli_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+void jst_cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("joulestat: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 int jst_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

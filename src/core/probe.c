@@ -166,6 +166,12 @@ static int keep_domains(struct jst_meter *m)
 			jst_counter_init(&dom->counter, dom->desc.modulus);
 			jst_integrator_init(&dom->integ);
 			sensor_setup(dom);
+			dom->latest = (jst_sample){.energy_j = 0,
+			                           .power_w = NAN,
+			                           .temperature_c = NAN,
+			                           .utilization_pct = NAN,
+			                           .clock_mhz = NAN,
+			                           .power_limit_w = NAN};
 			if ((rc = jst_series_init(&dom->series, m->series_capacity)))
 				goto out;
 			be->map[j] = (int)m->ndoms++;

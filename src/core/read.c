@@ -146,7 +146,9 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	}
 	jst_sensor_observe(s, t, changed || ev == JST_COUNTER_DISCONTINUITY);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
-	if (changed || first) {
+	/* Only a change has a latch to time a span from (the first value's is
+	 * anywhere in the refresh before it). */
+	if (changed) {
 		jst_sensor_counter_latched(s, dom->counter_j);
 		dom->stuck_now = 0;
 		if (s->span_fresh) {
@@ -201,7 +203,7 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	dom->peak_fresh = 1;
 }
 
-static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
+static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int tele)
 {
 	dom->peak_fresh = 0;
 	if (dom->failed)
@@ -232,16 +234,17 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 		}
 	}
 	dom->last_t_ns = t;
-	dom->latest = (jst_sample){
-	    .t_ns = t,
-	    .energy_j = dom->energy_j,
-	    .power_w = isnan(raw->telemetry_power_w) ? dom->sensor.power_w
-	                                              : raw->telemetry_power_w,
-	    .temperature_c = raw->temperature_c,
-	    .utilization_pct = raw->utilization_pct,
-	    .clock_mhz = raw->clock_mhz,
-	    .power_limit_w = raw->power_limit_w,
-	};
+	jst_sample *l = &dom->latest;
+	l->t_ns = t;
+	l->energy_j = dom->energy_j;
+	l->power_w = isnan(raw->telemetry_power_w) ? dom->sensor.power_w : raw->telemetry_power_w;
+	/* A reading of energy alone (a window edge) keeps the last telemetry. */
+	if (tele) {
+		l->temperature_c = raw->temperature_c;
+		l->utilization_pct = raw->utilization_pct;
+		l->clock_mhz = raw->clock_mhz;
+		l->power_limit_w = raw->power_limit_w;
+	}
 }
 
 static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
@@ -305,7 +308,7 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 			         dom->desc.name, be->ops->name, jst_strerror(r));
 		}
 		int64_t td = raw->t_ns > 0 ? raw->t_ns : t;
-		fold(dom, raw, td);
+		fold(dom, raw, td, !!(how & JST_READ_TELE));
 		jst_windows_fold(m, i, how);
 		if (edges)
 			edge_take(dom, &edges[i], td);

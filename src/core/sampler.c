@@ -11,11 +11,9 @@
 /* Spacing of the measuring reads, and how long measuring may take: enough for
  * a dozen changes of a counter refreshed every 100 ms. */
 #define JST_FAST_POLL_NS 2000000LL
-#define JST_MEASURE_FOR_NS 1300000000LL
-/* Changes after which one domain's refresh is measured. */
-#define JST_MEASURE_ENOUGH 12
+#define JST_MEASURE_FOR_NS 1500000000LL
 
-static int measuring_done(struct jst_meter *m, int64_t since)
+static int measuring_done(struct jst_meter *m)
 {
 	int64_t now = jst_real_now_ns();
 	int done = 1;
@@ -24,10 +22,21 @@ static int measuring_done(struct jst_meter *m, int64_t since)
 		struct jst_sensor *s = &m->doms[i].sensor;
 		if (!s->measuring)
 			continue;
-		if (s->nmeas >= JST_MEASURE_ENOUGH || now - since >= JST_MEASURE_FOR_NS)
-			jst_sensor_measure_finish(s, JST_FAST_POLL_NS);
-		else
+		if (!s->measure_start_ns)
+			s->measure_start_ns = now;
+		if (!jst_sensor_measure_enough(s) && now - s->measure_start_ns < JST_MEASURE_FOR_NS) {
 			done = 0;
+			continue;
+		}
+		/* A machine too busy for the measuring reads to bracket the changes
+		 * tries again, a few times, while figures go on with the refresh
+		 * assumed (and their uncertainty widened for it). */
+		if (!jst_sensor_measure_finish(s, JST_FAST_POLL_NS) && ++s->attempts < 4) {
+			s->measuring = 1;
+			s->nmeas = 0;
+			s->measure_start_ns = now;
+			done = 0;
+		}
 	}
 	pthread_mutex_unlock(&m->mu);
 	return done;
@@ -64,7 +73,7 @@ static void *sampler_main(void *arg)
 				break;
 			pthread_mutex_unlock(&m->smu);
 			jst_meter_read(m, 0, NULL);
-			measuring = !measuring_done(m, start);
+			measuring = !measuring_done(m);
 			pthread_mutex_lock(&m->smu);
 			if (!measuring) {
 				m->settled = 1;
@@ -75,7 +84,15 @@ static void *sampler_main(void *arg)
 			break;
 		pthread_mutex_unlock(&m->smu);
 		jst_meter_read(m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
+		/* A period at or below the fast poll's measures the refresh by itself. */
+		int was = measuring;
+		if (measuring)
+			measuring = !measuring_done(m);
 		pthread_mutex_lock(&m->smu);
+		if (was && !measuring) {
+			m->settled = 1;
+			pthread_cond_broadcast(&m->scond);
+		}
 	}
 	m->settled = 1; /* nobody waits for a stopped sampler */
 	pthread_cond_broadcast(&m->scond);

@@ -44,7 +44,10 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	if (s->have_ref) {
 		int64_t n = (hi - s->ref_ns) / r - (hi < s->ref_ns);
 		int64_t p = s->ref_ns + n * r; /* the last grid point at or before hi */
-		int64_t plo = p - s->ref_w / 2, phi = p + s->ref_w / 2;
+		/* The grid is known to ref_w where it was last pinned; each refresh
+		 * since adds the refresh's own uncertainty. */
+		int64_t w = s->ref_w + (int64_t)(2.0 * (double)llabs(n) * s->refresh_sigma_ns);
+		int64_t plo = p - w / 2, phi = p + w / 2;
 		int64_t ilo = plo > lo ? plo : lo, ihi = phi < hi ? phi : hi;
 		if (ihi >= ilo) {
 			/* Consistent: the two brackets narrow each other. */
@@ -90,10 +93,72 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+int jst_sensor_measure_enough(const struct jst_sensor *s)
+{
+	if (s->nmeas >= JST_MEASURE_MAX)
+		return 1;
+	if (s->nmeas < 6)
+		return 0;
+	/* A baseline of a dozen refreshes and 0.4 s: the fit's slope is then good
+	 * to a small fraction of a millisecond. */
+	int64_t span = s->meas[s->nmeas - 1] - s->meas[0];
+	int64_t mean = span / (s->nmeas - 1);
+	return span >= 400000000LL && span >= 12 * mean;
+}
+
+/* Least squares of change instants against refresh numbers, the numbers taken
+ * from the slope so far over a span that doubles, so that an error in the
+ * first guess never miscounts the refreshes between distant changes. Returns
+ * the slope; *rms the scatter about it, *sigma how well it is known. */
+static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma)
+{
+	double slope = guess;
+	int64_t m0 = s->meas[0];
+	double last = (double)(s->meas[s->nmeas - 1] - m0);
+	for (double span = 6 * guess;; span *= 2) {
+		double sn = 0, sm = 0, snn = 0, snm = 0, k = 0;
+		for (unsigned i = 0; i < s->nmeas; i++) {
+			double m = (double)(s->meas[i] - m0);
+			if (m > span)
+				break;
+			double n = nearbyint(m / slope);
+			sn += n;
+			sm += m;
+			snn += n * n;
+			snm += n * m;
+			k++;
+		}
+		double den = k * snn - sn * sn;
+		if (k >= 3 && den > 0) {
+			double fit = (k * snm - sn * sm) / den;
+			if (fit > 0.5 * guess && fit < 1.5 * guess)
+				slope = fit;
+		}
+		if (span >= last)
+			break;
+	}
+	/* Scatter about the fit, and the slope's standard error. */
+	double sn = 0, snn = 0, sr = 0, srr = 0, k = s->nmeas;
+	for (unsigned i = 0; i < s->nmeas; i++) {
+		double m = (double)(s->meas[i] - m0);
+		double n = nearbyint(m / slope);
+		double res = m - n * slope;
+		sn += n;
+		snn += n * n;
+		sr += res;
+		srr += res * res;
+	}
+	double var = srr / k - (sr / k) * (sr / k);
+	*rms = sqrt(var > 0 ? var : 0);
+	double sxx = snn - sn * sn / k;
+	*sigma = sxx > 0 && k > 2 ? *rms * sqrt(k / (k - 2)) / sqrt(sxx) : slope * 1e-3;
+	return slope;
+}
+
 int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 {
 	s->measuring = 0;
-	if (s->nmeas < 4)
+	if (s->nmeas < 8)
 		return 0;
 	int64_t diff[JST_MEASURE_MAX];
 	unsigned nd = 0;
@@ -103,37 +168,38 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	if (nd < 3)
 		return 0;
 	qsort(diff, nd, sizeof diff[0], cmp_i64);
-	double med = (double)diff[nd / 2];
-	if (med <= 1.5 * (double)fast_poll_ns) {
-		/* It changed at every read: only known to be at least this fast. */
-		s->refresh_s = med * 1e-9;
+	/* Changes missed under load make some spacings two or three refreshes:
+	 * the short ones are single refreshes. */
+	double q = (double)diff[nd / 4];
+	if (q <= 1.5 * (double)fast_poll_ns) {
+		/* It changed at about every read: only known to be at least this fast. */
+		s->refresh_s = (double)diff[nd / 2] * 1e-9;
 		s->refresh_source = JST_REFRESH_MEASURED;
 		return 1;
 	}
-	/* Least squares of change instant against refresh number: the slope is
-	 * the refresh, far finer than any one bracket. */
-	double sn = 0, sm = 0, snn = 0, snm = 0;
-	int64_t m0 = s->meas[0];
-	for (unsigned i = 0; i < s->nmeas; i++) {
-		double m = (double)(s->meas[i] - m0);
-		double n = nearbyint(m / med);
-		sn += n;
-		sm += m;
-		snn += n * n;
-		snm += n * m;
+	/* Even the short spacings may be multiples: the refresh is the largest
+	 * candidate that every change fits, to within the brackets' width. */
+	for (int k = 1; k <= 4; k++) {
+		double guess = q / k;
+		if (guess < 1.5 * (double)fast_poll_ns)
+			break;
+		double rms, sigma;
+		double slope = fit_refresh(s, guess, &rms, &sigma);
+		if (rms > 0.2 * slope || rms > (double)JST_MEASURE_BRACKET_NS)
+			continue;
+		s->refresh_s = slope * 1e-9;
+		s->refresh_source = JST_REFRESH_MEASURED;
+		/* Two standard errors, and at least 0.05% (a busy machine's
+		 * brackets are not as independent as the fit assumes): what the grid
+		 * may drift by per refresh. */
+		s->refresh_sigma_ns = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		/* The last change seen, as the grid's reference. */
+		s->have_ref = 1;
+		s->ref_ns = s->meas[s->nmeas - 1];
+		s->ref_w = JST_MEASURE_BRACKET_NS;
+		return 1;
 	}
-	double k = s->nmeas;
-	double den = k * snn - sn * sn;
-	double slope = den > 0 ? (k * snm - sn * sm) / den : med;
-	if (!(slope > 0.5 * med && slope < 1.5 * med))
-		slope = med;
-	s->refresh_s = slope * 1e-9;
-	s->refresh_source = JST_REFRESH_MEASURED;
-	/* The last change seen, as the grid's reference. */
-	s->have_ref = 1;
-	s->ref_ns = s->meas[s->nmeas - 1];
-	s->ref_w = JST_MEASURE_BRACKET_NS;
-	return 1;
+	return 0;
 }
 
 double jst_sensor_max_energy(const struct jst_sensor *s, int64_t t)
@@ -225,9 +291,16 @@ double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 	double r = jst_sensor_refresh(s);
 	if (isnan(s->power_w) && s->nrecent == 0)
 		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
-	/* Interpolated: what is left is how far the power moved from the guide. */
+	/* Interpolated: what is left is how far the power moved from the guide,
+	 * and where in time the latch lies. */
 	if (s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !isnan(s->power_w) &&
-	    !s->measuring)
-		return s->resolution_j + jst_sensor_power_spread(s) * r;
+	    !s->measuring) {
+		/* Where the latch lies, as far as the grid knows; a grid lost
+		 * altogether still leaves the figure within one refresh's energy. */
+		double latch_w = (double)(s->have_ref ? s->ref_w : refresh_ns(s)) * 1e-9;
+		if (latch_w > r)
+			latch_w = r;
+		return s->resolution_j + jst_sensor_power_spread(s) * r + s->power_w * latch_w;
+	}
 	return s->resolution_j + recent_max(s) * r;
 }

@@ -51,9 +51,12 @@ struct jst_sensor {
 	/* The grid of latches: a latch lies within ref_w around ref_ns. */
 	int have_ref;
 	int64_t ref_ns, ref_w;
+	double refresh_sigma_ns; /* how far the refresh may be off, per refresh */
 
 	/* Measuring the refresh: midpoints of narrow brackets of consecutive changes. */
 	int measuring;
+	int attempts;            /* measurings that found no refresh */
+	int64_t measure_start_ns; /* on the real clock */
 	unsigned nmeas;
 	int64_t meas[JST_MEASURE_MAX];
 	int64_t prev_narrow; /* midpoint of the previous change, if narrow; else 0 */
@@ -82,6 +85,9 @@ double jst_sensor_refresh(const struct jst_sensor *s);
 /* A good reading at t: changed says the value differs from the previous one.
  * Updates the bracket, the grid and the refresh measurement. */
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed);
+
+/* Has measuring seen enough changes to finish? */
+int jst_sensor_measure_enough(const struct jst_sensor *s);
 
 /* Finish measuring the refresh (enough changes, or the time is up). Returns 1
  * when a refresh was measured. fast_poll_ns: the spacing of the reads that

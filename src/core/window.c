@@ -133,8 +133,8 @@ static void note_add(char *note, size_t *len, const char *fmt, ...)
 	*len = strlen(note);
 }
 
-static void write_note(const struct jst_dom *dom, const struct jst_window *w,
-                       const struct fig_notes *f, char *note)
+static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
+                       const struct jst_window *w, const struct fig_notes *f, char *note)
 {
 	size_t len = 0;
 	note[0] = 0;
@@ -142,6 +142,9 @@ static void write_note(const struct jst_dom *dom, const struct jst_window *w,
 		snprintf(note, JST_MNOTE_MAX, "failed before the window began: %s", dom->failure);
 		return;
 	}
+	/* The domain's own caveat first: the figure's notes add to it. */
+	if (s->note[0])
+		note_add(note, &len, "%s", s->note);
 	if (f->failed) {
 		note_add(note, &len, "%s", dom->failure);
 		note_add(note, &len, "figure ends %.3f s into the window",
@@ -257,7 +260,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 		jst_domain_energy *p = &ms->doms[i];
 		fill_domain(m, w, i, &e[i], duration, p, &f[i]);
 		if (fig_has_note(&f[i])) {
-			write_note(&m->doms[i], w, &f[i], ms->notes[k]);
+			write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
 			p->note = ms->notes[k++];
 		}
 		ms->partial |= p->partial;

@@ -9,7 +9,7 @@ static const char header[] = "window,run,type,name,kind,device,backend,method,so
                              "energy_j,avg_power_w,peak_power_w,samples,primary,partial,"
                              "estimated,parts,parent,begin_ns,end_ns,duration_s,exit_status,"
                              "note,temperature_max_c,utilization_mean_pct,clock_mean_mhz,"
-                             "power_limit_w\n";
+                             "power_limit_w,uncertainty_j,short_window,bridged\n";
 
 struct row {
 	FILE *f;
@@ -109,6 +109,9 @@ static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int 
 	number(&r, d->utilization_mean_pct);
 	number(&r, d->clock_mean_mhz);
 	number(&r, d->power_limit_w);
+	number(&r, d->uncertainty_j);
+	integer(&r, d->short_window);
+	integer(&r, d->bridged);
 	fputs("\n", f);
 }
 
@@ -129,6 +132,8 @@ static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *
 	empty(&r, 1); /* parent */
 	tail(&r, m, status, "");
 	empty(&r, 4); /* telemetry */
+	number(&r, t->uncertainty_j);
+	empty(&r, 2); /* short_window, bridged */
 	fputs("\n", f);
 }
 

@@ -84,11 +84,14 @@ static json_t *domain_json(const jst_measurement *m, const jst_domain_energy *d)
 	put(o, "source", jst_json_string(d->source));
 	put(o, "accuracy", jst_json_number(d->accuracy));
 	put(o, "energy_j", jst_json_number(d->energy_j));
+	put(o, "uncertainty_j", jst_json_number(d->uncertainty_j));
 	put(o, "avg_power_w", jst_json_number(d->avg_power_w));
 	put(o, "peak_power_w", jst_json_number(d->peak_power_w));
 	put(o, "samples", json_integer((json_int_t)d->samples));
 	put(o, "primary", json_boolean(d->primary));
 	put(o, "partial", json_boolean(d->partial));
+	put(o, "short_window", json_boolean(d->short_window));
+	put(o, "bridged", json_boolean(d->bridged));
 	put(o, "note", jst_json_string(d->note));
 	put(o, "temperature_max_c", jst_json_number(d->temperature_max_c));
 	put(o, "utilization_mean_pct", jst_json_number(d->utilization_mean_pct));
@@ -105,6 +108,7 @@ static json_t *total_json(const jst_total *t)
 {
 	json_t *o = json_object();
 	put(o, "energy_j", jst_json_number(t->energy_j));
+	put(o, "uncertainty_j", jst_json_number(t->uncertainty_j));
 	put(o, "avg_power_w", jst_json_number(t->avg_power_w));
 	put(o, "accuracy", jst_json_number(t->accuracy));
 	put(o, "parts", json_integer((json_int_t)t->parts));

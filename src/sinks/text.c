@@ -106,7 +106,7 @@ static void domain_rows(struct jst_table *t, const struct jst_report *r, struct 
 			cell_spread(t, &e);
 			cell_stat(t, &p, 2);
 		}
-		cell_acc(t, d.accuracy);
+		cell_acc(t, d.energy_j > 0 ? d.uncertainty_j / d.energy_j : d.accuracy);
 		jst_table_cell(t, "%s (%s/%s)", jst_method_name(d.method), d.backend, d.source);
 		cell_marks(t, &d, mk);
 		jst_table_end_row(t);
@@ -141,7 +141,7 @@ static void total_rows(struct jst_table *t, const struct jst_report *r)
 			cell_spread(t, &e);
 			cell_stat(t, &p, 2);
 		}
-		cell_acc(t, tot.accuracy);
+		cell_acc(t, tot.energy_j > 0 ? tot.uncertainty_j / tot.energy_j : tot.accuracy);
 		jst_table_cell(t, "%zu domain%s%s", parts, parts == 1 ? "" : "s",
 		               k == JST_TOTAL_SYSTEM ? ", whole-platform/node meters: not in total"
 		                                     : "");

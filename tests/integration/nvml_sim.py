@@ -15,7 +15,7 @@ import unittest
 
 from common import REPO, truth_energy
 
-COUNTER_TICK_S = 0.01  # the simulated energy counter refreshes every 10 ms
+COUNTER_TICK_S = 0.1  # the simulated energy counter refreshes every 100 ms by default
 
 
 def sim_nvml_path():
@@ -41,12 +41,15 @@ class NvmlSim:
     """
 
     def __init__(self, gpus=1, trace="const:300", mode=None, lost=None, mig=None,
-                 fail_init=None, library=None, name=None, arch=None):
+                 fail_init=None, library=None, name=None, arch=None, counter_tick_ms=None,
+                 power_tick_ms=None, reset=None, errors=None):
         self.gpus = gpus
         self.trace = trace
         self.vars = {"JSTSIM_NVML_GPUS": str(gpus), "JSTSIM_NVML_TRACE": trace}
         for var, val in (("MODE", mode), ("LOST", lost), ("MIG", mig),
-                         ("FAIL_INIT", fail_init), ("NAME", name), ("ARCH", arch)):
+                         ("FAIL_INIT", fail_init), ("NAME", name), ("ARCH", arch),
+                         ("COUNTER_TICK_MS", counter_tick_ms), ("POWER_TICK_MS", power_tick_ms),
+                         ("RESET", reset), ("ERRORS", errors)):
             if val is not None:
                 self.vars["JSTSIM_NVML_" + var] = str(val)
         self.library = library
@@ -96,7 +99,7 @@ class NvmlSim:
     def counter_truth(self, index, begin_ns, end_ns):
         """What GPU `index`'s energy counter gained between two instants (J)."""
         return truth_energy(self.trace, self.seconds(begin_ns), self.seconds(end_ns),
-                            scale=self.gpu(index)["scale"], tick=COUNTER_TICK_S)
+                            scale=self.gpu(index)["scale"], tick=self._truth["counter_tick_s"])
 
     def exact_truth(self, index, begin_ns, end_ns):
         """The exact energy GPU `index` drew between two instants (J)."""
