@@ -42,6 +42,14 @@ static void usage(FILE *f)
 	    "  --start-near-wrap   counters start 3 J below their wrap\n"
 	    "  --mode M            normal | unreadable | garbage | garbage-range | garbage-late\n"
 	    "  --garbage-after S   garbage-late: when package-0 turns to garbage (default 1)\n"
+	    "  --garbage-for S     garbage-late: package-0 reads again after S seconds (default "
+	    "0:\n"
+	    "                      never)\n"
+	    "  --dram-scale X      dram zones draw X x the trace (default 0.2); they state no\n"
+	    "                      constraint, as on most servers\n"
+	    "  --replace-after S   from S on, package-0's energy_uj is a new file (renamed over\n"
+	    "                      the old): a reader's open descriptor sees a counter that "
+	    "stopped\n"
 	    "  --tick-ms MS        counter refresh period (default 1)\n"
 	    "  --duration S        stop after S seconds (default 0: at SIGTERM/SIGINT)\n"
 	    "  --ready FILE        written once the tree is complete: {\"start_ns\": ...}\n"
@@ -91,6 +99,9 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		O_MODE,
 		O_GAFTER,
 		O_TICK,
+		O_GFOR,
+		O_DRAMSCALE,
+		O_REPLACE,
 		O_DUR,
 		O_READY,
 		O_TRUTH,
@@ -110,6 +121,9 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	    {"mode", required_argument, 0, O_MODE},
 	    {"garbage-after", required_argument, 0, O_GAFTER},
 	    {"tick-ms", required_argument, 0, O_TICK},
+	    {"garbage-for", required_argument, 0, O_GFOR},
+	    {"dram-scale", required_argument, 0, O_DRAMSCALE},
+	    {"replace-after", required_argument, 0, O_REPLACE},
 	    {"duration", required_argument, 0, O_DUR},
 	    {"ready", required_argument, 0, O_READY},
 	    {"truth", required_argument, 0, O_TRUTH},
@@ -122,6 +136,7 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	                         .dram = 1,
 	                         .modulus_j = 262143.328850,
 	                         .garbage_after_s = 1,
+	                         .dram_scale = 0.2,
 	                         .tick_s = 0.001};
 	int c;
 	double v;
@@ -169,6 +184,15 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 			break;
 		case O_GAFTER:
 			rc = parse_double(optarg, "--garbage-after", 0, &o->garbage_after_s);
+			break;
+		case O_GFOR:
+			rc = parse_double(optarg, "--garbage-for", 0, &o->garbage_for_s);
+			break;
+		case O_DRAMSCALE:
+			rc = parse_double(optarg, "--dram-scale", 0, &o->dram_scale);
+			break;
+		case O_REPLACE:
+			rc = parse_double(optarg, "--replace-after", 0, &o->replace_after_s);
 			break;
 		case O_TICK:
 			if (!(rc = parse_double(optarg, "--tick-ms", 0.01, &v)))
@@ -231,7 +255,7 @@ static void run_ticks(struct simpc *s)
 {
 	int64_t tick_ns = (int64_t)llround(s->o.tick_s * 1e9);
 	int64_t k = 0;
-	int spoiled = 0;
+	int spoiled = 0, replaced = 0;
 	while (!stop_requested) {
 		k++;
 		int64_t due = s->start_ns + k * tick_ns;
@@ -248,6 +272,15 @@ static void run_ticks(struct simpc *s)
 		if (s->o.mode == SIMPC_GARBAGE_LATE && !spoiled && t >= s->o.garbage_after_s) {
 			simpc_tree_spoil(s);
 			spoiled = 1;
+		}
+		if (spoiled == 1 && s->o.garbage_for_s > 0 &&
+		    t >= s->o.garbage_after_s + s->o.garbage_for_s) {
+			simpc_tree_unspoil(s);
+			spoiled = 2;
+		}
+		if (s->o.replace_after_s > 0 && !replaced && t >= s->o.replace_after_s) {
+			simpc_tree_replace(s);
+			replaced = 1;
 		}
 		simpc_tree_tick(s, t);
 		s->last_tick_s = t;

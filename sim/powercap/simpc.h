@@ -28,6 +28,9 @@ struct simpc_opts {
 	int start_near_wrap;
 	enum simpc_mode mode;
 	double garbage_after_s;
+	double garbage_for_s;   /* > 0: package-0 recovers after this long */
+	double dram_scale;      /* dram zones draw this x the trace */
+	double replace_after_s; /* > 0: package-0's energy_uj is replaced (renamed over) then */
 	double tick_s;
 	double duration_s; /* 0: until SIGTERM/SIGINT */
 	const char *ready_path, *truth_path;
@@ -75,6 +78,10 @@ int simpc_tree_create(struct simpc *s);
 void simpc_tree_tick(struct simpc *s, double t);
 /* Make package-0's counter garbage (garbage-late mode). */
 void simpc_tree_spoil(struct simpc *s);
+/* package-0 reads again from the next tick. */
+void simpc_tree_unspoil(struct simpc *s);
+/* package-0's energy_uj becomes a new file, written from the next tick on. */
+void simpc_tree_replace(struct simpc *s);
 void simpc_tree_close(struct simpc *s);
 
 /* report.c */

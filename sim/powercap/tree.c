@@ -109,9 +109,9 @@ int simpc_layout(struct simpc *s)
 			if (zone_top(s, &cap, "intel-rapl", top, name, "package", scale) ||
 			    zone_sub(s, &cap, at, 0, "core", 0.6 * scale) ||
 			    zone_sub(s, &cap, at, 1, "uncore", 0.1 * scale) ||
-			    (s->o.dram && zone_sub(s, &cap, at, 2, "dram", 0.2)))
+			    (s->o.dram && zone_sub(s, &cap, at, 2, "dram", s->o.dram_scale)))
 				return -ENAMETOOLONG;
-			platform += scale + (s->o.dram ? 0.2 : 0);
+			platform += scale + (s->o.dram ? s->o.dram_scale : 0);
 		}
 	}
 	if (s->o.psys && zone_top(s, &cap, "intel-rapl", top, "psys", "platform", 1.3 * platform))
@@ -294,6 +294,32 @@ void simpc_tree_spoil(struct simpc *s)
 	z->garbage = 1;
 	if (ftruncate(z->fd, 0) || pwrite(z->fd, junk, sizeof junk - 1, 0) < 0)
 		perror("jst-sim-powercap: spoil");
+}
+
+void simpc_tree_unspoil(struct simpc *s)
+{
+	struct simpc_zone *z = &s->zones[0];
+	z->garbage = 0;
+	if (ftruncate(z->fd, 0))
+		perror("jst-sim-powercap: unspoil");
+}
+
+void simpc_tree_replace(struct simpc *s)
+{
+	struct simpc_zone *z = &s->zones[0];
+	char path[4096], tmp[4200];
+	if (fmt(path, sizeof path, "%s/%s/energy_uj", s->o.root, z->devpath) ||
+	    fmt(tmp, sizeof tmp, "%s.new", path))
+		return;
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+	if (fd < 0 || rename(tmp, path)) {
+		perror("jst-sim-powercap: replace");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(z->fd);
+	z->fd = fd;
 }
 
 void simpc_tree_close(struct simpc *s)

@@ -39,15 +39,15 @@ struct jst_domain_desc {
 	double accuracy; /* relative error class */
 	int parent;      /* index among this backend's domains, or -1 */
 	/* Counters: raw units and wrap. energy_j = raw * unit_j. */
-	double unit_j;           /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
-	uint64_t modulus;        /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
-	double max_power_w;      /* upper bound on power: sets the sampler period for wrap safety
-	                            and the plausibility of a jump; 0 = unknown (the core then
-	                            uses a bound no real device of this kind exceeds) */
+	double unit_j;      /* joules per raw unit (1e-6 for uJ, 1e-3 for mJ) */
+	uint64_t modulus;   /* counter wraps to 0 at this value; 0 = never wraps (64-bit) */
+	double max_power_w; /* upper bound on power: sets the sampler period for wrap safety
+	                       and the plausibility of a jump; 0 = unknown (the core then
+	                       uses a bound no real device of this kind exceeds) */
 	/* The sensor: how the hardware updates the value the core reads. */
-	double refresh_s;    /* the value changes at most this often; 0 = unknown: the core
-	                        measures it in the meter's first moments */
-	double resolution_j; /* one count of the counter in J; 0 = unit_j */
+	double refresh_s;        /* the value changes at most this often; 0 = unknown: the core
+	                            measures it in the meter's first moments */
+	double resolution_j;     /* one count of the counter in J; 0 = unit_j */
 	char note[JST_NOTE_MAX]; /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
 };
 
@@ -60,6 +60,8 @@ struct jst_raw {
 	int status;
 	int64_t t_ns;     /* CLOCK_MONOTONIC when the energy or power was read; 0: the core
 	                     stamps the middle of the backend's read */
+	int64_t t_err_ns; /* how far the value's own instant may be from t_ns (half the
+	                     call that read it: a thread preempted inside it shows here) */
 	uint64_t counter; /* COUNTER and ESTIMATE-as-counter domains: raw units */
 	double power_w;   /* POWER domains: watts at this instant */
 	double temperature_c;
@@ -116,6 +118,8 @@ int jst_fd_read_u64(int fd, uint64_t *out);
 const char *jst_path_tail(const char *path, size_t max);
 /* CLOCK_MONOTONIC in ns, the clock of every timestamp. */
 int64_t jst_backend_now_ns(void);
+/* Stamp a reading taken by a call between t0 and t1: its middle, give or take half. */
+void jst_raw_stamp(struct jst_raw *raw, int64_t t0, int64_t t1);
 /* Initialise a raw record: status 0, telemetry NaN. */
 void jst_raw_clear(struct jst_raw *raw);
 

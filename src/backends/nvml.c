@@ -353,6 +353,7 @@ static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw 
 		nvmlReturn_t r;
 		double w = NAN;
 		const char *fn;
+		int64_t t0 = jst_backend_now_ns();
 		switch (dom->src) {
 		case SRC_COUNTER:
 			r = read_counter(s->api, gpu->dev, &raw->counter);
@@ -367,7 +368,7 @@ static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw 
 			fn = "nvmlDeviceGetPowerUsage";
 			break;
 		}
-		raw->t_ns = jst_backend_now_ns();
+		jst_raw_stamp(raw, t0, jst_backend_now_ns());
 		if (r == NVML_SUCCESS) {
 			raw->power_w = w;
 			if (!isnan(w) && (dom->src == SRC_INSTANT || isnan(gpu->power_w)))

@@ -78,8 +78,9 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		n = st->n;
 	for (size_t i = 0; i < n; i++) {
 		char text[32], q[24];
+		int64_t t0 = jst_backend_now_ns();
 		ssize_t r = pread(st->zone[i].fd, text, sizeof text - 1, 0);
-		out[i].t_ns = jst_backend_now_ns();
+		jst_raw_stamp(&out[i], t0, jst_backend_now_ns());
 		if (r < 0) {
 			out[i].status = -errno;
 			snprintf(out[i].error, sizeof out[i].error, "%s: %s",

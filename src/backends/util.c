@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <time.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 char *jst_path_join(char *buf, size_t len, const char *root, const char *rel)
@@ -78,10 +78,17 @@ int64_t jst_backend_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void jst_raw_stamp(struct jst_raw *raw, int64_t t0, int64_t t1)
+{
+	raw->t_ns = t0 + (t1 - t0) / 2;
+	raw->t_err_ns = (t1 - t0) / 2;
+}
+
 void jst_raw_clear(struct jst_raw *raw)
 {
 	raw->status = 0;
 	raw->t_ns = 0;
+	raw->t_err_ns = 0;
 	raw->counter = 0;
 	raw->power_w = NAN;
 	raw->temperature_c = NAN;

@@ -116,7 +116,8 @@ int jst_meter_settle(jst_meter *m, unsigned timeout_ms)
 	if (!m)
 		return -EINVAL;
 	int64_t deadline = jst_real_now_ns() + (int64_t)timeout_ms * 1000000;
-	struct timespec ts = {.tv_sec = deadline / 1000000000LL, .tv_nsec = deadline % 1000000000LL};
+	struct timespec ts = {.tv_sec = deadline / 1000000000LL,
+	                      .tv_nsec = deadline % 1000000000LL};
 	int r = 0;
 	pthread_mutex_lock(&m->smu);
 	while (!m->settled && m->sampler_running && r != ETIMEDOUT)
@@ -158,7 +159,8 @@ int jst_meter_domain(const jst_meter *cm, size_t index, jst_domain_info *out)
 	if (!cm || !out || index >= cm->ndoms)
 		return -EINVAL;
 	/* The sensor's refresh may be measured by the sampler meanwhile. */
-	struct jst_meter *m = (struct jst_meter *)cm; // NOLINT(cppcoreguidelines-pro-type-const-cast)
+	struct jst_meter *m =
+	    (struct jst_meter *)cm; // NOLINT(cppcoreguidelines-pro-type-const-cast)
 	const struct jst_dom *dom = &m->doms[index];
 	pthread_mutex_lock(&m->mu);
 	double refresh = dom->sensor.refresh_s;

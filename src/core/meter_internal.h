@@ -34,9 +34,9 @@ struct jst_dom {
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;
 	unsigned bridges;
-	unsigned transient; /* readings that failed and were skipped */
+	unsigned transient;                 /* readings that failed and were skipped */
 	char transient_error[JST_NOTE_MAX]; /* the last one's error */
-	int64_t last_t_ns;  /* the last good reading */
+	int64_t last_t_ns;                  /* the last good reading */
 
 	/* The latest power value for peaks: its time, or its span's start. */
 	double peak_cand_w;
@@ -47,7 +47,7 @@ struct jst_dom {
 	unsigned stucks;   /* times that happened */
 	unsigned reopened; /* times the backend reopened it since */
 	int reopen;        /* ask the backend to reopen it after this reading */
-	int failed;    /* permanently: the device or zone is gone */
+	int failed;        /* permanently: the device or zone is gone */
 	int64_t failed_t_ns;
 	char failure[JST_NOTE_MAX];
 
@@ -61,9 +61,9 @@ struct jst_be {
 	int available;
 	int active; /* at least one of its domains is kept */
 	char reason[JST_REASON_MAX];
-	size_t ndecl;        /* domains it declared */
-	int *map;            /* declared index -> global domain index, or -1 */
-	pthread_mutex_t io;  /* one reading of this backend at a time; taken before mu */
+	size_t ndecl;       /* domains it declared */
+	int *map;           /* declared index -> global domain index, or -1 */
+	pthread_mutex_t io; /* one reading of this backend at a time; taken before mu */
 	int io_init;
 	struct jst_raw *raw; /* scratch for read(), ndecl entries, guarded by io */
 };
@@ -72,7 +72,7 @@ struct jst_be {
 struct jst_edge {
 	double energy_j;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
-	double u_j; /* uncertainty of energy_j at this edge */
+	double u_j;     /* uncertainty of energy_j at this edge */
 	double var_j2;
 	double bridged_j, bridge_u_j;
 	unsigned bridges, transient, stucks, reopened;

@@ -34,7 +34,9 @@ static void sensor_setup(struct jst_dom *dom)
 {
 	const struct jst_domain_desc *d = &dom->desc;
 	double bound = d->max_power_w > 0 ? d->max_power_w : kind_bound_w(d->kind);
-	double res = d->method == JST_METHOD_POWER ? 0 : d->resolution_j > 0 ? d->resolution_j : d->unit_j;
+	double res = d->method == JST_METHOD_POWER ? 0
+	             : d->resolution_j > 0         ? d->resolution_j
+	                                           : d->unit_j;
 	/* Only a counter's refresh can be measured from its changes. */
 	int measure = d->method != JST_METHOD_POWER;
 	double declared = d->refresh_s;
@@ -238,7 +240,8 @@ int jst_meter_layout(struct jst_meter *m, const struct jst_resolved_config *rc,
                      const struct jst_backend_ops *const *ops, size_t nops)
 {
 	int r;
-	if ((r = probe_backends(m, rc, ops, nops)) || (r = keep_domains(m)) || (r = build_domtab(m)))
+	if ((r = probe_backends(m, rc, ops, nops)) || (r = keep_domains(m)) ||
+	    (r = build_domtab(m)))
 		return r;
 	m->period_s = choose_period(m, rc->period_s);
 	return 0;

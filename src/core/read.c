@@ -135,7 +135,8 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	uint64_t max_delta = units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
 	uint64_t delta;
 	uint64_t last = dom->counter.last;
-	enum jst_counter_event ev = jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	enum jst_counter_event ev =
+	    jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
 	if (ev == JST_COUNTER_DISCONTINUITY) {
 		/* Fell back (a reset: it counts again from zero) or jumped further
 		 * than any power could take it. */
@@ -164,7 +165,10 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	double e = dom->counter_j + jst_sensor_interpolate(s, t);
 	if (e > dom->energy_j || first)
 		dom->energy_j = e;
-	dom->edge_u_j = jst_sensor_edge_uncertainty(s);
+	/* Where the reading itself lies in time, as the backend could tell. */
+	dom->edge_u_j =
+	    jst_sensor_edge_uncertainty(s) +
+	    (isnan(s->power_w) ? s->bound_w : s->power_w) * (double)raw->t_err_ns * 1e-9;
 }
 
 static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
@@ -215,7 +219,8 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 		}
 		dom->transient++;
 		if (raw->error[0])
-			snprintf(dom->transient_error, sizeof dom->transient_error, "%s", raw->error);
+			snprintf(dom->transient_error, sizeof dom->transient_error, "%s",
+			         raw->error);
 		else
 			snprintf(dom->transient_error, sizeof dom->transient_error, "%s",
 			         jst_strerror(raw->status));

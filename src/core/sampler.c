@@ -24,7 +24,8 @@ static int measuring_done(struct jst_meter *m)
 			continue;
 		if (!s->measure_start_ns)
 			s->measure_start_ns = now;
-		if (!jst_sensor_measure_enough(s) && now - s->measure_start_ns < JST_MEASURE_FOR_NS) {
+		if (!jst_sensor_measure_enough(s) &&
+		    now - s->measure_start_ns < JST_MEASURE_FOR_NS) {
 			done = 0;
 			continue;
 		}

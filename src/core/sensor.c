@@ -110,7 +110,8 @@ int jst_sensor_measure_enough(const struct jst_sensor *s)
  * from the slope so far over a span that doubles, so that an error in the
  * first guess never miscounts the refreshes between distant changes. Returns
  * the slope; *rms the scatter about it, *sigma how well it is known. */
-static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma)
+static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma,
+                          double *last_latch)
 {
 	double slope = guess;
 	int64_t m0 = s->meas[0];
@@ -139,6 +140,7 @@ static double fit_refresh(const struct jst_sensor *s, double guess, double *rms,
 	}
 	/* Scatter about the fit, and the slope's standard error. */
 	double sn = 0, snn = 0, sr = 0, srr = 0, k = s->nmeas;
+	double nlast = nearbyint((double)(s->meas[s->nmeas - 1] - m0) / slope);
 	for (unsigned i = 0; i < s->nmeas; i++) {
 		double m = (double)(s->meas[i] - m0);
 		double n = nearbyint(m / slope);
@@ -150,6 +152,9 @@ static double fit_refresh(const struct jst_sensor *s, double guess, double *rms,
 	}
 	double var = srr / k - (sr / k) * (sr / k);
 	*rms = sqrt(var > 0 ? var : 0);
+	/* The fitted grid at the last change: far better placed than any one
+	 * bracket (the mean residual is the line's offset). */
+	*last_latch = (double)m0 + sr / k + nlast * slope;
 	double sxx = snn - sn * sn / k;
 	*sigma = sxx > 0 && k > 2 ? *rms * sqrt(k / (k - 2)) / sqrt(sxx) : slope * 1e-3;
 	return slope;
@@ -183,20 +188,38 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		double guess = q / k;
 		if (guess < 1.5 * (double)fast_poll_ns)
 			break;
-		double rms, sigma;
-		double slope = fit_refresh(s, guess, &rms, &sigma);
+		double rms, sigma, last;
+		double slope = fit_refresh(s, guess, &rms, &sigma, &last);
 		if (rms > 0.2 * slope || rms > (double)JST_MEASURE_BRACKET_NS)
 			continue;
+		/* A finer grid always fits: if every change fell on every g-th of
+		 * its points, the refresh is g of them. */
+		uint64_t g = 0;
+		for (unsigned i = 1; i < s->nmeas; i++) {
+			uint64_t n = (uint64_t)llround((double)(s->meas[i] - s->meas[0]) / slope);
+			for (uint64_t a = g, b = n; b;) {
+				uint64_t t = a % b;
+				a = b;
+				b = t;
+				g = a;
+			}
+		}
+		if (g > 1) {
+			slope *= (double)g;
+			sigma *= (double)g;
+		}
 		s->refresh_s = slope * 1e-9;
 		s->refresh_source = JST_REFRESH_MEASURED;
 		/* Two standard errors, and at least 0.05% (a busy machine's
 		 * brackets are not as independent as the fit assumes): what the grid
 		 * may drift by per refresh. */
 		s->refresh_sigma_ns = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
-		/* The last change seen, as the grid's reference. */
+		/* The fitted grid as the reference, as wide as two standard errors
+		 * of its offset either way (at least 50 us). */
 		s->have_ref = 1;
-		s->ref_ns = s->meas[s->nmeas - 1];
-		s->ref_w = JST_MEASURE_BRACKET_NS;
+		s->ref_ns = (int64_t)llround(last);
+		double w = 4 * rms / sqrt((double)s->nmeas);
+		s->ref_w = w > 50000 ? (int64_t)w : 50000;
 		return 1;
 	}
 	return 0;

@@ -37,7 +37,7 @@
 
 struct jst_sensor {
 	/* Declared or measured. */
-	double refresh_s; /* 0 while unknown */
+	double refresh_s;   /* 0 while unknown */
 	int refresh_source; /* JST_REFRESH_* */
 	int interpolate;    /* a hardware counter: energy between latches is modelled */
 	double resolution_j;
@@ -55,14 +55,14 @@ struct jst_sensor {
 
 	/* Measuring the refresh: midpoints of narrow brackets of consecutive changes. */
 	int measuring;
-	int attempts;            /* measurings that found no refresh */
+	int attempts;             /* measurings that found no refresh */
 	int64_t measure_start_ns; /* on the real clock */
 	unsigned nmeas;
 	int64_t meas[JST_MEASURE_MAX];
 	int64_t prev_narrow; /* midpoint of the previous change, if narrow; else 0 */
 
 	/* Power: the latest estimate, where it came from, and its recent range. */
-	double power_w;     /* NaN until known */
+	double power_w; /* NaN until known */
 	int power_from_device;
 	double recent[JST_RECENT_POWER];
 	unsigned nrecent, irecent;

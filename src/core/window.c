@@ -9,8 +9,8 @@
 #include "totals.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +111,7 @@ struct fig_notes {
 
 static int fig_has_note(const struct fig_notes *f)
 {
-	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
-	       f->transient;
+	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges || f->transient;
 }
 
 /* Append one clause to a note, "; " between clauses. */
@@ -151,7 +150,8 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		         (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
 	}
 	if (f->bridges)
-		note_add(note, &len, "%.3f J bridged from power over %u reset(s), jump(s) or gap(s)",
+		note_add(note, &len,
+		         "%.3f J bridged from power over %u reset(s), jump(s) or gap(s)",
 		         f->bridged_j, f->bridges);
 	if (f->stuck)
 		note_add(note, &len, "counter stopped changing while the device drew power: %s",
@@ -195,10 +195,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
-	double u = b->failed ? 0
-	                     : sqrt(cls * cls + b->u_j * b->u_j + e->u_j * e->u_j +
-	                            (var > 0 ? var : 0)) +
-	                           (e->bridge_u_j - b->bridge_u_j);
+	double u = b->failed
+	               ? 0
+	               : sqrt(cls * cls + b->u_j * b->u_j + e->u_j * e->u_j + (var > 0 ? var : 0)) +
+	                     (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	double peak = wd->peak_w;
 	/* A model never peaks above its own maximum; no window peaks below its mean. */
