@@ -36,7 +36,8 @@ static int permanent(int status)
 static void dom_fail(struct jst_dom *dom, int64_t t, const char *error, int status)
 {
 	dom->failed = 1;
-	dom->failed_t_ns = t;
+	/* The figure ends at the last good reading: what it measured. */
+	dom->failed_t_ns = dom->last_t_ns ? dom->last_t_ns : t;
 	dom->peak_fresh = 0;
 	if (error && error[0])
 		snprintf(dom->failure, sizeof dom->failure, "%s", error);
@@ -298,7 +299,16 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 	int r = be->ops->read(be->state, be->raw, be->ndecl,
 	                      how & JST_READ_TELE ? JST_READ_TELEMETRY : 0);
 	int64_t t = t0 + (jst_now_ns() - t0) / 2;
-	*t_mid = t;
+	/* The reading's instant: where the backend stamped its values, their mean
+	 * (a thread preempted after the reads must not move it), else the middle
+	 * of the call. */
+	int64_t sum = 0, n = 0;
+	for (size_t j = 0; j < be->ndecl; j++)
+		if (be->map[j] >= 0 && be->raw[j].t_ns > 0) {
+			sum += be->raw[j].t_ns - t0;
+			n++;
+		}
+	*t_mid = n ? t0 + sum / n : t;
 
 	pthread_mutex_lock(&m->mu);
 	for (size_t j = 0; j < be->ndecl; j++) {

@@ -148,6 +148,9 @@ json_t *jst_sink_json_stat(const struct jst_stat *s)
 	put(o, "stddev", jst_json_number(s->stddev));
 	put(o, "min", jst_json_number(s->min));
 	put(o, "max", jst_json_number(s->max));
+	put(o, "runs", json_integer((json_int_t)s->n));
+	/* Runs whose figure was cut short (partial) are left out. */
+	put(o, "runs_excluded", json_integer((json_int_t)s->excluded));
 	return o;
 }
 

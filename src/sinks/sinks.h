@@ -20,10 +20,12 @@ struct jst_report {
 	int with_intervals; /* --interval given: "intervals" is written even if empty */
 };
 
-/* Mean, sample standard deviation, min and max of the finite values. */
+/* Mean, sample standard deviation, min and max of the finite values; n of
+ * them, and how many runs were left out (a figure cut short: partial). */
 struct jst_stat {
 	double mean, stddev, min, max;
 	size_t n;
+	size_t excluded;
 };
 
 void jst_stat_of(const double *x, size_t n, struct jst_stat *out);

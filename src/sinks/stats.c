@@ -28,6 +28,10 @@ void jst_stat_of(const double *x, size_t n, struct jst_stat *out)
 	*out = s;
 }
 
+/* A run whose figure was cut short (a device lost mid-run) says nothing of
+ * what the command spends: the statistics leave it out, and say how many. */
+#define JST_STAT_CUT_SHORT (-INFINITY)
+
 /* The values are gathered into a buffer first so that one routine does the math. */
 static void stat_collect(jst_measurement *const *runs, size_t n, struct jst_stat *out,
                          double (*get)(const jst_measurement *, const void *), const void *arg)
@@ -37,9 +41,13 @@ static void stat_collect(jst_measurement *const *runs, size_t n, struct jst_stat
 		*out = (struct jst_stat){.mean = NAN, .stddev = NAN, .min = NAN, .max = NAN};
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
+	size_t excluded = 0;
+	for (size_t i = 0; i < n; i++) {
 		x[i] = get(runs[i], arg);
+		excluded += x[i] == JST_STAT_CUT_SHORT;
+	}
 	jst_stat_of(x, n, out);
+	out->excluded = excluded;
 	free(x);
 }
 
@@ -54,6 +62,8 @@ static double get_domain(const jst_measurement *m, const void *p)
 	jst_domain_energy d;
 	if (jst_measurement_domain(m, a->index, &d))
 		return NAN;
+	if (d.partial)
+		return JST_STAT_CUT_SHORT;
 	return a->power ? d.avg_power_w : d.energy_j;
 }
 
@@ -75,6 +85,8 @@ static double get_total(const jst_measurement *m, const void *p)
 	jst_total t;
 	if (jst_measurement_total(m, a->which, &t) || t.parts == 0)
 		return NAN;
+	if (t.partial)
+		return JST_STAT_CUT_SHORT;
 	return a->power ? t.avg_power_w : t.energy_j;
 }
 

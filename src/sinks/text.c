@@ -36,6 +36,10 @@ static void cell_stat(struct jst_table *t, const struct jst_stat *s, int prec)
 {
 	if (!s->n || !isfinite(s->mean))
 		jst_table_cell(t, "-");
+	else if (s->excluded)
+		/* Runs cut short are left out of the statistics, and that is said. */
+		jst_table_cell(t, "%.*f ± %.*f (%zu of %zu runs)", prec, s->mean, prec, s->stddev,
+		               s->n, s->n + s->excluded);
 	else
 		jst_table_cell(t, "%.*f ± %.*f", prec, s->mean, prec, s->stddev);
 }
