@@ -146,7 +146,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	} else if (!first) {
 		infer_wraps(dom, t, max_j, delta);
 	}
-	jst_sensor_observe(s, t, changed || ev == JST_COUNTER_DISCONTINUITY);
+	jst_sensor_observe(s, t, raw->t_err_ns, changed || ev == JST_COUNTER_DISCONTINUITY);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 	/* Only a change has a latch to time a span from (the first value's is
 	 * anywhere in the refresh before it). */

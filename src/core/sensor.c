@@ -63,7 +63,7 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	return s->ref_ns;
 }
 
-void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
+void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed)
 {
 	if (!s->last_read_ns) {
 		/* The first value: latched at most one refresh ago. */
@@ -71,10 +71,13 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
 		s->chg_lo = t - (int64_t)(jst_sensor_refresh(s) * 1e9);
 		s->latch_ns = t;
 		s->last_read_ns = t;
+		s->last_read_err = t_err;
 		return;
 	}
 	if (changed) {
-		int64_t lo = s->last_read_ns, hi = t;
+		/* Each read's value was taken somewhere inside its call: the bracket
+		 * is as wide as the two calls allow. */
+		int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
 		s->chg_lo = lo;
 		s->chg_hi = hi;
 		if (s->measuring) {
@@ -85,6 +88,7 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
 		s->latch_ns = grid_latch(s, lo, hi);
 	}
 	s->last_read_ns = t;
+	s->last_read_err = t_err;
 }
 
 static int cmp_i64(const void *a, const void *b)

@@ -45,6 +45,7 @@ struct jst_sensor {
 
 	/* The current value: it was latched in (chg_lo, chg_hi]. */
 	int64_t last_read_ns; /* the previous good reading */
+	int64_t last_read_err; /* how far its value's instant may be from it */
 	int64_t chg_lo, chg_hi;
 	int64_t latch_ns; /* best estimate of when it was latched */
 
@@ -82,9 +83,10 @@ void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double res
 /* Refresh in seconds, the assumed one where unknown. */
 double jst_sensor_refresh(const struct jst_sensor *s);
 
-/* A good reading at t: changed says the value differs from the previous one.
- * Updates the bracket, the grid and the refresh measurement. */
-void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed);
+/* A good reading at t (its value taken within t_err of it): changed says the
+ * value differs from the previous one. Updates the bracket, the grid and the
+ * refresh measurement. */
+void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed);
 
 /* Has measuring seen enough changes to finish? */
 int jst_sensor_measure_enough(const struct jst_sensor *s);

@@ -303,7 +303,7 @@ class OutputTest(CliCase):
         self.assertEqual(s["runs"], 3)
         for stat in [s["duration_s"], s["totals"]["cpu"]["energy_j"]] + \
                 [d["energy_j"] for d in s["domains"]] + [d["avg_power_w"] for d in s["domains"]]:
-            self.assertEqual(sorted(stat), ["max", "mean", "min", "stddev"])
+            self.assertEqual(sorted(stat), ["max", "mean", "min", "runs", "runs_excluded", "stddev"])
             self.assertGreaterEqual(stat["stddev"], 0)
             self.assertLessEqual(stat["min"], stat["mean"])
             self.assertLessEqual(stat["mean"], stat["max"])

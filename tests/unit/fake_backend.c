@@ -1,4 +1,5 @@
 #include "fake_backend.h"
+#include "named_windows.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ static int64_t now_ns(void)
 
 void fake_reset(struct fake *f)
 {
+	/* A test's windows died with its meter: forget their names. */
+	tw_forget();
 	pthread_mutex_lock(&f->mu);
 	f->probe_rc = 0;
 	f->reason = NULL;

@@ -25,6 +25,8 @@ static int find(jst_meter *m, const char *name)
 
 int tw_begin(jst_meter *m, const char *name)
 {
+	if (!name)
+		return -EINVAL; /* nothing to find it by again */
 	pthread_mutex_lock(&mu);
 	if (find(m, name) >= 0) {
 		pthread_mutex_unlock(&mu);
@@ -56,6 +58,8 @@ int tw_begin(jst_meter *m, const char *name)
 /* Take the handle out of the table (or NULL). */
 static jst_window *take(jst_meter *m, const char *name)
 {
+	if (!name)
+		return NULL;
 	pthread_mutex_lock(&mu);
 	int k = find(m, name);
 	jst_window *w = NULL;
