@@ -268,6 +268,26 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 	return 0;
 }
 
+/* A selection that cannot be honoured fails the meter (-ENXIO) rather than
+ * leave the GPUs out: the reason names the selection, why, and what exists. */
+static int refuse(const struct jst_backend_ctx *ctx, unsigned count, int rc, char *reason,
+                  size_t len)
+{
+	char why[JST_REASON_MAX];
+	if (rc == -ENOMEM)
+		return rc;
+	snprintf(why, sizeof why, "%s", reason[0] ? reason : jst_strerror(rc));
+	if (count && !strstr(why, "NVML sees"))
+		snprintf(reason, len, "%s '%s' cannot be measured: %s (NVML sees %u GPU%s)",
+		         ctx->gpus_from_env ? "CUDA_VISIBLE_DEVICES" : "GPU selection", ctx->gpus,
+		         why, count, count == 1 ? "" : "s");
+	else
+		snprintf(reason, len, "%s '%s' cannot be measured: %s",
+		         ctx->gpus_from_env ? "CUDA_VISIBLE_DEVICES" : "GPU selection", ctx->gpus,
+		         why);
+	return -ENXIO;
+}
+
 static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
 {
 	if (ctx->gpus && !*ctx->gpus) {
@@ -282,7 +302,9 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	int rc = jst_nvml_session_acquire(ctx->nvml_library, &s->api, reason, len);
 	if (rc) {
 		free(s);
-		return rc;
+		/* --gpus names GPUs that must be measured; a CUDA_VISIBLE_DEVICES
+		 * inherited on a machine without NVML says nothing of the kind. */
+		return ctx->gpus && !ctx->gpus_from_env ? refuse(ctx, 0, rc, reason, len) : rc;
 	}
 	unsigned count = 0, idx[NVML_MAX_GPUS];
 	size_t n = 0;
@@ -317,6 +339,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	/* Where every GPU was left out, reason still holds the last one's why. */
 	if (!rc && s->ndoms == 0)
 		rc = -ENODEV;
+	if (rc && ctx->gpus)
+		rc = refuse(ctx, count, rc, reason, len);
 	for (size_t i = 0; !rc && left_out[0] && i < s->ndoms; i++)
 		note_append(s->descs[i].note, sizeof s->descs[i].note, left_out);
 	if (rc) {

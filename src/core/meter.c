@@ -57,6 +57,16 @@ static int names_known(const char *list, const struct jst_backend_ops *const *op
 	return 1;
 }
 
+/* Why the last jst_meter_open on this thread was refused with -ENXIO: the
+ * refusing backend's reason. The meter that would hold it is never returned,
+ * so jst_strerror(-ENXIO) shows it. */
+static _Thread_local char refusal[JST_REASON_MAX];
+
+const char *jst_meter_refusal(void)
+{
+	return refusal[0] ? refusal : NULL;
+}
+
 /* Probe each backend the configuration allows. */
 static int probe_backends(struct jst_meter *m, const struct jst_resolved_config *rc,
                           const struct jst_backend_ops *const *ops, size_t nops)
@@ -89,6 +99,15 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 			continue;
 		}
 		int r = be->ops->probe(&ctx, &be->state, be->reason, sizeof be->reason);
+		/* What the caller asked for by name cannot be measured: measuring
+		 * less without a word would pass for what was asked. */
+		if (r == -ENXIO) {
+			be->state = NULL;
+			snprintf(refusal, sizeof refusal, "%s",
+			         be->reason[0] ? be->reason
+			                       : "a selected device cannot be measured");
+			return -ENXIO;
+		}
 		if (r < 0) {
 			be->state = NULL;
 			if (!be->reason[0])
@@ -242,6 +261,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	if (!out || (!ops && nops))
 		return -EINVAL;
 	*out = NULL;
+	refusal[0] = 0;
 	if ((r = jst_config_resolve(cfg, &rc)))
 		return r;
 

@@ -12,6 +12,9 @@
 
 struct jst_domtab;
 
+/* The reason of this thread's last jst_meter_open refused with -ENXIO, or NULL. */
+const char *jst_meter_refusal(void);
+
 /* A domain as the meter keeps it: what the backend declared plus the running
  * state the core derives from its readings. */
 struct jst_dom {

@@ -335,6 +335,29 @@ static void unavailable_backends_say_why(void **st)
 	jst_meter_close(m);
 }
 
+/* A probe refusing an explicit request (-ENXIO) fails the whole open, and
+ * jst_strerror shows the backend's reason; another failure only leaves the
+ * backend out. */
+static void explicit_request_refused_fails_the_open(void **st)
+{
+	(void)st;
+	fake_add(&fake_b, "package-0", JST_KIND_PACKAGE, "cpu:package-0", JST_METHOD_COUNTER, 0.05,
+	         1e-6, 0);
+	fake_a.probe_rc = -ENXIO;
+	fake_a.reason = "GPU selection '9' cannot be measured: GPU 9 not found: NVML sees 4 GPUs";
+	jst_meter *m = (jst_meter *)&m;
+	assert_int_equal(jst_meter_open_backends(NULL, both, 2, &m), -ENXIO);
+	assert_null(m);
+	assert_string_equal(jst_strerror(-ENXIO), fake_a.reason);
+	/* The next open starts afresh: a stale refusal is never shown. */
+	fake_a.probe_rc = -ENODEV;
+	assert_int_equal(jst_meter_open_backends(NULL, both, 2, &m), 0);
+	assert_int_equal(jst_meter_domain_count(m), 1);
+	assert_string_equal(jst_strerror(-ENXIO),
+	                    "a device explicitly selected cannot be measured");
+	jst_meter_close(m);
+}
+
 static void series_and_telemetry(void **st)
 {
 	(void)st;
@@ -555,6 +578,7 @@ int main(void)
 	    cmocka_unit_test_setup(constant_power_is_exact, setup),
 	    cmocka_unit_test_setup(one_device_two_backends, setup),
 	    cmocka_unit_test_setup(unavailable_backends_say_why, setup),
+	    cmocka_unit_test_setup(explicit_request_refused_fails_the_open, setup),
 	    cmocka_unit_test_setup(series_and_telemetry, setup),
 	    cmocka_unit_test_setup(window_telemetry, setup),
 	    cmocka_unit_test_setup(wrap_safe_sampler_period, setup),
