@@ -173,6 +173,8 @@ static int rapl_set_reason(struct rapl_probe *p, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The remedies keep the counters to trusted users: one that makes them
+ * world-readable would reopen CVE-2020-8694, so none is ever suggested. */
 static int rapl_permission_reason(struct rapl_probe *p, const char *path, int err)
 {
 	/* The remedy matters more than the root's name: keep room for it. */
@@ -183,8 +185,8 @@ static int rapl_permission_reason(struct rapl_probe *p, const char *path, int er
 	    "PLATYPUS). Run as root; or grant one group read access with the udev rule "
 	    "SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chgrp power "
 	    "/sys%%p/energy_uj\", RUN+=\"/bin/chmod g+r /sys%%p/energy_uj\" (then udevadm "
-	    "trigger -s powercap, and add users to group power); or for this boot: sudo chmod "
-	    "o+r /sys/class/powercap/intel-rapl:*/energy_uj. See docs/backends/rapl.md",
+	    "trigger -s powercap, and add users to group power). Never make it readable by "
+	    "every user: that reopens the side channel. See docs/backends/rapl.md",
 	    tail == path ? "" : "...", tail, strerror(-err));
 }
 

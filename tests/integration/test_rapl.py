@@ -6,7 +6,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (PowercapSim, domains_by_name, measure, run_joulestat,  # noqa: E402
+from common import (REPO, PowercapSim, domains_by_name, measure, run_joulestat,  # noqa: E402
                     unprivileged_prefix)
 
 # Power varies, so a figure that is right is right for the right interval.
@@ -216,6 +216,16 @@ class UnavailableTest(unittest.TestCase):
                        'SUBSYSTEM=="powercap"', "chgrp", "g+r", "docs/backends/rapl.md"):
             self.assertIn(needle, text)
             self.assertIn(needle, rapl["reason"])
+        # Never the remedy that reopens the side channel for every user.
+        for bad in ("o+r", "a+r", "chmod +r", "chmod 444", "chmod 644"):
+            self.assertNotIn(bad, rapl["reason"])
+            self.assertNotIn(bad, text)
+
+    def test_docs_never_suggest_world_readable_counters(self):
+        with open(os.path.join(REPO, "docs", "backends", "rapl.md")) as f:
+            doc = f.read()
+        for bad in ("chmod o+r", "chmod a+r", "chmod +r", "chmod 444", "chmod 644"):
+            self.assertNotIn(bad, doc)
 
     def test_garbage_counter_is_a_clear_error_naming_the_file(self):
         with PowercapSim(packages=1, mode="garbage") as sim:
