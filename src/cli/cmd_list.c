@@ -3,6 +3,7 @@
 #include "sinks.h"
 #include "table.h"
 
+#include <errno.h>
 #include <string.h>
 
 static int parse(int argc, char **argv, struct jst_cli_common *c, int *json)
@@ -167,12 +168,15 @@ int jst_cmd_list(int argc, char **argv)
 		json_t *doc = list_json(meter);
 		rc = jst_sink_json_write(stdout, doc);
 		json_decref(doc);
-		if (rc)
-			jst_cli_error("cannot write the list: %s", strerror(-rc));
 	} else {
 		list_text(stdout, meter);
-		rc = fflush(stdout) ? -1 : 0;
+		rc = fflush(stdout) ? -errno : 0;
 	}
+	/* A reader that stopped reading (`| head`) wanted no more: no failure. */
+	if (rc == -EPIPE)
+		rc = 0;
+	if (rc)
+		jst_cli_error("cannot write the list: %s", strerror(-rc));
 	jst_meter_close(meter);
 	return rc ? JST_EXIT_FAIL : 0;
 }

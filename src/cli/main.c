@@ -1,5 +1,6 @@
 /* joulestat: the command-line front end over libjoulestat. */
 #include "cli.h"
+#include "forward.h"
 
 #include <string.h>
 
@@ -26,6 +27,7 @@ static int help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	int rc;
+	jst_forward_ignore_sigpipe();
 	if (argc < 2) {
 		jst_cli_help(stderr, NULL);
 		return JST_EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,15 @@ static int create_temporary(const char *target, char **tmp)
 	return err;
 }
 
+/* Whether the reader of a pipe or socket has gone (`| head -1`): what it did
+ * not read, nobody wanted, so it is no failure. The write end of a pipe polls
+ * POLLERR once no reader is left, whatever errno a stdio write left behind. */
+static int reader_gone(FILE *f)
+{
+	struct pollfd p = {.fd = fileno(f), .events = POLLOUT};
+	return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 static void output_free(struct jst_cli_output *o)
 {
 	free(o->tmp);
@@ -157,6 +167,8 @@ int jst_cli_output_commit(struct jst_cli_output *o)
 	errno = 0;
 	int bad = fflush(o->f) != 0 || ferror(o->f);
 	int err = errno;
+	if (bad && !o->tmp && (err == EPIPE || reader_gone(o->f)))
+		bad = 0; /* nothing was written in place of what it held */
 	if (o->f != stdout && fclose(o->f))
 		bad = 1, err = errno;
 	if (!bad && o->tmp && rename(o->tmp, o->target))
@@ -188,6 +200,10 @@ int jst_cli_output_finish(struct jst_cli_output *o, int write_rc)
 {
 	if (!write_rc)
 		return jst_cli_output_commit(o);
+	if (!o->tmp && (write_rc == -EPIPE || reader_gone(o->f))) {
+		jst_cli_output_discard(o);
+		return 0;
+	}
 	jst_cli_error("cannot write '%s': %s", o->path, strerror(-write_rc));
 	jst_cli_output_discard(o);
 	return -1;

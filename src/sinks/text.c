@@ -313,6 +313,8 @@ static int col_width(const char *name)
 
 void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 {
+	if (ferror(f))
+		return; /* its reader has gone (EPIPE): stop writing to it */
 	fprintf(f, "#%9s", "time s");
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;
@@ -327,6 +329,8 @@ void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 
 void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s)
 {
+	if (ferror(f))
+		return; /* its reader has gone (EPIPE): stop writing to it */
 	fprintf(f, "%10.3f", t_s);
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;

@@ -1,0 +1,112 @@
+"""Where joulestat's outputs go when the reader or the paths misbehave: a pipe
+closed under it, two outputs naming one file, hostile text in argv, rows of
+several runs. Runs on any machine (the estimate backend)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import EmptyMachine, binary, run_joulestat  # noqa: E402
+
+SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
+
+
+class OutputCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.machine = EmptyMachine().__enter__()
+        cls.env = cls.machine.env()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.machine.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="jst-out-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+class ClosedPipeTest(OutputCase):
+    """`joulestat run -I 10 -o - -- CMD | head -1`: the reader goes away while
+    the command runs. joulestat must neither die of SIGPIPE nor leave the
+    command orphaned, must still write its other outputs, and must exit with
+    the command's status; the command must start with SIGPIPE as it was."""
+
+    # The command waits until the test has closed the pipe, then runs on for a
+    # while, so that rows are written to the closed pipe for sure.
+    CMD = ("grep SigIgn /proc/self/status > {dir}/sigign; "
+           "i=0; while [ ! -e {dir}/closed ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+           "sleep 0.2; touch {dir}/finished; exit 3")
+
+    def run_and_close(self, args, read_first_line=True):
+        cmd = [binary("JOULESTAT"), "run"] + args + ["--", "sh", "-c",
+                                                     self.CMD.format(dir=self.dir)]
+        proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        first = proc.stdout.readline() if read_first_line else b""
+        proc.stdout.close()  # what `head -1` does after its line
+        with open(self.path("closed"), "w"):
+            pass
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        return proc.returncode, first.decode(), err.decode()
+
+    def check_command_unaffected(self, rc, err):
+        self.assertNotEqual(rc, -signal.SIGPIPE, "joulestat died of SIGPIPE: " + err)
+        self.assertEqual(rc, 3, err)  # the command's status
+        self.assertTrue(os.path.exists(self.path("finished")), "the command did not finish")
+        with open(self.path("sigign")) as f:
+            ignored = int(f.read().split()[1], 16)
+        self.assertFalse(ignored & SIGPIPE_BIT, "the command started with SIGPIPE ignored")
+        self.assertNotIn("Broken pipe", err)
+        self.assertNotIn("cannot write", err)
+
+    def test_interval_rows_to_a_closed_pipe(self):
+        rc, first, err = self.run_and_close(["-I", "10", "-o", "-", "--json",
+                                             self.path("m.json"), "--csv", self.path("m.csv")])
+        self.assertTrue(first.startswith("#"), first)  # the row header came through
+        self.check_command_unaffected(rc, err)
+        with open(self.path("m.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["exit_status"], 3)
+        self.assertGreater(len(doc["intervals"]), 5)
+        with open(self.path("m.csv")) as f:
+            self.assertGreater(len(f.read().splitlines()), 5)
+
+    def test_json_to_a_pipe_closed_before_it_is_written(self):
+        rc, _, err = self.run_and_close(["--json", "-", "--csv", self.path("m.csv")],
+                                        read_first_line=False)
+        self.check_command_unaffected(rc, err)
+        with open(self.path("m.csv")) as f:
+            self.assertIn("total", f.read())
+
+    def test_csv_and_report_to_closed_pipes(self):
+        rc, _, err = self.run_and_close(["--csv", "-", "--json", self.path("m.json")],
+                                        read_first_line=False)
+        self.check_command_unaffected(rc, err)
+        with open(self.path("m.json")) as f:
+            self.assertEqual(json.load(f)["exit_status"], 3)
+
+    def test_a_closed_stdout_is_no_failure_of_list(self):
+        proc = subprocess.Popen([binary("JOULESTAT"), "list"], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
