@@ -211,6 +211,9 @@ static int rapl_read_attr(struct rapl_probe *p, const char *zdir, const char *at
 	return 0;
 }
 
+/* No RAPL zone draws this much: a 2-socket server's psys stays under 3 kW. */
+#define RAPL_PLAUSIBLE_MAX_W 10000.0
+
 /* The highest power any constraint states, in watts; 0 when none says. Both
  * the hardware's maximum and the limit set now count: a limit (PL2, PL4) may
  * be set above what constraint_*_max_power_uw says, which is often the TDP. */
@@ -225,7 +228,11 @@ static double rapl_max_power(struct rapl_probe *p, const char *zdir)
 			snprintf(attr, sizeof attr, "constraint_%d_%s", i, attrs[a]);
 			/* A missing or odd constraint only loses a hint, never the zone;
 			 * no reason is pending here, so whatever it wrote is dropped. */
-			if (rapl_read_attr(p, zdir, attr, &uw) == 0 && (double)uw * 1e-6 > best)
+			/* Above any CPU package or platform ever built, a constraint is
+			 * firmware garbage (2^64-1 is seen): as a bound it would make the
+			 * sampler read at its fastest for nothing. */
+			if (rapl_read_attr(p, zdir, attr, &uw) == 0 &&
+			    (double)uw * 1e-6 <= RAPL_PLAUSIBLE_MAX_W && (double)uw * 1e-6 > best)
 				best = (double)uw * 1e-6;
 			p->reason[0] = 0;
 		}
