@@ -101,6 +101,11 @@ void jst_cli_output_discard(struct jst_cli_output *o);
  * and the output discarded. 0, or -1 after reporting. */
 int jst_cli_output_finish(struct jst_cli_output *o, int write_rc);
 
+/* Whether two output paths ("-" is stdout) would write the same file: the
+ * same inode now (st_dev, st_ino, through any path or link), or the same name
+ * in the same directory for files not yet there. Devices may be shared. */
+int jst_cli_output_same(const char *a, const char *b);
+
 /* ---- privileged installs (privilege.c) ------------------------------------- */
 
 /* Whether the kernel started joulestat with more privilege than its user has

@@ -80,6 +80,17 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	if (to_stdout > 1)
 		return jst_cli_usage_error("run", "only one of --json, --csv and -o can write to "
 		                                  "stdout ('-')");
+	/* Two outputs in one file: the second to be finished would replace the
+	 * first, which would be lost without a word. */
+	const char *paths[] = {o->json_path, o->csv_path, o->quiet ? NULL : o->out_path};
+	const char *names[] = {"--json", "--csv", "-o"};
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (paths[i] && paths[j] && jst_cli_output_same(paths[i], paths[j]))
+				return jst_cli_usage_error(
+				    "run",
+				    "%s '%s' and %s '%s' are the same file: give each its own",
+				    names[i], paths[i], names[j], paths[j]);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -207,4 +208,48 @@ int jst_cli_output_finish(struct jst_cli_output *o, int write_rc)
 	jst_cli_error("cannot write '%s': %s", o->path, strerror(-write_rc));
 	jst_cli_output_discard(o);
 	return -1;
+}
+
+/* What a path will be written to: the file it names now, or for one not yet
+ * there, its directory and name. 0, or -1 when that cannot be told. */
+struct identity {
+	dev_t dev;
+	ino_t ino;
+	int exists;
+	mode_t mode;
+	char name[256];
+};
+
+static int identity_of(const char *path, struct identity *id)
+{
+	struct stat st;
+	*id = (struct identity){0};
+	int rc = strcmp(path, "-") ? stat(path, &st) : fstat(STDOUT_FILENO, &st);
+	if (rc == 0) {
+		*id = (struct identity){
+		    .dev = st.st_dev, .ino = st.st_ino, .exists = 1, .mode = st.st_mode};
+		return 0;
+	}
+	char *a = strdup(path), *b = strdup(path);
+	rc = -1;
+	if (a && b && strlen(basename(b)) < sizeof id->name && stat(dirname(a), &st) == 0) {
+		*id = (struct identity){.dev = st.st_dev, .ino = st.st_ino};
+		snprintf(id->name, sizeof id->name, "%s", basename(strcpy(b, path)));
+		rc = 0;
+	}
+	free(a);
+	free(b);
+	return rc;
+}
+
+int jst_cli_output_same(const char *a, const char *b)
+{
+	struct identity x, y;
+	if (identity_of(a, &x) || identity_of(b, &y))
+		return !strcmp(a, b);
+	/* Two outputs may share a device (/dev/null, a terminal) as they share stderr. */
+	if (x.exists && y.exists)
+		return x.dev == y.dev && x.ino == y.ino && !S_ISCHR(x.mode);
+	return !x.exists && !y.exists && x.dev == y.dev && x.ino == y.ino &&
+	       !strcmp(x.name, y.name);
 }

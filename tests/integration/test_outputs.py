@@ -108,5 +108,66 @@ class ClosedPipeTest(OutputCase):
         self.assertEqual(proc.returncode, 0, err)
 
 
+class SameFileTest(OutputCase):
+    """Two outputs naming one file: the one finished last would replace the
+    other without a word. Refused as a usage error before anything runs,
+    however the paths spell it."""
+
+    def refused(self, args, cwd=None):
+        marker = self.path("ran")
+        proc = subprocess.run([binary("JOULESTAT"), "run"] + args + ["--", "touch", marker],
+                              env=self.env, cwd=cwd or self.dir, capture_output=True,
+                              text=True, timeout=60)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("are the same file", proc.stderr)
+        self.assertFalse(os.path.exists(marker), "the command ran")
+        return proc
+
+    def test_same_name(self):
+        proc = self.refused(["--json", "x", "--csv", "x"])
+        self.assertIn("--json 'x' and --csv 'x'", proc.stderr)
+        self.refused(["-o", "x", "--json", "x"])
+        self.refused(["-o", "x", "--csv", "x"])
+
+    def test_different_paths_to_one_new_file(self):
+        os.mkdir(self.path("sub"))
+        self.refused(["--json", "out.json", "--csv", "./out.json"])
+        self.refused(["--json", "out.json", "--csv", self.path("out.json")])
+        self.refused(["--json", "out.json", "-o", "sub/../out.json"])
+        self.assertFalse(os.path.exists(self.path("out.json")))
+
+    def test_links_to_one_existing_file(self):
+        target = self.path("m.json")
+        with open(target, "w") as f:
+            f.write("before\n")
+        os.symlink(target, self.path("sym"))
+        os.link(target, self.path("hard"))
+        for a, b in (("m.json", "sym"), ("sym", "hard"), ("hard", target)):
+            with self.subTest(a=a, b=b):
+                self.refused(["--json", a, "--csv", b])
+        with open(target) as f:
+            self.assertEqual(f.read(), "before\n")
+
+    def test_stdout_under_another_name(self):
+        # --json - and --csv /dev/stdout are one pipe: the rows would interleave.
+        proc = subprocess.run([binary("JOULESTAT"), "run", "--json", "-", "--csv", "/dev/stdout",
+                               "--", "true"], env=self.env, capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("are the same file", proc.stderr)
+
+    def test_different_files_and_shared_devices_are_fine(self):
+        for args in (["--json", "a.json", "--csv", "a.csv", "-o", "a.txt"],
+                     ["--json", "/dev/null", "--csv", "/dev/null"],
+                     ["-q", "-o", "a.json", "--json", "a.json"]):
+            with self.subTest(args=args):
+                proc = subprocess.run([binary("JOULESTAT"), "run"] + args + ["--", "true"],
+                                      env=self.env, cwd=self.dir, capture_output=True,
+                                      text=True, timeout=60)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(self.path("a.json")) as f:
+            self.assertEqual(json.load(f)["exit_status"], 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
