@@ -169,5 +169,54 @@ class SameFileTest(OutputCase):
             self.assertEqual(json.load(f)["exit_status"], 0)
 
 
+class HostileArgvTest(OutputCase):
+    """Terminal escape sequences and other control characters in argv are
+    shown escaped in text (the report, validate's header, error messages),
+    never sent to the terminal; JSON keeps the exact bytes."""
+
+    # Retitle the window, clear the screen, a C1 CSI in UTF-8 and as a raw byte,
+    # a newline that would forge a line of the report, and DEL.
+    ARG = b"x\x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b\nenergy 0 J\x7f-\xc3\xa9"
+    SHOWN = ("x\\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b31m\\x9b\\nenergy 0 J\\x7f-"
+             "\u00e9")
+
+    def run_bytes(self, args):
+        proc = subprocess.run([os.fsencode(binary("JOULESTAT"))] + args, env=self.env,
+                              capture_output=True, timeout=60)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def assert_clean(self, raw):
+        for bad in (b"\x1b", b"\x07", b"\x9b", b"\x7f", b"pwned\x07"):
+            self.assertNotIn(bad, raw)
+        text = raw.decode("utf-8")  # whatever is left is valid UTF-8
+        self.assertIn(self.SHOWN, text)
+
+    def test_report_and_json(self):
+        rc, out, err = self.run_bytes([b"run", b"--json", b"-", b"--", b"true", self.ARG])
+        self.assertEqual(rc, 0, err)
+        self.assert_clean(err)
+        self.assertNotIn(b"\nenergy 0 J", err)
+        doc = json.loads(out)
+        # JSON escapes control characters itself; a byte that is not UTF-8 becomes U+FFFD.
+        self.assertEqual(doc["command"][1], self.ARG.decode("utf-8", "replace"))
+
+    def test_validate_header(self):
+        rc, out, err = self.run_bytes([b"validate", b"--", b"true", self.ARG])
+        self.assertEqual(rc, 0, err)
+        self.assert_clean(out)
+
+    def test_error_messages(self):
+        rc, _, err = self.run_bytes([b"run", b"--", self.ARG])
+        self.assertEqual(rc, 127)
+        self.assert_clean(err)
+        rc, _, err = self.run_bytes([b"run", b"--json", b"/nonexistent/" + self.ARG, b"--",
+                                     b"true"])
+        self.assertNotEqual(rc, 0)
+        self.assert_clean(err)
+        rc, _, err = self.run_bytes([b"run", b"-r", self.ARG, b"--", b"true"])
+        self.assertEqual(rc, 2)
+        self.assert_clean(err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
