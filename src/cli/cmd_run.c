@@ -204,8 +204,8 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	struct jst_interval *iv = NULL;
 	if (o->interval_ms) {
 		/* Only the files want every interval; the table has its rows already. */
-		rc = jst_interval_start(meter, o->interval_ms, out->table, &r->header, &r->serial,
-		                        out->json.f || out->csv.f, &iv);
+		rc = jst_interval_start(meter, o->interval_ms, out->table, k, &r->header,
+		                        &r->serial, out->json.f || out->csv.f, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}

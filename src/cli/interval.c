@@ -14,6 +14,7 @@ struct jst_interval {
 	jst_meter *meter;
 	int64_t period_ns;
 	FILE *rows;
+	size_t run; /* of the command, 1-based: every row says it */
 	int *header;
 	unsigned *serial;
 	int keep;
@@ -74,7 +75,7 @@ static int rotate(struct jst_interval *iv, unsigned cur, int last)
 			jst_sink_text_interval_header(iv->rows, m);
 			*iv->header = 1;
 		}
-		jst_sink_text_interval_row(iv->rows, m,
+		jst_sink_text_interval_row(iv->rows, m, iv->run,
 		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
 	}
 	rc = iv->keep ? keep(iv, m) : 0;
@@ -118,7 +119,7 @@ static void *interval_main(void *arg)
 	return NULL;
 }
 
-int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *header,
+int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t run, int *header,
                        unsigned *serial, int keep, struct jst_interval **out)
 {
 	struct jst_interval *iv = calloc(1, sizeof *iv);
@@ -127,6 +128,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	*iv = (struct jst_interval){.meter = meter,
 	                            .period_ns = (int64_t)period_ms * 1000000,
 	                            .rows = rows,
+	                            .run = run,
 	                            .header = header,
 	                            .serial = serial,
 	                            .keep = keep};

@@ -47,10 +47,11 @@ void jst_stat_duration(jst_measurement *const *runs, size_t n, struct jst_stat *
  * hide what follows. Valid UTF-8 passes unchanged. */
 void jst_sink_text_escaped(FILE *f, const char *s);
 void jst_sink_text_report(FILE *f, const struct jst_report *r);
-/* One interval row; header once before the first. t_s: end of the interval
- * since the first interval began. */
+/* One interval row; header once before the first. run: the 1-based run of
+ * the command it belongs to (-r); t_s: end of the interval since its run's
+ * first interval began. */
 void jst_sink_text_interval_header(FILE *f, const jst_measurement *m);
-void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s);
+void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, size_t run, double t_s);
 
 /* ---- JSON (docs/output.md) ------------------------------------------------ */
 

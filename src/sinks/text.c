@@ -368,7 +368,7 @@ void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 {
 	if (ferror(f))
 		return; /* its reader has gone (EPIPE): stop writing to it */
-	fprintf(f, "#%9s", "time s");
+	fprintf(f, "#%9s  %3s", "time s", "run");
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;
 		if (jst_measurement_domain(m, i, &d))
@@ -380,11 +380,11 @@ void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 	fflush(f);
 }
 
-void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s)
+void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, size_t run, double t_s)
 {
 	if (ferror(f))
 		return; /* its reader has gone (EPIPE): stop writing to it */
-	fprintf(f, "%10.3f", t_s);
+	fprintf(f, "%10.3f  %3zu", t_s, run);
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;
 		if (jst_measurement_domain(m, i, &d))

@@ -387,7 +387,7 @@ class OutputTest(CliCase):
         proc, doc = self.measure(["sleep", "0.55"], extra=["--interval", "100"])
         self.assertEqual(proc.returncode, 0, proc.stderr)
         rows = [ln for ln in proc.stderr.splitlines()
-                if re.match(r"^\s*\d+\.\d+(\s+-?\d+\.\d+)+\s*$", ln)]
+                if re.match(r"^\s*\d+\.\d+\s+1(\s+-?\d+\.\d+)+\s*$", ln)]
         self.assertGreaterEqual(len(rows), 5, proc.stderr)
         self.assertIn("time s", proc.stderr)
         ivs = doc["intervals"]

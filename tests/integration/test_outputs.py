@@ -1,8 +1,10 @@
 """Where joulestat's outputs go when the reader or the paths misbehave: a pipe
 closed under it, two outputs naming one file, hostile text in argv, rows of
 several runs. Runs on any machine (the estimate backend)."""
+import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -216,6 +218,42 @@ class HostileArgvTest(OutputCase):
         rc, _, err = self.run_bytes([b"run", b"-r", self.ARG, b"--", b"true"])
         self.assertEqual(rc, 2)
         self.assert_clean(err)
+
+
+class RunOfEachRowTest(OutputCase):
+    """`-r 2 -I 300`: every interval row says which run it belongs to, in the
+    table, the CSV and the JSON, and they agree."""
+
+    def test_rows_name_their_run(self):
+        js, cs = self.path("m.json"), self.path("m.csv")
+        proc = run_joulestat(["run", "-r", "3", "-I", "100", "--json", js, "--csv", cs, "--",
+                              "sleep", "0.35"], env=self.env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stderr.splitlines()
+        header = [ln for ln in lines if ln.startswith("#")]
+        self.assertEqual(len(header), 1, proc.stderr)
+        self.assertEqual(header[0].split()[1:4], ["time", "s", "run"])
+        rows = [ln.split() for ln in lines if re.match(r"^\s*\d+\.\d{3}\s+\d+\s", ln)]
+        text_runs = [int(r[1]) for r in rows]
+        with open(js) as f:
+            doc = json.load(f)
+        json_runs = [iv["run"] for iv in doc["intervals"]]
+        self.assertEqual(text_runs, json_runs)
+        self.assertEqual(sorted(set(json_runs)), [1, 2, 3])
+        self.assertEqual(json_runs, sorted(json_runs))  # in order of the runs
+        # Each interval lies inside the window of the run it names.
+        runs = doc["runs"]
+        for iv in doc["intervals"]:
+            run = runs[iv["run"] - 1]
+            self.assertGreaterEqual(iv["end_ns"], run["begin_ns"])
+            self.assertLessEqual(iv["begin_ns"], run["end_ns"])
+        with open(cs) as f:
+            table = list(csv.DictReader(f))
+        csv_runs = {}
+        for row in table:
+            if row["window"].startswith("interval-"):
+                csv_runs[row["window"]] = int(row["run"])
+        self.assertEqual(csv_runs, {iv["name"]: iv["run"] for iv in doc["intervals"]})
 
 
 if __name__ == "__main__":
