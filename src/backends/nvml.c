@@ -31,8 +31,9 @@ struct nvml_gpu {
 	int lost;       /* once lost, NVML is never asked about it again */
 	char lost_error[JST_NOTE_MAX];
 	int has_instant;
-	nvmlReturn_t failure; /* why probe could not open it */
-	double power_w;       /* power read in this read() call, for the telemetry series */
+	nvmlReturn_t failure;                        /* why probe could not open it */
+	char model[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* nvmlDeviceGetName, or "" */
+	double power_w; /* power read in this read() call, for the telemetry series */
 };
 
 struct nvml_dom {
@@ -233,6 +234,10 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 		return -ENODEV;
 	}
 	gpu->index = index;
+	gpu->model[0] = 0;
+	if (api->DeviceGetName &&
+	    api->DeviceGetName(gpu->dev, gpu->model, sizeof gpu->model) != NVML_SUCCESS)
+		gpu->model[0] = 0;
 
 	uint64_t mj;
 	double w;
@@ -266,6 +271,47 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 	}
 	s->ngpus++;
 	return 0;
+}
+
+static const char *model_of(const struct nvml_gpu *gpu)
+{
+	return gpu->model[0] ? gpu->model : "model unknown";
+}
+
+/* What the GPUs measured are, for `joulestat list`: each model once, with the
+ * GPUs of that model as ranges of indices ("gpu0-1, gpu3: NVIDIA H100 80GB HBM3"). */
+static void models_remark(const struct nvml_state *s, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (size_t g = 0; g < s->ngpus; g++) {
+		const char *model = model_of(&s->gpus[g]);
+		int seen = 0;
+		for (size_t k = 0; k < g; k++)
+			seen |= !strcmp(model_of(&s->gpus[k]), model);
+		if (seen)
+			continue;
+		const char *sep = used ? "; " : "";
+		for (size_t k = g; k < s->ngpus; k++) {
+			if (strcmp(model_of(&s->gpus[k]), model))
+				continue;
+			size_t end = k;
+			while (end + 1 < s->ngpus &&
+			       s->gpus[end + 1].index == s->gpus[end].index + 1 &&
+			       !strcmp(model_of(&s->gpus[end + 1]), model))
+				end++;
+			if (used < len && end > k)
+				used += (size_t)snprintf(out + used, len - used, "%sgpu%u-%u", sep,
+				                         s->gpus[k].index, s->gpus[end].index);
+			else if (used < len)
+				used += (size_t)snprintf(out + used, len - used, "%sgpu%u", sep,
+				                         s->gpus[k].index);
+			sep = ", ";
+			k = end;
+		}
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, ": %s", model);
+	}
 }
 
 /* A selection that cannot be honoured fails the meter (-ENXIO) rather than
@@ -348,6 +394,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		free(s);
 		return rc;
 	}
+	/* Available, the reason is a remark: which GPUs of which model. */
+	models_remark(s, reason, len);
 	*state = s;
 	return 0;
 }

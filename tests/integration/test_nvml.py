@@ -4,7 +4,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import domains_by_name, measure, run_joulestat  # noqa: E402
+from common import domains_by_name, measure, run_joulestat, unwrap_list  # noqa: E402
 from nvml_sim import COUNTER_TICK_S, NvmlSim, gpu_domains, gpu_uuid  # noqa: E402
 
 # Power that changes every 0.2 s: a figure is only right for the right interval.
@@ -31,7 +31,8 @@ class NvmlCase(unittest.TestCase):
         """What `joulestat list` says of nvml: its lines of the output."""
         proc = run_joulestat(["list"], env=env)
         self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        return "\n".join(ln for ln in (proc.stdout + proc.stderr).splitlines() if "nvml" in ln)
+        text = unwrap_list(proc.stdout) + "\n" + proc.stderr
+        return "\n".join(ln for ln in text.splitlines() if "nvml" in ln)
 
     def assert_counter_matches(self, sim, m, dom, index):
         self.assertLess(dom["energy_j"], BASE_J / 10, "the counter's base leaked")

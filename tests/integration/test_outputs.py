@@ -2,17 +2,22 @@
 closed under it, two outputs naming one file, hostile text in argv, rows of
 several runs. Runs on any machine (the estimate backend)."""
 import csv
+import fcntl
 import json
 import os
+import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import EmptyMachine, binary, run_joulestat  # noqa: E402
+from common import EmptyMachine, binary, run_joulestat, unwrap_list  # noqa: E402
+from nvml_sim import NvmlSim  # noqa: E402
 
 SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
 
@@ -254,6 +259,81 @@ class RunOfEachRowTest(OutputCase):
             if row["window"].startswith("interval-"):
                 csv_runs[row["window"]] = int(row["run"])
         self.assertEqual(csv_runs, {iv["name"]: iv["run"] for iv in doc["intervals"]})
+
+
+class ListLayoutTest(OutputCase):
+    """`joulestat list` wraps each backend's reason to the terminal's width, or
+    to 100 columns when not a terminal, losing no word of it; and names the
+    model of the GPUs it measures."""
+
+    @staticmethod
+    def backend_section(text):
+        lines = text.splitlines()
+        end = lines.index("") if "" in lines else len(lines)
+        return lines[1:end]
+
+    def check_wrapped(self, text, width, reasons):
+        section = self.backend_section(text)
+        for line in section:
+            # str: columns, not bytes. A word longer than a line (a path) stays whole.
+            if len(line.split()) > 1:
+                self.assertLessEqual(len(line), width, line)
+        self.assertGreater(len(section), 3, "nothing was wrapped: " + text)
+        joined = " ".join(unwrap_list(text).split())
+        for name, reason in reasons.items():
+            self.assertIn(" ".join(reason.split()), joined, name)
+
+    def reasons(self, env):
+        proc = run_joulestat(["list", "--json"], env=env)
+        return {b["name"]: b["reason"] for b in json.loads(proc.stdout)["backends"]
+                if b["reason"]}
+
+    def test_not_a_terminal_wraps_at_100(self):
+        env = dict(self.env, JOULESTAT_NVML_LIBRARY=self.path("x" * 60 + "/libnvidia-ml.so.1"))
+        proc = run_joulestat(["list"], env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.check_wrapped(proc.stdout, 100, self.reasons(env))
+
+    def test_terminal_width(self):
+        for cols in (60, 132):
+            with self.subTest(cols=cols):
+                master, slave = pty.openpty()
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+                # A terminal turns \n into \r\n: the reader undoes it.
+                proc = subprocess.Popen([binary("JOULESTAT"), "list"], env=self.env,
+                                        stdout=slave, stderr=subprocess.PIPE)
+                os.close(slave)
+                chunks = []
+                while True:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # EIO: the terminal's other end is closed
+                        break
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                proc.wait(timeout=60)
+                os.close(master)
+                text = b"".join(chunks).decode().replace("\r\n", "\n")
+                self.check_wrapped(text, cols, self.reasons(self.env))
+
+    def test_gpu_model_is_named(self):
+        with NvmlSim(gpus=4, name="NVIDIA A100-SXM4-80GB", arch=7) as sim:
+            proc = run_joulestat(["list", "--gpus", "0,1,3"], env=sim.env())
+            listing = run_joulestat(["list", "--json"], env=sim.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        nvml = [ln for ln in unwrap_list(proc.stdout).splitlines() if "nvml" in ln][0]
+        self.assertIn("gpu0-1, gpu3: NVIDIA A100-SXM4-80GB", " ".join(nvml.split()))
+        backends = {b["name"]: b for b in json.loads(listing.stdout)["backends"]}
+        self.assertEqual(backends["nvml"]["reason"], "gpu0-3: NVIDIA A100-SXM4-80GB")
+
+    def test_a_hostile_model_name_is_escaped(self):
+        with NvmlSim(gpus=1, name="GPU\x1b]0;pwned\x07\x1b[2J") as sim:
+            proc = subprocess.run([binary("JOULESTAT"), "list"], env=sim.env(),
+                                  capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn(b"\x1b", proc.stdout)
+        self.assertIn(b"gpu0: GPU\\x1b]0;pwned\\x07\\x1b[2J", proc.stdout)
 
 
 if __name__ == "__main__":

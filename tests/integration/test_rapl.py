@@ -7,7 +7,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (REPO, PowercapSim, domains_by_name, measure, run_joulestat,  # noqa: E402
-                    unprivileged_prefix)
+                    unprivileged_prefix, unwrap_list)
 
 # Power varies, so a figure that is right is right for the right interval.
 STEPS = "steps:40,90,20,70@0.15"
@@ -211,7 +211,7 @@ class UnavailableTest(unittest.TestCase):
         """joulestat list's output, once it is known to speak of rapl. What is
         looked for in it (a CVE number, a file name) only rapl can say."""
         self.assertRegex(out, r"(?m)^\s*rapl\b", out)
-        return out
+        return unwrap_list(out)
 
     def rapl_entry(self, listing):
         """The object that describes the rapl backend in `joulestat list --json`."""
