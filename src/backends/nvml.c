@@ -293,7 +293,7 @@ static void models_remark(const struct nvml_state *s, char *out, size_t len)
 			continue;
 		const char *sep = used ? "; " : "";
 		for (size_t k = g; k < s->ngpus; k++) {
-			if (strcmp(model_of(&s->gpus[k]), model))
+			if (strcmp(model_of(&s->gpus[k]), model) != 0)
 				continue;
 			size_t end = k;
 			while (end + 1 < s->ngpus &&

@@ -231,10 +231,11 @@ static int identity_of(const char *path, struct identity *id)
 		return 0;
 	}
 	char *a = strdup(path), *b = strdup(path);
+	const char *base = b ? basename(b) : NULL;
 	rc = -1;
-	if (a && b && strlen(basename(b)) < sizeof id->name && stat(dirname(a), &st) == 0) {
+	if (a && base && strlen(base) < sizeof id->name && stat(dirname(a), &st) == 0) {
 		*id = (struct identity){.dev = st.st_dev, .ino = st.st_ino};
-		snprintf(id->name, sizeof id->name, "%s", basename(strcpy(b, path)));
+		snprintf(id->name, sizeof id->name, "%s", base);
 		rc = 0;
 	}
 	free(a);
