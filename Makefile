@@ -2,12 +2,16 @@
 BUILD  ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check bench install uninstall format tidy clean
+.PHONY: all deps bench-deps build demo check bench install uninstall format tidy clean
 
 all: build
 
 deps:
 	@scripts/deps
+
+# What make bench needs beyond the build and the tests (perf).
+bench-deps:
+	@scripts/deps bench
 
 build: deps
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) --prefix=$(PREFIX)
@@ -19,7 +23,7 @@ demo: build
 check: deps
 	@scripts/check
 
-bench: build
+bench: build bench-deps
 	@BUILD=$(BUILD) scripts/bench
 
 install: build

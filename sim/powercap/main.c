@@ -39,6 +39,8 @@ static void usage(FILE *f)
 	    "  --modulus-j J       counter range in joules (default 262143.328850)\n"
 	    "  --tdp-w W           constraint_0_max_power_uw says W and constraint_1's says 0,\n"
 	    "                      as on client CPUs whose turbo (PL2) runs far above it\n"
+	    "  --max-power-uw TEXT constraint_0_max_power_uw holds TEXT as it is, such as\n"
+	    "                      18446744073709551615 from broken firmware\n"
 	    "  --start-near-wrap   counters start 3 J below their wrap\n"
 	    "  --mode M            normal | unreadable | garbage | garbage-range | garbage-late\n"
 	    "  --garbage-after S   garbage-late: when package-0 turns to garbage (default 1)\n"
@@ -95,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		O_MMIO,
 		O_MOD,
 		O_TDP,
+		O_MAX_POWER_UW,
 		O_NEAR,
 		O_MODE,
 		O_GAFTER,
@@ -117,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	    {"mmio", no_argument, 0, O_MMIO},
 	    {"modulus-j", required_argument, 0, O_MOD},
 	    {"tdp-w", required_argument, 0, O_TDP},
+	    {"max-power-uw", required_argument, 0, O_MAX_POWER_UW},
 	    {"start-near-wrap", no_argument, 0, O_NEAR},
 	    {"mode", required_argument, 0, O_MODE},
 	    {"garbage-after", required_argument, 0, O_GAFTER},
@@ -175,6 +179,9 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 			break;
 		case O_TDP:
 			rc = parse_double(optarg, "--tdp-w", 1, &o->tdp_w);
+			break;
+		case O_MAX_POWER_UW:
+			o->max_power_uw = optarg;
 			break;
 		case O_NEAR:
 			o->start_near_wrap = 1;

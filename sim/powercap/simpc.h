@@ -25,6 +25,8 @@ struct simpc_opts {
 	int dram, psys, mmio;
 	double modulus_j;
 	double tdp_w; /* > 0: constraint_0_max_power_uw states this, below the real peak */
+	const char *max_power_uw; /* non-NULL: constraint_0_max_power_uw holds this text
+	                             verbatim (firmware garbage such as 2^64-1) */
 	int start_near_wrap;
 	enum simpc_mode mode;
 	double garbage_after_s;

@@ -204,6 +204,8 @@ static int zone_create(struct simpc *s, struct simpc_zone *z, size_t i)
 		 * short-term one, whose turbo power is several times the TDP. */
 		snprintf(text, sizeof text, "%llu\n",
 		         (unsigned long long)llround(s->o.tdp_w * 1e6));
+	if (s->o.max_power_uw)
+		snprintf(text, sizeof text, "%s\n", s->o.max_power_uw);
 	if ((rc = write_attr(dir, "name", name)) || (rc = write_attr(dir, "enabled", "1\n")) ||
 	    (rc = write_attr(dir, "constraint_0_name", "long_term\n")) ||
 	    (rc = write_attr(dir, "constraint_0_max_power_uw", text)))

@@ -80,7 +80,10 @@ struct jst_backend_ops {
 	double accuracy; /* class of its best method */
 	/* Find the hardware. On success set *state and return 0 (a backend with no
 	 * domains may still succeed). On failure return negative and write a
-	 * reason a person can act on into reason. */
+	 * reason a person can act on into reason. -ENXIO (only) when something the
+	 * caller selected by name (jst_config.gpus, CUDA_VISIBLE_DEVICES) cannot be
+	 * measured: jst_meter_open then fails with it, and the reason, which names
+	 * what was asked and what exists, is jst_strerror(-ENXIO)'s text. */
 	int (*probe)(const struct jst_backend_ctx *ctx, void **state, char *reason,
 	             size_t reason_len);
 	/* Domains declared by probe; the array stays valid until close. */

@@ -178,8 +178,9 @@ static int est_probe(const struct jst_backend_ctx *ctx, void **state, char *reas
 	free(text);
 
 	struct jst_estimate_model model;
-	rc = jst_estimate_model_choose(&ci, ncpu, getenv(JST_ESTIMATE_TDP_ENV), &model, reason,
-	                               reason_len);
+	/* An override: ignored in a privileged process (AT_SECURE), as config.c's. */
+	rc = jst_estimate_model_choose(&ci, ncpu, secure_getenv(JST_ESTIMATE_TDP_ENV), &model,
+	                               reason, reason_len);
 	if (rc < 0) {
 		free(st);
 		return rc;

@@ -31,8 +31,9 @@ struct nvml_gpu {
 	int lost;       /* once lost, NVML is never asked about it again */
 	char lost_error[JST_NOTE_MAX];
 	int has_instant;
-	nvmlReturn_t failure; /* why probe could not open it */
-	double power_w;       /* power read in this read() call, for the telemetry series */
+	nvmlReturn_t failure;                        /* why probe could not open it */
+	char model[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* nvmlDeviceGetName, or "" */
+	double power_w; /* power read in this read() call, for the telemetry series */
 };
 
 struct nvml_dom {
@@ -235,6 +236,10 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 		return -ENODEV;
 	}
 	gpu->index = index;
+	gpu->model[0] = 0;
+	if (api->DeviceGetName &&
+	    api->DeviceGetName(gpu->dev, gpu->model, sizeof gpu->model) != NVML_SUCCESS)
+		gpu->model[0] = 0;
 
 	uint64_t mj;
 	double w;
@@ -270,6 +275,67 @@ static int probe_gpu(struct nvml_state *s, unsigned index, int all, char *reason
 	return 0;
 }
 
+static const char *model_of(const struct nvml_gpu *gpu)
+{
+	return gpu->model[0] ? gpu->model : "model unknown";
+}
+
+/* What the GPUs measured are, for `joulestat list`: each model once, with the
+ * GPUs of that model as ranges of indices ("gpu0-1, gpu3: NVIDIA H100 80GB HBM3"). */
+static void models_remark(const struct nvml_state *s, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (size_t g = 0; g < s->ngpus; g++) {
+		const char *model = model_of(&s->gpus[g]);
+		int seen = 0;
+		for (size_t k = 0; k < g; k++)
+			seen |= !strcmp(model_of(&s->gpus[k]), model);
+		if (seen)
+			continue;
+		const char *sep = used ? "; " : "";
+		for (size_t k = g; k < s->ngpus; k++) {
+			if (strcmp(model_of(&s->gpus[k]), model) != 0)
+				continue;
+			size_t end = k;
+			while (end + 1 < s->ngpus &&
+			       s->gpus[end + 1].index == s->gpus[end].index + 1 &&
+			       !strcmp(model_of(&s->gpus[end + 1]), model))
+				end++;
+			if (used < len && end > k)
+				used += (size_t)snprintf(out + used, len - used, "%sgpu%u-%u", sep,
+				                         s->gpus[k].index, s->gpus[end].index);
+			else if (used < len)
+				used += (size_t)snprintf(out + used, len - used, "%sgpu%u", sep,
+				                         s->gpus[k].index);
+			sep = ", ";
+			k = end;
+		}
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used, ": %s", model);
+	}
+}
+
+/* A selection that cannot be honoured fails the meter (-ENXIO) rather than
+ * leave the GPUs out: the reason names the selection, why, and what exists. */
+static int refuse(const struct jst_backend_ctx *ctx, unsigned count, int rc, char *reason,
+                  size_t len)
+{
+	char why[JST_REASON_MAX];
+	if (rc == -ENOMEM)
+		return rc;
+	snprintf(why, sizeof why, "%s", reason[0] ? reason : jst_strerror(rc));
+	if (count && !strstr(why, "NVML sees"))
+		snprintf(reason, len, "%s '%s' cannot be measured: %s (NVML sees %u GPU%s)",
+		         ctx->gpus_from_env ? "CUDA_VISIBLE_DEVICES" : "GPU selection", ctx->gpus,
+		         why, count, count == 1 ? "" : "s");
+	else
+		snprintf(reason, len, "%s '%s' cannot be measured: %s",
+		         ctx->gpus_from_env ? "CUDA_VISIBLE_DEVICES" : "GPU selection", ctx->gpus,
+		         why);
+	return -ENXIO;
+}
+
 static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
 {
 	if (ctx->gpus && !*ctx->gpus) {
@@ -284,7 +350,9 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	int rc = jst_nvml_session_acquire(ctx->nvml_library, &s->api, reason, len);
 	if (rc) {
 		free(s);
-		return rc;
+		/* --gpus names GPUs that must be measured; a CUDA_VISIBLE_DEVICES
+		 * inherited on a machine without NVML says nothing of the kind. */
+		return ctx->gpus && !ctx->gpus_from_env ? refuse(ctx, 0, rc, reason, len) : rc;
 	}
 	unsigned count = 0, idx[NVML_MAX_GPUS];
 	size_t n = 0;
@@ -319,6 +387,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	/* Where every GPU was left out, reason still holds the last one's why. */
 	if (!rc && s->ndoms == 0)
 		rc = -ENODEV;
+	if (rc && ctx->gpus)
+		rc = refuse(ctx, count, rc, reason, len);
 	for (size_t i = 0; !rc && left_out[0] && i < s->ndoms; i++)
 		note_append(s->descs[i].note, sizeof s->descs[i].note, left_out);
 	if (rc) {
@@ -326,6 +396,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		free(s);
 		return rc;
 	}
+	/* Available, the reason is a remark: which GPUs of which model. */
+	models_remark(s, reason, len);
 	*state = s;
 	return 0;
 }

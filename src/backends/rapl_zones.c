@@ -173,6 +173,8 @@ static int rapl_set_reason(struct rapl_probe *p, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The remedies keep the counters to trusted users: one that makes them
+ * world-readable would reopen CVE-2020-8694, so none is ever suggested. */
 static int rapl_permission_reason(struct rapl_probe *p, const char *path, int err)
 {
 	/* The remedy matters more than the root's name: keep room for it. */
@@ -183,8 +185,8 @@ static int rapl_permission_reason(struct rapl_probe *p, const char *path, int er
 	    "PLATYPUS). Run as root; or grant one group read access with the udev rule "
 	    "SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chgrp power "
 	    "/sys%%p/energy_uj\", RUN+=\"/bin/chmod g+r /sys%%p/energy_uj\" (then udevadm "
-	    "trigger -s powercap, and add users to group power); or for this boot: sudo chmod "
-	    "o+r /sys/class/powercap/intel-rapl:*/energy_uj. See docs/backends/rapl.md",
+	    "trigger -s powercap, and add users to group power). Never make it readable by "
+	    "every user: that reopens the side channel. See docs/backends/rapl.md",
 	    tail == path ? "" : "...", tail, strerror(-err));
 }
 
@@ -209,6 +211,9 @@ static int rapl_read_attr(struct rapl_probe *p, const char *zdir, const char *at
 	return 0;
 }
 
+/* No RAPL zone draws this much: a 2-socket server's psys stays under 3 kW. */
+#define RAPL_PLAUSIBLE_MAX_W 10000.0
+
 /* The highest power any constraint states, in watts; 0 when none says. Both
  * the hardware's maximum and the limit set now count: a limit (PL2, PL4) may
  * be set above what constraint_*_max_power_uw says, which is often the TDP. */
@@ -223,7 +228,11 @@ static double rapl_max_power(struct rapl_probe *p, const char *zdir)
 			snprintf(attr, sizeof attr, "constraint_%d_%s", i, attrs[a]);
 			/* A missing or odd constraint only loses a hint, never the zone;
 			 * no reason is pending here, so whatever it wrote is dropped. */
-			if (rapl_read_attr(p, zdir, attr, &uw) == 0 && (double)uw * 1e-6 > best)
+			/* Above any CPU package or platform ever built, a constraint is
+			 * firmware garbage (2^64-1 is seen): as a bound it would make the
+			 * sampler read at its fastest for nothing. */
+			if (rapl_read_attr(p, zdir, attr, &uw) == 0 &&
+			    (double)uw * 1e-6 <= RAPL_PLAUSIBLE_MAX_W && (double)uw * 1e-6 > best)
 				best = (double)uw * 1e-6;
 			p->reason[0] = 0;
 		}

@@ -110,6 +110,22 @@ void jst_cli_output_discard(struct jst_cli_output *o);
  * and the output discarded. 0, or -1 after reporting. */
 int jst_cli_output_finish(struct jst_cli_output *o, int write_rc);
 
+/* Whether two output paths ("-" is stdout) would write the same file: the
+ * same inode now (st_dev, st_ino, through any path or link), or the same name
+ * in the same directory for files not yet there. Devices may be shared. */
+int jst_cli_output_same(const char *a, const char *b);
+
+/* ---- privileged installs (privilege.c) ------------------------------------- */
+
+/* Whether the kernel started joulestat with more privilege than its user has
+ * (setuid, setgid, file capabilities: AT_SECURE). */
+int jst_cli_privileged(void);
+/* In such a process, say which JOULESTAT_* overrides are set and ignored. */
+void jst_cli_warn_ignored_overrides(void);
+/* Become the user who ran joulestat, for good: real uid and gid, no
+ * capability (root who ran it stays root). 0 or -errno. */
+int jst_cli_drop_privileges(void);
+
 /* ---- help ---------------------------------------------------------------- */
 
 /* Print the help of a subcommand (NULL: the overview); -1 if there is no such command. */

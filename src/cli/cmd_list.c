@@ -3,7 +3,14 @@
 #include "sinks.h"
 #include "table.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* Enough for any backend reason (the library keeps 1 KiB of one). */
+#define JST_CLI_REASON_MAX 1024
 
 static int parse(int argc, char **argv, struct jst_cli_common *c, int *json)
 {
@@ -46,8 +53,65 @@ static const char *parent_name(jst_meter *meter, int parent, char *buf, size_t l
 	return buf;
 }
 
+/* The width to wrap at: the terminal's, or 100 columns when not a terminal. */
+static size_t line_width(FILE *f)
+{
+	struct winsize ws;
+	if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col < 40 ? 40 : ws.ws_col;
+	return 100;
+}
+
+/* Columns a word takes: UTF-8 continuation bytes take none. */
+static size_t columns(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+/* Print text (escaped for the terminal) from column col on, wrapped at spaces
+ * to width; each further line starts at column indent. A word longer than a
+ * line (a path) stays whole on its own line, for people to copy or grep. */
+static void put_wrapped(FILE *f, const char *text, size_t col, size_t indent, size_t width)
+{
+	char *esc = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&esc, &len);
+	if (!m) {
+		fprintf(f, "%s\n", text);
+		return;
+	}
+	jst_sink_text_escaped(m, text);
+	fclose(m);
+	int first = 1;
+	for (const char *p = esc; *p;) {
+		size_t gap = strspn(p, " ");
+		p += gap;
+		size_t n = strcspn(p, " ");
+		if (!n)
+			break;
+		size_t w = columns(p, n);
+		if (!first && col + gap + w > width) {
+			fprintf(f, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (!first) {
+			fprintf(f, "%*s", (int)gap, "");
+			col += gap;
+		}
+		fwrite(p, 1, n, f);
+		col += w;
+		first = 0;
+		p += n;
+	}
+	fputc('\n', f);
+	free(esc);
+}
+
 static void list_text(FILE *f, jst_meter *meter)
 {
+	size_t line = line_width(f);
 	size_t width = 0;
 	for (size_t i = 0; i < jst_meter_backend_count(meter); i++) {
 		jst_backend_info b;
@@ -59,14 +123,17 @@ static void list_text(FILE *f, jst_meter *meter)
 		jst_backend_info b;
 		if (jst_meter_backend(meter, i, &b))
 			continue;
-		/* A reason stays on its backend's line, however long: people grep for it. */
-		fprintf(f, "  %-*s  ", (int)width, b.name);
+		/* Wrapped to the line, under the text's first column: a reason runs
+		 * to hundreds of characters (what to do, and where it is documented). */
+		char text[JST_CLI_REASON_MAX + 256];
 		if (!b.available)
-			fprintf(f, "unavailable: %s\n", b.reason);
+			snprintf(text, sizeof text, "unavailable: %s", b.reason);
 		else
-			fprintf(f, "available  ± %.0f%%  %s%s%s%s\n", 100 * b.accuracy,
-			        b.description, b.reason[0] ? " (" : "", b.reason,
-			        b.reason[0] ? ")" : "");
+			snprintf(text, sizeof text, "available  ± %.0f%%  %s%s%s%s",
+			         100 * b.accuracy, b.description, b.reason[0] ? " (" : "", b.reason,
+			         b.reason[0] ? ")" : "");
+		fprintf(f, "  %-*s  ", (int)width, b.name);
+		put_wrapped(f, text, width + 4, width + 4, line);
 	}
 
 	struct jst_table *t;
@@ -179,12 +246,15 @@ int jst_cmd_list(int argc, char **argv)
 		json_t *doc = list_json(meter);
 		rc = jst_sink_json_write(stdout, doc);
 		json_decref(doc);
-		if (rc)
-			jst_cli_error("cannot write the list: %s", strerror(-rc));
 	} else {
 		list_text(stdout, meter);
-		rc = fflush(stdout) ? -1 : 0;
+		rc = fflush(stdout) ? -errno : 0;
 	}
+	/* A reader that stopped reading (`| head`) wanted no more: no failure. */
+	if (rc == -EPIPE)
+		rc = 0;
+	if (rc)
+		jst_cli_error("cannot write the list: %s", strerror(-rc));
 	jst_meter_close(meter);
 	return rc ? JST_EXIT_FAIL : 0;
 }

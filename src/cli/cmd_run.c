@@ -80,6 +80,17 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	if (to_stdout > 1)
 		return jst_cli_usage_error("run", "only one of --json, --csv and -o can write to "
 		                                  "stdout ('-')");
+	/* Two outputs in one file: the second to be finished would replace the
+	 * first, which would be lost without a word. */
+	const char *paths[] = {o->json_path, o->csv_path, o->quiet ? NULL : o->out_path};
+	const char *names[] = {"--json", "--csv", "-o"};
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (paths[i] && paths[j] && jst_cli_output_same(paths[i], paths[j]))
+				return jst_cli_usage_error(
+				    "run",
+				    "%s '%s' and %s '%s' are the same file: give each its own",
+				    names[i], paths[i], names[j], paths[j]);
 	return 0;
 }
 
@@ -194,8 +205,8 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	struct jst_interval *iv = NULL;
 	if (o->interval_ms) {
 		/* Only the files want every interval; the table has its rows already. */
-		rc = jst_interval_start(meter, o->interval_ms, out->table, &r->header, &r->serial,
-		                        out->json.f || out->csv.f, &iv);
+		rc = jst_interval_start(meter, o->interval_ms, out->table, k, &r->header,
+		                        &r->serial, out->json.f || out->csv.f, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}

@@ -113,7 +113,9 @@ static void describe_workload(FILE *f, const struct validate_opts *o, json_t *do
 		json_t *cmd = json_array();
 		fputs("joulestat validate: '", f);
 		for (char **a = o->command; *a; a++) {
-			fprintf(f, "%s%s", a == o->command ? "" : " ", *a);
+			if (a != o->command)
+				fputc(' ', f);
+			jst_sink_text_escaped(f, *a);
 			json_array_append_new(cmd, jst_json_string(*a));
 		}
 		fputc('\'', f);

@@ -15,7 +15,8 @@ static volatile sig_atomic_t child_pid;
 static atomic_int last_signal;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free int");
 static sigset_t original_mask;
-static sigset_t handled; /* those not ignored when joulestat started */
+static sigset_t handled;        /* those not ignored when joulestat started */
+static int sigpipe_was_default; /* joulestat ignores it; the command must not */
 
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
@@ -73,10 +74,23 @@ void jst_forward_unblock(void)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+void jst_forward_ignore_sigpipe(void)
+{
+	struct sigaction old, ign;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, NULL, &old) || old.sa_handler == SIG_IGN)
+		return;
+	if (sigaction(SIGPIPE, &ign, NULL) == 0)
+		sigpipe_was_default = 1;
+}
+
 void jst_forward_child_attrs(sigset_t *mask, sigset_t *defaults)
 {
 	*mask = original_mask;
 	*defaults = handled;
+	if (sigpipe_was_default)
+		sigaddset(defaults, SIGPIPE);
 }
 
 void jst_forward_set_child(pid_t pid)

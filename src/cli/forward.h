@@ -13,6 +13,10 @@ int jst_forward_install(void);
  * while they are blocked never run the handler. */
 void jst_forward_block(void);
 void jst_forward_unblock(void);
+/* Ignore SIGPIPE in joulestat (a reader that goes away, `| head -1`, must not
+ * kill it while the command runs: a write then fails with EPIPE instead); the
+ * command still starts with SIGPIPE as joulestat found it. Before any thread. */
+void jst_forward_ignore_sigpipe(void);
 /* The signal mask and dispositions the command must start with. */
 void jst_forward_child_attrs(sigset_t *mask, sigset_t *defaults);
 /* Publish (or with 0, withdraw) the process that signals go to. */

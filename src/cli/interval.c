@@ -15,6 +15,7 @@ struct jst_interval {
 	jst_window *window;
 	int64_t period_ns;
 	FILE *rows;
+	size_t run; /* of the command, 1-based: every row says it */
 	int *header;
 	unsigned *serial;
 	int keep;
@@ -69,7 +70,7 @@ static int rotate(struct jst_interval *iv, int last)
 			jst_sink_text_interval_header(iv->rows, m);
 			*iv->header = 1;
 		}
-		jst_sink_text_interval_row(iv->rows, m,
+		jst_sink_text_interval_row(iv->rows, m, iv->run,
 		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
 	}
 	rc = iv->keep ? keep(iv, m) : 0;
@@ -113,7 +114,7 @@ static void *interval_main(void *arg)
 	return NULL;
 }
 
-int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *header,
+int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t run, int *header,
                        unsigned *serial, int keep, struct jst_interval **out)
 {
 	struct jst_interval *iv = calloc(1, sizeof *iv);
@@ -122,6 +123,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	*iv = (struct jst_interval){.meter = meter,
 	                            .period_ns = (int64_t)period_ms * 1000000,
 	                            .rows = rows,
+	                            .run = run,
 	                            .header = header,
 	                            .serial = serial,
 	                            .keep = keep};

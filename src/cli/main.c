@@ -1,16 +1,18 @@
 /* joulestat: the command-line front end over libjoulestat. */
 #include "cli.h"
+#include "forward.h"
 
 #include <string.h>
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	int meters; /* opens a meter, and gives up privileges once it has */
 } commands[] = {
-    {"list", jst_cmd_list},
-    {"run", jst_cmd_run},
-    {"validate", jst_cmd_validate},
-    {"burn", jst_cmd_burn},
+    {"list", jst_cmd_list, 1},
+    {"run", jst_cmd_run, 1},
+    {"validate", jst_cmd_validate, 1},
+    {"burn", jst_cmd_burn, 0},
 };
 
 static int help(int argc, char **argv)
@@ -24,6 +26,8 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	int rc;
+	jst_forward_ignore_sigpipe();
 	if (argc < 2) {
 		jst_cli_help(stderr, NULL);
 		return JST_EXIT_USAGE;
@@ -37,10 +41,17 @@ int main(int argc, char **argv)
 		return help(1, argv + 1);
 	if (!strcmp(cmd, "help"))
 		return help(argc - 1, argv + 1);
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(cmd, commands[i].name))
-			/* Each command parses its own argv, with its name as argv[0]. */
-			return commands[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		/* A command that reads no counter needs no privilege at all. */
+		if (!commands[i].meters && (rc = jst_cli_drop_privileges())) {
+			jst_cli_error("cannot give up privileges: %s", strerror(-rc));
+			return JST_EXIT_FAIL;
+		}
+		/* Each command parses its own argv, with its name as argv[0]. */
+		return commands[i].fn(argc - 1, argv + 1);
+	}
 	if (cmd[0] == '-')
 		return jst_cli_usage_error(NULL, "unknown option '%s' (options follow the command)",
 		                           cmd);

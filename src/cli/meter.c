@@ -64,7 +64,18 @@ int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_mete
 {
 	jst_config cfg;
 	config_of(c, &cfg);
+	jst_cli_warn_ignored_overrides();
 	int rc = jst_meter_open(&cfg, out);
+	/* The meter holds its counters open now: whatever follows (outputs, the
+	 * command, a usage message) runs as the user, privileged install or not. */
+	int drop = jst_cli_drop_privileges();
+	if (drop) {
+		if (!rc)
+			jst_meter_close(*out);
+		*out = NULL;
+		jst_cli_error("cannot give up privileges: %s", strerror(-drop));
+		return JST_EXIT_FAIL;
+	}
 	if (rc == -EINVAL)
 		return explain_invalid(cmd, c);
 	if (rc) {

@@ -1,5 +1,6 @@
 /* Option parsing the subcommands share: diagnostics, strict numbers, common options. */
 #include "cli.h"
+#include "sinks.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,12 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A message quotes what it was given (options, paths, the command): it goes
+ * out escaped, so that no control character in those reaches the terminal. */
+static void message(const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	if (vasprintf(&text, fmt, ap) < 0) {
+		fputs("(message lost: out of memory)", stderr);
+		return;
+	}
+	jst_sink_text_escaped(stderr, text);
+	free(text);
+}
+
 void jst_cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("joulestat: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	message(fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
 }
@@ -33,7 +47,7 @@ int jst_cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "joulestat: %s%s", cmd ? cmd : "", cmd ? ": " : "");
-	vfprintf(stderr, fmt, ap);
+	message(fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
 	if (cmd)

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,15 @@ static int create_temporary(const char *target, char **tmp)
 	return err;
 }
 
+/* Whether the reader of a pipe or socket has gone (`| head -1`): what it did
+ * not read, nobody wanted, so it is no failure. The write end of a pipe polls
+ * POLLERR once no reader is left, whatever errno a stdio write left behind. */
+static int reader_gone(FILE *f)
+{
+	struct pollfd p = {.fd = fileno(f), .events = POLLOUT};
+	return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 static void output_free(struct jst_cli_output *o)
 {
 	free(o->tmp);
@@ -157,6 +168,8 @@ int jst_cli_output_commit(struct jst_cli_output *o)
 	errno = 0;
 	int bad = fflush(o->f) != 0 || ferror(o->f);
 	int err = errno;
+	if (bad && !o->tmp && (err == EPIPE || reader_gone(o->f)))
+		bad = 0; /* nothing was written in place of what it held */
 	if (o->f != stdout && fclose(o->f))
 		bad = 1, err = errno;
 	if (!bad && o->tmp && rename(o->tmp, o->target))
@@ -188,7 +201,56 @@ int jst_cli_output_finish(struct jst_cli_output *o, int write_rc)
 {
 	if (!write_rc)
 		return jst_cli_output_commit(o);
+	if (!o->tmp && (write_rc == -EPIPE || reader_gone(o->f))) {
+		jst_cli_output_discard(o);
+		return 0;
+	}
 	jst_cli_error("cannot write '%s': %s", o->path, strerror(-write_rc));
 	jst_cli_output_discard(o);
 	return -1;
+}
+
+/* What a path will be written to: the file it names now, or for one not yet
+ * there, its directory and name. 0, or -1 when that cannot be told. */
+struct identity {
+	dev_t dev;
+	ino_t ino;
+	int exists;
+	mode_t mode;
+	char name[256];
+};
+
+static int identity_of(const char *path, struct identity *id)
+{
+	struct stat st;
+	*id = (struct identity){0};
+	int rc = strcmp(path, "-") ? stat(path, &st) : fstat(STDOUT_FILENO, &st);
+	if (rc == 0) {
+		*id = (struct identity){
+		    .dev = st.st_dev, .ino = st.st_ino, .exists = 1, .mode = st.st_mode};
+		return 0;
+	}
+	char *a = strdup(path), *b = strdup(path);
+	const char *base = b ? basename(b) : NULL;
+	rc = -1;
+	if (a && base && strlen(base) < sizeof id->name && stat(dirname(a), &st) == 0) {
+		*id = (struct identity){.dev = st.st_dev, .ino = st.st_ino};
+		snprintf(id->name, sizeof id->name, "%s", base);
+		rc = 0;
+	}
+	free(a);
+	free(b);
+	return rc;
+}
+
+int jst_cli_output_same(const char *a, const char *b)
+{
+	struct identity x, y;
+	if (identity_of(a, &x) || identity_of(b, &y))
+		return !strcmp(a, b);
+	/* Two outputs may share a device (/dev/null, a terminal) as they share stderr. */
+	if (x.exists && y.exists)
+		return x.dev == y.dev && x.ino == y.ino && !S_ISCHR(x.mode);
+	return !x.exists && !y.exists && x.dev == y.dev && x.ino == y.ino &&
+	       !strcmp(x.name, y.name);
 }

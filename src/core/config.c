@@ -18,11 +18,14 @@ void jst_config_init(jst_config *cfg)
 	};
 }
 
+/* secure_getenv: in a setuid or file-capability process (AT_SECURE) an
+ * override from the environment would let any user point a privileged reader
+ * at other files, or load a library of theirs into it; there it is ignored. */
 static int pick(char *dst, size_t len, const char *given, const char *env, const char *dflt)
 {
 	const char *v = given;
 	if (!v || !*v)
-		v = env ? getenv(env) : NULL;
+		v = env ? secure_getenv(env) : NULL;
 	if (!v || !*v)
 		v = dflt;
 	size_t n = strlen(v);
@@ -70,6 +73,7 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 	if (rc)
 		return rc;
 
+	/* Plain getenv: a selection of GPUs reaches no file a user could not. */
 	rc = jst_gpu_selection_resolve(cfg->gpus, getenv("CUDA_VISIBLE_DEVICES"), out->gpus,
 	                               sizeof out->gpus);
 	if (rc < 0)

@@ -1,5 +1,6 @@
 /* Error text, names of kinds and methods, the version. */
 #include "joulestat.h"
+#include "meter_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,6 +39,11 @@ const char *jst_strerror(int code)
 		return "value out of range";
 	case ENOSYS:
 		return "not supported by this backend";
+	case ENXIO: {
+		/* jst_meter_open's refusal: which selection, and what exists. */
+		const char *why = jst_meter_refusal();
+		return why ? why : "a device explicitly selected cannot be measured";
+	}
 	default: {
 		const char *s = strerrordesc_np(code);
 		return s ? s : "unknown error";

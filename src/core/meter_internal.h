@@ -14,6 +14,9 @@
 
 struct jst_domtab;
 
+/* The reason of this thread's last jst_meter_open refused with -ENXIO, or NULL. */
+const char *jst_meter_refusal(void);
+
 /* A domain as the meter keeps it: what the backend declared, its sensor model,
  * and the running state the core derives from its readings. Guarded by
  * meter->mu. */

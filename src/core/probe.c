@@ -62,6 +62,16 @@ static int names_known(const char *list, const struct jst_backend_ops *const *op
 	return 1;
 }
 
+/* Why the last jst_meter_open on this thread was refused with -ENXIO: the
+ * refusing backend's reason. The meter that would hold it is never returned,
+ * so jst_strerror(-ENXIO) shows it. */
+static _Thread_local char refusal[JST_REASON_MAX];
+
+const char *jst_meter_refusal(void)
+{
+	return refusal[0] ? refusal : NULL;
+}
+
 /* Probe each backend the configuration allows. */
 static int probe_backends(struct jst_meter *m, const struct jst_resolved_config *rc,
                           const struct jst_backend_ops *const *ops, size_t nops)
@@ -74,6 +84,7 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,
 	};
+	refusal[0] = 0;
 	if (rc->backends_set && !names_known(rc->backends, ops, nops))
 		return -EINVAL;
 	m->nbackends = nops;
@@ -94,6 +105,15 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 			continue;
 		}
 		int r = be->ops->probe(&ctx, &be->state, be->reason, sizeof be->reason);
+		/* What the caller asked for by name cannot be measured: measuring
+		 * less without a word would pass for what was asked. */
+		if (r == -ENXIO) {
+			be->state = NULL;
+			snprintf(refusal, sizeof refusal, "%s",
+			         be->reason[0] ? be->reason
+			                       : "a selected device cannot be measured");
+			return -ENXIO;
+		}
 		if (r < 0) {
 			be->state = NULL;
 			if (!be->reason[0])

@@ -43,11 +43,17 @@ void jst_stat_duration(jst_measurement *const *runs, size_t n, struct jst_stat *
 
 /* The table of one measurement, or (nruns > 1) of mean ± stddev over runs,
  * with totals, duration and the footnotes that explain every mark. */
+/* Write s for a terminal: control characters (C0, DEL, the C1 range as UTF-8)
+ * and bytes that are not UTF-8 as \xNN, \n, \t or \r, so that text from
+ * the command line or a file cannot move the cursor, retitle the terminal or
+ * hide what follows. Valid UTF-8 passes unchanged. */
+void jst_sink_text_escaped(FILE *f, const char *s);
 void jst_sink_text_report(FILE *f, const struct jst_report *r);
-/* One interval row; header once before the first. t_s: end of the interval
- * since the first interval began. */
+/* One interval row; header once before the first. run: the 1-based run of
+ * the command it belongs to (-r); t_s: end of the interval since its run's
+ * first interval began. */
 void jst_sink_text_interval_header(FILE *f, const jst_measurement *m);
-void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s);
+void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, size_t run, double t_s);
 
 /* ---- JSON (docs/output.md) ------------------------------------------------ */
 

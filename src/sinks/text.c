@@ -155,11 +155,64 @@ static void total_rows(struct jst_table *t, const struct jst_report *r)
 	}
 }
 
+/* The length of the valid UTF-8 sequence at p that is no control character
+ * (C1, U+0080-U+009F, included), or 0. */
+static size_t utf8_printable(const unsigned char *p)
+{
+	size_t n;
+	unsigned cp;
+	if (p[0] < 0x80)
+		return p[0] >= 0x20 && p[0] != 0x7f;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07u;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the terminating NUL */
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF, and the C1 controls. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+		return 0;
+	return n;
+}
+
+void jst_sink_text_escaped(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = utf8_printable(p);
+		if (n) {
+			fwrite(p, 1, n, f);
+			p += n;
+			continue;
+		}
+		if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p == '\r')
+			fputs("\\r", f);
+		else
+			fprintf(f, "\\x%02x", *p);
+		p++;
+	}
+}
+
 static void print_command(FILE *f, char *const *argv)
 {
 	fputs("'", f);
-	for (char *const *a = argv; a && *a; a++)
-		fprintf(f, "%s%s", a == argv ? "" : " ", *a);
+	for (char *const *a = argv; a && *a; a++) {
+		if (a != argv)
+			fputc(' ', f);
+		jst_sink_text_escaped(f, *a);
+	}
 	fputs("'", f);
 }
 
@@ -317,7 +370,9 @@ static int col_width(const char *name)
 
 void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 {
-	fprintf(f, "#%9s", "time s");
+	if (ferror(f))
+		return; /* its reader has gone (EPIPE): stop writing to it */
+	fprintf(f, "#%9s  %3s", "time s", "run");
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;
 		if (jst_measurement_domain(m, i, &d))
@@ -329,9 +384,11 @@ void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 	fflush(f);
 }
 
-void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, double t_s)
+void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, size_t run, double t_s)
 {
-	fprintf(f, "%10.3f", t_s);
+	if (ferror(f))
+		return; /* its reader has gone (EPIPE): stop writing to it */
+	fprintf(f, "%10.3f  %3zu", t_s, run);
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
 		jst_domain_energy d;
 		if (jst_measurement_domain(m, i, &d))

@@ -179,6 +179,23 @@ class PowercapSim:
         return raw(end_ns) // zone["modulus_uj"] - raw(begin_ns) // zone["modulus_uj"]
 
 
+def unwrap_list(text):
+    """`joulestat list`'s text with each backend's wrapped reason joined back
+    onto its backend's line (continuation lines are indented under it)."""
+    out = []
+    in_backends = False
+    for line in text.splitlines():
+        if line.startswith("backends"):
+            in_backends = True
+        elif not line.strip():
+            in_backends = False
+        elif in_backends and out and line.startswith("    ") and out[-1].startswith("  "):
+            out[-1] += " " + line.strip()
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def run_joulestat(args, env=None, timeout=60, prefix=()):
     """Run joulestat with args; returns the CompletedProcess (text)."""
     return subprocess.run(list(prefix) + [binary("JOULESTAT")] + list(args), env=env,

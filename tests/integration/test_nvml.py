@@ -4,7 +4,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import domains_by_name, measure, run_joulestat  # noqa: E402
+from common import domains_by_name, measure, run_joulestat, unwrap_list  # noqa: E402
 from nvml_sim import NvmlSim, gpu_domains, gpu_uuid  # noqa: E402
 
 # Power that changes every 0.2 s: a figure is only right for the right interval.
@@ -34,7 +34,8 @@ class NvmlCase(unittest.TestCase):
         """What `joulestat list` says of nvml: its lines of the output."""
         proc = run_joulestat(["list"], env=env)
         self.assertGreaterEqual(proc.returncode, 0, "killed by a signal")
-        return "\n".join(ln for ln in (proc.stdout + proc.stderr).splitlines() if "nvml" in ln)
+        text = unwrap_list(proc.stdout) + "\n" + proc.stderr
+        return "\n".join(ln for ln in text.splitlines() if "nvml" in ln)
 
     def assert_counter_matches(self, sim, m, dom, index):
         self.assertLess(dom["energy_j"], BASE_J / 10, "the counter's base leaked")
@@ -283,14 +284,80 @@ class SelectionTest(NvmlCase):
         self.assertEqual(self.names(["--gpus", "0"], cuda_visible="1,3"), ["gpu0"])
 
     def test_unknown_gpu_says_which(self):
-        self.assertIn("GPU 7 not found", self.listed(self.sim.env(cuda_visible="7")))
+        proc = run_joulestat(["list"], env=self.sim.env(cuda_visible="7"))
+        self.assertIn("GPU 7 not found", proc.stderr)
         proc = run_joulestat(["list"], env=self.sim.env(cuda_visible=gpu_uuid(9)))
-        self.assertIn("no GPU has UUID " + gpu_uuid(9), proc.stdout + proc.stderr)
+        self.assertIn("no GPU has UUID " + gpu_uuid(9), proc.stderr)
 
     def test_empty_cuda_visible_devices_means_no_gpu(self):
         text = self.listed(self.sim.env(cuda_visible=""))
         self.assertIn("unavailable", text)
         self.assertIn("no GPU selected", text)
+
+
+class RefusalTest(unittest.TestCase):
+    """A selection that cannot be honoured fails before the command starts,
+    naming what was asked and what exists: measuring fewer GPUs than asked
+    for, exit 0, would pass for the figure that was wanted."""
+
+    CASES = [
+        # (simulator, --gpus or None, CUDA_VISIBLE_DEVICES or None, what stderr must say)
+        (dict(gpus=4), "4", None,
+         ["GPU selection '4'", "GPU 4 not found", "NVML sees 4 GPUs, indices 0-3"]),
+        (dict(gpus=4), "2,99", None,
+         ["GPU selection '2,99'", "GPU 99 not found", "indices 0-3"]),
+        (dict(gpus=4), None, "7",
+         ["CUDA_VISIBLE_DEVICES '7'", "GPU 7 not found", "indices 0-3"]),
+        (dict(gpus=4), gpu_uuid(9), None, ["no GPU has UUID " + gpu_uuid(9)]),
+        # lost from the start: NVML cannot open it
+        (dict(gpus=2, lost="1@0"), "0,1", None,
+         ["GPU selection '0,1'", "gpu1", "GPU is lost", "NVML sees 2 GPUs"]),
+        (dict(gpus=2, lost="0@0"), None, "0", ["CUDA_VISIBLE_DEVICES '0'", "GPU is lost"]),
+        # no NVML at all, yet GPUs were asked for by name
+        (dict(library="/nonexistent/libnvidia-ml.so.1"), "0", None,
+         ["GPU selection '0'", "/nonexistent/libnvidia-ml.so.1"]),
+    ]
+
+    def check(self, argv_of):
+        for simopts, gpus, cuda, says in self.CASES:
+            with self.subTest(sim=simopts, gpus=gpus, cuda=cuda), NvmlSim(**simopts) as sim:
+                marker = os.path.join(sim.dir, "started")
+                extra = ["--gpus", gpus] if gpus is not None else []
+                proc = run_joulestat(argv_of(extra, marker), env=sim.env(cuda_visible=cuda))
+                self.assertGreaterEqual(proc.returncode, 0, "killed: " + proc.stderr)
+                for text in says:
+                    self.assertIn(text, proc.stderr)
+                self.assertFalse(os.path.exists(marker), "the command ran")
+                yield proc
+
+    def test_run_refuses(self):
+        for proc in self.check(lambda extra, marker: ["run"] + extra +
+                               ["--", "touch", marker]):
+            self.assertEqual(proc.returncode, 125, proc.stderr)
+            self.assertEqual(proc.stdout, "")
+
+    def test_validate_refuses(self):
+        for proc in self.check(lambda extra, marker: ["validate"] + extra +
+                               ["--", "touch", marker]):
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+
+    def test_list_refuses(self):
+        for proc in self.check(lambda extra, marker: ["list"] + extra):
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+
+    def test_what_can_be_honoured_is_measured(self):
+        # The same machine and selections that exist: no refusal.
+        with NvmlSim(gpus=2, lost="1@0") as sim:
+            proc = run_joulestat(["run", "--gpus", "0", "--", "true"], env=sim.env())
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("gpu0", proc.stderr)
+            # CUDA runs on what comes before an unknown entry: so do we.
+            proc = run_joulestat(["run", "--", "true"], env=sim.env(cuda_visible="0,7"))
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        # An inherited CUDA_VISIBLE_DEVICES on a machine with no NVML names nothing.
+        with NvmlSim(library="/nonexistent/libnvidia-ml.so.1") as sim:
+            proc = run_joulestat(["run", "--", "true"], env=sim.env(cuda_visible="0"))
+            self.assertEqual(proc.returncode, 0, proc.stderr)
 
 
 class FailureTest(NvmlCase):

@@ -81,6 +81,17 @@ class BindingTest(unittest.TestCase):
         self.assertEqual(cm.exception.errno, errno.EBADF)
         self.assertIn("closed", str(cm.exception))
 
+    def test_a_gpu_that_does_not_exist_is_refused(self):
+        # The simulator has GPUs 0 and 1: 99 must raise, never measure fewer.
+        for gpus in ([99], [1, 99], "2"):
+            with self.subTest(gpus=gpus):
+                with self.assertRaises(joulestat.JoulestatError) as cm:
+                    meter(gpus=gpus)
+                self.assertEqual(cm.exception.errno, errno.ENXIO)
+                self.assertIn("not found: NVML sees 2 GPUs, indices 0-1", str(cm.exception))
+        with meter(gpus=[1]) as m:
+            self.assertEqual([d["name"] for d in m.domains()], ["gpu1"])
+
     def test_backends_and_domains_are_listed(self):
         with meter() as m:
             names = {b["name"]: b for b in m.backends()}

@@ -6,8 +6,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (PowercapSim, domains_by_name, measure, run_joulestat,  # noqa: E402
-                    unprivileged_prefix)
+from common import (REPO, PowercapSim, domains_by_name, measure, run_joulestat,  # noqa: E402
+                    unprivileged_prefix, unwrap_list)
 
 # Power varies, so a figure that is right is right for the right interval.
 STEPS = "steps:40,90,20,70@0.15"
@@ -161,6 +161,34 @@ class RunTest(unittest.TestCase):
             self.assertGreater(want, 10.0)
             self.assertFalse(doms[name]["partial"], doms[name]["note"])
 
+    def test_garbage_power_constraint_does_not_speed_up_the_sampler(self):
+        # A 40 J counter at the default 400 W bound wraps in 0.1 s: the sampler
+        # reads it every 0.05 s. A real 1 kW constraint raises the bound (0.02
+        # s); firmware garbage such as 2^64-1 uW must not (it made the sampler
+        # read at its 10 kHz floor), nor any bound beyond a physical one.
+        cases = [(None, 0.05), ("1000000000", 0.02), ("18446744073709551615", 0.05),
+                 ("9223372036854775808", 0.05), ("20000000000", 0.05),
+                 ("10000000000", 0.002)]
+        for uw, period in cases:
+            with self.subTest(max_power_uw=uw), \
+                    PowercapSim(packages=1, no_dram=True, modulus_j=40, max_power_uw=uw) as sim:
+                proc = run_joulestat(["list", "--json", "--backends", "rapl"], env=sim.env())
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                doms = json.loads(proc.stdout)["domains"]
+                self.assertGreaterEqual(len(doms), 2)
+                for d in doms:
+                    self.assertAlmostEqual(d["sample_period_s"], period, places=6)
+        with PowercapSim(packages=1, no_dram=True, modulus_j=40, trace="const:60",
+                         max_power_uw="18446744073709551615") as sim:
+            proc, doc = measure(["sleep", "0.5"], sim.env())
+            sim.stop()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        doms = domains_by_name(m)
+        for name in ("package-0", "core-0"):
+            check_zone(self, sim, m, name, doms[name]["energy_j"])
+            self.assertFalse(doms[name]["partial"], doms[name]["note"])
+
     def test_dies_are_summed_as_packages(self):
         with PowercapSim(packages=1, dies=2, trace="const:60") as sim:
             proc, doc = measure(["sleep", "0.5"], sim.env())
@@ -183,7 +211,7 @@ class UnavailableTest(unittest.TestCase):
         """joulestat list's output, once it is known to speak of rapl. What is
         looked for in it (a CVE number, a file name) only rapl can say."""
         self.assertRegex(out, r"(?m)^\s*rapl\b", out)
-        return out
+        return unwrap_list(out)
 
     def rapl_entry(self, listing):
         """The object that describes the rapl backend in `joulestat list --json`."""
@@ -216,6 +244,16 @@ class UnavailableTest(unittest.TestCase):
                        'SUBSYSTEM=="powercap"', "chgrp", "g+r", "docs/backends/rapl.md"):
             self.assertIn(needle, text)
             self.assertIn(needle, rapl["reason"])
+        # Never the remedy that reopens the side channel for every user.
+        for bad in ("o+r", "a+r", "chmod +r", "chmod 444", "chmod 644"):
+            self.assertNotIn(bad, rapl["reason"])
+            self.assertNotIn(bad, text)
+
+    def test_docs_never_suggest_world_readable_counters(self):
+        with open(os.path.join(REPO, "docs", "backends", "rapl.md")) as f:
+            doc = f.read()
+        for bad in ("chmod o+r", "chmod a+r", "chmod +r", "chmod 444", "chmod 644"):
+            self.assertNotIn(bad, doc)
 
     def test_garbage_counter_is_a_clear_error_naming_the_file(self):
         with PowercapSim(packages=1, mode="garbage") as sim:

@@ -23,6 +23,33 @@ static void nap_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* How many reads with telemetry the fake has served: the sampler's (every
+ * one of its reads asks for telemetry) and jst_meter_sample_now's. */
+static unsigned telemetry_reads(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	unsigned n = f->telemetry_reads;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+/* Wait until the fake has served `more` telemetry reads after `since`: a
+ * condition with a deadline (30 s, for the most loaded machine) instead of a
+ * sleep that hopes the sampler ran. When the fake has counted a read, the
+ * meter is still inside that reading (it holds the meter's lock), so a window
+ * call made after this returns sees it whole. Returns the count reached. */
+static unsigned wait_telemetry_reads(struct fake *f, unsigned since, unsigned more)
+{
+	int64_t deadline = jst_now_ns() + 30 * 1000000000LL;
+	for (;;) {
+		unsigned n = telemetry_reads(f);
+		if (n >= since + more)
+			return n;
+		assert_true(jst_now_ns() < deadline);
+		nap_ms(1);
+	}
+}
+
 static int setup(void **st)
 {
 	(void)st;
@@ -230,50 +257,44 @@ static void failing_device_gives_partial(void **st)
 	jst_meter_close(m);
 }
 
-static double now_s(void)
-{
-	return (double)jst_now_ns() * 1e-9;
-}
-
 static void power_domains_are_integrated(void **st)
 {
 	(void)st;
 	size_t i =
 	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_POWER, 0.10, 0, 0);
-	jst_sample s;
+	jst_sample s1, s2, s3, s4;
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter *m = open_meter(0, 10);
 	jst_measurement *ms;
+	unsigned c = telemetry_reads(&fake_a);
 	assert_int_equal(tw_begin(m, "w"), 0);
-	nap_ms(100);
-	/* Readings just before and after each step keep the trapezoid's ramps
-	 * short, so the truth is known from the test's own clock. */
-	jst_meter_sample_now(m, 0, &s);
-	double a_out = now_s();
+	/* Three sampler readings inside, waited for (nothing else reads now). */
+	wait_telemetry_reads(&fake_a, c, 3);
+	/* A step to 300 W and back, each between two readings whose instants the
+	 * meter reports: the truth is then bounded by the readings' own times,
+	 * however the threads were scheduled. */
+	jst_meter_sample_now(m, 0, &s1);
 	fake_set_power(&fake_a, i, 300.0);
-	double a_in = now_s();
-	jst_meter_sample_now(m, 0, &s);
-	nap_ms(60);
-	jst_meter_sample_now(m, 0, &s);
-	double b_in = now_s();
+	jst_meter_sample_now(m, 0, &s2);
+	/* A plateau the sampler integrates too. */
+	wait_telemetry_reads(&fake_a, telemetry_reads(&fake_a), 2);
+	jst_meter_sample_now(m, 0, &s3);
 	fake_set_power(&fake_a, i, 100.0);
-	double b_out = now_s();
-	jst_meter_sample_now(m, 0, &s);
-	nap_ms(50);
+	jst_meter_sample_now(m, 0, &s4);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
 	jst_domain_energy d;
 	jst_measurement_domain(ms, 0, &d);
-	double base = 100 * jst_measurement_duration(ms);
-	double extra = d.energy_j - base;
-	/* 2 ms of slack either way: a reading's instant is the middle of its
-	 * read, and a preempted thread (sanitizers, a busy machine) can put a
-	 * little time between that instant and the test's own clock. A method
-	 * that missed the 60 ms plateau would be off by 12 J, not 0.4 J. */
-	double slack = 200 * 0.002;
-	assert_true(extra >= 200 * (b_in - a_in) - slack);
-	assert_true(extra <= 200 * (b_out - a_out) + slack);
+	double extra = d.energy_j - 100 * jst_measurement_duration(ms);
+	/* 300 W throughout [s2, s3]; the steps lie somewhere in [s1, s2] and
+	 * [s3, s4], where the trapezoid adds between nothing and all of 200 W.
+	 * A method that missed the plateau or the steps falls outside. */
+	double t1 = (double)s1.t_ns * 1e-9, t2 = (double)s2.t_ns * 1e-9;
+	double t3 = (double)s3.t_ns * 1e-9, t4 = (double)s4.t_ns * 1e-9;
+	assert_true(t1 < t2 && t2 < t3 && t3 < t4);
+	assert_true(extra >= 200 * (t3 - t2) - 1e-9);
+	assert_true(extra <= 200 * (t4 - t1) + 1e-9);
 	assert_float_equal(d.peak_power_w, 300.0, 1e-9);
-	assert_true(d.samples >= 3);
+	assert_true(d.samples >= 5);
 	assert_int_equal(d.method, JST_METHOD_POWER);
 	jst_measurement_free(ms);
 	jst_meter_close(m);
@@ -323,18 +344,27 @@ static void one_device_two_backends(void **st)
 	m = open_meter(1, 5);
 	assert_int_equal(jst_meter_domain_count(m), 2);
 	jst_measurement *ms;
+	/* The test's clock around each edge: both backends' readings of that edge
+	 * lie inside it. */
+	int64_t b0 = jst_now_ns();
 	assert_int_equal(tw_begin(m, "w"), 0);
+	int64_t b1 = jst_now_ns();
 	fake_set_counter(&fake_a, 0, 10000);
 	nap_ms(30);
+	int64_t e0 = jst_now_ns();
 	assert_int_equal(tw_end(m, "w", &ms), 0);
+	int64_t e1 = jst_now_ns();
 	jst_domain_energy d0, d1;
 	jst_measurement_domain(ms, 0, &d0);
 	jst_measurement_domain(ms, 1, &d1);
 	assert_true(d0.primary);
 	assert_false(d1.primary);
 	/* Two backends are read one after the other: the window's edges are the mean
-	 * of their instants, microseconds from the power backend's own. */
-	assert_float_equal(d1.energy_j, 200 * jst_measurement_duration(ms), 0.01);
+	 * of their instants, half the gap between the two reads from the power
+	 * backend's own. The gap is microseconds, unless a thread was preempted
+	 * between the reads: it is never more than the edge call took. */
+	double gap = (double)((b1 - b0) > (e1 - e0) ? (b1 - b0) : (e1 - e0)) * 1e-9;
+	assert_float_equal(d1.energy_j, 200 * jst_measurement_duration(ms), 200 * gap / 2 + 1e-9);
 	jst_total t;
 	jst_measurement_total(ms, JST_TOTAL_GPU, &t);
 	assert_float_equal(t.energy_j, 10.0, 1e-9); /* counted once, from the counter */
@@ -375,26 +405,52 @@ static void unavailable_backends_say_why(void **st)
 	jst_meter_close(m);
 }
 
+/* A probe refusing an explicit request (-ENXIO) fails the whole open, and
+ * jst_strerror shows the backend's reason; another failure only leaves the
+ * backend out. */
+static void explicit_request_refused_fails_the_open(void **st)
+{
+	(void)st;
+	fake_add(&fake_b, "package-0", JST_KIND_PACKAGE, "cpu:package-0", JST_METHOD_COUNTER, 0.05,
+	         1e-6, 0);
+	fake_a.probe_rc = -ENXIO;
+	fake_a.reason = "GPU selection '9' cannot be measured: GPU 9 not found: NVML sees 4 GPUs";
+	jst_meter *m = (jst_meter *)&m;
+	assert_int_equal(jst_meter_open_backends(NULL, both, 2, &m), -ENXIO);
+	assert_null(m);
+	assert_string_equal(jst_strerror(-ENXIO), fake_a.reason);
+	/* The next open starts afresh: a stale refusal is never shown. */
+	fake_a.probe_rc = -ENODEV;
+	assert_int_equal(jst_meter_open_backends(NULL, both, 2, &m), 0);
+	assert_int_equal(jst_meter_domain_count(m), 1);
+	assert_string_equal(jst_strerror(-ENXIO),
+	                    "a device explicitly selected cannot be measured");
+	jst_meter_close(m);
+}
+
 static void series_and_telemetry(void **st)
 {
 	(void)st;
+	/* Power read as such: the series shows exactly what was read. A counter's
+	 * power depends on when the threads ran; its energy is tested above. */
 	size_t i =
-	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
-	fake_a.clock_power_w[i] = 150.0;
+	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_POWER, 0.10, 0, 0);
+	fake_set_power(&fake_a, i, 150.0);
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.sample_period_ms = 5;
 	cfg.series_capacity = 8;
 	jst_meter *m;
 	assert_int_equal(jst_meter_open_backends(&cfg, both, 2, &m), 0);
-	nap_ms(150);
+	/* Twelve sampler readings, more than the ring holds. */
+	wait_telemetry_reads(&fake_a, 0, 12);
 	jst_sample s[16];
 	int n = jst_meter_series(m, 0, s, 16);
 	assert_int_equal(n, 8); /* bounded by the capacity */
 	for (int k = 1; k < n; k++)
 		assert_true(s[k].t_ns > s[k - 1].t_ns);
 	assert_float_equal(s[n - 1].temperature_c, 42.0, 0);
-	assert_true(fabs(s[n - 1].power_w - 150.0) < 15.0);
+	assert_float_equal(s[n - 1].power_w, 150.0, 0);
 	jst_sample now;
 	assert_int_equal(jst_meter_sample_now(m, 0, &now), 0);
 	assert_true(now.t_ns >= s[n - 1].t_ns);
@@ -425,15 +481,23 @@ static void window_telemetry(void **st)
 
 	m = open_meter(0, 5);
 
+	/* The readings are waited for, not slept for: only the sampler reads
+	 * while the test waits, so the window has at least 3 + 1 samples, one of
+	 * them read after the temperature rose, and no more than the sampler's
+	 * readings since just before it began. */
+	unsigned before = telemetry_reads(&fake_a);
 	assert_int_equal(tw_begin(m, "w"), 0);
-	nap_ms(60);
+	wait_telemetry_reads(&fake_a, telemetry_reads(&fake_a), 3);
 	pthread_mutex_lock(&fake_a.mu);
 	fake_a.temperature_c = 77.0; /* a hotter reading inside the window is its max */
+	unsigned at = fake_a.telemetry_reads;
 	pthread_mutex_unlock(&fake_a.mu);
-	nap_ms(40);
+	wait_telemetry_reads(&fake_a, at, 1);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
+	unsigned after = telemetry_reads(&fake_a);
 	jst_measurement_domain(ms, 0, &d);
-	assert_true(d.samples >= 3);
+	assert_true(d.samples >= 4);
+	assert_true(d.samples <= after - before);
 	assert_float_equal(d.temperature_max_c, 77.0, 0);
 	/* The fake reports no utilisation, clock or limit. */
 	assert_true(isnan(d.utilization_mean_pct));
@@ -608,6 +672,7 @@ int main(void)
 	    cmocka_unit_test_setup(constant_power_is_exact, setup),
 	    cmocka_unit_test_setup(one_device_two_backends, setup),
 	    cmocka_unit_test_setup(unavailable_backends_say_why, setup),
+	    cmocka_unit_test_setup(explicit_request_refused_fails_the_open, setup),
 	    cmocka_unit_test_setup(series_and_telemetry, setup),
 	    cmocka_unit_test_setup(window_telemetry, setup),
 	    cmocka_unit_test_setup(wrap_safe_sampler_period, setup),
