@@ -30,6 +30,11 @@ struct jst_dom {
 	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */
 	double energy_j;  /* since the meter opened, at the last reading (interpolated) */
 	double edge_u_j;  /* uncertainty of energy_j as a window edge */
+	/* energy_j is counter_j plus interp_w from the latch estimated in
+	 * (interp_lo, interp_hi]: a window evaluates it again with the latest grid. */
+	int interp_lazy;
+	double interp_w;
+	int64_t interp_lo, interp_hi, interp_latch;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;
@@ -71,6 +76,12 @@ struct jst_be {
 /* One domain's state at a window's edge: everything a figure is a difference of. */
 struct jst_edge {
 	double energy_j;
+	/* Counters interpolated between latches: energy_j's parts, so that the
+	 * window evaluates both its edges with the same, latest latch grid
+	 * (jst_sensor_latch_of) when it forms its figure. */
+	int lazy;
+	double counter_j, interp_w;
+	int64_t lo_ns, hi_ns, latch_ns;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j; /* uncertainty of energy_j at this edge */
 	double var_j2;

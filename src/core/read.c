@@ -160,8 +160,16 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	/* The counter's value plus what accrued since it was latched; never
 	 * below an earlier reading, so that no window is negative. */
 	double e = dom->counter_j + jst_sensor_interpolate(s, t);
-	if (e > dom->energy_j || first)
+	dom->interp_lazy = 0;
+	if (e >= dom->energy_j || first) {
 		dom->energy_j = e;
+		/* Not held up by an earlier reading: a window may evaluate it again. */
+		dom->interp_lazy = jst_sensor_gridded(s);
+		dom->interp_w = s->power_w;
+		dom->interp_lo = s->chg_lo;
+		dom->interp_hi = s->chg_hi;
+		dom->interp_latch = s->latch_ns;
+	}
 	dom->edge_u_j = jst_sensor_edge_uncertainty(s);
 }
 
@@ -261,6 +269,14 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	    .failed = dom->failed,
 	    .t_ns = t,
 	};
+	if (dom->interp_lazy && dom->last_t_ns == t && !dom->failed) {
+		e->lazy = 1;
+		e->counter_j = dom->counter_j;
+		e->interp_w = dom->interp_w;
+		e->lo_ns = dom->interp_lo;
+		e->hi_ns = dom->interp_hi;
+		e->latch_ns = dom->interp_latch;
+	}
 	/* This edge's reading failed (transiently): the time since the last good
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;

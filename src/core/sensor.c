@@ -32,6 +32,13 @@ static int64_t refresh_ns(const struct jst_sensor *s)
 	return s->refresh_s > 0 ? (int64_t)llround(s->refresh_s * 1e9) : 0;
 }
 
+/* The grid point nearest t. */
+static int64_t grid_near(const struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	return s->ref_ns + (int64_t)nearbyint((double)(t - s->ref_ns) / (double)r) * r;
+}
+
 /* The latch of a value first seen at hi and not at lo: on the grid where one
  * is known and consistent with the bracket, narrowing the grid with it. */
 static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
@@ -42,8 +49,9 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	if (hi - lo > r)
 		lo = hi - r; /* the value on show was latched within one refresh */
 	if (s->have_ref) {
-		int64_t n = (hi - s->ref_ns) / r - (hi < s->ref_ns);
-		int64_t p = s->ref_ns + n * r; /* the last grid point at or before hi */
+		/* The grid point nearest the bracket: one whose interval overlaps
+		 * it may lie on either side of hi. */
+		int64_t p = grid_near(s, lo + (hi - lo) / 2);
 		int64_t plo = p - s->ref_w / 2, phi = p + s->ref_w / 2;
 		int64_t ilo = plo > lo ? plo : lo, ihi = phi < hi ? phi : hi;
 		if (ihi >= ilo) {
@@ -58,6 +66,27 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	s->ref_ns = lo + (hi - lo) / 2;
 	s->ref_w = hi - lo;
 	return s->ref_ns;
+}
+
+/* The value had not changed at t: the next latch is later than t, so the one
+ * on show is later than t - R. Narrows the grid from below, as a change
+ * narrows it from above. Only where every latch changes the value (the power
+ * moves it by a few counts per refresh): an idle counter's stillness says
+ * nothing of its latches. */
+static void grid_unchanged(struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	if (!s->have_ref || r < JST_GRID_MIN_NS ||
+	    !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+		return;
+	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
+	int64_t plo = p - s->ref_w / 2, phi = p + s->ref_w / 2, lo = t - r;
+	if (lo <= plo || lo >= phi)
+		return; /* nothing to learn, or inconsistent (then a change will tell) */
+	s->ref_ns = lo + (phi - lo) / 2;
+	s->ref_w = phi - lo > 20000 ? phi - lo : 20000;
+	if (s->latch_ns >= plo && s->latch_ns <= phi)
+		s->latch_ns = s->ref_ns;
 }
 
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
@@ -80,6 +109,8 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
 				s->meas[s->nmeas++] = mid;
 		}
 		s->latch_ns = grid_latch(s, lo, hi);
+	} else {
+		grid_unchanged(s, t);
 	}
 	s->last_read_ns = t;
 }
@@ -114,9 +145,14 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	 * the refresh, far finer than any one bracket. */
 	double sn = 0, sm = 0, snn = 0, snm = 0;
 	int64_t m0 = s->meas[0];
+	double n = 0;
 	for (unsigned i = 0; i < s->nmeas; i++) {
 		double m = (double)(s->meas[i] - m0);
-		double n = nearbyint(m / med);
+		/* Numbered from the previous change, not from the first: the
+		 * median is off by up to a bracket, and m / med drifts by a whole
+		 * refresh over a dozen of them where brackets are a fifth of R. */
+		if (i)
+			n += nearbyint((double)(s->meas[i] - s->meas[i - 1]) / med);
 		sn += n;
 		sm += m;
 		snn += n * n;
@@ -184,10 +220,20 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
+int jst_sensor_gridded(const struct jst_sensor *s)
+{
+	return s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !s->measuring;
+}
+
+int jst_sensor_interpolates(const struct jst_sensor *s)
+{
+	return jst_sensor_gridded(s) && !isnan(s->power_w);
+}
+
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (!s->interpolate || r < JST_GRID_MIN_NS || isnan(s->power_w) || s->measuring)
+	if (!jst_sensor_interpolates(s))
 		return 0;
 	int64_t dt = t - s->latch_ns;
 	if (dt <= 0)
@@ -195,6 +241,20 @@ double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 	if (dt > r)
 		dt = r;
 	return s->power_w * (double)dt * 1e-9;
+}
+
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback)
+{
+	int64_t r = refresh_ns(s);
+	if (!s->have_ref || r < JST_GRID_MIN_NS)
+		return fallback;
+	if (hi - lo > r)
+		lo = hi - r; /* as grid_latch: the value was latched within one refresh */
+	int64_t p = grid_near(s, lo + (hi - lo) / 2);
+	/* The grid point is known to ref_w: it need only overlap the bracket. */
+	if (p + s->ref_w / 2 <= lo || p - s->ref_w / 2 > hi)
+		return fallback;
+	return p < lo ? lo : p > hi ? hi : p;
 }
 
 static double recent_max(const struct jst_sensor *s)
@@ -226,8 +286,7 @@ double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 	if (isnan(s->power_w) && s->nrecent == 0)
 		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
 	/* Interpolated: what is left is how far the power moved from the guide. */
-	if (s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !isnan(s->power_w) &&
-	    !s->measuring)
+	if (jst_sensor_interpolates(s))
 		return s->resolution_j + jst_sensor_power_spread(s) * r;
 	return s->resolution_j + recent_max(s) * r;
 }

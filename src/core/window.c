@@ -163,6 +163,23 @@ static void write_note(const struct jst_dom *dom, const struct jst_window *w,
 		         JST_SHORT_REFRESHES, f->refresh_s * 1e3);
 }
 
+/* An edge's energy as the sensor knows it now: an interpolated counter's edges
+ * are evaluated with the latest latch grid, the same for both edges of a
+ * window, so that a grid learnt after the window began (or narrowed since)
+ * does not count a shift of the grid as energy. An edge read before the power
+ * was known takes the power known now. */
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
+	if (!e->lazy || isnan(w))
+		return e->energy_j;
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns);
+	double dt = (double)(e->t_ns - l) * 1e-9, r = jst_sensor_refresh(s);
+	dt = dt < 0 ? 0 : dt > r ? r : dt;
+	return e->counter_j + w * dt;
+}
+
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
                         const struct jst_edge *e, double duration, jst_domain_energy *p,
                         struct fig_notes *f)
@@ -185,8 +202,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	};
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
-	double energy = b->failed ? 0 : e->energy_j - b->energy_j;
-	if (!(energy >= 0)) /* cannot happen with the core's arithmetic; never report it */
+	double energy = b->failed ? 0 : edge_energy(dom, e) - edge_energy(dom, b);
+	/* Edges interpolated with different powers may cross by a little in a
+	 * window shorter than a refresh; a negative figure is never reported. */
+	if (!(energy >= 0))
 		energy = 0;
 	/* A figure that ended early is a mean over the span it measured. */
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
