@@ -160,16 +160,16 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	/* The counter's value plus what accrued since it was latched; never
 	 * below an earlier reading, so that no window is negative. */
 	double e = dom->counter_j + jst_sensor_interpolate(s, t);
-	dom->interp_lazy = 0;
-	if (e >= dom->energy_j || first) {
+	if (e > dom->energy_j || first)
 		dom->energy_j = e;
-		/* Not held up by an earlier reading: a window may evaluate it again. */
-		dom->interp_lazy = jst_sensor_gridded(s);
-		dom->interp_w = s->power_w;
-		dom->interp_lo = s->chg_lo;
-		dom->interp_hi = s->chg_hi;
-		dom->interp_latch = s->latch_ns;
-	}
+	/* Its parts, for a window to evaluate the edge again with the latest grid
+	 * (window.c): both edges of a figure then rest on the same latches, which
+	 * a value held up by an earlier reading would not. */
+	dom->interp_lazy = jst_sensor_gridded(s);
+	dom->interp_w = s->power_w;
+	dom->interp_lo = s->chg_lo;
+	dom->interp_hi = s->chg_hi;
+	dom->interp_latch = s->latch_ns;
 	dom->edge_u_j = jst_sensor_edge_uncertainty(s);
 }
 

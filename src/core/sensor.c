@@ -39,6 +39,23 @@ static int64_t grid_near(const struct jst_sensor *s, int64_t t)
 	return s->ref_ns + (int64_t)nearbyint((double)(t - s->ref_ns) / (double)r) * r;
 }
 
+/* The grid points that may be the latch of a value on show at hi, known to
+ * have been latched in (lo, hi] (at most one refresh): the latest whose
+ * interval begins at or before hi, and the one before it; a bracket one
+ * refresh wide can hold both, one at each end. Each one's part of the bracket
+ * goes to [alo, ahi] and [blo, bhi] (empty: hi < lo). Returns the later. */
+static int64_t grid_fit(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t *alo,
+                        int64_t *ahi, int64_t *blo, int64_t *bhi)
+{
+	int64_t r = refresh_ns(s), h = s->ref_w / 2, x = hi + h - s->ref_ns;
+	int64_t p = s->ref_ns + (x / r - (x % r < 0)) * r;
+	*alo = p - h > lo ? p - h : lo;
+	*ahi = p + h < hi ? p + h : hi;
+	*blo = p - r - h > lo ? p - r - h : lo;
+	*bhi = p - r + h < hi ? p - r + h : hi;
+	return p;
+}
+
 /* The latch of a value first seen at hi and not at lo: on the grid where one
  * is known and consistent with the bracket, narrowing the grid with it. */
 static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
@@ -48,16 +65,24 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 		return hi; /* too fast (or unknown) to model: the reading is the latch */
 	if (hi - lo > r)
 		lo = hi - r; /* the value on show was latched within one refresh */
-	if (s->have_ref) {
-		/* The grid point nearest the bracket: one whose interval overlaps
-		 * it may lie on either side of hi. */
-		int64_t p = grid_near(s, lo + (hi - lo) / 2);
-		int64_t plo = p - s->ref_w / 2, phi = p + s->ref_w / 2;
-		int64_t ilo = plo > lo ? plo : lo, ihi = phi < hi ? phi : hi;
-		if (ihi >= ilo) {
+	/* A grid as wide as a refresh says nothing of the phase. */
+	if (s->have_ref && s->ref_w < r) {
+		int64_t alo, ahi, blo, bhi;
+		grid_fit(s, lo, hi, &alo, &ahi, &blo, &bhi);
+		if (ahi >= alo && bhi >= blo) {
+			/* Both fit: the bracket tells nothing the grid does not (the two
+			 * pieces are the grid's one interval, a refresh apart). Keep the
+			 * grid; the likelier is the one with more of its interval in. */
+			return ahi - alo >= bhi - blo ? alo + (ahi - alo) / 2 : blo + (bhi - blo) / 2;
+		}
+		if (bhi >= blo) {
+			alo = blo;
+			ahi = bhi;
+		}
+		if (ahi >= alo) {
 			/* Consistent: the two brackets narrow each other. */
-			s->ref_ns = ilo + (ihi - ilo) / 2;
-			s->ref_w = ihi - ilo > 20000 ? ihi - ilo : 20000;
+			s->ref_ns = alo + (ahi - alo) / 2;
+			s->ref_w = ahi - alo > 20000 ? ahi - alo : 20000;
 			return s->ref_ns;
 		}
 	}
@@ -76,17 +101,28 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 static void grid_unchanged(struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (!s->have_ref || r < JST_GRID_MIN_NS ||
+	if (!s->have_ref || r < JST_GRID_MIN_NS || s->ref_w >= r ||
 	    !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
 		return;
+	int64_t h = s->ref_w / 2, lo = t - r;
 	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
-	int64_t plo = p - s->ref_w / 2, phi = p + s->ref_w / 2, lo = t - r;
-	if (lo <= plo || lo >= phi)
-		return; /* nothing to learn, or inconsistent (then a change will tell) */
-	s->ref_ns = lo + (phi - lo) / 2;
-	s->ref_w = phi - lo > 20000 ? phi - lo : 20000;
-	if (s->latch_ns >= plo && s->latch_ns <= phi)
-		s->latch_ns = s->ref_ns;
+	if (lo >= p + h && p + r - h <= s->chg_hi)
+		p += r; /* the later of two fitting grid points was the one on show */
+	/* The latch on show lies in the grid's interval, in the bracket of the
+	 * change that showed it (within a refresh of its end), and after t - R. */
+	int64_t blo = s->chg_hi - s->chg_lo > r ? s->chg_hi - r : s->chg_lo;
+	int64_t ilo = p - h, ihi = p + h < s->chg_hi ? p + h : s->chg_hi;
+	if (blo > ilo)
+		ilo = blo;
+	if (lo > ilo)
+		ilo = lo;
+	if (ihi < ilo)
+		return; /* inconsistent: a change will tell */
+	if (ihi - ilo < s->ref_w) {
+		s->ref_ns = ilo + (ihi - ilo) / 2;
+		s->ref_w = ihi - ilo > 20000 ? ihi - ilo : 20000;
+	}
+	s->latch_ns = ilo + (ihi - ilo) / 2;
 }
 
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int changed)
@@ -250,11 +286,19 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 		return fallback;
 	if (hi - lo > r)
 		lo = hi - r; /* as grid_latch: the value was latched within one refresh */
-	int64_t p = grid_near(s, lo + (hi - lo) / 2);
-	/* The grid point is known to ref_w: it need only overlap the bracket. */
-	if (p + s->ref_w / 2 <= lo || p - s->ref_w / 2 > hi)
+	int64_t alo, ahi, blo, bhi;
+	/* The grid point known to ref_w need only overlap the bracket; of two
+	 * that do, the one with more of its interval in it. Its point, clamped
+	 * into the bracket. */
+	int64_t p = grid_fit(s, lo, hi, &alo, &ahi, &blo, &bhi);
+	if (bhi >= blo && (ahi < alo || bhi - blo > ahi - alo)) {
+		p -= r;
+		alo = blo;
+		ahi = bhi;
+	}
+	if (ahi < alo)
 		return fallback;
-	return p < lo ? lo : p > hi ? hi : p;
+	return p < alo ? alo : p > ahi ? ahi : p;
 }
 
 static double recent_max(const struct jst_sensor *s)

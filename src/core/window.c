@@ -285,6 +285,27 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	return ms;
 }
 
+/* A rotated window's next span begins on the edge its last figure ended on,
+ * evaluated again with the grid known when that span ends (so that rows begun
+ * as the meter opened agree with a window enclosing them, which sees the grid
+ * when it ends). Where the figure came out below 0 (edges interpolated with
+ * different powers crossed) and was reported as 0, the next span begins on the
+ * value that figure began on, frozen: what was not counted is carried, so that
+ * consecutive rows add up. */
+static void edges_carry(const struct jst_meter *m, struct jst_window *w)
+{
+	for (size_t i = 0; i < m->ndoms; i++) {
+		const struct jst_dom *dom = &m->doms[i];
+		struct jst_edge *e = &w->end[i];
+		const struct jst_edge *b = &w->dom[i].begin;
+		double vb = edge_energy(dom, b);
+		if (!b->failed && edge_energy(dom, e) < vb) {
+			e->energy_j = vb;
+			e->lazy = 0;
+		}
+	}
+}
+
 static void unlink_window(struct jst_meter *m, struct jst_window *w)
 {
 	if (w->prev)
@@ -307,8 +328,10 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 		pthread_mutex_unlock(&m->mu);
 		return -ENOMEM; /* the window stays as it was: the caller may retry */
 	}
-	if (rotate)
+	if (rotate) {
+		edges_carry(m, w);
 		span_start(w, w->end, end);
+	}
 	else
 		unlink_window(m, w);
 	pthread_mutex_unlock(&m->mu);
