@@ -279,9 +279,11 @@ double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 	return s->power_w * (double)dt * 1e-9;
 }
 
-int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback)
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
+                            int64_t *other)
 {
 	int64_t r = refresh_ns(s);
+	*other = INT64_MIN;
 	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return fallback;
 	if (hi - lo > r)
@@ -291,14 +293,14 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	 * that do, the one with more of its interval in it. Its point, clamped
 	 * into the bracket. */
 	int64_t p = grid_fit(s, lo, hi, &alo, &ahi, &blo, &bhi);
-	if (bhi >= blo && (ahi < alo || bhi - blo > ahi - alo)) {
-		p -= r;
-		alo = blo;
-		ahi = bhi;
-	}
-	if (ahi < alo)
+	int64_t pa = p < alo ? alo : p > ahi ? ahi : p;
+	int64_t pb = p - r < blo ? blo : p - r > bhi ? bhi : p - r;
+	int a = ahi >= alo, b = bhi >= blo;
+	if (!a && !b)
 		return fallback;
-	return p < alo ? alo : p > ahi ? ahi : p;
+	if (a && b)
+		*other = bhi - blo > ahi - alo ? pa : pb;
+	return b && (!a || bhi - blo > ahi - alo) ? pb : pa;
 }
 
 static double recent_max(const struct jst_sensor *s)

@@ -113,8 +113,12 @@ double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t);
  * grid's point there, where the grid (as known now) has one overlapping that
  * bracket; else fallback. A window's two edges evaluated with the same, latest
  * grid agree with each other even where the grid was not yet known when the
- * first edge was read (a window begun as the meter opened). */
-int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback);
+ * first edge was read (a window begun as the meter opened). Where the read
+ * fell within the grid's width of a latch, two points fit: the likelier is
+ * returned and the other goes to *other (else INT64_MIN), for the edge's
+ * uncertainty. */
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
+                            int64_t *other);
 
 /* Uncertainty in J of the energy at one edge read at t: one count, plus the
  * power's variation over the part of a refresh that is interpolated (or the

@@ -167,16 +167,27 @@ static void write_note(const struct jst_dom *dom, const struct jst_window *w,
  * are evaluated with the latest latch grid, the same for both edges of a
  * window, so that a grid learnt after the window began (or narrowed since)
  * does not count a shift of the grid as energy. An edge read before the power
- * was known takes the power known now. */
-static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e)
+ * was known takes the power known now. *amb_j, when given, receives what the
+ * energy would differ by had the value been latched at the other grid point
+ * that fits (0 where only one does). */
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *amb_j)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
+	if (amb_j)
+		*amb_j = 0;
 	if (!e->lazy || isnan(w))
 		return e->energy_j;
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns);
-	double dt = (double)(e->t_ns - l) * 1e-9, r = jst_sensor_refresh(s);
+	int64_t other;
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, &other);
+	double r = jst_sensor_refresh(s);
+	double dt = (double)(e->t_ns - l) * 1e-9;
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
+	if (amb_j && other != INT64_MIN) {
+		double dto = (double)(e->t_ns - other) * 1e-9;
+		dto = dto < 0 ? 0 : dto > r ? r : dto;
+		*amb_j = w * fabs(dto - dt);
+	}
 	return e->counter_j + w * dt;
 }
 
@@ -202,7 +213,8 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	};
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
-	double energy = b->failed ? 0 : edge_energy(dom, e) - edge_energy(dom, b);
+	double amb_b, amb_e;
+	double energy = b->failed ? 0 : edge_energy(dom, e, &amb_e) - edge_energy(dom, b, &amb_b);
 	/* Edges interpolated with different powers may cross by a little in a
 	 * window shorter than a refresh; a negative figure is never reported. */
 	if (!(energy >= 0))
@@ -211,9 +223,11 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
+	/* An edge read within the grid's width of a latch may have shown the value
+	 * of either: the other reading is within its uncertainty. */
+	double ub = b->u_j + amb_b, ue = e->u_j + amb_e;
 	double u = b->failed ? 0
-	                     : sqrt(cls * cls + b->u_j * b->u_j + e->u_j * e->u_j +
-	                            (var > 0 ? var : 0)) +
+	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) +
 	                           (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	double peak = wd->peak_w;
@@ -298,8 +312,8 @@ static void edges_carry(const struct jst_meter *m, struct jst_window *w)
 		const struct jst_dom *dom = &m->doms[i];
 		struct jst_edge *e = &w->end[i];
 		const struct jst_edge *b = &w->dom[i].begin;
-		double vb = edge_energy(dom, b);
-		if (!b->failed && edge_energy(dom, e) < vb) {
+		double vb = edge_energy(dom, b, NULL);
+		if (!b->failed && edge_energy(dom, e, NULL) < vb) {
 			e->energy_j = vb;
 			e->lazy = 0;
 		}
