@@ -33,7 +33,7 @@ struct jst_dom {
 	/* energy_j is counter_j plus interp_w from the latch estimated in
 	 * (interp_lo, interp_hi]: a window evaluates it again with the latest grid. */
 	int interp_lazy;
-	double interp_w;
+	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
 	int64_t interp_lo, interp_hi, interp_latch;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
@@ -80,7 +80,7 @@ struct jst_edge {
 	 * window evaluates both its edges with the same, latest latch grid
 	 * (jst_sensor_latch_of) when it forms its figure. */
 	int lazy;
-	double counter_j, interp_w;
+	double counter_j, interp_w, spread_w;
 	int64_t lo_ns, hi_ns, latch_ns;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j; /* uncertainty of energy_j at this edge */

@@ -167,6 +167,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	 * a value held up by an earlier reading would not. */
 	dom->interp_lazy = jst_sensor_gridded(s);
 	dom->interp_w = s->power_w;
+	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;
 	dom->interp_hi = s->chg_hi;
 	dom->interp_latch = s->latch_ns;
@@ -273,6 +274,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 		e->lazy = 1;
 		e->counter_j = dom->counter_j;
 		e->interp_w = dom->interp_w;
+		e->spread_w = dom->interp_spread_w;
 		e->lo_ns = dom->interp_lo;
 		e->hi_ns = dom->interp_hi;
 		e->latch_ns = dom->interp_latch;

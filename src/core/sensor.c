@@ -73,7 +73,8 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 			/* Both fit: the bracket tells nothing the grid does not (the two
 			 * pieces are the grid's one interval, a refresh apart). Keep the
 			 * grid; the likelier is the one with more of its interval in. */
-			return ahi - alo >= bhi - blo ? alo + (ahi - alo) / 2 : blo + (bhi - blo) / 2;
+			return ahi - alo >= bhi - blo ? alo + (ahi - alo) / 2
+			                              : blo + (bhi - blo) / 2;
 		}
 		if (bhi >= blo) {
 			alo = blo;

@@ -167,15 +167,16 @@ static void write_note(const struct jst_dom *dom, const struct jst_window *w,
  * are evaluated with the latest latch grid, the same for both edges of a
  * window, so that a grid learnt after the window began (or narrowed since)
  * does not count a shift of the grid as energy. An edge read before the power
- * was known takes the power known now. *amb_j, when given, receives what the
- * energy would differ by had the value been latched at the other grid point
- * that fits (0 where only one does). */
-static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *amb_j)
+ * was known takes the power known now. *u_j, when given, receives the edge's
+ * uncertainty where it is evaluated here (else it is left alone): one count,
+ * the power's recent spread over the time interpolated and, where the read fell
+ * within the grid's width of a latch so that two grid points fit, a refresh's
+ * energy (what taking the other would change). (The grid's own width moves both edges
+ * of a window alike: see fill_domain.) */
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
-	if (amb_j)
-		*amb_j = 0;
 	if (!e->lazy || isnan(w))
 		return e->energy_j;
 	int64_t other;
@@ -183,10 +184,11 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	double r = jst_sensor_refresh(s);
 	double dt = (double)(e->t_ns - l) * 1e-9;
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
-	if (amb_j && other != INT64_MIN) {
-		double dto = (double)(e->t_ns - other) * 1e-9;
-		dto = dto < 0 ? 0 : dto > r ? r : dto;
-		*amb_j = w * fabs(dto - dt);
+	if (u_j) {
+		double spread = isnan(e->interp_w) ? jst_sensor_power_spread(s) : e->spread_w;
+		*u_j = s->resolution_j + spread * dt;
+		if (other != INT64_MIN)
+			*u_j += w * r; /* the other is a refresh away */
 	}
 	return e->counter_j + w * dt;
 }
@@ -213,8 +215,21 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	};
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
-	double amb_b, amb_e;
-	double energy = b->failed ? 0 : edge_energy(dom, e, &amb_e) - edge_energy(dom, b, &amb_b);
+	double ub = b->u_j, ue = e->u_j;
+	double energy = b->failed ? 0 : edge_energy(dom, e, &ue) - edge_energy(dom, b, &ub);
+	/* Both edges on the same grid: an error in the grid's phase moves them
+	 * alike, and shows only as far as their powers differ. */
+	double grid_u = 0;
+	if (b->lazy && e->lazy) {
+		const struct jst_sensor *sn = &dom->sensor;
+		double r = jst_sensor_refresh(sn);
+		double g =
+		    sn->have_ref && (double)sn->ref_w * 1e-9 < r ? (double)sn->ref_w * 1e-9 : r;
+		double wb = isnan(b->interp_w) ? sn->power_w : b->interp_w;
+		double we = isnan(e->interp_w) ? sn->power_w : e->interp_w;
+		if (!isnan(wb) && !isnan(we))
+			grid_u = 0.5 * g * fabs(we - wb);
+	}
 	/* Edges interpolated with different powers may cross by a little in a
 	 * window shorter than a refresh; a negative figure is never reported. */
 	if (!(energy >= 0))
@@ -223,11 +238,8 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
-	/* An edge read within the grid's width of a latch may have shown the value
-	 * of either: the other reading is within its uncertainty. */
-	double ub = b->u_j + amb_b, ue = e->u_j + amb_e;
 	double u = b->failed ? 0
-	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) +
+	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) + grid_u +
 	                           (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	double peak = wd->peak_w;
