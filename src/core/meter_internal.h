@@ -102,6 +102,12 @@ struct jst_wtel {
 /* One domain in an open window. */
 struct jst_wdom {
 	struct jst_edge begin;
+	/* Rotated windows: the first span's begin and the energy the spans since
+	 * have reported. A span's energy is what accrued since the origin, as the
+	 * sensor knows it when the span ends, less what was reported: rows absorb
+	 * what the grid learnt since earlier rows and add up to the whole. */
+	struct jst_edge origin;
+	double reported_j;
 	double peak_w; /* NaN until a power value inside the window is seen */
 	size_t samples;
 	struct jst_wtel tel;
@@ -112,6 +118,7 @@ struct jst_window {
 	struct jst_meter *meter;
 	char *label;          /* in the same allocation */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
+	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
 	int64_t begin_ns;
 	struct jst_wdom dom[];
 };

@@ -18,31 +18,41 @@
 /* A window shorter than this many refreshes of a counter says so. */
 #define JST_SHORT_REFRESHES 3
 
-/* One allocation: the per-domain state, the end scratch, then the label. */
+/* One allocation: the per-domain state, the end and row scratch, then the label. */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
 	size_t n = m->ndoms, len = strlen(label) + 1;
-	struct jst_window *w = malloc(sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0]) + len);
+	struct jst_window *w = malloc(
+	    sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0] + sizeof w->rows_j[0]) + len);
 	if (!w)
 		return NULL;
 	w->meter = m;
 	w->prev = w->next = NULL;
 	w->end = (struct jst_edge *)(w->dom + n);
-	w->label = memcpy((char *)(w->end + n), label, len);
+	w->rows_j = (double *)(w->end + n);
+	w->label = memcpy((char *)(w->rows_j + n), label, len);
 	return w;
 }
 
-/* Start a span at the edges in e (read at t); under mu. */
-static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t)
+/* Start a span at the edges in e (read at t); under mu. A rotation keeps the
+ * origin and adds what the span that ended reported (reported_j, per domain). */
+static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
+                       const double *reported_j)
 {
 	w->begin_ns = t;
-	for (size_t i = 0; i < w->meter->ndoms; i++)
-		w->dom[i] = (struct jst_wdom){
+	for (size_t i = 0; i < w->meter->ndoms; i++) {
+		struct jst_wdom *wd = &w->dom[i];
+		struct jst_edge origin = reported_j ? wd->origin : e[i];
+		double reported = reported_j ? wd->reported_j + reported_j[i] : 0;
+		*wd = (struct jst_wdom){
 		    .begin = e[i],
+		    .origin = origin,
+		    .reported_j = reported,
 		    /* A power reading at the edge belongs to the window. */
 		    .peak_w = e[i].power_w,
 		    .tel = {.temp_max = NAN, .power_limit = NAN},
 		};
+	}
 }
 
 int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
@@ -58,7 +68,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 		return -ENOMEM;
 	int64_t t = jst_meter_read(m, 0, w->end);
 	pthread_mutex_lock(&m->mu);
-	span_start(w, w->end, t);
+	span_start(w, w->end, t, NULL);
 	w->next = m->windows;
 	if (m->windows)
 		m->windows->prev = w;
@@ -193,6 +203,21 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	return e->counter_j + w * dt;
 }
 
+/* The energy of a span of domain i ending at edge e: since the window's origin
+ * less what its earlier spans reported (the begin edge itself for a window
+ * never rotated), never below 0 (edges interpolated with different powers may
+ * cross in a span shorter than a refresh; a later span then makes up for it).
+ * *ub and *ue receive the edges' uncertainties where evaluated here. */
+static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd,
+                          const struct jst_edge *e, double *ub, double *ue)
+{
+	if (wd->begin.failed)
+		return 0;
+	edge_energy(dom, &wd->begin, ub);
+	double v = edge_energy(dom, e, ue) - edge_energy(dom, &wd->origin, NULL) - wd->reported_j;
+	return v >= 0 ? v : 0;
+}
+
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
                         const struct jst_edge *e, double duration, jst_domain_energy *p,
                         struct fig_notes *f)
@@ -216,7 +241,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
 	double ub = b->u_j, ue = e->u_j;
-	double energy = b->failed ? 0 : edge_energy(dom, e, &ue) - edge_energy(dom, b, &ub);
+	double energy = span_energy(dom, wd, e, &ub, &ue);
 	/* Both edges on the same grid: an error in the grid's phase moves them
 	 * alike, and shows only as far as their powers differ. */
 	double grid_u = 0;
@@ -230,10 +255,6 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 		if (!isnan(wb) && !isnan(we))
 			grid_u = 0.5 * g * fabs(we - wb);
 	}
-	/* Edges interpolated with different powers may cross by a little in a
-	 * window shorter than a refresh; a negative figure is never reported. */
-	if (!(energy >= 0))
-		energy = 0;
 	/* A figure that ended early is a mean over the span it measured. */
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
@@ -311,27 +332,6 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	return ms;
 }
 
-/* A rotated window's next span begins on the edge its last figure ended on,
- * evaluated again with the grid known when that span ends (so that rows begun
- * as the meter opened agree with a window enclosing them, which sees the grid
- * when it ends). Where the figure came out below 0 (edges interpolated with
- * different powers crossed) and was reported as 0, the next span begins on the
- * value that figure began on, frozen: what was not counted is carried, so that
- * consecutive rows add up. */
-static void edges_carry(const struct jst_meter *m, struct jst_window *w)
-{
-	for (size_t i = 0; i < m->ndoms; i++) {
-		const struct jst_dom *dom = &m->doms[i];
-		struct jst_edge *e = &w->end[i];
-		const struct jst_edge *b = &w->dom[i].begin;
-		double vb = edge_energy(dom, b, NULL);
-		if (!b->failed && edge_energy(dom, e, NULL) < vb) {
-			e->energy_j = vb;
-			e->lazy = 0;
-		}
-	}
-}
-
 static void unlink_window(struct jst_meter *m, struct jst_window *w)
 {
 	if (w->prev)
@@ -355,11 +355,13 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 		return -ENOMEM; /* the window stays as it was: the caller may retry */
 	}
 	if (rotate) {
-		edges_carry(m, w);
-		span_start(w, w->end, end);
-	}
-	else
+		/* What this span reported, reported or not: the rows add up. */
+		for (size_t i = 0; i < m->ndoms; i++)
+			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], &w->end[i], NULL, NULL);
+		span_start(w, w->end, end, w->rows_j);
+	} else {
 		unlink_window(m, w);
+	}
 	pthread_mutex_unlock(&m->mu);
 	if (!rotate)
 		free(w);
