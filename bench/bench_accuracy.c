@@ -318,7 +318,7 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 		struct vm v;
 		if (!tr || open_virtual(vm, tr, bench_uniform(rng, 0, vm->refresh_s), &v))
 			return NAN;
-		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t = t0, sum = 0;
+		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t, sum = 0;
 		jst_window *outer = NULL, *rows = NULL;
 		jst_measurement *ms = NULL;
 		jst_domain_energy d;

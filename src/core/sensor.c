@@ -40,14 +40,14 @@ static int64_t grid_near(const struct jst_sensor *s, int64_t t)
 }
 
 /* The grid points that may be the latch of a value on show at hi, known to
- * have been latched in (lo, hi] (at most one refresh): the latest whose
+ * have been latched in (lo, hi] (at most one refresh r > 0): the latest whose
  * interval begins at or before hi, and the one before it; a bracket one
  * refresh wide can hold both, one at each end. Each one's part of the bracket
  * goes to [alo, ahi] and [blo, bhi] (empty: hi < lo). Returns the later. */
-static int64_t grid_fit(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t *alo,
-                        int64_t *ahi, int64_t *blo, int64_t *bhi)
+static int64_t grid_fit(const struct jst_sensor *s, int64_t r, int64_t lo, int64_t hi,
+                        int64_t *alo, int64_t *ahi, int64_t *blo, int64_t *bhi)
 {
-	int64_t r = refresh_ns(s), h = s->ref_w / 2, x = hi + h - s->ref_ns;
+	int64_t h = s->ref_w / 2, x = hi + h - s->ref_ns;
 	int64_t p = s->ref_ns + (x / r - (x % r < 0)) * r;
 	*alo = p - h > lo ? p - h : lo;
 	*ahi = p + h < hi ? p + h : hi;
@@ -68,7 +68,7 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	/* A grid as wide as a refresh says nothing of the phase. */
 	if (s->have_ref && s->ref_w < r) {
 		int64_t alo, ahi, blo, bhi;
-		grid_fit(s, lo, hi, &alo, &ahi, &blo, &bhi);
+		grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
 		if (ahi >= alo && bhi >= blo) {
 			/* Both fit: the bracket tells nothing the grid does not (the two
 			 * pieces are the grid's one interval, a refresh apart). Keep the
@@ -171,7 +171,8 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	if (nd < 3)
 		return 0;
 	qsort(diff, nd, sizeof diff[0], cmp_i64);
-	double med = (double)diff[nd / 2];
+	unsigned imed = nd / 2;
+	double med = (double)diff[imed];
 	if (med <= 1.5 * (double)fast_poll_ns) {
 		/* It changed at every read: only known to be at least this fast. */
 		s->refresh_s = med * 1e-9;
@@ -293,7 +294,7 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	/* The grid point known to ref_w need only overlap the bracket; of two
 	 * that do, the one with more of its interval in it. Its point, clamped
 	 * into the bracket. */
-	int64_t p = grid_fit(s, lo, hi, &alo, &ahi, &blo, &bhi);
+	int64_t p = grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
 	int64_t pa = p < alo ? alo : p > ahi ? ahi : p;
 	int64_t pb = p - r < blo ? blo : p - r > bhi ? bhi : p - r;
 	int a = ahi >= alo, b = bhi >= blo;
