@@ -1,17 +1,26 @@
 /*
- * Accuracy against ground truth on a bursty, LLM-serving-like trace, in virtual
- * time: the readings each method would get are computed from the trace and fed
- * through the core's own arithmetic (jst_counter, jst_integrator), so the table
- * shows the error of the method, not of this machine's timers.
+ * Accuracy against ground truth, in virtual time, so that the table shows the
+ * error of the method and of the core's sensor model, never of this machine's
+ * timers.
+ *
+ * 3a drives the real core (jst_meter_open_backends with a virtual clock and a
+ * backend computed from a trace, tests/unit/virtual_sensor.h): counters that
+ * latch every 10, 50 or 100 ms, a power reading integrated by the sampler;
+ * windows of 1 ms to 60 s at random phases; error, the stated uncertainty and
+ * its coverage (the share of windows whose truth lies inside the stated ±).
+ * 3b compares polling methods with the core's counter and integrator alone.
  */
 #include "bench_stats.h"
 #include "counter.h"
 #include "integrate.h"
+#include "meter_internal.h"
 #include "trace.h"
+#include "virtual_sensor.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SEEDS 20
 #define OPEN_LEAD_S 1.0 /* the meter opens a while before the window */
@@ -131,7 +140,7 @@ static double measure(const struct method *m, const struct sim_trace *tr, double
 	return acc_energy(&a) - e0;
 }
 
-int main(void)
+static int polling_table(void)
 {
 	static double err[NMETHODS][NWINDOWS][SEEDS];
 	static unsigned wraps[NMETHODS];
@@ -158,7 +167,7 @@ int main(void)
 		sim_trace_free(tr);
 	}
 
-	printf("## 3. Accuracy against ground truth on a bursty trace\n\n");
+	printf("### 3b. Polling methods compared\n\n");
 	printf("Trace `bursty:SEED` (sim/common/trace.h): bursts of 50-300 ms at 320-400 W "
 	       "between idle gaps of 50-500 ms at 60 W, like a GPU serving LLM requests. "
 	       "For each of %d seeds one window of each length starts at a random time; each "
@@ -186,4 +195,295 @@ int main(void)
 	       "extended by `jst_counter`. Computed in %.2f s of real time.\n\n",
 	       wraps[1], (double)(bench_now_ns() - start) * 1e-9);
 	return 0;
+}
+
+/* ---- 3a: the real core in virtual time ------------------------------------ */
+
+struct vmethod {
+	const char *label;
+	jst_method method;
+	double refresh_s; /* counters: latched this often; power: declared */
+	double accuracy;
+};
+
+static const struct vmethod vmethods[] = {
+    {"counter, 10 ms refresh", JST_METHOD_COUNTER, 0.010, 0.05},
+    {"counter, 50 ms refresh", JST_METHOD_COUNTER, 0.050, 0.05},
+    {"counter, 100 ms refresh", JST_METHOD_COUNTER, 0.100, 0.05},
+    {"power read every 100 ms", JST_METHOD_POWER, 0.100, 0.05},
+};
+#define NVMETHODS (sizeof vmethods / sizeof vmethods[0])
+
+static const double vlengths[] = {0.001, 0.005, 0.020, 0.100, 2.0, 60.0};
+#define NVLENGTHS (sizeof vlengths / sizeof vlengths[0])
+
+#define VTRACES 2    /* bursty, constant */
+#define VMETERS 4    /* meters per cell, each on its own seed and phase */
+#define SAMPLE_S 0.1 /* the sampler's period (the CLI's default) */
+
+/* Windows per meter: fewer of the long ones, whose virtual time costs readings. */
+static int windows_per_meter(double len)
+{
+	return len >= 60 ? 8 : len >= 2 ? 25 : 100;
+}
+
+struct cell {
+	double *err, *rel_u;
+	size_t n;
+	size_t covered, covered_model;
+};
+
+static int open_virtual(const struct vmethod *vm, const struct sim_trace *tr, double phase,
+                        struct vm *v)
+{
+	vs_reset();
+	struct vs_dom *d =
+	    vs_add("gpu0", JST_KIND_GPU, vm->method, tr, vm->refresh_s, 1e-3, vm->accuracy);
+	d->phase_s = phase;
+	d->telemetry = 1; /* the device's own power, as NVML gives it */
+	return vm_open(v, 1.0, SAMPLE_S);
+}
+
+static void trace_spec(int kind, int seed, char *spec, size_t len)
+{
+	if (kind == 0)
+		snprintf(spec, len, "bursty:%d", seed);
+	else
+		snprintf(spec, len, "const:300");
+}
+
+/* One cell: VMETERS meters, each opened at trace time 1 s with windows one
+ * after another at random gaps (the first soon after the meter opened). */
+static int run_cell(const struct vmethod *vm, int kind, double len, uint64_t *rng, struct cell *c)
+{
+	int per = windows_per_meter(len);
+	c->err = malloc((size_t)(per * VMETERS) * sizeof *c->err);
+	c->rel_u = malloc((size_t)(per * VMETERS) * sizeof *c->rel_u);
+	if (!c->err || !c->rel_u)
+		return -1;
+	for (int k = 0; k < VMETERS; k++) {
+		char spec[32], msg[128];
+		trace_spec(kind, 1 + k, spec, sizeof spec);
+		struct sim_trace *tr = sim_trace_parse(spec, msg, sizeof msg);
+		if (!tr) {
+			fprintf(stderr, "bench_accuracy: %s\n", msg);
+			return -1;
+		}
+		struct vm v;
+		if (open_virtual(vm, tr, bench_uniform(rng, 0, vm->refresh_s), &v)) {
+			fprintf(stderr, "bench_accuracy: cannot open the virtual meter\n");
+			return -1;
+		}
+		double t = 1.0;
+		for (int i = 0; i < per; i++) {
+			double b = t + bench_uniform(rng, 0, i ? 0.5 : 0.2), e = b + len;
+			jst_window *w = NULL;
+			jst_measurement *ms = NULL;
+			jst_domain_energy d;
+			vm_advance(&v, b);
+			if (jst_window_begin(v.m, "w", &w))
+				return -1;
+			vm_advance(&v, e);
+			if (jst_window_end(w, &ms) || jst_measurement_domain(ms, 0, &d))
+				return -1;
+			/* The edges are read at the virtual instants b and e exactly. */
+			double truth = sim_trace_energy(tr, b, e);
+			double err = fabs(d.energy_j - truth);
+			double cls = d.accuracy * d.energy_j;
+			double model = d.uncertainty_j * d.uncertainty_j - cls * cls;
+			c->err[c->n] = err / truth;
+			c->rel_u[c->n] = d.uncertainty_j / truth;
+			c->n++;
+			/* Exact figures are covered by a ± of 0 (rounding aside). */
+			c->covered += err <= d.uncertainty_j + 1e-9 * truth;
+			c->covered_model += err <= sqrt(model > 0 ? model : 0) + 1e-9 * truth;
+			jst_measurement_free(ms);
+			t = e;
+		}
+		vm_close(&v);
+		sim_trace_free(tr);
+	}
+	return 0;
+}
+
+/* Rows rotated inside an enclosing window: how far their sum is from it. */
+static double tiling(const struct vmethod *vm, int kind, double outer_s, double row_s,
+                     uint64_t *rng)
+{
+	double worst = 0;
+	for (int k = 0; k < VMETERS; k++) {
+		char spec[32], msg[128];
+		trace_spec(kind, 11 + k, spec, sizeof spec);
+		struct sim_trace *tr = sim_trace_parse(spec, msg, sizeof msg);
+		struct vm v;
+		if (!tr || open_virtual(vm, tr, bench_uniform(rng, 0, vm->refresh_s), &v))
+			return NAN;
+		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t, sum = 0;
+		jst_window *outer = NULL, *rows = NULL;
+		jst_measurement *ms = NULL;
+		jst_domain_energy d;
+		vm_advance(&v, t0);
+		if (jst_window_begin(v.m, "outer", &outer) || jst_window_begin(v.m, "rows", &rows))
+			return NAN;
+		long nrows = lround(outer_s / row_s);
+		for (long i = 0; i < nrows; i++) {
+			t = t0 + (double)(i + 1) * row_s;
+			vm_advance(&v, t);
+			int r = i + 1 < nrows ? jst_window_rotate(rows, &ms)
+			                      : jst_window_end(rows, &ms);
+			if (r || jst_measurement_domain(ms, 0, &d))
+				return NAN;
+			sum += d.energy_j;
+			jst_measurement_free(ms);
+		}
+		if (jst_window_end(outer, &ms) || jst_measurement_domain(ms, 0, &d))
+			return NAN;
+		double off = fabs(sum - d.energy_j) / d.energy_j;
+		if (off > worst)
+			worst = off;
+		jst_measurement_free(ms);
+		vm_close(&v);
+		sim_trace_free(tr);
+	}
+	return worst;
+}
+
+static void fmt_len(double len, char *buf, size_t n)
+{
+	if (len < 1)
+		snprintf(buf, n, "%.0f ms", len * 1e3);
+	else
+		snprintf(buf, n, "%.0f s", len);
+}
+
+static int core_table(void)
+{
+	static struct cell cells[NVMETHODS][VTRACES][NVLENGTHS];
+	uint64_t rng = 0xacc0ULL;
+	int64_t start = bench_now_ns();
+	for (size_t m = 0; m < NVMETHODS; m++)
+		for (int k = 0; k < VTRACES; k++)
+			for (size_t l = 0; l < NVLENGTHS; l++)
+				if (run_cell(&vmethods[m], k, vlengths[l], &rng, &cells[m][k][l]))
+					return 1;
+
+	printf("## 3. Accuracy against ground truth\n\n");
+	printf("### 3a. The core's sensor model, windows of 1 ms to 60 s\n\n");
+	printf("The real core (`jst_meter_open_backends`, `jst_window_begin`/`end`/`rotate`) "
+	       "runs in virtual time: the clock seam `jst_clock_ns` is a virtual clock and the "
+	       "backend (tests/unit/virtual_sensor.c) computes each reading from a trace: a GPU "
+	       "energy counter in mJ latched every R (value = floor(E(last latch) / 1 mJ), a "
+	       "random latch phase per meter), the device's instantaneous power as telemetry, "
+	       "or, for the power row, only the instantaneous power, integrated by the core. "
+	       "The sampler reads every %.0f ms of virtual time. Traces: `bursty:SEED` "
+	       "(bursts of 50-300 ms at 320-400 W between idle gaps of 50-500 ms at 60 W) and "
+	       "`const:300`. Per row, %d meters (one seed and phase each) open at 1 s and "
+	       "measure windows one after another at random gaps of 0-0.5 s, the first within "
+	       "0.2 s of the meter opening; %d windows per row for lengths up to 100 ms, %d at "
+	       "2 s, %d at 60 s. Error = |measured - true| / true. Stated ± = the figure's "
+	       "`uncertainty_j` / true. **Coverage** = share of windows whose truth lies inside "
+	       "the stated ±; \"model coverage\" = the same with the method's 5%% class taken "
+	       "out of the ± (the virtual sensors have no calibration error, so the class alone "
+	       "covers long windows: this column shows whether the sensor model's own part "
+	       "covers the rest).\n\n",
+	       SAMPLE_S * 1e3, VMETERS, VMETERS * windows_per_meter(0.001),
+	       VMETERS * windows_per_meter(2), VMETERS * windows_per_meter(60));
+	printf("| method | trace | window | mean error | p95 error | mean stated ± | coverage | "
+	       "model coverage |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+	int cov_ok = 1, class_ok = 1, short_ok = 1;
+	char cov_miss[512] = "", class_miss[512] = "";
+	for (size_t m = 0; m < NVMETHODS; m++)
+		for (int k = 0; k < VTRACES; k++)
+			for (size_t l = 0; l < NVLENGTHS; l++) {
+				struct cell *c = &cells[m][k][l];
+				char len[16];
+				fmt_len(vlengths[l], len, sizeof len);
+				double mean = bench_mean(c->err, c->n),
+				       mu = bench_mean(c->rel_u, c->n);
+				double worst = bench_max(c->err, c->n);
+				double p95 = bench_percentile(c->err, c->n, 95);
+				double cov = (double)c->covered / (double)c->n;
+				printf("| %s | %s | %s | %.3f%% | %.3f%% | %.2f%% | %.1f%% | "
+				       "%.1f%% |\n",
+				       vmethods[m].label, k ? "const:300" : "bursty", len,
+				       100 * mean, 100 * p95, 100 * mu, 100 * cov,
+				       100 * (double)c->covered_model / (double)c->n);
+				if (cov < 0.95) {
+					cov_ok = 0;
+					size_t o = strlen(cov_miss);
+					snprintf(cov_miss + o, sizeof cov_miss - o, "%s%s %s %s",
+					         o ? ", " : "", vmethods[m].label,
+					         k ? "const" : "bursty", len);
+				}
+				/* Counters at >= 2 s: within their class, and saying so, not more.
+				 */
+				if (vmethods[m].method == JST_METHOD_COUNTER && vlengths[l] >= 2 &&
+				    (p95 > vmethods[m].accuracy ||
+				     mu > 1.2 * vmethods[m].accuracy)) {
+					class_ok = 0;
+					size_t o = strlen(class_miss);
+					snprintf(class_miss + o, sizeof class_miss - o,
+					         "%s%s %s %s", o ? ", " : "", vmethods[m].label,
+					         k ? "const" : "bursty", len);
+				}
+				if (vmethods[m].method == JST_METHOD_COUNTER &&
+				    vmethods[m].refresh_s == 0.1 && k == 1 && vlengths[l] == 0.005)
+					short_ok = worst <= 0.10;
+			}
+
+	printf("\nTiled windows: rows rotated (`jst_window_rotate`) inside an enclosing window "
+	       "begun at the same instant, %d meters each; the largest |sum of rows - "
+	       "enclosing| / enclosing:\n\n",
+	       VMETERS);
+	printf(
+	    "| method | trace | 2 s in 5 ms rows | 60 s in 100 ms rows |\n|---|---|---:|---:|\n");
+	double tile_worst = 0;
+	for (size_t m = 0; m < NVMETHODS; m++)
+		for (int k = 0; k < VTRACES; k++) {
+			double a = tiling(&vmethods[m], k, 2.0, 0.005, &rng);
+			double b = tiling(&vmethods[m], k, 60.0, 0.1, &rng);
+			printf("| %s | %s | %.4f%% | %.4f%% |\n", vmethods[m].label,
+			       k ? "const:300" : "bursty", 100 * a, 100 * b);
+			if (!(a <= tile_worst))
+				tile_worst = a;
+			if (!(b <= tile_worst))
+				tile_worst = b;
+		}
+	printf("\nComputed in %.2f s of real time (`build/bench/bench_accuracy` runs this section "
+	       "and 3b alone).\n\n",
+	       (double)(bench_now_ns() - start) * 1e-9);
+	printf("Target (coverage >= 95%% at every length): %s%s%s%s.\n\n", bench_verdict(cov_ok),
+	       cov_ok ? "" : " (", cov_miss, cov_ok ? "" : ")");
+	printf("Target (counter windows >= 2 s keep the 5%% class: p95 error <= 5%%, stated ± <= "
+	       "6%%): %s%s%s%s.\n\n",
+	       bench_verdict(class_ok), class_ok ? "" : " (", class_miss, class_ok ? "" : ")");
+	printf("Target (5 ms windows on a 100 ms counter at constant power within 10%% of truth, "
+	       "every window): %s.\n\n",
+	       bench_verdict(short_ok));
+	printf("Target (tiled windows sum to the enclosing within 0.5%%): %s (worst %.4f%%).\n\n",
+	       bench_verdict(tile_worst <= 0.005), 100 * tile_worst);
+	printf(
+	    "Reading the misses. Each counter edge is the counter's value plus the device's "
+	    "power times the time since the latch (interpolation); its stated ± is one count plus "
+	    "the recent spread of the power (60-400 W on the bursty trace) times that time, a "
+	    "bound rather than a typical error, so on a bursty trace a 2 s window on a 50 or "
+	    "100 ms counter states more than the class although its p95 error stays within it. "
+	    "Rows are reported as they end, with the latest power and latch grid; what is learnt "
+	    "later goes into the next row, but a row is never negative, so rows that "
+	    "over-counted at the end of a run are not taken back: at constant power rows add up "
+	    "exactly, on the bursty trace to within the figures above.\n\n");
+	for (size_t m = 0; m < NVMETHODS; m++)
+		for (int k = 0; k < VTRACES; k++)
+			for (size_t l = 0; l < NVLENGTHS; l++) {
+				free(cells[m][k][l].err);
+				free(cells[m][k][l].rel_u);
+			}
+	return 0;
+}
+
+int main(void)
+{
+	if (core_table())
+		return 1;
+	return polling_table();
 }

@@ -193,8 +193,9 @@ int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
  * window then stays open and the call may be repeated. */
 int jst_window_end(jst_window *w, jst_measurement **out);
 /* End the window's current span and begin the next one on the same reading:
- * the handle stays open, and consecutive spans tile time exactly (their
- * energies add up to what one window over all of them shows). */
+ * the handle stays open, and consecutive spans tile time: their energies add
+ * up to what one window over all of them shows (a span is never negative: one
+ * whose interpolated edges crossed reports 0, and the next absorbs it). */
 int jst_window_rotate(jst_window *w, jst_measurement **out);
 /* Discard an open window without measuring; frees the handle. NULL is a no-op. */
 void jst_window_cancel(jst_window *w);

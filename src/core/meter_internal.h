@@ -33,6 +33,11 @@ struct jst_dom {
 	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */
 	double energy_j;  /* since the meter opened, at the last reading (interpolated) */
 	double edge_u_j;  /* uncertainty of energy_j as a window edge */
+	/* energy_j is counter_j plus interp_w from the latch estimated in
+	 * (interp_lo, interp_hi]: a window evaluates it again with the latest grid. */
+	int interp_lazy;
+	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
+	int64_t interp_lo, interp_hi, interp_latch;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;
@@ -74,6 +79,12 @@ struct jst_be {
 /* One domain's state at a window's edge: everything a figure is a difference of. */
 struct jst_edge {
 	double energy_j;
+	/* Counters interpolated between latches: energy_j's parts, so that the
+	 * window evaluates both its edges with the same, latest latch grid
+	 * (jst_sensor_latch_of) when it forms its figure. */
+	int lazy;
+	double counter_j, interp_w, spread_w;
+	int64_t lo_ns, hi_ns, latch_ns;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j;     /* uncertainty of energy_j at this edge */
 	double var_j2;
@@ -94,6 +105,12 @@ struct jst_wtel {
 /* One domain in an open window. */
 struct jst_wdom {
 	struct jst_edge begin;
+	/* Rotated windows: the first span's begin and the energy the spans since
+	 * have reported. A span's energy is what accrued since the origin, as the
+	 * sensor knows it when the span ends, less what was reported: rows absorb
+	 * what the grid learnt since earlier rows and add up to the whole. */
+	struct jst_edge origin;
+	double reported_j;
 	double peak_w; /* NaN until a power value inside the window is seen */
 	size_t samples;
 	struct jst_wtel tel;
@@ -104,6 +121,7 @@ struct jst_window {
 	struct jst_meter *meter;
 	char *label;          /* in the same allocation */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
+	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
 	int64_t begin_ns;
 	struct jst_wdom dom[];
 };

@@ -166,6 +166,15 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	double e = dom->counter_j + jst_sensor_interpolate(s, t);
 	if (e > dom->energy_j || first)
 		dom->energy_j = e;
+	/* Its parts, for a window to evaluate the edge again with the latest grid
+	 * (window.c): both edges of a figure then rest on the same latches, which
+	 * a value held up by an earlier reading would not. */
+	dom->interp_lazy = jst_sensor_gridded(s);
+	dom->interp_w = s->power_w;
+	dom->interp_spread_w = jst_sensor_power_spread(s);
+	dom->interp_lo = s->chg_lo;
+	dom->interp_hi = s->chg_hi;
+	dom->interp_latch = s->latch_ns;
 	/* Where the reading itself lies in time, as the backend could tell. */
 	dom->edge_u_j =
 	    jst_sensor_edge_uncertainty(s) +
@@ -270,6 +279,18 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	    .failed = dom->failed,
 	    .t_ns = t,
 	};
+	/* A domain that is gone ends at its last good reading, evaluated as its
+	 * edges are: from the parts that reading left. */
+	if (dom->interp_lazy && (dom->last_t_ns == t || dom->failed)) {
+		e->lazy = 1;
+		e->t_ns = dom->last_t_ns;
+		e->counter_j = dom->counter_j;
+		e->interp_w = dom->interp_w;
+		e->spread_w = dom->interp_spread_w;
+		e->lo_ns = dom->interp_lo;
+		e->hi_ns = dom->interp_hi;
+		e->latch_ns = dom->interp_latch;
+	}
 	/* This edge's reading failed (transiently): the time since the last good
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;

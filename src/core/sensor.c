@@ -32,6 +32,40 @@ static int64_t refresh_ns(const struct jst_sensor *s)
 	return s->refresh_s > 0 ? (int64_t)llround(s->refresh_s * 1e9) : 0;
 }
 
+/* The grid's width near t: as pinned, plus what the refresh's own uncertainty
+ * adds per refresh since (at most a refresh: then it says nothing). */
+static int64_t grid_width(const struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	double n = fabs((double)(t - s->ref_ns)) / (double)r;
+	double w = (double)s->ref_w + 2.0 * n * s->refresh_sigma_ns;
+	return w < (double)r ? (int64_t)w : r;
+}
+
+/* The grid point nearest t. */
+static int64_t grid_near(const struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	return s->ref_ns + (int64_t)nearbyint((double)(t - s->ref_ns) / (double)r) * r;
+}
+
+/* The grid points that may be the latch of a value on show at hi, known to
+ * have been latched in (lo, hi] (at most one refresh r > 0): the latest whose
+ * interval begins at or before hi, and the one before it; a bracket one
+ * refresh wide can hold both, one at each end. Each one's part of the bracket
+ * goes to [alo, ahi] and [blo, bhi] (empty: hi < lo). Returns the later. */
+static int64_t grid_fit(const struct jst_sensor *s, int64_t r, int64_t lo, int64_t hi, int64_t *alo,
+                        int64_t *ahi, int64_t *blo, int64_t *bhi)
+{
+	int64_t h = grid_width(s, hi) / 2, x = hi + h - s->ref_ns;
+	int64_t p = s->ref_ns + (x / r - (x % r < 0)) * r;
+	*alo = p - h > lo ? p - h : lo;
+	*ahi = p + h < hi ? p + h : hi;
+	*blo = p - r - h > lo ? p - r - h : lo;
+	*bhi = p - r + h < hi ? p - r + h : hi;
+	return p;
+}
+
 /* The latch of a value first seen at hi and not at lo: on the grid where one
  * is known and consistent with the bracket, narrowing the grid with it. */
 static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
@@ -41,18 +75,25 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 		return hi; /* too fast (or unknown) to model: the reading is the latch */
 	if (hi - lo > r)
 		lo = hi - r; /* the value on show was latched within one refresh */
-	if (s->have_ref) {
-		int64_t n = (hi - s->ref_ns) / r - (hi < s->ref_ns);
-		int64_t p = s->ref_ns + n * r; /* the last grid point at or before hi */
-		/* The grid is known to ref_w where it was last pinned; each refresh
-		 * since adds the refresh's own uncertainty. */
-		int64_t w = s->ref_w + (int64_t)(2.0 * (double)llabs(n) * s->refresh_sigma_ns);
-		int64_t plo = p - w / 2, phi = p + w / 2;
-		int64_t ilo = plo > lo ? plo : lo, ihi = phi < hi ? phi : hi;
-		if (ihi >= ilo) {
+	/* A grid as wide as a refresh says nothing of the phase. */
+	if (s->have_ref && grid_width(s, hi) < r) {
+		int64_t alo, ahi, blo, bhi;
+		grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
+		if (ahi >= alo && bhi >= blo) {
+			/* Both fit: the bracket tells nothing the grid does not (the two
+			 * pieces are the grid's one interval, a refresh apart). Keep the
+			 * grid; the likelier is the one with more of its interval in. */
+			return ahi - alo >= bhi - blo ? alo + (ahi - alo) / 2
+			                              : blo + (bhi - blo) / 2;
+		}
+		if (bhi >= blo) {
+			alo = blo;
+			ahi = bhi;
+		}
+		if (ahi >= alo) {
 			/* Consistent: the two brackets narrow each other. */
-			s->ref_ns = ilo + (ihi - ilo) / 2;
-			s->ref_w = ihi - ilo > 20000 ? ihi - ilo : 20000;
+			s->ref_ns = alo + (ahi - alo) / 2;
+			s->ref_w = ahi - alo > 20000 ? ahi - alo : 20000;
 			return s->ref_ns;
 		}
 	}
@@ -61,6 +102,38 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	s->ref_ns = lo + (hi - lo) / 2;
 	s->ref_w = hi - lo;
 	return s->ref_ns;
+}
+
+/* The value had not changed at t: the next latch is later than t, so the one
+ * on show is later than t - R. Narrows the grid from below, as a change
+ * narrows it from above. Only where every latch changes the value (the power
+ * moves it by a few counts per refresh): an idle counter's stillness says
+ * nothing of its latches. */
+static void grid_unchanged(struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	if (!s->have_ref || r < JST_GRID_MIN_NS || grid_width(s, t) >= r ||
+	    !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+		return;
+	int64_t h = grid_width(s, t) / 2, lo = t - r;
+	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
+	if (lo >= p + h && p + r - h <= s->chg_hi)
+		p += r; /* the later of two fitting grid points was the one on show */
+	/* The latch on show lies in the grid's interval, in the bracket of the
+	 * change that showed it (within a refresh of its end), and after t - R. */
+	int64_t blo = s->chg_hi - s->chg_lo > r ? s->chg_hi - r : s->chg_lo;
+	int64_t ilo = p - h, ihi = p + h < s->chg_hi ? p + h : s->chg_hi;
+	if (blo > ilo)
+		ilo = blo;
+	if (lo > ilo)
+		ilo = lo;
+	if (ihi < ilo)
+		return; /* inconsistent: a change will tell */
+	if (ihi - ilo < s->ref_w) {
+		s->ref_ns = ilo + (ihi - ilo) / 2;
+		s->ref_w = ihi - ilo > 20000 ? ihi - ilo : 20000;
+	}
+	s->latch_ns = ilo + (ihi - ilo) / 2;
 }
 
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed)
@@ -86,6 +159,8 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int chan
 				s->meas[s->nmeas++] = mid;
 		}
 		s->latch_ns = grid_latch(s, lo, hi);
+	} else {
+		grid_unchanged(s, t - t_err);
 	}
 	s->last_read_ns = t;
 	s->last_read_err = t_err;
@@ -117,50 +192,39 @@ int jst_sensor_measure_enough(const struct jst_sensor *s)
 static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma,
                           double *last_latch)
 {
-	double slope = guess;
+	/* Each change numbered from the one before it, not from the first: the
+	 * guess is off by up to a bracket, which would miscount the refreshes
+	 * between distant changes, never between neighbours. */
+	double num[JST_MEASURE_MAX];
+	num[0] = 0;
+	for (unsigned i = 1; i < s->nmeas; i++)
+		num[i] = num[i - 1] + nearbyint((double)(s->meas[i] - s->meas[i - 1]) / guess);
 	int64_t m0 = s->meas[0];
-	double last = (double)(s->meas[s->nmeas - 1] - m0);
-	for (double span = 6 * guess;; span *= 2) {
-		double sn = 0, sm = 0, snn = 0, snm = 0, k = 0;
-		for (unsigned i = 0; i < s->nmeas; i++) {
-			double m = (double)(s->meas[i] - m0);
-			if (m > span)
-				break;
-			double n = nearbyint(m / slope);
-			sn += n;
-			sm += m;
-			snn += n * n;
-			snm += n * m;
-			k++;
-		}
-		double den = k * snn - sn * sn;
-		if (k >= 3 && den > 0) {
-			double fit = (k * snm - sn * sm) / den;
-			if (fit > 0.5 * guess && fit < 1.5 * guess)
-				slope = fit;
-		}
-		if (span >= last)
-			break;
-	}
-	/* Scatter about the fit, and the slope's standard error. */
-	double sn = 0, snn = 0, sr = 0, srr = 0, k = s->nmeas;
-	double nlast = nearbyint((double)(s->meas[s->nmeas - 1] - m0) / slope);
+	double sn = 0, sm = 0, snn = 0, snm = 0, k = s->nmeas;
 	for (unsigned i = 0; i < s->nmeas; i++) {
 		double m = (double)(s->meas[i] - m0);
-		double n = nearbyint(m / slope);
-		double res = m - n * slope;
-		sn += n;
-		snn += n * n;
-		sr += res;
+		sn += num[i];
+		sm += m;
+		snn += num[i] * num[i];
+		snm += num[i] * m;
+	}
+	double den = k * snn - sn * sn;
+	double slope = den > 0 ? (k * snm - sn * sm) / den : guess;
+	if (!(slope > 0.5 * guess && slope < 1.5 * guess))
+		slope = guess;
+	double icpt = (sm - slope * sn) / k;
+	/* Scatter about the fit, and the slope's standard error. */
+	double srr = 0;
+	for (unsigned i = 0; i < s->nmeas; i++) {
+		double res = (double)(s->meas[i] - m0) - icpt - num[i] * slope;
 		srr += res * res;
 	}
-	double var = srr / k - (sr / k) * (sr / k);
-	*rms = sqrt(var > 0 ? var : 0);
-	/* The fitted grid at the last change: far better placed than any one
-	 * bracket (the mean residual is the line's offset). */
-	*last_latch = (double)m0 + sr / k + nlast * slope;
+	*rms = sqrt(srr / k);
 	double sxx = snn - sn * sn / k;
 	*sigma = sxx > 0 && k > 2 ? *rms * sqrt(k / (k - 2)) / sqrt(sxx) : slope * 1e-3;
+	/* The fitted grid at the last change: far better placed than any one
+	 * bracket. */
+	*last_latch = (double)m0 + icpt + num[s->nmeas - 1] * slope;
 	return slope;
 }
 
@@ -277,10 +341,20 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
+int jst_sensor_gridded(const struct jst_sensor *s)
+{
+	return s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !s->measuring;
+}
+
+int jst_sensor_interpolates(const struct jst_sensor *s)
+{
+	return jst_sensor_gridded(s) && !isnan(s->power_w);
+}
+
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (!s->interpolate || r < JST_GRID_MIN_NS || isnan(s->power_w) || s->measuring)
+	if (!jst_sensor_interpolates(s))
 		return 0;
 	int64_t dt = t - s->latch_ns;
 	if (dt <= 0)
@@ -288,6 +362,30 @@ double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 	if (dt > r)
 		dt = r;
 	return s->power_w * (double)dt * 1e-9;
+}
+
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
+                            int64_t *other)
+{
+	int64_t r = refresh_ns(s);
+	*other = INT64_MIN;
+	if (!s->have_ref || r < JST_GRID_MIN_NS)
+		return fallback;
+	if (hi - lo > r)
+		lo = hi - r; /* as grid_latch: the value was latched within one refresh */
+	int64_t alo, ahi, blo, bhi;
+	/* The grid point known to ref_w need only overlap the bracket; of two
+	 * that do, the one with more of its interval in it. Its point, clamped
+	 * into the bracket. */
+	int64_t p = grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
+	int64_t pa = p < alo ? alo : p > ahi ? ahi : p;
+	int64_t pb = p - r < blo ? blo : p - r > bhi ? bhi : p - r;
+	int a = ahi >= alo, b = bhi >= blo;
+	if (!a && !b)
+		return fallback;
+	if (a && b)
+		*other = bhi - blo > ahi - alo ? pa : pb;
+	return b && (!a || bhi - blo > ahi - alo) ? pb : pa;
 }
 
 static double recent_max(const struct jst_sensor *s)
@@ -318,16 +416,8 @@ double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 	double r = jst_sensor_refresh(s);
 	if (isnan(s->power_w) && s->nrecent == 0)
 		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
-	/* Interpolated: what is left is how far the power moved from the guide,
-	 * and where in time the latch lies. */
-	if (s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !isnan(s->power_w) &&
-	    !s->measuring) {
-		/* Where the latch lies, as far as the grid knows; a grid lost
-		 * altogether still leaves the figure within one refresh's energy. */
-		double latch_w = (double)(s->have_ref ? s->ref_w : refresh_ns(s)) * 1e-9;
-		if (latch_w > r)
-			latch_w = r;
-		return s->resolution_j + jst_sensor_power_spread(s) * r + s->power_w * latch_w;
-	}
+	/* Interpolated: what is left is how far the power moved from the guide. */
+	if (jst_sensor_interpolates(s))
+		return s->resolution_j + jst_sensor_power_spread(s) * r;
 	return s->resolution_j + recent_max(s) * r;
 }

@@ -44,7 +44,7 @@ struct jst_sensor {
 	double bound_w; /* power no real device of its kind exceeds */
 
 	/* The current value: it was latched in (chg_lo, chg_hi]. */
-	int64_t last_read_ns; /* the previous good reading */
+	int64_t last_read_ns;  /* the previous good reading */
 	int64_t last_read_err; /* how far its value's instant may be from it */
 	int64_t chg_lo, chg_hi;
 	int64_t latch_ns; /* best estimate of when it was latched */
@@ -108,9 +108,25 @@ void jst_sensor_power(struct jst_sensor *s, double w, int from_device);
  * derived power over spans of at least JST_POWER_SPAN_NS and a refresh. */
 void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j);
 
+/* Is the sensor a counter whose latches are modelled (a refresh slow enough
+ * for a grid, not measuring)? Does it interpolate now (its power known too)? */
+int jst_sensor_gridded(const struct jst_sensor *s);
+int jst_sensor_interpolates(const struct jst_sensor *s);
+
 /* Energy accrued since the latch, to add to the counter's value at t: power x
  * time since the latch, at most one refresh. 0 where it cannot be modelled. */
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t);
+
+/* The latch of the value a reading showed, known then to lie in (lo, hi]: the
+ * grid's point there, where the grid (as known now) has one overlapping that
+ * bracket; else fallback. A window's two edges evaluated with the same, latest
+ * grid agree with each other even where the grid was not yet known when the
+ * first edge was read (a window begun as the meter opened). Where the read
+ * fell within the grid's width of a latch, two points fit: the likelier is
+ * returned and the other goes to *other (else INT64_MIN), for the edge's
+ * uncertainty. */
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
+                            int64_t *other);
 
 /* Uncertainty in J of the energy at one edge read at t: one count, plus the
  * power's variation over the part of a refresh that is interpolated (or the

@@ -18,31 +18,41 @@
 /* A window shorter than this many refreshes of a counter says so. */
 #define JST_SHORT_REFRESHES 3
 
-/* One allocation: the per-domain state, the end scratch, then the label. */
+/* One allocation: the per-domain state, the end and row scratch, then the label. */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
 	size_t n = m->ndoms, len = strlen(label) + 1;
-	struct jst_window *w = malloc(sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0]) + len);
+	struct jst_window *w = malloc(
+	    sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0] + sizeof w->rows_j[0]) + len);
 	if (!w)
 		return NULL;
 	w->meter = m;
 	w->prev = w->next = NULL;
 	w->end = (struct jst_edge *)(w->dom + n);
-	w->label = memcpy((char *)(w->end + n), label, len);
+	w->rows_j = (double *)(w->end + n);
+	w->label = memcpy((char *)(w->rows_j + n), label, len);
 	return w;
 }
 
-/* Start a span at the edges in e (read at t); under mu. */
-static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t)
+/* Start a span at the edges in e (read at t); under mu. A rotation keeps the
+ * origin and adds what the span that ended reported (reported_j, per domain). */
+static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
+                       const double *reported_j)
 {
 	w->begin_ns = t;
-	for (size_t i = 0; i < w->meter->ndoms; i++)
-		w->dom[i] = (struct jst_wdom){
+	for (size_t i = 0; i < w->meter->ndoms; i++) {
+		struct jst_wdom *wd = &w->dom[i];
+		struct jst_edge origin = reported_j ? wd->origin : e[i];
+		double reported = reported_j ? wd->reported_j + reported_j[i] : 0;
+		*wd = (struct jst_wdom){
 		    .begin = e[i],
+		    .origin = origin,
+		    .reported_j = reported,
 		    /* A power reading at the edge belongs to the window. */
 		    .peak_w = e[i].power_w,
 		    .tel = {.temp_max = NAN, .power_limit = NAN},
 		};
+	}
 }
 
 int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
@@ -58,7 +68,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 		return -ENOMEM;
 	int64_t t = jst_meter_read(m, 0, w->end);
 	pthread_mutex_lock(&m->mu);
-	span_start(w, w->end, t);
+	span_start(w, w->end, t, NULL);
 	w->next = m->windows;
 	if (m->windows)
 		m->windows->prev = w;
@@ -166,6 +176,51 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		         JST_SHORT_REFRESHES, f->refresh_s * 1e3);
 }
 
+/* An edge's energy as the sensor knows it now: an interpolated counter's edges
+ * are evaluated with the latest latch grid, the same for both edges of a
+ * window, so that a grid learnt after the window began (or narrowed since)
+ * does not count a shift of the grid as energy. An edge read before the power
+ * was known takes the power known now. *u_j, when given, receives the edge's
+ * uncertainty where it is evaluated here (else it is left alone): one count,
+ * the power's recent spread over the time interpolated and, where the read fell
+ * within the grid's width of a latch so that two grid points fit, a refresh's
+ * energy (what taking the other would change). (The grid's own width moves both edges
+ * of a window alike: see fill_domain.) */
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
+	if (!e->lazy || isnan(w))
+		return e->energy_j;
+	int64_t other;
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, &other);
+	double r = jst_sensor_refresh(s);
+	double dt = (double)(e->t_ns - l) * 1e-9;
+	dt = dt < 0 ? 0 : dt > r ? r : dt;
+	if (u_j) {
+		double spread = isnan(e->interp_w) ? jst_sensor_power_spread(s) : e->spread_w;
+		*u_j = s->resolution_j + spread * dt;
+		if (other != INT64_MIN)
+			*u_j += w * r; /* the other is a refresh away */
+	}
+	return e->counter_j + w * dt;
+}
+
+/* The energy of a span of domain i ending at edge e: since the window's origin
+ * less what its earlier spans reported (the begin edge itself for a window
+ * never rotated), never below 0 (edges interpolated with different powers may
+ * cross in a span shorter than a refresh; a later span then makes up for it).
+ * *ub and *ue receive the edges' uncertainties where evaluated here. */
+static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd,
+                          const struct jst_edge *e, double *ub, double *ue)
+{
+	if (wd->begin.failed)
+		return 0;
+	edge_energy(dom, &wd->begin, ub);
+	double v = edge_energy(dom, e, ue) - edge_energy(dom, &wd->origin, NULL) - wd->reported_j;
+	return v >= 0 ? v : 0;
+}
+
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
                         const struct jst_edge *e, double duration, jst_domain_energy *p,
                         struct fig_notes *f)
@@ -188,17 +243,28 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	};
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
-	double energy = b->failed ? 0 : e->energy_j - b->energy_j;
-	if (!(energy >= 0)) /* cannot happen with the core's arithmetic; never report it */
-		energy = 0;
+	double ub = b->u_j, ue = e->u_j;
+	double energy = span_energy(dom, wd, e, &ub, &ue);
+	/* Both edges on the same grid: an error in the grid's phase moves them
+	 * alike, and shows only as far as their powers differ. */
+	double grid_u = 0;
+	if (b->lazy && e->lazy) {
+		const struct jst_sensor *sn = &dom->sensor;
+		double r = jst_sensor_refresh(sn);
+		double g =
+		    sn->have_ref && (double)sn->ref_w * 1e-9 < r ? (double)sn->ref_w * 1e-9 : r;
+		double wb = isnan(b->interp_w) ? sn->power_w : b->interp_w;
+		double we = isnan(e->interp_w) ? sn->power_w : e->interp_w;
+		if (!isnan(wb) && !isnan(we))
+			grid_u = 0.5 * g * fabs(we - wb);
+	}
 	/* A figure that ended early is a mean over the span it measured. */
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
-	double u = b->failed
-	               ? 0
-	               : sqrt(cls * cls + b->u_j * b->u_j + e->u_j * e->u_j + (var > 0 ? var : 0)) +
-	                     (e->bridge_u_j - b->bridge_u_j);
+	double u = b->failed ? 0
+	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) + grid_u +
+	                           (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	double peak = wd->peak_w;
 	/* A model never peaks above its own maximum; no window peaks below its mean. */
@@ -291,10 +357,14 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 		pthread_mutex_unlock(&m->mu);
 		return -ENOMEM; /* the window stays as it was: the caller may retry */
 	}
-	if (rotate)
-		span_start(w, w->end, end);
-	else
+	if (rotate) {
+		/* What this span reported, reported or not: the rows add up. */
+		for (size_t i = 0; i < m->ndoms; i++)
+			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], &w->end[i], NULL, NULL);
+		span_start(w, w->end, end, w->rows_j);
+	} else {
 		unlink_window(m, w);
+	}
 	pthread_mutex_unlock(&m->mu);
 	if (!rotate)
 		free(w);

@@ -1,0 +1,184 @@
+/* A virtual clock and a trace-driven backend for the sensor model's tests and
+ * the accuracy benchmark (see virtual_sensor.h). */
+#include "virtual_sensor.h"
+
+#include "meter_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct vs_backend vs_be;
+int64_t vs_now = VS_ORIGIN_NS;
+
+int64_t vs_clock(void)
+{
+	return vs_now;
+}
+
+void vs_reset(void)
+{
+	memset(&vs_be, 0, sizeof vs_be);
+	vs_now = VS_ORIGIN_NS;
+}
+
+struct vs_dom *vs_add(const char *name, jst_kind kind, jst_method method,
+                      const struct sim_trace *tr, double latch_s, double unit_j, double accuracy)
+{
+	struct vs_dom *d = &vs_be.dom[vs_be.n++];
+	memset(d, 0, sizeof *d);
+	snprintf(d->desc.name, sizeof d->desc.name, "%s", name);
+	snprintf(d->desc.device, sizeof d->desc.device, "virtual:%s", name);
+	snprintf(d->desc.source, sizeof d->desc.source, "virtual");
+	d->desc.kind = kind;
+	d->desc.method = method;
+	d->desc.accuracy = accuracy;
+	d->desc.parent = -1;
+	d->desc.unit_j = method == JST_METHOD_POWER ? 0 : unit_j;
+	d->desc.refresh_s = latch_s;
+	d->tr = tr;
+	d->latch_s = latch_s;
+	d->stamp = 1;
+	return d;
+}
+
+static uint64_t units(const struct vs_dom *d, double e)
+{
+	return e > 0 ? (uint64_t)floor(e / d->desc.unit_j) : 0;
+}
+
+uint64_t vs_counter_at(const struct vs_dom *d, double t)
+{
+	double latch = t;
+	if (d->latch_s > 0)
+		latch = d->phase_s + floor((t - d->phase_s) / d->latch_s) * d->latch_s;
+	if (latch < 0)
+		latch = 0;
+	if (d->reset_s > 0 && latch >= d->reset_s)
+		return units(d, sim_trace_energy(d->tr, d->reset_s, latch));
+	return units(d, sim_trace_energy(d->tr, 0, latch));
+}
+
+static int probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
+{
+	(void)ctx;
+	(void)reason;
+	(void)len;
+	*state = &vs_be;
+	return 0;
+}
+
+/* The descriptors are copied out of the domains into one array. */
+static struct jst_domain_desc descs[VS_MAX];
+
+static size_t domains(void *state, const struct jst_domain_desc **out)
+{
+	struct vs_backend *b = state;
+	for (size_t i = 0; i < b->n; i++)
+		descs[i] = b->dom[i].desc;
+	*out = descs;
+	return b->n;
+}
+
+static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
+{
+	struct vs_backend *b = state;
+	double t = vs_trace_s(vs_now);
+	for (size_t i = 0; i < n && i < b->n; i++) {
+		struct vs_dom *d = &b->dom[i];
+		struct jst_raw *raw = &out[i];
+		d->reads++;
+		if (d->stamp)
+			raw->t_ns = vs_now;
+		if (d->fail_from_s < d->fail_to_s && t >= d->fail_from_s && t < d->fail_to_s) {
+			raw->status = d->fail_status ? d->fail_status : -EIO;
+			snprintf(raw->error, sizeof raw->error, "%s: virtual read failed",
+			         d->desc.name);
+			continue;
+		}
+		if (d->desc.method == JST_METHOD_POWER) {
+			raw->power_w = sim_trace_power(d->tr, t);
+		} else {
+			double at = t;
+			if (d->stale_s > 0 && !d->stale_reopened && t >= d->stale_s)
+				at = d->stale_s; /* the file under the open fd no longer moves */
+			raw->counter = vs_counter_at(d, at);
+		}
+		if (d->telemetry && (flags & JST_READ_TELEMETRY))
+			raw->telemetry_power_w = sim_trace_power(d->tr, t);
+	}
+	return 0;
+}
+
+static int reopen(void *state, size_t i)
+{
+	struct vs_backend *b = state;
+	if (i >= b->n)
+		return -EINVAL;
+	b->dom[i].reopens++;
+	b->dom[i].stale_reopened = 1;
+	return 0;
+}
+
+static void close_vs(void *state)
+{
+	(void)state;
+}
+
+const struct jst_backend_ops vs_ops = {
+    .name = "virtual",
+    .description = "trace-driven sensors in virtual time",
+    .accuracy = 0.05,
+    .probe = probe,
+    .domains = domains,
+    .read = read_all,
+    .close = close_vs,
+};
+
+const struct jst_backend_ops vs_ops_reopen = {
+    .name = "virtual",
+    .description = "trace-driven sensors in virtual time, reopenable",
+    .accuracy = 0.05,
+    .probe = probe,
+    .domains = domains,
+    .read = read_all,
+    .close = close_vs,
+    .reopen = reopen,
+};
+
+int vm_open(struct vm *v, double open_s, double sample_s)
+{
+	*v = (struct vm){0};
+	jst_clock_ns = vs_clock;
+	vs_now = vs_ns(open_s);
+	jst_config cfg;
+	jst_config_init(&cfg);
+	cfg.sample_period_ms = 600000; /* the real sampler thread never reads */
+	const struct jst_backend_ops *ops[] = {vs_be.with_reopen ? &vs_ops_reopen : &vs_ops};
+	int r = jst_meter_open_backends(&cfg, ops, 1, &v->m);
+	if (r)
+		return r;
+	v->sample_ns = sample_s > 0 ? (int64_t)llround(sample_s * 1e9) : 0;
+	v->next_sample = vs_now + v->sample_ns;
+	return 0;
+}
+
+void vm_advance(struct vm *v, double t)
+{
+	int64_t to = vs_ns(t);
+	while (v->sample_ns && v->next_sample <= to) {
+		vs_now = v->next_sample;
+		jst_meter_read(v->m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
+		v->next_sample += v->sample_ns;
+	}
+	if (to > vs_now)
+		vs_now = to;
+}
+
+void vm_close(struct vm *v)
+{
+	jst_meter_close(v->m);
+	v->m = NULL;
+	jst_clock_ns = jst_real_now_ns;
+}

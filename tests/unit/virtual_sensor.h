@@ -1,0 +1,89 @@
+/*
+ * A virtual clock and a backend computed from a power trace, so that the
+ * core's sensor model is driven through a real meter in virtual time and its
+ * figures checked against the trace's exact energy (sim/common/trace.h).
+ *
+ * Each domain's counter latches every refresh_s (at phase_s + k * refresh_s
+ * seconds of trace time): it shows floor(E(latch) / unit_j). A power domain
+ * shows the trace's power at the instant it is read. Faults (a failed read, a
+ * reset, a value that stops changing) are scheduled in trace time.
+ *
+ * Used by the unit tests (test_sensor.c) and the accuracy benchmark. One
+ * virtual meter at a time: the clock and the backend are process globals.
+ */
+#ifndef JST_VIRTUAL_SENSOR_H
+#define JST_VIRTUAL_SENSOR_H
+
+#include "backend.h"
+#include "trace.h"
+
+#include <stdint.h>
+
+#define VS_MAX 4
+
+struct vs_dom {
+	struct jst_domain_desc desc;
+	const struct sim_trace *tr;
+	double phase_s; /* latch instants: phase_s + k * latch_s */
+	double latch_s; /* the hardware's real refresh (desc.refresh_s is what it declares) */
+	int telemetry;  /* report the device's instantaneous power when asked */
+	int stamp;      /* set raw->t_ns to the virtual time */
+	/* Faults, in trace seconds; a window [from, to) with from < to is active. */
+	double fail_from_s, fail_to_s; /* reads fail with fail_status */
+	int fail_status;
+	double reset_s; /* > 0: the counter restarts from 0 at this instant */
+	double stale_s; /* > 0: the value stops changing from here until reopened */
+	int stale_reopened;
+	unsigned reads, reopens;
+};
+
+struct vs_backend {
+	size_t n;
+	struct vs_dom dom[VS_MAX];
+	int with_reopen; /* offer the reopen op */
+};
+
+extern struct vs_backend vs_be;
+extern const struct jst_backend_ops vs_ops;        /* no reopen op */
+extern const struct jst_backend_ops vs_ops_reopen; /* with one */
+
+/* The virtual clock, in ns; trace time 0 is VS_ORIGIN_NS. */
+#define VS_ORIGIN_NS 1000000000000LL
+extern int64_t vs_now;
+int64_t vs_clock(void);
+static inline double vs_trace_s(int64_t t_ns)
+{
+	return (double)(t_ns - VS_ORIGIN_NS) * 1e-9;
+}
+static inline int64_t vs_ns(double trace_s)
+{
+	return VS_ORIGIN_NS + (int64_t)(trace_s * 1e9 + (trace_s >= 0 ? 0.5 : -0.5));
+}
+
+/* Forget every domain; the clock back at trace time 0. */
+void vs_reset(void);
+/* Add a domain following tr; returns it to adjust. A counter (COUNTER,
+ * ESTIMATE) in units of unit_j latched every latch_s and declaring it; a
+ * POWER domain read directly. */
+struct vs_dom *vs_add(const char *name, jst_kind kind, jst_method method,
+                      const struct sim_trace *tr, double latch_s, double unit_j, double accuracy);
+
+/* The counter value a domain shows at trace time t (before faults). */
+uint64_t vs_counter_at(const struct vs_dom *d, double t);
+
+/* A virtual meter: opened at trace time open_s with the sampler thread parked
+ * (its period is ten minutes of real time and every refresh is declared), its
+ * periodic readings made by vm_advance at every sample_s of virtual time. */
+struct vm {
+	jst_meter *m;
+	int64_t sample_ns; /* 0: no sampler readings */
+	int64_t next_sample;
+};
+
+/* Open over vs_be's domains (with_reopen picks the ops). 0 or the error. */
+int vm_open(struct vm *v, double open_s, double sample_s);
+/* Move the clock to trace time t, making every sampler reading due on the way. */
+void vm_advance(struct vm *v, double t);
+void vm_close(struct vm *v);
+
+#endif
