@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SIM_MAX_GPUS 16
+#define SIM_MAX_GPUS 64
 #define SIM_COUNTER_TICK_NS 10000000LL /* the energy counter refreshes every 10 ms */
 #define SIM_POWER_TICK_NS 100000000LL  /* power readings refresh every 100 ms */
 #define SIM_BASE_MJ 123456789ULL       /* counters start here: it must never reach a figure */
