@@ -16,15 +16,13 @@ struct jst_interval {
 	FILE *rows;
 	int *header;
 	unsigned *serial;
-	int keep;
+	struct jst_interval_writer writer; /* put NULL: none */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int stop;
 	int error;
 	int64_t t0_ns; /* begin of the first window: the rows' time origin */
-	jst_measurement **list;
-	size_t n, cap;
 };
 
 static int64_t now_ns(void)
@@ -39,19 +37,20 @@ static void window_name(char *buf, size_t len, unsigned serial)
 	snprintf(buf, len, "interval-%u", serial);
 }
 
-static int keep(struct jst_interval *iv, jst_measurement *m)
+/* A finished interval: its row, then the writer; nothing of it is kept. */
+static void emit(struct jst_interval *iv, jst_measurement *m)
 {
-	if (iv->n == iv->cap) {
-		size_t cap = iv->cap ? 2 * iv->cap : 64;
-		jst_measurement **l =
-		    realloc(iv->list, cap * sizeof *l); // NOLINT(bugprone-sizeof-expression)
-		if (!l)
-			return -ENOMEM;
-		iv->list = l;
-		iv->cap = cap;
+	if (iv->rows) {
+		if (!*iv->header) {
+			jst_sink_text_interval_header(iv->rows, m);
+			*iv->header = 1;
+		}
+		jst_sink_text_interval_row(iv->rows, m,
+		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
 	}
-	iv->list[iv->n++] = m;
-	return 0;
+	if (iv->writer.put)
+		iv->writer.put(iv->writer.ctx, m);
+	jst_measurement_free(m);
 }
 
 /* End window `cur`, having begun `next` first unless this is the last one. */
@@ -69,18 +68,8 @@ static int rotate(struct jst_interval *iv, unsigned cur, int last)
 	int rc = jst_window_end(iv->meter, name, &m);
 	if (rc)
 		return rc;
-	if (iv->rows) {
-		if (!*iv->header) {
-			jst_sink_text_interval_header(iv->rows, m);
-			*iv->header = 1;
-		}
-		jst_sink_text_interval_row(iv->rows, m,
-		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
-	}
-	rc = iv->keep ? keep(iv, m) : 0;
-	if (rc || !iv->keep)
-		jst_measurement_free(m);
-	return rc;
+	emit(iv, m);
+	return 0;
 }
 
 static void *interval_main(void *arg)
@@ -119,7 +108,8 @@ static void *interval_main(void *arg)
 }
 
 int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *header,
-                       unsigned *serial, int keep, struct jst_interval **out)
+                       unsigned *serial, const struct jst_interval_writer *writer,
+                       struct jst_interval **out)
 {
 	struct jst_interval *iv = calloc(1, sizeof *iv);
 	if (!iv)
@@ -129,7 +119,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	                            .rows = rows,
 	                            .header = header,
 	                            .serial = serial,
-	                            .keep = keep};
+	                            .writer = writer ? *writer : (struct jst_interval_writer){0}};
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the meter's clock */
@@ -159,7 +149,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, int *he
 	return 0;
 }
 
-int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *n)
+int jst_interval_stop(struct jst_interval *iv)
 {
 	pthread_mutex_lock(&iv->mu);
 	iv->stop = 1;
@@ -168,17 +158,6 @@ int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *
 	pthread_join(iv->thread, NULL);
 
 	int rc = iv->error;
-	jst_measurement **l =
-	    realloc(*list, (*n + iv->n + 1) * sizeof *l); // NOLINT(bugprone-sizeof-expression)
-	if (l) {
-		for (size_t i = 0; i < iv->n; i++)
-			l[(*n)++] = iv->list[i];
-		*list = l;
-	} else {
-		for (size_t i = 0; i < iv->n; i++)
-			jst_measurement_free(iv->list[i]);
-		rc = rc ? rc : -ENOMEM;
-	}
 	if (iv->error) {
 		/* A window may be left open after a failed rotation. */
 		char name[32];
@@ -187,7 +166,6 @@ int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *
 		window_name(name, sizeof name, *iv->serial + 1);
 		jst_window_cancel(iv->meter, name);
 	}
-	free(iv->list);
 	pthread_cond_destroy(&iv->cond);
 	pthread_mutex_destroy(&iv->mu);
 	free(iv);
