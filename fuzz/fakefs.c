@@ -105,7 +105,7 @@ static int resolve(const char *abs)
 {
 	size_t rl = strlen(FAKEFS_ROOT);
 	char rest[2 * MAX_PATH], cur[2 * MAX_PATH] = "";
-	if (strncmp(abs, FAKEFS_ROOT, rl) || (abs[rl] && abs[rl] != '/'))
+	if (strncmp(abs, FAKEFS_ROOT, rl) != 0 || (abs[rl] && abs[rl] != '/'))
 		return -ENOENT;
 	snprintf(rest, sizeof rest, "%s", abs + rl);
 	int links = 0, node = ROOT_NODE;
@@ -216,7 +216,7 @@ static const char *next_child(int dir, size_t *next)
 	size_t bl = strlen(base);
 	for (; *next < nnodes; (*next)++) {
 		const char *p = nodes[*next].path;
-		if (bl && (strncmp(p, base, bl) || p[bl] != '/'))
+		if (bl && (strncmp(p, base, bl) != 0 || p[bl] != '/'))
 			continue;
 		const char *name = p + (bl ? bl + 1 : 0);
 		if (!strchr(name, '/')) {
@@ -242,7 +242,7 @@ int __real_closedir(DIR *d);
 static int is_fake_path(const char *path)
 {
 	size_t rl = strlen(FAKEFS_ROOT);
-	return path && !strncmp(path, FAKEFS_ROOT, rl) && (!path[rl] || path[rl] == '/');
+	return path && strncmp(path, FAKEFS_ROOT, rl) == 0 && (!path[rl] || path[rl] == '/');
 }
 
 static mode_t mode_arg(int flags, va_list ap)

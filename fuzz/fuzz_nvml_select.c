@@ -6,7 +6,8 @@
 #include "fuzz.h"
 #include "nvml_api.h"
 
-#define FAKE_GPUS 8
+#define FAKE_GPUS 8u
+#define HEADER (1 + 4 * (size_t)FAKE_GPUS) /* count and flags, then UUID tails */
 
 struct nvmlDevice_st {
 	unsigned index;
@@ -37,7 +38,7 @@ static nvmlReturn_t get_uuid(nvmlDevice_t dev, char *uuid, unsigned int len)
 
 static nvmlReturn_t handle_by_uuid(const char *uuid, nvmlDevice_t *dev)
 {
-	if (strncmp(uuid, "MIG-", 4) || fake.count == 0)
+	if (strncmp(uuid, "MIG-", 4) != 0 || fake.count == 0)
 		return NVML_ERROR_NOT_FOUND;
 	*dev = &fake.dev[0];
 	return NVML_SUCCESS;
@@ -51,14 +52,14 @@ static nvmlReturn_t parent_of(nvmlDevice_t mig, nvmlDevice_t *dev)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1 + 4 * FAKE_GPUS)
+	if (size < HEADER)
 		return 0;
 	fake.count = data[0] % (FAKE_GPUS + 1);
 	fake.mig_parent = data[0] & 0x10;
 	int from_env = (data[0] & 0x20) != 0;
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned k = 0; k < FAKE_GPUS; k++) {
-		const uint8_t *t = data + 1 + 4 * k;
+		const uint8_t *t = data + 1 + 4 * (size_t)k;
 		/* Tails of a few hex digits: prefixes shared by several GPUs are likely. */
 		snprintf(fake.uuid[k], sizeof fake.uuid[k], "GPU-%c%c%c%c-0000", hex[t[0] & 3],
 		         hex[t[1] & 15], hex[t[2] & 15], hex[t[3] & 15]);
@@ -70,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .DeviceGetHandleByUUID = fake.mig_parent ? handle_by_uuid : NULL,
 	    .DeviceGetDeviceHandleFromMigDeviceHandle = fake.mig_parent ? parent_of : NULL,
 	};
-	char *sel = fuzz_cstring(data + 1 + 4 * FAKE_GPUS, size - 1 - 4 * FAKE_GPUS);
+	char *sel = fuzz_cstring(data + HEADER, size - HEADER);
 	if (!sel)
 		return 0;
 	unsigned idx[FAKE_GPUS];

@@ -5,6 +5,7 @@
 #include "sinks.h"
 
 #include <errno.h>
+#include <string.h>
 
 enum { INDENT = 2 };
 
@@ -17,11 +18,15 @@ struct indenter {
 static int indented(const char *buf, size_t size, void *data)
 {
 	const struct indenter *in = data;
-	for (size_t i = 0; i < size; i++) {
-		if (putc(buf[i], in->f) == EOF)
+	while (size) {
+		const char *nl = memchr(buf, '\n', size);
+		size_t n = nl ? (size_t)(nl - buf) + 1 : size;
+		if (fwrite(buf, 1, n, in->f) != n)
 			return -1;
-		if (buf[i] == '\n' && fprintf(in->f, "%*s", in->depth, "") < 0)
+		if (nl && fprintf(in->f, "%*s", in->depth, "") < 0)
 			return -1;
+		buf += n;
+		size -= n;
 	}
 	return 0;
 }
