@@ -127,7 +127,8 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		snprintf(g->uuid, sizeof g->uuid, "GPU-5a1c0000-0000-4000-8000-%012x", k);
 		snprintf(g->mig_uuid, sizeof g->mig_uuid, "MIG-5a1c0000-0000-4000-9000-%012x", k);
 		/* 16 buses a PCI domain: a bus number stays within 0x00-0xff. */
-		snprintf(g->bus_id, sizeof g->bus_id, "%08X:%02X:00.0", k / 16, 0x10 + 8 * (k % 16));
+		snprintf(g->bus_id, sizeof g->bus_id, "%08X:%02X:00.0", k / 16,
+		         0x10 + 8 * (k % 16));
 		s->dev[k] = (struct nvmlDevice_st){.index = k};
 		s->mig_dev[k] = (struct nvmlDevice_st){.index = k, .is_mig = 1};
 	}
