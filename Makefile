@@ -2,7 +2,7 @@
 BUILD  ?= build
 PREFIX ?= /usr/local
 
-.PHONY: all deps bench-deps build demo check bench install uninstall format tidy clean
+.PHONY: all deps bench-deps build demo check bench fuzz install uninstall format tidy clean
 
 all: build
 
@@ -26,6 +26,11 @@ check: deps
 bench: build bench-deps
 	@BUILD=$(BUILD) scripts/bench
 
+# libFuzzer targets (fuzz/), built with clang in build-fuzz; FUZZ_SECONDS per target.
+fuzz:
+	@scripts/deps fuzz
+	@scripts/fuzz
+
 install: build
 	meson install -C $(BUILD)
 
@@ -39,4 +44,4 @@ tidy: build
 	clang-tidy -p $(BUILD) --quiet $$(git ls-files '*.c')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -197,6 +197,9 @@ int jst_window_end(jst_window *w, jst_measurement **out);
  * up to what one window over all of them shows (a span is never negative: one
  * whose interpolated edges crossed reports 0, and the next absorbs it). */
 int jst_window_rotate(jst_window *w, jst_measurement **out);
+/* Give the window's next spans a new label (a row number, a step): the spans
+ * already measured keep theirs. 0, -EINVAL or -ENOMEM. */
+int jst_window_relabel(jst_window *w, const char *label);
 /* Discard an open window without measuring; frees the handle. NULL is a no-op. */
 void jst_window_cancel(jst_window *w);
 /* The label given at begin (never NULL). */

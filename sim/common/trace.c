@@ -18,6 +18,19 @@ struct sim_trace {
 	double max_w;
 };
 
+/* Watts a simulated device may draw: finite, never negative, at most a
+ * megawatt. NaN or infinity would make every energy after it meaningless. */
+#define SIM_MAX_WATTS 1e6
+/* A step or a file's time: a microsecond to about 11 days, so that cycles and
+ * energies stay finite and a time within a cycle keeps its precision. */
+#define SIM_MIN_STEP_S 1e-6
+#define SIM_MAX_TIME_S 1e6
+
+static int valid_watts(double w)
+{
+	return w >= 0 && w <= SIM_MAX_WATTS; /* false for NaN */
+}
+
 static int trace_push(struct sim_trace *tr, size_t *cap, double start, double watts)
 {
 	if (tr->n == *cap) {
@@ -60,7 +73,7 @@ static int parse_steps(struct sim_trace *tr, size_t *cap, const char *arg, char 
 	}
 	char *end;
 	double step = strtod(at + 1, &end);
-	if (*end || !(step > 0)) {
+	if (*end || !(step >= SIM_MIN_STEP_S && step <= SIM_MAX_TIME_S)) {
 		snprintf(err, errlen, "bad step length '%s'", at + 1);
 		return -EINVAL;
 	}
@@ -68,7 +81,8 @@ static int parse_steps(struct sim_trace *tr, size_t *cap, const char *arg, char 
 	double t = 0;
 	while (p < at) {
 		double w = strtod(p, &end);
-		if (end == p || (*end != ',' && end != at) || w < 0) {
+		if (end == p || (*end != ',' && end != at) || !valid_watts(w) ||
+		    t > SIM_MAX_TIME_S) {
 			snprintf(err, errlen, "bad watts in steps trace near '%s'", p);
 			return -EINVAL;
 		}
@@ -101,7 +115,7 @@ static int parse_bursty(struct sim_trace *tr, size_t *cap, const char *arg, char
 		}
 		peak = strtod(end + 1, &end);
 	}
-	if (*end || idle < 0 || peak < idle) {
+	if (*end || !valid_watts(idle) || !valid_watts(peak) || peak < idle) {
 		snprintf(err, errlen,
 		         "bursty trace: bursty:SEED[:IDLE:PEAK] with 0 <= IDLE <= PEAK");
 		return -EINVAL;
@@ -137,8 +151,8 @@ static int parse_file(struct sim_trace *tr, size_t *cap, const char *path, char 
 		if (*p == '#' || *p == '\n' || *p == 0)
 			continue;
 		double t, w;
-		if (sscanf(p, "%lf %lf", &t, &w) != 2 || w < 0 ||
-		    (tr->n == 0 ? t != 0 : t <= tr->start[tr->n - 1])) {
+		if (sscanf(p, "%lf %lf", &t, &w) != 2 || !valid_watts(w) ||
+		    !(t <= SIM_MAX_TIME_S) || (tr->n == 0 ? t != 0 : t <= tr->start[tr->n - 1])) {
 			snprintf(err, errlen,
 			         "%s:%d: expected 'SECONDS WATTS', times rising from 0", path,
 			         lineno);
@@ -166,7 +180,7 @@ struct sim_trace *sim_trace_parse(const char *spec, char *err, size_t errlen)
 	if (!strncmp(spec, "const:", 6)) {
 		char *end;
 		double w = strtod(spec + 6, &end);
-		rc = (*end || w < 0) ? -EINVAL : trace_push(tr, &cap, 0, w);
+		rc = (*end || !valid_watts(w)) ? -EINVAL : trace_push(tr, &cap, 0, w);
 		if (rc == -EINVAL)
 			snprintf(err, errlen, "bad constant trace '%s'", spec);
 	} else if (!strncmp(spec, "steps:", 6)) {

@@ -10,6 +10,9 @@
  *                              gaps of 50-500 ms at IDLE (defaults 60 W and 400 W),
  *                              pseudo-random from SEED
  *   file:PATH                  lines "SECONDS WATTS", piecewise constant from each time on
+ *
+ * Watts are 0 to 1e6 (NaN and infinity are refused), a step 1 us to 1e6 s, a
+ * file's times at most 1e6 s: every power and energy of a trace is finite.
  */
 #ifndef JST_SIM_TRACE_H
 #define JST_SIM_TRACE_H

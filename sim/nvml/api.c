@@ -253,9 +253,10 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t 
 		return NVML_ERROR_INVALID_ARGUMENT;
 	}
 	memset(pci, 0, sizeof *pci);
-	unsigned bus = 0x10 + 8 * dev->index;
-	snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "0000:%02X:00.0", bus);
+	unsigned bus = 0x10 + 8 * (dev->index % 16);
+	snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04X:%02X:00.0", dev->index / 16, bus);
 	snprintf(pci->busId, sizeof pci->busId, "%s", sim.gpu[dev->index].bus_id);
+	pci->domain = dev->index / 16;
 	pci->bus = bus;
 	pci->pciDeviceId = 0x233010de; /* H100 SXM5, NVIDIA */
 	pci->pciSubSystemId = 0x16c110de;

@@ -153,7 +153,7 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 	char *end;
 	long ngpus = strtol(n, &end, 10);
 	if (*end || ngpus < 1 || ngpus > SIM_MAX_GPUS)
-		return bad("JSTSIM_NVML_GPUS must be 1 to 16, got '%s'", n);
+		return bad("JSTSIM_NVML_GPUS must be 1 to 64, got '%s'", n);
 	s->ngpus = (unsigned)ngpus;
 
 	snprintf(s->spec, sizeof s->spec, "%s", env("JSTSIM_NVML_TRACE", "const:300"));
@@ -165,7 +165,9 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 
 	for (unsigned k = 0; k < SIM_MAX_GPUS; k++) {
 		struct sim_gpu *g = &s->gpu[k];
-		g->scale = 1.0 - 0.05 * k;
+		/* 1.0 down to 0.25 in steps of 0.05, again from GPU 16 on: every
+		 * GPU draws a positive power however many there are. */
+		g->scale = 1.0 - 0.05 * (k % 16);
 		/* Distinct per GPU, and far from zero, so a leak shows. */
 		g->base_mj = SIM_BASE_MJ + 1000003ULL * k;
 		g->lost_after_ns = INT64_MAX;
@@ -173,7 +175,9 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		g->err_from_ns = g->err_until_ns = INT64_MAX;
 		snprintf(g->uuid, sizeof g->uuid, "GPU-5a1c0000-0000-4000-8000-%012x", k);
 		snprintf(g->mig_uuid, sizeof g->mig_uuid, "MIG-5a1c0000-0000-4000-9000-%012x", k);
-		snprintf(g->bus_id, sizeof g->bus_id, "00000000:%02X:00.0", 0x10 + 8 * k);
+		/* 16 buses a PCI domain: a bus number stays within 0x00-0xff. */
+		snprintf(g->bus_id, sizeof g->bus_id, "%08X:%02X:00.0", k / 16,
+		         0x10 + 8 * (k % 16));
 		s->dev[k] = (struct nvmlDevice_st){.index = k};
 		s->mig_dev[k] = (struct nvmlDevice_st){.index = k, .is_mig = 1};
 	}

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SIM_MAX_GPUS 16
+#define SIM_MAX_GPUS 64
 /* Defaults: the energy counter refreshes every 100 ms (as slowly as several
  * real GPU models do), power readings every 100 ms. */
 #define SIM_COUNTER_TICK_NS 100000000LL

@@ -11,7 +11,7 @@
 enum {
 	JST_EXIT_FAIL = 1,  /* list/validate: could not do it (validate: or a method disagrees) */
 	JST_EXIT_USAGE = 2, /* bad options */
-	JST_EXIT_TOO_SHORT = 3, /* validate: the workload was too short to compare methods */
+	JST_EXIT_TOO_SHORT = 3,  /* validate: the workload was too short to compare methods */
 	JST_EXIT_RUN_FAIL = 125, /* run: joulestat failed, so the command's status is unknown */
 	JST_EXIT_NOEXEC = 126,   /* the command was found but could not be run */
 	JST_EXIT_NOTFOUND = 127, /* the command was not found */

@@ -170,7 +170,8 @@ static void list_text(FILE *f, jst_meter *meter)
 			jst_table_cell(t, "measuring");
 		else
 			jst_table_cell(t, "%.3g ms%s", d.refresh_s * 1e3,
-			               d.refresh_source == JST_REFRESH_MEASURED ? " (measured)" : "");
+			               d.refresh_source == JST_REFRESH_MEASURED ? " (measured)"
+			                                                        : "");
 		jst_table_cell(t, "%s", d.note);
 		jst_table_end_row(t);
 		estimates |= d.method == JST_METHOD_ESTIMATE;
@@ -216,9 +217,10 @@ static json_t *list_json(jst_meter *meter)
 		json_object_set_new(o, "primary", json_boolean(d.primary));
 		json_object_set_new(o, "parent", parent ? jst_json_string(parent) : json_null());
 		json_object_set_new(o, "sample_period_s", jst_json_number(d.sample_period_s));
-		json_object_set_new(o, "refresh_s", d.refresh_source == JST_REFRESH_UNKNOWN
-		                                        ? json_null()
-		                                        : jst_json_number(d.refresh_s));
+		json_object_set_new(o, "refresh_s",
+		                    d.refresh_source == JST_REFRESH_UNKNOWN
+		                        ? json_null()
+		                        : jst_json_number(d.refresh_s));
 		json_object_set_new(o, "refresh_measured",
 		                    json_boolean(d.refresh_source == JST_REFRESH_MEASURED));
 		json_object_set_new(o, "resolution_j", jst_json_number(d.resolution_j));

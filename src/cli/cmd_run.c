@@ -6,6 +6,7 @@
 #include "sinks.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,15 @@ static int parse(int argc, char **argv, struct run_opts *o)
 struct outputs {
 	struct jst_cli_output json, csv, file; /* file: -o */
 	FILE *table;                           /* stderr, or file's; NULL with -q */
+	/* The JSON and CSV are written as the intervals end, not kept until the
+	 * end: their temporaries grow, joulestat does not. */
+	struct jst_json_stream js;
+	int csv_head; /* the CSV header is written */
+	int csv_err;  /* first CSV write error: nothing more is written to it */
+	size_t run;   /* 1-based run whose intervals are being written */
+	/* Set when the run's command could not start: its intervals measured
+	 * nothing and are not written (a run that measures nothing writes nothing). */
+	atomic_int drop;
 };
 
 /* Give up every output opened: the files named keep what they had. */
@@ -121,7 +131,33 @@ static int outputs_open(const struct run_opts *o, struct outputs *out)
 	}
 	if (!o->quiet)
 		out->table = o->out_path ? out->file.f : stderr;
+	if (out->json.f)
+		jst_sink_json_stream_begin(&out->js, out->json.f, o->command, o->interval_ms > 0);
 	return 0;
+}
+
+/* Rows of one window to the CSV, after its header: nothing is written before
+ * there is a row, so that a run that measures nothing writes nothing. */
+static void csv_window(struct outputs *out, const jst_measurement *m, size_t run, const int *status)
+{
+	if (!out->csv_head) {
+		out->csv_head = 1;
+		out->csv_err = jst_sink_csv_header(out->csv.f);
+	}
+	if (!out->csv_err)
+		out->csv_err = jst_sink_csv_window(out->csv.f, m, run, status);
+}
+
+/* The interval writer: each interval goes to the JSON and the CSV, then is gone. */
+static void put_interval(void *ctx, const jst_measurement *m)
+{
+	struct outputs *out = ctx;
+	if (atomic_load(&out->drop))
+		return;
+	if (out->json.f)
+		jst_sink_json_stream_interval(&out->js, m, out->run);
+	if (out->csv.f)
+		csv_window(out, m, out->run, NULL);
 }
 
 /* Write everything that was asked for; -1 when any output failed. Each output
@@ -132,24 +168,24 @@ static int outputs_write(struct outputs *out, const struct jst_report *r)
 	if (out->table)
 		jst_sink_text_report(out->table, r);
 	bad |= jst_cli_output_commit(&out->file);
-	if (out->json.f) {
-		json_t *doc = jst_sink_json_report(r);
-		bad |= jst_cli_output_finish(&out->json, jst_sink_json_write(out->json.f, doc));
-		json_decref(doc);
+	if (out->json.f)
+		bad |= jst_cli_output_finish(&out->json, jst_sink_json_stream_end(&out->js, r));
+	if (out->csv.f) {
+		/* The runs' rows come after their intervals: they end last. */
+		for (size_t i = 0; i < r->nruns; i++)
+			csv_window(out, r->runs[i], i + 1,
+			           r->run_status ? &r->run_status[i] : NULL);
+		bad |= jst_cli_output_finish(&out->csv, out->csv_err);
 	}
-	if (out->csv.f)
-		bad |= jst_cli_output_finish(&out->csv, jst_sink_csv_report(out->csv.f, r));
 	return bad ? -1 : 0;
 }
 
-/* What the runs gathered: measurements and statuses, intervals of all runs. */
+/* What the runs gathered: measurements and statuses (the intervals are
+ * already written). */
 struct runs {
 	jst_measurement **m;
 	int *status;
 	size_t n;
-	jst_measurement **iv;
-	size_t *iv_run;
-	size_t niv;
 	unsigned serial;
 	int header;
 };
@@ -158,33 +194,13 @@ static void runs_free(struct runs *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		jst_measurement_free(r->m[i]);
-	for (size_t i = 0; i < r->niv; i++)
-		jst_measurement_free(r->iv[i]);
 	free(r->m);
 	free(r->status);
-	free(r->iv);
-	free(r->iv_run);
 }
 
-static void stop_intervals(struct jst_interval *iv, struct runs *r, size_t run)
+static void stop_intervals(struct jst_interval *iv)
 {
-	if (!iv)
-		return;
-	size_t before = r->niv;
-	int rc = jst_interval_stop(iv, &r->iv, &r->niv);
-	size_t *runs = realloc(r->iv_run, (r->niv + 1) * sizeof *runs);
-	if (!runs) {
-		/* Intervals without their run would be written against a short
-		 * array: give up this run's intervals instead. */
-		for (size_t i = before; i < r->niv; i++)
-			jst_measurement_free(r->iv[i]);
-		r->niv = before;
-		rc = -ENOMEM;
-	} else {
-		r->iv_run = runs;
-		for (size_t i = before; i < r->niv; i++)
-			runs[i] = run;
-	}
+	int rc = iv ? jst_interval_stop(iv) : 0;
 	if (rc)
 		jst_cli_error("--interval: %s", jst_strerror(rc));
 }
@@ -205,22 +221,27 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	struct jst_interval *iv = NULL;
 	if (o->interval_ms) {
 		/* Only the files want every interval; the table has its rows already. */
-		rc = jst_interval_start(meter, o->interval_ms, out->table, k, &r->header,
-		                        &r->serial, out->json.f || out->csv.f, &iv);
+		struct jst_interval_writer writer = {put_interval, out};
+		out->run = k;
+		rc =
+		    jst_interval_start(meter, o->interval_ms, out->table, k, &r->header, &r->serial,
+		                       out->json.f || out->csv.f ? &writer : NULL, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
 	pid_t pid;
 	rc = jst_command_start(o->command, &pid);
 	if (rc) {
-		stop_intervals(iv, r, k);
+		atomic_store(&out->drop, 1);
+		stop_intervals(iv);
+		atomic_store(&out->drop, 0);
 		jst_window_cancel(w);
 		return jst_command_failure_status(rc);
 	}
 	int status = jst_command_wait(pid);
 	jst_measurement *m = NULL;
 	rc = jst_window_end(w, &m);
-	stop_intervals(iv, r, k);
+	stop_intervals(iv);
 	if (rc) {
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));
 		return -1;
@@ -268,10 +289,6 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .runs = r.m,
 	    .run_status = r.status,
 	    .nruns = r.n,
-	    .intervals = r.iv,
-	    .interval_run = r.iv_run,
-	    .nintervals = r.niv,
-	    .with_intervals = o->interval_ms > 0,
 	};
 	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;

@@ -144,7 +144,8 @@ static double compared_refresh(jst_meter *m, const char **name)
 			continue;
 		int compared = 0;
 		for (size_t j = 0; j < n && !compared; j++)
-			compared = j != i && !jst_meter_domain(m, j, &e) && !strcmp(d.device, e.device);
+			compared =
+			    j != i && !jst_meter_domain(m, j, &e) && !strcmp(d.device, e.device);
 		if (compared && d.refresh_s > slowest) {
 			slowest = d.refresh_s;
 			*name = d.name;
@@ -218,11 +219,11 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 			if (jst_cli_output_finish(json, jst_sink_json_write(json->f, doc)))
 				rc = rc ? rc : JST_EXIT_FAIL;
 		}
-		rc = rc ? rc
-		        : first_bad       ? JST_EXIT_FAIL
-		        : too_short       ? JST_EXIT_TOO_SHORT
-		        : v.disagreements ? JST_EXIT_FAIL
-		                          : 0;
+		rc = rc                ? rc
+		     : first_bad       ? JST_EXIT_FAIL
+		     : too_short       ? JST_EXIT_TOO_SHORT
+		     : v.disagreements ? JST_EXIT_FAIL
+		                       : 0;
 		jst_validation_free(&v);
 	} else if (n) {
 		jst_cli_error("out of memory");

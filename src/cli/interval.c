@@ -18,15 +18,13 @@ struct jst_interval {
 	size_t run; /* of the command, 1-based: every row says it */
 	int *header;
 	unsigned *serial;
-	int keep;
+	struct jst_interval_writer writer; /* put NULL: none */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int stop;
 	int error;
 	int64_t t0_ns; /* begin of the first window: the rows' time origin */
-	jst_measurement **list;
-	size_t n, cap;
 };
 
 static int64_t now_ns(void)
@@ -41,19 +39,20 @@ static void window_name(char *buf, size_t len, unsigned serial)
 	snprintf(buf, len, "interval-%u", serial);
 }
 
-static int keep(struct jst_interval *iv, jst_measurement *m)
+/* A finished interval: its row, then the writer; nothing of it is kept. */
+static void emit(struct jst_interval *iv, jst_measurement *m)
 {
-	if (iv->n == iv->cap) {
-		size_t cap = iv->cap ? 2 * iv->cap : 64;
-		jst_measurement **l =
-		    realloc(iv->list, cap * sizeof *l); // NOLINT(bugprone-sizeof-expression)
-		if (!l)
-			return -ENOMEM;
-		iv->list = l;
-		iv->cap = cap;
+	if (iv->rows) {
+		if (!*iv->header) {
+			jst_sink_text_interval_header(iv->rows, m);
+			*iv->header = 1;
+		}
+		jst_sink_text_interval_row(iv->rows, m, iv->run,
+		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
 	}
-	iv->list[iv->n++] = m;
-	return 0;
+	if (iv->writer.put)
+		iv->writer.put(iv->writer.ctx, m);
+	jst_measurement_free(m);
 }
 
 /* End the current row; on the last one, end the window itself. */
@@ -63,19 +62,15 @@ static int rotate(struct jst_interval *iv, int last)
 	int rc = last ? jst_window_end(iv->window, &m) : jst_window_rotate(iv->window, &m);
 	if (rc)
 		return rc;
-	if (last)
+	if (last) {
 		iv->window = NULL;
-	if (iv->rows) {
-		if (!*iv->header) {
-			jst_sink_text_interval_header(iv->rows, m);
-			*iv->header = 1;
-		}
-		jst_sink_text_interval_row(iv->rows, m, iv->run,
-		                           (double)(jst_measurement_end_ns(m) - iv->t0_ns) * 1e-9);
+	} else {
+		/* The next row's name: rows are numbered across the runs. */
+		char name[32];
+		window_name(name, sizeof name, ++*iv->serial);
+		rc = jst_window_relabel(iv->window, name);
 	}
-	rc = iv->keep ? keep(iv, m) : 0;
-	if (rc || !iv->keep)
-		jst_measurement_free(m);
+	emit(iv, m);
 	return rc;
 }
 
@@ -115,7 +110,8 @@ static void *interval_main(void *arg)
 }
 
 int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t run, int *header,
-                       unsigned *serial, int keep, struct jst_interval **out)
+                       unsigned *serial, const struct jst_interval_writer *writer,
+                       struct jst_interval **out)
 {
 	struct jst_interval *iv = calloc(1, sizeof *iv);
 	if (!iv)
@@ -126,7 +122,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t 
 	                            .run = run,
 	                            .header = header,
 	                            .serial = serial,
-	                            .keep = keep};
+	                            .writer = writer ? *writer : (struct jst_interval_writer){0}};
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the meter's clock */
@@ -156,7 +152,7 @@ int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t 
 	return 0;
 }
 
-int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *n)
+int jst_interval_stop(struct jst_interval *iv)
 {
 	pthread_mutex_lock(&iv->mu);
 	iv->stop = 1;
@@ -165,20 +161,8 @@ int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *
 	pthread_join(iv->thread, NULL);
 
 	int rc = iv->error;
-	jst_measurement **l =
-	    realloc(*list, (*n + iv->n + 1) * sizeof *l); // NOLINT(bugprone-sizeof-expression)
-	if (l) {
-		for (size_t i = 0; i < iv->n; i++)
-			l[(*n)++] = iv->list[i];
-		*list = l;
-	} else {
-		for (size_t i = 0; i < iv->n; i++)
-			jst_measurement_free(iv->list[i]);
-		rc = rc ? rc : -ENOMEM;
-	}
 	/* The window is left open after a failed rotation. */
 	jst_window_cancel(iv->window);
-	free(iv->list);
 	pthread_cond_destroy(&iv->cond);
 	pthread_mutex_destroy(&iv->mu);
 	free(iv);

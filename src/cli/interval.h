@@ -1,5 +1,5 @@
 /* --interval: a thread that measures back-to-back windows while the command
- * runs, printing a row for each and keeping their measurements if asked to. */
+ * runs, printing a row for each and handing each measurement to a writer. */
 #ifndef JST_INTERVAL_H
 #define JST_INTERVAL_H
 
@@ -8,16 +8,25 @@
 
 struct jst_interval;
 
+/* What becomes of each finished interval besides its row: called on the
+ * interval thread, in order, with a measurement freed as soon as it returns,
+ * so that a long run takes no more memory than a short one. A writer that
+ * fails keeps its error to itself: the intervals go on for the others. */
+struct jst_interval_writer {
+	void (*put)(void *ctx, const jst_measurement *m);
+	void *ctx;
+};
+
 /* Start measuring windows of period_ms on meter. rows: where rows are printed
- * (NULL: nowhere), each with run, the command's run they belong to; the header is printed before
- * the first row when *header is 0, which is then set. Window names go on from *serial (shared
- * across runs). keep: keep the measurements for jst_interval_stop; without it each is freed once
- * printed, so that a long run takes no more memory than a short one. */
+ * (NULL: nowhere), each with run, the command's run they belong to; the header is printed
+ * before the first row when *header is 0, which is then set. Window names go on from *serial
+ * (shared across runs). writer: NULL, or where each measurement goes once its row is
+ * printed. */
 int jst_interval_start(jst_meter *meter, unsigned period_ms, FILE *rows, size_t run, int *header,
-                       unsigned *serial, int keep, struct jst_interval **out);
-/* End the current window (its row is printed too), stop the thread, and append
- * the kept interval measurements to *list (*n entries, grown as needed; ownership
- * passes to the caller). 0 or a negative code; the thread is gone either way. */
-int jst_interval_stop(struct jst_interval *iv, jst_measurement ***list, size_t *n);
+                       unsigned *serial, const struct jst_interval_writer *writer,
+                       struct jst_interval **out);
+/* End the current window (its row is printed and written too) and stop the
+ * thread. 0 or a negative code; the thread is gone either way. */
+int jst_interval_stop(struct jst_interval *iv);
 
 #endif

@@ -115,13 +115,15 @@ void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms)
 		             interval_ms, name, r * 1e3);
 	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
 		jst_domain_info d;
-		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER || !(d.refresh_s > 0))
+		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER ||
+		    !(d.refresh_s > 0))
 			continue;
 		if (d.sample_period_s > 2 * d.refresh_s)
-			jst_cli_warn("--period %.0f ms is longer than twice %s's refresh (%.0f ms): "
-			             "what it draws between readings is unseen, and its uncertainty is "
-			             "widened to cover it",
-			             d.sample_period_s * 1e3, d.name, d.refresh_s * 1e3);
+			jst_cli_warn(
+			    "--period %.0f ms is longer than twice %s's refresh (%.0f ms): "
+			    "what it draws between readings is unseen, and its uncertainty is "
+			    "widened to cover it",
+			    d.sample_period_s * 1e3, d.name, d.refresh_s * 1e3);
 	}
 }
 

@@ -29,7 +29,7 @@ static void meter_free(struct jst_meter *m)
 {
 	for (struct jst_window *w = m->windows, *next; w; w = next) {
 		next = w->next;
-		free(w);
+		jst_window_free(w);
 	}
 	jst_domtab_unref(m->tab);
 	for (size_t i = 0; i < m->ndoms; i++)

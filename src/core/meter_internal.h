@@ -119,7 +119,7 @@ struct jst_wdom {
 struct jst_window {
 	struct jst_window *prev, *next; /* the meter's open windows, guarded by mu */
 	struct jst_meter *meter;
-	char *label;          /* in the same allocation */
+	char *label;          /* allocated apart: a rotation may change it */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
 	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
 	int64_t begin_ns;
@@ -147,6 +147,8 @@ struct jst_meter {
 	int settled; /* every refresh is known, or measuring gave up */
 	pthread_t sampler;
 };
+
+void jst_window_free(struct jst_window *w);
 
 int64_t jst_now_ns(void);
 /* The core's clock (CLOCK_MONOTONIC). Tests and benchmarks set a virtual one

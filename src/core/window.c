@@ -18,20 +18,44 @@
 /* A window shorter than this many refreshes of a counter says so. */
 #define JST_SHORT_REFRESHES 3
 
-/* One allocation: the per-domain state, the end and row scratch, then the label. */
+/* One allocation: the per-domain state, the end and row scratch; the label
+ * apart, since a rotation may change it. */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
-	size_t n = m->ndoms, len = strlen(label) + 1;
-	struct jst_window *w = malloc(
-	    sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0] + sizeof w->rows_j[0]) + len);
+	size_t n = m->ndoms;
+	struct jst_window *w =
+	    malloc(sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0] + sizeof w->rows_j[0]));
 	if (!w)
 		return NULL;
+	if (!(w->label = strdup(label))) {
+		free(w);
+		return NULL;
+	}
 	w->meter = m;
 	w->prev = w->next = NULL;
 	w->end = (struct jst_edge *)(w->dom + n);
 	w->rows_j = (double *)(w->end + n);
-	w->label = memcpy((char *)(w->rows_j + n), label, len);
 	return w;
+}
+
+void jst_window_free(struct jst_window *w)
+{
+	if (w) {
+		free(w->label);
+		free(w);
+	}
+}
+
+int jst_window_relabel(jst_window *w, const char *label)
+{
+	if (!w || !label)
+		return -EINVAL;
+	char *l = strdup(label);
+	if (!l)
+		return -ENOMEM;
+	free(w->label);
+	w->label = l;
+	return 0;
 }
 
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
@@ -367,7 +391,7 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (!rotate)
-		free(w);
+		jst_window_free(w);
 	if (ms) {
 		jst_totals_compute(ms->doms, ms->n, jst_measurement_duration(ms), ms->totals);
 		*out = ms;
@@ -401,7 +425,7 @@ void jst_window_cancel(jst_window *w)
 	pthread_mutex_lock(&m->mu);
 	unlink_window(m, w);
 	pthread_mutex_unlock(&m->mu);
-	free(w);
+	jst_window_free(w);
 }
 
 const char *jst_window_label(const jst_window *w)

@@ -137,8 +137,24 @@ static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *
 	fputs("\n", f);
 }
 
-static void window_rows(FILE *f, const jst_measurement *m, size_t run, const int *status)
+/* -errno of a failed write, or 0. */
+static int status_of(FILE *f)
 {
+	if (!ferror(f))
+		return 0;
+	return errno > 0 ? -errno : -EIO;
+}
+
+int jst_sink_csv_header(FILE *f)
+{
+	errno = 0;
+	fputs(header, f);
+	return status_of(f);
+}
+
+int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status)
+{
+	errno = 0;
 	size_t n = jst_measurement_domain_count(m);
 	for (size_t i = 0; i < n; i++) {
 		jst_domain_energy d;
@@ -150,17 +166,5 @@ static void window_rows(FILE *f, const jst_measurement *m, size_t run, const int
 		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
 			total_row(f, m, run, status, (jst_total_kind)k, &t);
 	}
-}
-
-int jst_sink_csv_report(FILE *f, const struct jst_report *r)
-{
-	errno = 0;
-	fputs(header, f);
-	for (size_t i = 0; i < r->nruns; i++)
-		window_rows(f, r->runs[i], i + 1, r->run_status ? &r->run_status[i] : NULL);
-	for (size_t i = 0; i < r->nintervals; i++)
-		window_rows(f, r->intervals[i], r->interval_run ? r->interval_run[i] : 0, NULL);
-	if (fflush(f) || ferror(f))
-		return errno ? -errno : -EIO;
-	return 0;
+	return status_of(f);
 }

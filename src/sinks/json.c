@@ -196,39 +196,6 @@ json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
 	return o;
 }
 
-json_t *jst_sink_json_report(const struct jst_report *r)
-{
-	json_t *doc = json_object(), *cmd = json_array(), *runs = json_array();
-	int partial = 0;
-	for (char *const *a = r->command; a && *a; a++)
-		json_array_append_new(cmd, jst_json_string(*a));
-	for (size_t i = 0; i < r->nruns; i++) {
-		json_t *m = jst_sink_json_measurement(r->runs[i]);
-		if (r->run_status)
-			put(m, "exit_status", json_integer(r->run_status[i]));
-		json_array_append_new(runs, m);
-		partial |= jst_measurement_partial(r->runs[i]);
-	}
-	put(doc, "joulestat", jst_json_string(jst_version()));
-	put(doc, "command", cmd);
-	put(doc, "exit_status", json_integer(r->exit_status));
-	put(doc, "partial", json_boolean(partial));
-	put(doc, "runs", runs);
-	if (r->nruns > 1)
-		put(doc, "summary", jst_sink_json_summary(r->runs, r->nruns));
-	if (r->with_intervals) {
-		json_t *iv = json_array();
-		for (size_t i = 0; i < r->nintervals; i++) {
-			json_t *m = jst_sink_json_measurement(r->intervals[i]);
-			if (r->interval_run)
-				put(m, "run", json_integer((json_int_t)r->interval_run[i]));
-			json_array_append_new(iv, m);
-		}
-		put(doc, "intervals", iv);
-	}
-	return doc;
-}
-
 int jst_sink_json_write(FILE *f, const json_t *doc)
 {
 	if (!doc)

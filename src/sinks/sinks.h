@@ -6,18 +6,15 @@
 #include <joulestat.h>
 #include <stdio.h>
 
-/* What `joulestat run` produced: one measurement per run of the command and,
- * with --interval, the interval measurements of all runs in order. */
+/* What `joulestat run` produced: one measurement per run of the command. The
+ * intervals (--interval) are not in it: they are written as they end (see the
+ * streams below), so that a long run need not keep them. */
 struct jst_report {
 	char *const *command;         /* argv of the measured command, NULL-terminated */
 	int exit_status;              /* joulestat's own exit status (the command's) */
 	jst_measurement *const *runs; /* at least one */
 	const int *run_status;        /* exit status of each run, or NULL */
 	size_t nruns;
-	jst_measurement *const *intervals;
-	const size_t *interval_run; /* 1-based run of each interval, or NULL */
-	size_t nintervals;
-	int with_intervals; /* --interval given: "intervals" is written even if empty */
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of
@@ -64,13 +61,37 @@ json_t *jst_json_string(const char *s);
 json_t *jst_sink_json_measurement(const jst_measurement *m);
 json_t *jst_sink_json_stat(const struct jst_stat *s);
 json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n);
-json_t *jst_sink_json_report(const struct jst_report *r);
 /* Dump doc (indented, newline-terminated) and flush; 0 or -errno. */
 int jst_sink_json_write(FILE *f, const json_t *doc);
 
+/* The `joulestat run` document, written in pieces so that no interval has to
+ * be kept until the end: the head (version, command, the opening of
+ * "intervals"), each interval as it ends, then the rest once the runs are
+ * over. The bytes are those json_dumpf would write for the whole document. */
+struct jst_json_stream {
+	FILE *f;
+	char *const *command;
+	int intervals; /* "intervals" is written */
+	int head;      /* the head is written */
+	size_t n;      /* intervals written */
+	int err;       /* first write error (-errno): nothing more is written */
+};
+/* Nothing is written yet. intervals: --interval was given, so "intervals" is
+ * written (even if empty). command: kept, not copied. */
+void jst_sink_json_stream_begin(struct jst_json_stream *s, FILE *f, char *const *command,
+                                int intervals);
+/* One interval of run (1-based). A failure is kept for jst_sink_json_stream_end. */
+void jst_sink_json_stream_interval(struct jst_json_stream *s, const jst_measurement *m, size_t run);
+/* Close "intervals", write exit_status, partial, runs and summary, and flush:
+ * 0, or the first write error (-errno). */
+int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report *r);
+
 /* ---- CSV (docs/output.md) -------------------------------------------------- */
 
-/* Header, then one row per (window, domain) and per (window, total). */
-int jst_sink_csv_report(FILE *f, const struct jst_report *r);
+/* The header line. Each function returns 0, or -errno once a write failed. */
+int jst_sink_csv_header(FILE *f);
+/* One row per (window, domain) and per (window, total) of one window: run is
+ * 1-based, status the run's exit status (NULL for an interval). */
+int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status);
 
 #endif
