@@ -22,11 +22,19 @@ extern "C" {
 #define JST_VERSION_PATCH 0
 #define JST_VERSION "0.1.0"
 
+/* The library exports exactly the functions marked JST_EXPORT (it is built with
+ * hidden visibility and a version script, node JOULESTAT_0.1). */
+#if defined(__GNUC__) || defined(__clang__)
+#define JST_EXPORT __attribute__((visibility("default")))
+#else
+#define JST_EXPORT
+#endif
+
 /* Library version string, e.g. "0.1.0". */
-const char *jst_version(void);
+JST_EXPORT const char *jst_version(void);
 
 /* Text for a negative return code (or a positive errno). Never NULL. */
-const char *jst_strerror(int code);
+JST_EXPORT const char *jst_strerror(int code);
 
 /* What a domain is. Totals are formed per kind (see jst_total). */
 typedef enum jst_kind {
@@ -61,9 +69,9 @@ typedef enum jst_total_kind {
 	JST_TOTAL_COUNT_
 } jst_total_kind;
 
-const char *jst_kind_name(jst_kind kind);         /* "gpu", "package", ... */
-const char *jst_method_name(jst_method method);   /* "counter", "power", "estimate" */
-const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "dram", "total", "system" */
+JST_EXPORT const char *jst_kind_name(jst_kind kind);         /* "gpu", "package", ... */
+JST_EXPORT const char *jst_method_name(jst_method method);   /* "counter", "power", "estimate" */
+JST_EXPORT const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "dram", "total", "system" */
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -94,7 +102,7 @@ typedef struct jst_config {
 } jst_config;
 
 /* Fill *cfg with defaults. Always call this before setting fields. */
-void jst_config_init(jst_config *cfg);
+JST_EXPORT void jst_config_init(jst_config *cfg);
 
 /* ---- meter ------------------------------------------------------------ */
 
@@ -103,16 +111,16 @@ typedef struct jst_meter jst_meter;
 /* Probe backends, declare domains, start the sampler. A meter with no
  * available domain is still opened (list shows why); windows then fail with
  * -ENODEV. cfg may be NULL for defaults. */
-int jst_meter_open(const jst_config *cfg, jst_meter **out);
+JST_EXPORT int jst_meter_open(const jst_config *cfg, jst_meter **out);
 /* Stop the sampler and release everything. Open windows are discarded and
  * their handles become invalid. Must not race any other call on this meter. */
-void jst_meter_close(jst_meter *meter);
+JST_EXPORT void jst_meter_close(jst_meter *meter);
 
 /* Wait until every domain's sensor is known: a counter whose refresh the
  * hardware does not state (NVML) is measured from its changes while the
  * sampler polls fast in the meter's first second. Windows begun before then are
  * still measured, with a wider uncertainty. 0, or -ETIMEDOUT. */
-int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
+JST_EXPORT int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
 
 typedef struct jst_backend_info {
 	const char *name;        /* "nvml", "rapl", "estimate" */
@@ -123,8 +131,8 @@ typedef struct jst_backend_info {
 } jst_backend_info;
 
 /* Backends in registry order (most accurate first), whether or not available. */
-size_t jst_meter_backend_count(const jst_meter *meter);
-int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
+JST_EXPORT size_t jst_meter_backend_count(const jst_meter *meter);
+JST_EXPORT int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
 	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
@@ -154,8 +162,8 @@ enum {
 	JST_REFRESH_MEASURED,    /* measured on this device */
 };
 
-size_t jst_meter_domain_count(const jst_meter *meter);
-int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
+JST_EXPORT size_t jst_meter_domain_count(const jst_meter *meter);
+JST_EXPORT int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
 
 /* ---- time series -------------------------------------------------------- */
 
@@ -172,10 +180,10 @@ typedef struct jst_sample {
 
 /* Copy up to cap of the most recent samples of a domain, oldest first.
  * Returns the number copied (>= 0) or a negative code. */
-int jst_meter_series(jst_meter *meter, size_t domain, jst_sample *buf, size_t cap);
+JST_EXPORT int jst_meter_series(jst_meter *meter, size_t domain, jst_sample *buf, size_t cap);
 
 /* Take a fresh reading of every domain now and return the latest sample of one. */
-int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
+JST_EXPORT int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
 
 /* ---- windows ------------------------------------------------------------ */
 
@@ -187,19 +195,19 @@ typedef struct jst_measurement jst_measurement;
  * recursively or from many threads at once opens a window each. Windows nest
  * and overlap freely and may be ended on another thread. *out is valid until
  * jst_window_end or jst_window_cancel, or until the meter is closed. */
-int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
+JST_EXPORT int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
 /* End a window and hand back its measurement (free with jst_measurement_free);
  * out may be NULL to discard it. The handle is freed, except on -ENOMEM: the
  * window then stays open and the call may be repeated. */
-int jst_window_end(jst_window *w, jst_measurement **out);
+JST_EXPORT int jst_window_end(jst_window *w, jst_measurement **out);
 /* End the window's current span and begin the next one on the same reading:
  * the handle stays open, and consecutive spans tile time exactly (their
  * energies add up to what one window over all of them shows). */
-int jst_window_rotate(jst_window *w, jst_measurement **out);
+JST_EXPORT int jst_window_rotate(jst_window *w, jst_measurement **out);
 /* Discard an open window without measuring; frees the handle. NULL is a no-op. */
-void jst_window_cancel(jst_window *w);
+JST_EXPORT void jst_window_cancel(jst_window *w);
 /* The label given at begin (never NULL). */
-const char *jst_window_label(const jst_window *w);
+JST_EXPORT const char *jst_window_label(const jst_window *w);
 
 /* ---- measurement ---------------------------------------------------------- */
 
@@ -243,22 +251,22 @@ typedef struct jst_total {
 	int partial;
 } jst_total;
 
-const char *jst_measurement_name(const jst_measurement *m);
-double jst_measurement_duration(const jst_measurement *m);  /* seconds */
-int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
-int64_t jst_measurement_end_ns(const jst_measurement *m);
-int jst_measurement_partial(const jst_measurement *m);
-size_t jst_measurement_domain_count(const jst_measurement *m);
-int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_energy *out);
-int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out);
-void jst_measurement_free(jst_measurement *m);
+JST_EXPORT const char *jst_measurement_name(const jst_measurement *m);
+JST_EXPORT double jst_measurement_duration(const jst_measurement *m);  /* seconds */
+JST_EXPORT int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
+JST_EXPORT int64_t jst_measurement_end_ns(const jst_measurement *m);
+JST_EXPORT int jst_measurement_partial(const jst_measurement *m);
+JST_EXPORT size_t jst_measurement_domain_count(const jst_measurement *m);
+JST_EXPORT int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_energy *out);
+JST_EXPORT int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out);
+JST_EXPORT void jst_measurement_free(jst_measurement *m);
 
 /* ---- scoped and wrapped forms ------------------------------------------- */
 
 /* Run fn(arg) inside a window and return its measurement (the equivalent of a
  * decorator). fn's own result is not interpreted. Re-entrant and thread-safe:
  * each call opens a window of its own. */
-int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg), void *arg,
+JST_EXPORT int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg), void *arg,
                      jst_measurement **out);
 
 /* Scope guard (the equivalent of a context manager), GCC/Clang only:
@@ -276,8 +284,8 @@ typedef struct jst_scope {
 	int status; /* result of begin, then of end */
 } jst_scope;
 
-jst_scope jst_scope_begin(jst_meter *meter, const char *label, jst_measurement **out);
-void jst_scope_end(jst_scope *scope);
+JST_EXPORT jst_scope jst_scope_begin(jst_meter *meter, const char *label, jst_measurement **out);
+JST_EXPORT void jst_scope_end(jst_scope *scope);
 
 #define JST_CONCAT_(a, b) a##b
 #define JST_CONCAT(a, b) JST_CONCAT_(a, b)
