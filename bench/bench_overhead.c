@@ -66,7 +66,7 @@ static void floor_match(struct floor *f, jst_meter *m, char (*names)[64])
 	for (size_t i = 0; i < f->nfds; i++) {
 		int found = 0;
 		for (size_t d = 0; d < jst_meter_domain_count(m); d++) {
-			jst_domain_info di;
+			jst_domain_info di = {.size = sizeof di};
 			jst_meter_domain(m, d, &di);
 			found |= !strcmp(di.backend, "rapl") && !strcmp(di.name, names[i]);
 		}

@@ -5,7 +5,29 @@
  * One public header. All handles are opaque. Functions that can fail return 0
  * or a negative errno-style code; jst_strerror() turns it into text.
  * Every function is thread-safe on its own meter: windows may be begun on one
- * thread and ended on another.
+ * thread and ended on another. jst_meter_close must not race any other call on
+ * that meter (or on its windows): end or cancel them, join the threads that
+ * use the meter, then close it.
+ *
+ * Structs the library fills (jst_backend_info, jst_domain_info, jst_sample,
+ * jst_domain_energy, jst_total) start with `size_t size`: set it to sizeof the
+ * struct before the call, e.g. `jst_total t = {.size = sizeof t};`. The library
+ * writes min(size, its own size) bytes and never more, so a program built
+ * against an older or newer header keeps working; a size of 0 or below the
+ * first version's is -EINVAL. New fields are only ever appended.
+ *
+ * String lifetimes: strings the library returns (names, notes, reasons in the
+ * structs above, jst_window_label, jst_measurement_name) stay valid as long as
+ * the object they came from: the meter (until jst_meter_close), the window
+ * (until it is ended or cancelled), the measurement (until
+ * jst_measurement_free; a measurement's strings outlive its meter).
+ * jst_version, jst_strerror and the *_name functions return static strings.
+ * Strings the caller passes are copied before the call returns.
+ *
+ * A meter belongs to the process that opened it: its sampler thread does not
+ * survive fork(), so in a forked child every call that reads (windows,
+ * jst_meter_sample_now) fails with -ECHILD; the child may only close it, or
+ * open a meter of its own.
  */
 #ifndef JOULESTAT_H
 #define JOULESTAT_H
@@ -123,6 +145,7 @@ JST_EXPORT void jst_meter_close(jst_meter *meter);
 JST_EXPORT int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
 
 typedef struct jst_backend_info {
+	size_t size;             /* set to sizeof(jst_backend_info) before the call */
 	const char *name;        /* "nvml", "rapl", "estimate" */
 	const char *description; /* one line: what it reads */
 	double accuracy;         /* typical relative error of its class, 0.05 = 5% */
@@ -135,6 +158,7 @@ JST_EXPORT size_t jst_meter_backend_count(const jst_meter *meter);
 JST_EXPORT int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
+	size_t size;        /* set to sizeof(jst_domain_info) before the call */
 	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
 	const char *device;  /* device identity, used for de-duplication */
 	const char *backend; /* backend that reads it */
@@ -169,6 +193,7 @@ JST_EXPORT int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain
 
 /* One sampler reading of one domain. Fields it does not have are NaN. */
 typedef struct jst_sample {
+	size_t size;     /* set to sizeof(jst_sample) before the call */
 	int64_t t_ns;    /* CLOCK_MONOTONIC */
 	double energy_j; /* energy since the meter opened */
 	double power_w;  /* power at or just before t */
@@ -212,6 +237,7 @@ JST_EXPORT const char *jst_window_label(const jst_window *w);
 /* ---- measurement ---------------------------------------------------------- */
 
 typedef struct jst_domain_energy {
+	size_t size; /* set to sizeof(jst_domain_energy) before the call */
 	const char *name;
 	const char *device;
 	const char *backend;
@@ -242,6 +268,7 @@ typedef struct jst_domain_energy {
 } jst_domain_energy;
 
 typedef struct jst_total {
+	size_t size; /* set to sizeof(jst_total) before the call */
 	double energy_j;
 	double avg_power_w;
 	double accuracy; /* uncertainty_j / energy_j */

@@ -29,7 +29,7 @@ static int explain_invalid(const char *cmd, const struct jst_cli_common *c)
 		char list[256], known[256] = "";
 		size_t n = jst_meter_backend_count(all);
 		for (size_t i = 0; i < n; i++) {
-			jst_backend_info b;
+			jst_backend_info b = {.size = sizeof b};
 			if (!jst_meter_backend(all, i, &b))
 				snprintf(known + strlen(known), sizeof known - strlen(known),
 				         "%s%s", i ? ", " : "", b.name);
@@ -39,7 +39,7 @@ static int explain_invalid(const char *cmd, const struct jst_cli_common *c)
 		     tok = strtok_r(NULL, ", ", &save)) {
 			int found = 0;
 			for (size_t i = 0; i < n && !found; i++) {
-				jst_backend_info b;
+				jst_backend_info b = {.size = sizeof b};
 				found = !jst_meter_backend(all, i, &b) && !strcmp(b.name, tok);
 			}
 			if (!found) {
@@ -78,7 +78,7 @@ void jst_cli_explain_no_domain(FILE *f, jst_meter *meter)
 {
 	size_t n = jst_meter_backend_count(meter);
 	for (size_t i = 0; i < n; i++) {
-		jst_backend_info b;
+		jst_backend_info b = {.size = sizeof b};
 		if (!jst_meter_backend(meter, i, &b))
 			fprintf(f, "  %-9s %s%s\n", b.name,
 			        b.available ? "available" : "unavailable: ",

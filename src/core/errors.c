@@ -38,6 +38,9 @@ const char *jst_strerror(int code)
 		return "value out of range";
 	case ENOSYS:
 		return "not supported by this backend";
+	case ECHILD:
+		return "the meter belongs to the process that opened it (after fork, open one in "
+		       "the child)";
 	default: {
 		const char *s = strerrordesc_np(code);
 		return s ? s : "unknown error";

@@ -556,7 +556,7 @@ static void meter_window_energy(void **st)
 	jst_meter *m = open_meter(ops, 1, 0);
 
 	assert_int_equal(jst_meter_domain_count(m), 1);
-	jst_domain_info info;
+	jst_domain_info info = {.size = sizeof info};
 	assert_int_equal(jst_meter_domain(m, 0, &info), 0);
 	assert_string_equal(info.backend, "estimate");
 	assert_int_equal(info.method, JST_METHOD_ESTIMATE);
@@ -570,11 +570,11 @@ static void meter_window_energy(void **st)
 	write_stat(&f, 4);
 	jst_measurement *ms = NULL;
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy e;
+	jst_domain_energy e = {.size = sizeof e};
 	assert_int_equal(jst_measurement_domain(ms, 0, &e), 0);
 	assert_int_equal(e.method, JST_METHOD_ESTIMATE);
 	assert_float_equal(e.energy_j, 20 * 150 / (4 * (double)hz()), 1e-12);
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	assert_int_equal(jst_measurement_total(ms, JST_TOTAL_CPU, &t), 0);
 	assert_int_equal(t.parts, 1);
 	assert_int_equal(t.estimated, 1);
@@ -594,10 +594,10 @@ static void meter_prefers_measurement(void **st)
 	write_stat(&base_fields, 4);
 	jst_meter *m = open_meter(ops, 2, 0);
 	assert_int_equal(jst_meter_domain_count(m), 1);
-	jst_domain_info info;
+	jst_domain_info info = {.size = sizeof info};
 	assert_int_equal(jst_meter_domain(m, 0, &info), 0);
 	assert_string_equal(info.backend, "fake-a");
-	jst_backend_info bi;
+	jst_backend_info bi = {.size = sizeof bi};
 	assert_int_equal(jst_meter_backend(m, 1, &bi), 0);
 	assert_string_equal(bi.name, "estimate");
 	assert_non_null(strstr(bi.reason, "more accurate"));
