@@ -115,15 +115,17 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.backends = backends;
-	cfg.sysfs_root = sysfs_root;
-	cfg.nvml_library = bench_sim_nvml();
+	if (sysfs_root)
+		jst_config_set(&cfg, "sysfs.root", sysfs_root);
+	jst_config_set(&cfg, "nvml.library", bench_sim_nvml());
 	cfg.allow_estimate = 0;
 	cfg.sample_period_ms = 60000; /* the sampler must not contend with the loop */
 	jst_meter *m = NULL;
 	int rc = jst_meter_open(&cfg, &m);
 	if (rc || jst_meter_domain_count(m) == 0) {
 		printf("| %s | - | not run: %s | | | |\n", label,
-		       rc ? jst_strerror(rc) : "no domains");
+		       rc ? (*jst_config_error(&cfg) ? jst_config_error(&cfg) : jst_strerror(rc))
+		          : "no domains");
 		jst_meter_close(m);
 		*all_met = 0;
 		return -1;

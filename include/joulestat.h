@@ -97,34 +97,48 @@ JST_EXPORT const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "d
 
 /* ---- configuration ---------------------------------------------------- */
 
+/* Settings are generic "key=value" options: jst_config_set (the CLI's
+ * --option KEY=VALUE), else the environment (JOULESTAT_OPTIONS="k=v,k=v", and
+ * a few keys' own variables, which win over JOULESTAT_OPTIONS), else the
+ * default. Keys (docs/api.md has the full list):
+ *   backends        comma-separated backend names to try ("nvml,rapl"); all by default
+ *   gpus            GPU indices or UUIDs ("0,2"); CUDA_VISIBLE_DEVICES, else all
+ *   period_ms       sampler period, 1 to 3600000 ms; 100
+ *   cross_validate  0 or 1: keep every method per device; 0
+ *   estimate        0 or 1: allow the CPU estimate where nothing measures; 1
+ *   series_capacity samples kept per domain, 1 to 16777216; 4096
+ *   nvml.library    path or soname of libnvidia-ml ($JOULESTAT_NVML_LIBRARY)
+ *   sysfs.root      where sysfs is ($JOULESTAT_SYSFS_ROOT); "/sys"
+ *   procfs.root     where procfs is ($JOULESTAT_PROCFS_ROOT); "/proc"
+ * The fields below are the core settings' older form; a backend's settings
+ * are options only, so that a new backend adds nothing to this struct. Its
+ * layout is fixed: new settings come as new keys. */
+#define JST_CONFIG_OPTIONS_MAX 2048
+#define JST_CONFIG_ERROR_MAX 256
 typedef struct jst_config {
-	/* Comma-separated backend names to try ("nvml,rapl"); NULL tries all. */
-	const char *backends;
-	/* GPU selection: comma-separated indices or UUIDs ("0,2", "GPU-8f1c..."). NULL:
-	 * CUDA_VISIBLE_DEVICES when set, else every GPU. */
-	const char *gpus;
-	/* Sampler period in milliseconds; 0 = default (100 ms). The sampler runs
-	 * faster where a counter could otherwise wrap unseen. */
-	unsigned sample_period_ms;
-	/* Root of sysfs ("/sys"); NULL = $JOULESTAT_SYSFS_ROOT or "/sys". */
-	const char *sysfs_root;
-	/* Root of procfs ("/proc"); NULL = $JOULESTAT_PROCFS_ROOT or "/proc". */
-	const char *procfs_root;
-	/* Path or soname of libnvidia-ml; NULL = $JOULESTAT_NVML_LIBRARY or
-	 * "libnvidia-ml.so.1". */
-	const char *nvml_library;
-	/* Allow the estimate backend where nothing measures the CPU. Default 1. */
-	int allow_estimate;
-	/* Keep every available method per device as its own domain (all read in
-	 * the same windows); totals still count each device once, from its most
-	 * accurate method. Default 0. */
-	int cross_validate;
-	/* Samples kept per domain in the time series ring; 0 = default (4096). */
-	size_t series_capacity;
+	const char *backends;      /* as the key backends; NULL: not set here */
+	const char *gpus;          /* as the key gpus; NULL: not set here */
+	unsigned sample_period_ms; /* as period_ms; 0: not set here */
+	int allow_estimate;        /* as estimate; 1 after jst_config_init */
+	int cross_validate;        /* as cross_validate */
+	size_t series_capacity;    /* as series_capacity; 0: not set here */
+	/* Private: what jst_config_set stored, and the text of the last error. */
+	char options_[JST_CONFIG_OPTIONS_MAX];
+	char error_[JST_CONFIG_ERROR_MAX];
 } jst_config;
 
-/* Fill *cfg with defaults. Always call this before setting fields. */
+/* Fill *cfg with defaults. Always call this before setting anything. */
 JST_EXPORT void jst_config_init(jst_config *cfg);
+/* Set option key to value (copied); value NULL unsets it. A later set of the
+ * same key wins, and a set of a core key wins over its field set before.
+ * 0, -EINVAL for an unknown key or a bad value, -ENOSPC when the options
+ * fill JST_CONFIG_OPTIONS_MAX; jst_config_error then says which setting is
+ * wrong and what it accepts. */
+JST_EXPORT int jst_config_set(jst_config *cfg, const char *key, const char *value);
+/* Text of the last failure of jst_config_set or jst_meter_open with cfg,
+ * naming the setting and the values it accepts; "" after a success. Valid
+ * until the next call with cfg. */
+JST_EXPORT const char *jst_config_error(const jst_config *cfg);
 
 /* ---- meter ------------------------------------------------------------ */
 
@@ -132,8 +146,10 @@ typedef struct jst_meter jst_meter;
 
 /* Probe backends, declare domains, start the sampler. A meter with no
  * available domain is still opened (list shows why); windows then fail with
- * -ENODEV. cfg may be NULL for defaults. */
-JST_EXPORT int jst_meter_open(const jst_config *cfg, jst_meter **out);
+ * -ENODEV. cfg may be NULL for defaults (and the environment). -EINVAL when
+ * a setting, from cfg or the environment, is wrong: jst_config_error(cfg)
+ * names it and what it accepts. */
+JST_EXPORT int jst_meter_open(jst_config *cfg, jst_meter **out);
 /* Stop the sampler and release everything. Open windows are discarded and
  * their handles become invalid. Must not race any other call on this meter. */
 JST_EXPORT void jst_meter_close(jst_meter *meter);

@@ -46,17 +46,6 @@ static void meter_free(struct jst_meter *m)
 	free(m);
 }
 
-int jst_meter_open(const jst_config *cfg, jst_meter **out)
-{
-	const struct jst_backend_ops *ops[16];
-	size_t n = jst_registry_count();
-	if (n > sizeof ops / sizeof ops[0])
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++)
-		ops[i] = jst_registry_get(i);
-	return jst_meter_open_backends(cfg, ops, n, out);
-}
-
 int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops *const *ops,
                             size_t nops, jst_meter **out)
 {

@@ -75,7 +75,7 @@ class AbiTest(unittest.TestCase):
 
     def test_header_is_parsed(self):
         # The parser must see the API at all, or the comparisons below prove nothing.
-        for name in ("jst_meter_open", "jst_window_begin",
+        for name in ("jst_meter_open", "jst_window_begin", "jst_config_set",
                      "jst_measurement_total", "jst_scope_end"):
             self.assertIn(name, self.header)
 

@@ -120,7 +120,11 @@ static long hz(void)
 /* Probe the backend on the fixture root; the reason goes to reason. */
 static int probe(void **state, char *reason, size_t len)
 {
-	struct jst_backend_ctx ctx = {.procfs_root = root};
+	char options[600]; /* "procfs.root=<root>\0\0": the one option it reads */
+	int n = snprintf(options, sizeof options - 1, "procfs.root=%s", root);
+	assert_true(n > 0 && (size_t)n < sizeof options - 1);
+	options[n + 1] = '\0';
+	struct jst_backend_ctx ctx = {.options = options};
 	reason[0] = 0;
 	return jst_backend_estimate.probe(&ctx, state, reason, len);
 }
@@ -538,7 +542,7 @@ static jst_meter *open_meter(const struct jst_backend_ops *const *ops, size_t n,
 {
 	jst_config cfg;
 	jst_config_init(&cfg);
-	cfg.procfs_root = root;
+	assert_int_equal(jst_config_set(&cfg, "procfs.root", root), 0);
 	cfg.cross_validate = cross;
 	cfg.sample_period_ms = 60000; /* this test's reads only */
 	jst_meter *m = NULL;
