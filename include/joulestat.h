@@ -91,9 +91,11 @@ typedef enum jst_total_kind {
 	JST_TOTAL_COUNT_
 } jst_total_kind;
 
-JST_EXPORT const char *jst_kind_name(jst_kind kind);         /* "gpu", "package", ... */
-JST_EXPORT const char *jst_method_name(jst_method method);   /* "counter", "power", "estimate" */
-JST_EXPORT const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "dram", "total", "system" */
+/* "gpu", "package", ...; "counter", "power", "estimate"; "gpu", "cpu", "dram",
+ * "total", "system". */
+JST_EXPORT const char *jst_kind_name(jst_kind kind);
+JST_EXPORT const char *jst_method_name(jst_method method);
+JST_EXPORT const char *jst_total_name(jst_total_kind total);
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -174,7 +176,7 @@ JST_EXPORT size_t jst_meter_backend_count(const jst_meter *meter);
 JST_EXPORT int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
-	size_t size;        /* set to sizeof(jst_domain_info) before the call */
+	size_t size;         /* set to sizeof(jst_domain_info) before the call */
 	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
 	const char *device;  /* device identity, used for de-duplication */
 	const char *backend; /* backend that reads it */
@@ -266,10 +268,10 @@ typedef struct jst_domain_energy {
 	double uncertainty_j; /* ± this many joules: the method's class, quantisation at each
 	                         edge (resolution, power x refresh), sampling of power
 	                         readings, and energy bridged over resets, combined */
-	double avg_power_w;  /* energy / duration */
-	double peak_power_w; /* highest sampled power in the window; NaN if none */
-	size_t samples;      /* sampler readings that fell inside the window */
-	const char *note;    /* why partial, or a caveat; "" otherwise */
+	double avg_power_w;   /* energy / duration */
+	double peak_power_w;  /* highest sampled power in the window; NaN if none */
+	size_t samples;       /* sampler readings that fell inside the window */
+	const char *note;     /* why partial, or a caveat; "" otherwise */
 	/* Telemetry over the sampler's readings inside the window (GPUs); NaN
 	 * where the device does not report it or no reading fell inside. */
 	double temperature_max_c;
@@ -287,10 +289,10 @@ typedef struct jst_total {
 	size_t size; /* set to sizeof(jst_total) before the call */
 	double energy_j;
 	double avg_power_w;
-	double accuracy; /* uncertainty_j / energy_j */
+	double accuracy;      /* uncertainty_j / energy_j */
 	double uncertainty_j; /* sum of its parts' uncertainties */
-	size_t parts;    /* domains summed; 0 when nothing measured this total */
-	int estimated;   /* 1 when any part is an estimate */
+	size_t parts;         /* domains summed; 0 when nothing measured this total */
+	int estimated;        /* 1 when any part is an estimate */
 	int partial;
 } jst_total;
 
@@ -300,8 +302,10 @@ JST_EXPORT int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_
 JST_EXPORT int64_t jst_measurement_end_ns(const jst_measurement *m);
 JST_EXPORT int jst_measurement_partial(const jst_measurement *m);
 JST_EXPORT size_t jst_measurement_domain_count(const jst_measurement *m);
-JST_EXPORT int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_energy *out);
-JST_EXPORT int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out);
+JST_EXPORT int jst_measurement_domain(const jst_measurement *m, size_t index,
+                                      jst_domain_energy *out);
+JST_EXPORT int jst_measurement_total(const jst_measurement *m, jst_total_kind which,
+                                     jst_total *out);
 JST_EXPORT void jst_measurement_free(jst_measurement *m);
 
 /* ---- scoped and wrapped forms ------------------------------------------- */
@@ -309,8 +313,8 @@ JST_EXPORT void jst_measurement_free(jst_measurement *m);
 /* Run fn(arg) inside a window and return its measurement (the equivalent of a
  * decorator). fn's own result is not interpreted. Re-entrant and thread-safe:
  * each call opens a window of its own. */
-JST_EXPORT int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg), void *arg,
-                     jst_measurement **out);
+JST_EXPORT int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg),
+                                void *arg, jst_measurement **out);
 
 /* Scope guard (the equivalent of a context manager), GCC/Clang only:
  *

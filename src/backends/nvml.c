@@ -279,8 +279,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	struct nvml_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	int rc = jst_nvml_session_acquire(jst_backend_option(ctx, "nvml.library", "libnvidia-ml.so.1"),
-	                                  &s->api, reason, len);
+	int rc = jst_nvml_session_acquire(
+	    jst_backend_option(ctx, "nvml.library", "libnvidia-ml.so.1"), &s->api, reason, len);
 	if (rc) {
 		free(s);
 		return rc;

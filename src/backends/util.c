@@ -5,13 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <time.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-const char *jst_backend_option(const struct jst_backend_ctx *ctx, const char *key,
-                               const char *dflt)
+const char *jst_backend_option(const struct jst_backend_ctx *ctx, const char *key, const char *dflt)
 {
 	size_t n = strlen(key);
 	for (const char *p = ctx ? ctx->options : NULL; p && *p; p += strlen(p) + 1)

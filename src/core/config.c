@@ -38,8 +38,7 @@ const char *jst_config_error(const jst_config *cfg)
 	return cfg ? cfg->error_ : "";
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t len, const char *fmt, ...)
 {
 	if (err && len) {
 		va_list ap;
@@ -80,7 +79,8 @@ static void list_keys(char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", k ? ", " : "",
 		                      core_keys[k]);
 	for (size_t i = 0; i < jst_registry_count(); i++)
-		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key; o++)
+		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key;
+		     o++)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ", %s", o->key);
 }
 
@@ -141,8 +141,8 @@ static int check_backends(const char *what, const char *list,
 			            known);
 	}
 	if (!names)
-		return fail(err, len, "%s: want backend names separated by commas (known: %s)", what,
-		            known);
+		return fail(err, len, "%s: want backend names separated by commas (known: %s)",
+		            what, known);
 	return 0;
 }
 
@@ -156,8 +156,8 @@ static int registry_ops(const struct jst_backend_ops **ops, size_t cap)
 
 /* Check one option's value. where prefixes the message ("" or
  * "JOULESTAT_OPTIONS: "). For numeric core keys *num receives the value. */
-static int check_value(const char *where, const char *key, const char *value,
-                       unsigned long *num, char *err, size_t len)
+static int check_value(const char *where, const char *key, const char *value, unsigned long *num,
+                       char *err, size_t len)
 {
 	int k = core_key_of(key);
 	const struct jst_option_desc *o = k < 0 ? backend_option(key) : NULL;
@@ -177,32 +177,36 @@ static int check_value(const char *where, const char *key, const char *value,
 	}
 	case K_GPUS: {
 		char out[1024];
-		if (strlen(value) >= sizeof out || jst_gpu_selection_resolve(value, NULL, out,
-		                                                            sizeof out) < 0)
-			return fail(err, len,
-			            "%sgpus: want GPU indices or UUIDs separated by commas, such as "
-			            "'0,2', not '%s'",
-			            where, value);
+		if (strlen(value) >= sizeof out ||
+		    jst_gpu_selection_resolve(value, NULL, out, sizeof out) < 0)
+			return fail(
+			    err, len,
+			    "%sgpus: want GPU indices or UUIDs separated by commas, such as "
+			    "'0,2', not '%s'",
+			    where, value);
 		return 0;
 	}
 	case K_PERIOD:
 		if (parse_count(value, JST_MAX_PERIOD_MS, num))
-			return fail(err, len,
-			            "%speriod_ms: want a whole number of milliseconds from 1 to %d, "
-			            "not '%s'",
-			            where, JST_MAX_PERIOD_MS, value);
+			return fail(
+			    err, len,
+			    "%speriod_ms: want a whole number of milliseconds from 1 to %d, "
+			    "not '%s'",
+			    where, JST_MAX_PERIOD_MS, value);
 		return 0;
 	case K_SERIES:
 		if (parse_count(value, JST_MAX_SERIES, num))
-			return fail(err, len,
-			            "%sseries_capacity: want a whole number of samples from 1 to %u, "
-			            "not '%s'",
-			            where, JST_MAX_SERIES, value);
+			return fail(
+			    err, len,
+			    "%sseries_capacity: want a whole number of samples from 1 to %u, "
+			    "not '%s'",
+			    where, JST_MAX_SERIES, value);
 		return 0;
 	case K_CROSS:
 	case K_ESTIMATE:
 		if (parse_bool(value, &b))
-			return fail(err, len, "%s%s: want 0 or 1 (or true/false, yes/no, on/off), not '%s'",
+			return fail(err, len,
+			            "%s%s: want 0 or 1 (or true/false, yes/no, on/off), not '%s'",
 			            where, key, value);
 		*num = (unsigned long)b;
 		return 0;
@@ -227,7 +231,8 @@ static char *store_find(char *store, const char *key)
 
 static const char *store_get(const char *store, const char *key)
 {
-	const char *p = store_find((char *)store, key); // NOLINT(cppcoreguidelines-pro-type-const-cast)
+	const char *p =
+	    store_find((char *)store, key); // NOLINT(cppcoreguidelines-pro-type-const-cast)
 	return p ? p + strlen(key) + 1 : NULL;
 }
 
@@ -373,8 +378,9 @@ static int env_options(char *store, size_t cap, char *err, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		char *eq = strchr(pairs[i], '=');
 		if (!eq)
-			return fail(err, len, "JOULESTAT_OPTIONS: want key=value pairs separated by "
-			                      "commas, not '%s'",
+			return fail(err, len,
+			            "JOULESTAT_OPTIONS: want key=value pairs separated by "
+			            "commas, not '%s'",
 			            pairs[i]);
 		*eq = '\0';
 		unsigned long num;
@@ -389,8 +395,7 @@ static int env_options(char *store, size_t cap, char *err, size_t len)
 
 /* ---- resolution ------------------------------------------------------------------ */
 
-static int copy_to(char *dst, size_t len, const char *what, const char *v, char *err,
-                   size_t errlen)
+static int copy_to(char *dst, size_t len, const char *what, const char *v, char *err, size_t errlen)
 {
 	if (strlen(v) >= len)
 		return fail(err, errlen, "%s: at most %zu characters", what, len - 1);
@@ -438,8 +443,7 @@ static int flag(int field, int field_default, const char *env_store, const char 
 }
 
 int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_ops *const *ops,
-                               size_t nops, struct jst_resolved_config *out, char *err,
-                               size_t len)
+                               size_t nops, struct jst_resolved_config *out, char *err, size_t len)
 {
 	jst_config dflt;
 	if (!cfg) {
@@ -458,13 +462,14 @@ int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_o
 	 * its default. */
 	size_t used = 0;
 	for (size_t i = 0; i < jst_registry_count(); i++)
-		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key; o++) {
+		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key;
+		     o++) {
 			const char *v = store_get(cfg->options_, o->key);
 			const char *var = o->env ? getenv(o->env) : NULL;
 			if (!v && var && *var) {
 				if (strlen(var) > JST_OPTION_VALUE_MAX)
-					return fail(err, len, "%s: want %s, of 1 to %d characters", o->env,
-					            o->accepts, JST_OPTION_VALUE_MAX);
+					return fail(err, len, "%s: want %s, of 1 to %d characters",
+					            o->env, o->accepts, JST_OPTION_VALUE_MAX);
 				v = var;
 			}
 			if (!v)
@@ -510,11 +515,10 @@ int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_o
 
 	out->allow_estimate = flag(cfg->allow_estimate, 1, envs, "estimate");
 	out->cross_validate = flag(cfg->cross_validate, 0, envs, "cross_validate");
-	out->period_s = (double)number(cfg->sample_period_ms, envs, "period_ms",
-	                               JST_DEFAULT_PERIOD_MS) /
-	                1e3;
-	out->series_capacity = number(cfg->series_capacity, envs, "series_capacity",
-	                              JST_DEFAULT_SERIES);
+	out->period_s =
+	    (double)number(cfg->sample_period_ms, envs, "period_ms", JST_DEFAULT_PERIOD_MS) / 1e3;
+	out->series_capacity =
+	    number(cfg->series_capacity, envs, "series_capacity", JST_DEFAULT_SERIES);
 	return 0;
 }
 

@@ -176,8 +176,7 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out);
 /* The same, checking backend names against ops (when given) and writing what
  * is wrong, naming the setting and what it accepts, into err. */
 int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_ops *const *ops,
-                               size_t nops, struct jst_resolved_config *out, char *err,
-                               size_t len);
+                               size_t nops, struct jst_resolved_config *out, char *err, size_t len);
 /* Is name listed in a comma-separated list? */
 int jst_list_contains(const char *list, const char *name);
 

@@ -39,8 +39,9 @@ static void unknown_key_names_every_known_one(void **st)
 	assert_int_equal(jst_config_set(&cfg, "nvml.libary", "x"), -EINVAL);
 	const char *e = jst_config_error(&cfg);
 	assert_non_null(strstr(e, "unknown option 'nvml.libary'"));
-	const char *keys[] = {"backends", "gpus", "period_ms", "cross_validate", "estimate",
-	                      "series_capacity", "nvml.library", "sysfs.root", "procfs.root"};
+	const char *keys[] = {"backends",       "gpus",       "period_ms",
+	                      "cross_validate", "estimate",   "series_capacity",
+	                      "nvml.library",   "sysfs.root", "procfs.root"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		assert_non_null(strstr(e, keys[i]));
 	/* A success clears the message. */
@@ -189,7 +190,8 @@ static void environment_options(void **st)
 		assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
 		assert_null(m);
 		if (!strstr(jst_config_error(&cfg), bad[i].says))
-			fail_msg("%s: '%s' lacks '%s'", bad[i].env, jst_config_error(&cfg), bad[i].says);
+			fail_msg("%s: '%s' lacks '%s'", bad[i].env, jst_config_error(&cfg),
+			         bad[i].says);
 		assert_int_equal(jst_meter_open(NULL, &m), -EINVAL); /* no config: the code alone */
 	}
 	clean_env(NULL);
@@ -248,7 +250,8 @@ static void options_that_do_not_fit_are_enospc(void **st)
 	struct jst_resolved_config rc;
 	assert_int_equal(jst_config_resolve(&cfg, &rc), 0);
 	assert_string_equal(resolved(&rc, "sysfs.root"), path);
-	assert_string_equal(resolved(&rc, "nvml.library"), path); /* the refused one changed nothing */
+	assert_string_equal(resolved(&rc, "nvml.library"),
+	                    path); /* the refused one changed nothing */
 	assert_string_equal(rc.gpus, "0,1");
 	assert_string_equal(rc.backends, "nvml,rapl");
 }
