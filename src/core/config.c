@@ -360,20 +360,22 @@ static int env_options(char *store, size_t cap, char *err, size_t len)
 	if (strlen(env) >= sizeof tmp)
 		return fail(err, len, "JOULESTAT_OPTIONS: at most %zu characters", sizeof tmp - 1);
 	snprintf(tmp, sizeof tmp, "%s", env);
-	/* Join continuation pieces back to their pair, then check each pair. */
+	/* A comma ends a pair only where the piece after it has an '='. */
 	char *pairs[64];
 	size_t n = 0;
-	for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		if (strchr(tok, '=') || n == 0) {
-			if (n == sizeof pairs / sizeof pairs[0])
-				return fail(err, len, "JOULESTAT_OPTIONS: at most 64 options");
-			pairs[n++] = tok;
-		} else {
-			tok[-1] = ','; /* strtok_r wrote a NUL over the comma before it */
-		}
+	for (char *p = tmp;;) {
+		while (*p == ' ')
+			p++;
+		if (n == sizeof pairs / sizeof pairs[0])
+			return fail(err, len, "JOULESTAT_OPTIONS: at most 64 options");
+		pairs[n++] = p;
+		char *end = strchr(p, ',');
+		while (end && !memchr(end + 1, '=', strcspn(end + 1, ",")))
+			end = strchr(end + 1, ','); /* the piece after continues this value */
+		if (!end)
+			break;
+		*end = '\0';
+		p = end + 1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *eq = strchr(pairs[i], '=');

@@ -167,6 +167,11 @@ static void environment_options(void **st)
 	assert_true(rc.period_s > 0.05 - 1e-12 && rc.period_s < 0.05 + 1e-12);
 	assert_int_equal(rc.allow_estimate, 0);
 	assert_int_equal(rc.cross_validate, 1);
+	setenv("JOULESTAT_OPTIONS", "nvml.library=/odd,dir/nv.so,sysfs.root=/s", 1);
+	assert_int_equal(jst_config_resolve(&cfg, &rc), 0);
+	assert_string_equal(resolved(&rc, "nvml.library"), "/odd,dir/nv.so");
+	assert_string_equal(resolved(&rc, "sysfs.root"), "/s");
+	setenv("JOULESTAT_OPTIONS", "gpus=0,2", 1);
 	/* The caller's settings win. */
 	cfg.sample_period_ms = 7;
 	cfg.gpus = "1";
@@ -182,6 +187,9 @@ static void environment_options(void **st)
 	    {"nosuch=1", "JOULESTAT_OPTIONS: unknown option 'nosuch'"},
 	    {"period_ms", "JOULESTAT_OPTIONS: want key=value pairs"},
 	    {"backends=nvml,bogus", "unknown backend 'bogus'"},
+	    {"gpus=0,,2", "JOULESTAT_OPTIONS: gpus: want GPU indices or UUIDs separated by commas, "
+	                  "such as '0,2', not '0,,2'"},
+	    {"period_ms=5,", "not '5,'"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		setenv("JOULESTAT_OPTIONS", bad[i].env, 1);
