@@ -134,7 +134,7 @@ static int check_backends(const char *what, const char *list,
 	for (char *save = NULL, *tok = strtok_r(tmp, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save), names++) {
 		size_t i = 0;
-		while (i < nops && strcmp(ops[i]->name, tok))
+		while (i < nops && strcmp(ops[i]->name, tok) != 0)
 			i++;
 		if (i == nops)
 			return fail(err, len, "%s: unknown backend '%s' (known: %s)", what, tok,
@@ -213,7 +213,7 @@ static int check_value(const char *where, const char *key, const char *value, un
 	default:
 		if (!*value || strlen(value) > JST_OPTION_VALUE_MAX)
 			return fail(err, len, "%s%s: want %s, of 1 to %d characters", where, key,
-			            o->accepts, JST_OPTION_VALUE_MAX);
+			            o ? o->accepts : "a value", JST_OPTION_VALUE_MAX);
 		return 0;
 	}
 }
