@@ -14,7 +14,7 @@ bench-deps:
 	@scripts/deps bench
 
 build: deps
-	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) --prefix=$(PREFIX)
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) --prefix=$(abspath $(PREFIX))
 	@ninja -C $(BUILD)
 
 demo: build
@@ -31,8 +31,18 @@ fuzz:
 	@scripts/deps fuzz
 	@scripts/fuzz
 
+# PREFIX is honoured even when $(BUILD) was configured with another one; a
+# library installed as root into a system prefix is made known to the loader.
 install: build
+	@cur=$$(meson configure $(BUILD) | awk '$$1 == "prefix" { print $$2; exit }'); \
+	if [ "$$cur" != "$(abspath $(PREFIX))" ]; then \
+		echo "$(BUILD): prefix $$cur -> $(abspath $(PREFIX))"; \
+		meson configure $(BUILD) -Dprefix=$(abspath $(PREFIX)); \
+	fi
 	meson install -C $(BUILD)
+	@case "$(abspath $(PREFIX))" in /usr|/usr/local) \
+		if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then echo ldconfig; ldconfig; fi ;; \
+	esac
 
 uninstall:
 	ninja -C $(BUILD) uninstall

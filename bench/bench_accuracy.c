@@ -279,7 +279,7 @@ static int run_cell(const struct vmethod *vm, int kind, double len, uint64_t *rn
 			double b = t + bench_uniform(rng, 0, i ? 0.5 : 0.2), e = b + len;
 			jst_window *w = NULL;
 			jst_measurement *ms = NULL;
-			jst_domain_energy d;
+			jst_domain_energy d = {.size = sizeof d};
 			vm_advance(&v, b);
 			if (jst_window_begin(v.m, "w", &w))
 				return -1;
@@ -321,7 +321,7 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t, sum = 0;
 		jst_window *outer = NULL, *rows = NULL;
 		jst_measurement *ms = NULL;
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		vm_advance(&v, t0);
 		if (jst_window_begin(v.m, "outer", &outer) || jst_window_begin(v.m, "rows", &rows))
 			return NAN;

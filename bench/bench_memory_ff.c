@@ -41,8 +41,9 @@ int bench_memory_ff(const char *sysfs_root, double budget_s, struct bench_ff *ou
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.backends = sysfs_root ? "nvml,rapl" : "nvml";
-	cfg.sysfs_root = sysfs_root;
-	cfg.nvml_library = bench_sim_nvml();
+	if (sysfs_root)
+		jst_config_set(&cfg, "sysfs.root", sysfs_root);
+	jst_config_set(&cfg, "nvml.library", bench_sim_nvml());
 	cfg.allow_estimate = 0;
 	cfg.sample_period_ms = 60000; /* this loop is the sampler */
 	jst_meter *m;

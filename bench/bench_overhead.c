@@ -10,6 +10,7 @@
 #include "joulestat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,7 +67,7 @@ static void floor_match(struct floor *f, jst_meter *m, char (*names)[64])
 	for (size_t i = 0; i < f->nfds; i++) {
 		int found = 0;
 		for (size_t d = 0; d < jst_meter_domain_count(m); d++) {
-			jst_domain_info di;
+			jst_domain_info di = {.size = sizeof di};
 			jst_meter_domain(m, d, &di);
 			found |= !strcmp(di.backend, "rapl") && !strcmp(di.name, names[i]);
 		}
@@ -115,15 +116,17 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.backends = backends;
-	cfg.sysfs_root = sysfs_root;
-	cfg.nvml_library = bench_sim_nvml();
+	if (sysfs_root)
+		jst_config_set(&cfg, "sysfs.root", sysfs_root);
+	jst_config_set(&cfg, "nvml.library", bench_sim_nvml());
 	cfg.allow_estimate = 0;
 	cfg.sample_period_ms = 60000; /* the sampler must not contend with the loop */
 	jst_meter *m = NULL;
 	int rc = jst_meter_open(&cfg, &m);
 	if (rc || jst_meter_domain_count(m) == 0) {
 		printf("| %s | - | not run: %s | | | |\n", label,
-		       rc ? jst_strerror(rc) : "no domains");
+		       rc ? (*jst_config_error(&cfg) ? jst_config_error(&cfg) : jst_strerror(rc))
+		          : "no domains");
 		jst_meter_close(m);
 		*all_met = 0;
 		return -1;
@@ -164,14 +167,26 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct bench_powercap pc;
 	struct bench_nvml nv;
-	char err[512];
+	char err[512], nvml_label[64], both_label[64];
 	int all_met = 1;
+	unsigned gpus = BENCH_GPUS;
 
-	bench_nvml_env(BENCH_GPUS, BENCH_TRACE);
+	/* --gpus N: the simulated GPUs (the fixed cost per window shows at 1). */
+	if (argc == 3 && !strcmp(argv[1], "--gpus") && atoi(argv[2]) > 0)
+		gpus = (unsigned)atoi(argv[2]);
+	else if (argc != 1) {
+		fprintf(stderr, "usage: bench_overhead [--gpus N]\n");
+		return 2;
+	}
+	snprintf(nvml_label, sizeof nvml_label, "NVML: %u simulated GPU%s", gpus,
+	         gpus == 1 ? "" : "s");
+	snprintf(both_label, sizeof both_label, "both: %u GPU%s + 2 packages", gpus,
+	         gpus == 1 ? "" : "s");
+	bench_nvml_env(gpus, BENCH_TRACE);
 	int have_rapl = bench_powercap_start(&pc, BENCH_PACKAGES, BENCH_TRACE) == 0;
 	int have_nvml =
 	    bench_sim_nvml() && bench_nvml_open(&nv, bench_sim_nvml(), err, sizeof err) == 0;
@@ -198,11 +213,11 @@ int main(void)
 	else
 		printf("| RAPL | - | not run: powercap simulator unavailable | | | |\n");
 	if (have_nvml)
-		setup_row("NVML: 8 simulated GPUs", "nvml", NULL, &nv, &all_met);
+		setup_row(nvml_label, "nvml", NULL, &nv, &all_met);
 	else
 		printf("| NVML | - | not run: NVML simulator unavailable | | | |\n");
 	if (have_rapl && have_nvml)
-		setup_row("both: 8 GPUs + 2 packages", "nvml,rapl", pc.root, &nv, &all_met);
+		setup_row(both_label, "nvml,rapl", pc.root, &nv, &all_met);
 	printf("\nTarget (joulestat <= %.1fx the floor): %s.\n\n", TARGET,
 	       all_met && have_rapl && have_nvml ? "met" : "**MISSED** (see the rows above)");
 	if (miss_note[0])

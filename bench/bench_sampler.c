@@ -86,15 +86,18 @@ static int run_meter(const char *root, unsigned hz, double secs, struct pool *ou
 	jst_config cfg;
 	jst_config_init(&cfg);
 	cfg.backends = root ? "nvml,rapl" : "nvml";
-	cfg.sysfs_root = root;
-	cfg.nvml_library = bench_sim_nvml();
+	if (root)
+		jst_config_set(&cfg, "sysfs.root", root);
+	jst_config_set(&cfg, "nvml.library", bench_sim_nvml());
 	cfg.allow_estimate = 0;
 	cfg.sample_period_ms = 1000 / hz;
 	cfg.series_capacity = (size_t)(hz * (secs + WARMUP_S + 1)) + 1024;
 	jst_meter *m;
 	int rc = jst_meter_open(&cfg, &m);
 	if (rc || jst_meter_domain_count(m) == 0) {
-		fprintf(stderr, "bench_sampler: %s\n", rc ? jst_strerror(rc) : "no domains");
+		fprintf(stderr, "bench_sampler: %s\n",
+		        rc ? (*jst_config_error(&cfg) ? jst_config_error(&cfg) : jst_strerror(rc))
+		           : "no domains");
 		jst_meter_close(m);
 		return -1;
 	}

@@ -5,7 +5,29 @@
  * One public header. All handles are opaque. Functions that can fail return 0
  * or a negative errno-style code; jst_strerror() turns it into text.
  * Every function is thread-safe on its own meter: windows may be begun on one
- * thread and ended on another.
+ * thread and ended on another. jst_meter_close must not race any other call on
+ * that meter (or on its windows): end or cancel them, join the threads that
+ * use the meter, then close it.
+ *
+ * Structs the library fills (jst_backend_info, jst_domain_info, jst_sample,
+ * jst_domain_energy, jst_total) start with `size_t size`: set it to sizeof the
+ * struct before the call, e.g. `jst_total t = {.size = sizeof t};`. The library
+ * writes min(size, its own size) bytes and never more, so a program built
+ * against an older or newer header keeps working; a size of 0 or below the
+ * first version's is -EINVAL. New fields are only ever appended.
+ *
+ * String lifetimes: strings the library returns (names, notes, reasons in the
+ * structs above, jst_window_label, jst_measurement_name) stay valid as long as
+ * the object they came from: the meter (until jst_meter_close), the window
+ * (until it is ended or cancelled), the measurement (until
+ * jst_measurement_free; a measurement's strings outlive its meter).
+ * jst_version, jst_strerror and the *_name functions return static strings.
+ * Strings the caller passes are copied before the call returns.
+ *
+ * A meter belongs to the process that opened it: its sampler thread does not
+ * survive fork(), so in a forked child every call that reads (windows,
+ * jst_meter_sample_now) fails with -ECHILD; the child may only close it, or
+ * open a meter of its own.
  */
 #ifndef JOULESTAT_H
 #define JOULESTAT_H
@@ -22,11 +44,19 @@ extern "C" {
 #define JST_VERSION_PATCH 0
 #define JST_VERSION "0.1.0"
 
+/* The library exports exactly the functions marked JST_EXPORT (it is built with
+ * hidden visibility and a version script, node JOULESTAT_0.1). */
+#if defined(__GNUC__) || defined(__clang__)
+#define JST_EXPORT __attribute__((visibility("default")))
+#else
+#define JST_EXPORT
+#endif
+
 /* Library version string, e.g. "0.1.0". */
-const char *jst_version(void);
+JST_EXPORT const char *jst_version(void);
 
 /* Text for a negative return code (or a positive errno). Never NULL. */
-const char *jst_strerror(int code);
+JST_EXPORT const char *jst_strerror(int code);
 
 /* What a domain is. Totals are formed per kind (see jst_total). */
 typedef enum jst_kind {
@@ -61,40 +91,56 @@ typedef enum jst_total_kind {
 	JST_TOTAL_COUNT_
 } jst_total_kind;
 
-const char *jst_kind_name(jst_kind kind);         /* "gpu", "package", ... */
-const char *jst_method_name(jst_method method);   /* "counter", "power", "estimate" */
-const char *jst_total_name(jst_total_kind total); /* "gpu", "cpu", "dram", "total", "system" */
+/* "gpu", "package", ...; "counter", "power", "estimate"; "gpu", "cpu", "dram",
+ * "total", "system". */
+JST_EXPORT const char *jst_kind_name(jst_kind kind);
+JST_EXPORT const char *jst_method_name(jst_method method);
+JST_EXPORT const char *jst_total_name(jst_total_kind total);
 
 /* ---- configuration ---------------------------------------------------- */
 
+/* Settings are generic "key=value" options: jst_config_set (the CLI's
+ * --option KEY=VALUE), else the environment (JOULESTAT_OPTIONS="k=v,k=v", and
+ * a few keys' own variables, which win over JOULESTAT_OPTIONS), else the
+ * default. Keys (docs/api.md has the full list):
+ *   backends        comma-separated backend names to try ("nvml,rapl"); all by default
+ *   gpus            GPU indices or UUIDs ("0,2"); CUDA_VISIBLE_DEVICES, else all
+ *   period_ms       sampler period, 1 to 3600000 ms; 100
+ *   cross_validate  0 or 1: keep every method per device; 0
+ *   estimate        0 or 1: allow the CPU estimate where nothing measures; 1
+ *   series_capacity samples kept per domain, 1 to 16777216; 4096
+ *   nvml.library    path or soname of libnvidia-ml ($JOULESTAT_NVML_LIBRARY)
+ *   sysfs.root      where sysfs is ($JOULESTAT_SYSFS_ROOT); "/sys"
+ *   procfs.root     where procfs is ($JOULESTAT_PROCFS_ROOT); "/proc"
+ * The fields below are the core settings' older form; a backend's settings
+ * are options only, so that a new backend adds nothing to this struct. Its
+ * layout is fixed: new settings come as new keys. */
+#define JST_CONFIG_OPTIONS_MAX 2048
+#define JST_CONFIG_ERROR_MAX 256
 typedef struct jst_config {
-	/* Comma-separated backend names to try ("nvml,rapl"); NULL tries all. */
-	const char *backends;
-	/* GPU selection: comma-separated indices or UUIDs ("0,2", "GPU-8f1c..."). NULL:
-	 * CUDA_VISIBLE_DEVICES when set, else every GPU. */
-	const char *gpus;
-	/* Sampler period in milliseconds; 0 = default (100 ms). The sampler runs
-	 * faster where a counter could otherwise wrap unseen. */
-	unsigned sample_period_ms;
-	/* Root of sysfs ("/sys"); NULL = $JOULESTAT_SYSFS_ROOT or "/sys". */
-	const char *sysfs_root;
-	/* Root of procfs ("/proc"); NULL = $JOULESTAT_PROCFS_ROOT or "/proc". */
-	const char *procfs_root;
-	/* Path or soname of libnvidia-ml; NULL = $JOULESTAT_NVML_LIBRARY or
-	 * "libnvidia-ml.so.1". */
-	const char *nvml_library;
-	/* Allow the estimate backend where nothing measures the CPU. Default 1. */
-	int allow_estimate;
-	/* Keep every available method per device as its own domain (all read in
-	 * the same windows); totals still count each device once, from its most
-	 * accurate method. Default 0. */
-	int cross_validate;
-	/* Samples kept per domain in the time series ring; 0 = default (4096). */
-	size_t series_capacity;
+	const char *backends;      /* as the key backends; NULL: not set here */
+	const char *gpus;          /* as the key gpus; NULL: not set here */
+	unsigned sample_period_ms; /* as period_ms; 0: not set here */
+	int allow_estimate;        /* as estimate; 1 after jst_config_init */
+	int cross_validate;        /* as cross_validate */
+	size_t series_capacity;    /* as series_capacity; 0: not set here */
+	/* Private: what jst_config_set stored, and the text of the last error. */
+	char options_[JST_CONFIG_OPTIONS_MAX];
+	char error_[JST_CONFIG_ERROR_MAX];
 } jst_config;
 
-/* Fill *cfg with defaults. Always call this before setting fields. */
-void jst_config_init(jst_config *cfg);
+/* Fill *cfg with defaults. Always call this before setting anything. */
+JST_EXPORT void jst_config_init(jst_config *cfg);
+/* Set option key to value (copied); value NULL unsets it. A later set of the
+ * same key wins, and a set of a core key wins over its field set before.
+ * 0, -EINVAL for an unknown key or a bad value, -ENOSPC when the options
+ * fill JST_CONFIG_OPTIONS_MAX; jst_config_error then says which setting is
+ * wrong and what it accepts. */
+JST_EXPORT int jst_config_set(jst_config *cfg, const char *key, const char *value);
+/* Text of the last failure of jst_config_set or jst_meter_open with cfg,
+ * naming the setting and the values it accepts; "" after a success. Valid
+ * until the next call with cfg. */
+JST_EXPORT const char *jst_config_error(const jst_config *cfg);
 
 /* ---- meter ------------------------------------------------------------ */
 
@@ -102,19 +148,22 @@ typedef struct jst_meter jst_meter;
 
 /* Probe backends, declare domains, start the sampler. A meter with no
  * available domain is still opened (list shows why); windows then fail with
- * -ENODEV. cfg may be NULL for defaults. */
-int jst_meter_open(const jst_config *cfg, jst_meter **out);
+ * -ENODEV. cfg may be NULL for defaults (and the environment). -EINVAL when
+ * a setting, from cfg or the environment, is wrong: jst_config_error(cfg)
+ * names it and what it accepts. */
+JST_EXPORT int jst_meter_open(jst_config *cfg, jst_meter **out);
 /* Stop the sampler and release everything. Open windows are discarded and
  * their handles become invalid. Must not race any other call on this meter. */
-void jst_meter_close(jst_meter *meter);
+JST_EXPORT void jst_meter_close(jst_meter *meter);
 
 /* Wait until every domain's sensor is known: a counter whose refresh the
  * hardware does not state (NVML) is measured from its changes while the
  * sampler polls fast in the meter's first second. Windows begun before then are
  * still measured, with a wider uncertainty. 0, or -ETIMEDOUT. */
-int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
+JST_EXPORT int jst_meter_settle(jst_meter *meter, unsigned timeout_ms);
 
 typedef struct jst_backend_info {
+	size_t size;             /* set to sizeof(jst_backend_info) before the call */
 	const char *name;        /* "nvml", "rapl", "estimate" */
 	const char *description; /* one line: what it reads */
 	double accuracy;         /* typical relative error of its class, 0.05 = 5% */
@@ -123,10 +172,11 @@ typedef struct jst_backend_info {
 } jst_backend_info;
 
 /* Backends in registry order (most accurate first), whether or not available. */
-size_t jst_meter_backend_count(const jst_meter *meter);
-int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
+JST_EXPORT size_t jst_meter_backend_count(const jst_meter *meter);
+JST_EXPORT int jst_meter_backend(const jst_meter *meter, size_t index, jst_backend_info *out);
 
 typedef struct jst_domain_info {
+	size_t size;         /* set to sizeof(jst_domain_info) before the call */
 	const char *name;    /* "gpu0", "package-0", "core-0", "dram-0", "psys", "cpu" */
 	const char *device;  /* device identity, used for de-duplication */
 	const char *backend; /* backend that reads it */
@@ -154,13 +204,14 @@ enum {
 	JST_REFRESH_MEASURED,    /* measured on this device */
 };
 
-size_t jst_meter_domain_count(const jst_meter *meter);
-int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
+JST_EXPORT size_t jst_meter_domain_count(const jst_meter *meter);
+JST_EXPORT int jst_meter_domain(const jst_meter *meter, size_t index, jst_domain_info *out);
 
 /* ---- time series -------------------------------------------------------- */
 
 /* One sampler reading of one domain. Fields it does not have are NaN. */
 typedef struct jst_sample {
+	size_t size;     /* set to sizeof(jst_sample) before the call */
 	int64_t t_ns;    /* CLOCK_MONOTONIC */
 	double energy_j; /* energy since the meter opened */
 	double power_w;  /* power at or just before t */
@@ -172,10 +223,10 @@ typedef struct jst_sample {
 
 /* Copy up to cap of the most recent samples of a domain, oldest first.
  * Returns the number copied (>= 0) or a negative code. */
-int jst_meter_series(jst_meter *meter, size_t domain, jst_sample *buf, size_t cap);
+JST_EXPORT int jst_meter_series(jst_meter *meter, size_t domain, jst_sample *buf, size_t cap);
 
 /* Take a fresh reading of every domain now and return the latest sample of one. */
-int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
+JST_EXPORT int jst_meter_sample_now(jst_meter *meter, size_t domain, jst_sample *out);
 
 /* ---- windows ------------------------------------------------------------ */
 
@@ -187,27 +238,28 @@ typedef struct jst_measurement jst_measurement;
  * recursively or from many threads at once opens a window each. Windows nest
  * and overlap freely and may be ended on another thread. *out is valid until
  * jst_window_end or jst_window_cancel, or until the meter is closed. */
-int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
+JST_EXPORT int jst_window_begin(jst_meter *meter, const char *label, jst_window **out);
 /* End a window and hand back its measurement (free with jst_measurement_free);
  * out may be NULL to discard it. The handle is freed, except on -ENOMEM: the
  * window then stays open and the call may be repeated. */
-int jst_window_end(jst_window *w, jst_measurement **out);
+JST_EXPORT int jst_window_end(jst_window *w, jst_measurement **out);
 /* End the window's current span and begin the next one on the same reading:
  * the handle stays open, and consecutive spans tile time: their energies add
  * up to what one window over all of them shows (a span is never negative: one
  * whose interpolated edges crossed reports 0, and the next absorbs it). */
-int jst_window_rotate(jst_window *w, jst_measurement **out);
+JST_EXPORT int jst_window_rotate(jst_window *w, jst_measurement **out);
 /* Give the window's next spans a new label (a row number, a step): the spans
  * already measured keep theirs. 0, -EINVAL or -ENOMEM. */
-int jst_window_relabel(jst_window *w, const char *label);
+JST_EXPORT int jst_window_relabel(jst_window *w, const char *label);
 /* Discard an open window without measuring; frees the handle. NULL is a no-op. */
-void jst_window_cancel(jst_window *w);
+JST_EXPORT void jst_window_cancel(jst_window *w);
 /* The label given at begin (never NULL). */
-const char *jst_window_label(const jst_window *w);
+JST_EXPORT const char *jst_window_label(const jst_window *w);
 
 /* ---- measurement ---------------------------------------------------------- */
 
 typedef struct jst_domain_energy {
+	size_t size; /* set to sizeof(jst_domain_energy) before the call */
 	const char *name;
 	const char *device;
 	const char *backend;
@@ -219,10 +271,10 @@ typedef struct jst_domain_energy {
 	double uncertainty_j; /* ± this many joules: the method's class, quantisation at each
 	                         edge (resolution, power x refresh), sampling of power
 	                         readings, and energy bridged over resets, combined */
-	double avg_power_w;  /* energy / duration */
-	double peak_power_w; /* highest sampled power in the window; NaN if none */
-	size_t samples;      /* sampler readings that fell inside the window */
-	const char *note;    /* why partial, or a caveat; "" otherwise */
+	double avg_power_w;   /* energy / duration */
+	double peak_power_w;  /* highest sampled power in the window; NaN if none */
+	size_t samples;       /* sampler readings that fell inside the window */
+	const char *note;     /* why partial, or a caveat; "" otherwise */
 	/* Telemetry over the sampler's readings inside the window (GPUs); NaN
 	 * where the device does not report it or no reading fell inside. */
 	double temperature_max_c;
@@ -237,32 +289,35 @@ typedef struct jst_domain_energy {
 } jst_domain_energy;
 
 typedef struct jst_total {
+	size_t size; /* set to sizeof(jst_total) before the call */
 	double energy_j;
 	double avg_power_w;
 	double accuracy;      /* energy-weighted accuracy class of its parts */
 	double uncertainty_j; /* ± J: the sum of its parts' uncertainties */
-	size_t parts;    /* domains summed; 0 when nothing measured this total */
-	int estimated;   /* 1 when any part is an estimate */
+	size_t parts;         /* domains summed; 0 when nothing measured this total */
+	int estimated;        /* 1 when any part is an estimate */
 	int partial;
 } jst_total;
 
-const char *jst_measurement_name(const jst_measurement *m);
-double jst_measurement_duration(const jst_measurement *m);  /* seconds */
-int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
-int64_t jst_measurement_end_ns(const jst_measurement *m);
-int jst_measurement_partial(const jst_measurement *m);
-size_t jst_measurement_domain_count(const jst_measurement *m);
-int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_energy *out);
-int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out);
-void jst_measurement_free(jst_measurement *m);
+JST_EXPORT const char *jst_measurement_name(const jst_measurement *m);
+JST_EXPORT double jst_measurement_duration(const jst_measurement *m);  /* seconds */
+JST_EXPORT int64_t jst_measurement_begin_ns(const jst_measurement *m); /* CLOCK_MONOTONIC */
+JST_EXPORT int64_t jst_measurement_end_ns(const jst_measurement *m);
+JST_EXPORT int jst_measurement_partial(const jst_measurement *m);
+JST_EXPORT size_t jst_measurement_domain_count(const jst_measurement *m);
+JST_EXPORT int jst_measurement_domain(const jst_measurement *m, size_t index,
+                                      jst_domain_energy *out);
+JST_EXPORT int jst_measurement_total(const jst_measurement *m, jst_total_kind which,
+                                     jst_total *out);
+JST_EXPORT void jst_measurement_free(jst_measurement *m);
 
 /* ---- scoped and wrapped forms ------------------------------------------- */
 
 /* Run fn(arg) inside a window and return its measurement (the equivalent of a
  * decorator). fn's own result is not interpreted. Re-entrant and thread-safe:
  * each call opens a window of its own. */
-int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg), void *arg,
-                     jst_measurement **out);
+JST_EXPORT int jst_measure_call(jst_meter *meter, const char *label, void (*fn)(void *arg),
+                                void *arg, jst_measurement **out);
 
 /* Scope guard (the equivalent of a context manager), GCC/Clang only:
  *
@@ -279,8 +334,8 @@ typedef struct jst_scope {
 	int status; /* result of begin, then of end */
 } jst_scope;
 
-jst_scope jst_scope_begin(jst_meter *meter, const char *label, jst_measurement **out);
-void jst_scope_end(jst_scope *scope);
+JST_EXPORT jst_scope jst_scope_begin(jst_meter *meter, const char *label, jst_measurement **out);
+JST_EXPORT void jst_scope_end(jst_scope *scope);
 
 #define JST_CONCAT_(a, b) a##b
 #define JST_CONCAT(a, b) JST_CONCAT_(a, b)

@@ -17,12 +17,24 @@
 #define JST_NOTE_MAX 160
 #define JST_REASON_MAX 1024
 
-/* Where a backend finds its hardware: every path is relative to these, so the
- * same code runs against real hardware and against sim/. */
+/* A setting a backend reads: a generic "key=value" option, so that a new
+ * backend adds no field to the public header. The core accepts exactly the
+ * keys the registry's backends declare, resolves each (jst_config_set, then
+ * the legacy variable env, then JOULESTAT_OPTIONS, then dflt) and hands the
+ * result to probe in the context. */
+struct jst_option_desc {
+	const char *key;     /* "<backend>.<name>": "nvml.library" */
+	const char *env;     /* its own environment variable, or NULL */
+	const char *dflt;    /* the value when nothing sets it */
+	const char *accepts; /* what a value is, for messages: "a path or soname" */
+};
+
+/* What a backend is told when it probes. Its hardware's paths come from its
+ * options, so the same code runs against real hardware and against sim/. */
 struct jst_backend_ctx {
-	const char *sysfs_root;   /* "/sys" or a simulator's tree */
-	const char *procfs_root;  /* "/proc" or a fixture */
-	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
+	/* Every option of every backend, resolved: "key=value\0...\0\0". Read
+	 * with jst_backend_option. */
+	const char *options;
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
 	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
@@ -78,6 +90,8 @@ struct jst_backend_ops {
 	const char *name;
 	const char *description;
 	double accuracy; /* class of its best method */
+	/* The options it reads, ended by a NULL key; NULL when none. */
+	const struct jst_option_desc *options;
 	/* Find the hardware. On success set *state and return 0 (a backend with no
 	 * domains may still succeed). On failure return negative and write a
 	 * reason a person can act on into reason. -ENXIO (only) when something the
@@ -107,6 +121,10 @@ extern const struct jst_backend_ops jst_backend_rapl;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */
+/* The value of an option in the context, or dflt when it has none (a context
+ * a test builds by hand may carry only the options it cares about). */
+const char *jst_backend_option(const struct jst_backend_ctx *ctx, const char *key,
+                               const char *dflt);
 /* Join root and a relative path into buf; returns buf or NULL when too long. */
 char *jst_path_join(char *buf, size_t len, const char *root, const char *rel);
 /* Read a small text file whole (NUL-terminated, trailing newline stripped).

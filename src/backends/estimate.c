@@ -134,7 +134,7 @@ static void est_close(void *state)
 static int est_probe(const struct jst_backend_ctx *ctx, void **state, char *reason,
                      size_t reason_len)
 {
-	const char *root = ctx && ctx->procfs_root ? ctx->procfs_root : "/proc";
+	const char *root = jst_backend_option(ctx, "procfs.root", "/proc");
 	char cpuinfo_path[PATH_MAX], why[JST_NOTE_MAX];
 	long hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0) {
@@ -156,7 +156,7 @@ static int est_probe(const struct jst_backend_ctx *ctx, void **state, char *reas
 	if (rc < 0) {
 		snprintf(reason, reason_len,
 		         "cannot read %s: %s; the CPU estimate needs procfs (is /proc mounted? "
-		         "is JOULESTAT_PROCFS_ROOT right?)",
+		         "is the procfs.root option (JOULESTAT_PROCFS_ROOT) right?)",
 		         st->stat_path, strerror(-rc));
 		free(st);
 		return rc;
@@ -237,8 +237,14 @@ static int est_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 	return 0;
 }
 
+static const struct jst_option_desc est_options[] = {
+    {"procfs.root", "JOULESTAT_PROCFS_ROOT", "/proc", "the directory procfs is mounted on"},
+    {0},
+};
+
 const struct jst_backend_ops jst_backend_estimate = {
     .name = "estimate",
+    .options = est_options,
     .description = "CPU energy modelled as TDP x utilisation (/proc/stat): an estimate, not a "
                    "measurement",
     .accuracy = ESTIMATE_ACCURACY,

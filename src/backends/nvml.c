@@ -347,7 +347,8 @@ static int nvml_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	struct nvml_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	int rc = jst_nvml_session_acquire(ctx->nvml_library, &s->api, reason, len);
+	int rc = jst_nvml_session_acquire(
+	    jst_backend_option(ctx, "nvml.library", "libnvidia-ml.so.1"), &s->api, reason, len);
 	if (rc) {
 		free(s);
 		/* --gpus names GPUs that must be measured; a CUDA_VISIBLE_DEVICES
@@ -540,8 +541,15 @@ static void nvml_close(void *state)
 	jst_nvml_session_release();
 }
 
+static const struct jst_option_desc nvml_options[] = {
+    {"nvml.library", "JOULESTAT_NVML_LIBRARY", "libnvidia-ml.so.1",
+     "a path or soname of libnvidia-ml"},
+    {0},
+};
+
 const struct jst_backend_ops jst_backend_nvml = {
     .name = "nvml",
+    .options = nvml_options,
     .description = "NVIDIA GPUs through NVML: energy counter (Volta and newer) or power "
                    "readings",
     .accuracy = 0.05,

@@ -99,13 +99,13 @@ static int session_open(const char *library, char *reason, size_t len)
 		const char *why = dlerror();
 		if (strchr(library, '/'))
 			snprintf(reason, len,
-			         "cannot load %s (%s): check JOULESTAT_NVML_LIBRARY or the "
-			         "nvml_library setting",
+			         "cannot load %s (%s): check the nvml.library option "
+			         "(JOULESTAT_NVML_LIBRARY)",
 			         library, why ? why : "dlopen failed");
 		else
 			snprintf(reason, len,
-			         "%s not found: install the NVIDIA driver, or set "
-			         "JOULESTAT_NVML_LIBRARY",
+			         "%s not found: install the NVIDIA driver, or set the "
+			         "nvml.library option (JOULESTAT_NVML_LIBRARY)",
 			         library);
 		session_unload();
 		return -ENOENT;

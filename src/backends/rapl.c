@@ -35,7 +35,7 @@ static int rapl_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
                       size_t reason_len)
 {
 	char powercap[4096];
-	const char *root = ctx && ctx->sysfs_root ? ctx->sysfs_root : "/sys";
+	const char *root = jst_backend_option(ctx, "sysfs.root", "/sys");
 	if (!jst_path_join(powercap, sizeof powercap, root, "class/powercap")) {
 		snprintf(reason, reason_len, "sysfs root too long: %s", root);
 		return -ENAMETOOLONG;
@@ -113,8 +113,14 @@ static int rapl_reopen(void *state, size_t i)
 	return 0;
 }
 
+static const struct jst_option_desc rapl_options[] = {
+    {"sysfs.root", "JOULESTAT_SYSFS_ROOT", "/sys", "the directory sysfs is mounted on"},
+    {0},
+};
+
 const struct jst_backend_ops jst_backend_rapl = {
     .name = "rapl",
+    .options = rapl_options,
     .description = "CPU package, core, uncore, DRAM and psys energy counters (Linux powercap "
                    "sysfs)",
     .accuracy = 0.05,

@@ -10,6 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *jst_backend_option(const struct jst_backend_ctx *ctx, const char *key, const char *dflt)
+{
+	size_t n = strlen(key);
+	for (const char *p = ctx ? ctx->options : NULL; p && *p; p += strlen(p) + 1)
+		if (!strncmp(p, key, n) && p[n] == '=')
+			return p + n + 1;
+	return dflt;
+}
+
 char *jst_path_join(char *buf, size_t len, const char *root, const char *rel)
 {
 	size_t rl = strlen(root);

@@ -19,12 +19,18 @@ enum {
 
 /* ---- options every measuring subcommand takes (list, run, validate) ----- */
 
+#define JST_CLI_OPTIONS_MAX 32
+
 struct jst_cli_common {
 	const char *backends;
 	const char *gpus;
 	unsigned period_ms;
 	int cross_validate;
 	int no_estimate;
+	/* --option KEY=VALUE, in command-line order: applied after the named
+	 * options above, so they win over them, and a later one wins. */
+	const char *options[JST_CLI_OPTIONS_MAX];
+	size_t noptions;
 };
 
 enum {
@@ -33,6 +39,7 @@ enum {
 	JST_OPT_PERIOD,
 	JST_OPT_CROSS_VALIDATE,
 	JST_OPT_NO_ESTIMATE,
+	JST_OPT_OPTION,
 	JST_OPT_HELP,
 	JST_OPT_FIRST_OWN, /* a subcommand's own long-only options start here */
 };
@@ -43,6 +50,7 @@ enum {
 	    {"period", required_argument, NULL, JST_OPT_PERIOD},                                   \
 	    {"cross-validate", no_argument, NULL, JST_OPT_CROSS_VALIDATE},                         \
 	    {"no-estimate", no_argument, NULL, JST_OPT_NO_ESTIMATE},                               \
+	    {"option", required_argument, NULL, JST_OPT_OPTION},                                   \
 	{                                                                                          \
 		"help", no_argument, NULL, JST_OPT_HELP                                            \
 	}
@@ -68,7 +76,7 @@ int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsign
 int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out);
 
 /* Open a meter as the common options say. 0, or the exit status to use after
- * a reported failure (usage for an unknown backend name). */
+ * a reported failure (usage for a wrong setting, named by the library). */
 int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_meter **out);
 /* The slowest refresh among the meter's domains of one method (-1: any), in s
  * (0 when none is known), and which domain has it. */

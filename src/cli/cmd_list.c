@@ -46,7 +46,7 @@ static int parse(int argc, char **argv, struct jst_cli_common *c, int *json)
 
 static const char *parent_name(jst_meter *meter, int parent, char *buf, size_t len)
 {
-	jst_domain_info p;
+	jst_domain_info p = {.size = sizeof p};
 	if (parent < 0 || jst_meter_domain(meter, (size_t)parent, &p))
 		return NULL;
 	snprintf(buf, len, "%s", p.name);
@@ -114,13 +114,13 @@ static void list_text(FILE *f, jst_meter *meter)
 	size_t line = line_width(f);
 	size_t width = 0;
 	for (size_t i = 0; i < jst_meter_backend_count(meter); i++) {
-		jst_backend_info b;
+		jst_backend_info b = {.size = sizeof b};
 		if (!jst_meter_backend(meter, i, &b) && strlen(b.name) > width)
 			width = strlen(b.name);
 	}
 	fputs("backends (most accurate first):\n", f);
 	for (size_t i = 0; i < jst_meter_backend_count(meter); i++) {
-		jst_backend_info b;
+		jst_backend_info b = {.size = sizeof b};
 		if (jst_meter_backend(meter, i, &b))
 			continue;
 		/* Wrapped to the line, under the text's first column: a reason runs
@@ -151,7 +151,7 @@ static void list_text(FILE *f, jst_meter *meter)
 	jst_table_end_row(t);
 	int estimates = 0;
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_info d;
+		jst_domain_info d = {.size = sizeof d};
 		char pbuf[64];
 		if (jst_meter_domain(meter, i, &d))
 			continue;
@@ -189,7 +189,7 @@ static json_t *list_json(jst_meter *meter)
 {
 	json_t *doc = json_object(), *backends = json_array(), *domains = json_array();
 	for (size_t i = 0; i < jst_meter_backend_count(meter); i++) {
-		jst_backend_info b;
+		jst_backend_info b = {.size = sizeof b};
 		if (jst_meter_backend(meter, i, &b))
 			continue;
 		json_t *o = json_object();
@@ -201,7 +201,7 @@ static json_t *list_json(jst_meter *meter)
 		json_array_append_new(backends, o);
 	}
 	for (size_t i = 0; i < jst_meter_domain_count(meter); i++) {
-		jst_domain_info d;
+		jst_domain_info d = {.size = sizeof d};
 		char pbuf[64];
 		if (jst_meter_domain(meter, i, &d))
 			continue;

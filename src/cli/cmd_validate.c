@@ -139,7 +139,7 @@ static double compared_refresh(jst_meter *m, const char **name)
 	double slowest = 0;
 	size_t n = jst_meter_domain_count(m);
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_info d, e;
+		jst_domain_info d = {.size = sizeof d}, e = {.size = sizeof e};
 		if (jst_meter_domain(m, i, &d))
 			continue;
 		int compared = 0;

@@ -26,7 +26,11 @@ static const char common[] =
     "  --gpus LIST       GPU indices or UUIDs (default: CUDA_VISIBLE_DEVICES, else all)\n"
     "  --period MS       sampler period in milliseconds (default 100)\n"
     "  --cross-validate  keep every method of each device as its own domain\n"
-    "  --no-estimate     never estimate; measure or say why not\n";
+    "  --no-estimate     never estimate; measure or say why not\n"
+    "  --option KEY=VALUE  a setting, repeatable: nvml.library=PATH, sysfs.root=DIR,\n"
+    "                    procfs.root=DIR, or a core key (backends, gpus, period_ms,\n"
+    "                    cross_validate, estimate, series_capacity); wins over the\n"
+    "                    options above and over JOULESTAT_OPTIONS (see joulestat(1))\n";
 
 static const char list_help[] =
     "usage: joulestat list [OPTIONS]\n"

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void config_of(const struct jst_cli_common *c, jst_config *cfg)
+/* The configuration of the common options: 0, or -1 after reporting a wrong
+ * --option (the library's message names the setting and what it accepts). */
+static int config_of(const char *cmd, const struct jst_cli_common *c, jst_config *cfg)
 {
 	jst_config_init(cfg);
 	cfg->backends = c->backends;
@@ -14,56 +16,32 @@ static void config_of(const struct jst_cli_common *c, jst_config *cfg)
 	cfg->sample_period_ms = c->period_ms;
 	cfg->cross_validate = c->cross_validate;
 	cfg->allow_estimate = !c->no_estimate;
-}
-
-/* -EINVAL from the library means a backend name or the GPU selection is wrong;
- * find which by asking a meter with every backend for their names. */
-static int explain_invalid(const char *cmd, const struct jst_cli_common *c)
-{
-	jst_config cfg;
-	jst_meter *all = NULL;
-	config_of(c, &cfg);
-	cfg.backends = NULL;
-	cfg.gpus = NULL;
-	if (c->backends && jst_meter_open(&cfg, &all) == 0) {
-		char list[256], known[256] = "";
-		size_t n = jst_meter_backend_count(all);
-		for (size_t i = 0; i < n; i++) {
-			jst_backend_info b;
-			if (!jst_meter_backend(all, i, &b))
-				snprintf(known + strlen(known), sizeof known - strlen(known),
-				         "%s%s", i ? ", " : "", b.name);
+	for (size_t i = 0; i < c->noptions; i++) {
+		char key[128];
+		const char *eq = strchr(c->options[i], '=');
+		size_t n = (size_t)(eq - c->options[i]);
+		if (n >= sizeof key) {
+			jst_cli_usage_error(cmd, "--option %s: no option has so long a key",
+			                    c->options[i]);
+			return -1;
 		}
-		snprintf(list, sizeof list, "%s", c->backends);
-		for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok;
-		     tok = strtok_r(NULL, ", ", &save)) {
-			int found = 0;
-			for (size_t i = 0; i < n && !found; i++) {
-				jst_backend_info b;
-				found = !jst_meter_backend(all, i, &b) && !strcmp(b.name, tok);
-			}
-			if (!found) {
-				jst_meter_close(all);
-				return jst_cli_usage_error(cmd, "unknown backend '%s' (known: %s)",
-				                           tok, known);
-			}
+		memcpy(key, c->options[i], n);
+		key[n] = '\0';
+		if (jst_config_set(cfg, key, eq + 1)) {
+			jst_cli_usage_error(cmd, "--option %s: %s", c->options[i],
+			                    jst_config_error(cfg));
+			return -1;
 		}
-		jst_meter_close(all);
 	}
-	if (c->gpus)
-		return jst_cli_usage_error(cmd,
-		                           "bad GPU selection '--gpus %s': want indices or "
-		                           "UUIDs separated by commas, such as '0,2'",
-		                           c->gpus);
-	return jst_cli_usage_error(cmd, "invalid configuration (CUDA_VISIBLE_DEVICES='%s'?)",
-	                           getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES")
-	                                                          : "");
+	return 0;
 }
 
 int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_meter **out)
 {
 	jst_config cfg;
-	config_of(c, &cfg);
+	*out = NULL;
+	if (config_of(cmd, c, &cfg))
+		return JST_EXIT_USAGE;
 	jst_cli_warn_ignored_overrides();
 	int rc = jst_meter_open(&cfg, out);
 	/* The meter holds its counters open now: whatever follows (outputs, the
@@ -76,8 +54,8 @@ int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_mete
 		jst_cli_error("cannot give up privileges: %s", strerror(-drop));
 		return JST_EXIT_FAIL;
 	}
-	if (rc == -EINVAL)
-		return explain_invalid(cmd, c);
+	if (rc == -EINVAL && *jst_config_error(&cfg))
+		return jst_cli_usage_error(cmd, "%s", jst_config_error(&cfg));
 	if (rc) {
 		jst_cli_error("cannot open the meter: %s", jst_strerror(rc));
 		return JST_EXIT_FAIL;
@@ -93,7 +71,7 @@ double jst_cli_slowest_refresh(jst_meter *m, int method, const char **name)
 {
 	double slowest = 0;
 	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
-		jst_domain_info d;
+		jst_domain_info d = {.size = sizeof d};
 		if (jst_meter_domain(m, i, &d) || (method >= 0 && (int)d.method != method))
 			continue;
 		if (d.refresh_s > slowest) {
@@ -114,7 +92,7 @@ void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms)
 		             "(%.0f ms): rows are interpolated from power and marked short_window",
 		             interval_ms, name, r * 1e3);
 	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
-		jst_domain_info d;
+		jst_domain_info d = {.size = sizeof d};
 		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER ||
 		    !(d.refresh_s > 0))
 			continue;
@@ -131,7 +109,7 @@ void jst_cli_explain_no_domain(FILE *f, jst_meter *meter)
 {
 	size_t n = jst_meter_backend_count(meter);
 	for (size_t i = 0; i < n; i++) {
-		jst_backend_info b;
+		jst_backend_info b = {.size = sizeof b};
 		if (!jst_meter_backend(meter, i, &b))
 			fprintf(f, "  %-9s %s%s\n", b.name,
 			        b.available ? "available" : "unavailable: ",

@@ -138,6 +138,23 @@ int jst_cli_common_option(const char *cmd, int opt, const char *arg, struct jst_
 	case JST_OPT_NO_ESTIMATE:
 		c->no_estimate = 1;
 		return 1;
+	case JST_OPT_OPTION: {
+		/* The key and value are the library's to check, when the meter opens. */
+		const char *eq = strchr(arg, '=');
+		if (!eq || eq == arg) {
+			jst_cli_usage_error(cmd,
+			                    "--option wants KEY=VALUE, such as "
+			                    "nvml.library=/usr/lib/libnvidia-ml.so.1, not '%s'",
+			                    arg);
+			return -1;
+		}
+		if (c->noptions == JST_CLI_OPTIONS_MAX) {
+			jst_cli_usage_error(cmd, "at most %d --option", JST_CLI_OPTIONS_MAX);
+			return -1;
+		}
+		c->options[c->noptions++] = arg;
+		return 1;
+	}
 	default:
 		return 0;
 	}

@@ -23,7 +23,7 @@ static int is_system(jst_kind k)
 static const char *group_device(const jst_measurement *m, size_t i)
 {
 	static const char none[] = "";
-	jst_domain_energy d, o;
+	jst_domain_energy d = {.size = sizeof d}, o = {.size = sizeof o};
 	if (jst_measurement_domain(m, i, &d))
 		return none;
 	const char *best = d.device;
@@ -77,7 +77,7 @@ static struct jst_vmethod *find_method(struct jst_vgroup *g, const jst_domain_en
 
 static int add_domain(struct jst_validation *v, jst_measurement *const *runs, size_t i)
 {
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	if (jst_measurement_domain(runs[0], i, &d))
 		return 0;
 	struct jst_vgroup *g = find_group(v, d.kind, group_device(runs[0], i));
@@ -92,7 +92,7 @@ static int add_domain(struct jst_validation *v, jst_measurement *const *runs, si
 	m->accuracy = d.accuracy > m->accuracy ? d.accuracy : m->accuracy;
 	m->primary |= d.primary;
 	for (size_t r = 0; r < v->nruns; r++) {
-		jst_domain_energy dr;
+		jst_domain_energy dr = {.size = sizeof dr};
 		if (jst_measurement_domain(runs[r], i, &dr))
 			continue;
 		m->energy[r] += dr.energy_j;
@@ -140,7 +140,7 @@ static void compare(struct jst_validation *v, struct jst_vgroup *g)
 
 static int add_system(struct jst_validation *v, jst_measurement *const *runs, size_t i)
 {
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	if (jst_measurement_domain(runs[0], i, &d))
 		return 0;
 	struct jst_vsystem *ss = realloc(v->systems, (v->nsystems + 1) * sizeof *ss);
@@ -165,12 +165,12 @@ static int add_system(struct jst_validation *v, jst_measurement *const *runs, si
 	size_t nparts = node ? 1 : 2;
 	s->components = node ? "total" : "cpu+dram";
 	for (size_t r = 0; r < v->nruns; r++) {
-		jst_domain_energy dr;
+		jst_domain_energy dr = {.size = sizeof dr};
 		meter[r] = jst_measurement_domain(runs[r], i, &dr) ? NAN : dr.energy_j;
 		comp[r] = 0;
 		double allowed = s->accuracy * meter[r];
 		for (size_t k = 0; k < nparts; k++) {
-			jst_total t = {0};
+			jst_total t = {.size = sizeof t};
 			if (jst_measurement_total(runs[r], parts[k], &t) || !t.parts)
 				continue;
 			comp[r] += t.energy_j;
@@ -201,7 +201,7 @@ int jst_validation_compute(jst_measurement *const *runs, size_t n, struct jst_va
 	size_t nd = jst_measurement_domain_count(runs[0]);
 	int rc = 0;
 	for (size_t i = 0; i < nd && !rc; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(runs[0], i, &d))
 			continue;
 		rc = add_domain(out, runs, i);

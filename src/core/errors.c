@@ -23,10 +23,6 @@ const char *jst_strerror(int code)
 		return "success";
 	case EINVAL:
 		return "invalid argument";
-	case ENOENT:
-		return "no open window by that name";
-	case EEXIST:
-		return "a window by that name is already open";
 	case ENODEV:
 		return "no energy domain is available (see 'joulestat list' for why)";
 	case ENOMEM:
@@ -44,6 +40,9 @@ const char *jst_strerror(int code)
 		const char *why = jst_meter_refusal();
 		return why ? why : "a device explicitly selected cannot be measured";
 	}
+	case ECHILD:
+		return "the meter belongs to the process that opened it (after fork, open one in "
+		       "the child)";
 	default: {
 		const char *s = strerrordesc_np(code);
 		return s ? s : "unknown error";

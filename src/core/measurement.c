@@ -1,4 +1,5 @@
 /* Measurement accessors. */
+#include "abi.h"
 #include "measurement_internal.h"
 
 #include <errno.h>
@@ -86,14 +87,12 @@ int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_en
 {
 	if (!m || !out || index >= m->n)
 		return -EINVAL;
-	*out = m->doms[index];
-	return 0;
+	return jst_abi_fill(out, &m->doms[index], sizeof m->doms[index], JST_DOMAIN_ENERGY_V1);
 }
 
 int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_total *out)
 {
 	if (!m || !out || (unsigned)which >= JST_TOTAL_COUNT_)
 		return -EINVAL;
-	*out = m->totals[which];
-	return 0;
+	return jst_abi_fill(out, &m->totals[which], sizeof m->totals[which], JST_TOTAL_V1);
 }

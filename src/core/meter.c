@@ -1,7 +1,9 @@
 /* The meter: opened from the configuration, closed, enumerated. Probing and
  * layout are in probe.c, reading and folding in read.c, windows in window.c. */
+#include "abi.h"
 #include "measurement_internal.h"
 #include "meter_internal.h"
+#include "process.h"
 
 #include <errno.h>
 #include <math.h>
@@ -51,17 +53,6 @@ static void meter_free(struct jst_meter *m)
 	free(m);
 }
 
-int jst_meter_open(const jst_config *cfg, jst_meter **out)
-{
-	const struct jst_backend_ops *ops[16];
-	size_t n = jst_registry_count();
-	if (n > sizeof ops / sizeof ops[0])
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++)
-		ops[i] = jst_registry_get(i);
-	return jst_meter_open_backends(cfg, ops, n, out);
-}
-
 int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops *const *ops,
                             size_t nops, jst_meter **out)
 {
@@ -85,7 +76,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	pthread_condattr_destroy(&ca);
 	m->cross_validate = rc.cross_validate;
 	m->series_capacity = rc.series_capacity;
-	m->pid = getpid();
+	m->pid = jst_self_pid();
 
 	if ((r = jst_meter_layout(m, &rc, ops, nops))) {
 		meter_free(m);
@@ -107,6 +98,8 @@ void jst_meter_close(jst_meter *m)
 {
 	if (!m)
 		return;
+	if (m->pid != jst_self_pid())
+		return; /* a forked child's copy: its sampler and locks are the parent's */
 	jst_sampler_stop(m);
 	meter_free(m);
 }
@@ -115,6 +108,8 @@ int jst_meter_settle(jst_meter *m, unsigned timeout_ms)
 {
 	if (!m)
 		return -EINVAL;
+	if (m->pid != jst_self_pid())
+		return -ECHILD;
 	int64_t deadline = jst_real_now_ns() + (int64_t)timeout_ms * 1000000;
 	struct timespec ts = {.tv_sec = deadline / 1000000000LL,
 	                      .tv_nsec = deadline % 1000000000LL};
@@ -139,14 +134,14 @@ int jst_meter_backend(const jst_meter *m, size_t index, jst_backend_info *out)
 	if (!m || !out || index >= m->nbackends)
 		return -EINVAL;
 	const struct jst_be *be = &m->backends[index];
-	*out = (jst_backend_info){
+	jst_backend_info full = {
 	    .name = be->ops->name,
 	    .description = be->ops->description,
 	    .accuracy = be->ops->accuracy,
 	    .available = be->available,
 	    .reason = be->reason,
 	};
-	return 0;
+	return jst_abi_fill(out, &full, sizeof full, JST_BACKEND_INFO_V1);
 }
 
 size_t jst_meter_domain_count(const jst_meter *m)
@@ -156,8 +151,10 @@ size_t jst_meter_domain_count(const jst_meter *m)
 
 int jst_meter_domain(const jst_meter *cm, size_t index, jst_domain_info *out)
 {
-	if (!cm || !out || index >= cm->ndoms)
+	if (!cm || !out || index >= cm->ndoms || jst_abi_check(out, JST_DOMAIN_INFO_V1))
 		return -EINVAL;
+	if (cm->pid != jst_self_pid())
+		return -ECHILD;
 	/* The sensor's refresh may be measured by the sampler meanwhile. */
 	struct jst_meter *m =
 	    (struct jst_meter *)cm; // NOLINT(cppcoreguidelines-pro-type-const-cast)
@@ -166,7 +163,7 @@ int jst_meter_domain(const jst_meter *cm, size_t index, jst_domain_info *out)
 	double refresh = dom->sensor.refresh_s;
 	int source = dom->sensor.refresh_source;
 	pthread_mutex_unlock(&m->mu);
-	*out = (jst_domain_info){
+	jst_domain_info full = {
 	    .name = dom->desc.name,
 	    .kind = dom->desc.kind,
 	    .device = dom->desc.device,
@@ -183,27 +180,43 @@ int jst_meter_domain(const jst_meter *cm, size_t index, jst_domain_info *out)
 	    .refresh_source = source,
 	    .note = dom->desc.note,
 	};
-	return 0;
+	return jst_abi_fill(out, &full, sizeof full, JST_DOMAIN_INFO_V1);
 }
 
 int jst_meter_series(jst_meter *m, size_t domain, jst_sample *buf, size_t cap)
 {
-	if (!m || (!buf && cap) || domain >= m->ndoms)
+	if (!m || (!buf && cap) || domain >= m->ndoms || (cap && jst_abi_check(buf, JST_SAMPLE_V1)))
 		return -EINVAL;
+	if (m->pid != jst_self_pid())
+		return -ECHILD;
+	/* buf[0].size is the caller's stride. Its first cap * own bytes take the
+	 * copy, then the samples move apart to that stride. */
+	size_t stride = cap ? buf->size : sizeof *buf;
+	size_t room = stride < sizeof *buf ? cap * stride / sizeof *buf : cap;
 	pthread_mutex_lock(&m->mu);
-	size_t n = jst_series_copy(&m->doms[domain].series, buf, cap);
+	size_t n = jst_series_copy(&m->doms[domain].series, buf, room);
 	pthread_mutex_unlock(&m->mu);
+	if (stride >= sizeof *buf)
+		jst_abi_spread(buf, n, sizeof *buf, stride);
+	else /* a caller built against an older header: shrink in place, first first */
+		for (size_t i = 0; i < n; i++) {
+			memmove((char *)buf + i * stride, &buf[i], stride);
+			memcpy((char *)buf + i * stride, &stride, sizeof stride);
+		}
 	return (int)n;
 }
 
 int jst_meter_sample_now(jst_meter *m, size_t domain, jst_sample *out)
 {
-	if (!m || !out || domain >= m->ndoms)
+	if (!m || !out || domain >= m->ndoms || jst_abi_check(out, JST_SAMPLE_V1))
 		return -EINVAL;
+	if (m->pid != jst_self_pid())
+		return -ECHILD;
 	jst_meter_read(m, JST_READ_TELE, NULL);
 	pthread_mutex_lock(&m->mu);
-	*out = m->doms[domain].latest;
+	jst_sample s = m->doms[domain].latest;
 	int failed = m->doms[domain].failed;
 	pthread_mutex_unlock(&m->mu);
+	jst_abi_fill(out, &s, sizeof s, JST_SAMPLE_V1);
 	return failed ? -EIO : 0;
 }

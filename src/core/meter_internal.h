@@ -193,9 +193,7 @@ void jst_sampler_stop(struct jst_meter *m);
 /* Resolve the configuration into what backends see (config.c). Strings are
  * copied into the buffers given. */
 struct jst_resolved_config {
-	char sysfs_root[512];
-	char procfs_root[512];
-	char nvml_library[512];
+	char options[4096]; /* every backend option: "key=value\0...\0\0" */
 	char gpus[1024];
 	int gpus_set;
 	char backends[256];
@@ -206,6 +204,10 @@ struct jst_resolved_config {
 	size_t series_capacity;
 };
 int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out);
+/* The same, checking backend names against ops (when given) and writing what
+ * is wrong, naming the setting and what it accepts, into err. */
+int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_ops *const *ops,
+                               size_t nops, struct jst_resolved_config *out, char *err, size_t len);
 /* Is name listed in a comma-separated list? */
 int jst_list_contains(const char *list, const char *name);
 

@@ -77,9 +77,7 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
                           const struct jst_backend_ops *const *ops, size_t nops)
 {
 	struct jst_backend_ctx ctx = {
-	    .sysfs_root = rc->sysfs_root,
-	    .procfs_root = rc->procfs_root,
-	    .nvml_library = rc->nvml_library,
+	    .options = rc->options,
 	    .gpus = rc->gpus_set ? rc->gpus : NULL,
 	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,

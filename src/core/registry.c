@@ -1,5 +1,8 @@
-/* The backend registry: the one global table, most accurate class first. */
-#include "backend.h"
+/* The backend registry: the one global table, most accurate class first, and
+ * opening a meter on it. */
+#include "meter_internal.h"
+
+#include <errno.h>
 
 static const struct jst_backend_ops *const registry[] = {
     &jst_backend_nvml,
@@ -15,4 +18,19 @@ size_t jst_registry_count(void)
 const struct jst_backend_ops *jst_registry_get(size_t index)
 {
 	return index < jst_registry_count() ? registry[index] : NULL;
+}
+
+int jst_meter_open(jst_config *cfg, jst_meter **out)
+{
+	/* Settings are checked here first, so that what is wrong is said in cfg
+	 * (the meter's own check says only -EINVAL). */
+	struct jst_resolved_config rc;
+	int r = jst_config_resolve_checked(cfg, registry, jst_registry_count(), &rc,
+	                                   cfg ? cfg->error_ : NULL, cfg ? sizeof cfg->error_ : 0);
+	if (r) {
+		if (out)
+			*out = NULL;
+		return r;
+	}
+	return jst_meter_open_backends(cfg, registry, jst_registry_count(), out);
 }

@@ -6,6 +6,7 @@
  */
 #include "measurement_internal.h"
 #include "meter_internal.h"
+#include "process.h"
 #include "totals.h"
 
 #include <errno.h>
@@ -85,6 +86,8 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 		*out = NULL;
 	if (!m || !out)
 		return -EINVAL;
+	if (m->pid != jst_self_pid())
+		return -ECHILD; /* a forked child: the sampler and locks are the parent's */
 	if (m->ndoms == 0)
 		return -ENODEV;
 	struct jst_window *w = window_new(m, label ? label : "");
@@ -405,6 +408,8 @@ int jst_window_end(jst_window *w, jst_measurement **out)
 		*out = NULL;
 	if (!w)
 		return -EINVAL;
+	if (w->meter->pid != jst_self_pid())
+		return -ECHILD;
 	return span_end(w, out, 0);
 }
 
@@ -414,12 +419,14 @@ int jst_window_rotate(jst_window *w, jst_measurement **out)
 		*out = NULL;
 	if (!w)
 		return -EINVAL;
+	if (w->meter->pid != jst_self_pid())
+		return -ECHILD;
 	return span_end(w, out, 1);
 }
 
 void jst_window_cancel(jst_window *w)
 {
-	if (!w)
+	if (!w || w->meter->pid != jst_self_pid())
 		return;
 	struct jst_meter *m = w->meter;
 	pthread_mutex_lock(&m->mu);

@@ -85,7 +85,7 @@ static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int 
                        const jst_domain_energy *d)
 {
 	struct row r = {f, 0};
-	jst_domain_energy parent;
+	jst_domain_energy parent = {.size = sizeof parent};
 	int has_parent = d->parent >= 0 && !jst_measurement_domain(m, (size_t)d->parent, &parent);
 	lead(&r, m, run, "domain");
 	text(&r, d->name);
@@ -157,12 +157,12 @@ int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int
 	errno = 0;
 	size_t n = jst_measurement_domain_count(m);
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (!jst_measurement_domain(m, i, &d))
 			domain_row(f, m, run, status, &d);
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
-		jst_total t;
+		jst_total t = {.size = sizeof t};
 		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
 			total_row(f, m, run, status, (jst_total_kind)k, &t);
 	}

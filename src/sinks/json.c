@@ -74,7 +74,7 @@ static void put(json_t *o, const char *key, json_t *v)
 
 static json_t *domain_json(const jst_measurement *m, const jst_domain_energy *d)
 {
-	jst_domain_energy parent;
+	jst_domain_energy parent = {.size = sizeof parent};
 	json_t *o = json_object();
 	put(o, "name", jst_json_string(d->name));
 	put(o, "kind", jst_json_string(jst_kind_name(d->kind)));
@@ -122,12 +122,12 @@ json_t *jst_sink_json_measurement(const jst_measurement *m)
 	json_t *o = json_object(), *doms = json_array(), *totals = json_object();
 	size_t n = jst_measurement_domain_count(m);
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (!jst_measurement_domain(m, i, &d))
 			json_array_append_new(doms, domain_json(m, &d));
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
-		jst_total t;
+		jst_total t = {.size = sizeof t};
 		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
 			put(totals, jst_total_name((jst_total_kind)k), total_json(&t));
 	}
@@ -168,7 +168,7 @@ json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
 	json_t *o = json_object(), *doms = json_array(), *totals = json_object();
 	size_t nd = n ? jst_measurement_domain_count(runs[0]) : 0;
 	for (size_t i = 0; i < nd; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(runs[0], i, &d))
 			continue;
 		jst_stat_domain(runs, n, i, 0, &e);

@@ -59,7 +59,7 @@ struct dom_arg {
 static double get_domain(const jst_measurement *m, const void *p)
 {
 	const struct dom_arg *a = p;
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	if (jst_measurement_domain(m, a->index, &d))
 		return NAN;
 	if (d.partial)
@@ -82,7 +82,7 @@ struct total_arg {
 static double get_total(const jst_measurement *m, const void *p)
 {
 	const struct total_arg *a = p;
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	if (jst_measurement_total(m, a->which, &t) || t.parts == 0)
 		return NAN;
 	if (t.partial)

@@ -88,12 +88,12 @@ static void domain_rows(struct jst_table *t, const struct jst_report *r, struct 
 	const jst_measurement *m0 = r->runs[0];
 	size_t n = jst_measurement_domain_count(m0);
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(m0, i, &d))
 			continue;
 		/* A figure that is partial in any run is marked. */
 		for (size_t k = 1; k < r->nruns; k++) {
-			jst_domain_energy dk;
+			jst_domain_energy dk = {.size = sizeof dk};
 			if (!jst_measurement_domain(r->runs[k], i, &dk))
 				d.partial |= dk.partial;
 		}
@@ -120,7 +120,7 @@ static void domain_rows(struct jst_table *t, const struct jst_report *r, struct 
 static void total_rows(struct jst_table *t, const struct jst_report *r)
 {
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
-		jst_total tot = {0};
+		jst_total tot = {.size = sizeof tot};
 		int partial = 0, estimated = 0;
 		size_t parts = 0;
 		for (size_t i = 0; i < r->nruns; i++) {
@@ -233,7 +233,7 @@ static void telemetry_lines(FILE *f, const struct jst_report *r)
 	for (size_t i = 0; i < n; i++) {
 		double temp = NAN, util = 0, clock = 0, limit = NAN;
 		size_t nu = 0, nc = 0;
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		for (size_t k = 0; k < r->nruns; k++) {
 			if (jst_measurement_domain(r->runs[k], i, &d) || !d.primary)
 				break;
@@ -267,7 +267,7 @@ static void footnotes(FILE *f, const struct jst_report *r, const struct marks *m
 	size_t n = jst_measurement_domain_count(m0);
 	int any = 0;
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(m0, i, &d) || d.method != JST_METHOD_ESTIMATE)
 			continue;
 		if (d.primary)
@@ -288,7 +288,7 @@ static void footnotes(FILE *f, const struct jst_report *r, const struct marks *m
 	for (size_t k = 0; k < r->nruns; k++) {
 		const jst_measurement *m = r->runs[k];
 		for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
-			jst_domain_energy d;
+			jst_domain_energy d = {.size = sizeof d};
 			if (jst_measurement_domain(m, i, &d) || !d.note[0])
 				continue;
 			if (d.partial && r->nruns > 1) {
@@ -374,7 +374,7 @@ void jst_sink_text_interval_header(FILE *f, const jst_measurement *m)
 		return; /* its reader has gone (EPIPE): stop writing to it */
 	fprintf(f, "#%9s  %3s", "time s", "run");
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(m, i, &d))
 			continue;
 		int w = col_width(d.name);
@@ -390,13 +390,13 @@ void jst_sink_text_interval_row(FILE *f, const jst_measurement *m, size_t run, d
 		return; /* its reader has gone (EPIPE): stop writing to it */
 	fprintf(f, "%10.3f  %3zu", t_s, run);
 	for (size_t i = 0; i < jst_measurement_domain_count(m); i++) {
-		jst_domain_energy d;
+		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(m, i, &d))
 			continue;
 		int w = col_width(d.name);
 		fprintf(f, "  %*.2f  %*.3f", w, d.avg_power_w, w, d.energy_j);
 	}
-	jst_total all = {0};
+	jst_total all = {.size = sizeof all};
 	jst_measurement_total(m, JST_TOTAL_ALL, &all);
 	fprintf(f, "  %10.2f  %10.3f\n", all.avg_power_w, all.energy_j);
 	fflush(f);

@@ -84,6 +84,18 @@ class UsageTest(CliCase):
             (["run", "--json", "-", "--csv", "-", "--", "true"], "stdout"),
             (["run"], "no command"),
             (["run", "--backends", "nosuch", "--", "true"], "unknown backend 'nosuch'"),
+            (["run", "--option", "nosuch.key=1", "--", "true"],
+             "--option nosuch.key=1: unknown option 'nosuch.key' (known: backends, gpus, "
+             "period_ms, cross_validate, estimate, series_capacity, nvml.library, sysfs.root, "
+             "procfs.root)"),
+            (["list", "--option", "period_ms=-5"],
+             "period_ms: want a whole number of milliseconds from 1 to 3600000, not '-5'"),
+            (["validate", "--option", "backends=nvml,gpu", "--seconds", "1"],
+             "unknown backend 'gpu' (known: nvml, rapl, estimate)"),
+            (["list", "--option", "nvml.library"], "--option wants KEY=VALUE"),
+            (["list", "--option", "=x"], "--option wants KEY=VALUE"),
+            (["list", "--option", "estimate=perhaps"], "estimate: want 0 or 1"),
+            (["list", "--gpus", "0,,x"], "gpus: want GPU indices or UUIDs"),
             (["list", "extra"], "'extra'"),
             (["burn", "--seconds", "0"], "'0'"),
             (["validate", "--seconds", "1", "--", "true"], "--seconds"),
@@ -629,6 +641,67 @@ class ListTest(CliCase):
         proc = self.run_cli("run", "--no-estimate", "--", "true")
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("no energy domain is available", proc.stderr)
+
+
+class OptionTest(CliCase):
+    """--option KEY=VALUE on every measuring subcommand, JOULESTAT_OPTIONS, and
+    which wins."""
+
+    def reasons(self, *args, env=None):
+        proc = self.run_cli("list", "--json", *args, env=env or self.env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return {b["name"]: b["reason"] for b in json.loads(proc.stdout)["backends"]}
+
+    def period(self, *args, env=None):
+        proc = self.run_cli("list", "--json", *args, env=env or self.env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return {d["name"]: d for d in json.loads(proc.stdout)["domains"]}["cpu"]["sample_period_s"]
+
+    def test_backend_option_beats_its_variable(self):
+        # The environment names a library that does not exist; the option another.
+        where = os.path.join(self.machine.dir, "elsewhere", "libnvidia-ml.so.1")
+        self.assertIn("no-libnvidia-ml.so.1", self.reasons()["nvml"])
+        self.assertIn(where, self.reasons("--option", "nvml.library=" + where)["nvml"])
+        env = dict(self.env, JOULESTAT_OPTIONS="nvml.library=" + where)
+        # The key's own variable (set in self.env) wins over JOULESTAT_OPTIONS ...
+        self.assertIn("no-libnvidia-ml.so.1", self.reasons(env=env)["nvml"])
+        del env["JOULESTAT_NVML_LIBRARY"]
+        # ... which applies when it is not set.
+        self.assertIn(where, self.reasons(env=env)["nvml"])
+
+    def test_sysfs_root_option_finds_rapl(self):
+        with PowercapSim(packages=1) as sim:
+            env = dict(self.env, JOULESTAT_SYSFS_ROOT=self.machine.dir)
+            self.assertNotEqual(self.reasons(env=env)["rapl"], "")
+            self.assertEqual(self.reasons("--option", "sysfs.root=" + sim.root, env=env)["rapl"],
+                             "")
+
+    def test_core_options_and_their_order(self):
+        self.assertAlmostEqual(self.period(), 0.1)
+        env = dict(self.env, JOULESTAT_OPTIONS="period_ms=50")
+        self.assertAlmostEqual(self.period(env=env), 0.05)
+        self.assertAlmostEqual(self.period("--period", "70", env=env), 0.07)
+        self.assertAlmostEqual(self.period("--option", "period_ms=20", env=env), 0.02)
+        self.assertAlmostEqual(self.period("--period", "70", "--option", "period_ms=20"), 0.02)
+        self.assertAlmostEqual(
+            self.period("--option", "period_ms=20", "--option", "period_ms=30"), 0.03)
+
+    def test_run_and_validate_take_options(self):
+        proc, doc = self.measure(["true"], extra=["--option", "estimate=1"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.run_cli("run", "--option", "estimate=0", "--", "true")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("no energy domain is available", proc.stderr)
+        proc = self.run_cli("validate", "--option", "procfs.root=" + self.machine.dir,
+                            "--seconds", "0.2")
+        self.assertEqual(proc.returncode, 1)  # no /proc/stat there: nothing measures
+        self.assertIn("cannot read " + os.path.join(self.machine.dir, "stat"), proc.stderr)
+
+    def test_bad_environment_is_a_usage_error(self):
+        env = dict(self.env, JOULESTAT_OPTIONS="period_ms=50,nosuch=1")
+        proc = self.run_cli("list", env=env)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("JOULESTAT_OPTIONS: unknown option 'nosuch'", proc.stderr)
 
 
 class EstimateTest(CliCase):

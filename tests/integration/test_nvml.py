@@ -419,8 +419,8 @@ class FailureTest(NvmlCase):
     def test_missing_driver_library_by_soname(self):
         with NvmlSim(library="libnvidia-ml-absent.so.1") as sim:
             text = self.listed(sim.env())
-        self.assertIn("not found: install the NVIDIA driver, or set JOULESTAT_NVML_LIBRARY",
-                      text)
+        self.assertIn("not found: install the NVIDIA driver, or set the nvml.library option "
+                      "(JOULESTAT_NVML_LIBRARY)", text)
 
     def test_driver_not_loaded_says_what_to_do(self):
         with NvmlSim(fail_init=1) as sim:

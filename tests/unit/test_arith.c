@@ -46,7 +46,7 @@ static void series_ring_is_bounded(void **st)
 	(void)st;
 	struct jst_series s;
 	assert_int_equal(jst_series_init(&s, 4), 0);
-	jst_sample x = {0}, out[8];
+	jst_sample x = {.size = sizeof x}, out[8];
 	for (int i = 1; i <= 10; i++) {
 		x.t_ns = i;
 		jst_series_push(&s, &x);

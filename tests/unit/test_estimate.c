@@ -120,7 +120,11 @@ static long hz(void)
 /* Probe the backend on the fixture root; the reason goes to reason. */
 static int probe(void **state, char *reason, size_t len)
 {
-	struct jst_backend_ctx ctx = {.procfs_root = root};
+	char options[600]; /* "procfs.root=<root>\0\0": the one option it reads */
+	int n = snprintf(options, sizeof options - 1, "procfs.root=%s", root);
+	assert_true(n > 0 && (size_t)n < sizeof options - 1);
+	options[n + 1] = '\0';
+	struct jst_backend_ctx ctx = {.options = options};
 	reason[0] = 0;
 	return jst_backend_estimate.probe(&ctx, state, reason, len);
 }
@@ -538,7 +542,7 @@ static jst_meter *open_meter(const struct jst_backend_ops *const *ops, size_t n,
 {
 	jst_config cfg;
 	jst_config_init(&cfg);
-	cfg.procfs_root = root;
+	assert_int_equal(jst_config_set(&cfg, "procfs.root", root), 0);
 	cfg.cross_validate = cross;
 	cfg.sample_period_ms = 60000; /* this test's reads only */
 	jst_meter *m = NULL;
@@ -556,7 +560,7 @@ static void meter_window_energy(void **st)
 	jst_meter *m = open_meter(ops, 1, 0);
 
 	assert_int_equal(jst_meter_domain_count(m), 1);
-	jst_domain_info info;
+	jst_domain_info info = {.size = sizeof info};
 	assert_int_equal(jst_meter_domain(m, 0, &info), 0);
 	assert_string_equal(info.backend, "estimate");
 	assert_int_equal(info.method, JST_METHOD_ESTIMATE);
@@ -570,11 +574,11 @@ static void meter_window_energy(void **st)
 	write_stat(&f, 4);
 	jst_measurement *ms = NULL;
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy e;
+	jst_domain_energy e = {.size = sizeof e};
 	assert_int_equal(jst_measurement_domain(ms, 0, &e), 0);
 	assert_int_equal(e.method, JST_METHOD_ESTIMATE);
 	assert_float_equal(e.energy_j, 20 * 150 / (4 * (double)hz()), 1e-12);
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	assert_int_equal(jst_measurement_total(ms, JST_TOTAL_CPU, &t), 0);
 	assert_int_equal(t.parts, 1);
 	assert_int_equal(t.estimated, 1);
@@ -597,10 +601,10 @@ static void meter_prefers_measurement(void **st)
 	write_stat(&base_fields, 4);
 	jst_meter *m = open_meter(ops, 2, 0);
 	assert_int_equal(jst_meter_domain_count(m), 1);
-	jst_domain_info info;
+	jst_domain_info info = {.size = sizeof info};
 	assert_int_equal(jst_meter_domain(m, 0, &info), 0);
 	assert_string_equal(info.backend, "fake-a");
-	jst_backend_info bi;
+	jst_backend_info bi = {.size = sizeof bi};
 	assert_int_equal(jst_meter_backend(m, 1, &bi), 0);
 	assert_string_equal(bi.name, "estimate");
 	assert_non_null(strstr(bi.reason, "more accurate"));

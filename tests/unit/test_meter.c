@@ -71,7 +71,7 @@ static jst_meter *open_meter(int cross, unsigned period_ms)
 
 static double energy_of(const jst_measurement *ms, size_t i)
 {
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	assert_int_equal(jst_measurement_domain(ms, i, &d), 0);
 	return d.energy_j;
 }
@@ -101,7 +101,7 @@ static void nested_and_overlapping_windows(void **st)
 	assert_string_equal(jst_measurement_name(b), "overlap");
 	assert_true(jst_measurement_duration(a) > 0);
 	assert_true(jst_measurement_end_ns(b) > jst_measurement_begin_ns(b));
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	assert_int_equal(jst_measurement_total(a, JST_TOTAL_CPU, &t), 0);
 	assert_float_equal(t.energy_j, 3.0, 1e-9);
 	assert_int_equal(t.parts, 1);
@@ -180,7 +180,7 @@ static void wraps_are_extended(void **st)
 	fake_set_counter(&fake_a, i, 950);
 	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 100); /* wrapped: +150 */
-	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	jst_meter_sample_now(m, 0, &(jst_sample){.size = sizeof(jst_sample)});
 	fake_set_counter(&fake_a, i, 300);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
 	assert_float_equal(energy_of(ms, 0), 0.350, 1e-12);
@@ -199,12 +199,12 @@ static void reset_marks_partial_never_negative(void **st)
 	jst_measurement *ms;
 	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 1002000);
-	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	jst_meter_sample_now(m, 0, &(jst_sample){.size = sizeof(jst_sample)});
 	fake_set_counter(&fake_a, i, 500); /* driver reload */
-	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	jst_meter_sample_now(m, 0, &(jst_sample){.size = sizeof(jst_sample)});
 	fake_set_counter(&fake_a, i, 1500);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	/* 2 J before; the 0.5 J the counter counted since it restarted from zero;
 	 * 1 J after. */
@@ -227,12 +227,12 @@ static void failing_device_gives_partial(void **st)
 	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, 0, 4000);
 	fake_set_counter(&fake_a, 1, 4000);
-	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	jst_meter_sample_now(m, 0, &(jst_sample){.size = sizeof(jst_sample)});
 	fake_set_status(&fake_a, 1, -ENODEV);
 	fake_set_counter(&fake_a, 0, 9000);
 	fake_set_counter(&fake_a, 1, 9000); /* never seen: the GPU is gone */
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy d0, d1;
+	jst_domain_energy d0 = {.size = sizeof d0}, d1 = {.size = sizeof d1};
 	jst_measurement_domain(ms, 0, &d0);
 	jst_measurement_domain(ms, 1, &d1);
 	assert_float_equal(d0.energy_j, 9.0, 1e-9);
@@ -241,7 +241,7 @@ static void failing_device_gives_partial(void **st)
 	assert_true(d1.partial);
 	assert_non_null(strstr(d1.note, "fake device lost"));
 	assert_true(jst_measurement_partial(ms));
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	jst_measurement_total(ms, JST_TOTAL_GPU, &t);
 	assert_float_equal(t.energy_j, 13.0, 1e-9);
 	assert_true(t.partial);
@@ -262,7 +262,8 @@ static void power_domains_are_integrated(void **st)
 	(void)st;
 	size_t i =
 	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_POWER, 0.10, 0, 0);
-	jst_sample s1, s2, s3, s4;
+	jst_sample s1 = {.size = sizeof s1}, s2 = {.size = sizeof s2}, s3 = {.size = sizeof s3},
+	           s4 = {.size = sizeof s4};
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter *m = open_meter(0, 10);
 	jst_measurement *ms;
@@ -282,7 +283,7 @@ static void power_domains_are_integrated(void **st)
 	fake_set_power(&fake_a, i, 100.0);
 	jst_meter_sample_now(m, 0, &s4);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	double extra = d.energy_j - 100 * jst_measurement_duration(ms);
 	/* 300 W throughout [s2, s3]; the steps lie somewhere in [s1, s2] and
@@ -312,7 +313,7 @@ static void constant_power_is_exact(void **st)
 	nap_ms(50);
 	assert_int_equal(tw_end(m, "w", &ms), 0);
 	assert_float_equal(energy_of(ms, 0), 250.0 * jst_measurement_duration(ms), 1e-9);
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	jst_measurement_total(ms, JST_TOTAL_SYSTEM, &t);
 	assert_float_equal(t.energy_j, energy_of(ms, 0), 1e-12);
 	jst_measurement_total(ms, JST_TOTAL_ALL, &t);
@@ -331,11 +332,11 @@ static void one_device_two_backends(void **st)
 
 	jst_meter *m = open_meter(0, 0);
 	assert_int_equal(jst_meter_domain_count(m), 1);
-	jst_domain_info di;
+	jst_domain_info di = {.size = sizeof di};
 	jst_meter_domain(m, 0, &di);
 	assert_string_equal(di.backend, "fake-a");
 	assert_true(di.primary);
-	jst_backend_info bi;
+	jst_backend_info bi = {.size = sizeof bi};
 	jst_meter_backend(m, 1, &bi);
 	assert_true(bi.available);
 	assert_non_null(strstr(bi.reason, "not used"));
@@ -354,7 +355,7 @@ static void one_device_two_backends(void **st)
 	int64_t e0 = jst_now_ns();
 	assert_int_equal(tw_end(m, "w", &ms), 0);
 	int64_t e1 = jst_now_ns();
-	jst_domain_energy d0, d1;
+	jst_domain_energy d0 = {.size = sizeof d0}, d1 = {.size = sizeof d1};
 	jst_measurement_domain(ms, 0, &d0);
 	jst_measurement_domain(ms, 1, &d1);
 	assert_true(d0.primary);
@@ -365,7 +366,7 @@ static void one_device_two_backends(void **st)
 	 * between the reads: it is never more than the edge call took. */
 	double gap = (double)((b1 - b0) > (e1 - e0) ? (b1 - b0) : (e1 - e0)) * 1e-9;
 	assert_float_equal(d1.energy_j, 200 * jst_measurement_duration(ms), 200 * gap / 2 + 1e-9);
-	jst_total t;
+	jst_total t = {.size = sizeof t};
 	jst_measurement_total(ms, JST_TOTAL_GPU, &t);
 	assert_float_equal(t.energy_j, 10.0, 1e-9); /* counted once, from the counter */
 	assert_int_equal(t.parts, 1);
@@ -379,7 +380,7 @@ static void unavailable_backends_say_why(void **st)
 	fake_a.probe_rc = -EACCES;
 	fake_a.reason = "energy_uj is root-only: run as root";
 	jst_meter *m = open_meter(0, 0);
-	jst_backend_info bi;
+	jst_backend_info bi = {.size = sizeof bi};
 	assert_int_equal(jst_meter_backend_count(m), 2);
 	jst_meter_backend(m, 0, &bi);
 	assert_false(bi.available);
@@ -444,14 +445,14 @@ static void series_and_telemetry(void **st)
 	assert_int_equal(jst_meter_open_backends(&cfg, both, 2, &m), 0);
 	/* Twelve sampler readings, more than the ring holds. */
 	wait_telemetry_reads(&fake_a, 0, 12);
-	jst_sample s[16];
+	jst_sample s[16] = {{.size = sizeof s[0]}};
 	int n = jst_meter_series(m, 0, s, 16);
 	assert_int_equal(n, 8); /* bounded by the capacity */
 	for (int k = 1; k < n; k++)
 		assert_true(s[k].t_ns > s[k - 1].t_ns);
 	assert_float_equal(s[n - 1].temperature_c, 42.0, 0);
 	assert_float_equal(s[n - 1].power_w, 150.0, 0);
-	jst_sample now;
+	jst_sample now = {.size = sizeof now};
 	assert_int_equal(jst_meter_sample_now(m, 0, &now), 0);
 	assert_true(now.t_ns >= s[n - 1].t_ns);
 	assert_int_equal(jst_meter_series(m, 5, s, 16), -EINVAL);
@@ -465,7 +466,7 @@ static void window_telemetry(void **st)
 	    fake_add(&fake_a, "gpu0", JST_KIND_GPU, "gpu:GPU-0", JST_METHOD_COUNTER, 0.05, 1e-3, 0);
 	fake_a.clock_power_w[i] = 150.0;
 	jst_measurement *ms;
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 
 	/* No sampler reading inside (its first is a minute away): no telemetry,
 	 * and NaN says so, not 0. */
@@ -513,7 +514,7 @@ static void wrap_safe_sampler_period(void **st)
 	                    JST_METHOD_COUNTER, 0.05, 1e-6, 40000000); /* 40 J range */
 	fake_a.desc[i].max_power_w = 200; /* wraps every 0.2 s at full power */
 	jst_meter *m = open_meter(0, 1000);
-	jst_domain_info di;
+	jst_domain_info di = {.size = sizeof di};
 	jst_meter_domain(m, 0, &di);
 	assert_true(di.sample_period_s <= 0.1);
 	jst_meter_close(m);
@@ -587,7 +588,7 @@ static void measurement_outlives_meter(void **st)
 	tw_begin(m, "left-open");
 	tw_end(m, "w", &ms);
 	jst_meter_close(m);
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
 	assert_string_equal(d.name, "package-0");
 	assert_string_equal(d.backend, "fake-a");
@@ -610,7 +611,7 @@ static void failed_backend_read_is_bridged_not_fatal(void **st)
 	 * inside the window. */
 	assert_int_equal(tw_begin(m, "after"), 0);
 	assert_int_equal(tw_end(m, "after", &ms), 0);
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 100.0 * jst_measurement_duration(ms), 1e-3);
 	assert_false(d.partial);
@@ -647,10 +648,10 @@ static void garbage_counter_value_adds_no_energy(void **st)
 	jst_measurement *ms;
 	assert_int_equal(tw_begin(m, "w"), 0);
 	fake_set_counter(&fake_a, i, 1200); /* outside the counter's range */
-	jst_meter_sample_now(m, 0, &(jst_sample){0});
+	jst_meter_sample_now(m, 0, &(jst_sample){.size = sizeof(jst_sample)});
 	fake_set_counter(&fake_a, i, 300); /* one wrap past 900: 400 mJ */
 	assert_int_equal(tw_end(m, "w", &ms), 0);
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 0.400, 1e-12);
 	assert_false(d.partial); /* skipped: the next reading counts */

@@ -24,7 +24,7 @@ static int ids[THREADS] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 static double energy(const jst_measurement *ms)
 {
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	return d.energy_j;
 }
@@ -117,7 +117,7 @@ static int reader_failures[2];
 static void *reader(void *arg)
 {
 	int *fails = arg;
-	jst_sample buf[16], now;
+	jst_sample buf[16] = {{.size = sizeof buf[0]}}, now = {.size = sizeof now};
 	for (int r = 0; r < ROUNDS * 4; r++) {
 		int n = jst_meter_series(meter, (size_t)(r & 1), buf, 16);
 		if (n < 0 || n > 16)

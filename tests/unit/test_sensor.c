@@ -66,7 +66,7 @@ static void near_rel(const char *what, double got, double want, double rel)
 
 static jst_domain_energy dom0(const jst_measurement *ms)
 {
-	jst_domain_energy d;
+	jst_domain_energy d = {.size = sizeof d};
 	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
 	return d;
 }

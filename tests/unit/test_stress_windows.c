@@ -65,7 +65,7 @@ static void check(int id, const jst_measurement *ms)
 	}
 	double sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		jst_domain_energy de;
+		jst_domain_energy de = {.size = sizeof de};
 		jst_measurement_domain(ms, i, &de);
 		unsigned k;
 		if (sscanf(de.name, "gpu%u", &k) != 1 || k >= GPUS) {
@@ -86,7 +86,7 @@ static void check(int id, const jst_measurement *ms)
 			             hi);
 		sum += de.energy_j;
 	}
-	jst_total gpu;
+	jst_total gpu = {.size = sizeof gpu};
 	if (jst_measurement_total(ms, JST_TOTAL_GPU, &gpu) || gpu.parts != GPUS ||
 	    fabs(gpu.energy_j - sum) > 1e-6 * (1 + sum))
 		note_failure(id, "%s: gpu total %.6f J over %zu parts, domains sum %.6f J",
@@ -154,7 +154,7 @@ static void *worker(void *arg)
 			check(id, h);
 		if (jst_measurement_duration(i) > jst_measurement_duration(o))
 			note_failure(id, "inner window longer than its outer one");
-		jst_sample s;
+		jst_sample s = {.size = sizeof s};
 		if (jst_meter_sample_now(meter, (size_t)id % GPUS, &s) || !(s.energy_j >= 0) ||
 		    !(s.temperature_c > 0))
 			note_failure(id, "sample_now: energy %g, temperature %g", s.energy_j,
@@ -204,7 +204,7 @@ static void eight_threads_eight_gpus(void **st)
 		pthread_join(th[t], NULL);
 
 	/* The sampler kept the series going all along. */
-	jst_sample series[16];
+	jst_sample series[16] = {{.size = sizeof series[0]}};
 	assert_true(jst_meter_series(meter, 0, series, 16) > 0);
 	jst_meter_close(meter);
 
