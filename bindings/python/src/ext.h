@@ -1,0 +1,75 @@
+/*
+ * joulestat._ext: the CPython extension behind the joulestat package. This
+ * header is what its files share: the three object types, the error helpers,
+ * and the two places that know the C library's struct layouts (config.c builds
+ * a jst_config; mirror.c turns the public result structs into Python objects).
+ */
+#ifndef JST_PY_EXT_H
+#define JST_PY_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "joulestat.h"
+
+typedef struct {
+	PyObject_HEAD jst_meter *meter;
+	PyObject *named;    /* dict: name -> Window, for begin_window/end_window */
+	PyObject *gpu_keys; /* dict: NVML index -> key of gpu_energy, or NULL */
+	long busy;          /* calls in flight with the GIL released; close waits */
+	PyObject *weakrefs;
+} ext_meter;
+
+typedef struct {
+	PyObject_HEAD ext_meter *owner; /* strong: the meter outlives its windows */
+	jst_window *window;             /* NULL once ended or cancelled */
+	PyObject *label;
+	PyObject *measurement; /* set by __exit__ */
+} ext_window;
+
+typedef struct {
+	PyObject_HEAD jst_measurement *ms;
+	PyObject *gpu_keys; /* borrowed from the meter at end, strong here */
+	/* Decoded on first access, then kept. */
+	PyObject *name;
+	PyObject *gpu_energy;
+	PyObject *domains;
+	PyObject *totals;
+} ext_measurement;
+
+extern PyTypeObject ext_meter_type;
+extern PyTypeObject ext_window_type;
+extern PyTypeObject ext_measurement_type;
+extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
+
+/* Raise JoulestatError(errno, text) for a negative code; returns NULL. */
+PyObject *ext_raise(int code);
+PyObject *ext_raise_msg(int err, const char *fmt, ...);
+
+/* config.c: the only place that builds a jst_config. options maps setting
+ * names to str values; keep receives the bytes objects the config borrows,
+ * which must live until jst_meter_open returns. 0, or -1 with an exception. */
+int ext_config_build(jst_config *cfg, PyObject *options, PyObject *keep);
+
+/* mirror.c: the only place that reads the public result structs. */
+int ext_mirror_init(PyObject *module);
+PyObject *ext_domain_energy(const jst_domain_energy *d);
+PyObject *ext_total(const jst_total *t);
+PyObject *ext_backend_info(const jst_backend_info *b);
+PyObject *ext_domain_info(const jst_domain_info *d);
+/* Zero a public struct before the library fills it (the size field, once the
+ * header has one, is set here). */
+#define EXT_STRUCT_INIT(x) memset(&(x), 0, sizeof(x))
+
+/* measurement.c */
+PyObject *ext_measurement_new(jst_measurement *ms, PyObject *gpu_keys);
+
+/* window.c */
+PyObject *ext_window_new(ext_meter *owner, jst_window *w, PyObject *label);
+/* End w (NULL out: discard). Returns the Measurement, or NULL with an exception. */
+PyObject *ext_window_finish(ext_window *w, int cancel);
+
+/* meter.c: the C handle of an open meter, or NULL with EBADF raised. */
+jst_meter *ext_meter_live(ext_meter *m);
+
+#endif
