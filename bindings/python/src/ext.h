@@ -14,7 +14,7 @@
 
 typedef struct {
 	PyObject_HEAD jst_meter *meter;
-	PyObject *named;    /* dict: name -> Window, for begin_window/end_window */
+	PyObject *named;    /* dict: name -> jst_window * (an int), for begin_window */
 	PyObject *gpu_keys; /* dict: NVML index -> key of gpu_energy, or NULL */
 	long busy;          /* calls in flight with the GIL released; close waits */
 	PyObject *weakrefs;
@@ -42,6 +42,26 @@ extern PyTypeObject ext_window_type;
 extern PyTypeObject ext_measurement_type;
 extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
 
+/* Around a reading on the hot path (window begin and end). EXT_RELEASE_GIL
+ * decides whether other Python threads run meanwhile; close waits for busy
+ * to drop to 0 either way. */
+#ifndef EXT_RELEASE_GIL
+#define EXT_RELEASE_GIL 1
+#endif
+#if EXT_RELEASE_GIL
+#define EXT_READ_BEGIN(m)                                                                          \
+	do {                                                                                       \
+		(m)->busy++;                                                                       \
+		Py_BEGIN_ALLOW_THREADS
+#define EXT_READ_END(m)                                                                            \
+	Py_END_ALLOW_THREADS(m)->busy--;                                                           \
+	}                                                                                          \
+	while (0)
+#else
+#define EXT_READ_BEGIN(m) do {
+#define EXT_READ_END(m) } while (0)
+#endif
+
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */
 PyObject *ext_raise(int code);
 PyObject *ext_raise_msg(int err, const char *fmt, ...);
@@ -66,8 +86,10 @@ PyObject *ext_measurement_new(jst_measurement *ms, PyObject *gpu_keys);
 
 /* window.c */
 PyObject *ext_window_new(ext_meter *owner, jst_window *w, PyObject *label);
-/* End w (NULL out: discard). Returns the Measurement, or NULL with an exception. */
-PyObject *ext_window_finish(ext_window *w, int cancel);
+/* End, rotate or cancel the window in *slot (set to NULL once it is freed).
+ * Returns the Measurement (None for cancel), or NULL with an exception. */
+enum { EXT_END, EXT_ROTATE, EXT_CANCEL };
+PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how);
 
 /* meter.c: the C handle of an open meter, or NULL with EBADF raised. */
 jst_meter *ext_meter_live(ext_meter *m);

@@ -79,10 +79,6 @@ static void meter_do_close(ext_meter *self)
 	if (!self->meter)
 		return; /* closed by another thread meanwhile */
 	/* The library frees open windows with the meter: forget their handles. */
-	PyObject *k, *v;
-	Py_ssize_t pos = 0;
-	while (self->named && PyDict_Next(self->named, &pos, &k, &v))
-		((ext_window *)v)->window = NULL;
 	if (self->named)
 		PyDict_Clear(self->named);
 	jst_meter *m = self->meter;
@@ -140,21 +136,22 @@ static int check_label(PyObject *label, const char **out)
 	return 0;
 }
 
-static PyObject *begin(ext_meter *self, PyObject *label)
+/* A fresh window of the library's, or NULL with an exception. */
+static jst_window *begin_raw(ext_meter *self, PyObject *label)
 {
 	const char *s;
 	if (!ext_meter_live(self) || check_label(label, &s) < 0)
 		return NULL;
 	jst_window *w = NULL;
 	int rc;
-	self->busy++;
-	Py_BEGIN_ALLOW_THREADS
+	EXT_READ_BEGIN(self);
 	rc = jst_window_begin(self->meter, s, &w);
-	Py_END_ALLOW_THREADS
-	self->busy--;
-	if (rc < 0)
-		return ext_raise(rc);
-	return ext_window_new(self, w, label);
+	EXT_READ_END(self);
+	if (rc < 0) {
+		ext_raise(rc);
+		return NULL;
+	}
+	return w;
 }
 
 static PyObject *meter_window(ext_meter *self, PyObject *const *args, Py_ssize_t n)
@@ -165,9 +162,13 @@ static PyObject *meter_window(ext_meter *self, PyObject *const *args, Py_ssize_t
 	static PyObject *empty;
 	if (!empty && !(empty = PyUnicode_InternFromString("")))
 		return NULL;
-	return begin(self, n ? args[0] : empty);
+	PyObject *label = n ? args[0] : empty;
+	jst_window *w = begin_raw(self, label);
+	return w ? ext_window_new(self, w, label) : NULL;
 }
 
+/* Named windows are kept as bare handles (ints) in a dict: no Python object of
+ * their own, so that a begin_window/end_window pair costs one Measurement. */
 static PyObject *meter_begin_window(ext_meter *self, PyObject *name)
 {
 	if (!ext_meter_live(self))
@@ -177,55 +178,64 @@ static PyObject *meter_begin_window(ext_meter *self, PyObject *name)
 		return NULL; /* unhashable: not a str either */
 	if (has)
 		return ext_raise_msg(EEXIST, "a window named %R is already open", name);
-	PyObject *w = begin(self, name);
+	jst_window *w = begin_raw(self, name);
 	if (!w)
 		return NULL;
-	int rc = PyDict_SetItem(self->named, name, w);
-	Py_DECREF(w);
-	if (rc < 0)
+	PyObject *h = PyLong_FromVoidPtr(w);
+	if (!h || PyDict_SetItem(self->named, name, h) < 0) {
+		Py_XDECREF(h);
+		jst_window_cancel(w);
 		return NULL;
+	}
+	Py_DECREF(h);
 	Py_RETURN_NONE;
 }
 
-static PyObject *pop_named(ext_meter *self, PyObject *name)
+/* Take the named window out of the dict; NULL with an exception if none. */
+static jst_window *pop_named(ext_meter *self, PyObject *name)
 {
 	if (!ext_meter_live(self))
 		return NULL;
-	if (!PyUnicode_Check(name))
-		return PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s",
-		                    Py_TYPE(name)->tp_name);
-	PyObject *w = PyDict_GetItemWithError(self->named, name);
-	if (!w)
-		return PyErr_Occurred() ? NULL
-		                        : ext_raise_msg(ENOENT, "no open window named %R", name);
-	Py_INCREF(w);
-	if (PyDict_DelItem(self->named, name) < 0) {
-		Py_DECREF(w);
+	if (!PyUnicode_Check(name)) {
+		PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s",
+		             Py_TYPE(name)->tp_name);
 		return NULL;
 	}
+	PyObject *h = PyDict_GetItemWithError(self->named, name);
+	if (!h) {
+		if (!PyErr_Occurred())
+			ext_raise_msg(ENOENT, "no open window named %R", name);
+		return NULL;
+	}
+	jst_window *w = PyLong_AsVoidPtr(h);
+	if (PyDict_DelItem(self->named, name) < 0)
+		return NULL;
 	return w;
+}
+
+static PyObject *finish_named(ext_meter *self, PyObject *name, int how)
+{
+	jst_window *w = pop_named(self, name);
+	if (!w)
+		return NULL;
+	PyObject *r = ext_finish(self, &w, how);
+	if (w) { /* still open (ENOMEM): keep it by name, so that the call may be repeated */
+		PyObject *h = PyLong_FromVoidPtr(w);
+		if (!h || PyDict_SetItem(self->named, name, h) < 0)
+			jst_window_cancel(w);
+		Py_XDECREF(h);
+	}
+	return r;
 }
 
 static PyObject *meter_end_window(ext_meter *self, PyObject *name)
 {
-	PyObject *w = pop_named(self, name);
-	if (!w)
-		return NULL;
-	PyObject *m = ext_window_finish((ext_window *)w, 0);
-	if (!m && ((ext_window *)w)->window) /* still open (ENOMEM): keep it by name */
-		PyDict_SetItem(self->named, name, w);
-	Py_DECREF(w);
-	return m;
+	return finish_named(self, name, EXT_END);
 }
 
 static PyObject *meter_cancel_window(ext_meter *self, PyObject *name)
 {
-	PyObject *w = pop_named(self, name);
-	if (!w)
-		return NULL;
-	PyObject *r = ext_window_finish((ext_window *)w, 2);
-	Py_DECREF(w);
-	return r;
+	return finish_named(self, name, EXT_CANCEL);
 }
 
 static PyObject *meter_open_windows(ext_meter *self, PyObject *unused)

@@ -9,8 +9,6 @@
 
 #include <errno.h>
 
-enum { FINISH_END, FINISH_ROTATE, FINISH_CANCEL };
-
 PyObject *ext_window_new(ext_meter *owner, jst_window *w, PyObject *label)
 {
 	ext_window *self = PyObject_GC_New(ext_window, &ext_window_type);
@@ -53,50 +51,54 @@ static void window_dealloc(ext_window *self)
 	PyObject_GC_Del(self);
 }
 
-PyObject *ext_window_finish(ext_window *self, int how)
+PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how)
 {
-	if (!self->owner || !ext_meter_live(self->owner))
+	if (!ext_meter_live(owner))
 		return NULL;
-	jst_window *w = self->window;
+	jst_window *w = *slot;
 	if (!w)
-		return ext_raise_msg(EINVAL, "window %R has already ended", self->label);
+		return ext_raise_msg(EINVAL, "the window has already ended");
 	/* Taken out while the GIL is released, so that no other thread ends it too. */
-	self->window = NULL;
-	if (how == FINISH_CANCEL) {
+	*slot = NULL;
+	if (how == EXT_CANCEL) {
 		jst_window_cancel(w);
 		Py_RETURN_NONE;
 	}
-	ext_meter *owner = self->owner;
 	jst_measurement *ms = NULL;
 	int rc;
-	owner->busy++;
-	Py_BEGIN_ALLOW_THREADS
-	rc = how == FINISH_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
-	Py_END_ALLOW_THREADS
-	owner->busy--;
-	if (how == FINISH_ROTATE || rc == -ENOMEM)
-		self->window = w; /* still open */
+	EXT_READ_BEGIN(owner);
+	rc = how == EXT_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
+	EXT_READ_END(owner);
+	if (how == EXT_ROTATE || rc == -ENOMEM)
+		*slot = w; /* still open */
 	if (rc < 0)
 		return ext_raise(rc);
 	return ext_measurement_new(ms, owner->gpu_keys);
 }
 
+static PyObject *window_finish(ext_window *self, int how)
+{
+	if (!self->owner)
+		return ext_raise_msg(EBADF, "the meter is closed");
+	return ext_finish(self->owner, &self->window, how);
+}
+
 static PyObject *window_end(ext_window *self, PyObject *unused)
 {
 	(void)unused;
-	return ext_window_finish(self, FINISH_END);
+	return window_finish(self, EXT_END);
 }
 
 static PyObject *window_rotate(ext_window *self, PyObject *unused)
 {
 	(void)unused;
-	return ext_window_finish(self, FINISH_ROTATE);
+	return window_finish(self, EXT_ROTATE);
 }
 
 static PyObject *window_cancel(ext_window *self, PyObject *unused)
 {
 	(void)unused;
-	return ext_window_finish(self, FINISH_CANCEL);
+	return window_finish(self, EXT_CANCEL);
 }
 
 static PyObject *window_enter(ext_window *self, PyObject *unused)
@@ -113,7 +115,7 @@ static PyObject *window_exit(ext_window *self, PyObject *const *args, Py_ssize_t
 	(void)n;
 	if (!self->window)
 		Py_RETURN_FALSE; /* ended inside the block */
-	PyObject *m = ext_window_finish(self, FINISH_END);
+	PyObject *m = window_finish(self, EXT_END);
 	if (!m)
 		return NULL;
 	Py_XSETREF(self->measurement, m);
