@@ -17,6 +17,7 @@ typedef struct {
 	PyObject *named;    /* dict: name -> jst_window * (an int), for begin_window */
 	PyObject *gpu_keys; /* dict: NVML index -> key of gpu_energy, or NULL */
 	long busy;          /* calls in flight with the GIL released; close waits */
+	int closing;        /* close has begun: no new call starts */
 	PyObject *weakrefs;
 } ext_meter;
 

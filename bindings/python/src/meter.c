@@ -12,8 +12,10 @@
 
 jst_meter *ext_meter_live(ext_meter *m)
 {
-	if (!m->meter)
+	if (!m->meter || m->closing) {
 		ext_raise_msg(EBADF, "the meter is closed");
+		return NULL;
+	}
 	return m->meter;
 }
 
@@ -73,16 +75,16 @@ static void wait_idle(ext_meter *self)
 
 static void meter_do_close(ext_meter *self)
 {
-	if (!self->meter)
-		return;
+	if (!self->meter || self->closing)
+		return; /* closed, or being closed by another thread */
+	self->closing = 1;
 	wait_idle(self);
-	if (!self->meter)
-		return; /* closed by another thread meanwhile */
 	/* The library frees open windows with the meter: forget their handles. */
 	if (self->named)
 		PyDict_Clear(self->named);
 	jst_meter *m = self->meter;
 	self->meter = NULL;
+	self->closing = 0;
 	jst_meter_close(m);
 }
 
