@@ -63,25 +63,30 @@ def _row(label, index, m):
 
 
 class _CsvSink:
-    """Rows appended to a CSV file, with a header when the file is new; each row
-    flushed so that a killed run keeps what it measured."""
+    """Rows appended to a CSV file, with a header when the file is new. The file
+    is opened for each row, so that a killed run keeps every row written and a
+    decorator holds no file open."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-        self.f = open(self.path, "a", newline="")
-        self.w = csv.DictWriter(self.f, fieldnames=CSV_FIELDS)
-        if new:
-            self.w.writeheader()
         self.lock = threading.Lock()
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            self._append(None)
+
+    def _append(self, row):
+        with open(self.path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            if row is None:
+                w.writeheader()
+            else:
+                w.writerow(row)
 
     def write(self, row):
         with self.lock:
-            self.w.writerow(row)
-            self.f.flush()
+            self._append(row)
 
     def close(self):
-        self.f.close()
+        pass
 
 
 class EnergyTracker:
