@@ -93,7 +93,11 @@ def child_pairs(ngpu, sim, trials):
             jz.end_window("w")
         return time.perf_counter_ns() - t0
 
-    cands = {"floor": floor, "joulestat": named, "handle": handle, "jzeus": jzeus}
+    def c_only(k):
+        return meter._c_pairs(k)
+
+    cands = {"floor": floor, "joulestat": named, "handle": handle, "jzeus": jzeus,
+             "c": c_only}
     zeus_note = None
     try:
         from zeus.monitor import ZeusMonitor as Z
@@ -218,9 +222,9 @@ def main():
           % (sys.version.split()[0], sys.executable, os.path.relpath(pkg, REPO), a.trials))
     print()
     print("| GPUs | floor (ctypes) | joulestat begin+end | / floor | target | "
-          "handle | / floor | joulestat.zeus | / floor | Zeus | Zeus / joulestat | "
-          "Zeus / joulestat.zeus |")
-    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "handle | / floor | C library alone | / floor | joulestat.zeus | / floor | Zeus | "
+          "Zeus / joulestat | Zeus / joulestat.zeus |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     zeus_met = True
     for n, k, pp, ratio in rows:
         target = TARGET_1 if n == 1 else TARGET_8
@@ -241,13 +245,27 @@ def main():
         else:
             zc = zjc = zzc = "—"
         print("| %d | %.2f µs | %.2f µs | **%s** | <= %.1fx: %s | %.2f µs | %s | %.2f µs | %s "
-              "| %s | %s | %s |"
+              "| %.2f µs | %s | %s | %s | %s |"
               % (n, med(pp["floor"]), med(pp["joulestat"]), cell("joulestat"), target,
                  "met" if ok else "**MISSED**", med(pp["handle"]), cell("handle"),
-                 med(pp["jzeus"]), cell("jzeus"), zc, zjc, zzc))
+                 med(pp["c"]), cell("c"), med(pp["jzeus"]), cell("jzeus"), zc, zjc, zzc))
+    print()
+    print("C library alone: the same pair through `jst_window_begin` + `jst_window_end` + "
+          "`jst_measurement_free` in a C loop (the extension's `_c_pairs`), so that what "
+          "Python adds shows beside what the library costs.")
     print()
     for note in sorted(zeus_notes):
         print("Zeus: %s." % note)
+    print()
+    print("Setting up Zeus here: Zeus 0.16's source (github.com/ml-energy/zeus) imports "
+          "numpy, scikit-learn and httpx, which Debian packages (python3-numpy, "
+          "python3-sklearn, python3-httpx), and `pynvml` from NVIDIA's `nvidia-ml-py`, "
+          "which Debian 12 does not package and which cannot be installed offline. Measured "
+          "here with NVIDIA's pynvml.py (NVML bindings 11.5) taken from the history of "
+          "github.com/gpuopenanalytics/pynvml; `ZEUS_PYTHONPATH` names the directory "
+          "holding `zeus/` and `pynvml.py`. pynvml opens `libnvidia-ml.so.1` by soname, so "
+          "LD_LIBRARY_PATH points at the simulator, and calls `nvmlInitWithFlags`, which "
+          "the simulator exports. Without `ZEUS_PYTHONPATH` the Zeus columns stay empty.")
     print()
 
     # Process start to first measurement.

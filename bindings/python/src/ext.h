@@ -53,14 +53,16 @@ extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
 #define EXT_READ_BEGIN(m)                                                                          \
 	do {                                                                                       \
 		(m)->busy++;                                                                       \
-		Py_BEGIN_ALLOW_THREADS
+	Py_BEGIN_ALLOW_THREADS
 #define EXT_READ_END(m)                                                                            \
 	Py_END_ALLOW_THREADS(m)->busy--;                                                           \
 	}                                                                                          \
 	while (0)
 #else
 #define EXT_READ_BEGIN(m) do {
-#define EXT_READ_END(m) } while (0)
+#define EXT_READ_END(m)                                                                            \
+	}                                                                                          \
+	while (0)
 #endif
 
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */

@@ -50,10 +50,9 @@ static int meter_init(ext_meter *self, PyObject *args, PyObject *kw)
 	jst_config cfg;
 	int rc = ext_config_build(&cfg, options, keep);
 	if (rc == 0) {
-		Py_BEGIN_ALLOW_THREADS
-		rc = jst_meter_open(&cfg, &self->meter);
-		Py_END_ALLOW_THREADS
-		if (rc < 0) {
+		Py_BEGIN_ALLOW_THREADS rc = jst_meter_open(&cfg, &self->meter);
+		Py_END_ALLOW_THREADS if (rc < 0)
+		{
 			self->meter = NULL;
 			ext_raise(rc);
 		}
@@ -67,8 +66,7 @@ static int meter_init(ext_meter *self, PyObject *args, PyObject *kw)
 static void wait_idle(ext_meter *self)
 {
 	while (self->busy > 0) {
-		Py_BEGIN_ALLOW_THREADS
-		nanosleep(&(struct timespec){0, 100000}, NULL);
+		Py_BEGIN_ALLOW_THREADS nanosleep(&(struct timespec){0, 100000}, NULL);
 		Py_END_ALLOW_THREADS
 	}
 }
@@ -159,8 +157,8 @@ static jst_window *begin_raw(ext_meter *self, PyObject *label)
 static PyObject *meter_window(ext_meter *self, PyObject *const *args, Py_ssize_t n)
 {
 	if (n > 1)
-		return PyErr_Format(PyExc_TypeError, "window() takes at most 1 argument (%zd given)",
-		                    n);
+		return PyErr_Format(PyExc_TypeError,
+		                    "window() takes at most 1 argument (%zd given)", n);
 	static PyObject *empty;
 	if (!empty && !(empty = PyUnicode_InternFromString("")))
 		return NULL;
@@ -293,13 +291,37 @@ static PyObject *meter_settle(ext_meter *self, PyObject *arg)
 		return NULL;
 	int rc;
 	self->busy++;
-	Py_BEGIN_ALLOW_THREADS
-	rc = jst_meter_settle(self->meter, (unsigned)ms);
-	Py_END_ALLOW_THREADS
-	self->busy--;
+	Py_BEGIN_ALLOW_THREADS rc = jst_meter_settle(self->meter, (unsigned)ms);
+	Py_END_ALLOW_THREADS self->busy--;
 	if (rc < 0)
 		return ext_raise(rc);
 	Py_RETURN_NONE;
+}
+
+/* For bench/bench_python.py: n window pairs in C alone, timed in C (ns), so
+ * that the Python side's own cost shows beside the library's in one run. */
+static PyObject *meter_c_pairs(ext_meter *self, PyObject *arg)
+{
+	Py_ssize_t n = PyLong_AsSsize_t(arg);
+	if ((n < 0 && PyErr_Occurred()) || !ext_meter_live(self))
+		return NULL;
+	struct timespec t0, t1;
+	int rc = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+		jst_window *w;
+		jst_measurement *ms;
+		rc = jst_window_begin(self->meter, "w", &w);
+		if (rc == 0)
+			rc = jst_window_end(w, &ms);
+		if (rc == 0)
+			jst_measurement_free(ms);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		return ext_raise(rc);
+	return PyLong_FromLongLong((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+	                           (t1.tv_nsec - t0.tv_nsec));
 }
 
 static PyObject *meter_enter(ext_meter *self, PyObject *unused)
@@ -344,8 +366,7 @@ static PyMethodDef meter_methods[] = {
      "window(name='') -> Window: begin a window now. Names need not be unique."},
     {"begin_window", (PyCFunction)meter_begin_window, METH_O,
      "begin_window(name): begin a window known by name until end_window(name)."},
-    {"end_window", (PyCFunction)meter_end_window, METH_O,
-     "end_window(name) -> Measurement"},
+    {"end_window", (PyCFunction)meter_end_window, METH_O, "end_window(name) -> Measurement"},
     {"cancel_window", (PyCFunction)meter_cancel_window, METH_O,
      "cancel_window(name): discard the named window unmeasured."},
     {"open_windows", (PyCFunction)meter_open_windows, METH_NOARGS,
@@ -357,6 +378,8 @@ static PyMethodDef meter_methods[] = {
      "settle(timeout_ms): wait until every domain's sensor refresh is known"},
     {"close", (PyCFunction)meter_close, METH_NOARGS,
      "Stop the sampler and release the meter; its open windows are discarded."},
+    {"_c_pairs", (PyCFunction)meter_c_pairs, METH_O,
+     "_c_pairs(n) -> ns: n window pairs in C alone (for the benchmark)"},
     {"__enter__", (PyCFunction)meter_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))meter_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},

@@ -129,8 +129,8 @@ PyObject *ext_domain_info(const jst_domain_info *d)
 	return Py_BuildValue(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:d,s:d,s:d,s:d,s:d,s:O,s:s}", "name", d->name, "kind",
 	    jst_kind_name(d->kind), "device", d->device ? d->device : "", "backend", d->backend,
-	    "method", jst_method_name(d->method), "source", d->source ? d->source : "",
-	    "accuracy", d->accuracy, "sample_period_s", d->sample_period_s, "refresh_s",
-	    d->refresh_s, "resolution_j", d->resolution_j, "max_power_w", d->max_power_w,
-	    "primary", d->primary ? Py_True : Py_False, "note", d->note ? d->note : "");
+	    "method", jst_method_name(d->method), "source", d->source ? d->source : "", "accuracy",
+	    d->accuracy, "sample_period_s", d->sample_period_s, "refresh_s", d->refresh_s,
+	    "resolution_j", d->resolution_j, "max_power_w", d->max_power_w, "primary",
+	    d->primary ? Py_True : Py_False, "note", d->note ? d->note : "");
 }

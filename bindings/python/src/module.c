@@ -63,9 +63,15 @@ static PyMethodDef mod_methods[] = {
 };
 
 static struct PyModuleDef mod_def = {
-    PyModuleDef_HEAD_INIT, "joulestat._ext", "The C core of the joulestat package.", -1,
-    mod_methods,           NULL,             NULL,
-    NULL,                  NULL,
+    PyModuleDef_HEAD_INIT,
+    "joulestat._ext",
+    "The C core of the joulestat package.",
+    -1,
+    mod_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit__ext(void)
