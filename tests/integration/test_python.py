@@ -218,6 +218,7 @@ class ErrorTest(SimCase):
             (dict(cross_validate="yes"), TypeError, r"cross_validate must be a bool"),
             (dict(sysfs_root=3), TypeError, r"sysfs_root must be a str or os.PathLike"),
             (dict(options=[("a", "b")]), TypeError, r"options must be a dict"),
+            (dict(backends="nv\0ml"), ValueError, r"backends: the value must not contain NUL"),
             (dict(options={"no.such": "1"}), ValueError, r"unknown setting 'no.such'; "
                                                          r"accepted: backends"),
         ]

@@ -50,6 +50,10 @@ int ext_config_build(jst_config *cfg, PyObject *options, PyObject *keep)
 		}
 		Py_DECREF(b);
 		const char *val = PyBytes_AS_STRING(b); /* kept alive by keep */
+		if (strlen(val) != (size_t)PyBytes_GET_SIZE(b)) {
+			PyErr_Format(PyExc_ValueError, "%s: the value must not contain NUL", key);
+			return -1;
+		}
 		unsigned long long n;
 		if (!strcmp(key, "backends")) {
 			cfg->backends = val;

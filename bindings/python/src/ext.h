@@ -43,27 +43,20 @@ extern PyTypeObject ext_window_type;
 extern PyTypeObject ext_measurement_type;
 extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
 
-/* Around a reading on the hot path (window begin and end). EXT_RELEASE_GIL
- * decides whether other Python threads run meanwhile; close waits for busy
- * to drop to 0 either way. */
-#ifndef EXT_RELEASE_GIL
-#define EXT_RELEASE_GIL 1
-#endif
-#if EXT_RELEASE_GIL
-#define EXT_READ_BEGIN(m)                                                                          \
-	do {                                                                                       \
-		(m)->busy++;                                                                       \
-	Py_BEGIN_ALLOW_THREADS
-#define EXT_READ_END(m)                                                                            \
-	Py_END_ALLOW_THREADS(m)->busy--;                                                           \
-	}                                                                                          \
-	while (0)
-#else
-#define EXT_READ_BEGIN(m) do {
-#define EXT_READ_END(m)                                                                            \
-	}                                                                                          \
-	while (0)
-#endif
+/* Around every call that reads the devices: other Python threads run
+ * meanwhile (a real GPU read takes tens of microseconds), and busy tells close
+ * to wait for the call. */
+static inline PyThreadState *ext_read_begin(ext_meter *m)
+{
+	m->busy++;
+	return PyEval_SaveThread();
+}
+
+static inline void ext_read_end(ext_meter *m, PyThreadState *ts)
+{
+	PyEval_RestoreThread(ts);
+	m->busy--;
+}
 
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */
 PyObject *ext_raise(int code);

@@ -50,9 +50,10 @@ static int meter_init(ext_meter *self, PyObject *args, PyObject *kw)
 	jst_config cfg;
 	int rc = ext_config_build(&cfg, options, keep);
 	if (rc == 0) {
-		Py_BEGIN_ALLOW_THREADS rc = jst_meter_open(&cfg, &self->meter);
-		Py_END_ALLOW_THREADS if (rc < 0)
-		{
+		PyThreadState *ts = PyEval_SaveThread(); /* probing takes milliseconds */
+		rc = jst_meter_open(&cfg, &self->meter);
+		PyEval_RestoreThread(ts);
+		if (rc < 0) {
 			self->meter = NULL;
 			ext_raise(rc);
 		}
@@ -66,8 +67,9 @@ static int meter_init(ext_meter *self, PyObject *args, PyObject *kw)
 static void wait_idle(ext_meter *self)
 {
 	while (self->busy > 0) {
-		Py_BEGIN_ALLOW_THREADS nanosleep(&(struct timespec){0, 100000}, NULL);
-		Py_END_ALLOW_THREADS
+		PyThreadState *ts = PyEval_SaveThread();
+		nanosleep(&(struct timespec){0, 100000}, NULL);
+		PyEval_RestoreThread(ts);
 	}
 }
 
@@ -144,9 +146,9 @@ static jst_window *begin_raw(ext_meter *self, PyObject *label)
 		return NULL;
 	jst_window *w = NULL;
 	int rc;
-	EXT_READ_BEGIN(self);
+	PyThreadState *ts = ext_read_begin(self);
 	rc = jst_window_begin(self->meter, s, &w);
-	EXT_READ_END(self);
+	ext_read_end(self, ts);
 	if (rc < 0) {
 		ext_raise(rc);
 		return NULL;
@@ -290,9 +292,9 @@ static PyObject *meter_settle(ext_meter *self, PyObject *arg)
 	if (PyErr_Occurred() || !ext_meter_live(self))
 		return NULL;
 	int rc;
-	self->busy++;
-	Py_BEGIN_ALLOW_THREADS rc = jst_meter_settle(self->meter, (unsigned)ms);
-	Py_END_ALLOW_THREADS self->busy--;
+	PyThreadState *ts = ext_read_begin(self);
+	rc = jst_meter_settle(self->meter, (unsigned)ms);
+	ext_read_end(self, ts);
 	if (rc < 0)
 		return ext_raise(rc);
 	Py_RETURN_NONE;

@@ -66,9 +66,9 @@ PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how)
 	}
 	jst_measurement *ms = NULL;
 	int rc;
-	EXT_READ_BEGIN(owner);
+	PyThreadState *ts = ext_read_begin(owner);
 	rc = how == EXT_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
-	EXT_READ_END(owner);
+	ext_read_end(owner, ts);
 	if (how == EXT_ROTATE || rc == -ENOMEM)
 		*slot = w; /* still open */
 	if (rc < 0)
