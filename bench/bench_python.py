@@ -236,7 +236,7 @@ def main():
 
         def cell(c):
             return "%.2fx (p10 %.2f, p90 %.2f; best %.2f)" % (
-                med(ratio[c]), pct(ratio[c], .1), pct(ratio[c], .9), min(pp[c]) / min(fl))
+                med(ratio[c]), pct(ratio[c], .1), pct(ratio[c], .9), min(pp[c]) / min(pp["floor"]))
         if "zeus" in pp:
             zj = [z / j for z, j in zip(pp["zeus"], pp["joulestat"])]
             zz = [z / j for z, j in zip(pp["zeus"], pp["jzeus"])]

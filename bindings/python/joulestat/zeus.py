@@ -211,6 +211,8 @@ class ZeusMonitor:
 
     # -- synchronisation ------------------------------------------------------
     def _sync(self):
+        """Wait for queued GPU work; resolves the framework on first use, and
+        remembers when there is none (then this is one attribute test)."""
         fn = self._sync_fn
         if fn is None:
             mod = _import(self.sync_with)
@@ -221,15 +223,17 @@ class ZeusMonitor:
     # -- windows --------------------------------------------------------------
     def begin_window(self, key, sync_execution=True, restart=False):
         """Begin a window named key (unique while open)."""
-        if key in self._begun:
+        begun = self._begun
+        if key in begun:
             if not restart:
                 raise ValueError(f"Measurement window '{key}' already exists")
             self._cancel(key)
-        if sync_execution:
+        if sync_execution and self._sync_fn is not False:
             self._sync()
         if self._meter is not None:
             self._meter.begin_window(key)
-        self._begun[key] = time.time()
+        # The wall-clock start is what the log shows; without a log, nothing to keep.
+        begun[key] = time.time() if self.log_file is not None or self._meter is None else None
 
     def _cancel(self, key):
         self._begun.pop(key)
@@ -238,36 +242,43 @@ class ZeusMonitor:
 
     def end_window(self, key, sync_execution=True, cancel=False):
         """End the window named key and return its Measurement (zeros with cancel=True)."""
-        if key not in self._begun:
+        begun = self._begun
+        if key not in begun:
             raise ValueError(f"Measurement window '{key}' does not exist")
-        if sync_execution:
+        if sync_execution and self._sync_fn is not False:
             self._sync()
         if cancel:
             self._cancel(key)
             return Measurement(time=0.0, gpu_energy={g: 0.0 for g in self.gpu_indices},
                                cpu_energy={c: 0.0 for c in self.cpu_indices})
-        start = self._begun.pop(key)
-        if self._meter is None:
+        start = begun.pop(key)
+        meter = self._meter
+        if meter is None:
             return Measurement(time=time.time() - start, gpu_energy={})
-        m = self._meter.end_window(key)
+        m = meter.end_window(key)
         self.last_joulestat_measurement = m
-        cpu = dram = None
         if self._cpu_set:
-            cpu, dram = {}, {}
-            for d in m.domains:
-                kind = d.kind
-                if kind in ("package", "dram") and d.name[-1].isdigit():
-                    i = int(d.name.rpartition("-")[2])
-                    if i in self._cpu_set:
-                        (cpu if kind == "package" else dram)[i] = d.energy
-            cpu, dram = cpu or None, dram or None
-        out = Measurement(m.time, m.gpu_energy, cpu, dram)
+            cpu, dram = self._cpu_dram(m)
+            out = Measurement(m.time, m.gpu_energy, cpu, dram)
+        else:
+            out = Measurement(m.time, m.gpu_energy)
         if self.log_file is not None:
             self.log_file.write(f"{start},{key},{out.time},"
                                 + ",".join(str(out.gpu_energy.get(g, 0.0))
                                            for g in self.gpu_indices) + "\n")
             self.log_file.flush()
         return out
+
+    def _cpu_dram(self, m):
+        """{package index: J} of the CPU packages and their DRAM, None where none."""
+        cpu, dram = {}, {}
+        for d in m.domains:
+            kind = d.kind
+            if kind in ("package", "dram") and d.name[-1].isdigit():
+                i = int(d.name.rpartition("-")[2])
+                if i in self._cpu_set:
+                    (cpu if kind == "package" else dram)[i] = d.energy
+        return cpu or None, dram or None
 
     def reset_windows(self):
         """Cancel every open window."""

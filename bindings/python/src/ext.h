@@ -18,6 +18,10 @@ typedef struct {
 	PyObject *gpu_keys; /* dict: NVML index -> key of gpu_energy, or NULL */
 	long busy;          /* calls in flight with the GIL released; close waits */
 	int closing;        /* close has begun: no new call starts */
+	int release_gil;    /* readings are slow: let other threads run meanwhile */
+	unsigned calls;     /* readings so far, for the timing probes */
+	unsigned probed;    /* probes timed in the current batch */
+	int64_t probe_ns;   /* their total time */
 	PyObject *weakrefs;
 } ext_meter;
 
@@ -43,19 +47,46 @@ extern PyTypeObject ext_window_type;
 extern PyTypeObject ext_measurement_type;
 extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
 
-/* Around every call that reads the devices: other Python threads run
- * meanwhile (a real GPU read takes tens of microseconds), and busy tells close
- * to wait for the call. */
-static inline PyThreadState *ext_read_begin(ext_meter *m)
+/* Around every call that reads the devices. The GIL is released only where a
+ * reading is slow enough for other Python threads to gain from it (a real GPU
+ * read takes microseconds): handing the GIL over and back costs about 70 ns,
+ * as much as a whole reading of a fast sensor. The first calls of every 1024
+ * are timed to decide. busy tells close to wait for the call. */
+#define EXT_SLOW_READ_NS 5000
+#define EXT_PROBE_EVERY 1024u
+#define EXT_PROBES 8u
+
+typedef struct {
+	PyThreadState *ts; /* non-NULL while the GIL is released */
+	int64_t t0;        /* start, when this call is timed; else 0 */
+} ext_read;
+
+int64_t ext_now_ns(void);
+
+static inline ext_read ext_read_begin(ext_meter *m)
 {
+	ext_read r = {NULL, 0};
 	m->busy++;
-	return PyEval_SaveThread();
+	if ((m->calls++ % EXT_PROBE_EVERY) < EXT_PROBES)
+		r.t0 = ext_now_ns();
+	if (m->release_gil)
+		r.ts = PyEval_SaveThread();
+	return r;
 }
 
-static inline void ext_read_end(ext_meter *m, PyThreadState *ts)
+static inline void ext_read_end(ext_meter *m, ext_read r)
 {
-	PyEval_RestoreThread(ts);
+	if (r.ts)
+		PyEval_RestoreThread(r.ts);
 	m->busy--;
+	if (r.t0) {
+		m->probe_ns += ext_now_ns() - r.t0;
+		if (++m->probed == EXT_PROBES) {
+			m->release_gil = m->probe_ns > (int64_t)EXT_PROBES * EXT_SLOW_READ_NS;
+			m->probed = 0;
+			m->probe_ns = 0;
+		}
+	}
 }
 
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */

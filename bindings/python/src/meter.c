@@ -26,6 +26,7 @@ static PyObject *meter_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	ext_meter *self = (ext_meter *)type->tp_alloc(type, 0);
 	if (!self)
 		return NULL;
+	self->release_gil = 1; /* until the first readings show they are fast */
 	self->named = PyDict_New();
 	if (!self->named) {
 		Py_DECREF(self);
@@ -146,7 +147,7 @@ static jst_window *begin_raw(ext_meter *self, PyObject *label)
 		return NULL;
 	jst_window *w = NULL;
 	int rc;
-	PyThreadState *ts = ext_read_begin(self);
+	ext_read ts = ext_read_begin(self);
 	rc = jst_window_begin(self->meter, s, &w);
 	ext_read_end(self, ts);
 	if (rc < 0) {
@@ -292,9 +293,11 @@ static PyObject *meter_settle(ext_meter *self, PyObject *arg)
 	if (PyErr_Occurred() || !ext_meter_live(self))
 		return NULL;
 	int rc;
-	PyThreadState *ts = ext_read_begin(self);
+	self->busy++; /* waits up to timeout_ms: always without the GIL */
+	PyThreadState *ts = PyEval_SaveThread();
 	rc = jst_meter_settle(self->meter, (unsigned)ms);
-	ext_read_end(self, ts);
+	PyEval_RestoreThread(ts);
+	self->busy--;
 	if (rc < 0)
 		return ext_raise(rc);
 	Py_RETURN_NONE;

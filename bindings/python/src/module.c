@@ -7,8 +7,16 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <time.h>
 
 PyObject *ext_error;
+
+int64_t ext_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 PyObject *ext_raise(int code)
 {

@@ -66,7 +66,7 @@ PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how)
 	}
 	jst_measurement *ms = NULL;
 	int rc;
-	PyThreadState *ts = ext_read_begin(owner);
+	ext_read ts = ext_read_begin(owner);
 	rc = how == EXT_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
 	ext_read_end(owner, ts);
 	if (how == EXT_ROTATE || rc == -ENOMEM)
