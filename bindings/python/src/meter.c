@@ -171,27 +171,23 @@ static PyObject *meter_window(ext_meter *self, PyObject *const *args, Py_ssize_t
 }
 
 /* Named windows are kept as bare handles (ints) in a dict: no Python object of
- * their own, so that a begin_window/end_window pair costs one Measurement. */
+ * their own, so that a begin_window/end_window pair costs one Measurement and
+ * one dict lookup at each end. */
 static PyObject *meter_begin_window(ext_meter *self, PyObject *name)
 {
-	if (!ext_meter_live(self))
-		return NULL;
-	int has = PyDict_Contains(self->named, name);
-	if (has < 0)
-		return NULL; /* unhashable: not a str either */
-	if (has)
-		return ext_raise_msg(EEXIST, "a window named %R is already open", name);
 	jst_window *w = begin_raw(self, name);
 	if (!w)
 		return NULL;
 	PyObject *h = PyLong_FromVoidPtr(w);
-	if (!h || PyDict_SetItem(self->named, name, h) < 0) {
-		Py_XDECREF(h);
-		jst_window_cancel(w);
+	/* Inserts h unless the name is open already (then returns that one). */
+	PyObject *had = h ? PyDict_SetDefault(self->named, name, h) : NULL;
+	Py_XDECREF(h);
+	if (had == h && had)
+		Py_RETURN_NONE;
+	jst_window_cancel(w);
+	if (!had)
 		return NULL;
-	}
-	Py_DECREF(h);
-	Py_RETURN_NONE;
+	return ext_raise_msg(EEXIST, "a window named %R is already open", name);
 }
 
 /* Take the named window out of the dict; NULL with an exception if none. */
@@ -204,15 +200,25 @@ static jst_window *pop_named(ext_meter *self, PyObject *name)
 		             Py_TYPE(name)->tp_name);
 		return NULL;
 	}
-	PyObject *h = PyDict_GetItemWithError(self->named, name);
+#if PY_VERSION_HEX >= 0x030D0000
+	PyObject *h = NULL;
+	if (PyDict_Pop(self->named, name, &h) < 0)
+		return NULL;
+#else
+	PyObject *h = _PyDict_Pop(self->named, name, Py_None);
+	if (!h)
+		return NULL;
+	if (h == Py_None) {
+		Py_DECREF(h);
+		h = NULL;
+	}
+#endif
 	if (!h) {
-		if (!PyErr_Occurred())
-			ext_raise_msg(ENOENT, "no open window named %R", name);
+		ext_raise_msg(ENOENT, "no open window named %R", name);
 		return NULL;
 	}
 	jst_window *w = PyLong_AsVoidPtr(h);
-	if (PyDict_DelItem(self->named, name) < 0)
-		return NULL;
+	Py_DECREF(h);
 	return w;
 }
 
