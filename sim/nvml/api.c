@@ -38,6 +38,14 @@ SIM_EXPORT nvmlReturn_t nvmlInit(void)
 	return nvmlInit_v2();
 }
 
+/* What NVIDIA's Python bindings (pynvml) call: flags only skip GPUs at
+ * attach, which the simulator does not model. */
+SIM_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
+{
+	(void)flags;
+	return nvmlInit_v2();
+}
+
 SIM_EXPORT nvmlReturn_t nvmlShutdown(void)
 {
 	nvmlReturn_t r = NVML_SUCCESS;

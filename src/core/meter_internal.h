@@ -14,6 +14,9 @@
 
 struct jst_domtab;
 
+/* Latched counter values a domain remembers for its edges (sensor.h). */
+#define JST_LATCH_HISTORY 64
+
 /* The reason of this thread's last jst_meter_open refused with -ENXIO, or NULL. */
 const char *jst_meter_refusal(void);
 
@@ -38,6 +41,13 @@ struct jst_dom {
 	int interp_lazy;
 	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
 	int64_t interp_lo, interp_hi, interp_latch;
+	/* The counter's recent values with their latches (a ring): an edge between
+	 * two of them is interpolated between them, exactly and in order. */
+	struct {
+		int64_t latch_ns;
+		double counter_j;
+	} hist[JST_LATCH_HISTORY];
+	unsigned nhist, ihist;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;

@@ -169,7 +169,19 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	/* Its parts, for a window to evaluate the edge again with the latest grid
 	 * (window.c): both edges of a figure then rest on the same latches, which
 	 * a value held up by an earlier reading would not. */
+	/* An edge is evaluated again when its window ends: with the latest grid,
+	 * and between the counter's value and its next one where that is known
+	 * by then (window.c). Each figure is final when its window ends, so
+	 * windows that end at different times agree within their uncertainties,
+	 * not exactly. */
 	dom->interp_lazy = jst_sensor_gridded(s);
+	if (changed) {
+		dom->hist[dom->ihist].latch_ns = s->latch_ns;
+		dom->hist[dom->ihist].counter_j = dom->counter_j;
+		dom->ihist = (dom->ihist + 1) % JST_LATCH_HISTORY;
+		if (dom->nhist < JST_LATCH_HISTORY)
+			dom->nhist++;
+	}
 	dom->interp_w = s->power_w;
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;

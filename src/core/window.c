@@ -230,6 +230,24 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
 	}
+	/* Where the counter's next value is known by now, between the two: exact
+	 * at constant power, and never out of order whatever the power did. The
+	 * next value is the earliest latched more than half a refresh after this
+	 * edge's latch, and no more than one and a half. */
+	int next = -1;
+	for (unsigned k = 0; k < dom->nhist; k++) {
+		int64_t nl = dom->hist[k].latch_ns;
+		if ((double)(nl - l) * 1e-9 > 0.5 * r && (double)(nl - l) * 1e-9 < 1.5 * r &&
+		    dom->hist[k].counter_j >= e->counter_j &&
+		    (next < 0 || nl < dom->hist[next].latch_ns))
+			next = (int)k;
+	}
+	if (next >= 0) {
+		double span = (double)(dom->hist[next].latch_ns - l) * 1e-9;
+		double f = (double)(e->t_ns - l) * 1e-9 / span;
+		f = f < 0 ? 0 : f > 1 ? 1 : f;
+		return e->counter_j + (dom->hist[next].counter_j - e->counter_j) * f;
+	}
 	return e->counter_j + w * dt;
 }
 

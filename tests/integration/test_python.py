@@ -1,66 +1,246 @@
-"""The Python binding, against the NVML simulator: figures, windows, errors."""
+"""The Python package's core (joulestat.Meter, Window, Measurement from the C
+extension) against the NVML simulator's truth: windows by name and by handle,
+rotation, the lazily decoded Measurement, argument errors."""
 import errno
 import os
-import sys
+import re
+import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
-os.environ["JSTSIM_NVML_GPUS"] = "2"
-os.environ["JSTSIM_NVML_TRACE"] = "const:200"
+from nvml_sim import NvmlSim
+from pyjoulestat import REPO, assert_gpu_truth, joulestat
 
-import joulestat  # noqa: E402
-
-
-def meter(**kw):
-    return joulestat.Meter(backends=["nvml"], nvml_library=os.environ["SIM_NVML"], **kw)
+STEPS = "steps:150,420,80,300@0.2"
+PEAK = 420
 
 
-class BindingTest(unittest.TestCase):
-    def test_begin_end_window_like_zeus(self):
-        with meter(period_ms=20) as m:
-            m.begin_window("step")
-            time.sleep(0.5)
-            ms = m.end_window("step")
-        self.assertEqual(ms.name, "step")
-        self.assertEqual(sorted(ms.gpu_energy), [0, 1])
-        # GPU k draws 200 W x (1 - 0.05 k); the counter refreshes every 10 ms.
-        for k, e in ms.gpu_energy.items():
-            want = 200 * (1 - 0.05 * k) * ms.time
-            self.assertAlmostEqual(e, want, delta=want * 0.005 + 200 * 0.02)
-        self.assertAlmostEqual(ms.total_energy, sum(ms.gpu_energy.values()), places=9)
-        self.assertAlmostEqual(ms.accuracy, 0.05)
-        self.assertFalse(ms.partial)
-        self.assertEqual(ms.domains[0].method, "counter")
-        # Telemetry, as the simulator derives it from 200 W (sim/nvml/README.md):
-        # this also proves the ctypes mirror of jst_domain_energy is in step.
+class SimCase(unittest.TestCase):
+    """One simulator for the class, its variables in this process's environment
+    (the simulator reads them at nvmlInit); truth once every meter is closed."""
+    GPUS = 2
+    TRACE = STEPS
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = NvmlSim(gpus=cls.GPUS, trace=cls.TRACE).__enter__()
+        cls.saved = dict(os.environ)
+        os.environ.update(cls.sim.env())
+
+    @classmethod
+    def tearDownClass(cls):
+        os.environ.clear()
+        os.environ.update(cls.saved)
+        cls.sim.__exit__(None, None, None)
+
+    def meter(self, **kw):
+        kw.setdefault("backends", ["nvml"])
+        return joulestat.Meter(**kw)
+
+    def check_truth(self, ms):
+        """Every GPU of a Measurement against the truth (call after closing)."""
+        self.sim.truth()
+        for idx, e in ms.gpu_energy.items():
+            assert_gpu_truth(self, self.sim, idx, e, ms.begin_ns, ms.end_ns,
+                             PEAK * (1 - 0.05 * idx))
+
+
+class WindowTest(SimCase):
+    def test_named_windows_like_zeus_match_truth(self):
+        kept = []
+        with self.meter(period_ms=20) as m:
+            m.begin_window("outer")
+            for i in range(3):
+                m.begin_window("step")
+                time.sleep(0.13)
+                kept.append(m.end_window("step"))
+            kept.append(m.end_window("outer"))
+            self.assertEqual(m.open_windows(), [])
+        for ms in kept:
+            self.assertEqual(sorted(ms.gpu_energy), [0, 1])
+            self.assertFalse(ms.partial)
+            self.assertAlmostEqual(ms.total_energy, sum(ms.gpu_energy.values()), places=6)
+            # The class, widened by the edges (much on 130 ms windows of a 100 ms
+            # counter and a stepping power); check_truth holds the figure to it.
+            self.assertGreaterEqual(ms.accuracy, 0.05)
+            self.check_truth(ms)
+        outer = kept[-1]
+        self.assertEqual(outer.name, "outer")
+        self.assertGreater(outer.time, sum(k.time for k in kept[:-1]))
+
+    def test_handles_share_a_label_and_rotation_tiles_time(self):
+        with self.meter(period_ms=20) as m:
+            a = m.window("same")
+            b = m.window("same")  # the same label twice at once: two windows
+            whole = m.window("whole")
+            spans = []
+            for _ in range(4):
+                time.sleep(0.07)
+                spans.append(whole.rotate())
+            self.assertTrue(whole.open)
+            last = whole.end()
+            spans.append(last)
+            self.assertFalse(whole.open)
+            mb = b.end()
+            ma = a.end()
+            with self.assertRaises(joulestat.JoulestatError):
+                a.end()  # ended already
+        # Consecutive spans share their edges: they tile time exactly.
+        for s, t in zip(spans, spans[1:]):
+            self.assertEqual(s.end_ns, t.begin_ns)
+        total = sum(s.gpu_energy[0] for s in spans)
+        self.assertGreater(total, 0)
+        self.assertEqual((ma.name, mb.name), ("same", "same"))
+        self.assertLessEqual(ma.begin_ns, mb.begin_ns)
+        self.assertGreaterEqual(ma.end_ns, mb.end_ns)
+        for s in spans + [ma, mb]:
+            self.check_truth(s)
+
+    def test_window_context_manager_keeps_the_measurement_on_error(self):
+        with self.meter() as m:
+            with self.assertRaises(KeyError):
+                with m.window("fails") as w:
+                    time.sleep(0.05)
+                    raise KeyError("inside")
+            self.assertIsInstance(w.measurement, joulestat.Measurement)
+            self.assertGreater(w.measurement.time, 0.04)
+            self.assertFalse(w.open)
+
+    def test_measurement_fields_and_the_struct_mirror(self):
+        with self.meter(period_ms=20) as m:
+            with m.window("fields") as w:
+                time.sleep(0.3)
+        ms = w.measurement
+        self.assertEqual(repr(ms)[:22], "Measurement('fields', ")
+        self.assertIsNone(ms.cpu_energy)
+        self.assertIsNone(ms.dram_energy)
+        self.assertIs(ms.domains, ms.domains)  # decoded once, then kept
+        self.assertEqual(set(ms.totals), {"gpu", "total"})
+        t = ms.totals["total"]
+        self.assertEqual(t["parts"], 2)
+        self.assertAlmostEqual(t["energy_j"], ms.total_energy)
+        # The figure's uncertainty: its class, and the edges' and sampling's part.
+        self.assertGreaterEqual(t["uncertainty_j"], t["accuracy"] * t["energy_j"] - 1e-9)
+        self.assertAlmostEqual(ms.accuracy, t["uncertainty_j"] / t["energy_j"], places=9)
+        self.assertFalse(t["estimated"])
+        # Every field, so that a mirror out of step with the header shows.
         g0 = ms.domains[0]
-        self.assertEqual((g0.kind, g0.backend, g0.source), ("gpu", "nvml", "energy-counter"))
-        self.assertTrue(g0.device.startswith("gpu:GPU-"))
+        self.assertEqual((g0.name, g0.kind, g0.backend, g0.method, g0.source),
+                         ("gpu0", "gpu", "nvml", "counter", "energy-counter"))
+        self.assertEqual(g0.device, "gpu:GPU-5a1c0000-0000-4000-8000-000000000000")
+        self.assertEqual(g0.energy, ms.gpu_energy[0])
+        self.assertGreaterEqual(g0.uncertainty, g0.accuracy * g0.energy - 1e-9)
+        self.assertAlmostEqual(g0.accuracy, 0.05)
+        self.assertAlmostEqual(g0.avg_power, g0.energy / ms.time, delta=1e-6 * g0.energy)
+        self.assertGreater(g0.samples, 5)
         self.assertTrue(g0.primary)
-        self.assertGreater(g0.samples, 0)
-        self.assertAlmostEqual(g0.temperature_max, 35 + 200 / 10, delta=1)
-        self.assertAlmostEqual(g0.utilization_mean, 100 * 200 / 700, delta=1)
-        self.assertAlmostEqual(g0.power_limit, 700)
+        self.assertFalse(g0.partial or g0.short_window or g0.bridged)
+        self.assertEqual(g0.note, "")
+        self.assertIsNone(g0.parent)
+        # The simulator's telemetry follows its power (sim/nvml/README.md).
+        self.assertLessEqual(g0.peak_power, PEAK + 1)
+        self.assertAlmostEqual(g0.temperature_max, 35 + g0.peak_power / 10, delta=1)
+        self.assertGreater(g0.utilization_mean, 0)
+        self.assertGreater(g0.clock_mean, 345)
+        self.assertEqual(g0.power_limit, 700)
+        self.assertEqual(len(g0), 22)  # a struct sequence: every field above, no more
 
-    def test_context_manager_and_decorator(self):
-        with meter() as m:
-            with m.window("prefill") as w:
-                time.sleep(0.1)
-            self.assertGreater(w.measurement.total_energy, 0)
+    def test_short_window_is_flagged(self):
+        with self.meter() as m:
+            m.settle(3000)
+            ms = m.window("tiny").end()
+        d = ms.domains[0]
+        self.assertTrue(d.short_window)
+        self.assertIn("shorter than", d.note)
 
-            @m.measure("decode")
-            def decode(n):
-                time.sleep(0.05)
-                return n * 2
+    def test_closed_meter_and_listing(self):
+        m = self.meter()
+        names = {b["name"]: b for b in m.backends()}
+        self.assertTrue(names["nvml"]["available"])
+        self.assertIn("not selected", names["rapl"]["reason"])
+        doms = m.domains()
+        self.assertEqual([d["name"] for d in doms], ["gpu0", "gpu1"])
+        for d in doms:
+            self.assertEqual((d["kind"], d["backend"], d["method"], d["source"]),
+                             ("gpu", "nvml", "counter", "energy-counter"))
+            self.assertTrue(d["primary"])
+        w = m.window("open at close")
+        m.begin_window("named at close")
+        self.assertIn("gpu0, gpu1", repr(m))
+        m.close()
+        m.close()  # twice is harmless
+        self.assertTrue(m.closed)
+        self.assertEqual(repr(m), "<joulestat.Meter closed>")
+        for call in (lambda: m.begin_window("x"), lambda: m.window("x"), w.end,
+                     lambda: m.end_window("named at close"), m.domains):
+            with self.assertRaises(joulestat.JoulestatError) as cm:
+                call()
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            self.assertIn("closed", str(cm.exception))
+        self.assertFalse(w.open)
+        del w  # a window of a closed meter is dropped without touching it
 
-            self.assertEqual(decode(21), 42)
-            self.assertEqual(decode.last_measurement.name, "decode")
-            self.assertGreater(decode.last_measurement.time, 0.04)
+    def test_close_waits_for_windows_in_flight(self):
+        # Windows begun and ended on other threads while the meter closes: each
+        # call either completes or says the meter is closed; nothing crashes.
+        m = self.meter()
+        errors, done = [], []
 
-    def test_errors_carry_codes_and_text(self):
-        with meter() as m:
+        def worker():
+            try:
+                while True:
+                    m.window("t").end()
+                    done.append(1)
+            except joulestat.JoulestatError as e:
+                errors.append(e.errno)
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        while len(done) < 200:
+            time.sleep(0.001)
+        m.close()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [errno.EBADF] * 4)
+
+
+class ErrorTest(SimCase):
+    GPUS = 1
+
+    def test_wrong_types_and_values_name_the_argument(self):
+        cases = [
+            (dict(backends="foo"), ValueError, r"backends: unknown backend 'foo' "
+                                               r"\(known: nvml, rapl, estimate"),
+            (dict(backends=["nvml", 3]), TypeError, r"backends: an entry is int"),
+            (dict(backends=[]), ValueError, r"backends: \[\] has an empty entry"),
+            (dict(period_ms=-1), ValueError, r"period_ms: -1 is out of range; accepted: 0"),
+            (dict(period_ms=2**32), ValueError, r"period_ms: 4294967296 is out of range"),
+            (dict(period_ms=1.5), TypeError, r"period_ms must be an int"),
+            (dict(period_ms=True), TypeError, r"period_ms must be an int"),
+            (dict(gpus=[-1]), ValueError, r"gpus: GPU index -1 is negative"),
+            (dict(gpus=1.0), TypeError, r"gpus must be GPU indices"),
+            (dict(gpus="0,,1"), ValueError, r"gpus: '0,,1' has an empty entry"),
+            (dict(cross_validate="yes"), TypeError, r"cross_validate must be a bool"),
+            (dict(sysfs_root=3), TypeError, r"sysfs_root must be a str or os.PathLike"),
+            (dict(options=[("a", "b")]), TypeError, r"options must be a dict"),
+            (dict(backends="nv\0ml"), ValueError, r"backends: the value must not contain NUL"),
+            (dict(options={"no.such": "1"}), ValueError, r"unknown option 'no.such' "
+                                                         r"\(known: backends"),
+        ]
+        for kw, exc, pattern in cases:
+            with self.subTest(kw=kw):
+                with self.assertRaisesRegex(exc, pattern):
+                    joulestat.Meter(**kw)
+
+    def test_window_names(self):
+        with self.meter() as m:
+            for bad in (3, None, b"bytes"):
+                with self.assertRaisesRegex(TypeError, r"name must be a str, not"):
+                    m.window(bad)
+                with self.assertRaisesRegex(TypeError, r"name must be a str|unhashable"):
+                    m.begin_window(bad)
+            with self.assertRaisesRegex(ValueError, "NUL"):
+                m.window("a\0b")
             with self.assertRaises(joulestat.JoulestatError) as cm:
                 m.end_window("never-begun")
             self.assertEqual(cm.exception.errno, errno.ENOENT)
@@ -68,45 +248,30 @@ class BindingTest(unittest.TestCase):
             with self.assertRaises(joulestat.JoulestatError) as cm:
                 m.begin_window("w")
             self.assertEqual(cm.exception.errno, errno.EEXIST)
-            m.cancel_window("w")
-        with self.assertRaises(joulestat.JoulestatError) as cm:
-            joulestat.Meter(backends=["no-such-backend"])
-        self.assertEqual(cm.exception.errno, errno.EINVAL)
-        # A closed meter says so; it never hands a NULL handle to the library.
-        m = meter()
-        m.close()
-        m.close()  # twice is harmless
-        with self.assertRaises(joulestat.JoulestatError) as cm:
-            m.begin_window("after-close")
-        self.assertEqual(cm.exception.errno, errno.EBADF)
-        self.assertIn("closed", str(cm.exception))
+            self.assertIsNone(m.cancel_window("w"))
+            with self.assertRaisesRegex(TypeError, "name must be a str or None"):
+                m.measure(3)
 
-    def test_a_gpu_that_does_not_exist_is_refused(self):
-        # The simulator has GPUs 0 and 1: 99 must raise, never measure fewer.
-        for gpus in ([99], [1, 99], "2"):
-            with self.subTest(gpus=gpus):
-                with self.assertRaises(joulestat.JoulestatError) as cm:
-                    meter(gpus=gpus)
-                self.assertEqual(cm.exception.errno, errno.ENXIO)
-                self.assertIn("not found: NVML sees 2 GPUs, indices 0-1", str(cm.exception))
-        with meter(gpus=[1]) as m:
-            self.assertEqual([d["name"] for d in m.domains()], ["gpu1"])
 
-    def test_backends_and_domains_are_listed(self):
-        with meter() as m:
-            names = {b["name"]: b for b in m.backends()}
-            self.assertTrue(names["nvml"]["available"])
-            self.assertIn("not selected", names["rapl"]["reason"])
-            doms = m.domains()
-            self.assertEqual([d["name"] for d in doms], ["gpu0", "gpu1"])
-            # Every field, so that a ctypes mirror out of step with the header shows.
-            for d in doms:
-                self.assertTrue(d["device"].startswith("gpu:GPU-"), d)
-                self.assertEqual((d["kind"], d["backend"], d["method"], d["source"]),
-                                 ("gpu", "nvml", "counter", "energy-counter"))
-                self.assertAlmostEqual(d["accuracy"], 0.05)
-                self.assertTrue(d["primary"])
-                self.assertEqual(d["note"], "")
+class PackageTest(unittest.TestCase):
+    def test_version_is_the_library_and_the_package_metadata(self):
+        self.assertEqual(joulestat.__version__, joulestat._ext.version())
+        with open(os.path.join(REPO, "bindings", "python", "meson.build")) as f:
+            pkg = re.search(r"version : '([^']+)'", f.read()).group(1)
+        with open(os.path.join(REPO, "meson.build")) as f:
+            lib = re.search(r"version : '([^']+)'", f.read()).group(1)
+        self.assertEqual((joulestat.__version__, pkg), (lib, lib))
+
+    def test_import_loads_nothing_it_does_not_need(self):
+        import subprocess
+        import sys
+        code = ("import sys; before = set(sys.modules); import joulestat; "
+                "print(sorted(set(sys.modules) - before))")
+        out = subprocess.run([sys.executable, "-S", "-c", code], check=True, text=True,
+                             capture_output=True,
+                             env=dict(os.environ, PYTHONPATH=os.path.dirname(
+                                 os.path.dirname(joulestat.__file__)))).stdout
+        self.assertEqual(out.strip(), "['joulestat', 'joulestat._ext']")
 
 
 if __name__ == "__main__":

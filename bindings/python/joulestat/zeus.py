@@ -1,0 +1,294 @@
+"""A drop-in for Zeus's ZeusMonitor (zeus.monitor, Zeus 0.16), measured by joulestat.
+
+    from joulestat.zeus import ZeusMonitor      # instead of: from zeus.monitor import ...
+    monitor = ZeusMonitor(gpu_indices=[0])
+    monitor.begin_window("inference")
+    run_inference()
+    m = monitor.end_window("inference")
+    m.time, m.gpu_energy, m.cpu_energy, m.dram_energy, m.total_energy
+
+As in Zeus: GPU indices are CUDA ordinals (under CUDA_VISIBLE_DEVICES, index 1 of
+"2,3" is GPU 3), window names are unique while open, begin/end synchronise CUDA
+work through torch, JAX or CuPy, cancel=True returns zeros, log_file gets a CSV
+row per window, and total_energy is the GPUs' energy. Unlike Zeus: when no
+framework can be imported there is nothing to synchronise and windows are not
+refused; windows are read by libjoulestat (GPU counters extended past their
+wraps, short windows and resets handled), and the full joulestat figure of the
+last window (accuracy, CPU estimate, per-domain detail) is on
+monitor.last_joulestat_measurement.
+"""
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import Meter
+
+__all__ = ["ZeusMonitor", "Measurement", "sync_execution"]
+
+
+@dataclass
+class Measurement:
+    """Zeus's Measurement: time in s, energies in J, keyed by GPU (CUDA
+    ordinal) and CPU package index; cpu_energy/dram_energy are None where not
+    measured."""
+
+    time: float
+    gpu_energy: dict = field(default_factory=dict)
+    cpu_energy: "dict | None" = None
+    dram_energy: "dict | None" = None
+    soc_energy: None = None
+
+    @cached_property
+    def total_energy(self):
+        """The GPUs' energy (J), as Zeus defines it."""
+        return sum(self.gpu_energy.values())
+
+
+_FRAMEWORKS = ("torch", "jax", "cupy")
+
+
+def _import(name):
+    """The framework module, or None when it cannot be imported."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _sync_torch(torch, devices):
+    if not torch.cuda.is_available():
+        return False
+    for d in devices:
+        torch.cuda.synchronize(d)
+    return True
+
+
+def _sync_jax(jax, devices):
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:  # no GPU backend: nothing runs asynchronously on a GPU
+        return False
+    futures = [jax.device_put(0.0, device=gpus[d]) + 0 for d in devices]
+    futures.append(jax.device_put(0.0, device=jax.devices("cpu")[0]) + 0)
+    jax.block_until_ready(futures)
+    return True
+
+
+def _sync_cupy(cupy, devices):
+    for d in devices:
+        cupy.cuda.Device(d).synchronize()
+    return True
+
+
+_SYNC = {"torch": _sync_torch, "jax": _sync_jax, "cupy": _sync_cupy}
+
+
+def sync_execution(gpu_devices, sync_with="torch"):
+    """Wait for the work queued on these GPUs (CUDA ordinals) through the named
+    framework. Returns True when it synchronised, False when the framework
+    cannot be imported or has no GPU (then there is nothing to wait for)."""
+    if sync_with not in _SYNC:
+        raise ValueError(f"sync_with: {sync_with!r} is not one of {', '.join(_FRAMEWORKS)}")
+    mod = _import(sync_with)
+    return False if mod is None else _SYNC[sync_with](mod, list(gpu_devices))
+
+
+def _visible_devices():
+    """CUDA_VISIBLE_DEVICES as the CUDA runtime reads it: its entries up to the
+    first that names no GPU; None when unset."""
+    cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if cvd is None:
+        return None
+    out = []
+    for e in cvd.split(","):
+        e = e.strip()
+        if not (e.isdigit() or e.startswith(("GPU-", "MIG-"))):
+            break
+        out.append(e)
+    return out
+
+
+def _indices(arg, value):
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{arg} must be a list of int or None, not {type(value).__name__}")
+    out = list(value)
+    for i in out:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise TypeError(f"{arg}: an entry is {type(i).__name__} ({i!r}); accepted: int")
+        if i < 0:
+            raise ValueError(f"{arg}: {i} is negative; accepted: indices from 0")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{arg}: {out} names an index twice")
+    return out
+
+
+class ZeusMonitor:
+    """Zeus's ZeusMonitor on joulestat. Extra keyword arguments (backends=,
+    nvml_library=, period_ms=, ...) go to joulestat.Meter."""
+
+    def __init__(self, gpu_indices=None, cpu_indices=None, approx_instant_energy=False,
+                 log_file=None, sync_execution_with="torch", **meter_options):
+        if sync_execution_with not in _SYNC:
+            raise ValueError(f"sync_execution_with: {sync_execution_with!r} is not one of "
+                             f"{', '.join(_FRAMEWORKS)}")
+        if not isinstance(approx_instant_energy, (bool, int)):
+            raise TypeError("approx_instant_energy must be a bool")
+        gpus = _indices("gpu_indices", gpu_indices)
+        cpus = _indices("cpu_indices", cpu_indices)
+        self.approx_instant_energy = bool(approx_instant_energy)
+        self.sync_with = sync_execution_with
+        self._sync_fn = None  # resolved on first use: (module, function) or False
+
+        visible = _visible_devices()
+        selectors = None  # CUDA ordinal -> what the meter is asked for
+        if gpus is not None:
+            if visible is not None:
+                for k in gpus:
+                    if k >= len(visible):
+                        raise ValueError(f"gpu_indices: {k} is not a CUDA device: "
+                                         f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
+                                         f" makes {len(visible)} visible")
+                selectors = {k: visible[k] for k in gpus}
+            else:
+                selectors = {k: str(k) for k in gpus}
+        elif visible is not None:
+            selectors = dict(enumerate(visible))
+
+        no_gpus = gpus == [] or selectors == {}
+        names = [] if no_gpus else ["nvml"]
+        if cpus != []:
+            names.append("rapl")
+        opts = {"backends": names, "allow_estimate": False}
+        if selectors and not no_gpus:
+            opts["gpus"] = list(selectors.values())
+        opts.update(meter_options)
+        self._meter = Meter(**opts) if names else None
+        self._begun = {}  # key -> wall time at begin, for the log
+
+        # Map each GPU domain (named by NVML index) to its CUDA ordinal.
+        keys, cpu_found = {}, []
+        for d in self._meter.domains() if self._meter else ():
+            if d["kind"] == "gpu" and d["primary"] and d["name"][3:].isdigit():
+                idx, uuid = int(d["name"][3:]), d["device"].partition(":")[2]
+                if selectors is None:
+                    keys[idx] = idx
+                    continue
+                for k, sel in selectors.items():
+                    if (sel.isdigit() and int(sel) == idx) or (not sel.isdigit() and uuid
+                                                               and uuid.startswith(sel)):
+                        keys[idx] = k
+            elif d["kind"] == "package" and d["name"].startswith("package-"):
+                cpu_found.append(int(d["name"].rpartition("-")[2]))
+        if self._meter:
+            self._meter.gpu_keys = keys
+        self.gpu_indices = gpus if gpus is not None else sorted(keys.values())
+        missing = [k for k in self.gpu_indices if k not in keys.values()]
+        if missing:
+            raise ValueError(f"gpu_indices: no GPU measures CUDA device(s) {missing}")
+        if cpus is None:
+            self.cpu_indices = sorted(cpu_found)
+        else:
+            gone = [c for c in cpus if c not in cpu_found]
+            if gone:
+                raise ValueError(f"cpu_indices: no RAPL package {gone}; found {sorted(cpu_found)}")
+            self.cpu_indices = cpus
+        self._cpu_set = set(self.cpu_indices)
+
+        self.log_file = None
+        if log_file is not None:
+            path = os.fspath(log_file)
+            if os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.log_file = open(path, "w")
+            self.log_file.write("start_time,window_name,elapsed_time,"
+                                + ",".join(f"gpu{i}_energy" for i in self.gpu_indices) + "\n")
+            self.log_file.flush()
+        self.last_joulestat_measurement = None
+
+    # -- synchronisation ------------------------------------------------------
+    def _sync(self):
+        """Wait for queued GPU work; resolves the framework on first use, and
+        remembers when there is none (then this is one attribute test)."""
+        fn = self._sync_fn
+        if fn is None:
+            mod = _import(self.sync_with)
+            fn = self._sync_fn = (mod, _SYNC[self.sync_with]) if mod is not None else False
+        if fn and self.gpu_indices:
+            fn[1](fn[0], self.gpu_indices)
+
+    # -- windows --------------------------------------------------------------
+    def begin_window(self, key, sync_execution=True, restart=False):
+        """Begin a window named key (unique while open)."""
+        begun = self._begun
+        if key in begun:
+            if not restart:
+                raise ValueError(f"Measurement window '{key}' already exists")
+            self._cancel(key)
+        if sync_execution and self._sync_fn is not False:
+            self._sync()
+        if self._meter is not None:
+            self._meter.begin_window(key)
+        # The wall-clock start is what the log shows; without a log, nothing to keep.
+        begun[key] = time.time() if self.log_file is not None or self._meter is None else None
+
+    def _cancel(self, key):
+        self._begun.pop(key)
+        if self._meter is not None:
+            self._meter.cancel_window(key)
+
+    def end_window(self, key, sync_execution=True, cancel=False):
+        """End the window named key and return its Measurement (zeros with cancel=True)."""
+        begun = self._begun
+        if key not in begun:
+            raise ValueError(f"Measurement window '{key}' does not exist")
+        if sync_execution and self._sync_fn is not False:
+            self._sync()
+        if cancel:
+            self._cancel(key)
+            return Measurement(time=0.0, gpu_energy={g: 0.0 for g in self.gpu_indices},
+                               cpu_energy={c: 0.0 for c in self.cpu_indices})
+        start = begun.pop(key)
+        meter = self._meter
+        if meter is None:
+            return Measurement(time=time.time() - start, gpu_energy={})
+        m = meter.end_window(key)
+        self.last_joulestat_measurement = m
+        if self._cpu_set:
+            cpu, dram = self._cpu_dram(m)
+            out = Measurement(m.time, m.gpu_energy, cpu, dram)
+        else:
+            out = Measurement(m.time, m.gpu_energy)
+        if self.log_file is not None:
+            self.log_file.write(f"{start},{key},{out.time},"
+                                + ",".join(str(out.gpu_energy.get(g, 0.0))
+                                           for g in self.gpu_indices) + "\n")
+            self.log_file.flush()
+        return out
+
+    def _cpu_dram(self, m):
+        """{package index: J} of the CPU packages and their DRAM, None where none."""
+        cpu, dram = {}, {}
+        for d in m.domains:
+            kind = d.kind
+            if kind in ("package", "dram") and d.name[-1].isdigit():
+                i = int(d.name.rpartition("-")[2])
+                if i in self._cpu_set:
+                    (cpu if kind == "package" else dram)[i] = d.energy
+        return cpu or None, dram or None
+
+    def reset_windows(self):
+        """Cancel every open window."""
+        for key in list(self._begun):
+            self._cancel(key)
+
+    def __del__(self):
+        m = getattr(self, "_meter", None)
+        if m is not None:
+            m.close()
+        f = getattr(self, "log_file", None)
+        if f is not None:
+            f.close()
