@@ -23,6 +23,8 @@ struct jst_backend_ctx {
 	const char *sysfs_root;   /* "/sys" or a simulator's tree */
 	const char *procfs_root;  /* "/proc" or a fixture */
 	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
+	const char *devfs_root;   /* "/dev" or a simulator's tree (MSR device files) */
+	const char *perf_library; /* "" = perf_event_open itself, else a stand-in (sim/perf) */
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
 	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
@@ -91,6 +93,8 @@ const struct jst_backend_ops *jst_registry_get(size_t index);
 /* Backends (one extern per file in src/backends/). */
 extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
+extern const struct jst_backend_ops jst_backend_rapl_perf;
+extern const struct jst_backend_ops jst_backend_rapl_msr;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */

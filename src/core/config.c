@@ -67,6 +67,12 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 	if (!rc)
 		rc = pick(out->nvml_library, sizeof out->nvml_library, cfg->nvml_library,
 		          "JOULESTAT_NVML_LIBRARY", "libnvidia-ml.so.1");
+	if (!rc)
+		rc = pick(out->devfs_root, sizeof out->devfs_root, NULL, "JOULESTAT_DEVFS_ROOT",
+		          "/dev");
+	if (!rc)
+		rc = pick(out->perf_library, sizeof out->perf_library, NULL,
+		          "JOULESTAT_PERF_LIBRARY", "");
 	if (rc)
 		return rc;
 

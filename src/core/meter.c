@@ -65,6 +65,8 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	    .sysfs_root = rc->sysfs_root,
 	    .procfs_root = rc->procfs_root,
 	    .nvml_library = rc->nvml_library,
+	    .devfs_root = rc->devfs_root,
+	    .perf_library = rc->perf_library,
 	    .gpus = rc->gpus_set ? rc->gpus : NULL,
 	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,

@@ -125,6 +125,8 @@ struct jst_resolved_config {
 	char sysfs_root[512];
 	char procfs_root[512];
 	char nvml_library[512];
+	char devfs_root[512];
+	char perf_library[512];
 	char gpus[1024];
 	int gpus_set;
 	char backends[256];

@@ -2,9 +2,8 @@
 #include "backend.h"
 
 static const struct jst_backend_ops *const registry[] = {
-    &jst_backend_nvml,
-    &jst_backend_rapl,
-    &jst_backend_estimate,
+    &jst_backend_nvml,     &jst_backend_rapl,     &jst_backend_rapl_perf,
+    &jst_backend_rapl_msr, &jst_backend_estimate,
 };
 
 size_t jst_registry_count(void)

@@ -22,6 +22,7 @@ _BUILD_PATHS = {
     "JOULESTAT": "src/cli/joulestat",
     "SIM_POWERCAP": "sim/powercap/jst-sim-powercap",
     "SIM_TRUTH": "sim/jst-sim-truth",
+    "SIM_PERF": "sim/perf/libjst-sim-perf.so",
 }
 
 
@@ -78,9 +79,13 @@ class PowercapSim:
 
     Keyword options map to the simulator's: packages=1 -> --packages 1,
     no_dram=True -> --no-dram, modulus_j=40 -> --modulus-j 40.
+    views=True also serves the same counters as MSR files (--devfs) and through
+    the perf power PMU (--perf, read through sim/perf's stand-in seam), with a
+    cpuinfo and CPU topology (--procfs): env() then points joulestat at them.
     """
 
     def __init__(self, **opts):
+        self.views = opts.pop("views", False)
         self.opts = opts
         self.trace = opts.get("trace", "const:50")
         self.proc = None
@@ -97,6 +102,11 @@ class PowercapSim:
         self.truth_path = os.path.join(self.dir, "truth.json")
         args = [binary("SIM_POWERCAP"), "--root", self.root, "--ready", self.ready_path,
                 "--truth", self.truth_path]
+        if self.views:
+            self.procfs = os.path.join(self.dir, "proc")
+            self.devfs = os.path.join(self.dir, "dev")
+            self.perf = os.path.join(self.dir, "perf")
+            args += ["--procfs", self.procfs, "--devfs", self.devfs, "--perf", self.perf]
         for key, val in self.opts.items():
             flag = "--" + key.replace("_", "-")
             if val is True:
@@ -121,6 +131,11 @@ class PowercapSim:
     def env(self, **extra):
         env = dict(os.environ)
         env["JOULESTAT_SYSFS_ROOT"] = self.root
+        if self.views:
+            env["JOULESTAT_PROCFS_ROOT"] = self.procfs
+            env["JOULESTAT_DEVFS_ROOT"] = self.devfs
+            env["JOULESTAT_PERF_LIBRARY"] = binary("SIM_PERF")
+            env["JSTSIM_PERF_DIR"] = self.perf
         env.update(extra)
         return env
 
@@ -179,6 +194,15 @@ class PowercapSim:
         return raw(end_ns) // zone["modulus_uj"] - raw(begin_ns) // zone["modulus_uj"]
 
 
+    def msr_wraps_between(self, zone, begin_ns, end_ns):
+        """How many times zone's 32-bit MSR counter wrapped between two instants."""
+        def raw(t_ns):
+            e = truth_energy(self.trace, 0, self.seconds(t_ns), scale=zone["scale"],
+                             tick=self.tick_s)
+            return zone["msr_base"] + int(e / zone["msr_unit_j"])
+        return raw(end_ns) // 2**32 - raw(begin_ns) // 2**32
+
+
 def run_joulestat(args, env=None, timeout=60, prefix=()):
     """Run joulestat with args; returns the CompletedProcess (text)."""
     return subprocess.run(list(prefix) + [binary("JOULESTAT")] + list(args), env=env,
@@ -221,6 +245,8 @@ class EmptyMachine:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JSTSIM_")}
         env.pop("CUDA_VISIBLE_DEVICES", None)
         env["JOULESTAT_SYSFS_ROOT"] = self.dir
+        env["JOULESTAT_DEVFS_ROOT"] = self.dir
+        env.pop("JOULESTAT_PERF_LIBRARY", None)
         env["JOULESTAT_NVML_LIBRARY"] = os.path.join(self.dir, "no-libnvidia-ml.so.1")
         env.update(extra)
         return env
