@@ -83,6 +83,20 @@ class CrossValidateTest(unittest.TestCase):
         self.assertEqual(t["system"]["parts"], 1)
 
 
+class ValidateTest(unittest.TestCase):
+    def test_validate_shows_three_methods_agreeing(self):
+        with PowercapSim(views=True, packages=1, trace=STEPS) as sim:
+            proc = run_joulestat(["validate", "--backends", ",".join(METHODS), "--",
+                                  "sleep", "0.5"], env=sim.env())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        group = proc.stdout.split("package-0  (package, cpu:package-0)")[1].split("\n\n")[0]
+        for method in ("rapl/powercap (counter)", "rapl-perf/perf (counter)",
+                       "rapl-msr/msr (counter)"):
+            self.assertIn(method, group)
+        self.assertEqual(group.count("agrees"), 2, group)
+        self.assertIn("every comparison lies within the combined accuracy classes", proc.stdout)
+
+
 class WithoutPowercapTest(unittest.TestCase):
     def test_perf_counts_msr_cross_checks(self):
         with PowercapSim(views=True, no_powercap=True, packages=2, trace="const:40") as sim:
