@@ -95,6 +95,8 @@ extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
 extern const struct jst_backend_ops jst_backend_rapl_perf;
 extern const struct jst_backend_ops jst_backend_rapl_msr;
+extern const struct jst_backend_ops jst_backend_hwmon;
+extern const struct jst_backend_ops jst_backend_jetson;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */

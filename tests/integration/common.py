@@ -23,6 +23,7 @@ _BUILD_PATHS = {
     "SIM_POWERCAP": "sim/powercap/jst-sim-powercap",
     "SIM_TRUTH": "sim/jst-sim-truth",
     "SIM_PERF": "sim/perf/libjst-sim-perf.so",
+    "SIM_HWMON": "sim/hwmon/jst-sim-hwmon",
 }
 
 
@@ -201,6 +202,48 @@ class PowercapSim:
                              tick=self.tick_s)
             return zone["msr_base"] + int(e / zone["msr_unit_j"])
         return raw(end_ns) // 2**32 - raw(begin_ns) // 2**32
+
+
+class HwmonSim(PowercapSim):
+    """jst-sim-hwmon with one layout (orin, xavier-nx, amd-energy, grace) in a
+    temporary directory, or under another simulator's root (root=...)."""
+
+    def __init__(self, layout, root=None, **opts):
+        super().__init__(**opts)
+        self.layout = layout
+        self.shared_root = root
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="jst-hwmon-")
+        os.chmod(self.dir, 0o755)
+        self.root = self.shared_root or os.path.join(self.dir, "sys")
+        os.makedirs(self.root, 0o755, exist_ok=True)
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self.truth_path = os.path.join(self.dir, "truth.json")
+        args = [binary("SIM_HWMON"), "--root", self.root, "--layout", self.layout,
+                "--ready", self.ready_path, "--truth", self.truth_path]
+        for key, val in self.opts.items():
+            args += ["--" + key.replace("_", "-"), str(val)]
+        self.log = open(os.path.join(self.dir, "sim.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_file(self.ready_path, 20, self.proc)
+        except AssertionError:
+            self.log.seek(0)
+            msg = self.log.read()
+            self.__exit__(None, None, None)
+            raise AssertionError("jst-sim-hwmon did not start: " + msg)
+        with open(self.ready_path) as f:
+            ready = json.load(f)
+        self.start_ns = ready["start_ns"]
+        self.tick_s = ready["tick_s"]
+        return self
+
+    def zone(self, name, mmio=False):
+        for r in self.truth["rails"]:
+            if r["name"] == name:
+                return r
+        raise KeyError(name)
 
 
 def run_joulestat(args, env=None, timeout=60, prefix=()):
