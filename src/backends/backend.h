@@ -25,6 +25,7 @@ struct jst_backend_ctx {
 	const char *nvml_library; /* "libnvidia-ml.so.1" or sim/nvml's build */
 	const char *devfs_root;   /* "/dev" or a simulator's tree (MSR device files) */
 	const char *perf_library; /* "" = perf_event_open itself, else a stand-in (sim/perf) */
+	const char *amdsmi_library; /* "" = libamd_smi.so, then librocm_smi64.so */
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
 	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
@@ -97,6 +98,7 @@ extern const struct jst_backend_ops jst_backend_rapl_perf;
 extern const struct jst_backend_ops jst_backend_rapl_msr;
 extern const struct jst_backend_ops jst_backend_hwmon;
 extern const struct jst_backend_ops jst_backend_jetson;
+extern const struct jst_backend_ops jst_backend_amdsmi;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */

@@ -73,6 +73,9 @@ int jst_config_resolve(const jst_config *cfg, struct jst_resolved_config *out)
 	if (!rc)
 		rc = pick(out->perf_library, sizeof out->perf_library, NULL,
 		          "JOULESTAT_PERF_LIBRARY", "");
+	if (!rc)
+		rc = pick(out->amdsmi_library, sizeof out->amdsmi_library, NULL,
+		          "JOULESTAT_AMDSMI_LIBRARY", "");
 	if (rc)
 		return rc;
 

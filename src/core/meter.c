@@ -67,6 +67,7 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	    .nvml_library = rc->nvml_library,
 	    .devfs_root = rc->devfs_root,
 	    .perf_library = rc->perf_library,
+	    .amdsmi_library = rc->amdsmi_library,
 	    .gpus = rc->gpus_set ? rc->gpus : NULL,
 	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,

@@ -127,6 +127,7 @@ struct jst_resolved_config {
 	char nvml_library[512];
 	char devfs_root[512];
 	char perf_library[512];
+	char amdsmi_library[512];
 	char gpus[1024];
 	int gpus_set;
 	char backends[256];

@@ -3,6 +3,7 @@
 
 static const struct jst_backend_ops *const registry[] = {
     &jst_backend_nvml,      /* GPU counters */
+    &jst_backend_amdsmi,    /* AMD GPU counters */
     &jst_backend_rapl,      /* RAPL: powercap first, then the same counters other ways */
     &jst_backend_rapl_perf, /* perf power PMU */
     &jst_backend_rapl_msr,  /* /dev/cpu/N/msr */

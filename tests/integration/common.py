@@ -277,7 +277,7 @@ def domains_by_name(measurement):
 
 class EmptyMachine:
     """A machine where only the estimate backend can work, whatever the host
-    has: an empty sysfs root (no RAPL) and an NVML library that does not exist.
+    has: an empty sysfs root (no RAPL) and NVML and AMD SMI libraries that do not exist.
     A context manager; env() gives the environment for joulestat."""
 
     def __enter__(self):
@@ -291,6 +291,8 @@ class EmptyMachine:
         env["JOULESTAT_DEVFS_ROOT"] = self.dir
         env.pop("JOULESTAT_PERF_LIBRARY", None)
         env["JOULESTAT_NVML_LIBRARY"] = os.path.join(self.dir, "no-libnvidia-ml.so.1")
+        # meson's LD_LIBRARY_PATH reaches sim/amdsmi's libamd_smi.so: name none.
+        env["JOULESTAT_AMDSMI_LIBRARY"] = os.path.join(self.dir, "no-libamd_smi.so")
         env.update(extra)
         return env
 
