@@ -99,6 +99,7 @@ extern const struct jst_backend_ops jst_backend_rapl_msr;
 extern const struct jst_backend_ops jst_backend_hwmon;
 extern const struct jst_backend_ops jst_backend_jetson;
 extern const struct jst_backend_ops jst_backend_amdsmi;
+extern const struct jst_backend_ops jst_backend_apple;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */

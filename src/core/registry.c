@@ -8,6 +8,7 @@ static const struct jst_backend_ops *const registry[] = {
     &jst_backend_rapl_perf, /* perf power PMU */
     &jst_backend_rapl_msr,  /* /dev/cpu/N/msr */
     &jst_backend_hwmon,     /* hwmon energy and power */
+    &jst_backend_apple,     /* Apple Silicon: the SoC's energy model */
     &jst_backend_jetson,    /* Jetson rails: power, integrated */
     &jst_backend_estimate,  /* the model, last */
 };
