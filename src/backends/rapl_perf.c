@@ -120,7 +120,7 @@ static int perf_event_def(const char *pmu, const char *event, struct perf_event_
 	return 0;
 }
 
-/* A cpulist ("0,18" or "0-1,4"): calls back with each CPU. */
+/* A cpulist ("0,18" or "0-1,4") into cpus[0..*n-1]. */
 static int perf_parse_cpulist(const char *s, int *cpus, size_t max, size_t *n)
 {
 	*n = 0;
