@@ -52,6 +52,12 @@ int jst_cpu_id_read(const char *procfs_root, struct jst_cpu_id *out)
 			out->family = (unsigned)strtoul(v, NULL, 10);
 		} else if ((v = cpuinfo_value(line, "model"))) {
 			out->model = (unsigned)strtoul(v, NULL, 10);
+		} else if ((v = cpuinfo_value(line, "flags"))) {
+			size_t n = strlen("hypervisor");
+			for (const char *p = strstr(v, "hypervisor"); p;
+			     p = strstr(p + 1, "hypervisor"))
+				if ((p == v || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+					out->hypervisor = 1;
 		}
 	}
 	fclose(f);

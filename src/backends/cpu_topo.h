@@ -14,6 +14,8 @@ struct jst_cpu_id {
 	enum jst_cpu_vendor vendor; /* Hygon counts as AMD: same RAPL MSRs */
 	char vendor_id[16];         /* as /proc/cpuinfo says it: "GenuineIntel" */
 	unsigned family, model;
+	int hypervisor; /* "hypervisor" among the flags: a VM, whose RAPL is rarely passed through
+	                 */
 };
 
 /* One online CPU and where it sits. */

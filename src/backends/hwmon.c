@@ -109,6 +109,8 @@ static int hwmon_add(struct hwmon_scan *s, const char *dir, const char *hwname, 
 		d->accuracy = HWMON_ACC_COUNTER;
 		d->unit_j = 1e-6;
 		d->modulus = 0; /* the hwmon ABI: a 64-bit accumulator */
+		/* Above any socket's draw: a bound on jumps, not an estimate. */
+		d->max_power_w = 1000;
 		d->refresh_s = hwmon_refresh(dir, NULL);
 	} else {
 		d->method = JST_METHOD_POWER;

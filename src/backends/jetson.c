@@ -38,6 +38,8 @@ static void jetson_describe(struct jst_domain_desc *d, const char *rail, double 
 	d->method = JST_METHOD_POWER;
 	d->accuracy = JETSON_ACC;
 	d->refresh_s = refresh_s;
+	/* Above any Jetson module's input (AGX Orin: 60 W): rejects garbage only. */
+	d->max_power_w = 150;
 	int cpu = strstr(rail, "CPU") != NULL, gpu = strstr(rail, "GPU") != NULL;
 	if (jetson_is_module(rail))
 		d->kind = JST_KIND_PLATFORM;

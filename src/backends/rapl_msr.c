@@ -121,12 +121,15 @@ static void msr_fill(struct jst_domain_desc *d, jst_kind kind, const char *name,
 	snprintf(d->note, sizeof d->note, "%s", note);
 }
 
-static int msr_open_reason(const char *path, int err, char *reason, size_t len)
+static int msr_open_reason(const char *path, int err, int vm, char *reason, size_t len)
 {
 	if (err == -ENOENT || err == -ENXIO || err == -ENODEV)
-		snprintf(reason, len,
-		         "%s: %s. Load the msr driver (sudo modprobe msr) and run as root",
-		         jst_path_tail(path, 100), strerror(-err));
+		snprintf(
+		    reason, len,
+		    "%s: %s. Load the msr driver (sudo modprobe msr) and run as root%s",
+		    jst_path_tail(path, 100), strerror(-err),
+		    vm ? " (this is a virtual machine: its hypervisor rarely passes RAPL through)"
+		       : "");
 	else if (err == -EACCES || err == -EPERM)
 		snprintf(
 		    reason, len,
@@ -154,7 +157,7 @@ static int msr_add_package(struct msr_state *st, const struct jst_cpu_id *id,
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return msr_open_reason(path, -errno, reason, len);
+		return msr_open_reason(path, -errno, id->hypervisor, reason, len);
 	st->fds[st->nfds++] = fd;
 
 	int amd = id->vendor == JST_CPU_AMD;

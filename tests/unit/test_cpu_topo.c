@@ -76,15 +76,20 @@ static void vendors(void **st)
 	id.model = 158; /* a client part: the unit register holds */
 	assert_true(jst_cpu_server_dram_unit(&id) == 0);
 
-	put("proc/cpuinfo", "vendor_id\t: HygonGenuine\ncpu family\t: 24\nmodel\t\t: 1\n");
+	assert_int_equal(id.hypervisor, 0);
+	put("proc/cpuinfo", "vendor_id\t: HygonGenuine\ncpu family\t: 24\nmodel\t\t: 1\n"
+	                    "flags\t\t: fpu vme hypervisor lahf_lm\n");
 	assert_int_equal(jst_cpu_id_read(proc, &id), 0);
 	assert_int_equal(id.vendor, JST_CPU_AMD);
+	assert_int_equal(id.hypervisor, 1);
 	assert_int_equal(id.family, 24);
 	assert_true(jst_cpu_server_dram_unit(&id) == 0);
 
-	put("proc/cpuinfo", "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n");
+	put("proc/cpuinfo", "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n"
+	                    "flags\t\t: nothypervisor hypervisors\n");
 	assert_int_equal(jst_cpu_id_read(proc, &id), 0);
 	assert_int_equal(id.vendor, JST_CPU_OTHER);
+	assert_int_equal(id.hypervisor, 0);
 
 	snprintf(proc, sizeof proc, "%s/nothing", root);
 	assert_int_equal(jst_cpu_id_read(proc, &id), -ENOENT);
