@@ -19,6 +19,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define SIM_MAX 8
+#define SIM_PARTS 8
 #define SIM_TICK_NS 1000000LL /* the accumulator refreshes every 1 ms */
 #define SIM_FAIL 1            /* a generic failure code of both APIs */
 
@@ -34,6 +35,8 @@ static struct {
 	int64_t start_ns;
 	unsigned n;
 	int nocounter;
+	char partition[8]; /* "SPX", or "CPX" with nparts processors per GPU */
+	unsigned nparts;
 	unsigned wrap_bits; /* the accumulator's width: 32 (SMU 11) or 64 */
 	double res_uj;
 	struct sim_trace *trace;
@@ -75,6 +78,13 @@ static int sim_init(void)
 		sim.n = 1;
 	sim.res_uj = atof(env("JSTSIM_AMDSMI_RESOLUTION_UJ", "15.2587890625"));
 	sim.nocounter = atoi(env("JSTSIM_AMDSMI_NOCOUNTER", "0"));
+	/* "CPX:4": each GPU shows as 4 partitions of one socket, sharing its counter. */
+	const char *part = env("JSTSIM_AMDSMI_PARTITION", "SPX");
+	sim.nparts = 1;
+	if (sscanf(part, "%7[A-Z]:%u", sim.partition, &sim.nparts) < 1)
+		snprintf(sim.partition, sizeof sim.partition, "SPX");
+	if (sim.nparts < 1 || sim.nparts > SIM_PARTS)
+		sim.nparts = 1;
 	sim.wrap_bits = (unsigned)atoi(env("JSTSIM_AMDSMI_WRAP_BITS", "64"));
 	int near_wrap = atoi(env("JSTSIM_AMDSMI_NEAR_WRAP", "0"));
 	snprintf(sim.spec, sizeof sim.spec, "%s", env("JSTSIM_AMDSMI_TRACE", "const:300"));
@@ -241,14 +251,16 @@ EXPORT int rsmi_status_string(int status, const char **text)
 
 #else
 
-/* Handles are pointers to these: one socket and one GPU per index. */
-static unsigned handle[SIM_MAX] = {0, 1, 2, 3, 4, 5, 6, 7};
+/* Handles point into these: a socket per GPU, a processor per partition. */
+static unsigned socket_handle[SIM_MAX];
+static unsigned proc_handle[SIM_MAX][SIM_PARTS];
 
 static int sim_index(amdsmi_processor_handle h, unsigned *k)
 {
-	if (!sim.refs || h < (void *)&handle[0] || h > (void *)&handle[SIM_MAX - 1])
+	const unsigned *p = h, *first = &proc_handle[0][0];
+	if (!sim.refs || p < first || p > &proc_handle[SIM_MAX - 1][SIM_PARTS - 1])
 		return SIM_FAIL;
-	*k = *(unsigned *)h;
+	*k = (unsigned)((p - first) / SIM_PARTS);
 	return *k < sim.n ? 0 : SIM_FAIL;
 }
 
@@ -266,7 +278,7 @@ EXPORT int amdsmi_get_socket_handles(uint32_t *count, amdsmi_socket_handle *h)
 		return SIM_FAIL;
 	if (h) {
 		for (unsigned k = 0; k < sim.n && k < *count; k++)
-			h[k] = &handle[k];
+			h[k] = &socket_handle[k];
 	}
 	*count = sim.n;
 	return 0;
@@ -274,12 +286,21 @@ EXPORT int amdsmi_get_socket_handles(uint32_t *count, amdsmi_socket_handle *h)
 EXPORT int amdsmi_get_processor_handles(amdsmi_socket_handle s, uint32_t *count,
                                         amdsmi_processor_handle *h)
 {
-	unsigned k;
-	if (sim_index(s, &k) || !count)
+	const unsigned *p = s;
+	if (!sim.refs || !count || p < &socket_handle[0] || p >= &socket_handle[sim.n])
 		return SIM_FAIL;
-	if (h && *count >= 1)
-		h[0] = &handle[k];
-	*count = 1;
+	unsigned k = (unsigned)(p - socket_handle);
+	for (unsigned i = 0; h && i < sim.nparts && i < *count; i++)
+		h[i] = &proc_handle[k][i];
+	*count = sim.nparts;
+	return 0;
+}
+EXPORT int amdsmi_get_gpu_compute_partition(amdsmi_processor_handle h, char *part, uint32_t len)
+{
+	unsigned k;
+	if (sim_index(h, &k) || !part || len < 4)
+		return SIM_FAIL;
+	snprintf(part, len, "%s", sim.partition);
 	return 0;
 }
 EXPORT int amdsmi_get_energy_count(amdsmi_processor_handle h, uint64_t *e, float *res, uint64_t *ts)

@@ -23,6 +23,7 @@
 struct amd_gpu {
 	amdsmi_processor_handle h; /* AMD SMI */
 	uint32_t index;            /* ROCm SMI */
+	char note[JST_NOTE_MAX];
 };
 
 struct amd_state {
@@ -49,6 +50,7 @@ static int amd_load(struct jst_amd_api *a, const char *path)
 	LOAD(amdsmi_get_temp_metric);
 	LOAD(amdsmi_get_gpu_activity);
 	LOAD(amdsmi_status_code_to_string);
+	LOAD(amdsmi_get_gpu_compute_partition);
 	if (a->amdsmi_init && a->amdsmi_shut_down && a->amdsmi_get_socket_handles &&
 	    a->amdsmi_get_processor_handles && a->amdsmi_get_energy_count)
 		return 0;
@@ -142,8 +144,25 @@ static int amd_enumerate(struct amd_state *st, char *reason, size_t len)
 	for (uint32_t s = 0; s < ns && s < AMD_MAX_GPUS; s++) {
 		amdsmi_processor_handle h[AMD_MAX_GPUS];
 		uint32_t np = AMD_MAX_GPUS;
-		if (a->amdsmi_get_processor_handles(sockets[s], &np, h))
+		if (a->amdsmi_get_processor_handles(sockets[s], &np, h) || np == 0)
 			continue;
+		/* Compute partitions (MI300 CPX, DPX...) are processors of one socket
+		 * that share the GPU's energy counter: one domain, the whole GPU, as
+		 * MIG instances are. */
+		char part[16] = "";
+		if (np > 1 && a->amdsmi_get_gpu_compute_partition &&
+		    a->amdsmi_get_gpu_compute_partition(h[0], part, sizeof part) == 0 && part[0] &&
+		    strcmp(part, "SPX") != 0) {
+			struct amd_gpu *g = &st->gpu[st->n++];
+			g->h = h[0];
+			snprintf(g->note, sizeof g->note,
+			         "compute partitions (%.8s, %u): energy is the whole GPU's, "
+			         "reported once",
+			         part, (unsigned)np);
+			if (st->n == AMD_MAX_GPUS)
+				break;
+			continue;
+		}
 		for (uint32_t p = 0; p < np && st->n < AMD_MAX_GPUS; p++)
 			st->gpu[st->n++].h = h[p];
 	}
@@ -203,6 +222,7 @@ static int amd_declare(struct amd_state *st, size_t i, size_t *nd, char *reason,
 	d->max_power_w = AMD_MAX_POWER_W;
 	d->refresh_s = 0; /* firmware-dependent: measured by the core */
 	d->resolution_j = d->unit_j;
+	snprintf(d->note, sizeof d->note, "%s", st->gpu[i].note);
 	/* Keep the handle with the domain it now belongs to. */
 	st->gpu[*nd] = st->gpu[i];
 	(*nd)++;

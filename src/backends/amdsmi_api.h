@@ -54,6 +54,8 @@ struct jst_amd_api {
 	                              int64_t *temperature);
 	int (*amdsmi_get_gpu_activity)(amdsmi_processor_handle h, amdsmi_engine_usage_t *info);
 	int (*amdsmi_status_code_to_string)(int status, const char **text);
+	int (*amdsmi_get_gpu_compute_partition)(amdsmi_processor_handle h, char *partition,
+	                                        uint32_t len);
 	/* ROCm SMI */
 	int (*rsmi_init)(uint64_t flags);
 	int (*rsmi_shut_down)(void);

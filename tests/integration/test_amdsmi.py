@@ -85,6 +85,19 @@ class AmdsmiCase(unittest.TestCase):
             self.assert_counter(sim, m, doms["amdgpu%d" % k], k)
         self.assertEqual(m["totals"]["gpu"]["parts"], 2)
 
+    def test_compute_partitions_are_one_whole_gpu(self):
+        # MI300 in CPX mode: each GPU's socket lists 4 partitions that share its
+        # counter. Counted per partition, the energy would be 4x.
+        with AmdSim(gpus=2, partition="CPX:4", trace=STEPS) as sim:
+            m = self.run_sim(sim)
+        doms = {d["name"]: d for d in m["domains"]}
+        self.assertEqual(sorted(doms), ["amdgpu0", "amdgpu1"])
+        for k in (0, 1):
+            d = doms["amdgpu%d" % k]
+            self.assertIn("compute partitions (CPX, 4)", d["note"])
+            self.assertIn("whole GPU", d["note"])
+            self.assert_counter(sim, m, d, k)
+
     def test_rocm_smi_fallback_exact(self):
         with AmdSim(library="librocm_smi64.so", trace=STEPS) as sim:
             m = self.run_sim(sim)
