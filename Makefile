@@ -51,9 +51,10 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 # clang prints "N warnings generated." for warnings it suppressed in system
-# headers (Python's): only real findings are shown.
+# headers (Python's): only real findings are shown. *_macos.c build only on
+# macOS (they include its system headers): checked there.
 tidy: build
-	@out=$$(clang-tidy -p $(BUILD) --quiet $$(git ls-files '*.c') 2>&1); rc=$$?; \
+	@out=$$(clang-tidy -p $(BUILD) --quiet $$(git ls-files '*.c' | grep -v '_macos\.c$$') 2>&1); rc=$$?; \
 	printf '%s\n' "$$out" | grep -v ' warnings\? generated\.$$' | grep . ; exit $$rc
 
 clean:

@@ -55,7 +55,22 @@ static void usage(FILE *f)
 	    "  --tick-ms MS        counter refresh period (default 1)\n"
 	    "  --duration S        stop after S seconds (default 0: at SIGTERM/SIGINT)\n"
 	    "  --ready FILE        written once the tree is complete: {\"start_ns\": ...}\n"
-	    "  --truth FILE        written at exit: the exact energy of every zone\n");
+	    "  --truth FILE        written at exit: the exact energy of every zone\n"
+	    "The same counters through MSRs and perf (docs/backends/rapl-msr.md, rapl-perf.md):\n"
+	    "  --procfs DIR        write DIR/cpuinfo and DIR/sys/kernel/perf_event_paranoid\n"
+	    "  --devfs DIR         MSR files DIR/cpu/N/msr (8 bytes per register at its address)\n"
+	    "  --perf DIR          the power PMU under ROOT/bus/event_source/devices/power and\n"
+	    "                      its counts in DIR for sim/perf's stand-in (JSTSIM_PERF_DIR)\n"
+	    "  --perf-refuse       sim/perf refuses every event with EACCES\n"
+	    "  --no-powercap       no class/powercap tree (MSR and perf only)\n"
+	    "  --vendor V          intel (default) or amd (package counter only)\n"
+	    "  --cpu-model N       cpuinfo's model (default 158); Intel server models (85, 106,\n"
+	    "                      143, ...) count DRAM in 2^-16 J whatever the unit register "
+	    "says\n"
+	    "  --esu N             energy status unit: counters count 2^-N J (default 14 Intel,\n"
+	    "                      16 AMD); 27 makes the 32-bit counters wrap every 32 J\n"
+	    "  --cpus-per-package N  CPUs per package-die in the topology (default 2)\n"
+	    "  --msr-reset-after S the MSR counters restart at 0 after S seconds\n");
 }
 
 static int parse_double(const char *arg, const char *opt, double lo, double *out)
@@ -108,6 +123,16 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		O_DUR,
 		O_READY,
 		O_TRUTH,
+		O_PROCFS,
+		O_DEVFS,
+		O_PERF,
+		O_PREFUSE,
+		O_NOPC,
+		O_VENDOR,
+		O_MODEL,
+		O_ESU,
+		O_CPP,
+		O_MRESET,
 		O_HELP
 	};
 	static const struct option longopts[] = {
@@ -131,6 +156,16 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	    {"duration", required_argument, 0, O_DUR},
 	    {"ready", required_argument, 0, O_READY},
 	    {"truth", required_argument, 0, O_TRUTH},
+	    {"procfs", required_argument, 0, O_PROCFS},
+	    {"devfs", required_argument, 0, O_DEVFS},
+	    {"perf", required_argument, 0, O_PERF},
+	    {"perf-refuse", no_argument, 0, O_PREFUSE},
+	    {"no-powercap", no_argument, 0, O_NOPC},
+	    {"vendor", required_argument, 0, O_VENDOR},
+	    {"cpu-model", required_argument, 0, O_MODEL},
+	    {"esu", required_argument, 0, O_ESU},
+	    {"cpus-per-package", required_argument, 0, O_CPP},
+	    {"msr-reset-after", required_argument, 0, O_MRESET},
 	    {"help", no_argument, 0, O_HELP},
 	    {0, 0, 0, 0},
 	};
@@ -141,7 +176,10 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 	                         .modulus_j = 262143.328850,
 	                         .garbage_after_s = 1,
 	                         .dram_scale = 0.2,
-	                         .tick_s = 0.001};
+	                         .tick_s = 0.001,
+	                         .cpu_model = 158,
+	                         .cpus_per_package = 2};
+	int esu_set = 0;
 	int c;
 	double v;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -214,6 +252,48 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		case O_TRUTH:
 			o->truth_path = optarg;
 			break;
+		case O_PROCFS:
+			o->procfs = optarg;
+			break;
+		case O_DEVFS:
+			o->devfs = optarg;
+			break;
+		case O_PERF:
+			o->perf = optarg;
+			break;
+		case O_PREFUSE:
+			o->perf_refuse = 1;
+			break;
+		case O_NOPC:
+			o->no_powercap = 1;
+			break;
+		case O_VENDOR:
+			if (strcmp(optarg, "intel") != 0 && strcmp(optarg, "amd") != 0) {
+				fprintf(stderr, "jst-sim-powercap: unknown vendor '%s'\n", optarg);
+				return -EINVAL;
+			}
+			o->amd = !strcmp(optarg, "amd");
+			break;
+		case O_MODEL:
+		case O_ESU:
+		case O_CPP:
+			if (!(rc = parse_double(optarg, "a count", c == O_MODEL ? 0 : 1, &v))) {
+				if (v != floor(v) || v > (c == O_ESU ? 31 : 255)) {
+					fprintf(stderr, "jst-sim-powercap: bad count '%s'\n",
+					        optarg);
+					return -EINVAL;
+				}
+				if (c == O_MODEL)
+					o->cpu_model = (unsigned)v;
+				else if (c == O_ESU)
+					o->esu = (unsigned)v, esu_set = 1;
+				else
+					o->cpus_per_package = (unsigned)v;
+			}
+			break;
+		case O_MRESET:
+			rc = parse_double(optarg, "--msr-reset-after", 0, &o->msr_reset_after);
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -223,6 +303,13 @@ static int parse_opts(int argc, char **argv, struct simpc_opts *o)
 		}
 		if (rc)
 			return rc;
+	}
+	if (!esu_set)
+		o->esu = o->amd ? 16 : 14;
+	if (o->perf && o->packages * o->dies > SIMPC_MAX_TOPS) {
+		fprintf(stderr, "jst-sim-powercap: --perf serves at most %d package-dies\n",
+		        SIMPC_MAX_TOPS);
+		return -EINVAL;
 	}
 	if (optind < argc || !o->root) {
 		usage(stderr);

@@ -78,10 +78,15 @@ int simpc_write_truth(const struct simpc *s)
 		fprintf(
 		    f,
 		    ", \"mmio\": %s, \"scale\": %.17g, \"base_uj\": %llu, \"modulus_uj\": %llu, "
-		    "\"energy_j\": %.9f, \"counted_j\": %.6f, \"wraps\": %llu}%s\n",
+		    "\"energy_j\": %.9f, \"counted_j\": %.6f, \"wraps\": %llu, ",
 		    z->mmio ? "true" : "false", z->scale, (unsigned long long)z->base_uj,
-		    (unsigned long long)z->modulus_uj, exact, (double)z->counted_uj * 1e-6, wraps,
-		    i + 1 < s->nzones ? "," : "");
+		    (unsigned long long)z->modulus_uj, exact, (double)z->counted_uj * 1e-6, wraps);
+		fprintf(f,
+		        "\"msr\": %u, \"perf_event\": %u, \"msr_unit_j\": %.17g, "
+		        "\"msr_base\": %llu, \"msr_wraps\": %llu}%s\n",
+		        (unsigned)z->msr, z->event, z->msr_unit_j, (unsigned long long)z->msr_base,
+		        (unsigned long long)((z->msr_base + z->msr_counted) >> 32),
+		        i + 1 < s->nzones ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
 	return commit_tmp(f, tmp, s->o.truth_path);

@@ -36,7 +36,20 @@ struct simpc_opts {
 	double tick_s;
 	double duration_s; /* 0: until SIGTERM/SIGINT */
 	const char *ready_path, *truth_path;
+	/* The other views of the same counters (cpu.c). */
+	const char *procfs; /* cpuinfo and perf_event_paranoid here */
+	const char *devfs;  /* MSR files: DEVFS/cpu/N/msr */
+	const char *perf;   /* the power PMU under root, counts here for sim/perf */
+	int no_powercap;    /* no class/powercap: only MSR and perf show the counters */
+	int amd;            /* AMD's MSRs (package only) instead of Intel's */
+	unsigned cpu_model; /* cpuinfo's model: an Intel server model fixes the DRAM unit */
+	unsigned esu;       /* energy status unit: counters count 2^-ESU J */
+	unsigned cpus_per_package;
+	int perf_refuse;        /* sim/perf refuses to open events (EACCES) */
+	double msr_reset_after; /* > 0: the MSR counters restart at 0 then */
 };
+
+#define SIMPC_MAX_TOPS 64
 
 struct simpc_zone {
 	char name[64]; /* the domain name joulestat gives it: package-0, core-0, dram-0, psys */
@@ -52,6 +65,16 @@ struct simpc_zone {
 	int width;           /* digits written: the counter never changes length */
 	uint64_t counted_uj; /* energy as of the last tick written, before the modulus */
 	int garbage;         /* no longer animated */
+	/* MSR and perf views (cpu.c). */
+	uint32_t msr;   /* register address, 0 = none */
+	unsigned event; /* perf event number, 0 = none */
+	unsigned top;   /* package-die index whose CPUs show it */
+	unsigned esu;   /* its counter's unit: 2^-esu J */
+	double msr_unit_j;
+	uint64_t msr_base;     /* the 32-bit counter's value at trace time 0 */
+	uint64_t msr_counted;  /* units counted as of the last tick */
+	uint64_t msr_reset_at; /* msr_counted when the counter was reset */
+	int perf_fd[SIMPC_MAX_TOPS];
 };
 
 struct simpc {
@@ -69,6 +92,8 @@ struct simpc {
 	 * tolerance by these, and only by these. */
 	int64_t (*late)[2];
 	size_t nlate, late_cap;
+	int *msr_fd; /* one per CPU */
+	int msr_reset_done;
 };
 
 /* tree.c */
@@ -85,6 +110,14 @@ void simpc_tree_unspoil(struct simpc *s);
 /* package-0's energy_uj becomes a new file, written from the next tick on. */
 void simpc_tree_replace(struct simpc *s);
 void simpc_tree_close(struct simpc *s);
+
+/* cpu.c */
+unsigned simpc_ncpus(const struct simpc *s);
+void simpc_cpu_layout(struct simpc *s);
+int simpc_cpu_create(struct simpc *s);
+/* Write the MSR and perf views for trace energy e (J, before zone scale). */
+void simpc_cpu_tick(struct simpc *s, double t, double e);
+void simpc_cpu_close(struct simpc *s);
 
 /* report.c */
 int simpc_write_ready(const struct simpc *s);

@@ -131,6 +131,7 @@ int simpc_layout(struct simpc *s)
 		char digits[32];
 		z->width = snprintf(digits, sizeof digits, "%llu", (unsigned long long)(m - 1));
 	}
+	simpc_cpu_layout(s);
 	return 0;
 }
 
@@ -240,6 +241,12 @@ int simpc_tree_create(struct simpc *s)
 {
 	char dir[4096];
 	int rc;
+	if ((rc = simpc_cpu_create(s)))
+		return rc;
+	if (s->o.no_powercap) {
+		simpc_tree_tick(s, 0);
+		return 0;
+	}
 	if (fmt(dir, sizeof dir, "%s/class/powercap", s->o.root))
 		return -ENAMETOOLONG;
 	if ((rc = mkdir_p(dir))) {
@@ -275,7 +282,7 @@ void simpc_tree_tick(struct simpc *s, double t)
 	double e = sim_trace_energy(s->trace, 0, t);
 	for (size_t i = 0; i < s->nzones; i++) {
 		struct simpc_zone *z = &s->zones[i];
-		if (z->garbage)
+		if (z->garbage || z->fd < 0)
 			continue;
 		/* What a uJ counter refreshed at this tick holds: the floor of the
 		 * energy so far, on top of its base, modulo its range. */
@@ -287,6 +294,7 @@ void simpc_tree_tick(struct simpc *s, double t)
 		if (pwrite(z->fd, buf, (size_t)n, 0) != n)
 			perror("jst-sim-powercap: pwrite");
 	}
+	simpc_cpu_tick(s, t, e);
 }
 
 void simpc_tree_spoil(struct simpc *s)
@@ -326,6 +334,7 @@ void simpc_tree_replace(struct simpc *s)
 
 void simpc_tree_close(struct simpc *s)
 {
+	simpc_cpu_close(s);
 	for (size_t i = 0; i < s->nzones; i++)
 		if (s->zones[i].fd >= 0)
 			close(s->zones[i].fd);

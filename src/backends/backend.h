@@ -118,6 +118,12 @@ const struct jst_backend_ops *jst_registry_get(size_t index);
 /* Backends (one extern per file in src/backends/). */
 extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
+extern const struct jst_backend_ops jst_backend_rapl_perf;
+extern const struct jst_backend_ops jst_backend_rapl_msr;
+extern const struct jst_backend_ops jst_backend_hwmon;
+extern const struct jst_backend_ops jst_backend_jetson;
+extern const struct jst_backend_ops jst_backend_amdsmi;
+extern const struct jst_backend_ops jst_backend_apple;
 extern const struct jst_backend_ops jst_backend_estimate;
 
 /* Helpers backends share (src/backends/util.c). */

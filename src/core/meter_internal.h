@@ -41,6 +41,7 @@ struct jst_dom {
 	int interp_lazy;
 	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
 	int64_t interp_lo, interp_hi, interp_latch;
+	int64_t t_err_ns; /* the last reading's timing error (jst_raw.t_err_ns) */
 	/* The counter's recent values with their latches (a ring): an edge between
 	 * two of them is interpolated between them, exactly and in order. */
 	struct {
@@ -102,6 +103,7 @@ struct jst_edge {
 	unsigned bridges, transient, stucks, reopened;
 	int failed;
 	int64_t t_ns;
+	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */
 };
 
 /* Telemetry summed over the sampler's readings in a window. */

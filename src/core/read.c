@@ -175,6 +175,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	 * windows that end at different times agree within their uncertainties,
 	 * not exactly. */
 	dom->interp_lazy = jst_sensor_gridded(s);
+	dom->t_err_ns = raw->t_err_ns;
 	if (changed) {
 		dom->hist[dom->ihist].latch_ns = s->latch_ns;
 		dom->hist[dom->ihist].counter_j = dom->counter_j;
@@ -290,6 +291,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	    .reopened = dom->reopened,
 	    .failed = dom->failed,
 	    .t_ns = t,
+	    .t_err_ns = dom->t_err_ns,
 	};
 	/* A domain that is gone ends at its last good reading, evaluated as its
 	 * edges are: from the parts that reading left. */

@@ -5,9 +5,15 @@
 #include <errno.h>
 
 static const struct jst_backend_ops *const registry[] = {
-    &jst_backend_nvml,
-    &jst_backend_rapl,
-    &jst_backend_estimate,
+    &jst_backend_nvml,      /* GPU counters */
+    &jst_backend_amdsmi,    /* AMD GPU counters */
+    &jst_backend_rapl,      /* RAPL: powercap first, then the same counters other ways */
+    &jst_backend_rapl_perf, /* perf power PMU */
+    &jst_backend_rapl_msr,  /* /dev/cpu/N/msr */
+    &jst_backend_hwmon,     /* hwmon energy and power */
+    &jst_backend_apple,     /* Apple Silicon: the SoC's energy model */
+    &jst_backend_jetson,    /* Jetson rails: power, integrated */
+    &jst_backend_estimate,  /* the model, last */
 };
 
 size_t jst_registry_count(void)

@@ -245,9 +245,11 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	 * the short ones are single refreshes. */
 	double q = (double)diff[nd / 4];
 	if (q <= 1.5 * (double)fast_poll_ns) {
-		/* It changed at about every read: only known to be at least this fast. */
+		/* It changed at about every read: only known to be at least this
+		 * fast, too fast for a grid to be of use: a reading is its own latch. */
 		s->refresh_s = (double)diff[nd / 2] * 1e-9;
 		s->refresh_source = JST_REFRESH_MEASURED;
+		s->interpolate = 0;
 		return 1;
 	}
 	/* Even the short spacings may be multiples: the refresh is the largest

@@ -226,7 +226,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
 	if (u_j) {
 		double spread = isnan(e->interp_w) ? jst_sensor_power_spread(s) : e->spread_w;
-		*u_j = s->resolution_j + spread * dt;
+		/* Where the reading itself lies in time, as its backend could tell. */
+		*u_j = s->resolution_j + spread * dt + w * (double)e->t_err_ns * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
 	}
@@ -311,6 +312,13 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) + grid_u +
 	                           (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
+	/* The figure is of this domain's own readings; the window's instants are
+	 * the mean of every domain's: what lies between them is stated too. */
+	if (!b->failed && !f->failed && span > 0) {
+		int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
+		int64_t db = llabs(b->t_ns - w->begin_ns), de = llabs(e->t_ns - end_ns);
+		u += avg * (double)(db + de) * 1e-9;
+	}
 	double peak = wd->peak_w;
 	/* A model never peaks above its own maximum; no window peaks below its mean. */
 	if (d->method == JST_METHOD_ESTIMATE && d->max_power_w > 0 && peak > d->max_power_w)

@@ -22,6 +22,8 @@ _BUILD_PATHS = {
     "JOULESTAT": "src/cli/joulestat",
     "SIM_POWERCAP": "sim/powercap/jst-sim-powercap",
     "SIM_TRUTH": "sim/jst-sim-truth",
+    "SIM_PERF": "sim/perf/libjst-sim-perf.so",
+    "SIM_HWMON": "sim/hwmon/jst-sim-hwmon",
 }
 
 
@@ -78,9 +80,13 @@ class PowercapSim:
 
     Keyword options map to the simulator's: packages=1 -> --packages 1,
     no_dram=True -> --no-dram, modulus_j=40 -> --modulus-j 40.
+    views=True also serves the same counters as MSR files (--devfs) and through
+    the perf power PMU (--perf, read through sim/perf's stand-in seam), with a
+    cpuinfo and CPU topology (--procfs): env() then points joulestat at them.
     """
 
     def __init__(self, **opts):
+        self.views = opts.pop("views", False)
         self.opts = opts
         self.trace = opts.get("trace", "const:50")
         self.proc = None
@@ -97,6 +103,11 @@ class PowercapSim:
         self.truth_path = os.path.join(self.dir, "truth.json")
         args = [binary("SIM_POWERCAP"), "--root", self.root, "--ready", self.ready_path,
                 "--truth", self.truth_path]
+        if self.views:
+            self.procfs = os.path.join(self.dir, "proc")
+            self.devfs = os.path.join(self.dir, "dev")
+            self.perf = os.path.join(self.dir, "perf")
+            args += ["--procfs", self.procfs, "--devfs", self.devfs, "--perf", self.perf]
         for key, val in self.opts.items():
             flag = "--" + key.replace("_", "-")
             if val is True:
@@ -121,6 +132,11 @@ class PowercapSim:
     def env(self, **extra):
         env = dict(os.environ)
         env["JOULESTAT_SYSFS_ROOT"] = self.root
+        if self.views:
+            env["JOULESTAT_PROCFS_ROOT"] = self.procfs
+            env["JOULESTAT_DEVFS_ROOT"] = self.devfs
+            env["JOULESTAT_PERF_LIBRARY"] = binary("SIM_PERF")
+            env["JSTSIM_PERF_DIR"] = self.perf
         env.update(extra)
         return env
 
@@ -179,6 +195,57 @@ class PowercapSim:
         return raw(end_ns) // zone["modulus_uj"] - raw(begin_ns) // zone["modulus_uj"]
 
 
+    def msr_wraps_between(self, zone, begin_ns, end_ns):
+        """How many times zone's 32-bit MSR counter wrapped between two instants."""
+        def raw(t_ns):
+            e = truth_energy(self.trace, 0, self.seconds(t_ns), scale=zone["scale"],
+                             tick=self.tick_s)
+            return zone["msr_base"] + int(e / zone["msr_unit_j"])
+        return raw(end_ns) // 2**32 - raw(begin_ns) // 2**32
+
+
+class HwmonSim(PowercapSim):
+    """jst-sim-hwmon with one layout (orin, xavier-nx, amd-energy, grace) in a
+    temporary directory, or under another simulator's root (root=...)."""
+
+    def __init__(self, layout, root=None, **opts):
+        super().__init__(**opts)
+        self.layout = layout
+        self.shared_root = root
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="jst-hwmon-")
+        os.chmod(self.dir, 0o755)
+        self.root = self.shared_root or os.path.join(self.dir, "sys")
+        os.makedirs(self.root, 0o755, exist_ok=True)
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self.truth_path = os.path.join(self.dir, "truth.json")
+        args = [binary("SIM_HWMON"), "--root", self.root, "--layout", self.layout,
+                "--ready", self.ready_path, "--truth", self.truth_path]
+        for key, val in self.opts.items():
+            args += ["--" + key.replace("_", "-"), str(val)]
+        self.log = open(os.path.join(self.dir, "sim.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_file(self.ready_path, 20, self.proc)
+        except AssertionError:
+            self.log.seek(0)
+            msg = self.log.read()
+            self.__exit__(None, None, None)
+            raise AssertionError("jst-sim-hwmon did not start: " + msg)
+        with open(self.ready_path) as f:
+            ready = json.load(f)
+        self.start_ns = ready["start_ns"]
+        self.tick_s = ready["tick_s"]
+        return self
+
+    def zone(self, name, mmio=False):
+        for r in self.truth["rails"]:
+            if r["name"] == name:
+                return r
+        raise KeyError(name)
+
+
 def unwrap_list(text):
     """`joulestat list`'s text with each backend's wrapped reason joined back
     onto its backend's line (continuation lines are indented under it)."""
@@ -227,7 +294,7 @@ def domains_by_name(measurement):
 
 class EmptyMachine:
     """A machine where only the estimate backend can work, whatever the host
-    has: an empty sysfs root (no RAPL) and an NVML library that does not exist.
+    has: an empty sysfs root (no RAPL) and NVML and AMD SMI libraries that do not exist.
     A context manager; env() gives the environment for joulestat."""
 
     def __enter__(self):
@@ -238,7 +305,11 @@ class EmptyMachine:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JSTSIM_")}
         env.pop("CUDA_VISIBLE_DEVICES", None)
         env["JOULESTAT_SYSFS_ROOT"] = self.dir
+        env["JOULESTAT_DEVFS_ROOT"] = self.dir
+        env.pop("JOULESTAT_PERF_LIBRARY", None)
         env["JOULESTAT_NVML_LIBRARY"] = os.path.join(self.dir, "no-libnvidia-ml.so.1")
+        # meson's LD_LIBRARY_PATH reaches sim/amdsmi's libamd_smi.so: name none.
+        env["JOULESTAT_AMDSMI_LIBRARY"] = os.path.join(self.dir, "no-libamd_smi.so")
         env.update(extra)
         return env
 

@@ -73,8 +73,11 @@ class NvmlSim:
         env.update(self.vars)
         env["JOULESTAT_NVML_LIBRARY"] = self.library or sim_nvml_path()
         env["JSTSIM_NVML_TRUTH"] = self.truth_path
-        # Keep the host's own RAPL counters out of the figures.
+        # Keep the host's own RAPL counters out of the figures, and the AMD SMI
+        # simulator that meson's LD_LIBRARY_PATH would let a plain dlopen find.
         env["JOULESTAT_SYSFS_ROOT"] = self.dir
+        env["JOULESTAT_AMDSMI_LIBRARY"] = os.path.join(self.dir, "no-libamd_smi.so")
+        env["JOULESTAT_DEVFS_ROOT"] = self.dir
         if cuda_visible is not None:
             env["CUDA_VISIBLE_DEVICES"] = cuda_visible
         env.update(extra)

@@ -41,8 +41,9 @@ int ext_config_build(jst_config *cfg, PyObject *options, PyObject *keep)
 			key = "estimate";
 		int rc = jst_config_set(cfg, key, val);
 		if (rc) {
-			PyErr_SetString(PyExc_ValueError, *jst_config_error(cfg) ? jst_config_error(cfg)
-			                                                         : jst_strerror(rc));
+			PyErr_SetString(PyExc_ValueError, *jst_config_error(cfg)
+			                                      ? jst_config_error(cfg)
+			                                      : jst_strerror(rc));
 			return -1;
 		}
 	}

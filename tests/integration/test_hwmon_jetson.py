@@ -1,0 +1,148 @@
+"""The hwmon and jetson backends through the CLI, against jst-sim-hwmon's
+Orin, Xavier NX, amd_energy and Grace trees and their exact truth."""
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (HwmonSim, PowercapSim, domains_by_name, measure,  # noqa: E402
+                    run_joulestat)
+from test_rapl import check_zone  # noqa: E402
+
+# Slow steps: a 100 ms sampler sees each one, as on a real module under load.
+STEPS = "steps:8,25,12,30@0.3"
+
+
+
+def run_list(args, **kw):
+    """`joulestat list`, each backend's wrapped reason joined back onto its line."""
+    from common import unwrap_list
+    proc = run_joulestat(args, **kw)
+    proc.stdout = unwrap_list(proc.stdout)
+    return proc
+
+def run_sim(layout, seconds, backends, trace="const:20", **opts):
+    with HwmonSim(layout, trace=trace, **opts) as sim:
+        proc, doc = measure(["sleep", str(seconds)], sim.env(), backends=backends)
+        sim.stop()
+    if proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    return sim, doc["runs"][0]
+
+
+class JetsonTest(unittest.TestCase):
+    def check_module(self, m, sources):
+        doms = domains_by_name(m)
+        self.assertEqual(sorted(doms), ["VDD_CPU_GPU_CV", "VDD_IN", "VDD_SOC"])
+        self.assertEqual(doms["VDD_IN"]["kind"], "platform")
+        self.assertIsNone(doms["VDD_IN"]["parent"])
+        for rail in ("VDD_CPU_GPU_CV", "VDD_SOC"):
+            self.assertEqual(doms[rail]["parent"], "VDD_IN")
+            self.assertEqual(doms[rail]["method"], "power")
+        for rail, source in sources.items():
+            self.assertEqual(doms[rail]["source"], source)
+        t = m["totals"]
+        self.assertEqual(t["system"]["parts"], 1)
+        self.assertAlmostEqual(t["system"]["energy_j"], doms["VDD_IN"]["energy_j"], delta=1e-6)
+        self.assertNotIn("total", t, "rails inside VDD_IN are never added to it")
+        return doms
+
+    def test_orin_constant_power_to_a_percent(self):
+        sim, m = run_sim("orin", 0.8, "jetson")
+        doms = self.check_module(m, {"VDD_IN": "ina238", "VDD_CPU_GPU_CV": "ina3221",
+                                     "VDD_SOC": "ina3221"})
+        for name, d in doms.items():
+            want = check_zone(self, sim, m, name, d["energy_j"], base=0.01 * d["energy_j"])
+            self.assertGreater(want, 2.0)
+        self.assertNotIn("NC", doms, "an unconnected channel is no rail")
+
+    def test_orin_varying_power_within_its_class(self):
+        sim, m = run_sim("orin", 1.5, "jetson", trace=STEPS)
+        for name, d in domains_by_name(m).items():
+            check_zone(self, sim, m, name, d["energy_j"], base=d["accuracy"] * d["energy_j"])
+
+    def test_xavier_nx_iio_rails(self):
+        sim, m = run_sim("xavier-nx", 1.2, "jetson", trace=STEPS)
+        doms = self.check_module(m, {r: "ina3221x" for r in
+                                     ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC")})
+        for name, d in doms.items():
+            check_zone(self, sim, m, name, d["energy_j"], base=d["accuracy"] * d["energy_j"])
+        self.assertEqual(doms["VDD_IN"]["device"], "jetson:VDD_IN")
+
+
+class HwmonTest(unittest.TestCase):
+    def test_amd_energy_counters_exact(self):
+        sim, m = run_sim("amd-energy", 1.0, "hwmon", trace="steps:40,90,20@0.2")
+        doms = domains_by_name(m)
+        self.assertEqual(doms["amd_energy-Esocket0"]["kind"], "package")
+        self.assertEqual(doms["amd_energy-Esocket0"]["device"], "cpu:package-0")
+        self.assertEqual(doms["amd_energy-Ecore000"]["kind"], "core")
+        for name, d in doms.items():
+            self.assertEqual(d["method"], "counter")
+            check_zone(self, sim, m, name, d["energy_j"])
+        self.assertAlmostEqual(m["totals"]["cpu"]["energy_j"],
+                               doms["amd_energy-Esocket0"]["energy_j"], delta=1e-6)
+
+    def test_counter_reset_loses_at_most_a_period(self):
+        sim, m = run_sim("amd-energy", 1.2, "hwmon", trace="const:60", reset_after=0.6)
+        got = domains_by_name(m)["amd_energy-Esocket0"]["energy_j"]
+        want = sim.window_truth(sim.zone("amd_energy-Esocket0"), m["begin_ns"], m["end_ns"])
+        self.assertLessEqual(got, want + 0.1)
+        self.assertGreaterEqual(got, want - 60 * 0.12 - 0.1)
+
+    def test_grace_power_meters(self):
+        sim, m = run_sim("grace", 1.0, "hwmon", trace="const:300")
+        doms = domains_by_name(m)
+        cpu = doms["power_meter-CPU_Power_Socket_0"]
+        module = doms["power_meter-Module_Power_Socket_0"]
+        self.assertEqual((cpu["kind"], cpu["device"], cpu["source"]),
+                         ("package", "cpu:package-0", "hwmon-average"))
+        self.assertEqual(module["kind"], "platform")
+        for name, d in doms.items():
+            check_zone(self, sim, m, name, d["energy_j"], base=0.01 * d["energy_j"])
+        self.assertAlmostEqual(m["totals"]["total"]["energy_j"], cpu["energy_j"], delta=1e-6)
+        self.assertAlmostEqual(m["totals"]["system"]["energy_j"], module["energy_j"],
+                               delta=1e-6)
+
+    def test_same_package_as_rapl_counted_once(self):
+        # amd_energy's Esocket0 reads the package counter powercap also serves.
+        with PowercapSim(packages=1, no_dram=True, trace="const:50") as pc:
+            with HwmonSim("amd-energy", root=pc.root, trace="const:50") as hw:
+                proc, doc = measure(["sleep", "0.4"], pc.env(), backends="rapl,hwmon",
+                                    extra=["--cross-validate"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        pkgs = [d for d in m["domains"] if d["device"] == "cpu:package-0"]
+        self.assertEqual(sorted(d["backend"] for d in pkgs), ["hwmon", "rapl"])
+        self.assertEqual([d["backend"] for d in pkgs if d["primary"]], ["rapl"])
+        self.assertEqual(m["totals"]["cpu"]["parts"], 1)
+        self.assertIsNotNone(hw)
+
+
+class UnavailableTest(unittest.TestCase):
+    def line(self, out, backend):
+        lines = [ln for ln in out.splitlines() if ln.strip().startswith(backend + " ")]
+        self.assertEqual(len(lines), 1, out)
+        return lines[0]
+
+    def test_not_a_jetson_and_no_hwmon(self):
+        with tempfile.TemporaryDirectory() as root:
+            proc = run_list(["list"], env=dict(os.environ, JOULESTAT_SYSFS_ROOT=root))
+        self.assertIn("not a Jetson module", self.line(proc.stdout, "jetson"))
+        self.assertIn("no hardware monitoring drivers", self.line(proc.stdout, "hwmon"))
+
+    def test_hwmon_without_energy_or_power_sensors(self):
+        with tempfile.TemporaryDirectory() as root:
+            d = os.path.join(root, "class", "hwmon", "hwmon0")
+            os.makedirs(d)
+            with open(os.path.join(d, "name"), "w") as f:
+                f.write("coretemp\n")
+            with open(os.path.join(d, "temp1_input"), "w") as f:
+                f.write("45000\n")
+            proc = run_list(["list"], env=dict(os.environ, JOULESTAT_SYSFS_ROOT=root))
+        self.assertIn("no hwmon energy*_input or power*_input", self.line(proc.stdout, "hwmon"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
