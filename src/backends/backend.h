@@ -143,6 +143,9 @@ int jst_fd_read_u64(int fd, uint64_t *out);
 /* The end of a long path, for messages with little room: at most max
  * characters, starting at a '/' where one is near. */
 const char *jst_path_tail(const char *path, size_t max);
+/* The value after "key<spaces or tabs>:" when a /proc/cpuinfo line holds
+ * that key, else NULL. */
+const char *jst_cpuinfo_value(const char *line, const char *key);
 /* CLOCK_MONOTONIC in ns, the clock of every timestamp. */
 int64_t jst_backend_now_ns(void);
 /* Stamp a reading taken by a call between t0 and t1: its middle, give or take half. */

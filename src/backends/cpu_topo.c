@@ -13,23 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The value after "key<spaces>:" on a cpuinfo line, or NULL. */
-static const char *cpuinfo_value(const char *line, const char *key)
-{
-	size_t n = strlen(key);
-	if (strncmp(line, key, n) != 0)
-		return NULL;
-	const char *p = line + n;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != ':')
-		return NULL;
-	p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
 int jst_cpu_id_read(const char *procfs_root, struct jst_cpu_id *out)
 {
 	char path[4096], line[512];
@@ -45,14 +28,14 @@ int jst_cpu_id_read(const char *procfs_root, struct jst_cpu_id *out)
 		line[strcspn(line, "\n")] = 0;
 		if (!line[0] && seen)
 			break; /* end of the first processor's block */
-		if ((v = cpuinfo_value(line, "vendor_id"))) {
+		if ((v = jst_cpuinfo_value(line, "vendor_id"))) {
 			snprintf(out->vendor_id, sizeof out->vendor_id, "%s", v);
 			seen = 1;
-		} else if ((v = cpuinfo_value(line, "cpu family"))) {
+		} else if ((v = jst_cpuinfo_value(line, "cpu family"))) {
 			out->family = (unsigned)strtoul(v, NULL, 10);
-		} else if ((v = cpuinfo_value(line, "model"))) {
+		} else if ((v = jst_cpuinfo_value(line, "model"))) {
 			out->model = (unsigned)strtoul(v, NULL, 10);
-		} else if ((v = cpuinfo_value(line, "flags"))) {
+		} else if ((v = jst_cpuinfo_value(line, "flags"))) {
 			size_t n = strlen("hypervisor");
 			for (const char *p = strstr(v, "hypervisor"); p;
 			     p = strstr(p + 1, "hypervisor"))

@@ -159,23 +159,6 @@ static void id_set_add(struct id_set *s, uint64_t v)
 	s->v[s->n++] = v;
 }
 
-/* The value after "key<spaces/tabs>:" when line holds that key, else NULL. */
-static const char *cpuinfo_value(const char *line, const char *key)
-{
-	size_t kl = strlen(key);
-	if (strncmp(line, key, kl) != 0)
-		return NULL;
-	const char *p = line + kl;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != ':')
-		return NULL;
-	p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
 static uint64_t cpuinfo_id(const char *v)
 {
 	char *end;
@@ -219,9 +202,9 @@ void jst_proc_cpuinfo_parse(const char *text, struct jst_cpuinfo *out)
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		const char *v;
-		if (len == 0 || cpuinfo_value(line, "processor"))
+		if (len == 0 || jst_cpuinfo_value(line, "processor"))
 			cpuinfo_block_end(&sockets, &cores, &phys, &core);
-		if ((v = cpuinfo_value(line, "model name")) && !out->model[0]) {
+		if ((v = jst_cpuinfo_value(line, "model name")) && !out->model[0]) {
 			size_t vl = len - (size_t)(v - line);
 			while (vl && isspace((unsigned char)v[vl - 1]))
 				vl--;
@@ -229,11 +212,11 @@ void jst_proc_cpuinfo_parse(const char *text, struct jst_cpuinfo *out)
 				vl = sizeof out->model - 1;
 			memcpy(out->model, v, vl);
 			out->model[vl] = 0;
-		} else if ((v = cpuinfo_value(line, "physical id"))) {
+		} else if ((v = jst_cpuinfo_value(line, "physical id"))) {
 			phys = cpuinfo_id(v);
-		} else if ((v = cpuinfo_value(line, "core id"))) {
+		} else if ((v = jst_cpuinfo_value(line, "core id"))) {
 			core = cpuinfo_id(v);
-		} else if ((v = cpuinfo_value(line, "flags"))) {
+		} else if ((v = jst_cpuinfo_value(line, "flags"))) {
 			out->hypervisor |= flags_have(v, "hypervisor", len - (size_t)(v - line));
 		}
 		line = nl ? nl + 1 : NULL;

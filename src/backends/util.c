@@ -117,3 +117,19 @@ const char *jst_path_tail(const char *path, size_t max)
 	const char *slash = strchr(tail, '/');
 	return slash ? slash : tail;
 }
+
+const char *jst_cpuinfo_value(const char *line, const char *key)
+{
+	size_t n = strlen(key);
+	if (strncmp(line, key, n) != 0)
+		return NULL;
+	const char *p = line + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != ':')
+		return NULL;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
