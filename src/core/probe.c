@@ -128,6 +128,8 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 		pthread_mutex_init(&be->io, NULL);
 		be->io_init = 1;
 		be->map = malloc(be->ndecl * sizeof *be->map);
+		for (size_t j = 0; be->map && j < be->ndecl; j++)
+			be->map[j] = -1; /* kept or not, decided in keep_domains */
 		be->raw = calloc(be->ndecl, sizeof *be->raw);
 		if (!be->map || !be->raw)
 			return -ENOMEM;

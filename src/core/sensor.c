@@ -192,6 +192,10 @@ int jst_sensor_measure_enough(const struct jst_sensor *s)
 static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma,
                           double *last_latch)
 {
+	if (s->nmeas == 0) {
+		*rms = *sigma = *last_latch = 0;
+		return guess;
+	}
 	/* Each change numbered from the one before it, not from the first: the
 	 * guess is off by up to a bracket, which would miscount the refreshes
 	 * between distant changes, never between neighbours. */
@@ -243,11 +247,12 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	qsort(diff, nd, sizeof diff[0], cmp_i64);
 	/* Changes missed under load make some spacings two or three refreshes:
 	 * the short ones are single refreshes. */
-	double q = (double)diff[nd / 4];
+	unsigned iq = nd / 4, imed = nd / 2;
+	double q = (double)diff[iq];
 	if (q <= 1.5 * (double)fast_poll_ns) {
 		/* It changed at about every read: only known to be at least this
 		 * fast, too fast for a grid to be of use: a reading is its own latch. */
-		s->refresh_s = (double)diff[nd / 2] * 1e-9;
+		s->refresh_s = (double)diff[imed] * 1e-9;
 		s->refresh_source = JST_REFRESH_MEASURED;
 		s->interpolate = 0;
 		return 1;
