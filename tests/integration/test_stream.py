@@ -3,7 +3,6 @@ kept until the end, so that joulestat stays small however long it runs; the
 files still hold every row and are still replaced whole. Against sim/nvml."""
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import binary  # noqa: E402
-from nvml_sim import COUNTER_TICK_S, NvmlSim  # noqa: E402
+from nvml_sim import NvmlSim  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -89,24 +88,20 @@ class StreamTest(unittest.TestCase):
 
         for k, run in enumerate(doc["runs"], 1):
             mine = [iv for iv in ivs if iv["run"] == k]
-            # They tile the run: each begins before the one before it ends.
+            # They tile the run: each begins where the one before it ended.
             for a, b in zip(mine, mine[1:]):
                 self.assertLessEqual(b["begin_ns"], a["end_ns"])
             self.assertLessEqual(mine[0]["begin_ns"], run["end_ns"])
             self.assertGreaterEqual(mine[-1]["end_ns"], run["end_ns"])
             parts = sum(x["energy_j"] for iv in mine for x in iv["domains"]
                         if x["name"] == "gpu0")
-            # The intervals overlap by one reading at each seam, and a counter
-            # step that falls in an overlap is in both intervals: add those
-            # steps to the truth of the whole span. GPU 0 draws a constant
-            # 300 W, so its counter shows 3 J more every 10 ms tick.
-            def ticks(t_ns):
-                return math.floor(sim.seconds(t_ns) / COUNTER_TICK_S + 1e-9)
-            seams = sum(max(0, ticks(a["end_ns"]) - ticks(b["begin_ns"]))
-                        for a, b in zip(mine, mine[1:]))
-            truth = sim.counter_truth(0, mine[0]["begin_ns"], mine[-1]["end_ns"]) + \
-                300 * COUNTER_TICK_S * seams
-            self.assertAlmostEqual(parts, truth, delta=0.005 * truth + 2 * 3.0)
+            # The intervals tile the run (one window rotated: each begins on the
+            # reading the one before it ended on), and their figures are
+            # interpolated between the counter's refreshes: together they are
+            # the exact energy of their whole span, to within a refresh's
+            # timing at its two ends.
+            truth = sim.exact_truth(0, mine[0]["begin_ns"], mine[-1]["end_ns"])
+            self.assertAlmostEqual(parts, truth, delta=0.01 * truth + 3.0)
             self.assertGreater(truth, 250)
 
     def test_memory_stays_flat_with_json_and_csv(self):
