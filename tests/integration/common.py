@@ -114,6 +114,10 @@ class PowercapSim:
                 args.append(flag)
             elif val not in (False, None):
                 args += [flag, str(val)]
+        return self._launch(args, "jst-sim-powercap")
+
+    def _launch(self, args, what):
+        """Start the simulator with args, wait for its ready file, take its clock."""
         self.log = open(os.path.join(self.dir, "sim.log"), "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         try:
@@ -122,7 +126,7 @@ class PowercapSim:
             self.log.seek(0)
             msg = self.log.read()
             self.__exit__(None, None, None)
-            raise AssertionError("jst-sim-powercap did not start: " + msg)
+            raise AssertionError(what + " did not start: " + msg)
         with open(self.ready_path) as f:
             ready = json.load(f)
         self.start_ns = ready["start_ns"]
@@ -224,20 +228,7 @@ class HwmonSim(PowercapSim):
                 "--ready", self.ready_path, "--truth", self.truth_path]
         for key, val in self.opts.items():
             args += ["--" + key.replace("_", "-"), str(val)]
-        self.log = open(os.path.join(self.dir, "sim.log"), "w+")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_file(self.ready_path, 20, self.proc)
-        except AssertionError:
-            self.log.seek(0)
-            msg = self.log.read()
-            self.__exit__(None, None, None)
-            raise AssertionError("jst-sim-hwmon did not start: " + msg)
-        with open(self.ready_path) as f:
-            ready = json.load(f)
-        self.start_ns = ready["start_ns"]
-        self.tick_s = ready["tick_s"]
-        return self
+        return self._launch(args, "jst-sim-hwmon")
 
     def zone(self, name, mmio=False):
         for r in self.truth["rails"]:
