@@ -357,14 +357,16 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
                                        const struct jst_edge *e, int64_t end)
 {
 	size_t n = m->ndoms;
-	struct fig_notes *f = malloc(n * sizeof *f);
+	/* Each figure formed once, into scratch: its notes decide the
+	 * measurement's size, then it is copied in. */
+	struct fig_notes *f = malloc(n * (sizeof *f + sizeof(jst_domain_energy)));
 	if (!f)
 		return NULL;
-	jst_domain_energy tmp;
+	jst_domain_energy *tmp = (jst_domain_energy *)(f + n);
 	size_t nnotes = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	for (size_t i = 0; i < n; i++) {
-		fill_domain(m, w, i, &e[i], duration, &tmp, &f[i]);
+		fill_domain(m, w, i, &e[i], duration, &tmp[i], &f[i]);
 		nnotes += fig_has_note(&f[i]);
 	}
 	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
@@ -377,7 +379,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	ms->partial = 0;
 	for (size_t i = 0, k = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
-		fill_domain(m, w, i, &e[i], duration, p, &f[i]);
+		*p = tmp[i];
 		if (fig_has_note(&f[i])) {
 			write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
 			p->note = ms->notes[k++];
