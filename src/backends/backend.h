@@ -106,6 +106,9 @@ struct jst_backend_ops {
 	 * whole backend failed; per-domain failure goes in out[i].status. */
 	int (*read)(void *state, struct jst_raw *out, size_t n, unsigned flags);
 	void (*close)(void *state);
+	/* 1: read() stamps (jst_raw_stamp) every domain it reads, so the core
+	 * reads no clock of its own around the call. */
+	int stamps;
 	/* Optional: reopen domain i (its value stopped changing while the device
 	 * drew power: a file replaced under an open descriptor). 0 or negative. */
 	int (*reopen)(void *state, size_t i);

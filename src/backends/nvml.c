@@ -419,14 +419,16 @@ static void gpu_mark_lost(struct nvml_state *s, struct nvml_gpu *gpu, nvmlReturn
 	gpu->lost = 1;
 }
 
-static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw *raw)
+/* *t: the clock when this read starts; the clock when it ended on return, so
+ * that consecutive reads share their bracket's edges. */
+static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw *raw, int64_t *t)
 {
 	struct nvml_gpu *gpu = &s->gpus[dom->gpu];
 	if (!dom->status && !gpu->lost) {
 		nvmlReturn_t r;
 		double w = NAN;
 		const char *fn;
-		int64_t t0 = jst_backend_now_ns();
+		int64_t t0 = *t;
 		switch (dom->src) {
 		case SRC_COUNTER:
 			r = read_counter(s->api, gpu->dev, &raw->counter);
@@ -441,7 +443,8 @@ static void dom_read(struct nvml_state *s, struct nvml_dom *dom, struct jst_raw 
 			fn = "nvmlDeviceGetPowerUsage";
 			break;
 		}
-		jst_raw_stamp(raw, t0, jst_backend_now_ns());
+		*t = jst_backend_now_ns();
+		jst_raw_stamp(raw, t0, *t);
 		if (r == NVML_SUCCESS) {
 			raw->power_w = w;
 			if (!isnan(w) && (dom->src == SRC_INSTANT || isnan(gpu->power_w)))
@@ -510,8 +513,9 @@ static int nvml_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 	for (size_t g = 0; g < s->ngpus; g++)
 		s->gpus[g].power_w = NAN;
 	/* Energy first, for every GPU, so that the readings lie close in time. */
+	int64_t t = jst_backend_now_ns();
 	for (size_t i = 0; i < n; i++)
-		dom_read(s, &s->doms[i], &out[i]);
+		dom_read(s, &s->doms[i], &out[i], &t);
 	if (!(flags & JST_READ_TELEMETRY))
 		return 0;
 	for (size_t g = 0; g < s->ngpus; g++) {
@@ -556,5 +560,6 @@ const struct jst_backend_ops jst_backend_nvml = {
     .probe = nvml_probe,
     .domains = nvml_domains,
     .read = nvml_read,
+    .stamps = 1,
     .close = nvml_close,
 };

@@ -76,11 +76,14 @@ static int rapl_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 	(void)flags; /* powercap has no telemetry beyond energy */
 	if (n > st->n)
 		n = st->n;
+	/* Each read's end is the next one's start: one clock read per zone. */
+	int64_t t0 = jst_backend_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		char text[32], q[24];
-		int64_t t0 = jst_backend_now_ns();
 		ssize_t r = pread(st->zone[i].fd, text, sizeof text - 1, 0);
-		jst_raw_stamp(&out[i], t0, jst_backend_now_ns());
+		int64_t t1 = jst_backend_now_ns();
+		jst_raw_stamp(&out[i], t0, t1);
+		t0 = t1;
 		if (r < 0) {
 			out[i].status = -errno;
 			snprintf(out[i].error, sizeof out[i].error, "%s: %s",
@@ -127,6 +130,7 @@ const struct jst_backend_ops jst_backend_rapl = {
     .probe = rapl_probe,
     .domains = rapl_domains,
     .read = rapl_read,
+    .stamps = 1,
     .close = rapl_close,
     .reopen = rapl_reopen,
 };

@@ -131,11 +131,13 @@ struct jst_wdom {
 struct jst_window {
 	struct jst_window *prev, *next; /* the meter's open windows, guarded by mu */
 	struct jst_meter *meter;
-	char *label;          /* allocated apart: a rotation may change it */
+	char *label;          /* label_in, or allocated apart once relabelled */
+	int rotated;          /* a span has ended on this handle: origin differs from begin */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
 	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
 	int64_t begin_ns;
 	struct jst_wdom dom[];
+	/* then end, rows_j and label_in: one allocation */
 };
 
 struct jst_meter {

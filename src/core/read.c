@@ -330,21 +330,29 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
 		jst_raw_clear(&be->raw[j]);
-	int64_t t0 = jst_now_ns();
+	/* A backend that stamps its readings needs no clock read of the core's
+	 * around them: on a virtual machine a clock read may cost as much as the
+	 * reading itself. */
+	int stamps = be->ops->stamps;
+	int64_t t0 = stamps ? 0 : jst_now_ns();
 	int r = be->ops->read(be->state, be->raw, be->ndecl,
 	                      how & JST_READ_TELE ? JST_READ_TELEMETRY : 0);
-	int64_t t = t0 + (jst_now_ns() - t0) / 2;
+	int64_t t = stamps ? 0 : t0 + (jst_now_ns() - t0) / 2;
 	/* The reading's instant: where the backend stamped its values, their mean
 	 * (a thread preempted after the reads must not move it), else the middle
 	 * of the call. */
-	int64_t sum = 0, n = 0;
+	int64_t base = 0, sum = 0, n = 0;
 	for (size_t j = 0; j < be->ndecl; j++)
 		if (be->map[j] >= 0 && be->raw[j].t_ns > 0) {
-			sum += be->raw[j].t_ns - t0;
-			n++;
+			if (n++ == 0)
+				base = be->raw[j].t_ns;
+			sum += be->raw[j].t_ns - base;
 		}
-	*t_mid = n ? t0 + sum / n : t;
+	*t_mid = n ? base + sum / n : stamps ? jst_now_ns() : t;
+	if (stamps)
+		t = *t_mid; /* for the readings that failed unstamped */
 
+	int reopen_any = 0;
 	pthread_mutex_lock(&m->mu);
 	for (size_t j = 0; j < be->ndecl; j++) {
 		if (be->map[j] < 0)
@@ -362,11 +370,12 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 		jst_windows_fold(m, i, how);
 		if (edges)
 			edge_take(dom, &edges[i], td);
+		reopen_any |= dom->reopen;
 	}
 	pthread_mutex_unlock(&m->mu);
 
 	/* Reopening is the backend's I/O: under its lock, outside the meter's. */
-	for (size_t j = 0; j < be->ndecl; j++) {
+	for (size_t j = 0; reopen_any && j < be->ndecl; j++) {
 		if (be->map[j] < 0)
 			continue;
 		struct jst_dom *dom = &m->doms[be->map[j]];

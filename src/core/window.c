@@ -18,31 +18,38 @@
 
 /* A window shorter than this many refreshes of a counter says so. */
 #define JST_SHORT_REFRESHES 3
+#define JST_STR_(x) #x
+#define JST_STR(x) JST_STR_(x)
 
-/* One allocation: the per-domain state, the end and row scratch; the label
- * apart, since a rotation may change it. */
+/* One allocation: the per-domain state, the end and row scratch, and the
+ * label it began with (a relabelled window's label is allocated apart). */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
-	size_t n = m->ndoms;
-	struct jst_window *w =
-	    malloc(sizeof *w + n * (sizeof w->dom[0] + sizeof w->end[0] + sizeof w->rows_j[0]));
+	size_t n = m->ndoms, len = strlen(label) + 1;
+	size_t body = sizeof(struct jst_window) +
+	              n * (sizeof(struct jst_wdom) + sizeof(struct jst_edge) + sizeof(double));
+	struct jst_window *w = malloc(body + len);
 	if (!w)
 		return NULL;
-	if (!(w->label = strdup(label))) {
-		free(w);
-		return NULL;
-	}
 	w->meter = m;
 	w->prev = w->next = NULL;
+	w->rotated = 0;
 	w->end = (struct jst_edge *)(w->dom + n);
 	w->rows_j = (double *)(w->end + n);
+	w->label = memcpy((char *)w + body, label, len);
 	return w;
+}
+
+static int label_inline(const struct jst_window *w)
+{
+	return w->label == (const char *)(w->rows_j + w->meter->ndoms);
 }
 
 void jst_window_free(struct jst_window *w)
 {
 	if (w) {
-		free(w->label);
+		if (!label_inline(w))
+			free(w->label);
 		free(w);
 	}
 }
@@ -54,7 +61,8 @@ int jst_window_relabel(jst_window *w, const char *label)
 	char *l = strdup(label);
 	if (!l)
 		return -ENOMEM;
-	free(w->label);
+	if (!label_inline(w))
+		free(w->label);
 	w->label = l;
 	return 0;
 }
@@ -65,6 +73,7 @@ static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t
                        const double *reported_j)
 {
 	w->begin_ns = t;
+	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
 		struct jst_edge origin = reported_j ? wd->origin : e[i];
@@ -151,6 +160,27 @@ static int fig_has_note(const struct fig_notes *f)
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges || f->transient;
 }
 
+/* Append text to a note as far as it fits. */
+static void note_put(char *note, size_t *len, const char *text)
+{
+	size_t k = strlen(text);
+	if (k > JST_MNOTE_MAX - 1 - *len)
+		k = JST_MNOTE_MAX - 1 - *len;
+	memcpy(note + *len, text, k);
+	*len += k;
+	note[*len] = 0;
+}
+
+/* Append one clause of plain text, "; " before it if the note has one: the
+ * common clauses without printf, which costs more than the rest of a short
+ * window's end. */
+static void note_clause(char *note, size_t *len, const char *text)
+{
+	if (*len)
+		note_put(note, len, "; ");
+	note_put(note, len, text);
+}
+
 /* Append one clause to a note, "; " between clauses. */
 static void note_add(char *note, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -180,7 +210,7 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	}
 	/* The domain's own caveat first: the figure's notes add to it. */
 	if (s->note[0])
-		note_add(note, &len, "%s", s->note);
+		note_clause(note, &len, s->note);
 	if (f->failed) {
 		note_add(note, &len, "%s", dom->failure);
 		note_add(note, &len, "figure ends %.3f s into the window",
@@ -196,11 +226,20 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	if (f->transient)
 		note_add(note, &len, "%u failed reading(s) skipped, the time bridged (last: %s)",
 		         f->transient, dom->transient_error);
-	if (f->short_window)
-		note_add(note, &len,
-		         "shorter than %d refreshes of the sensor (%.0f ms): energy between "
-		         "refreshes interpolated from power",
-		         JST_SHORT_REFRESHES, f->refresh_s * 1e3);
+	if (f->short_window) {
+		/* The refresh in whole ms, without printf (see note_clause). */
+		char ms[24], *p = ms + sizeof ms;
+		unsigned long long v = (unsigned long long)llround(f->refresh_s * 1e3);
+		*--p = 0;
+		do
+			*--p = (char)('0' + v % 10);
+		while ((v /= 10) && p > ms);
+		note_clause(
+		    note, &len,
+		    "shorter than " JST_STR(JST_SHORT_REFRESHES) " refreshes of the sensor (");
+		note_put(note, &len, p);
+		note_put(note, &len, " ms): energy between refreshes interpolated from power");
+	}
 }
 
 /* An edge's energy as the sensor knows it now: an interpolated counter's edges
@@ -257,13 +296,15 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
  * never rotated), never below 0 (edges interpolated with different powers may
  * cross in a span shorter than a refresh; a later span then makes up for it).
  * *ub and *ue receive the edges' uncertainties where evaluated here. */
-static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd,
+static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, int rotated,
                           const struct jst_edge *e, double *ub, double *ue)
 {
 	if (wd->begin.failed)
 		return 0;
-	edge_energy(dom, &wd->begin, ub);
-	double v = edge_energy(dom, e, ue) - edge_energy(dom, &wd->origin, NULL) - wd->reported_j;
+	double b = edge_energy(dom, &wd->begin, ub);
+	/* A window never rotated has its origin at its begin. */
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL) : b;
+	double v = edge_energy(dom, e, ue) - o - wd->reported_j;
 	return v >= 0 ? v : 0;
 }
 
@@ -290,7 +331,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
 	double ub = b->u_j, ue = e->u_j;
-	double energy = span_energy(dom, wd, e, &ub, &ue);
+	double energy = span_energy(dom, wd, w->rotated, e, &ub, &ue);
 	/* Both edges on the same grid: an error in the grid's phase moves them
 	 * alike, and shows only as far as their powers differ. */
 	double grid_u = 0;
@@ -358,11 +399,18 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 {
 	size_t n = m->ndoms;
 	/* Each figure formed once, into scratch: its notes decide the
-	 * measurement's size, then it is copied in. */
-	struct fig_notes *f = malloc(n * (sizeof *f + sizeof(jst_domain_energy)));
-	if (!f)
-		return NULL;
-	jst_domain_energy *tmp = (jst_domain_energy *)(f + n);
+	 * measurement's size, then it is copied in. The scratch is on the stack
+	 * for the few domains of most machines. */
+	enum { STACK_DOMS = 16 };
+	struct fig_notes f_stack[STACK_DOMS];
+	jst_domain_energy tmp_stack[STACK_DOMS];
+	struct fig_notes *f = f_stack;
+	jst_domain_energy *tmp = tmp_stack;
+	if (n > STACK_DOMS) {
+		if (!(f = malloc(n * (sizeof *f + sizeof(jst_domain_energy)))))
+			return NULL;
+		tmp = (jst_domain_energy *)(f + n);
+	}
 	size_t nnotes = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	for (size_t i = 0; i < n; i++) {
@@ -371,7 +419,8 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	}
 	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
 	if (!ms) {
-		free(f);
+		if (f != f_stack)
+			free(f);
 		return NULL;
 	}
 	ms->begin_ns = w->begin_ns;
@@ -386,7 +435,8 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 		}
 		ms->partial |= p->partial;
 	}
-	free(f);
+	if (f != f_stack)
+		free(f);
 	return ms;
 }
 
@@ -415,7 +465,8 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	if (rotate) {
 		/* What this span reported, reported or not: the rows add up. */
 		for (size_t i = 0; i < m->ndoms; i++)
-			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], &w->end[i], NULL, NULL);
+			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], w->rotated, &w->end[i],
+			                           NULL, NULL);
 		span_start(w, w->end, end, w->rows_j);
 	} else {
 		unlink_window(m, w);
