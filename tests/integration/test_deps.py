@@ -67,6 +67,13 @@ class DepsTest(unittest.TestCase):
             self.assertIn("libcap2-bin", asked)
         self.assertNotIn("linux-perf", asked)
 
+    def test_fuzz_installs_clang(self):
+        # make fuzz calls `scripts/deps fuzz`: an argument it must accept.
+        proc, asked = self.deps("fuzz")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("clang", asked)
+        self.assertNotIn("linux-perf", asked)
+
     def test_unknown_argument(self):
         proc, asked = self.deps("everything")
         self.assertEqual(proc.returncode, 2)
