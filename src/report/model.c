@@ -1,0 +1,502 @@
+/* Reading a run's JSON (docs/output.md) into the report's model: bars of
+ * energy over the runs, traces of power over time, bands for runs and -I
+ * intervals. Bad input is an error naming the key, never a guess. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ctx {
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (c->errlen)
+		vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* An optional member of one JSON type: 0 with *out (NULL when absent or null),
+ * or -EINVAL when present with another type. */
+static int member(struct ctx *c, json_t *obj, const char *where, const char *key, json_type type,
+                  json_t **out)
+{
+	static const char *const names[] = {"an object", "an array", "a string", "an integer",
+	                                    "a number",  "true",     "false",    "null"};
+	json_t *v = json_object_get(obj, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (type == JSON_REAL ? !json_is_number(v) : json_typeof(v) != type)
+		return fail(c, "%s%s: not %s", where, key, names[type]);
+	*out = v;
+	return 0;
+}
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : dflt;
+}
+
+/* A number member: its value, NaN when absent or null; -EINVAL otherwise. */
+static int number(struct ctx *c, json_t *obj, const char *where, const char *key, double *out)
+{
+	json_t *v;
+	int rc = member(c, obj, where, key, JSON_REAL, &v);
+	*out = v ? json_number_value(v) : NAN;
+	if (!rc && v && !isfinite(*out))
+		return fail(c, "%s%s: not a finite number", where, key);
+	return rc;
+}
+
+static int window_edges(struct ctx *c, json_t *w, const char *where, int64_t *b, int64_t *e)
+{
+	double begin, end;
+	int rc;
+	if ((rc = number(c, w, where, "begin_ns", &begin)) ||
+	    (rc = number(c, w, where, "end_ns", &end)))
+		return rc;
+	if (isnan(begin) || isnan(end))
+		return fail(c, "%s: no begin_ns or end_ns", where);
+	if (end < begin)
+		return fail(c, "%s: ends (%.0f) before it begins (%.0f)", where, end, begin);
+	*b = (int64_t)begin;
+	*e = (int64_t)end;
+	return 0;
+}
+
+static struct jst_report_bar *bar_find(struct jst_report *r, const char *name, int total)
+{
+	for (size_t i = 0; i < r->nbars; i++)
+		if (r->bars[i].total == total && !strcmp(r->bars[i].name, name))
+			return &r->bars[i];
+	return NULL;
+}
+
+static struct jst_report_bar *bar_add(struct jst_report *r, size_t *cap)
+{
+	if (r->nbars == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct jst_report_bar *nb = realloc(r->bars, ncap * sizeof *nb);
+		if (!nb)
+			return NULL;
+		r->bars = nb;
+		*cap = ncap;
+	}
+	struct jst_report_bar *b = &r->bars[r->nbars++];
+	memset(b, 0, sizeof *b);
+	b->avg_power_w = b->peak_power_w = NAN;
+	b->min_j = INFINITY;
+	b->max_j = -INFINITY;
+	return b;
+}
+
+/* Fold one run's figure (a domain or a total) into its bar. */
+static int bar_fold(struct ctx *c, struct jst_report_bar *b, json_t *fig, const char *where)
+{
+	double e, u, avg, peak;
+	int rc;
+	if ((rc = number(c, fig, where, "energy_j", &e)) ||
+	    (rc = number(c, fig, where, "uncertainty_j", &u)) ||
+	    (rc = number(c, fig, where, "avg_power_w", &avg)) ||
+	    (rc = number(c, fig, where, "peak_power_w", &peak)))
+		return rc;
+	if (isnan(e))
+		return fail(c, "%s: no energy_j", where);
+	if (!isnan(u) && u < 0)
+		return fail(c, "%s: negative uncertainty_j", where);
+	size_t n = b->nruns;
+	b->mean_j += (e - b->mean_j) / (double)(n + 1);
+	/* Older files have no uncertainty_j: the class alone then. */
+	if (isnan(u))
+		u = fabs(e) * (isnan(b->accuracy) ? 0 : b->accuracy);
+	b->uncertainty_j += (u - b->uncertainty_j) / (double)(n + 1);
+	if (!isnan(avg))
+		b->avg_power_w = isnan(b->avg_power_w)
+		                     ? avg
+		                     : b->avg_power_w + (avg - b->avg_power_w) / (double)(n + 1);
+	if (!isnan(peak) && (isnan(b->peak_power_w) || peak > b->peak_power_w))
+		b->peak_power_w = peak;
+	b->min_j = fmin(b->min_j, e);
+	b->max_j = fmax(b->max_j, e);
+	if (n < sizeof b->runs_j / sizeof b->runs_j[0])
+		b->runs_j[n] = e;
+	b->nruns = n + 1;
+	if (json_is_true(json_object_get(fig, "partial")))
+		b->partial = 1;
+	if (json_is_true(json_object_get(fig, "estimated")))
+		b->estimated = 1;
+	return 0;
+}
+
+static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri, size_t *cap)
+{
+	static const char *const total_order[] = {"total", "gpu", "cpu", "dram", "system"};
+	char where[96];
+	json_t *domains, *totals;
+	int rc;
+	snprintf(where, sizeof where, "runs[%zu].", ri);
+	if ((rc = member(c, run, where, "domains", JSON_ARRAY, &domains)) ||
+	    (rc = member(c, run, where, "totals", JSON_OBJECT, &totals)))
+		return rc;
+	size_t i;
+	json_t *d;
+	json_array_foreach(domains, i, d)
+	{
+		snprintf(where, sizeof where, "runs[%zu].domains[%zu]", ri, i);
+		const char *name = json_string_value(json_object_get(d, "name"));
+		if (!json_is_object(d) || !name)
+			return fail(c, "%s: not a domain (an object with a name)", where);
+		struct jst_report_bar *b = bar_find(r, name, 0);
+		if (!b) {
+			if (!(b = bar_add(r, cap)))
+				return -ENOMEM;
+			b->name = name;
+			b->kind = str_or(d, "kind", "other");
+			b->device = str_or(d, "device", name);
+			b->backend = str_or(d, "backend", "");
+			b->method = str_or(d, "method", "");
+			b->source = str_or(d, "source", "");
+			b->note = str_or(d, "note", "");
+			json_t *p = json_object_get(d, "primary");
+			b->primary = !p || json_is_true(p);
+			b->estimated = !strcmp(b->method, "estimate");
+			strcat(where, ".");
+			if ((rc = number(c, d, where, "accuracy", &b->accuracy)))
+				return rc;
+			where[strlen(where) - 1] = 0;
+		}
+		if ((rc = bar_fold(c, b, d, where)))
+			return rc;
+	}
+	/* The usual totals in a fixed order, then any other a newer writer adds. */
+	for (int pass = 0; pass < 2 && totals; pass++) {
+		const char *key;
+		json_t *t;
+		json_object_foreach(totals, key, t)
+		{
+			int known = 0;
+			for (size_t k = 0; k < sizeof total_order / sizeof *total_order; k++)
+				known |= !strcmp(key, total_order[k]);
+			if (pass == 0 ? !known : known)
+				continue;
+			snprintf(where, sizeof where, "runs[%zu].totals.%s", ri, key);
+			if (!json_is_object(t))
+				return fail(c, "%s: not an object", where);
+			struct jst_report_bar *b = bar_find(r, key, 1);
+			if (!b) {
+				if (!(b = bar_add(r, cap)))
+					return -ENOMEM;
+				b->name = key;
+				b->kind = key;
+				b->device = b->backend = b->method = b->source = b->note = "";
+				b->total = 1;
+				b->primary = 1;
+				strcat(where, ".");
+				if ((rc = number(c, t, where, "accuracy", &b->accuracy)))
+					return rc;
+				where[strlen(where) - 1] = 0;
+			}
+			if ((rc = bar_fold(c, b, t, where)))
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int bar_order(const void *a, const void *b)
+{
+	const struct jst_report_bar *x = a, *y = b;
+	if (x->total != y->total)
+		return x->total - y->total;
+	if (x->total) /* totals stay in the order they were found */
+		return x->group < y->group ? -1 : x->group > y->group;
+	if (x->device_index != y->device_index)
+		return x->device_index < y->device_index ? -1 : 1;
+	if (x->primary != y->primary)
+		return y->primary - x->primary;
+	return x->group < y->group ? -1 : x->group > y->group; /* found first, first */
+}
+
+/* One colour per physical device, and the device's bars side by side. */
+static void group_bars(struct jst_report *r)
+{
+	for (size_t i = 0; i < r->nbars; i++)
+		r->bars[i].group = i; /* the order found, kept by the sort */
+	for (size_t i = 0; i < r->nbars; i++) {
+		struct jst_report_bar *b = &r->bars[i];
+		if (b->total)
+			continue;
+		size_t j = 0;
+		while (j < i && (r->bars[j].total || strcmp(r->bars[j].device, b->device)))
+			j++;
+		b->device_index = j < i ? r->bars[j].device_index : r->ndevices++;
+	}
+	qsort(r->bars, r->nbars, sizeof *r->bars, bar_order);
+	for (size_t i = 0; i < r->nbars; i++)
+		r->bars[i].group = r->bars[i].total ? r->ndevices : r->bars[i].device_index;
+}
+
+static struct jst_report_trace *trace_add(struct jst_report *r, const char *domain, size_t n)
+{
+	struct jst_report_trace *t = &r->traces[r->ntraces];
+	memset(t, 0, sizeof *t);
+	t->t_ns = malloc((n ? n : 1) * sizeof *t->t_ns);
+	t->power_w = malloc((n ? n : 1) * sizeof *t->power_w);
+	if (!t->t_ns || !t->power_w) {
+		free(t->t_ns);
+		free(t->power_w);
+		return NULL;
+	}
+	r->ntraces++;
+	t->domain = domain;
+	const struct jst_report_bar *b = bar_find(r, domain, 0);
+	t->kind = b ? b->kind : "other";
+	t->method = b ? b->method : "";
+	t->device = b ? b->device : domain;
+	t->primary = b ? b->primary : 1;
+	t->device_index = b ? b->device_index : r->ndevices++;
+	return t;
+}
+
+static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *series)
+{
+	size_t i;
+	json_t *s;
+	if (!(r->traces = calloc(json_array_size(series) + 1, sizeof *r->traces)))
+		return -ENOMEM;
+	json_array_foreach(series, i, s)
+	{
+		char where[64];
+		json_t *t, *p, *e;
+		int rc;
+		snprintf(where, sizeof where, "series[%zu]", i);
+		const char *name = json_string_value(json_object_get(s, "domain"));
+		if (!json_is_object(s) || !name)
+			return fail(c, "%s: not a series (an object with a domain)", where);
+		strcat(where, ".");
+		if ((rc = member(c, s, where, "t_ns", JSON_ARRAY, &t)) ||
+		    (rc = member(c, s, where, "power_w", JSON_ARRAY, &p)) ||
+		    (rc = member(c, s, where, "energy_j", JSON_ARRAY, &e)))
+			return rc;
+		if (!t || !p)
+			return fail(c, "%sno t_ns or power_w", where);
+		size_t n = json_array_size(t);
+		if (json_array_size(p) != n || (e && json_array_size(e) != n))
+			return fail(c, "%st_ns, energy_j and power_w differ in length", where);
+		struct jst_report_trace *tr = trace_add(r, name, n);
+		if (!tr)
+			return -ENOMEM;
+		const char *kind = json_string_value(json_object_get(s, "kind"));
+		if (kind)
+			tr->kind = kind;
+		for (size_t k = 0; k < n; k++) {
+			json_t *tv = json_array_get(t, k), *pv = json_array_get(p, k);
+			if (!json_is_number(tv) || !(json_is_number(pv) || json_is_null(pv)))
+				return fail(
+				    c,
+				    "%s[%zu]: t_ns must be a number and power_w a number or null",
+				    where, k);
+			tr->t_ns[k] = (int64_t)json_number_value(tv);
+			tr->power_w[k] = json_is_null(pv) ? NAN : json_number_value(pv);
+			if (k && tr->t_ns[k] < tr->t_ns[k - 1])
+				return fail(c, "%st_ns[%zu]: goes back in time", where, k);
+		}
+		tr->n = n;
+	}
+	r->power_source = JST_REPORT_POWER_SERIES;
+	return 0;
+}
+
+/* Steps of average power, one per window (the -I rows, else the runs). */
+static int traces_from_windows(struct ctx *c, struct jst_report *r, json_t *windows,
+                               const char *what)
+{
+	size_t nwin = json_array_size(windows), ndom = 0;
+	for (size_t i = 0; i < r->nbars; i++)
+		ndom += !r->bars[i].total;
+	if (!(r->traces = calloc(ndom + 1, sizeof *r->traces)))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nbars; i++) {
+		if (r->bars[i].total)
+			continue;
+		struct jst_report_trace *tr = trace_add(r, r->bars[i].name, 2 * nwin);
+		if (!tr)
+			return -ENOMEM;
+		tr->steps = 1;
+		for (size_t w = 0; w < nwin; w++) {
+			json_t *win = json_array_get(windows, w), *doms;
+			char where[64];
+			int64_t b, e;
+			int rc;
+			snprintf(where, sizeof where, "%s[%zu]", what, w);
+			if (!json_is_object(win))
+				return fail(c, "%s: not an object", where);
+			if ((rc = window_edges(c, win, where, &b, &e)))
+				return rc;
+			strcat(where, ".");
+			if ((rc = member(c, win, where, "domains", JSON_ARRAY, &doms)))
+				return rc;
+			double pw = NAN;
+			size_t k;
+			json_t *d;
+			json_array_foreach(doms, k, d)
+			{
+				const char *name = json_string_value(json_object_get(d, "name"));
+				if (!name || strcmp(name, tr->domain))
+					continue;
+				if ((rc = number(c, d, where, "avg_power_w", &pw)))
+					return rc;
+			}
+			tr->t_ns[tr->n] = b;
+			tr->power_w[tr->n++] = pw;
+			tr->t_ns[tr->n] = e;
+			tr->power_w[tr->n++] = pw;
+		}
+	}
+	return 0;
+}
+
+static int bands_add(struct ctx *c, struct jst_report *r, json_t *windows, const char *what,
+                     int interval)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach(windows, i, w)
+	{
+		char where[64];
+		double run;
+		int rc;
+		snprintf(where, sizeof where, "%s[%zu]", what, i);
+		if (!json_is_object(w))
+			return fail(c, "%s: not an object", where);
+		struct jst_report_band *b = &r->bands[r->nbands];
+		if ((rc = window_edges(c, w, where, &b->begin_ns, &b->end_ns)))
+			return rc;
+		strcat(where, ".");
+		if ((rc = number(c, w, where, "run", &run)))
+			return rc;
+		b->name = str_or(w, "name", "");
+		b->interval = interval;
+		b->run = interval ? (isnan(run) ? 1 : (int)run) : (int)i + 1;
+		r->nbands++;
+	}
+	return 0;
+}
+
+static void time_span(struct jst_report *r)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	for (size_t i = 0; i < r->nbands; i++) {
+		lo = r->bands[i].begin_ns < lo ? r->bands[i].begin_ns : lo;
+		hi = r->bands[i].end_ns > hi ? r->bands[i].end_ns : hi;
+	}
+	for (size_t i = 0; i < r->ntraces; i++)
+		for (size_t k = 0; k < r->traces[i].n; k++) {
+			int64_t t = r->traces[i].t_ns[k];
+			lo = t < lo ? t : lo;
+			hi = t > hi ? t : hi;
+		}
+	if (lo > hi)
+		lo = hi = 0;
+	r->t0_ns = lo;
+	r->t1_ns = hi;
+}
+
+static int parse(struct ctx *c, struct jst_report *r)
+{
+	json_t *doc = r->doc, *runs, *intervals, *series, *exit_status;
+	int rc;
+	if (!json_is_object(doc))
+		return fail(c, "not a JSON object");
+	if ((rc = member(c, doc, "", "runs", JSON_ARRAY, &runs)) ||
+	    (rc = member(c, doc, "", "intervals", JSON_ARRAY, &intervals)) ||
+	    (rc = member(c, doc, "", "series", JSON_ARRAY, &series)) ||
+	    (rc = member(c, doc, "", "command", JSON_ARRAY, &r->command)) ||
+	    (rc = member(c, doc, "", "identity", JSON_OBJECT, &r->identity)) ||
+	    (rc = member(c, doc, "", "carbon", JSON_OBJECT, &r->carbon)) ||
+	    (rc = member(c, doc, "", "exit_status", JSON_INTEGER, &exit_status)))
+		return rc;
+	if (!json_array_size(runs) && !json_array_size(intervals) && !json_array_size(series))
+		return fail(c, "no runs, intervals or series: not the JSON of `joulestat run`");
+	r->joulestat = str_or(doc, "joulestat", "");
+	r->partial = json_is_true(json_object_get(doc, "partial"));
+	r->exit_status = exit_status ? (int)json_integer_value(exit_status) : -1;
+	r->nruns = json_array_size(runs);
+	r->nintervals = json_array_size(intervals);
+
+	size_t cap = 0, i;
+	json_t *run;
+	json_array_foreach(runs, i, run)
+	{
+		if (!json_is_object(run))
+			return fail(c, "runs[%zu]: not an object", i);
+		if ((rc = fold_run(c, r, run, i, &cap)))
+			return rc;
+	}
+	group_bars(r);
+
+	if (!(r->bands = calloc(r->nruns + r->nintervals + 1, sizeof *r->bands)))
+		return -ENOMEM;
+	if ((rc = bands_add(c, r, runs, "runs", 0)) ||
+	    (rc = bands_add(c, r, intervals, "intervals", 1)))
+		return rc;
+
+	if (json_array_size(series))
+		rc = traces_from_series(c, r, series);
+	else if (r->nintervals) {
+		r->power_source = JST_REPORT_POWER_INTERVALS;
+		rc = traces_from_windows(c, r, intervals, "intervals");
+	} else {
+		r->power_source = JST_REPORT_POWER_RUNS;
+		rc = traces_from_windows(c, r, runs, "runs");
+	}
+	if (rc)
+		return rc;
+	time_span(r);
+	return 0;
+}
+
+int jst_report_parse(json_t *doc, struct jst_report **out, char *err, size_t errlen)
+{
+	struct ctx c = {err, errlen};
+	struct jst_report *r = calloc(1, sizeof *r);
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->doc = json_incref(doc);
+	int rc = parse(&c, r);
+	if (rc) {
+		if (rc == -ENOMEM && errlen)
+			snprintf(err, errlen, "out of memory");
+		jst_report_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void jst_report_free(struct jst_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->ntraces; i++) {
+		free(r->traces[i].t_ns);
+		free(r->traces[i].power_w);
+	}
+	free(r->traces);
+	free(r->bars);
+	free(r->bands);
+	json_decref(r->doc);
+	free(r);
+}
