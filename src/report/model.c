@@ -112,9 +112,9 @@ static int bar_fold(struct ctx *c, struct jst_report_bar *b, json_t *fig, const 
 	    (rc = number(c, fig, where, "peak_power_w", &peak)))
 		return rc;
 	if (isnan(e))
-		return fail(c, "%s: no energy_j", where);
+		return fail(c, "%senergy_j: missing", where);
 	if (!isnan(u) && u < 0)
-		return fail(c, "%s: negative uncertainty_j", where);
+		return fail(c, "%suncertainty_j: negative", where);
 	size_t n = b->nruns;
 	b->mean_j += (e - b->mean_j) / (double)(n + 1);
 	/* Older files have no uncertainty_j: the class alone then. */
@@ -153,10 +153,11 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 	json_t *d;
 	json_array_foreach(domains, i, d)
 	{
-		snprintf(where, sizeof where, "runs[%zu].domains[%zu]", ri, i);
+		snprintf(where, sizeof where, "runs[%zu].domains[%zu].", ri, i);
 		const char *name = json_string_value(json_object_get(d, "name"));
 		if (!json_is_object(d) || !name)
-			return fail(c, "%s: not a domain (an object with a name)", where);
+			return fail(c, "%.*s: not a domain (an object with a name)",
+			            (int)strlen(where) - 1, where);
 		struct jst_report_bar *b = bar_find(r, name, 0);
 		if (!b) {
 			if (!(b = bar_add(r, cap)))
@@ -171,28 +172,28 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 			json_t *p = json_object_get(d, "primary");
 			b->primary = !p || json_is_true(p);
 			b->estimated = !strcmp(b->method, "estimate");
-			strcat(where, ".");
 			if ((rc = number(c, d, where, "accuracy", &b->accuracy)))
 				return rc;
-			where[strlen(where) - 1] = 0;
 		}
 		if ((rc = bar_fold(c, b, d, where)))
 			return rc;
 	}
 	/* The usual totals in a fixed order, then any other a newer writer adds. */
-	for (int pass = 0; pass < 2 && totals; pass++) {
-		const char *key;
-		json_t *t;
+	size_t nknown = sizeof total_order / sizeof *total_order;
+	const char *key;
+	json_t *t;
+	for (size_t k = 0; totals && k <= nknown; k++) {
 		json_object_foreach(totals, key, t)
 		{
-			int known = 0;
-			for (size_t k = 0; k < sizeof total_order / sizeof *total_order; k++)
-				known |= !strcmp(key, total_order[k]);
-			if (pass == 0 ? !known : known)
+			size_t known = 0;
+			while (known < nknown && strcmp(key, total_order[known]))
+				known++;
+			if (known != k)
 				continue;
-			snprintf(where, sizeof where, "runs[%zu].totals.%s", ri, key);
+			snprintf(where, sizeof where, "runs[%zu].totals.%s.", ri, key);
 			if (!json_is_object(t))
-				return fail(c, "%s: not an object", where);
+				return fail(c, "%.*s: not an object", (int)strlen(where) - 1,
+				            where);
 			struct jst_report_bar *b = bar_find(r, key, 1);
 			if (!b) {
 				if (!(b = bar_add(r, cap)))
@@ -202,10 +203,8 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 				b->device = b->backend = b->method = b->source = b->note = "";
 				b->total = 1;
 				b->primary = 1;
-				strcat(where, ".");
 				if ((rc = number(c, t, where, "accuracy", &b->accuracy)))
 					return rc;
-				where[strlen(where) - 1] = 0;
 			}
 			if ((rc = bar_fold(c, b, t, where)))
 				return rc;

@@ -300,14 +300,16 @@ static int power_panel(FILE *f, const struct jst_report *r)
 	return height;
 }
 
-/* "12.3 J ± 0.62 J (5%)" */
-static void energy_words(FILE *f, const struct jst_report_bar *b)
+/* "12.3 ± 0.62 J (5%)"; in full (a tooltip), also the class and the runs' spread. */
+static void energy_words(FILE *f, const struct jst_report_bar *b, int full)
 {
-	fprintf(f, "%.4g J ± %.2g J", b->mean_j, b->uncertainty_j);
+	fprintf(f, "%.4g ± %.2g J", b->mean_j, b->uncertainty_j);
 	if (!isnan(b->accuracy))
-		fprintf(f, " (class %.3g%%)", b->accuracy * 100);
-	if (b->nruns > 1)
-		fprintf(f, ", %zu runs %.4g–%.4g", b->nruns, b->min_j, b->max_j);
+		fprintf(f, full ? " (class %.3g%%)" : " (%.3g%%)", b->accuracy * 100);
+	if (b->nruns > 1 && full)
+		fprintf(f, ", %zu runs from %.4g to %.4g J", b->nruns, b->min_j, b->max_j);
+	else if (b->nruns > 1)
+		fprintf(f, ", %zu runs", b->nruns);
 }
 
 static int energy_panel(FILE *f, const struct jst_report *r, int top)
@@ -412,7 +414,7 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		        "data-energy-j=\"%.9g\" "
 		        "data-uncertainty-j=\"%.9g\" data-runs=\"%zu\"",
 		        fmin(x_zero, xe), y + 4, fabs(xe - x_zero), E_ROW - 8, fill,
-		        b->primary ? "0.85" : "0.4", b->total, b->primary, b->mean_j,
+		        b->primary ? "1" : "0.4", b->total, b->primary, b->mean_j,
 		        b->uncertainty_j, b->nruns);
 		attr(f, "data-name", b->name);
 		attr(f, "data-method", b->method);
@@ -422,7 +424,7 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		fputs("><title>", f);
 		jst_report_xml_text(f, b->name);
 		fputs(": ", f);
-		energy_words(f, b);
+		energy_words(f, b, 1);
 		fputs("</title></rect>\n", f);
 		/* The accuracy bar: mean ± uncertainty. */
 		double u0 = jst_report_axis_map(&ex, b->mean_j - b->uncertainty_j, E_X0, E_X1);
@@ -449,7 +451,7 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		}
 		fprintf(f, "<text class=\"bar-value\" x=\"%d\" y=\"%d\" font-size=\"11\">",
 		        E_TEXT_X, y + 15);
-		energy_words(f, b);
+		energy_words(f, b, 0);
 		if (b->partial)
 			fputs(" partial", f);
 		fputs("</text>\n", f);
