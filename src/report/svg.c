@@ -414,8 +414,8 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		        "data-energy-j=\"%.9g\" "
 		        "data-uncertainty-j=\"%.9g\" data-runs=\"%zu\"",
 		        fmin(x_zero, xe), y + 4, fabs(xe - x_zero), E_ROW - 8, fill,
-		        b->primary ? "1" : "0.4", b->total, b->primary, b->mean_j,
-		        b->uncertainty_j, b->nruns);
+		        b->primary ? "1" : "0.4", b->total, b->primary, b->mean_j, b->uncertainty_j,
+		        b->nruns);
 		attr(f, "data-name", b->name);
 		attr(f, "data-method", b->method);
 		attr(f, "data-device", b->device);
