@@ -55,9 +55,11 @@ static int parse(int argc, char **argv, struct args *a)
 				a->format = FORMAT_HTML;
 			else if (!strcmp(optarg, "svg"))
 				a->format = FORMAT_SVG;
-			else
-				return jst_cli_usage_error(
-				    "report", "--format is html or svg, not '%s'", optarg);
+			else {
+				jst_cli_usage_error("report", "--format is html or svg, not '%s'",
+				                    optarg);
+				return JST_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 		case JST_OPT_HELP:
@@ -67,10 +69,14 @@ static int parse(int argc, char **argv, struct args *a)
 			return JST_EXIT_USAGE;
 		}
 	}
-	if (!npos)
-		return jst_cli_usage_error("report", "give the run: a JSON file or a run id");
-	if (npos > 1)
-		return jst_cli_usage_error("report", "one run at a time, not also '%s'", pos[1]);
+	if (!npos || !pos[0]) {
+		jst_cli_usage_error("report", "give the run: a JSON file or a run id");
+		return JST_EXIT_USAGE;
+	}
+	if (npos > 1) {
+		jst_cli_usage_error("report", "one run at a time, not also '%s'", pos[1]);
+		return JST_EXIT_USAGE;
+	}
 	a->input = pos[0];
 	if (a->format == FORMAT_AUTO) {
 		size_t n = strlen(a->output);

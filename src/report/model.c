@@ -66,10 +66,12 @@ static int window_edges(struct ctx *c, json_t *w, const char *where, int64_t *b,
 	if ((rc = number(c, w, where, "begin_ns", &begin)) ||
 	    (rc = number(c, w, where, "end_ns", &end)))
 		return rc;
-	if (isnan(begin) || isnan(end))
-		return fail(c, "%s: no begin_ns or end_ns", where);
+	if (isnan(begin))
+		return fail(c, "%sbegin_ns: missing", where);
+	if (isnan(end))
+		return fail(c, "%send_ns: missing", where);
 	if (end < begin)
-		return fail(c, "%s: ends (%.0f) before it begins (%.0f)", where, end, begin);
+		return fail(c, "%send_ns: %.0f, before begin_ns %.0f", where, end, begin);
 	*b = (int64_t)begin;
 	*e = (int64_t)end;
 	return 0;
@@ -186,7 +188,7 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 		json_object_foreach(totals, key, t)
 		{
 			size_t known = 0;
-			while (known < nknown && strcmp(key, total_order[known]))
+			while (known < nknown && strcmp(key, total_order[known]) != 0)
 				known++;
 			if (known != k)
 				continue;
@@ -237,11 +239,12 @@ static void group_bars(struct jst_report *r)
 		if (b->total)
 			continue;
 		size_t j = 0;
-		while (j < i && (r->bars[j].total || strcmp(r->bars[j].device, b->device)))
+		while (j < i && (r->bars[j].total || strcmp(r->bars[j].device, b->device) != 0))
 			j++;
 		b->device_index = j < i ? r->bars[j].device_index : r->ndevices++;
 	}
-	qsort(r->bars, r->nbars, sizeof *r->bars, bar_order);
+	if (r->nbars) /* qsort takes no NULL, even for nothing */
+		qsort(r->bars, r->nbars, sizeof *r->bars, bar_order);
 	for (size_t i = 0; i < r->nbars; i++)
 		r->bars[i].group = r->bars[i].total ? r->ndevices : r->bars[i].device_index;
 }
@@ -279,17 +282,16 @@ static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *serie
 		char where[64];
 		json_t *t, *p, *e;
 		int rc;
-		snprintf(where, sizeof where, "series[%zu]", i);
+		snprintf(where, sizeof where, "series[%zu].", i);
 		const char *name = json_string_value(json_object_get(s, "domain"));
 		if (!json_is_object(s) || !name)
-			return fail(c, "%s: not a series (an object with a domain)", where);
-		strcat(where, ".");
+			return fail(c, "series[%zu]: not a series (an object with a domain)", i);
 		if ((rc = member(c, s, where, "t_ns", JSON_ARRAY, &t)) ||
 		    (rc = member(c, s, where, "power_w", JSON_ARRAY, &p)) ||
 		    (rc = member(c, s, where, "energy_j", JSON_ARRAY, &e)))
 			return rc;
 		if (!t || !p)
-			return fail(c, "%sno t_ns or power_w", where);
+			return fail(c, "%st_ns, power_w: missing", where);
 		size_t n = json_array_size(t);
 		if (json_array_size(p) != n || (e && json_array_size(e) != n))
 			return fail(c, "%st_ns, energy_j and power_w differ in length", where);
@@ -304,8 +306,8 @@ static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *serie
 			if (!json_is_number(tv) || !(json_is_number(pv) || json_is_null(pv)))
 				return fail(
 				    c,
-				    "%s[%zu]: t_ns must be a number and power_w a number or null",
-				    where, k);
+				    "%st_ns[%zu], power_w[%zu]: not a number, and a number or null",
+				    where, k, k);
 			tr->t_ns[k] = (int64_t)json_number_value(tv);
 			tr->power_w[k] = json_is_null(pv) ? NAN : json_number_value(pv);
 			if (k && tr->t_ns[k] < tr->t_ns[k - 1])
@@ -338,12 +340,11 @@ static int traces_from_windows(struct ctx *c, struct jst_report *r, json_t *wind
 			char where[64];
 			int64_t b, e;
 			int rc;
-			snprintf(where, sizeof where, "%s[%zu]", what, w);
+			snprintf(where, sizeof where, "%s[%zu].", what, w);
 			if (!json_is_object(win))
-				return fail(c, "%s: not an object", where);
+				return fail(c, "%s[%zu]: not an object", what, w);
 			if ((rc = window_edges(c, win, where, &b, &e)))
 				return rc;
-			strcat(where, ".");
 			if ((rc = member(c, win, where, "domains", JSON_ARRAY, &doms)))
 				return rc;
 			double pw = NAN;
@@ -352,7 +353,7 @@ static int traces_from_windows(struct ctx *c, struct jst_report *r, json_t *wind
 			json_array_foreach(doms, k, d)
 			{
 				const char *name = json_string_value(json_object_get(d, "name"));
-				if (!name || strcmp(name, tr->domain))
+				if (!name || strcmp(name, tr->domain) != 0)
 					continue;
 				if ((rc = number(c, d, where, "avg_power_w", &pw)))
 					return rc;
@@ -376,13 +377,12 @@ static int bands_add(struct ctx *c, struct jst_report *r, json_t *windows, const
 		char where[64];
 		double run;
 		int rc;
-		snprintf(where, sizeof where, "%s[%zu]", what, i);
+		snprintf(where, sizeof where, "%s[%zu].", what, i);
 		if (!json_is_object(w))
-			return fail(c, "%s: not an object", where);
+			return fail(c, "%s[%zu]: not an object", what, i);
 		struct jst_report_band *b = &r->bands[r->nbands];
 		if ((rc = window_edges(c, w, where, &b->begin_ns, &b->end_ns)))
 			return rc;
-		strcat(where, ".");
 		if ((rc = number(c, w, where, "run", &run)))
 			return rc;
 		b->name = str_or(w, "name", "");

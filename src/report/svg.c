@@ -97,9 +97,7 @@ static size_t trace_path(FILE *f, const struct jst_report *r, const struct jst_r
 		if (t->steps) {
 			/* Pairs of [start, end) at one average power. */
 			if ((k & 1) == 0) {
-				if (isnan(w))
-					pen.down = 0;
-				else if (k && t->t_ns[k] - t->t_ns[k - 1] > STEP_GAP_NS)
+				if (isnan(w) || (k && t->t_ns[k] - t->t_ns[k - 1] > STEP_GAP_NS))
 					pen.down = 0;
 			}
 			if (!isnan(w))
