@@ -18,7 +18,7 @@
 #define P_X1 700
 #define P_TOP 50
 #define P_HEIGHT 280
-#define LEGEND_X 720
+#define LEGEND_X 712
 #define LEGEND_ROW 16
 /* Energy panel: labels, bars, then the figures in words. */
 #define E_LABEL_X 255
@@ -282,9 +282,10 @@ static int power_panel(FILE *f, const struct jst_report *r)
 		fprintf(f,
 		        "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 		        "stroke=\"%s\" "
-		        "stroke-width=\"2\" stroke-dasharray=\"%s\"/><text x=\"%d\" y=\"%d\">",
+		        "stroke-width=\"2\" stroke-dasharray=\"%s\"/><text x=\"%d\" y=\"%d\" "
+		        "font-size=\"11\">",
 		        LEGEND_X, y, LEGEND_X + 24, y, colour(t->device_index), dash(t->method),
-		        LEGEND_X + 30, y + 4);
+		        LEGEND_X + 28, y + 4);
 		jst_report_xml_text(f, t->domain);
 		if (*t->method) {
 			fputs(" · ", f);

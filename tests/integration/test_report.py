@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, PowercapSim, measure, run_joulestat  # noqa: E402
+from common import REPO, PowercapSim, binary, measure, run_joulestat  # noqa: E402
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "report")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -272,29 +272,45 @@ class RepeatIntervalsTest(Tmp):
 class TextTest(Tmp):
     def test_hostile_text_stays_text(self):
         doc = fixture("hostile")
-        Figure(self.out("h.svg")) if report(os.path.join(FIXTURES, "hostile.json"),
-                                            self.out("h.svg")) else None
-        page = self.out("h.html")
+        evil = doc["command"][2]
+        shown = "".join(c for c in evil if ord(c) >= 0x20)  # XML cannot hold other controls
+        svg, page = self.out("h.svg"), self.out("h.html")
+        report(os.path.join(FIXTURES, "hostile.json"), svg)
         report(os.path.join(FIXTURES, "hostile.json"), page)
+        # The figure: well-formed, and the note is the note, not markup.
+        fig = Figure(svg)
+        titles = ["".join(t.itertext()) for t in fig.root.iter(SVG + "title")]
+        self.assertIn("package-0: 90.25 ± 4.5 J (class 5%)", titles)
 
         class Collect(html.parser.HTMLParser):
-            tags, data = [], []
+            def __init__(self):
+                super().__init__()
+                self.tags, self.where, self.text = [], [], {}
 
             def handle_starttag(self, tag, attrs):
                 self.tags.append(tag)
+                self.where.append(tag)
+
+            def handle_endtag(self, tag):
+                if self.where and self.where[-1] == tag:
+                    self.where.pop()
 
             def handle_data(self, data):
-                self.data.append(data)
+                key = self.where[-1] if self.where else ""
+                self.text[key] = self.text.get(key, "") + data
 
         p = Collect()
         with open(page, encoding="utf-8") as f:
             p.feed(f.read())
         self.assertNotIn("script", p.tags)
-        self.assertEqual(p.tags.count("title"), 1 + sum(1 for _ in p.tags if _ == "title") - 1)
-        evil = doc["command"][2]
-        shown = "".join(c for c in evil if ord(c) >= 0x20)  # XML cannot hold other controls
-        self.assertIn("sh -c " + shown, "".join(p.data))
-        self.assertIn("host" + shown, "".join(p.data))
+        self.assertEqual(p.tags.count("head"), 1)
+        self.assertEqual(p.tags.count("body"), 1)
+        # The page's title is the whole command, as text (the first <title>: the
+        # SVG's own come after it).
+        self.assertTrue(p.text["title"].startswith("joulestat report: sh -c " + shown))
+        self.assertIn("sh -c " + shown, p.text["code"])
+        self.assertIn("host" + shown, p.text["td"])
+        self.assertIn(shown, p.text["td"])  # the note, in the domains table
 
 
 class LongSeriesTest(Tmp):
@@ -404,6 +420,10 @@ class ErrorsTest(Tmp):
         self.assertFalse(os.path.exists(self.out("x.html")))
 
     def test_usage(self):
+        for args in (["report", "--help"], ["help", "report"], ["report", "x.json", "-h"]):
+            proc = run_joulestat(args)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("usage: joulestat report", proc.stdout)
         self.fails([], 2, "give the run")
         self.fails(["a.json", "b.json"], 2, "one run at a time")
         self.fails(["--format", "pdf", "a.json"], 2, "html or svg")
@@ -412,8 +432,7 @@ class ErrorsTest(Tmp):
 
     def test_stdin_to_stdout_and_format(self):
         with open(os.path.join(FIXTURES, "xval_series.json"), "rb") as f:
-            proc = subprocess.run([os.environ.get("JOULESTAT") or report.__globals__["binary"]("JOULESTAT"),
-                                   "report", "--format", "svg", "-"],
+            proc = subprocess.run([binary("JOULESTAT"), "report", "--format", "svg", "-"],
                                   stdin=f, capture_output=True, timeout=30)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(ET.fromstring(proc.stdout).tag, SVG + "svg")
