@@ -209,6 +209,13 @@ int jst_report_write_html(const struct jst_report *r, FILE *f)
 	fputs("</p>\n", f);
 
 	fputs("<h2>Identity</h2>\n", f);
+	json_t *schema = json_object_get(r->identity, "schema");
+	if (json_is_integer(schema) && json_integer_value(schema) > JST_REPORT_SCHEMA)
+		fprintf(
+		    f,
+		    "<p class=\"muted\">Identity of schema %lld, newer than this joulestat knows "
+		    "(%d): every key is shown as written.</p>\n",
+		    (long long)json_integer_value(schema), JST_REPORT_SCHEMA);
 	if (r->identity)
 		key_table(f, r->identity, "identity");
 	else

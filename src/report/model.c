@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Any number read: 1e18 ns is 31 years of CLOCK_MONOTONIC, 1e18 J 280 TWh.
+ * Beyond it sums could overflow, and an instant would not fit an int64_t. */
+#define JST_REPORT_MAX 1e18
+
 struct ctx {
 	char *err;
 	size_t errlen;
@@ -54,9 +58,26 @@ static int number(struct ctx *c, json_t *obj, const char *where, const char *key
 	json_t *v;
 	int rc = member(c, obj, where, key, JSON_REAL, &v);
 	*out = v ? json_number_value(v) : NAN;
-	if (!rc && v && !isfinite(*out))
-		return fail(c, "%s%s: not a finite number", where, key);
+	if (!rc && v && !(fabs(*out) <= JST_REPORT_MAX))
+		return fail(c, "%s%s: %g is out of range", where, key, *out);
 	return rc;
+}
+
+/* A reading's instant and power, as the series holds them. */
+static int reading(struct ctx *c, json_t *tv, json_t *pv, const char *where, size_t k, int64_t *t,
+                   double *w)
+{
+	if (!json_is_number(tv) || !(json_is_number(pv) || json_is_null(pv)))
+		return fail(c, "%st_ns[%zu], power_w[%zu]: not a number, and a number or null",
+		            where, k, k);
+	double tn = json_number_value(tv);
+	*w = json_is_null(pv) ? NAN : json_number_value(pv);
+	if (!(tn >= 0 && tn <= JST_REPORT_MAX))
+		return fail(c, "%st_ns[%zu]: %g is out of range", where, k, tn);
+	if (!isnan(*w) && !(fabs(*w) <= JST_REPORT_MAX))
+		return fail(c, "%spower_w[%zu]: %g is out of range", where, k, *w);
+	*t = (int64_t)tn;
+	return 0;
 }
 
 static int window_edges(struct ctx *c, json_t *w, const char *where, int64_t *b, int64_t *e)
@@ -70,6 +91,8 @@ static int window_edges(struct ctx *c, json_t *w, const char *where, int64_t *b,
 		return fail(c, "%sbegin_ns: missing", where);
 	if (isnan(end))
 		return fail(c, "%send_ns: missing", where);
+	if (begin < 0)
+		return fail(c, "%sbegin_ns: negative", where);
 	if (end < begin)
 		return fail(c, "%send_ns: %.0f, before begin_ns %.0f", where, end, begin);
 	*b = (int64_t)begin;
@@ -302,14 +325,9 @@ static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *serie
 		if (kind)
 			tr->kind = kind;
 		for (size_t k = 0; k < n; k++) {
-			json_t *tv = json_array_get(t, k), *pv = json_array_get(p, k);
-			if (!json_is_number(tv) || !(json_is_number(pv) || json_is_null(pv)))
-				return fail(
-				    c,
-				    "%st_ns[%zu], power_w[%zu]: not a number, and a number or null",
-				    where, k, k);
-			tr->t_ns[k] = (int64_t)json_number_value(tv);
-			tr->power_w[k] = json_is_null(pv) ? NAN : json_number_value(pv);
+			if ((rc = reading(c, json_array_get(t, k), json_array_get(p, k), where, k,
+			                  &tr->t_ns[k], &tr->power_w[k])))
+				return rc;
 			if (k && tr->t_ns[k] < tr->t_ns[k - 1])
 				return fail(c, "%st_ns[%zu]: goes back in time", where, k);
 		}

@@ -51,6 +51,9 @@ struct jst_report_band {
 	int interval; /* an interval rather than a run */
 };
 
+/* The version of the identity block (docs/output.md) this reader knows. */
+#define JST_REPORT_SCHEMA 2
+
 struct jst_report {
 	json_t *doc;                         /* holds every string the fields point to */
 	const char *joulestat;               /* version that wrote the file */

@@ -96,7 +96,11 @@ void jst_report_axis_nice(double lo, double hi, int target, struct jst_report_ax
 
 double jst_report_axis_map(const struct jst_report_axis *a, double v, double px0, double px1)
 {
-	if (a->hi <= a->lo)
+	if (!(a->hi > a->lo) || isnan(v))
 		return px0;
-	return px0 + (v - a->lo) / (a->hi - a->lo) * (px1 - px0);
+	/* Far outside the plot is as good as at its edge plus a screen: a
+	 * coordinate stays a number SVG can hold. */
+	double px = px0 + (v - a->lo) / (a->hi - a->lo) * (px1 - px0);
+	double span = fabs(px1 - px0) + 1e4;
+	return fmin(fmax(px, fmin(px0, px1) - span), fmax(px0, px1) + span);
 }

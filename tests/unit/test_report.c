@@ -303,6 +303,16 @@ static void test_bad_input_is_named(void **state)
 	            "series[0].t_ns, power_w: missing");
 	parse_fails("{\"runs\":[{}],\"identity\":[]}", "identity: not an object");
 	parse_fails("{\"runs\":[{}],\"exit_status\":1.5}", "exit_status: not an integer");
+	/* Numbers whose sums would overflow, instants that fit no int64_t. */
+	parse_fails("{\"runs\":[{\"domains\":[{\"name\":\"a\",\"energy_j\":1e308}]}]}",
+	            "runs[0].domains[0].energy_j: 1e+308 is out of range");
+	parse_fails("{\"runs\":[{\"begin_ns\":-5,\"end_ns\":4}]}", "runs[0].begin_ns: negative");
+	parse_fails("{\"runs\":[{\"begin_ns\":1,\"end_ns\":1e19}]}",
+	            "runs[0].end_ns: 1e+19 is out of range");
+	parse_fails("{\"series\":[{\"domain\":\"a\",\"t_ns\":[-1],\"power_w\":[1]}]}",
+	            "series[0].t_ns[0]: -1 is out of range");
+	parse_fails("{\"series\":[{\"domain\":\"a\",\"t_ns\":[1],\"power_w\":[-2e300]}]}",
+	            "series[0].power_w[0]: -2e+300 is out of range");
 }
 
 static char *render(const struct jst_report *r, int html)
@@ -392,6 +402,27 @@ static void test_long_series_thinned(void **state)
 	jst_report_free(r);
 }
 
+/* The identity is shown whole, and a newer schema said to be one. */
+static void test_identity_shown_as_written(void **state)
+{
+	(void)state;
+	struct jst_report *r = parse_ok("{\"runs\":[{\"begin_ns\":1,\"end_ns\":2}],\"identity\":{"
+	                                "\"schema\":3,\"hostname\":\"n<1>\",\"gpus\":[\"A\",\"B\"],"
+	                                "\"future\":{\"k\":1.5}}}");
+	char *out = render(r, 1);
+	assert_non_null(strstr(out, "Identity of schema 3, newer than this joulestat knows (2)"));
+	assert_non_null(strstr(out, "<td data-key=\"hostname\">n&lt;1&gt;</td>"));
+	assert_non_null(strstr(out, "<td data-key=\"gpus\">A, B</td>"));
+	assert_non_null(strstr(out, "<code>k</code> 1.5"));
+	free(out);
+	jst_report_free(r);
+	r = parse_ok(series_doc); /* schema 2: nothing to say */
+	out = render(r, 1);
+	assert_null(strstr(out, "newer than"));
+	free(out);
+	jst_report_free(r);
+}
+
 static void test_write_error_is_reported(void **state)
 {
 	(void)state;
@@ -428,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_input_is_named),
 	    cmocka_unit_test(test_sparse_runs_draw_no_nan),
 	    cmocka_unit_test(test_long_series_thinned),
+	    cmocka_unit_test(test_identity_shown_as_written),
 	    cmocka_unit_test(test_write_error_is_reported),
 	    cmocka_unit_test(test_load_run_is_not_built_yet),
 	};
