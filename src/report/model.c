@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,10 +101,39 @@ static int window_edges(struct ctx *c, json_t *w, const char *where, int64_t *b,
 	return 0;
 }
 
-static struct jst_report_bar *bar_find(struct jst_report *r, const char *name, int total)
+/* A domain is its name and how it is measured: with --cross-validate one
+ * name (gpu0) has a figure per method, told apart by backend and source. */
+struct domain_key {
+	const char *name, *backend, *method, *source;
+};
+
+static struct domain_key domain_key(json_t *d)
+{
+	struct domain_key k = {json_string_value(json_object_get(d, "name")),
+	                       str_or(d, "backend", ""), str_or(d, "method", ""),
+	                       str_or(d, "source", "")};
+	return k;
+}
+
+static int key_is(const struct jst_report_bar *b, const struct domain_key *k)
+{
+	return !b->total && k->name && !strcmp(b->name, k->name) &&
+	       !strcmp(b->backend, k->backend) && !strcmp(b->method, k->method) &&
+	       !strcmp(b->source, k->source);
+}
+
+static struct jst_report_bar *bar_find(struct jst_report *r, const struct domain_key *k)
 {
 	for (size_t i = 0; i < r->nbars; i++)
-		if (r->bars[i].total == total && !strcmp(r->bars[i].name, name))
+		if (key_is(&r->bars[i], k))
+			return &r->bars[i];
+	return NULL;
+}
+
+static struct jst_report_bar *total_find(struct jst_report *r, const char *name)
+{
+	for (size_t i = 0; i < r->nbars; i++)
+		if (r->bars[i].total && !strcmp(r->bars[i].name, name))
 			return &r->bars[i];
 	return NULL;
 }
@@ -183,16 +213,17 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 		if (!json_is_object(d) || !name)
 			return fail(c, "%.*s: not a domain (an object with a name)",
 			            (int)strlen(where) - 1, where);
-		struct jst_report_bar *b = bar_find(r, name, 0);
+		struct domain_key key = domain_key(d);
+		struct jst_report_bar *b = bar_find(r, &key);
 		if (!b) {
 			if (!(b = bar_add(r, cap)))
 				return -ENOMEM;
 			b->name = name;
 			b->kind = str_or(d, "kind", "other");
 			b->device = str_or(d, "device", name);
-			b->backend = str_or(d, "backend", "");
-			b->method = str_or(d, "method", "");
-			b->source = str_or(d, "source", "");
+			b->backend = key.backend;
+			b->method = key.method;
+			b->source = key.source;
 			b->note = str_or(d, "note", "");
 			json_t *p = json_object_get(d, "primary");
 			b->primary = !p || json_is_true(p);
@@ -219,7 +250,7 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 			if (!json_is_object(t))
 				return fail(c, "%.*s: not an object", (int)strlen(where) - 1,
 				            where);
-			struct jst_report_bar *b = bar_find(r, key, 1);
+			struct jst_report_bar *b = total_find(r, key);
 			if (!b) {
 				if (!(b = bar_add(r, cap)))
 					return -ENOMEM;
@@ -256,7 +287,7 @@ static int bar_order(const void *a, const void *b)
 static void group_bars(struct jst_report *r)
 {
 	for (size_t i = 0; i < r->nbars; i++)
-		r->bars[i].group = i; /* the order found, kept by the sort */
+		r->bars[i].group = r->bars[i].order = i; /* the order found, kept by the sort */
 	for (size_t i = 0; i < r->nbars; i++) {
 		struct jst_report_bar *b = &r->bars[i];
 		if (b->total)
@@ -268,11 +299,20 @@ static void group_bars(struct jst_report *r)
 	}
 	if (r->nbars) /* qsort takes no NULL, even for nothing */
 		qsort(r->bars, r->nbars, sizeof *r->bars, bar_order);
-	for (size_t i = 0; i < r->nbars; i++)
-		r->bars[i].group = r->bars[i].total ? r->ndevices : r->bars[i].device_index;
+	for (size_t i = 0; i < r->nbars; i++) {
+		struct jst_report_bar *b = &r->bars[i];
+		b->group = b->total ? r->ndevices : b->device_index;
+		/* Its place among its device's methods: 0 the counted one. */
+		b->rank = i && !b->total && r->bars[i - 1].group == b->group
+		              ? r->bars[i - 1].rank + 1
+		              : 0;
+	}
 }
 
-static struct jst_report_trace *trace_add(struct jst_report *r, const char *domain, size_t n)
+/* A trace of n points for domain, drawn like its bar b (NULL: a domain with
+ * readings but no figure, a device of its own). */
+static struct jst_report_trace *trace_add(struct jst_report *r, const char *domain,
+                                          const struct jst_report_bar *b, size_t n)
 {
 	struct jst_report_trace *t = &r->traces[r->ntraces];
 	memset(t, 0, sizeof *t);
@@ -285,19 +325,58 @@ static struct jst_report_trace *trace_add(struct jst_report *r, const char *doma
 	}
 	r->ntraces++;
 	t->domain = domain;
-	const struct jst_report_bar *b = bar_find(r, domain, 0);
 	t->kind = b ? b->kind : "other";
 	t->method = b ? b->method : "";
+	t->source = b ? b->source : "";
 	t->device = b ? b->device : domain;
 	t->primary = b ? b->primary : 1;
 	t->device_index = b ? b->device_index : r->ndevices++;
+	t->rank = b ? b->rank : 0;
 	return t;
+}
+
+/* The bar a series belongs to: by its source and method when it says them,
+ * else the k-th domain of that name (the series come in the meter's order,
+ * as the domains do) for the k-th series of that name. */
+static const struct jst_report_bar *series_bar(const struct jst_report *r, json_t *series, size_t i,
+                                               const char *name)
+{
+	const char *source = json_string_value(json_object_get(series, "source"));
+	const char *method = json_string_value(json_object_get(series, "method"));
+	size_t k = 0;
+	for (size_t j = 0; j < i; j++) {
+		const char *other =
+		    json_string_value(json_object_get(json_array_get(r->series, j), "domain"));
+		k += other && !strcmp(other, name);
+	}
+	const struct jst_report_bar *found = NULL;
+	size_t best = SIZE_MAX;
+	for (size_t j = 0; j < r->nbars; j++) {
+		const struct jst_report_bar *b = &r->bars[j];
+		if (b->total || strcmp(b->name, name) != 0)
+			continue;
+		if (source || method) {
+			if ((!source || !strcmp(source, b->source)) &&
+			    (!method || !strcmp(method, b->method)))
+				return b;
+			continue;
+		}
+		/* The k-th of the name in the order found. */
+		size_t before = 0;
+		for (size_t m = 0; m < r->nbars; m++)
+			before += !r->bars[m].total && r->bars[m].order < b->order &&
+			          !strcmp(r->bars[m].name, name);
+		if (before == k && b->order < best)
+			found = b, best = b->order;
+	}
+	return found;
 }
 
 static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *series)
 {
 	size_t i;
 	json_t *s;
+	r->series = series;
 	if (!(r->traces = calloc(json_array_size(series) + 1, sizeof *r->traces)))
 		return -ENOMEM;
 	json_array_foreach(series, i, s)
@@ -318,7 +397,7 @@ static int traces_from_series(struct ctx *c, struct jst_report *r, json_t *serie
 		size_t n = json_array_size(t);
 		if (json_array_size(p) != n || (e && json_array_size(e) != n))
 			return fail(c, "%st_ns, energy_j and power_w differ in length", where);
-		struct jst_report_trace *tr = trace_add(r, name, n);
+		struct jst_report_trace *tr = trace_add(r, name, series_bar(r, s, i, name), n);
 		if (!tr)
 			return -ENOMEM;
 		const char *kind = json_string_value(json_object_get(s, "kind"));
@@ -349,7 +428,7 @@ static int traces_from_windows(struct ctx *c, struct jst_report *r, json_t *wind
 	for (size_t i = 0; i < r->nbars; i++) {
 		if (r->bars[i].total)
 			continue;
-		struct jst_report_trace *tr = trace_add(r, r->bars[i].name, 2 * nwin);
+		struct jst_report_trace *tr = trace_add(r, r->bars[i].name, &r->bars[i], 2 * nwin);
 		if (!tr)
 			return -ENOMEM;
 		tr->steps = 1;
@@ -370,8 +449,8 @@ static int traces_from_windows(struct ctx *c, struct jst_report *r, json_t *wind
 			json_t *d;
 			json_array_foreach(doms, k, d)
 			{
-				const char *name = json_string_value(json_object_get(d, "name"));
-				if (!name || strcmp(name, tr->domain) != 0)
+				struct domain_key key = domain_key(d);
+				if (!key_is(&r->bars[i], &key))
 					continue;
 				if ((rc = number(c, d, where, "avg_power_w", &pw)))
 					return rc;

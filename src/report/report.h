@@ -18,12 +18,13 @@ enum jst_report_power_source {
 /* One line of the power panel: a domain's power against time. Values are
  * NaN where there is no reading (a null power), which breaks the line. */
 struct jst_report_trace {
-	const char *domain, *kind, *method, *device;
+	const char *domain, *kind, *method, *source, *device;
 	size_t n;
 	int64_t *t_ns; /* instants; for steps, each step's start then its end */
 	double *power_w;
 	int steps;           /* points pair up as [start, end) of one average */
 	size_t device_index; /* its colour: one per physical device */
+	size_t rank;         /* its dash: 0 (solid) the device's counted figure */
 	int primary;
 };
 
@@ -41,6 +42,8 @@ struct jst_report_bar {
 	size_t nruns;
 	size_t device_index;
 	size_t group; /* bars of one device share a group (cross-validation) */
+	size_t rank;  /* place in its group: 0 the counted figure, then its cross-checks */
+	size_t order; /* the order it was found in */
 };
 
 /* A shaded time span: an -I interval or a run. */
@@ -58,6 +61,7 @@ struct jst_report {
 	json_t *doc;                         /* holds every string the fields point to */
 	const char *joulestat;               /* version that wrote the file */
 	json_t *command, *identity, *carbon; /* NULL when absent */
+	json_t *series;                      /* the series, while they are read */
 	int partial;
 	int exit_status; /* -1 when absent */
 	enum jst_report_power_source power_source;

@@ -37,14 +37,18 @@ static const char *colour(size_t device_index)
 	return palette[device_index % (sizeof palette / sizeof *palette)];
 }
 
-/* How a method is drawn, so that methods of one device overlay distinctly. */
-static const char *dash(const char *method)
+/* How a device's methods are told apart where they overlay: its counted
+ * figure solid, each cross-check dashed its own way. */
+static const char *dash(size_t rank)
 {
-	if (!strcmp(method, "power"))
-		return "7 3";
-	if (!strcmp(method, "estimate"))
-		return "2 3";
-	return "none";
+	static const char *const dashes[] = {"7 3", "2 3", "10 3 2 3", "4 2 1 2"};
+	return rank ? dashes[(rank - 1) % (sizeof dashes / sizeof *dashes)] : "none";
+}
+
+/* How a figure was measured, in a label: its source (instant-power), else its method. */
+static const char *how(const char *source, const char *method)
+{
+	return *source ? source : method;
 }
 
 /* A tick label: as many decimals as the step needs. */
@@ -263,10 +267,11 @@ static int power_panel(FILE *f, const struct jst_report *r)
 		fprintf(f,
 		        "<path class=\"trace\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" "
 		        "stroke-dasharray=\"%s\"",
-		        colour(t->device_index), t->primary ? "2" : "1.5", dash(t->method));
+		        colour(t->device_index), t->primary ? "2" : "1.5", dash(t->rank));
 		attr(f, "data-domain", t->domain);
 		attr(f, "data-kind", t->kind);
 		attr(f, "data-method", t->method);
+		attr(f, "data-source", t->source);
 		attr(f, "data-device", t->device);
 		fprintf(f, " data-primary=\"%d\" data-readings=\"%zu\" d=\"", t->primary, t->n);
 		trace_path(f, r, t, &tx, &py);
@@ -284,12 +289,12 @@ static int power_panel(FILE *f, const struct jst_report *r)
 		        "stroke=\"%s\" "
 		        "stroke-width=\"2\" stroke-dasharray=\"%s\"/><text x=\"%d\" y=\"%d\" "
 		        "font-size=\"11\">",
-		        LEGEND_X, y, LEGEND_X + 24, y, colour(t->device_index), dash(t->method),
+		        LEGEND_X, y, LEGEND_X + 24, y, colour(t->device_index), dash(t->rank),
 		        LEGEND_X + 28, y + 4);
 		jst_report_xml_text(f, t->domain);
-		if (*t->method) {
+		if (*how(t->source, t->method)) {
 			fputs(" · ", f);
-			jst_report_xml_text(f, t->method);
+			jst_report_xml_text(f, how(t->source, t->method));
 		}
 		if (!t->primary)
 			fputs(" (cross-check)", f);
@@ -396,9 +401,9 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		fprintf(f, "<text class=\"bar-label\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
 		        E_LABEL_X, y + 15);
 		jst_report_xml_text(f, b->name);
-		if (!b->total && *b->method) {
+		if (!b->total && *how(b->source, b->method)) {
 			fputs(" · ", f);
-			jst_report_xml_text(f, b->method);
+			jst_report_xml_text(f, how(b->source, b->method));
 			if (*b->backend) {
 				fputs(" (", f);
 				jst_report_xml_text(f, b->backend);
@@ -417,6 +422,7 @@ static int energy_panel(FILE *f, const struct jst_report *r, int top)
 		        b->nruns);
 		attr(f, "data-name", b->name);
 		attr(f, "data-method", b->method);
+		attr(f, "data-source", b->source);
 		attr(f, "data-device", b->device);
 		if (b->estimated || !b->primary)
 			fprintf(f, " stroke=\"%s\" stroke-dasharray=\"3 2\"", fill);

@@ -5,6 +5,7 @@ fixtures in tests/fixtures/report (tests/fixtures/report/make.py), a run
 against the powercap simulator, and a long series of ten devices. Headless
 Chromium (Debian's `chromium`) renders the page and the figure, and the
 screenshot is decoded (zlib, no imaging library) and must show the plot."""
+import glob
 import html.parser
 import json
 import os
@@ -37,6 +38,22 @@ def report(src, out, *extra):
     if proc.returncode:
         raise AssertionError("joulestat report failed (%d): %s" % (proc.returncode, proc.stderr))
     return proc
+
+
+def key(domain):
+    return (domain["name"], domain.get("source", ""))
+
+
+def series_keys(doc):
+    """(domain, source) of each series: the k-th series of a name is the k-th
+    domain of that name, in the meter's order (docs/report.md)."""
+    keys, seen = [], {}
+    for s in doc["series"]:
+        k = seen.get(s["domain"], 0)
+        seen[s["domain"]] = k + 1
+        same = [d for d in doc["runs"][0]["domains"] if d["name"] == s["domain"]]
+        keys.append(key(same[k]) if k < len(same) else (s["domain"], ""))
+    return keys
 
 
 def path_segments(d):
@@ -93,7 +110,8 @@ class Figure:
         return (float(a.get("data-e-hi-j")) - float(a.get("data-e-lo-j"))) / float(a.get("width"))
 
     def traces(self):
-        return {p.get("data-domain"): p for p in self.all("path", "trace")}
+        """Lines by (domain, source): with --cross-validate a name has several."""
+        return {(p.get("data-domain"), p.get("data-source")): p for p in self.all("path", "trace")}
 
     def bars(self, total):
         return [b for b in self.all("rect", "bar") if b.get("data-total") == str(int(total))]
@@ -125,13 +143,12 @@ class SeriesTest(Tmp):
         root = self.fig.root
         self.assertEqual(root.tag, SVG + "svg")
         self.assertEqual(self.fig.one("g", "power-panel").get("data-source"), "series")
-        self.assertEqual(sorted(self.fig.traces()),
-                         sorted(s["domain"] for s in self.doc["series"]))
+        self.assertEqual(sorted(self.fig.traces()), sorted(series_keys(self.doc)))
         self.assertEqual(len(self.fig.all("g", "legend")), len(self.doc["series"]))
         self.assertEqual(len(self.fig.all("rect", "interval")), len(self.doc["intervals"]))
         self.assertEqual(len(self.fig.all("rect", "run")), len(self.doc["runs"]))
-        names = [b.get("data-name") for b in self.fig.bars(False)]
-        self.assertEqual(sorted(names), sorted(d["name"] for d in self.doc["runs"][0]["domains"]))
+        names = [(b.get("data-name"), b.get("data-source")) for b in self.fig.bars(False)]
+        self.assertEqual(sorted(names), sorted(key(d) for d in self.doc["runs"][0]["domains"]))
         self.assertEqual([b.get("data-name") for b in self.fig.bars(True)],
                          ["total", "gpu", "cpu"])
         self.assertEqual(len(self.fig.all("g", "accuracy-bar")), 6)
@@ -140,8 +157,8 @@ class SeriesTest(Tmp):
         traces = self.fig.traces()
         t0 = self.doc["runs"][0]["begin_ns"]
         tol_w = self.fig.watts_per_px() * 0.02  # coordinates are written to 0.01 px
-        for s in self.doc["series"]:
-            segs = path_segments(traces[s["domain"]].get("d"))
+        for s, k in zip(self.doc["series"], series_keys(self.doc)):
+            segs = path_segments(traces[k].get("d"))
             points = [p for seg in segs for p in seg]
             readings = [(t, p) for t, p in zip(s["t_ns"], s["power_w"]) if p is not None]
             self.assertEqual(len(points), len(readings), s["domain"])
@@ -151,15 +168,15 @@ class SeriesTest(Tmp):
             # A null power is a gap: the line is lifted over it.
             gaps = sum(1 for a, b in zip(s["power_w"], s["power_w"][1:]) if a is None and b is not None)
             self.assertEqual(len(segs), 1 + gaps, s["domain"])
-        self.assertEqual(len(path_segments(traces["gpu0-power"].get("d"))), 2)
+        self.assertEqual(len(path_segments(traces[("gpu0", "instant-power")].get("d"))), 2)
 
     def test_bars_and_whiskers_are_the_energies_and_their_uncertainty(self):
-        figures = {d["name"]: d for d in self.doc["runs"][0]["domains"]}
-        figures.update(self.doc["runs"][0]["totals"])
+        figures = {key(d): d for d in self.doc["runs"][0]["domains"]}
+        figures.update({(k, ""): t for k, t in self.doc["runs"][0]["totals"].items()})
         jpp = self.fig.joules_per_px()
         whiskers = self.fig.all("g", "accuracy-bar")
         for bar, whisker in zip(self.fig.all("rect", "bar"), whiskers):
-            fig = figures[bar.get("data-name")]
+            fig = figures[(bar.get("data-name"), bar.get("data-source"))]
             x0, w = float(bar.get("x")), float(bar.get("width"))
             self.assertAlmostEqual(self.fig.joules_at(x0), 0, delta=jpp * 0.02)
             self.assertAlmostEqual(self.fig.joules_at(x0 + w), fig["energy_j"], delta=jpp * 0.02)
@@ -171,16 +188,17 @@ class SeriesTest(Tmp):
 
     def test_a_devices_methods_are_overlaid_in_its_colour(self):
         traces = self.fig.traces()
-        counter, power = traces["gpu0"], traces["gpu0-power"]
+        counter, power = traces[("gpu0", "energy-counter")], traces[("gpu0", "instant-power")]
         self.assertEqual(counter.get("stroke"), power.get("stroke"))
-        self.assertNotEqual(counter.get("stroke"), traces["package-0"].get("stroke"))
+        self.assertNotEqual(counter.get("stroke"), traces[("package-0", "energy-counter")].get("stroke"))
         self.assertEqual(counter.get("stroke-dasharray"), "none")
         self.assertNotEqual(power.get("stroke-dasharray"), "none")
         self.assertEqual(power.get("data-primary"), "0")
         # Bars: the cross-check right under the counted figure of its device
         # (it came last in the JSON), over the band of that figure's ±.
-        names = [b.get("data-name") for b in self.fig.bars(False)]
-        self.assertEqual(names, ["gpu0", "gpu0-power", "package-0"])
+        names = [(b.get("data-name"), b.get("data-source")) for b in self.fig.bars(False)]
+        self.assertEqual(names, [("gpu0", "energy-counter"), ("gpu0", "instant-power"),
+                                 ("package-0", "energy-counter")])
         band = self.fig.one("rect", "xval-band")
         gpu0 = self.doc["runs"][0]["domains"][0]
         jpp = self.fig.joules_per_px()
@@ -232,7 +250,7 @@ class RepeatIntervalsTest(Tmp):
     def test_steps_are_each_intervals_average_power(self):
         self.assertEqual(self.fig.one("g", "power-panel").get("data-source"), "intervals")
         tol = self.fig.watts_per_px() * 0.02
-        for name, path in self.fig.traces().items():
+        for (name, _), path in self.fig.traces().items():
             segs = path_segments(path.get("d"))
             self.assertEqual(len(segs), len(self.doc["runs"]), name)  # lifted between runs
             points = [p for seg in segs for p in seg]
@@ -339,7 +357,7 @@ class LongSeriesTest(Tmp):
         fig = Figure(self.out("long.svg"))
         width = float(fig.area.get("width"))
         for s in series:
-            path = fig.traces()[s["domain"]]
+            path = fig.traces()[(s["domain"], "")]
             self.assertEqual(path.get("data-readings"), str(n))
             points = [p for seg in path_segments(path.get("d")) for p in seg]
             # Thinned to the lowest and highest reading of each pixel column
@@ -353,6 +371,16 @@ class LongSeriesTest(Tmp):
             self.assertAlmostEqual(max(powers), max(readings), delta=tol)
             self.assertAlmostEqual(min(powers), min(readings), delta=tol)
             self.assertEqual(len(path_segments(path.get("d"))), 2)  # the null
+
+
+def sim_nvml():
+    path = os.environ.get("SIM_NVML")
+    if path:
+        return path
+    found = glob.glob(os.path.join(REPO, "build*", "sim", "nvml", "libnvidia-ml.so.1"))
+    if not found:
+        raise unittest.SkipTest("SIM_NVML not set and no build*/sim/nvml/libnvidia-ml.so.1")
+    return max(found, key=os.path.getmtime)
 
 
 class RealRunTest(Tmp):
@@ -369,13 +397,50 @@ class RealRunTest(Tmp):
         self.assertEqual(len(fig.all("rect", "run")), 2)
         jpp = fig.joules_per_px()
         for bar in fig.bars(False):
-            figs = [[d for d in r["domains"] if d["name"] == bar.get("data-name")][0]
+            figs = [[d for d in r["domains"] if key(d) == (bar.get("data-name"), bar.get("data-source"))][0]
                     for r in doc["runs"]]
             mean = sum(d["energy_j"] for d in figs) / len(figs)
             self.assertGreater(mean, 0)
             x0, w = float(bar.get("x")), float(bar.get("width"))
             self.assertAlmostEqual(fig.joules_at(x0 + w), mean, delta=jpp * 0.02)
-        self.assertEqual(sorted(fig.traces()), sorted(d["name"] for d in doc["runs"][0]["domains"]))
+        self.assertEqual(sorted(fig.traces()), sorted(key(d) for d in doc["runs"][0]["domains"]))
+
+    def test_a_cross_validated_run_overlays_each_gpus_methods(self):
+        """sim/nvml, two GPUs, --cross-validate: each GPU's counter, instant
+        and average power are three domains of one name, drawn in one colour,
+        dashed apart, their steps each interval's average power."""
+        env = dict(os.environ, JOULESTAT_NVML_LIBRARY=sim_nvml(), JSTSIM_NVML_GPUS="2",
+                   JSTSIM_NVML_TRACE="steps:150,420,80,300@0.2")
+        proc, doc = measure(["sleep", "0.6"], env, backends="nvml",
+                            extra=["--cross-validate", "-I", "200", "-q"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        src = self.out("xv.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        report(src, self.out("xv.svg"))
+        fig = Figure(self.out("xv.svg"))
+        domains = doc["runs"][0]["domains"]
+        self.assertEqual(sorted(fig.traces()), sorted(key(d) for d in domains))
+        self.assertEqual(len(domains), 6)
+        tol = fig.watts_per_px() * 0.02
+        for gpu in ("gpu0", "gpu1"):
+            mine = [d for d in domains if d["name"] == gpu]
+            self.assertEqual(len(mine), 3)
+            lines = [fig.traces()[key(d)] for d in mine]
+            self.assertEqual(len({p.get("stroke") for p in lines}), 1, gpu)
+            self.assertEqual(len({p.get("stroke-dasharray") for p in lines}), 3, gpu)
+            for d, path in zip(mine, lines):
+                self.assertEqual(path.get("data-primary"), "1" if d["primary"] else "0")
+                points = [p for seg in path_segments(path.get("d")) for p in seg]
+                want = [[x for x in iv["domains"] if key(x) == key(d)][0]["avg_power_w"]
+                        for iv in doc["intervals"]]
+                self.assertEqual(len(points), 2 * len(want))
+                for k, w in enumerate(want):
+                    self.assertAlmostEqual(fig.power_at(points[2 * k][1]), w, delta=tol)
+            self.assertEqual(len([b for b in fig.all("rect", "xval-band")
+                                  if b.get("data-device") == mine[0]["device"]]), 1)
+        self.assertNotEqual(fig.traces()[("gpu0", "energy-counter")].get("stroke"),
+                            fig.traces()[("gpu1", "energy-counter")].get("stroke"))
 
 
 class ErrorsTest(Tmp):

@@ -402,6 +402,63 @@ static void test_long_series_thinned(void **state)
 	jst_report_free(r);
 }
 
+/* --cross-validate: one name, a domain per source. Series are matched by
+ * their source when they name it, else the k-th of a name to the k-th domain
+ * of that name; -I rows likewise by name and source. */
+static void test_one_name_many_methods(void **state)
+{
+	(void)state;
+#define XV(src, e, primary)                                                                        \
+	"{\"name\":\"gpu0\",\"device\":\"G\",\"backend\":\"nvml\",\"method\":\"x\",\"source\":"    \
+	"\"" src "\",\"energy_j\":" #e ",\"avg_power_w\":" #e ",\"primary\":" primary "}"
+	static const char runs[] = "{\"runs\":[{\"begin_ns\":0,\"end_ns\":10,\"domains\":[" XV(
+	    "energy-counter", 1,
+	    "true") "," XV("instant-power", 2,
+	                   "false") "," XV("average-power", 3,
+	                                   "false") "]}],"
+	                                            "\"intervals\":[{\"begin_ns\":0,\"end_ns\":10,"
+	                                            "\"domains\":[" XV(
+	                                                "average-power", 30,
+	                                                "false") "," XV("energy-counter", 10,
+	                                                                "true") "," XV("instant-"
+	                                                                               "power",
+	                                                                               20,
+	                                                                               "false") "]}"
+	                                                                                        "]";
+#undef XV
+	char doc[2048];
+	/* No series: each -I row's figure of the same name and source. */
+	snprintf(doc, sizeof doc, "%s}", runs);
+	struct jst_report *r = parse_ok(doc);
+	assert_int_equal(r->nbars, 3);
+	const char *sources[] = {"energy-counter", "instant-power", "average-power"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(r->bars[i].source, sources[i]);
+		assert_float_equal(r->bars[i].mean_j, (double)i + 1, 1e-12);
+		assert_int_equal(r->bars[i].rank, i);
+		assert_int_equal(r->bars[i].device_index, 0);
+		assert_string_equal(r->traces[i].source, sources[i]);
+		assert_float_equal(r->traces[i].power_w[0], 10.0 * ((double)i + 1), 1e-12);
+	}
+	jst_report_free(r);
+	/* Series: the k-th of a name is the k-th domain of it, unless it names
+	 * its source. */
+	snprintf(
+	    doc, sizeof doc,
+	    "%s,\"series\":[{\"domain\":\"gpu0\",\"t_ns\":[1],\"power_w\":[100]},"
+	    "{\"domain\":\"gpu0\",\"t_ns\":[1],\"power_w\":[200]},"
+	    "{\"domain\":\"gpu0\",\"source\":\"energy-counter\",\"t_ns\":[1],\"power_w\":[1]}]}",
+	    runs);
+	r = parse_ok(doc);
+	assert_int_equal(r->ntraces, 3);
+	assert_string_equal(r->traces[0].source, "energy-counter");
+	assert_string_equal(r->traces[1].source, "instant-power");
+	assert_int_equal(r->traces[1].rank, 1);
+	assert_false(r->traces[1].primary);
+	assert_string_equal(r->traces[2].source, "energy-counter");
+	jst_report_free(r);
+}
+
 /* The identity is shown whole, and a newer schema said to be one. */
 static void test_identity_shown_as_written(void **state)
 {
@@ -459,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_input_is_named),
 	    cmocka_unit_test(test_sparse_runs_draw_no_nan),
 	    cmocka_unit_test(test_long_series_thinned),
+	    cmocka_unit_test(test_one_name_many_methods),
 	    cmocka_unit_test(test_identity_shown_as_written),
 	    cmocka_unit_test(test_write_error_is_reported),
 	    cmocka_unit_test(test_load_run_is_not_built_yet),
