@@ -179,6 +179,37 @@ static void carbon_block(FILE *f, json_t *carbon)
 	key_table(f, carbon, "carbon");
 }
 
+/* Each run: its span, exit status and whether it was cut short. */
+static void runs_table(FILE *f, const struct jst_report *r)
+{
+	json_t *runs = json_object_get(r->doc, "runs");
+	if (json_array_size(runs) < 2 && !r->partial)
+		return;
+	fputs("<table class=\"runs\">\n<tr><th>run</th><th>duration, s</th><th>exit status</th>"
+	      "<th>partial</th></tr>\n",
+	      f);
+	size_t i;
+	json_t *run;
+	json_array_foreach(runs, i, run)
+	{
+		json_t *st = json_object_get(run, "exit_status");
+		json_t *b = json_object_get(run, "begin_ns"), *e = json_object_get(run, "end_ns");
+		fputs("<tr><td>", f);
+		text(f, json_string_value(json_object_get(run, "name")));
+		fputs("</td>", f);
+		num(f, (json_number_value(e) - json_number_value(b)) / 1e9, "%.3f");
+		if (json_is_integer(st))
+			fprintf(f, "<td class=\"n\">%lld</td>", (long long)json_integer_value(st));
+		else
+			fputs("<td></td>", f);
+		fprintf(f, "<td>%s</td></tr>\n",
+		        json_is_true(json_object_get(run, "partial"))
+		            ? "<span class=\"warn\">yes</span>"
+		            : "no");
+	}
+	fputs("</table>\n", f);
+}
+
 int jst_report_write_html(const struct jst_report *r, FILE *f)
 {
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -206,7 +237,14 @@ int jst_report_write_html(const struct jst_report *r, FILE *f)
 	if (r->partial)
 		fputs(" <span class=\"warn\">Partial: a figure ended early (see the notes).</span>",
 		      f);
+	if (r->runs_left_out)
+		fprintf(f,
+		        " <span class=\"left-out\">%zu partial run%s left out of the energy "
+		        "figures, as "
+		        "in the summary.</span>",
+		        r->runs_left_out, r->runs_left_out == 1 ? "" : "s");
 	fputs("</p>\n", f);
+	runs_table(f, r);
 
 	fputs("<h2>Identity</h2>\n", f);
 	json_t *schema = json_object_get(r->identity, "schema");

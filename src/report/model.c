@@ -533,10 +533,21 @@ static int parse(struct ctx *c, struct jst_report *r)
 
 	size_t cap = 0, i;
 	json_t *run;
+	/* As in the JSON's summary, a run cut short says nothing of what the
+	 * command spends: left out of the bars when a whole run is there. */
+	size_t whole = 0;
 	json_array_foreach(runs, i, run)
 	{
 		if (!json_is_object(run))
 			return fail(c, "runs[%zu]: not an object", i);
+		whole += !json_is_true(json_object_get(run, "partial"));
+	}
+	json_array_foreach(runs, i, run)
+	{
+		if (whole && json_is_true(json_object_get(run, "partial"))) {
+			r->runs_left_out++;
+			continue;
+		}
 		if ((rc = fold_run(c, r, run, i, &cap)))
 			return rc;
 	}

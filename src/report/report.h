@@ -72,6 +72,7 @@ struct jst_report {
 	struct jst_report_band *bands; /* runs, then intervals */
 	size_t nbands;
 	size_t nruns, nintervals, ndevices;
+	size_t runs_left_out; /* partial runs not in the bars (there were whole ones) */
 	int64_t t0_ns, t1_ns; /* the time axis: from the first instant to the last */
 };
 

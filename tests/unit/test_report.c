@@ -459,6 +459,32 @@ static void test_one_name_many_methods(void **state)
 	jst_report_free(r);
 }
 
+/* A run cut short is left out of the bars, as the JSON's summary leaves it
+ * out, unless no run is whole. */
+static void test_partial_runs_left_out(void **state)
+{
+	(void)state;
+#define RUN(e, partial)                                                                            \
+	"{\"begin_ns\":0,\"end_ns\":1,\"partial\":" partial ",\"domains\":[{\"name\":\"a\","       \
+	"\"energy_j\":" #e ",\"partial\":" partial "}]}"
+	struct jst_report *r = parse_ok("{\"runs\":[" RUN(10, "false") "," RUN(2, "true") "," RUN(
+	    14, "false") "],\"partial\":true}");
+	assert_int_equal(r->runs_left_out, 1);
+	assert_int_equal(r->bars[0].nruns, 2);
+	assert_float_equal(r->bars[0].mean_j, 12, 1e-12);
+	assert_false(r->bars[0].partial);
+	char *out = render(r, 1);
+	assert_non_null(strstr(out, "1 partial run left out of the energy figures"));
+	free(out);
+	jst_report_free(r);
+	r = parse_ok("{\"runs\":[" RUN(2, "true") "," RUN(4, "true") "]}");
+	assert_int_equal(r->runs_left_out, 0);
+	assert_float_equal(r->bars[0].mean_j, 3, 1e-12);
+	assert_true(r->bars[0].partial);
+	jst_report_free(r);
+#undef RUN
+}
+
 /* The identity is shown whole, and a newer schema said to be one. */
 static void test_identity_shown_as_written(void **state)
 {
@@ -517,6 +543,7 @@ int main(void)
 	    cmocka_unit_test(test_sparse_runs_draw_no_nan),
 	    cmocka_unit_test(test_long_series_thinned),
 	    cmocka_unit_test(test_one_name_many_methods),
+	    cmocka_unit_test(test_partial_runs_left_out),
 	    cmocka_unit_test(test_identity_shown_as_written),
 	    cmocka_unit_test(test_write_error_is_reported),
 	    cmocka_unit_test(test_load_run_is_not_built_yet),
