@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int jst_report_load_file(const char *path, json_t **doc, char *err, size_t errlen)
 {
@@ -14,6 +15,12 @@ int jst_report_load_file(const char *path, json_t **doc, char *err, size_t errle
 		int e = errno;
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
 		return -e;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		snprintf(err, errlen, "cannot read '%s': %s", path, strerror(EISDIR));
+		return -EISDIR;
 	}
 	/* A file of NUL-free UTF-8 JSON, nothing after the one object. */
 	*doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);

@@ -476,6 +476,7 @@ class ErrorsTest(Tmp):
         self.fails([self.write("other.json", '{"backends": []}'), "-o", out], 1,
                    "not the JSON of `joulestat run`")
         self.fails([self.write("arr.json", "[]"), "-o", out], 1, "not a JSON object")
+        self.fails([self.dir, "-o", out], 1, "Is a directory")
         with open(out) as f:
             self.assertEqual(f.read(), "previous\n")
 
