@@ -145,5 +145,6 @@ int jst_cmd_list(int argc, char **argv);
 int jst_cmd_run(int argc, char **argv);
 int jst_cmd_burn(int argc, char **argv);
 int jst_cmd_validate(int argc, char **argv);
+int jst_cmd_report(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const char overview[] =
     "  run        measure a command: joulestat run [OPTIONS] -- COMMAND [ARGS]\n"
     "  validate   measure a workload with every method and compare them\n"
     "  burn       a built-in CPU load to measure\n"
+    "  report     draw a run's JSON as an HTML page or an SVG figure\n"
     "  help CMD   the options of one command\n"
     "\n"
     "  --version  print the version;  --help  print this\n"
@@ -70,6 +71,19 @@ static const char validate_help[] =
     "  -r, --repeat N    repeat; report mean and spread of each difference\n"
     "  --json FILE|-     the same as JSON\n";
 
+static const char report_help[] =
+    "usage: joulestat report [-o FILE] [--format html|svg] FILE.json|RUN_ID\n"
+    "\n"
+    "Draw a run written by joulestat run --json (- reads stdin): power over time\n"
+    "per domain (from --series, else the -I rows, else the runs), energy per\n"
+    "domain and totals with their uncertainty, -I intervals as bands, the methods\n"
+    "of --cross-validate overlaid, and the identity of the run. One\n"
+    "self-contained HTML page (nothing fetched), or the figure alone as SVG.\n"
+    "\n"
+    "  -o, --output FILE  where to write (default: stdout); FILE ending in .svg\n"
+    "                     gets the SVG figure alone\n"
+    "  --format FMT       html or svg, whatever FILE is called\n";
+
 static const char burn_help[] =
     "usage: joulestat burn [--seconds S] [--threads N]\n"
     "\n"
@@ -86,6 +100,8 @@ int jst_cli_help(FILE *f, const char *cmd)
 		fprintf(f, "%s%s", run_help, common);
 	} else if (!strcmp(cmd, "validate")) {
 		fprintf(f, "%s%s", validate_help, common);
+	} else if (!strcmp(cmd, "report")) {
+		fputs(report_help, f);
 	} else if (!strcmp(cmd, "burn")) {
 		fputs(burn_help, f);
 	} else if (!strcmp(cmd, "help")) {

@@ -13,6 +13,7 @@ static const struct {
     {"run", jst_cmd_run, 1},
     {"validate", jst_cmd_validate, 1},
     {"burn", jst_cmd_burn, 0},
+    {"report", jst_cmd_report, 0},
 };
 
 static int help(int argc, char **argv)
