@@ -106,11 +106,6 @@ static int daemon_handshake(struct daemon_state *st, char *reason, size_t reason
 		 * the sensor model must know, or it would trust finer edges. */
 		if (d.desc.refresh_s < res_s)
 			d.desc.refresh_s = res_s;
-		char note[JST_NOTE_MAX + JST_DPROTO_VIA_MAX + 32];
-		snprintf(note, sizeof note, "%s%sthrough joulestatd (%s)", d.desc.note,
-		         d.desc.note[0] ? "; " : "", d.via);
-		note[JST_NOTE_MAX - 1] = 0; /* cut to fit: the path shows in the backend too */
-		memcpy(d.desc.note, note, JST_NOTE_MAX);
 		st->desc[i] = d.desc;
 	}
 	return 0;

@@ -205,6 +205,11 @@ static void refuse(int fd, int code, const char *text)
 	uint8_t out[JST_DPROTO_REPLY_MAX];
 	size_t n = jst_dproto_error_reply(out, 0, code, text);
 	(void)!send(fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* A socket closed with requests unread resets the peer, which then
+	 * loses the reason too: stop its sends, drop what came, then close. */
+	shutdown(fd, SHUT_RD);
+	while (recv(fd, out, sizeof out, MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 
