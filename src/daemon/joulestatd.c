@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	           "  -f, --foreground       stay in the foreground, log to stderr (containers)\n"
 	           "  -c, --config FILE      access file (default " DEFAULT_CONFIG ", if present)\n"
 	           "  -u, --user NAME        run as this user once the sources are open\n"
-	           "                         (default: joulestat if it exists, else nobody)\n"
+	           "                         (default: joulestatd if it exists, else nobody)\n"
 	           "      --allow-user WHO   let this user (name or uid) read; repeatable\n"
 	           "      --allow-group WHO  let members of this group read; repeatable\n"
 	           "                         (default: group joulestat, where it exists)\n"
@@ -241,7 +241,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &s, &explicit_access))
 		return 2;
 	if (!s.user)
-		s.user = getpwnam("joulestat") ? "joulestat" : "nobody";
+		s.user = getpwnam("joulestatd") ? "joulestatd" : "nobody";
 	if (s.config ? jstd_config_load(&s, s.config)
 	             : access(DEFAULT_CONFIG, F_OK) == 0 && jstd_config_load(&s, DEFAULT_CONFIG))
 		return 2;
@@ -255,7 +255,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int lfd = activated_socket();
-	if (lfd < 0)
+	if (lfd >= 0)
+		s.socket_path = "the socket systemd passed";
+	else
 		lfd = listen_on(s.socket_path);
 	if (lfd < 0) {
 		jstd_sources_close(src);
