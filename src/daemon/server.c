@@ -36,6 +36,7 @@ struct client {
 	int hello;
 	int closing; /* close once out is sent */
 	int limited;
+	uint32_t watching; /* the epoll events asked for now */
 	size_t user;
 	size_t out_len;
 	uint8_t out[JST_DPROTO_REPLY_MAX];
@@ -74,10 +75,14 @@ static void client_drop(struct server *sv, struct client *c)
 	sv->users[c->user].conns--;
 }
 
+/* A system call only when the interest changes: not on every reply. */
 static void client_watch(struct server *sv, struct client *c, uint32_t events)
 {
+	if (c->watching == events)
+		return;
 	struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)(c - sv->cl)};
 	epoll_ctl(sv->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->watching = events;
 }
 
 /* Send the pending reply if the socket takes it now; else wait for EPOLLOUT
@@ -257,7 +262,8 @@ static void accept_all(struct server *sv, int lfd)
 			continue;
 		}
 		struct client *c = &sv->cl[ci];
-		*c = (struct client){.fd = fd, .user = ui, .limited = uid != 0};
+		*c =
+		    (struct client){.fd = fd, .user = ui, .limited = uid != 0, .watching = EPOLLIN};
 		sv->users[ui].conns++;
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)ci};
 		if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &ev))
