@@ -39,7 +39,7 @@ static void usage(FILE *f)
 	           "  -r, --resolution-ms N  distinct readings at most every N ms for users other\n"
 	           "                         than root (default 10; 0 to 60000)\n"
 	           "  -b, --backends LIST    sources to try, first that answers wins\n"
-	           "                         (default rapl,rapl_perf,rapl_msr)\n"
+	           "                         (default rapl,rapl-perf,rapl-msr)\n"
 	           "  -O, --option KEY=VAL   a backend option (sysfs.root=/sys)\n"
 	           "      --max-clients N    connections at once (default 1024)\n"
 	           "      --max-per-user N   connections of one user at once (default 256)\n"
@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 {
 	struct jstd_settings s = {
 	    .socket_path = DEFAULT_SOCKET,
-	    .backends = "rapl,rapl_perf,rapl_msr",
+	    .backends = "rapl,rapl-perf,rapl-msr",
 	    .resolution_ns = 10000000,
 	    .max_clients = 1024,
 	    .max_per_user = 256,

@@ -34,16 +34,21 @@ int jstd_sources_open(const struct jstd_settings *s, struct jstd_sources **out)
 		return -ENOMEM;
 	struct jst_backend_ctx ctx = {.options = s->options};
 	char list[256], reason[JST_REASON_MAX];
+	/* Every name checked first: a typo is an error even behind one that works. */
 	snprintf(list, sizeof list, "%s", s->backends);
 	for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save)) {
-		const struct jst_backend_ops *ops = backend_named(tok);
 		/* Serving itself, or a model, is never what a client asks the daemon for. */
-		if (!ops || !strcmp(tok, "daemon") || !strcmp(tok, "estimate")) {
+		if (!backend_named(tok) || !strcmp(tok, "daemon") || !strcmp(tok, "estimate")) {
 			fprintf(stderr, "joulestatd: %s: not a backend joulestatd serves\n", tok);
 			free(src);
 			return -EINVAL;
 		}
+	}
+	snprintf(list, sizeof list, "%s", s->backends);
+	for (char *save = NULL, *tok = strtok_r(list, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		const struct jst_backend_ops *ops = backend_named(tok);
 		void *state = NULL;
 		reason[0] = 0;
 		int rc = ops->probe(&ctx, &state, reason, sizeof reason);
