@@ -127,6 +127,13 @@ size_t jst_dproto_read_req(uint8_t *buf, uint32_t seq)
 	return w.n;
 }
 
+size_t jst_dproto_map_req(uint8_t *buf, uint32_t seq)
+{
+	struct wr w = {buf, 0};
+	put_hdr(&w, JST_DPROTO_MAP, seq, 0);
+	return w.n;
+}
+
 int jst_dproto_req_parse(const uint8_t *buf, size_t len, struct jst_dproto_req *out)
 {
 	struct rd r = {buf, len, 0, 0};
@@ -146,6 +153,7 @@ int jst_dproto_req_parse(const uint8_t *buf, size_t len, struct jst_dproto_req *
 		out->index = (uint32_t)get_u(&r, 4);
 		return r.bad || r.at != len ? -EBADMSG : 0;
 	case JST_DPROTO_READ:
+	case JST_DPROTO_MAP:
 		return r.at != len ? -EBADMSG : 0;
 	default:
 		return -EBADMSG;
@@ -215,6 +223,17 @@ size_t jst_dproto_error_reply(uint8_t *buf, uint32_t seq, int32_t code, const ch
 	put_hdr(&w, JST_DPROTO_ERROR, seq, 4 + JST_DPROTO_ERROR_TEXT);
 	put_u(&w, (uint32_t)code, 4);
 	put_str(&w, text, JST_DPROTO_ERROR_TEXT);
+	return w.n;
+}
+
+size_t jst_dproto_map_reply(uint8_t *buf, uint32_t seq, const struct jst_dproto_map *m)
+{
+	struct wr w = {buf, 0};
+	put_hdr(&w, JST_DPROTO_MAP, seq, 24);
+	put_u(&w, m->ndomains, 4);
+	put_u(&w, 0, 4);
+	put_u(&w, m->size, 8);
+	put_u(&w, (uint64_t)m->daemon_now_ns, 8);
 	return w.n;
 }
 
@@ -325,4 +344,23 @@ int jst_dproto_read_parse(const uint8_t *buf, size_t len, uint32_t seq,
 			r.bad = 1;
 	}
 	return r.bad || r.at != len ? -EBADMSG : 0;
+}
+
+int jst_dproto_map_parse(const uint8_t *buf, size_t len, uint32_t seq, uint32_t ndomains,
+                         struct jst_dproto_map *out, char *err)
+{
+	struct rd r = {buf, len, 0, 0};
+	int rc = reply_hdr(&r, JST_DPROTO_MAP, seq, err);
+	if (rc)
+		return rc;
+	out->ndomains = (uint32_t)get_u(&r, 4);
+	(void)get_u(&r, 4);
+	out->size = get_u(&r, 8);
+	out->daemon_now_ns = (int64_t)get_u(&r, 8);
+	/* The page must hold the domains it is for, and nothing the client would
+	 * map is larger than the struct. */
+	if (r.bad || r.at != len || out->ndomains != ndomains ||
+	    out->size != sizeof(struct jst_dshm) || out->daemon_now_ns < 0)
+		return -EBADMSG;
+	return 0;
 }
