@@ -27,6 +27,7 @@ static void check_request(const uint8_t *data, size_t size)
 	size_t n = q.type == JST_DPROTO_HELLO    ? jst_dproto_hello_req(buf, q.seq)
 	           : q.type == JST_DPROTO_DOMAIN ? jst_dproto_domain_req(buf, q.seq, q.index)
 	           : q.type == JST_DPROTO_READ   ? jst_dproto_read_req(buf, q.seq)
+	           : q.type == JST_DPROTO_MAP    ? jst_dproto_map_req(buf, q.seq)
 	                                         : (abort(), 0);
 	struct jst_dproto_req again;
 	if (n > sizeof buf || jst_dproto_req_parse(buf, n, &again) || again.type != q.type ||
@@ -68,6 +69,19 @@ static void check_replies(const uint8_t *data, size_t size)
 		    jst_dproto_domain_parse(buf, n, seq, JST_DPROTO_DOMAINS_MAX, &d2, err) ||
 		    strcmp(d.desc.name, d2.desc.name) || strcmp(d.desc.device, d2.desc.device) ||
 		    d.desc.modulus != d2.desc.modulus || d.desc.parent != d2.desc.parent)
+			abort();
+	}
+
+	struct jst_dproto_map m;
+	uint32_t nd = size >= 20 ? data[16] : 0;
+	rc = jst_dproto_map_parse(data, size, seq, nd, &m, err);
+	if (rc > 0 || (rc == 0 && (m.ndomains != nd || m.size != sizeof(struct jst_dshm))))
+		abort();
+	if (rc == 0) {
+		struct jst_dproto_map m2;
+		size_t n = jst_dproto_map_reply(buf, seq, &m);
+		if (jst_dproto_map_parse(buf, n, seq, nd, &m2, err) ||
+		    m2.daemon_now_ns != m.daemon_now_ns)
 			abort();
 	}
 

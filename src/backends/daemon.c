@@ -241,13 +241,15 @@ static size_t daemon_domains(void *state, const struct jst_domain_desc **out)
 	return st->n;
 }
 
-static void daemon_fail_all(struct daemon_state *st, struct jst_raw *out, size_t n, int rc,
-                            const char *err)
+/* Every reading failed with status; why, in words: the cause itself (the
+ * connection refused, a timeout, the daemon's own text), not the status. */
+static void daemon_fail_all(struct daemon_state *st, struct jst_raw *out, size_t n, int status,
+                            const char *why)
 {
 	for (size_t i = 0; i < n; i++) {
-		out[i].status = rc;
-		snprintf(out[i].error, sizeof out[i].error, "%s: joulestatd: %s%s%s",
-		         st->desc[i].name, jst_strerror(rc), err[0] ? ": " : "", err);
+		out[i].status = status;
+		snprintf(out[i].error, sizeof out[i].error, "%s: joulestatd: %s", st->desc[i].name,
+		         why[0] ? why : jst_strerror(status));
 	}
 }
 
@@ -311,7 +313,9 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 				close(st->fd);
 			st->fd = -1;
 			st->n = was;
-			daemon_fail_all(st, out, n, rc == -ENODEV ? rc : -EAGAIN, "");
+			daemon_fail_all(st, out, n, rc == -ENODEV ? rc : -EAGAIN,
+			                rc == -ENODEV ? "came back with other domains"
+			                              : jst_strerror(rc));
 			return 0;
 		}
 		daemon_unmap(st);

@@ -2,18 +2,24 @@
 run as whichever user the test makes it. Prints one JSON document.
 
   daemon_client.py poll SOCKET SECONDS      one client reading as fast as it can
+  daemon_client.py map SOCKET SECONDS       the shared page (MAP), watched as fast
+                                            as it can be
   daemon_client.py crowd SOCKET N SECONDS   N clients at 10 Hz each, beside a
                                             client that never reads its replies
                                             and one that sends garbage
 """
 import json
+import mmap
 import socket
 import struct
 import sys
 import time
 
 MAGIC = 0x4453544A
-HELLO, DOMAIN, READ, ERROR = 1, 2, 3, 15
+HELLO, DOMAIN, READ, MAP, ERROR = 1, 2, 3, 4, 15
+DSHM_MAGIC = 0x4D485344
+SHM_HEAD = struct.Struct("<IIQqq")  # magic, ndomains, seq, updated_ns, resolution_ns
+SHM_READING = struct.Struct("<iiqqQd")
 HDR = struct.Struct("<IHHII")
 READING = struct.Struct("<iqqqd")
 
@@ -74,6 +80,40 @@ def poll(path, seconds):
             "elapsed_s": time.monotonic() - start}
 
 
+def watch_map(path, seconds):
+    """Every distinct rewrite of the shared page: the daemon's own instant of
+    each (exact, not this process's scheduling), and whether the page was
+    writable to us."""
+    s = connect(path)
+    h = hello(s)
+    s.send(request(MAP, 2))
+    msg, fds, _flags, _addr = socket.recv_fds(s, 4096, 1)
+    kind, _seq, body = parse(msg)
+    if kind == ERROR:
+        return {"hello": h, "error": struct.unpack_from("<i", body)[0]}
+    n, _pad, size, _now = struct.unpack("<IIQq", body)
+    page = mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ)
+    try:
+        mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        writable = True
+    except OSError:
+        writable = False
+    updates, counters, last = [], [], None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        magic, nd, seq, updated, res = SHM_HEAD.unpack_from(page, 0)
+        if seq & 1 or updated == last:
+            continue
+        rd = SHM_READING.unpack_from(page, SHM_HEAD.size)
+        if SHM_HEAD.unpack_from(page, 0)[2] != seq:
+            continue  # rewritten while read
+        last = updated
+        updates.append(updated)
+        counters.append(rd[4])
+    return {"hello": h, "ndomains": n, "magic": magic == DSHM_MAGIC, "resolution_ns": res,
+            "updates": updates, "counters": counters, "writable": writable}
+
+
 def crowd(path, n, seconds):
     """n clients, each reading every 0.1 s; each read's latency and whether its
     counters only ever rose."""
@@ -125,6 +165,8 @@ def main():
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "poll":
         out = poll(path, float(sys.argv[3]))
+    elif mode == "map":
+        out = watch_map(path, float(sys.argv[3]))
     elif mode == "hello":
         out = hello(connect(path))
     else:
