@@ -47,7 +47,7 @@ static int daemon_connect(const char *path)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct timeval tv = {.tv_sec = 0, .tv_usec = DAEMON_TIMEOUT_MS * 1000};
+	struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)DAEMON_TIMEOUT_MS * 1000};
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
@@ -139,7 +139,7 @@ static void daemon_map(struct daemon_state *st)
 static int daemon_handshake(struct daemon_state *st, char *reason, size_t reason_len)
 {
 	uint8_t req[JST_DPROTO_REQ_MAX], buf[JST_DPROTO_REPLY_MAX];
-	char err[JST_DPROTO_ERROR_TEXT];
+	char err[JST_DPROTO_ERROR_TEXT] = "";
 	struct jst_dproto_hello h;
 	ssize_t n = daemon_call(st, req, jst_dproto_hello_req(req, ++st->seq), buf);
 	int rc = n < 0 ? (int)n : jst_dproto_hello_parse(buf, (size_t)n, st->seq, &h, err);
@@ -192,7 +192,7 @@ static int daemon_probe(const struct jst_backend_ctx *ctx, void **state, char *r
 		snprintf(reason, reason_len, "disabled by configuration (daemon.mode=never)");
 		return -ENODEV;
 	}
-	if (strcmp(mode, "auto") && strcmp(mode, "always")) {
+	if (strcmp(mode, "auto") != 0 && strcmp(mode, "always") != 0) {
 		snprintf(reason, reason_len, "daemon.mode is '%s': want auto, always or never",
 		         mode);
 		return -EINVAL;

@@ -88,7 +88,7 @@ static int parse_args(int argc, char **argv, struct jstd_settings *s, int *expli
 	    {0, 0, 0, 0},
 	};
 	int opt;
-	unsigned long v;
+	unsigned long v = 0;
 	while ((opt = getopt_long(argc, argv, "s:fc:u:r:b:O:h", longs, NULL)) != -1) {
 		int r = 0;
 		switch (opt) {
@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, struct jstd_settings *s, int *expli
 static int activated_socket(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid() || strcmp(fds, "1"))
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid() || strcmp(fds, "1") != 0)
 		return -1;
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
@@ -170,6 +170,8 @@ static int activated_socket(void)
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!path)
+		return -1;
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "joulestatd: %s: too long for a socket path\n", path);
 		return -1;
