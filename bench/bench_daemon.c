@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRIALS 41
-#define PAIRS 200
+#define TRIALS ((size_t)41)
+#define PAIRS ((size_t)200)
 #define LOAD_S 4.0
 #define MAX_CLIENTS 100
 
@@ -162,7 +162,7 @@ static void echo_start(size_t reply_len)
 static void echo_pairs(double *out)
 {
 	uint8_t req[JST_DPROTO_REQ_MAX] = {0}, buf[JST_DPROTO_REPLY_MAX];
-	for (int i = 0; i < PAIRS; i++) {
+	for (size_t i = 0; i < PAIRS; i++) {
 		int64_t t0 = bench_now_ns();
 		for (int k = 0; k < 2; k++)
 			if (send(echo_fd, req, JST_DPROTO_HDR_LEN, 0) < 0 ||
@@ -195,7 +195,7 @@ static jst_meter *open_meter(const struct bench_powercap *sim, int through_daemo
 /* Per-pair times (s) of PAIRS pairs into out. */
 static void pairs(jst_meter *m, double *out)
 {
-	for (int i = 0; i < PAIRS; i++) {
+	for (size_t i = 0; i < PAIRS; i++) {
 		jst_window *w;
 		jst_measurement *r;
 		int64_t t0 = bench_now_ns();
@@ -220,7 +220,7 @@ static void run_pairs(const struct bench_powercap *sim, struct pair_figures *f)
 	echo_start(JST_DPROTO_HDR_LEN + 4 + f->ndom * JST_DPROTO_READING_LEN);
 	static double dp[TRIALS * PAIRS], vp[TRIALS * PAIRS], ep[TRIALS * PAIRS];
 	double ratio[TRIALS];
-	for (int t = 0; t < TRIALS; t++) {
+	for (size_t t = 0; t < TRIALS; t++) {
 		pairs(direct, dp + t * PAIRS);
 		pairs(viad, vp + t * PAIRS);
 		echo_pairs(ep + t * PAIRS);
@@ -337,7 +337,7 @@ int main(void)
 	printf("The powercap simulator (%d packages, %zu domains) read by joulestatd "
 	       "(`--backends rapl`, resolution 10 ms). Window pair = one `jst_window_begin` + "
 	       "`jst_window_end` through the `daemon` backend, beside the same pair on the `rapl` "
-	       "backend reading the files itself (%d alternating trials of %d pairs; percentiles "
+	       "backend reading the files itself (%zu alternating trials of %zu pairs; percentiles "
 	       "over every pair). As nobody, whose readings the daemon limits, the backend reads "
 	       "the page the daemon rewrites once per resolution; as root (unlimited) each edge is "
 	       "a READ: one request and its reply with every domain's counter, freshly read.\n\n",

@@ -67,7 +67,8 @@ static void check_replies(const uint8_t *data, size_t size)
 		size_t n = jst_dproto_domain_reply(buf, seq, &d);
 		if (n > sizeof buf ||
 		    jst_dproto_domain_parse(buf, n, seq, JST_DPROTO_DOMAINS_MAX, &d2, err) ||
-		    strcmp(d.desc.name, d2.desc.name) || strcmp(d.desc.device, d2.desc.device) ||
+		    strcmp(d.desc.name, d2.desc.name) != 0 ||
+		    strcmp(d.desc.device, d2.desc.device) != 0 ||
 		    d.desc.modulus != d2.desc.modulus || d.desc.parent != d2.desc.parent)
 			abort();
 	}

@@ -240,12 +240,23 @@ class NobodyTest(unittest.TestCase):
     def test_daemon_killed_mid_run_is_a_figure_with_a_reason_not_a_hang(self):
         with PowercapSim(packages=1, mode="unreadable") as sim, \
                 Daemon(sim, "--allow-user", "nobody") as d:
-            killer = threading.Timer(0.4, d.proc.kill)
+            # Killed once the command runs (the meter open, the window begun),
+            # however slowly this build starts.
+            flags = tempfile.mkdtemp(prefix="jst-daemon-flag-")
+            os.chmod(flags, 0o777)
+            flag = os.path.join(flags, "running")
+
+            def kill_when_running():
+                wait_for_file(flag, 30)
+                d.proc.kill()
+
+            killer = threading.Thread(target=kill_when_running)
             killer.start()
             t0 = time.monotonic()
-            proc, doc = self.measure_as_nobody(sim, d, ["sleep", "1"])
+            proc, doc = self.measure_as_nobody(sim, d, ["sh", "-c", "touch %s; sleep 1" % flag])
             took = time.monotonic() - t0
             killer.join()
+            shutil.rmtree(flags, ignore_errors=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertLess(took, 10)
         for dom in doc["runs"][0]["domains"]:
