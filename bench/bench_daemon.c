@@ -362,6 +362,12 @@ int main(void)
 		    root.e50, root.e99);
 	}
 	printf("\n");
+	printf("Clients at 10 Hz: raw protocol clients of this process (root when it runs as "
+	       "root: unlimited, so every READ reads the %zu files: the daemon's most expensive "
+	       "request), each on its own connection, staggered over the 100 ms period, for %.0f "
+	       "s. joulestatd's CPU is its run time from `/proc/PID/schedstat` over that time; "
+	       "the direct read is one pread + parse of the same files.\n\n",
+	       nf, LOAD_S);
 	printf("| clients at 10 Hz | reads | READ round trip p50 | p99 | joulestatd CPU "
 	       "(one core) | direct read p50 / p99 |\n");
 	printf("|---:|---:|---:|---:|---:|---:|\n");
