@@ -142,6 +142,11 @@ static void client_flush(struct server *sv, struct client *c)
 	c->out_len = 0;
 	c->out_fd = -1;
 	if (r < 0 || c->closing) {
+		/* Requests it queued behind the bad one would, unread at close,
+		 * reset the peer and lose the reason just sent. */
+		shutdown(c->fd, SHUT_RD);
+		while (recv(c->fd, c->out, sizeof c->out, MSG_DONTWAIT) > 0)
+			;
 		client_drop(sv, c);
 		return;
 	}
@@ -393,16 +398,21 @@ static void refuse(int fd, int code, const char *text)
 	close(fd);
 }
 
+/* The user's view. A user who closed every connection keeps its view until
+ * its last reading is a resolution old: reconnecting must not buy a fresh
+ * reading sooner than staying connected would. */
 static size_t user_slot(struct server *sv, uid_t uid)
 {
-	size_t free_slot = sv->s->max_clients;
-	for (size_t i = 0; i < sv->s->max_clients; i++) {
-		if (sv->users[i].conns && sv->users[i].uid == uid)
+	size_t max = sv->s->max_clients, free_slot = max;
+	int64_t now = jstd_now_ns(), res = (int64_t)sv->s->resolution_ns;
+	for (size_t i = 0; i < max; i++) {
+		const struct user_view *u = &sv->users[i];
+		if ((u->conns || u->have) && u->uid == uid)
 			return i;
-		if (!sv->users[i].conns && free_slot == sv->s->max_clients)
+		if (!u->conns && free_slot == max && (!u->have || now - u->taken_ns >= res))
 			free_slot = i;
 	}
-	if (free_slot < sv->s->max_clients)
+	if (free_slot < max)
 		sv->users[free_slot] = (struct user_view){.uid = uid, .memfd = -1};
 	return free_slot;
 }

@@ -2,6 +2,7 @@
 run as whichever user the test makes it. Prints one JSON document.
 
   daemon_client.py poll SOCKET SECONDS      one client reading as fast as it can
+  daemon_client.py reconnect SOCKET SECONDS a new connection for every READ
   daemon_client.py map SOCKET SECONDS       the shared page (MAP), watched as fast
                                             as it can be
   daemon_client.py crowd SOCKET N SECONDS   N clients at 10 Hz each, beside a
@@ -78,6 +79,23 @@ def poll(path, seconds):
             changes.append(time.monotonic_ns() - r[0][1])  # the value's own instant
     return {"hello": h, "reads": reads, "changes": changes,
             "elapsed_s": time.monotonic() - start}
+
+
+def reconnect(path, seconds):
+    """A client that closes and reconnects before each READ: when each
+    distinct value was read (its own instant)."""
+    changes, last, reads = [], None, 0
+    start = time.monotonic()
+    while time.monotonic() < start + seconds:
+        s = connect(path)
+        hello(s)
+        r = read(s, 2)
+        s.close()
+        reads += 1
+        if r[0][3] != last:
+            last = r[0][3]
+            changes.append(time.monotonic_ns() - r[0][1])
+    return {"reads": reads, "changes": changes, "elapsed_s": time.monotonic() - start}
 
 
 def watch_map(path, seconds):
@@ -165,6 +183,8 @@ def main():
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "poll":
         out = poll(path, float(sys.argv[3]))
+    elif mode == "reconnect":
+        out = reconnect(path, float(sys.argv[3]))
     elif mode == "map":
         out = watch_map(path, float(sys.argv[3]))
     elif mode == "hello":

@@ -210,6 +210,16 @@ class NobodyTest(unittest.TestCase):
         # ... and not much more: the resolution, not a stall.
         self.assertLess(sorted(gaps)[len(gaps) // 2], 30000000, gaps)
 
+    def test_reconnecting_buys_no_finer_readings(self):
+        with PowercapSim(packages=1, mode="unreadable") as sim, \
+                Daemon(sim, "--allow-user", "nobody", "--resolution-ms", "20") as d:
+            out = client("reconnect", d.socket, 0.5)
+        ch = out["changes"]
+        self.assertGreater(out["reads"], 2 * len(ch), out)  # it did try faster
+        self.assertLessEqual(len(ch), out["elapsed_s"] / 0.020 + 2, ch)
+        gaps = [b - a for a, b in zip(ch, ch[1:])]
+        self.assertGreater(min(gaps), 15000000, gaps)
+
     def test_shared_page_rewritten_no_finer_than_the_resolution(self):
         with PowercapSim(packages=1, mode="unreadable") as sim, \
                 Daemon(sim, "--allow-user", "nobody", "--resolution-ms", "20") as d:
