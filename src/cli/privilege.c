@@ -25,7 +25,6 @@ static const char *const overrides[] = {
     "JOULESTAT_PROCFS_ROOT",
     "JOULESTAT_NVML_LIBRARY",
     "JOULESTAT_CPU_TDP_W",
-    "JOULESTAT_DAEMON_SOCKET",
 };
 
 int jst_cli_privileged(void)
