@@ -1,7 +1,8 @@
 /* The joulestatd protocol (daemon_proto.c) and the daemon backend (daemon.c)
  * against a stand-in daemon on a thread: round trips, what a parser must
  * refuse, the resolution raising the sensor's refresh, ages turned into
- * instants, and a daemon that hangs up, falls silent or changes its domains. */
+ * instants, the shared page (and one the daemon stopped rewriting), and a
+ * daemon that hangs up, falls silent or changes its domains. */
 #include "daemon_proto.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -133,7 +135,45 @@ struct fake {
 	int silent_reads;       /* READs left unanswered from this one on; 0 never */
 	uint64_t counter;
 	int64_t age_ns;
+	int map;               /* answer MAP with a page (else -EOPNOTSUPP) */
+	struct jst_dshm *page; /* the page, for the test to rewrite */
 };
+
+/* A page as joulestatd writes it, every domain's counter at value, read now. */
+static struct jst_dshm *fake_page(int *fd, uint32_t n, uint64_t value)
+{
+	*fd = memfd_create("fake-view", MFD_CLOEXEC);
+	assert_true(*fd >= 0);
+	assert_int_equal(ftruncate(*fd, sizeof(struct jst_dshm)), 0);
+	struct jst_dshm *p = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	assert_true(p != MAP_FAILED);
+	p->magic = JST_DSHM_MAGIC;
+	p->ndomains = n;
+	p->seq = 2;
+	p->resolution_ns = 10000000;
+	p->updated_ns = jst_backend_now_ns();
+	for (uint32_t i = 0; i < n; i++)
+		p->rd[i] = (struct jst_dshm_reading){.t_ns = p->updated_ns, .counter = value};
+	return p;
+}
+
+static void fake_send_fd(int sock, const uint8_t *buf, size_t n, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
 
 static void *fake_main(void *arg)
 {
@@ -153,6 +193,22 @@ static void *fake_main(void *arg)
 			if (q.type == JST_DPROTO_HELLO) {
 				struct jst_dproto_hello h = {1, f->ndomains, f->resolution_ns};
 				n = jst_dproto_hello_reply(out, q.seq, &h);
+			} else if (q.type == JST_DPROTO_MAP && f->map) {
+				int pfd;
+				if (!f->page)
+					f->page = fake_page(&pfd, f->ndomains, 777);
+				else
+					pfd = -1;
+				struct jst_dproto_map m = {f->ndomains, sizeof(struct jst_dshm),
+				                           jst_backend_now_ns()};
+				n = jst_dproto_map_reply(out, q.seq, &m);
+				if (pfd >= 0) {
+					fake_send_fd(fd, out, n, pfd);
+					close(pfd);
+					continue;
+				}
+			} else if (q.type == JST_DPROTO_MAP) {
+				n = jst_dproto_error_reply(out, q.seq, -EOPNOTSUPP, "READ them");
 			} else if (q.type == JST_DPROTO_DOMAIN) {
 				struct jst_dproto_domain d =
 				    q.index == 0 ? sample_domain("package-0", "cpu:package-0", -1)
@@ -297,6 +353,58 @@ static void test_silent_daemon_is_a_failed_reading_not_a_hang(void **st)
 	fake_stop(&f);
 }
 
+static void test_shared_page_read_and_a_stale_one_falls_back(void **st)
+{
+	(void)st;
+	struct fake f = {.resolution_ns = 10000000, .ndomains = 2, .counter = 42, .map = 1};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "auto", 1, &s, reason), 0);
+	struct jst_raw raw[2];
+	/* From the page (777), not a READ (42). */
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	assert_true(raw[0].counter == 777);
+	/* Rewritten: the next reading shows it, at its instant. */
+	int64_t t = jst_backend_now_ns();
+	__atomic_store_n(&f.page->seq, 3, __ATOMIC_RELEASE);
+	f.page->rd[0].counter = 800;
+	f.page->rd[0].t_ns = t;
+	f.page->updated_ns = t;
+	__atomic_store_n(&f.page->seq, 4, __ATOMIC_RELEASE);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 800);
+	assert_true(llabs(raw[0].t_ns - t) < 50000000); /* the same clock, give or take */
+	/* Not rewritten for 10 s: the daemon stopped; the socket is asked. */
+	f.page->updated_ns = t - 10000000000LL;
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	/* Caught mid-rewrite for good (odd sequence): the socket too, no spin. */
+	f.page->updated_ns = jst_backend_now_ns();
+	__atomic_store_n(&f.page->seq, 5, __ATOMIC_RELEASE);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+	munmap(f.page, sizeof *f.page);
+}
+
+static void test_no_page_reads_over_the_socket(void **st)
+{
+	(void)st;
+	struct fake f = {.resolution_ns = 10000000, .ndomains = 2, .counter = 42};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "auto", 1, &s, reason), 0);
+	struct jst_raw raw[2];
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +416,8 @@ int main(void)
 	    cmocka_unit_test(test_domains_keep_identity_and_refresh_is_the_resolution),
 	    cmocka_unit_test(test_hangup_is_transient_then_reconnected),
 	    cmocka_unit_test(test_silent_daemon_is_a_failed_reading_not_a_hang),
+	    cmocka_unit_test(test_shared_page_read_and_a_stale_one_falls_back),
+	    cmocka_unit_test(test_no_page_reads_over_the_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
