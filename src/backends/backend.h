@@ -38,6 +38,9 @@ struct jst_backend_ctx {
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
 	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
+	/* A backend probed before this one was refused access (EACCES/EPERM):
+	 * the daemon backend serves such a user through joulestatd. */
+	int direct_denied;
 };
 
 /* One domain as a backend declares it. */
@@ -123,6 +126,7 @@ extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
 extern const struct jst_backend_ops jst_backend_rapl_perf;
 extern const struct jst_backend_ops jst_backend_rapl_msr;
+extern const struct jst_backend_ops jst_backend_daemon;
 extern const struct jst_backend_ops jst_backend_hwmon;
 extern const struct jst_backend_ops jst_backend_jetson;
 extern const struct jst_backend_ops jst_backend_amdsmi;

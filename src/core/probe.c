@@ -103,6 +103,9 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 			continue;
 		}
 		int r = be->ops->probe(&ctx, &be->state, be->reason, sizeof be->reason);
+		/* The daemon backend, probed later, stands in for a refused source. */
+		if (r == -EACCES || r == -EPERM)
+			ctx.direct_denied = 1;
 		/* What the caller asked for by name cannot be measured: measuring
 		 * less without a word would pass for what was asked. */
 		if (r == -ENXIO) {

@@ -10,6 +10,7 @@ static const struct jst_backend_ops *const registry[] = {
     &jst_backend_rapl,      /* RAPL: powercap first, then the same counters other ways */
     &jst_backend_rapl_perf, /* perf power PMU */
     &jst_backend_rapl_msr,  /* /dev/cpu/N/msr */
+    &jst_backend_daemon,    /* joulestatd: what the three above refuse this user */
     &jst_backend_hwmon,     /* hwmon energy and power */
     &jst_backend_apple,     /* Apple Silicon: the SoC's energy model */
     &jst_backend_jetson,    /* Jetson rails: power, integrated */

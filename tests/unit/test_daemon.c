@@ -1,0 +1,423 @@
+/* The joulestatd protocol (daemon_proto.c) and the daemon backend (daemon.c)
+ * against a stand-in daemon on a thread: round trips, what a parser must
+ * refuse, the resolution raising the sensor's refresh, ages turned into
+ * instants, the shared page (and one the daemon stopped rewriting), and a
+ * daemon that hangs up, falls silent or changes its domains. */
+#include "daemon_proto.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static struct jst_dproto_domain sample_domain(const char *name, const char *dev, int parent)
+{
+	struct jst_dproto_domain d = {0};
+	snprintf(d.desc.name, sizeof d.desc.name, "%s", name);
+	snprintf(d.desc.device, sizeof d.desc.device, "%s", dev);
+	snprintf(d.desc.source, sizeof d.desc.source, "powercap");
+	snprintf(d.via, sizeof d.via, "rapl");
+	d.desc.kind = parent < 0 ? JST_KIND_PACKAGE : JST_KIND_CORE;
+	d.desc.method = JST_METHOD_COUNTER;
+	d.desc.accuracy = 0.05;
+	d.desc.parent = parent;
+	d.desc.unit_j = 1e-6;
+	d.desc.modulus = 262143328851ull;
+	d.desc.max_power_w = 1000;
+	d.desc.refresh_s = 0.001;
+	return d;
+}
+
+/* ---- protocol --------------------------------------------------------------- */
+
+static void test_requests_round_trip(void **st)
+{
+	(void)st;
+	uint8_t b[JST_DPROTO_REQ_MAX];
+	struct jst_dproto_req q;
+	assert_int_equal(jst_dproto_req_parse(b, jst_dproto_hello_req(b, 7), &q), 0);
+	assert_int_equal(q.type, JST_DPROTO_HELLO);
+	assert_int_equal(q.seq, 7);
+	assert_int_equal(jst_dproto_req_parse(b, jst_dproto_domain_req(b, 8, 3), &q), 0);
+	assert_int_equal(q.index, 3);
+	size_t n = jst_dproto_read_req(b, 9);
+	assert_int_equal(jst_dproto_req_parse(b, n, &q), 0);
+	assert_int_equal(q.type, JST_DPROTO_READ);
+	/* One byte short, one too many, a bad magic: refused. */
+	assert_int_equal(jst_dproto_req_parse(b, n - 1, &q), -EBADMSG);
+	b[0] ^= 1;
+	assert_int_equal(jst_dproto_req_parse(b, n, &q), -EBADMSG);
+	/* A HELLO from a client that speaks only versions 2 to 3. */
+	n = jst_dproto_hello_req(b, 1);
+	b[16] = 2;
+	b[18] = 3;
+	assert_int_equal(jst_dproto_req_parse(b, n, &q), -EPROTONOSUPPORT);
+}
+
+static void test_domain_reply_round_trips_and_bad_ones_are_refused(void **st)
+{
+	(void)st;
+	uint8_t b[JST_DPROTO_REPLY_MAX];
+	char err[JST_DPROTO_ERROR_TEXT];
+	struct jst_dproto_domain d = sample_domain("core-0", "cpu:package-0/core", 0), got;
+	size_t n = jst_dproto_domain_reply(b, 5, &d);
+	assert_int_equal(jst_dproto_domain_parse(b, n, 5, 2, &got, err), 0);
+	assert_string_equal(got.desc.name, "core-0");
+	assert_string_equal(got.desc.device, "cpu:package-0/core");
+	assert_string_equal(got.via, "rapl");
+	assert_int_equal(got.desc.kind, JST_KIND_CORE);
+	assert_int_equal(got.desc.parent, 0);
+	assert_true(got.desc.modulus == d.desc.modulus);
+	assert_true(got.desc.unit_j == 1e-6);
+	/* Another request's reply, or a parent beyond the table: refused. */
+	assert_int_equal(jst_dproto_domain_parse(b, n, 6, 2, &got, err), -EBADMSG);
+	assert_int_equal(jst_dproto_domain_parse(b, n, 5, 0, &got, err), -EBADMSG);
+	d.desc.unit_j = NAN;
+	n = jst_dproto_domain_reply(b, 5, &d);
+	assert_int_equal(jst_dproto_domain_parse(b, n, 5, 2, &got, err), -EBADMSG);
+	d = sample_domain("x", "y", -1);
+	d.desc.kind = JST_KIND_COUNT_;
+	n = jst_dproto_domain_reply(b, 5, &d);
+	assert_int_equal(jst_dproto_domain_parse(b, n, 5, 2, &got, err), -EBADMSG);
+}
+
+static void test_error_reply_gives_its_code_and_text(void **st)
+{
+	(void)st;
+	uint8_t b[JST_DPROTO_REPLY_MAX];
+	char err[JST_DPROTO_ERROR_TEXT];
+	struct jst_dproto_hello h;
+	size_t n = jst_dproto_error_reply(b, 0, -EACCES, "uid 1000 may not");
+	/* Sequence 0: a refusal said before any request answers any of them. */
+	assert_int_equal(jst_dproto_hello_parse(b, n, 1, &h, err), -EACCES);
+	assert_string_equal(err, "uid 1000 may not");
+	/* A positive "code" would pass for success: refused. */
+	n = jst_dproto_error_reply(b, 3, 5, "no");
+	assert_int_equal(jst_dproto_hello_parse(b, n, 3, &h, err), -EBADMSG);
+}
+
+static void test_read_reply_round_trips(void **st)
+{
+	(void)st;
+	uint8_t b[JST_DPROTO_REPLY_MAX];
+	char err[JST_DPROTO_ERROR_TEXT];
+	struct jst_dproto_reading r[2] = {{0, 1500, 20, 123456789, NAN}, {-EIO, 0, 0, 0, 0}},
+	                          got[2];
+	size_t n = jst_dproto_read_reply(b, 4, r, 2);
+	assert_int_equal(jst_dproto_read_parse(b, n, 4, got, 2, err), 0);
+	assert_true(got[0].counter == 123456789);
+	assert_int_equal(got[0].age_ns, 1500);
+	assert_int_equal(got[1].status, -EIO);
+	/* Fewer readings than domains: refused, never half-filled. */
+	assert_int_equal(jst_dproto_read_parse(b, n, 4, got, 3, err), -EBADMSG);
+}
+
+/* ---- the backend against a stand-in daemon -------------------------------------- */
+
+struct fake {
+	char path[108];
+	int lfd;
+	pthread_t th;
+	uint64_t resolution_ns;
+	uint32_t ndomains;
+	int hangup_after_reads; /* close the connection after this many READs; 0 never */
+	int silent_reads;       /* READs left unanswered from this one on; 0 never */
+	uint64_t counter;
+	int64_t age_ns;
+	int map;               /* answer MAP with a page (else -EOPNOTSUPP) */
+	struct jst_dshm *page; /* the page, for the test to rewrite */
+};
+
+/* A page as joulestatd writes it, every domain's counter at value, read now. */
+static struct jst_dshm *fake_page(int *fd, uint32_t n, uint64_t value)
+{
+	*fd = memfd_create("fake-view", MFD_CLOEXEC);
+	assert_true(*fd >= 0);
+	assert_int_equal(ftruncate(*fd, sizeof(struct jst_dshm)), 0);
+	struct jst_dshm *p = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	assert_true(p != MAP_FAILED);
+	p->magic = JST_DSHM_MAGIC;
+	p->ndomains = n;
+	p->seq = 2;
+	p->resolution_ns = 10000000;
+	p->updated_ns = jst_backend_now_ns();
+	for (uint32_t i = 0; i < n; i++)
+		p->rd[i] = (struct jst_dshm_reading){.t_ns = p->updated_ns, .counter = value};
+	return p;
+}
+
+static void fake_send_fd(int sock, const uint8_t *buf, size_t n, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	for (;;) {
+		int fd = accept(f->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		int reads = 0;
+		uint8_t in[JST_DPROTO_REQ_MAX], out[JST_DPROTO_REPLY_MAX];
+		ssize_t r;
+		while ((r = recv(fd, in, sizeof in, 0)) > 0) {
+			struct jst_dproto_req q;
+			size_t n = 0;
+			if (jst_dproto_req_parse(in, (size_t)r, &q))
+				break;
+			if (q.type == JST_DPROTO_HELLO) {
+				struct jst_dproto_hello h = {1, f->ndomains, f->resolution_ns};
+				n = jst_dproto_hello_reply(out, q.seq, &h);
+			} else if (q.type == JST_DPROTO_MAP && f->map) {
+				int pfd;
+				if (!f->page)
+					f->page = fake_page(&pfd, f->ndomains, 777);
+				else
+					pfd = -1;
+				struct jst_dproto_map m = {f->ndomains, sizeof(struct jst_dshm),
+				                           jst_backend_now_ns()};
+				n = jst_dproto_map_reply(out, q.seq, &m);
+				if (pfd >= 0) {
+					fake_send_fd(fd, out, n, pfd);
+					close(pfd);
+					continue;
+				}
+			} else if (q.type == JST_DPROTO_MAP) {
+				n = jst_dproto_error_reply(out, q.seq, -EOPNOTSUPP, "READ them");
+			} else if (q.type == JST_DPROTO_DOMAIN) {
+				struct jst_dproto_domain d =
+				    q.index == 0 ? sample_domain("package-0", "cpu:package-0", -1)
+				                 : sample_domain("core-0", "cpu:package-0/core", 0);
+				n = jst_dproto_domain_reply(out, q.seq, &d);
+			} else {
+				reads++;
+				if (f->silent_reads && reads >= f->silent_reads)
+					continue;
+				struct jst_dproto_reading rd[2] = {
+				    {0, f->age_ns, 10, f->counter, NAN},
+				    {0, f->age_ns, 10, f->counter / 2, NAN}};
+				n = jst_dproto_read_reply(out, q.seq, rd, f->ndomains);
+			}
+			send(fd, out, n, MSG_NOSIGNAL);
+			if (f->hangup_after_reads && reads >= f->hangup_after_reads)
+				break;
+		}
+		close(fd);
+	}
+}
+
+static void fake_start(struct fake *f)
+{
+	snprintf(f->path, sizeof f->path, "/tmp/jst-test-daemon-%d.sock", (int)getpid());
+	unlink(f->path);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+	f->lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(f->lfd, 4), 0);
+	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	shutdown(f->lfd, SHUT_RDWR);
+	close(f->lfd);
+	pthread_join(f->th, NULL);
+	unlink(f->path);
+}
+
+static int probe(struct fake *f, const char *mode, int denied, void **state, char *reason)
+{
+	char opts[512];
+	int n = snprintf(opts, sizeof opts, "daemon.socket=%s", f ? f->path : "/nonexistent");
+	n += 1 + snprintf(opts + n + 1, sizeof opts - (size_t)n - 1, "daemon.mode=%s", mode);
+	opts[n + 1] = 0;
+	struct jst_backend_ctx ctx = {.options = opts, .direct_denied = denied};
+	return jst_backend_daemon.probe(&ctx, state, reason, JST_REASON_MAX);
+}
+
+static void test_auto_only_when_a_direct_source_is_denied(void **st)
+{
+	(void)st;
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(NULL, "auto", 0, &s, reason), -ENODEV);
+	assert_non_null(strstr(reason, "not needed"));
+	assert_int_equal(probe(NULL, "never", 1, &s, reason), -ENODEV);
+	assert_int_equal(probe(NULL, "sometimes", 1, &s, reason), -EINVAL);
+	/* Denied, and no daemon: a reason, at once. */
+	assert_true(probe(NULL, "auto", 1, &s, reason) < 0);
+	assert_non_null(strstr(reason, "joulestatd does not answer at /nonexistent"));
+}
+
+static void test_domains_keep_identity_and_refresh_is_the_resolution(void **st)
+{
+	(void)st;
+	struct fake f = {
+	    .resolution_ns = 10000000, .ndomains = 2, .counter = 5000000, .age_ns = 3000000};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "auto", 1, &s, reason), 0);
+	const struct jst_domain_desc *d;
+	assert_int_equal(jst_backend_daemon.domains(s, &d), 2);
+	assert_string_equal(d[0].device, "cpu:package-0");
+	assert_string_equal(d[1].device, "cpu:package-0/core");
+	assert_int_equal(d[1].parent, 0);
+	assert_true(d[0].refresh_s == 0.010); /* 1 ms counter, 10 ms for this user */
+	struct jst_raw raw[2];
+	jst_raw_clear(&raw[0]);
+	jst_raw_clear(&raw[1]);
+	int64_t t0 = jst_backend_now_ns();
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	int64_t t1 = jst_backend_now_ns();
+	assert_int_equal(raw[0].status, 0);
+	assert_true(raw[0].counter == 5000000);
+	assert_true(raw[1].counter == 2500000);
+	/* 3 ms old when the daemon replied: its instant is 3 ms before then. */
+	assert_true(raw[0].t_ns >= t0 - 3000000 && raw[0].t_ns <= t1 - 3000000);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+}
+
+static void test_hangup_is_transient_then_reconnected(void **st)
+{
+	(void)st;
+	struct fake f = {.ndomains = 2, .counter = 42, .hangup_after_reads = 1};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "always", 0, &s, reason), 0);
+	struct jst_raw raw[2];
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	/* The daemon hung up: this reading fails, transiently. */
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, -EAGAIN);
+	assert_non_null(strstr(raw[0].error, "joulestatd"));
+	/* And the next one reconnects. */
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	assert_true(raw[0].counter == 42);
+	/* A daemon that comes back with other domains serves other devices. */
+	f.ndomains = 1;
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, -ENODEV);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+}
+
+static void test_silent_daemon_is_a_failed_reading_not_a_hang(void **st)
+{
+	(void)st;
+	struct fake f = {.ndomains = 2, .counter = 1, .silent_reads = 2};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "always", 0, &s, reason), 0);
+	struct jst_raw raw[2];
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	int64_t t0 = jst_backend_now_ns();
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	int64_t waited = jst_backend_now_ns() - t0;
+	assert_int_equal(raw[0].status, -EAGAIN);
+	assert_true(waited < 2000000000LL); /* the 0.5 s timeout, not forever */
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+}
+
+static void test_shared_page_read_and_a_stale_one_falls_back(void **st)
+{
+	(void)st;
+	struct fake f = {.resolution_ns = 10000000, .ndomains = 2, .counter = 42, .map = 1};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "auto", 1, &s, reason), 0);
+	struct jst_raw raw[2];
+	/* From the page (777), not a READ (42). */
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	assert_true(raw[0].counter == 777);
+	/* Rewritten: the next reading shows it, at its instant. */
+	int64_t t = jst_backend_now_ns();
+	__atomic_store_n(&f.page->seq, 3, __ATOMIC_RELEASE);
+	f.page->rd[0].counter = 800;
+	f.page->rd[0].t_ns = t;
+	f.page->updated_ns = t;
+	__atomic_store_n(&f.page->seq, 4, __ATOMIC_RELEASE);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 800);
+	assert_true(llabs(raw[0].t_ns - t) < 50000000); /* the same clock, give or take */
+	/* Not rewritten for 10 s: the daemon stopped; the socket is asked. */
+	f.page->updated_ns = t - 10000000000LL;
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	/* Caught mid-rewrite for good (odd sequence): the socket too, no spin. */
+	f.page->updated_ns = jst_backend_now_ns();
+	__atomic_store_n(&f.page->seq, 5, __ATOMIC_RELEASE);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+	munmap(f.page, sizeof *f.page);
+}
+
+static void test_no_page_reads_over_the_socket(void **st)
+{
+	(void)st;
+	struct fake f = {.resolution_ns = 10000000, .ndomains = 2, .counter = 42};
+	fake_start(&f);
+	void *s = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "auto", 1, &s, reason), 0);
+	struct jst_raw raw[2];
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_true(raw[0].counter == 42);
+	jst_backend_daemon.close(s);
+	fake_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_requests_round_trip),
+	    cmocka_unit_test(test_domain_reply_round_trips_and_bad_ones_are_refused),
+	    cmocka_unit_test(test_error_reply_gives_its_code_and_text),
+	    cmocka_unit_test(test_read_reply_round_trips),
+	    cmocka_unit_test(test_auto_only_when_a_direct_source_is_denied),
+	    cmocka_unit_test(test_domains_keep_identity_and_refresh_is_the_resolution),
+	    cmocka_unit_test(test_hangup_is_transient_then_reconnected),
+	    cmocka_unit_test(test_silent_daemon_is_a_failed_reading_not_a_hang),
+	    cmocka_unit_test(test_shared_page_read_and_a_stale_one_falls_back),
+	    cmocka_unit_test(test_no_page_reads_over_the_socket),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
