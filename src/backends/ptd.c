@@ -325,7 +325,7 @@ static void *poller(void *p)
 				chan_fail(c,
 				          r == -ECONNREFUSED || r == -EHOSTUNREACH ||
 				              r == -ENETUNREACH || r == -ECONNRESET,
-				          "%s: %s", err);
+				          "%.0s%s", err);
 				if (nap(st, PTD_RETRY_NS))
 					break;
 				continue;
