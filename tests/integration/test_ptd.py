@@ -102,5 +102,6 @@ class ConfigTest(PtdCase):
         self.assertIn("ptd.address", proc.stdout + proc.stderr)
 
 
+
 if __name__ == "__main__":
     unittest.main()
