@@ -4,7 +4,7 @@
  *
  *   jst-sim-ptd --trace SPEC [--port N] --ready FILE [--truth FILE]
  *               [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]
- *               [--drift PPM] [--offset S] [--uncertainty REL] [--seed N]
+ *               [--drift PPM] [--offset S] [--uncertainty REL] [--energy] [--seed N]
  *
  * The analyser samples the trace (sim/common/trace.h) in intervals of the
  * length "Go,<ms>,..." asks for (or --refresh MS, an analyser that cannot go
@@ -14,6 +14,9 @@
  * whole samples is exact and a client that places them on its clock
  * correctly measures the truth.
  *
+ * --energy adds the analyser's integrator to every "RL" reply: "Wh,<energy
+ * since Go>", exact, so a client that takes it loses nothing to a missed poll.
+ *
  * Faults: --stall T+D stops answering (connections stay open) from T to T+D
  * seconds; --disconnect T closes every connection at T (the analyser keeps
  * sampling); --garbage RATE replaces that share of "RL" replies by garbage
@@ -22,7 +25,10 @@
  *
  * --ready FILE is written once it listens: {"port", "start_ns" (the trace's
  * t = 0 on CLOCK_MONOTONIC), "trace", "drift_ppm", "offset_s", "pid"}; --truth
- * FILE the same at start and, at SIGTERM, with the counts of what was served.
+ * FILE the same at start and, at SIGTERM, with the counts of what was served:
+ * "served" (RL replies), "garbled", "missed" (samples no RL reply carried,
+ * between two that one did, since the last Go: under load a poll can come
+ * after two samples; without --energy their spans can only be bridged).
  * Times in the tests are seconds of trace: (t_ns - start_ns) / 1e9.
  */
 #include "trace.h"
@@ -61,6 +67,7 @@ static struct {
 	double garbage;
 	double drift_ppm, offset_s;
 	double uncertainty;
+	int energy; /* RL replies carry the analyser's integrated energy ("Wh") */
 	uint64_t seed;
 	int64_t start_ns;
 	double base_s; /* realtime at start */
@@ -68,7 +75,11 @@ static struct {
 	int running;
 	double go_s;       /* server clock at Go */
 	double interval_s; /* in server seconds */
-	unsigned long served, garbled, stalled_replies;
+	unsigned long served, garbled;
+	/* Samples no RL reply carried, between two that one did (since Go):
+	 * their spans a client without the integrator ("Wh") can only bridge. */
+	long prev_k;
+	unsigned long missed;
 } S = {.port = 0, .stall_at = -1, .disconnect_at = -1, .uncertainty = NAN, .seed = 1};
 
 static volatile sig_atomic_t stopping;
@@ -121,16 +132,17 @@ static int write_json(const char *path, int final)
 	fprintf(f,
 	        "{\"port\": %d, \"start_ns\": %lld, \"trace\": \"%s\", \"drift_ppm\": %.9g, "
 	        "\"offset_s\": %.9g, \"pid\": %d, \"final\": %s, \"served\": %lu, "
-	        "\"garbled\": %lu, \"stalled_replies\": %lu}\n",
+	        "\"garbled\": %lu, \"missed\": %lu, \"energy\": %s}\n",
 	        S.port, (long long)S.start_ns, S.spec, S.drift_ppm, S.offset_s, (int)getpid(),
-	        final ? "true" : "false", S.served, S.garbled, S.stalled_replies);
+	        final ? "true" : "false", S.served, S.garbled, S.missed,
+	        S.energy ? "true" : "false");
 	if (fclose(f))
 		return -1;
 	return rename(tmp, path);
 }
 
 /* The last complete sample at trace time t: 0, or -1 when there is none yet. */
-static int last_sample(double t, double *end_server, double *watts)
+static int last_sample(double t, double *end_server, double *watts, long *index)
 {
 	if (!S.running)
 		return -1;
@@ -142,6 +154,7 @@ static int last_sample(double t, double *end_server, double *watts)
 	if (t0 < 0)
 		t0 = 0;
 	*end_server = e1;
+	*index = (long)k;
 	*watts = t1 > t0 ? sim_trace_energy(S.tr, t0, t1) / (t1 - t0) : 0;
 	return 0;
 }
@@ -204,6 +217,7 @@ static void answer(const char *cmd, char *out, size_t len)
 		S.interval_s = iv * 1e-3;
 		S.go_s = server_of(t);
 		S.running = 1;
+		S.prev_k = -1;
 		snprintf(out, len,
 		         "Starting untimed measurement, maximum 500000 samples at %gms with 0 "
 		         "rampup samples",
@@ -214,7 +228,8 @@ static void answer(const char *cmd, char *out, size_t len)
 	} else if (strcmp(cmd, "Time") == 0) {
 		snprintf(out, len, "Time,%.6f", server_of(t));
 	} else if (strcmp(cmd, "RL") == 0 || strcmp(cmd, "Watts") == 0) {
-		if (last_sample(t, &end_s, &w)) {
+		long k;
+		if (last_sample(t, &end_s, &w, &k)) {
 			snprintf(out, len, "Error: no sample yet");
 			return;
 		}
@@ -223,6 +238,12 @@ static void answer(const char *cmd, char *out, size_t len)
 			S.garbled++;
 			garbage(out, len);
 			return;
+		}
+		if (cmd[0] == 'R') {
+			/* A sample the client never saw: between two it was sent. */
+			if (S.prev_k >= 0 && k > S.prev_k + 1)
+				S.missed += (unsigned long)(k - S.prev_k - 1);
+			S.prev_k = k;
 		}
 		if (cmd[0] == 'W') {
 			snprintf(out, len, "Watts,%.6f", w);
@@ -233,7 +254,13 @@ static void answer(const char *cmd, char *out, size_t len)
 		    "Time,%.6f,Watts,%.6f,Volts,230.000,Amps,%.6f,PF,0.9500,Mark,joulestat", end_s,
 		    w, w / (230 * 0.95));
 		if (!isnan(S.uncertainty) && n > 0 && (size_t)n < len)
-			snprintf(out + n, len - (size_t)n, ",Uncertainty,%.6g", S.uncertainty);
+			n += snprintf(out + n, len - (size_t)n, ",Uncertainty,%.6g", S.uncertainty);
+		if (S.energy && n > 0 && (size_t)n < len) {
+			/* The integrator: exact energy from Go to the sample's end, in Wh. */
+			double g = t_of(S.go_s), e = t_of(end_s);
+			double wh = sim_trace_energy(S.tr, g < 0 ? 0 : g, e) / 3600;
+			snprintf(out + n, len - (size_t)n, ",Wh,%.12f", wh);
+		}
 	} else {
 		snprintf(out, len, "Error: unknown command '%.64s'", cmd);
 	}
@@ -286,9 +313,10 @@ static int parse_d(const char *s, double *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: jst-sim-ptd --trace SPEC --ready FILE [--truth FILE] [--port N]\n"
-	                "       [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]\n"
-	                "       [--drift PPM] [--offset S] [--uncertainty REL] [--seed N]\n");
+	fprintf(stderr,
+	        "usage: jst-sim-ptd --trace SPEC --ready FILE [--truth FILE] [--port N]\n"
+	        "       [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]\n"
+	        "       [--drift PPM] [--offset S] [--uncertainty REL] [--energy] [--seed N]\n");
 }
 
 int main(int argc, char **argv)
@@ -306,6 +334,7 @@ int main(int argc, char **argv)
 	    {"offset", required_argument, 0, 'o'},
 	    {"uncertainty", required_argument, 0, 'u'},
 	    {"seed", required_argument, 0, 'S'},
+	    {"energy", no_argument, 0, 'E'},
 	    {0, 0, 0, 0},
 	};
 	int c, bad = 0;
@@ -354,6 +383,9 @@ int main(int argc, char **argv)
 		case 'u':
 			bad |= parse_d(optarg, &S.uncertainty) || !(S.uncertainty > 0) ||
 			       S.uncertainty >= 1;
+			break;
+		case 'E':
+			S.energy = 1;
 			break;
 		case 'S':
 			bad |= parse_d(optarg, &v) || v < 1;

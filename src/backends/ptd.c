@@ -11,7 +11,8 @@
  * ("Go,<ms>,0,joulestat"). A thread per channel then asks for the last sample
  * ("RL") four times per sample interval, maps each new sample's end from the
  * PTD host's clock onto ours (offset and drift, re-measured every second) and
- * adds its mean power times its span to the channel's energy.
+ * adds its mean power times its span to the channel's energy, or takes the
+ * analyser's own integrated energy where the sample carries it ("Wh").
  *
  * read() hands the core that energy as a counter stamped at the end of the
  * sample it includes: the value is exact at its own instant, so the domain is
@@ -67,6 +68,8 @@ struct ptd_chan {
 	double last_server_s;
 	int64_t last_mono;
 	double energy_j;
+	int have_wh;    /* the last sample carried the analyser's energy since Go */
+	double wh_base; /* energy_j less that energy */
 	double watts;
 	int64_t t_err_ns;
 	int64_t last_ok;  /* the last useful reply */
@@ -249,10 +252,21 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 		mono = now; /* within the clock's error: not in the future */
 	if (c->have_sample && mono > c->last_mono) {
 		double dt = (double)(mono - c->last_mono) * 1e-9;
-		c->energy_j += s->watts * dt;
-		if (dt > 1.5e-3 * st->interval_ms)
-			c->gaps++;
+		/* The analyser's own integrator, where it reports one, is exact
+		 * whatever polls were missed; it restarts from 0 with each Go. */
+		int integ =
+		    !isnan(s->energy_j) && c->have_wh && c->wh_base + s->energy_j >= c->energy_j;
+		if (integ) {
+			c->energy_j = c->wh_base + s->energy_j;
+		} else {
+			c->energy_j += s->watts * dt;
+			if (dt > 1.5e-3 * st->interval_ms)
+				c->gaps++;
+		}
 	}
+	c->have_wh = !isnan(s->energy_j);
+	if (c->have_wh)
+		c->wh_base = c->energy_j - s->energy_j;
 	if (!c->have_sample || mono > c->last_mono) {
 		c->last_mono = mono;
 		c->last_server_s = s->time_s;

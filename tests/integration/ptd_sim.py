@@ -2,7 +2,7 @@
 a simulated analyser, as a context manager, and its ground truth.
 
 PtdSim(trace="bursty:7", refresh=None, stall=None, disconnect=None, garbage=None,
-drift=None, offset=None, uncertainty=None) starts it; address() is what
+drift=None, offset=None, uncertainty=None, energy=False) starts it; address() is what
 ptd.address takes; truth(begin_ns, end_ns) is the trace's exact energy between
 two CLOCK_MONOTONIC instants; kill() is the fault no option can give.
 """
@@ -41,7 +41,9 @@ class PtdSim:
         args = [sim_ptd_path(), "--trace", self.trace, "--ready", self.ready_path,
                 "--truth", self.truth_path]
         for key, val in self.knobs.items():
-            if val is not None:
+            if val is True:
+                args.append("--" + key)
+            elif val not in (None, False):
                 args += ["--" + key, str(val)]
         self.log = open(os.path.join(self.dir, "sim.log"), "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
@@ -72,8 +74,13 @@ class PtdSim:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
+    def missed_allowance(self, interval_s, swing_w=340.0):
+        """What samples the client never saw may cost (J): each one's span is
+        bridged at a neighbour's power, at most the trace's swing off."""
+        return self.stop()["missed"] * swing_w * interval_s
+
     def stop(self):
-        """SIGTERM; the final truth file (what was served, garbled)."""
+        """SIGTERM; the final truth file (served, garbled, missed samples)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -22,22 +22,24 @@ class PtdCase(unittest.TestCase):
         self.assertEqual(len(m["domains"]), 1, m)
         return proc, m, m["domains"][0]
 
-    def assert_truth(self, sim, m, dom, rel=0.005):
+    def assert_truth(self, sim, m, dom, rel=0.005, missed_j=0.0):
         """The figure is of the window it reports: its truth, within rel and
-        within the uncertainty it states."""
+        within the uncertainty it states. missed_j: what samples the client
+        could not see may add (none where the analyser integrates)."""
         want = sim.truth(m["begin_ns"], m["end_ns"])
         err = abs(dom["energy_j"] - want)
-        msg = "%.3f J, truth %.3f J (%.4f%%), stated ± %.3f J" % (
-            dom["energy_j"], want, 100 * err / want, dom["uncertainty_j"])
-        self.assertLessEqual(err, rel * want, msg)
-        self.assertLessEqual(err, dom["uncertainty_j"], msg)
+        msg = "%.3f J, truth %.3f J (%.4f%%), stated ± %.3f J, missed samples' allowance %.3f J" % (
+            dom["energy_j"], want, 100 * err / want, dom["uncertainty_j"], missed_j)
+        self.assertLessEqual(err, rel * want + missed_j, msg)
+        self.assertLessEqual(err, dom["uncertainty_j"] + missed_j, msg)
         return want
 
 
 class AccuracyTest(PtdCase):
     def test_bursty_10s(self):
-        """10 s of a bursty trace: within 0.5% of the truth (make bench runs 60 s)."""
-        with PtdSim(BURSTY) as sim:
+        """10 s of a bursty trace from an analyser that integrates (Wh in its
+        readings): within 0.5% of the truth (make bench also runs 60 s)."""
+        with PtdSim(BURSTY, energy=True) as sim:
             proc, m, dom = self.run_ptd(sim, ["sleep", "10"])
         self.assertEqual(dom["kind"], "node")
         self.assertEqual(dom["backend"], "ptd")
@@ -52,9 +54,17 @@ class AccuracyTest(PtdCase):
         # Reported as system, never added to components.
         self.assertIn("system", proc.stderr)
 
+    def test_bursty_watts_only(self):
+        """Watts alone (PTDaemon's usual reading): every sample the poller sees
+        is exact; one it never sees (a machine too loaded to poll within a
+        sample) is bridged, and the sim counts those."""
+        with PtdSim("bursty:11") as sim:
+            _, m, dom = self.run_ptd(sim, ["sleep", "4"])
+            self.assert_truth(sim, m, dom, missed_j=sim.missed_allowance(0.1))
+
     def test_clock_offset_and_drift(self):
         """The analyser's clock 3.7 s ahead and 500 ppm fast: measured and applied."""
-        with PtdSim(BURSTY, offset=3.7, drift=500) as sim:
+        with PtdSim(BURSTY, offset=3.7, drift=500, energy=True) as sim:
             _, m, dom = self.run_ptd(sim, ["sleep", "2.5"])
         self.assert_truth(sim, m, dom)
 
@@ -71,7 +81,7 @@ class AccuracyTest(PtdCase):
         over the whole samples the window spans."""
         with PtdSim(BURSTY, refresh=1000) as sim:
             _, m, dom = self.run_ptd(sim, ["sleep", "2.5"], extra=["--option", "ptd.interval=1000"])
-        self.assert_truth(sim, m, dom)
+            self.assert_truth(sim, m, dom, missed_j=sim.missed_allowance(1.0))
         self.assertGreater(m["duration_s"], 1.5)
 
 
