@@ -4,7 +4,8 @@
  *
  *   jst-sim-ptd --trace SPEC [--port N] --ready FILE [--truth FILE]
  *               [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]
- *               [--drift PPM] [--offset S] [--uncertainty REL] [--energy] [--seed N]
+ *               [--drift PPM] [--offset S] [--uncertainty REL] [--energy]
+ *               [--no-time] [--seed N]
  *
  * The analyser samples the trace (sim/common/trace.h) in intervals of the
  * length "Go,<ms>,..." asks for (or --refresh MS, an analyser that cannot go
@@ -16,6 +17,9 @@
  *
  * --energy adds the analyser's integrator to every "RL" reply: "Wh,<energy
  * since Go>", exact, so a client that takes it loses nothing to a missed poll.
+ *
+ * --no-time answers "Time" with an error, as a PTDaemon that does not tell its
+ * clock: a client must take the two hosts' clocks to agree.
  *
  * Faults: --stall T+D stops answering (connections stay open) from T to T+D
  * seconds; --disconnect T closes every connection at T (the analyser keeps
@@ -67,7 +71,8 @@ static struct {
 	double garbage;
 	double drift_ppm, offset_s;
 	double uncertainty;
-	int energy; /* RL replies carry the analyser's integrated energy ("Wh") */
+	int no_time; /* "Time" is an unknown command: the client must assume */
+	int energy;  /* RL replies carry the analyser's integrated energy ("Wh") */
 	uint64_t seed;
 	int64_t start_ns;
 	double base_s; /* realtime at start */
@@ -226,7 +231,10 @@ static void answer(const char *cmd, char *out, size_t len)
 		S.running = 0;
 		snprintf(out, len, "Stopping untimed measurement");
 	} else if (strcmp(cmd, "Time") == 0) {
-		snprintf(out, len, "Time,%.6f", server_of(t));
+		if (S.no_time)
+			snprintf(out, len, "Error: unknown command 'Time'");
+		else
+			snprintf(out, len, "Time,%.6f", server_of(t));
 	} else if (strcmp(cmd, "RL") == 0 || strcmp(cmd, "Watts") == 0) {
 		long k;
 		if (last_sample(t, &end_s, &w, &k)) {
@@ -313,10 +321,10 @@ static int parse_d(const char *s, double *out)
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: jst-sim-ptd --trace SPEC --ready FILE [--truth FILE] [--port N]\n"
-	        "       [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]\n"
-	        "       [--drift PPM] [--offset S] [--uncertainty REL] [--energy] [--seed N]\n");
+	fprintf(stderr, "usage: jst-sim-ptd --trace SPEC --ready FILE [--truth FILE] [--port N]\n"
+	                "       [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]\n"
+	                "       [--drift PPM] [--offset S] [--uncertainty REL] [--energy] "
+	                "[--no-time] [--seed N]\n");
 }
 
 int main(int argc, char **argv)
@@ -335,6 +343,7 @@ int main(int argc, char **argv)
 	    {"uncertainty", required_argument, 0, 'u'},
 	    {"seed", required_argument, 0, 'S'},
 	    {"energy", no_argument, 0, 'E'},
+	    {"no-time", no_argument, 0, 'N'},
 	    {0, 0, 0, 0},
 	};
 	int c, bad = 0;
@@ -386,6 +395,9 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			S.energy = 1;
+			break;
+		case 'N':
+			S.no_time = 1;
 			break;
 		case 'S':
 			bad |= parse_d(optarg, &v) || v < 1;

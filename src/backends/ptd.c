@@ -47,6 +47,9 @@
 #define PTD_REFUSED_GONE_NS 1000000000LL /* refused this long: the server is gone */
 #define PTD_SILENT_GONE_NS 10000000000LL /* nothing useful this long: gone */
 #define PTD_RETRY_NS 100000000LL
+/* Twice this is the timing error of a PTD host's clock assumed to agree with
+ * ours (both NTP-synchronised, on a LAN: a few ms). */
+#define PTD_NTP_ERR_NS 10000000LL
 
 struct ptd_chan {
 	char addr[96];
@@ -61,6 +64,7 @@ struct ptd_chan {
 	int64_t off_ns, off_at, min_rtt, rtt_ns, last_probe;
 	double drift;
 	int64_t prev_off_ns, prev_off_at; /* an earlier estimate, for the drift */
+	int no_time; /* it does not answer Time: the clocks are assumed to agree */
 
 	/* Shared with read(), under mu. */
 	pthread_mutex_t mu;
@@ -117,8 +121,9 @@ static int clock_probe(struct ptd_chan *c, int64_t *est, int64_t *rtt)
 	if (r)
 		return r;
 	double s;
-	if (jst_ptd_parse_time_reply(reply, &s))
-		return -EBADMSG;
+	int p = jst_ptd_parse_time_reply(reply, &s);
+	if (p)
+		return p;
 	*est = (int64_t)llround(s * 1e9) - (t0 + (t1 - t0) / 2);
 	*rtt = t1 - t0;
 	return 0;
@@ -207,17 +212,25 @@ static int handshake(struct ptd_state *st, struct ptd_chan *c, int full, double 
 		double u;
 		if (jst_ptd_parse_uncertainty(reply, &u) == 0)
 			*uncertainty = u;
-		for (int i = 0; i < PTD_CLOCK_PROBES; i++) {
+		for (int i = 0; i < PTD_CLOCK_PROBES && !c->no_time; i++) {
 			int64_t est, rtt;
 			r = clock_probe(c, &est, &rtt);
-			if (r) {
-				snprintf(err, errlen,
-				         "%s: cannot compare clocks (Time: %s); a PTDaemon that "
-				         "does not tell its time cannot be used",
+			if (r == -EPROTO && i == 0) {
+				/* It does not tell its time: the hosts' clocks are taken to
+				 * agree (NTP, as MLPerf Power requires), and said to be. */
+				struct timespec rt;
+				clock_gettime(CLOCK_REALTIME, &rt);
+				int64_t mono = now_ns();
+				clock_take(c, (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - mono,
+				           PTD_NTP_ERR_NS, mono);
+				c->no_time = 1;
+			} else if (r) {
+				snprintf(err, errlen, "%s: cannot compare clocks (Time: %s)",
 				         c->addr, strerror(-r));
 				return r;
+			} else {
+				clock_take(c, est, rtt, now_ns());
 			}
-			clock_take(c, est, rtt, now_ns());
 		}
 		c->last_probe = now_ns();
 	}
@@ -346,7 +359,7 @@ static void *poller(void *p)
 			}
 		}
 		int64_t t = now_ns();
-		if (t - c->last_probe >= PTD_CLOCK_EVERY_NS) {
+		if (!c->no_time && t - c->last_probe >= PTD_CLOCK_EVERY_NS) {
 			int64_t est, rtt;
 			c->last_probe = t;
 			int r = clock_probe(c, &est, &rtt);
@@ -480,8 +493,9 @@ static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int time
 	 * includes): below the core's grid, so nothing is interpolated. */
 	d->refresh_s = 1e-3;
 	d->resolution_j = 1e-6;
-	snprintf(d->note, sizeof d->note, "PTDaemon %.40s (%.40s), %d ms samples%s", c->addr,
-	         c->ident, st->interval_ms, isnan(u) ? ", class 1% (no uncertainty stated)" : "");
+	snprintf(d->note, sizeof d->note, "PTDaemon %.40s (%.32s), %d ms samples%s%s", c->addr,
+	         c->ident, st->interval_ms, isnan(u) ? ", class 1% (none stated)" : "",
+	         c->no_time ? ", clocks assumed in sync" : "");
 	return 0;
 }
 

@@ -68,6 +68,14 @@ class AccuracyTest(PtdCase):
             _, m, dom = self.run_ptd(sim, ["sleep", "2.5"])
         self.assert_truth(sim, m, dom)
 
+    def test_no_time_command(self):
+        """A PTDaemon that does not tell its time: the clocks are taken to agree
+        (here they do: one host), and the note says so."""
+        with PtdSim(BURSTY, energy=True, **{"no-time": True}) as sim:
+            _, m, dom = self.run_ptd(sim, ["sleep", "1.5"])
+        self.assertIn("clocks assumed in sync", dom["note"])
+        self.assert_truth(sim, m, dom)
+
     def test_uncertainty_from_analyser(self):
         """An analyser that states its uncertainty sets the figure's class."""
         with PtdSim("const:250", uncertainty=0.002) as sim:
