@@ -537,6 +537,11 @@ static int ptd_probe(const struct jst_backend_ctx *ctx, void **state, char *reas
 		}
 		addrs[n++] = tok;
 	}
+	if (!n) {
+		snprintf(reason, len, "ptd.address '%.64s' holds no address", list);
+		ptd_close(st);
+		return -EINVAL;
+	}
 	st->ch = calloc(n, sizeof *st->ch);
 	st->desc = calloc(n, sizeof *st->desc);
 	if (!st->ch || !st->desc || pipe2(st->wake, O_CLOEXEC)) {
