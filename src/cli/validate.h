@@ -37,13 +37,18 @@ struct jst_vgroup {
 
 /* A whole-platform or whole-node meter next to the sum of the components it
  * contains: a node meter holds every component (the total); a platform (RAPL
- * psys) holds the CPU packages and DRAM, not a discrete GPU. */
+ * psys) holds the CPU packages and DRAM, not a discrete GPU. One per method of
+ * a platform or of the node (every node-kind domain is of the one node: a
+ * power analyser's channels, a BMC), its reference first. */
 struct jst_vsystem {
-	char name[64], device[128], backend[32], source[32];
+	char name[256], device[128], backend[32], source[32];
 	const char *components; /* "total" or "cpu+dram" */
 	double accuracy;
 	int components_estimated;
 	struct jst_stat meter_j, components_j, rest_j, rest_fraction;
+	int reference;    /* the most accurate meter of its platform or of the node */
+	int partial;      /* one of its figures ended early in some run */
+	size_t meters;    /* the meters of its platform or of the node (methods) */
 	double allowed_j; /* mean of what both sides' accuracy classes allow */
 	int inconsistent; /* the components exceed the meter beyond that */
 };

@@ -19,6 +19,9 @@ static int is_system(jst_kind k)
 	return k == JST_KIND_PLATFORM || k == JST_KIND_NODE;
 }
 
+/* Every node meter measures this node: one group, whatever its identity. */
+#define NODE_GROUP "node"
+
 /* The coarsest identity among domains of the same kind that covers domain i's. */
 static const char *group_device(const jst_measurement *m, size_t i)
 {
@@ -26,6 +29,11 @@ static const char *group_device(const jst_measurement *m, size_t i)
 	jst_domain_energy d = {.size = sizeof d}, o = {.size = sizeof o};
 	if (jst_measurement_domain(m, i, &d))
 		return none;
+	/* A power analyser (ptd), a BMC and a PDU on the same node are methods of
+	 * the same device, the node, compared against the most accurate of them;
+	 * an analyser's several channels (one per power supply) add up. */
+	if (d.kind == JST_KIND_NODE)
+		return NODE_GROUP;
 	const char *best = d.device;
 	for (size_t j = 0; j < jst_measurement_domain_count(m); j++)
 		if (!jst_measurement_domain(m, j, &o) && o.kind == d.kind &&
@@ -84,7 +92,9 @@ static int add_domain(struct jst_validation *v, jst_measurement *const *runs, si
 	struct jst_vmethod *m = g ? find_method(g, &d, v->nruns) : NULL;
 	if (!m)
 		return -ENOMEM;
-	if (!g->label[0] || !strcmp(d.device, g->device))
+	if (d.kind == JST_KIND_NODE)
+		snprintf(g->label, sizeof g->label, "%s", NODE_GROUP);
+	else if (!g->label[0] || !strcmp(d.device, g->device))
 		snprintf(g->label, sizeof g->label, "%s", d.name);
 	size_t len = strlen(m->names);
 	g->covered |= strcmp(d.device, g->device) != 0;
@@ -138,13 +148,13 @@ static void compare(struct jst_validation *v, struct jst_vgroup *g)
 	}
 }
 
-static int add_system(struct jst_validation *v, jst_measurement *const *runs, size_t i)
+/* One method of a platform or node group (a meter, or the sum of its
+ * channels) against the components it contains: the rest of the system. */
+static int add_system(struct jst_validation *v, jst_measurement *const *runs,
+                      const struct jst_vgroup *g, const struct jst_vmethod *m)
 {
-	jst_domain_energy d = {.size = sizeof d};
-	if (jst_measurement_domain(runs[0], i, &d))
-		return 0;
 	struct jst_vsystem *ss = realloc(v->systems, (v->nsystems + 1) * sizeof *ss);
-	double *x = calloc(4 * v->nruns, sizeof *x);
+	double *x = calloc(3 * v->nruns, sizeof *x);
 	if (ss)
 		v->systems = ss;
 	if (!ss || !x) {
@@ -152,23 +162,27 @@ static int add_system(struct jst_validation *v, jst_measurement *const *runs, si
 		return -ENOMEM;
 	}
 	struct jst_vsystem *s = &ss[v->nsystems++];
-	*s = (struct jst_vsystem){.accuracy = d.accuracy};
-	snprintf(s->name, sizeof s->name, "%s", d.name);
-	snprintf(s->device, sizeof s->device, "%s", d.device);
-	snprintf(s->backend, sizeof s->backend, "%s", d.backend);
-	snprintf(s->source, sizeof s->source, "%s", d.source);
-	double *meter = x, *comp = x + v->nruns, *rest = x + 2 * v->nruns, *frac = x + 3 * v->nruns;
+	*s = (struct jst_vsystem){
+	    .accuracy = m->accuracy,
+	    .reference = m->reference,
+	    .partial = m->partial,
+	    .meters = g->n,
+	};
+	snprintf(s->name, sizeof s->name, "%s", m->names);
+	snprintf(s->device, sizeof s->device, "%s", g->device);
+	snprintf(s->backend, sizeof s->backend, "%s", m->backend);
+	snprintf(s->source, sizeof s->source, "%s", m->source);
+	double *comp = x, *rest = x + v->nruns, *frac = x + 2 * v->nruns;
 	static const jst_total_kind node_parts[] = {JST_TOTAL_ALL};
 	static const jst_total_kind platform_parts[] = {JST_TOTAL_CPU, JST_TOTAL_DRAM};
-	int node = d.kind == JST_KIND_NODE;
+	int node = g->kind == JST_KIND_NODE;
 	const jst_total_kind *parts = node ? node_parts : platform_parts;
 	size_t nparts = node ? 1 : 2;
 	s->components = node ? "total" : "cpu+dram";
 	for (size_t r = 0; r < v->nruns; r++) {
-		jst_domain_energy dr = {.size = sizeof dr};
-		meter[r] = jst_measurement_domain(runs[r], i, &dr) ? NAN : dr.energy_j;
+		double meter = m->energy[r];
 		comp[r] = 0;
-		double allowed = s->accuracy * meter[r];
+		double allowed = s->accuracy * meter;
 		for (size_t k = 0; k < nparts; k++) {
 			jst_total t = {.size = sizeof t};
 			if (jst_measurement_total(runs[r], parts[k], &t) || !t.parts)
@@ -177,11 +191,11 @@ static int add_system(struct jst_validation *v, jst_measurement *const *runs, si
 			allowed += t.accuracy * t.energy_j;
 			s->components_estimated |= t.estimated;
 		}
-		rest[r] = meter[r] - comp[r];
-		frac[r] = meter[r] > 0 ? rest[r] / meter[r] : NAN;
+		rest[r] = meter - comp[r];
+		frac[r] = meter > 0 ? rest[r] / meter : NAN;
 		s->allowed_j += allowed / (double)v->nruns;
 	}
-	jst_stat_of(meter, v->nruns, &s->meter_j);
+	jst_stat_of(m->energy, v->nruns, &s->meter_j);
 	jst_stat_of(comp, v->nruns, &s->components_j);
 	jst_stat_of(rest, v->nruns, &s->rest_j);
 	jst_stat_of(frac, v->nruns, &s->rest_fraction);
@@ -205,13 +219,22 @@ int jst_validation_compute(jst_measurement *const *runs, size_t n, struct jst_va
 		if (jst_measurement_domain(runs[0], i, &d))
 			continue;
 		rc = add_domain(out, runs, i);
-		/* A platform or node meter is compared with the components as well:
-		 * what it sees beyond them is the rest of the system, not an error. */
-		if (!rc && is_system(d.kind))
-			rc = add_system(out, runs, i);
 	}
 	for (size_t g = 0; g < out->ngroups && !rc; g++)
 		compare(out, &out->groups[g]);
+	/* A platform or node meter is compared with the components as well: what
+	 * it sees beyond them is the rest of the system, not an error. The
+	 * group's reference (for a node, a power analyser where there is one)
+	 * comes first. */
+	for (size_t g = 0; g < out->ngroups && !rc; g++) {
+		const struct jst_vgroup *gr = &out->groups[g];
+		if (!is_system(gr->kind))
+			continue;
+		for (int pass = 0; pass < 2 && !rc; pass++)
+			for (size_t k = 0; k < gr->n && !rc; k++)
+				if (gr->methods[k].reference == !pass)
+					rc = add_system(out, runs, gr, &gr->methods[k]);
+	}
 	if (rc)
 		jst_validation_free(out);
 	return rc;

@@ -74,8 +74,14 @@ static void print_group(FILE *f, const struct jst_vgroup *g, size_t nruns)
 static void print_system(FILE *f, const struct jst_vsystem *s, size_t nruns)
 {
 	const char *pm = nruns > 1 ? " (mean)" : "";
-	fprintf(f, "\n%s  (%s/%s, %s, ± %.0f%%)\n", s->name, s->backend, s->source, s->device,
-	        100 * s->accuracy);
+	int node = !strcmp(s->components, "total");
+	const char *role = s->reference
+	                       ? (node ? ", the reference for the node" : ", the reference")
+	                   : s->meters > 1 ? ", compared with the reference above"
+	                                   : "";
+	fprintf(f, "\n%s  (%s/%s, %s, ± %.0f%%)%s%s\n", s->name, s->backend, s->source, s->device,
+	        100 * s->accuracy, node || s->meters > 1 ? role : "",
+	        s->partial ? ", partial" : "");
 	fprintf(f, "  meter %.3f J%s; the components inside it (%s) %.3f J%s%s\n", s->meter_j.mean,
 	        pm, s->components, s->components_j.mean, pm,
 	        s->components_estimated ? ", an estimate among them" : "");
@@ -165,6 +171,8 @@ static json_t *system_json(const struct jst_vsystem *s)
 	json_object_set_new(o, "components_estimated", json_boolean(s->components_estimated));
 	json_object_set_new(o, "rest_of_system_j", jst_sink_json_stat(&s->rest_j));
 	json_object_set_new(o, "rest_of_system_fraction", jst_sink_json_stat(&s->rest_fraction));
+	json_object_set_new(o, "reference", json_boolean(s->reference));
+	json_object_set_new(o, "partial", json_boolean(s->partial));
 	json_object_set_new(o, "allowed_j", jst_json_number(s->allowed_j));
 	json_object_set_new(o, "inconsistent", json_boolean(s->inconsistent));
 	return o;
