@@ -145,5 +145,10 @@ int jst_cmd_list(int argc, char **argv);
 int jst_cmd_run(int argc, char **argv);
 int jst_cmd_burn(int argc, char **argv);
 int jst_cmd_validate(int argc, char **argv);
+/* The run history (cmd_history.c). */
+int jst_cmd_history(int argc, char **argv);
+int jst_cmd_show(int argc, char **argv);
+int jst_cmd_compare(int argc, char **argv);
+int jst_cmd_export(int argc, char **argv);
 
 #endif
