@@ -20,6 +20,9 @@ struct jst_history {
 
 /* Concurrent runs wait for each other's transaction this long at most. */
 enum { BUSY_TIMEOUT_MS = 60000 };
+/* Checkpoint the WAL every this many pages (4 KiB): a run adds a few. */
+#define WAL_PAGES "32"
+#define WAL_BYTES "1048576"
 
 /* Step n brings the schema from version n to n + 1. */
 static const char *const migrations[JST_HISTORY_SCHEMA] = {
@@ -206,12 +209,25 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 		return rc;
 	}
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-	/* NORMAL: in WAL, a commit is not synced (a power cut may lose the last
-	 * runs, never corrupt the file); FULL would cost a run an fsync. */
+	/* A run must cost next to nothing (BENCHMARKS.md: history cost). The last
+	 * connection to close would checkpoint the WAL into the file and sync
+	 * both, and the next would make a new WAL: milliseconds on every run.
+	 * Instead the WAL stays, synchronous=NORMAL never syncs a commit, and
+	 * SQLite's automatic checkpoint moves the WAL into the file every
+	 * WAL_PAGES pages: a sync once in several runs, and a WAL short enough
+	 * that the next connection reads it at once. A power cut may lose the
+	 * last runs, never the file. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	int persist = 1;
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	rc = exec(db,
-	          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-	          "PRAGMA foreign_keys=ON",
+	          "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=" WAL_PAGES
+	          "; PRAGMA journal_size_limit=" WAL_BYTES,
 	          err, errlen);
+	int v = 0;
+	/* WAL is a property of the file: set once, when it is made. */
+	if (!rc && !user_version(db, &v) && v == 0)
+		rc = exec(db, "PRAGMA journal_mode=WAL", err, errlen);
 	if (!rc)
 		rc = migrate(db, err, errlen);
 	if (rc) {
