@@ -16,13 +16,14 @@
 
 struct jst_history {
 	sqlite3 *db;
+	int wal_frames; /* pages in the WAL after the last commit */
 };
 
 /* Concurrent runs wait for each other's transaction this long at most. */
 enum { BUSY_TIMEOUT_MS = 60000 };
-/* Checkpoint the WAL every this many pages (4 KiB): a run adds a few. */
-#define WAL_PAGES "32"
-#define WAL_BYTES "1048576"
+/* Fold the WAL into the file once it holds this many pages (4 KiB); a run
+ * adds a few, a run with --series or many -I rows more. */
+enum { WAL_FRAMES = 64 };
 
 /* Step n brings the schema from version n to n + 1. */
 static const char *const migrations[JST_HISTORY_SCHEMA] = {
@@ -189,6 +190,27 @@ static int migrate(sqlite3 *db, char *err, size_t len)
 	return rc;
 }
 
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((jst_history *)ctx)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/* Fold a long WAL into the file and truncate it. Only when no other run
+ * holds the database (no waiting: busy, it is left to a later run). */
+static void fold_wal(jst_history *h)
+{
+	if (h->wal_frames < WAL_FRAMES)
+		return;
+	sqlite3_busy_timeout(h->db, 0);
+	if (sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+	    SQLITE_OK)
+		h->wal_frames = 0;
+	sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
+}
+
 int jst_history_open(const char *path, int create, jst_history **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -212,18 +234,13 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 	/* A run must cost next to nothing (BENCHMARKS.md: history cost). The last
 	 * connection to close would checkpoint the WAL into the file and sync
 	 * both, and the next would make a new WAL: milliseconds on every run.
-	 * Instead the WAL stays, synchronous=NORMAL never syncs a commit, and
-	 * SQLite's automatic checkpoint moves the WAL into the file every
-	 * WAL_PAGES pages: a sync once in several runs, and a WAL short enough
-	 * that the next connection reads it at once. A power cut may lose the
-	 * last runs, never the file. */
+	 * Instead the WAL stays on close and no commit is synced
+	 * (synchronous=NORMAL); once it holds WAL_FRAMES pages, the run that
+	 * finds it so folds it into the file and truncates it (wal_hook below): a
+	 * sync once in many runs, and a WAL short enough that the next process
+	 * reads it at once. A power cut may lose the last runs, never the file. */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	int persist = 1;
-	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-	rc = exec(db,
-	          "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=" WAL_PAGES
-	          "; PRAGMA journal_size_limit=" WAL_BYTES,
-	          err, errlen);
+	rc = exec(db, "PRAGMA synchronous=NORMAL", err, errlen);
 	int v = 0;
 	/* WAL is a property of the file: set once, when it is made. */
 	if (!rc && !user_version(db, &v) && v == 0)
@@ -240,6 +257,9 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 		return -ENOMEM;
 	}
 	(*out)->db = db;
+	/* Replaces SQLite's automatic checkpoint, which would run it on every
+	 * commit past its threshold: see fold_wal. */
+	sqlite3_wal_hook(db, wal_hook, *out);
 	return 0;
 }
 
@@ -557,6 +577,7 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 		return rc;
 	}
 	*id = run_id;
+	fold_wal(h);
 	return 0;
 }
 

@@ -202,6 +202,21 @@ class RecordTest(HistoryCase):
         self.assertEqual(self.sql("SELECT count(*) FROM windows WHERE type = 'run'"),
                          [["20"]])
 
+    def test_wal_is_folded_into_the_file(self):
+        # No run checkpoints on close (it would sync twice): the WAL grows a few
+        # pages a run until one finds it past 64 pages and folds it back.
+        wal = self.db + "-wal"
+        sizes = []
+        for _ in range(14):
+            proc = self.run_cli("run", "--backends", "rapl", "-q", "--", "true")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            sizes.append(os.path.getsize(wal) if os.path.exists(wal) else 0)
+        frame = 4096 + 24
+        self.assertLess(max(sizes), (64 + 32) * frame + 32, sizes)
+        self.assertTrue(any(b < a for a, b in zip(sizes, sizes[1:])), sizes)
+        self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["14"]])
+        self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
+
     def test_migrates_an_old_file_and_refuses_a_newer_one(self):
         os.makedirs(os.path.dirname(self.db))
         subprocess.run([SQLITE3, self.db], input=SCHEMA_V1, text=True, check=True)
