@@ -308,13 +308,13 @@ static void show_text(const json_t *doc)
 
 int jst_cmd_show(int argc, char **argv)
 {
-	int64_t id;
+	int64_t id = 0;
 	int json = 0;
 	int rc = parse_ids("show", argc, argv, 1, &id, &json);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	jst_history *h;
-	if ((rc = open_db(&h, 0)))
+	if (open_db(&h, 0))
 		return JST_EXIT_FAIL;
 	char err[512] = "";
 	json_t *doc = NULL;
@@ -400,13 +400,13 @@ static json_t *side_json(const struct side *s)
 
 int jst_cmd_compare(int argc, char **argv)
 {
-	int64_t ids[2];
+	int64_t ids[2] = {0};
 	int json = 0;
 	int rc = parse_ids("compare", argc, argv, 2, ids, &json);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	jst_history *h;
-	if ((rc = open_db(&h, 0)))
+	if (open_db(&h, 0))
 		return JST_EXIT_FAIL;
 	char err[512] = "";
 	struct side a, b;
@@ -535,7 +535,7 @@ int jst_cmd_export(int argc, char **argv)
 			continue;
 		if (opt == OPT_FORMAT) {
 			format = optarg;
-			if (strcmp(format, "csv") && strcmp(format, "json"))
+			if (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
 				return jst_cli_usage_error(
 				    "export", "--format is csv or json, not '%s'", format);
 		} else if (opt == 'o') {

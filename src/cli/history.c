@@ -440,18 +440,19 @@ static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, 
 /* The command as one line, for listing and filtering. */
 static char *command_line(const json_t *cmd)
 {
-	size_t len = 1, i;
+	size_t len = 1, i, used = 0;
 	const json_t *a;
-	json_array_foreach(cmd, i, a) len +=
-	    strlen(json_string_value(a) ? json_string_value(a) : "") + 1;
+	json_array_foreach(cmd, i, a)
+	{
+		len += strlen(json_string_value(a) ? json_string_value(a) : "") + 1;
+	}
 	char *s = calloc(1, len);
 	json_array_foreach(cmd, i, a)
 	{
 		if (!s)
 			break;
-		if (i)
-			strcat(s, " ");
-		strcat(s, json_string_value(a) ? json_string_value(a) : "");
+		used += (size_t)snprintf(s + used, len - used, "%s%s", i ? " " : "",
+		                         json_string_value(a) ? json_string_value(a) : "");
 	}
 	return s;
 }

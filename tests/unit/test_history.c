@@ -48,19 +48,19 @@ static json_t *doc_of(const char *host, const char *cmd, size_t n, const double 
 	for (size_t i = 0; i < n; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "run-%zu", i + 1);
-		json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:f, s:f, s:f, s:b}",
-		                      "name", "package-0", "kind", "package", "device",
-		                      "cpu:package-0", "backend", "rapl", "method", "counter",
-		                      "primary", 1, "accuracy", 0.05, "energy_j", e[i],
-		                      "uncertainty_j", u, "avg_power_w", e[i] / 2, "partial",
-		                      partial && partial[i]);
+		json_t *d = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:f, s:f, s:f, s:b}", "name", "package-0",
+		    "kind", "package", "device", "cpu:package-0", "backend", "rapl", "method",
+		    "counter", "primary", 1, "accuracy", 0.05, "energy_j", e[i], "uncertainty_j", u,
+		    "avg_power_w", e[i] / 2, "partial", partial && partial[i]);
 		json_t *m = json_pack(
-		    "{s:s, s:I, s:I, s:f, s:b, s:[o], s:{s:{s:f, s:f, s:f, s:f, s:i, s:b, s:b}}, s:i}",
-		    "name", name, "begin_ns", (json_int_t)(1000 + i), "end_ns",
-		    (json_int_t)(2000000000 + i), "duration_s", 2.0, "partial", partial && partial[i],
-		    "domains", d, "totals", "total", "energy_j", e[i], "uncertainty_j", u,
-		    "avg_power_w", e[i] / 2, "accuracy", 0.05, "parts", 1, "estimated", 0, "partial",
-		    partial && partial[i], "exit_status", 0);
+		    "{s:s, s:I, s:I, s:f, s:b, s:[o], s:{s:{s:f, s:f, s:f, s:f, s:i, s:b, s:b}}, "
+		    "s:i}",
+		    "name", name, "begin_ns", (json_int_t)1000 + (json_int_t)i, "end_ns",
+		    (json_int_t)2000000000 + (json_int_t)i, "duration_s", 2.0, "partial",
+		    partial && partial[i], "domains", d, "totals", "total", "energy_j", e[i],
+		    "uncertainty_j", u, "avg_power_w", e[i] / 2, "accuracy", 0.05, "parts", 1,
+		    "estimated", 0, "partial", partial && partial[i], "exit_status", 0);
 		json_array_append_new(runs, m);
 	}
 	return json_pack("{s:s, s:[s], s:i, s:b, s:o, s:{s:i, s:s, s:s, s:s}}", "joulestat",
@@ -150,7 +150,8 @@ static void records_read_back_to_the_joule(void **st)
 	assert_int_equal(jst_history_document(h, id, &back, err, sizeof err), 0);
 	assert_int_equal(json_integer_value(json_object_get(back, "id")), id);
 	assert_true(json_equal(json_object_get(back, "runs"), json_object_get(doc, "runs")));
-	assert_true(json_equal(json_object_get(back, "identity"), json_object_get(doc, "identity")));
+	assert_true(
+	    json_equal(json_object_get(back, "identity"), json_object_get(doc, "identity")));
 	json_t *ivs = json_object_get(back, "intervals");
 	assert_int_equal(json_array_size(ivs), 1);
 	json_t *d0 = json_array_get(json_object_get(json_array_get(ivs, 0), "domains"), 0);
@@ -325,7 +326,8 @@ static void carbon_settings_precedence(void **st)
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
 	assert_int_equal(system(cmd), 0);
-	strcat(path, "/config");
+	size_t plen = strlen(path);
+	snprintf(path + plen, sizeof path - plen, "/config");
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("# site\nregion = SE  # Stockholm\npue=1.3\n", f);
