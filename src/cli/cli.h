@@ -3,6 +3,7 @@
 #define JST_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <joulestat.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -146,5 +147,13 @@ int jst_cmd_run(int argc, char **argv);
 int jst_cmd_burn(int argc, char **argv);
 int jst_cmd_validate(int argc, char **argv);
 int jst_cmd_report(int argc, char **argv);
+/* The document of run id (a number) from the run history, for the report
+ * (report_run.c). 0 and *doc (a new reference), or -errno with err. */
+int jst_cli_report_run(const char *id, json_t **doc, char *err, size_t errlen);
+/* The run history (cmd_history.c). */
+int jst_cmd_history(int argc, char **argv);
+int jst_cmd_show(int argc, char **argv);
+int jst_cmd_compare(int argc, char **argv);
+int jst_cmd_export(int argc, char **argv);
 
 #endif

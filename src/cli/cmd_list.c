@@ -1,5 +1,6 @@
 /* joulestat list: every backend with its status, every domain with its method. */
 #include "cli.h"
+#include "identity.h"
 #include "sinks.h"
 #include "table.h"
 
@@ -231,6 +232,9 @@ static json_t *list_json(jst_meter *meter)
 	json_object_set_new(doc, "joulestat", jst_json_string(jst_version()));
 	json_object_set_new(doc, "backends", backends);
 	json_object_set_new(doc, "domains", domains);
+	struct timespec now; /* identity.c: a listing is an instant */
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_object_set_new(doc, "identity", jst_identity_json(meter, &now, &now, NULL));
 	return doc;
 }
 

@@ -105,7 +105,7 @@ int jst_cmd_report(int argc, char **argv)
 	char err[512] = "";
 	json_t *doc = NULL;
 	rc = is_file(a.input) ? jst_report_load_file(a.input, &doc, err, sizeof err)
-	                      : jst_report_load_run(a.input, &doc, err, sizeof err);
+	                      : jst_cli_report_run(a.input, &doc, err, sizeof err);
 	if (rc) {
 		jst_cli_error("report: %s", err);
 		return JST_EXIT_FAIL;

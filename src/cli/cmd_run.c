@@ -3,9 +3,12 @@
 #include "command.h"
 #include "forward.h"
 #include "interval.h"
+#include "run_record.h"
+#include "series_json.h"
 #include "sinks.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +20,37 @@ struct run_opts {
 	unsigned interval_ms;
 	int quiet;
 	char **command;
+	/* identity, --series, --no-history, carbon (run_record.c) */
+	int series, no_history;
+	struct jst_carbon_request carbon;
 };
 
-enum { OPT_JSON = JST_OPT_FIRST_OWN, OPT_CSV, OPT_INTERVAL };
+enum {
+	OPT_JSON = JST_OPT_FIRST_OWN,
+	OPT_CSV,
+	OPT_INTERVAL,
+	OPT_SERIES,
+	OPT_NO_HISTORY,
+	OPT_REGION,
+	OPT_CARBON_INTENSITY,
+	OPT_PUE,
+	OPT_PRICE,
+};
+
+/* A number option of the carbon settings; 0 or -1 (reported). */
+static int parse_number(const char *opt, const char *arg, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (!*arg || *end || errno || !isfinite(v) || v < min || v > max) {
+		jst_cli_usage_error("run", "%s wants a number from %g to %g, not '%s'", opt, min,
+		                    max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
@@ -31,6 +62,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	    {"interval", required_argument, NULL, OPT_INTERVAL},
 	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"series", no_argument, NULL, OPT_SERIES},
+	    {"no-history", no_argument, NULL, OPT_NO_HISTORY},
+	    {"region", required_argument, NULL, OPT_REGION},
+	    {"carbon-intensity", required_argument, NULL, OPT_CARBON_INTENSITY},
+	    {"pue", required_argument, NULL, OPT_PUE},
+	    {"price", required_argument, NULL, OPT_PRICE},
 	    {0},
 	};
 	int opt;
@@ -62,6 +99,28 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case OPT_SERIES:
+			o->series = 1;
+			break;
+		case OPT_NO_HISTORY:
+			o->no_history = 1;
+			break;
+		case OPT_REGION:
+			o->carbon.region = optarg;
+			break;
+		case OPT_CARBON_INTENSITY:
+			if (parse_number("--carbon-intensity", optarg, 0, 5000,
+			                 &o->carbon.intensity))
+				return JST_EXIT_USAGE;
+			break;
+		case OPT_PUE:
+			if (parse_number("--pue", optarg, 1, 10, &o->carbon.pue))
+				return JST_EXIT_USAGE;
+			break;
+		case OPT_PRICE:
+			if (parse_number("--price", optarg, 0, 1e6, &o->carbon.price))
+				return JST_EXIT_USAGE;
 			break;
 		case 'h':
 		case JST_OPT_HELP:
@@ -101,6 +160,7 @@ struct outputs {
 	/* The JSON and CSV are written as the intervals end, not kept until the
 	 * end: their temporaries grow, joulestat does not. */
 	struct jst_json_stream js;
+	struct jst_run_record *rr;
 	int csv_head; /* the CSV header is written */
 	int csv_err;  /* first CSV write error: nothing more is written to it */
 	size_t run;   /* 1-based run whose intervals are being written */
@@ -144,8 +204,11 @@ static void csv_window(struct outputs *out, const jst_measurement *m, size_t run
 		out->csv_head = 1;
 		out->csv_err = jst_sink_csv_header(out->csv.f);
 	}
-	if (!out->csv_err)
-		out->csv_err = jst_sink_csv_window(out->csv.f, m, run, status);
+	if (!out->csv_err) {
+		struct jst_csv_extra x;
+		jst_run_record_csv(out->rr, &x);
+		out->csv_err = jst_sink_csv_window(out->csv.f, m, run, status, &x);
+	}
 }
 
 /* The interval writer: each interval goes to the JSON and the CSV, then is gone. */
@@ -158,6 +221,7 @@ static void put_interval(void *ctx, const jst_measurement *m)
 		jst_sink_json_stream_interval(&out->js, m, out->run);
 	if (out->csv.f)
 		csv_window(out, m, out->run, NULL);
+	jst_run_record_interval(out->rr, m, out->run);
 }
 
 /* Write everything that was asked for; -1 when any output failed. Each output
@@ -165,8 +229,10 @@ static void put_interval(void *ctx, const jst_measurement *m)
 static int outputs_write(struct outputs *out, const struct jst_report *r)
 {
 	int bad = 0;
-	if (out->table)
+	if (out->table) {
 		jst_sink_text_report(out->table, r);
+		jst_run_record_text(out->table, out->rr, r->extra);
+	}
 	bad |= jst_cli_output_commit(&out->file);
 	if (out->json.f)
 		bad |= jst_cli_output_finish(&out->json, jst_sink_json_stream_end(&out->js, r));
@@ -223,9 +289,9 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		/* Only the files want every interval; the table has its rows already. */
 		struct jst_interval_writer writer = {put_interval, out};
 		out->run = k;
-		rc =
-		    jst_interval_start(meter, o->interval_ms, out->table, k, &r->header, &r->serial,
-		                       out->json.f || out->csv.f ? &writer : NULL, &iv);
+		rc = jst_interval_start(
+		    meter, o->interval_ms, out->table, k, &r->header, &r->serial,
+		    out->json.f || out->csv.f || out->rr->spool ? &writer : NULL, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
@@ -262,6 +328,7 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 		return JST_EXIT_RUN_FAIL;
 	}
 	int exit_status = 0, last = 0;
+	jst_run_record_begin(out->rr);
 	for (unsigned i = 0; i < o->repeat; i++) {
 		last = run_once(meter, o, out, &r);
 		if (last < 0)
@@ -290,30 +357,110 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .run_status = r.status,
 	    .nruns = r.n,
 	};
+	json_t *extra = jst_run_record_extra(out->rr, meter, &rep);
+	rep.extra = extra;
+	jst_run_record_history(out->rr, &rep, extra);
 	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;
+	json_decref(extra);
 	runs_free(&r);
 	return exit_status;
 }
 
+/* identity.options: the settings this command line gave, by name. */
+static json_t *options_json(const struct run_opts *o, const struct jst_run_record *rr)
+{
+	json_t *j = json_object();
+	char buf[64];
+	const struct jst_cli_common *c = &o->common;
+	if (c->backends)
+		json_object_set_new(j, "backends", jst_json_string(c->backends));
+	if (c->gpus)
+		json_object_set_new(j, "gpus", jst_json_string(c->gpus));
+#define NUMBER(key, fmt, v)                                                                        \
+	do {                                                                                       \
+		snprintf(buf, sizeof buf, fmt, v);                                                 \
+		json_object_set_new(j, key, json_string(buf));                                     \
+	} while (0)
+	if (c->period_ms)
+		NUMBER("period_ms", "%u", c->period_ms);
+	if (c->cross_validate)
+		json_object_set_new(j, "cross_validate", json_string("1"));
+	if (c->no_estimate)
+		json_object_set_new(j, "estimate", json_string("0"));
+	for (size_t i = 0; i < c->noptions; i++) {
+		const char *eq = strchr(c->options[i], '=');
+		char key[128];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - c->options[i]), c->options[i]);
+		json_object_set_new(j, key, jst_json_string(eq + 1));
+	}
+	NUMBER("repeat", "%u", o->repeat);
+	if (o->interval_ms)
+		NUMBER("interval_ms", "%u", o->interval_ms);
+	if (o->series)
+		json_object_set_new(j, "series", json_string("1"));
+	json_object_set_new(j, "history", json_string(o->no_history ? "0" : "1"));
+	if (rr->carbon.set) {
+		if (rr->carbon.region[0])
+			json_object_set_new(j, "region", jst_json_string(rr->carbon.region));
+		NUMBER("carbon_intensity", "%g", rr->carbon.intensity);
+		NUMBER("pue", "%g", rr->carbon.pue);
+		if (isfinite(rr->carbon.price))
+			NUMBER("price", "%g", rr->carbon.price);
+	}
+#undef NUMBER
+	return j;
+}
+
+/* --series keeps the whole invocation's readings: more than the default
+ * ring of samples, unless the options say how many. */
+static void series_capacity(struct run_opts *o)
+{
+	static char opt[64];
+	const char *env = getenv("JOULESTAT_OPTIONS");
+	if (!o->series || (env && strstr(env, "series_capacity")))
+		return;
+	for (size_t i = 0; i < o->common.noptions; i++)
+		if (!strncmp(o->common.options[i], "series_capacity=", 16))
+			return;
+	if (o->common.noptions == JST_CLI_OPTIONS_MAX)
+		return;
+	snprintf(opt, sizeof opt, "series_capacity=%u", (unsigned)JST_SERIES_CAPACITY);
+	/* First, so that a --option of the user's would still win. */
+	memmove(&o->common.options[1], &o->common.options[0],
+	        o->common.noptions * sizeof o->common.options[0]);
+	o->common.options[0] = opt;
+	o->common.noptions++;
+}
+
 int jst_cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {.repeat = 1};
+	struct run_opts o = {.repeat = 1, .carbon = {.intensity = NAN, .pue = NAN, .price = NAN}};
 	int rc = parse(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	struct jst_run_record rr = {.series = o.series, .history = !o.no_history};
+	if (jst_carbon_resolve("run", &o.carbon, &rr.carbon))
+		return JST_EXIT_USAGE;
+	rr.options = options_json(&o, &rr);
+	series_capacity(&o);
 
 	jst_meter *meter = NULL;
 	if ((rc = jst_cli_meter_open_measuring("run", &o.common, &meter)) == 0)
 		jst_cli_warn_sensors(meter, o.interval_ms);
-	if (rc)
+	if (rc) {
+		jst_run_record_end(&rr);
 		return rc == JST_EXIT_USAGE ? rc : JST_EXIT_RUN_FAIL;
+	}
 	struct outputs out;
 	if (outputs_open(&o, &out)) {
 		jst_meter_close(meter);
+		jst_run_record_end(&rr);
 		return JST_EXIT_RUN_FAIL;
 	}
+	out.rr = &rr;
 	rc = measure(meter, &o, &out);
 	jst_meter_close(meter);
+	jst_run_record_end(&rr);
 	return rc;
 }

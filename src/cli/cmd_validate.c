@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "command.h"
 #include "forward.h"
+#include "identity.h"
 #include "validate.h"
 
 #include <math.h>
@@ -172,6 +173,8 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 		return JST_EXIT_FAIL;
 	}
 	json_object_set_new(doc, "joulestat", jst_json_string(jst_version()));
+	struct timespec started; /* identity.start (identity.c) */
+	clock_gettime(CLOCK_REALTIME, &started);
 	describe_workload(table, o, doc);
 	fflush(table);
 	for (; n < o->repeat && !jst_forward_received(); n++) {
@@ -216,6 +219,10 @@ static int validate(jst_meter *meter, const struct validate_opts *o, FILE *table
 			json_object_set_new(doc, "signal", sig ? json_integer(sig) : json_null());
 			json_object_set_new(doc, "runs", ms);
 			jst_validation_json(doc, &v);
+			struct timespec ended;
+			clock_gettime(CLOCK_REALTIME, &ended);
+			json_object_set_new(doc, "identity",
+			                    jst_identity_json(meter, &started, &ended, NULL));
 			if (jst_cli_output_finish(json, jst_sink_json_write(json->f, doc)))
 				rc = rc ? rc : JST_EXIT_FAIL;
 		}

@@ -16,6 +16,10 @@ static const char overview[] =
     "  validate   measure a workload with every method and compare them\n"
     "  burn       a built-in CPU load to measure\n"
     "  report     draw a run's JSON as an HTML page or an SVG figure\n"
+    "  history    the runs recorded: joulestat history [--command S] [--json]\n"
+    "  show ID    one recorded run, in full\n"
+    "  compare A B  whether run B used less energy than run A, and how surely\n"
+    "  export     the recorded runs as CSV or JSON\n"
     "  help CMD   the options of one command\n"
     "\n"
     "  --version  print the version;  --help  print this\n"
@@ -56,7 +60,51 @@ static const char run_help[] =
     "  -r, --repeat N    run N times; report mean ± standard deviation\n"
     "  -I, --interval MS also print a row per interval while the command runs\n"
     "  -o, --output FILE write the table to FILE instead of stderr\n"
-    "  -q, --quiet       no table (JSON and CSV are still written)\n";
+    "  -q, --quiet       no table (JSON and CSV are still written)\n"
+    "  --series          add every sampler reading to the JSON (\"series\")\n"
+    "  --no-history      do not record the run in the history\n"
+    "                    ($XDG_DATA_HOME/joulestat/history.db)\n"
+    "  --region CODE     carbon intensity of this grid: FR, DE, US, US-CAMX, ...\n"
+    "                    (docs/carbon.md; else JOULESTAT_REGION or the config file)\n"
+    "  --carbon-intensity G  grams CO2e per kWh, instead of a region's\n"
+    "  --pue N           power usage effectiveness of the site (default 1.0)\n"
+    "  --price P         price per kWh: report the cost too\n";
+
+static const char history_help[] =
+    "usage: joulestat history [--command TEXT] [--host NAME] [--since T] [--until T]\n"
+    "                         [-n N] [--json]\n"
+    "\n"
+    "The runs joulestat run recorded, oldest first: id, start, host, energy of all\n"
+    "repetitions with its uncertainty, CO2e, exit status, command.\n"
+    "\n"
+    "  --command TEXT    runs whose command line contains TEXT\n"
+    "  --host NAME       runs on host NAME\n"
+    "  --since T, --until T  runs that started at or after / before T: a date\n"
+    "                    (2026-12-01) or a UTC time (2026-12-01T22:00:00Z)\n"
+    "  -n, --limit N     the newest N only\n"
+    "  --json            the same as JSON on stdout\n";
+
+static const char show_help[] =
+    "usage: joulestat show [--json] ID\n"
+    "\n"
+    "One recorded run: identity, each repetition's domains and totals, carbon.\n"
+    "--json writes the document joulestat run --json wrote, with \"id\", and its\n"
+    "intervals and series when it had them.\n";
+
+static const char compare_help[] =
+    "usage: joulestat compare [--json] A B\n"
+    "\n"
+    "Whether run B used less energy than run A: the difference of their totals\n"
+    "(mean over repetitions), its uncertainty from both accuracy classes and the\n"
+    "spread of -r repetitions, and whether the difference is larger than that\n"
+    "(significant). See docs/history.md.\n";
+
+static const char export_help[] =
+    "usage: joulestat export [--format csv|json] [-o FILE] [FILTERS]\n"
+    "\n"
+    "The recorded runs: CSV, one line per run; JSON, each run's whole document.\n"
+    "FILTERS are those of joulestat history (--command, --host, --since, --until,\n"
+    "-n).\n";
 
 static const char validate_help[] =
     "usage: joulestat validate [OPTIONS] [--seconds S | -- COMMAND [ARGS]]\n"
@@ -104,6 +152,14 @@ int jst_cli_help(FILE *f, const char *cmd)
 		fputs(report_help, f);
 	} else if (!strcmp(cmd, "burn")) {
 		fputs(burn_help, f);
+	} else if (!strcmp(cmd, "history")) {
+		fputs(history_help, f);
+	} else if (!strcmp(cmd, "show")) {
+		fputs(show_help, f);
+	} else if (!strcmp(cmd, "compare")) {
+		fputs(compare_help, f);
+	} else if (!strcmp(cmd, "export")) {
+		fputs(export_help, f);
 	} else if (!strcmp(cmd, "help")) {
 		fputs("usage: joulestat help [COMMAND]\n", f);
 	} else {

@@ -14,6 +14,11 @@ static const struct {
     {"validate", jst_cmd_validate, 1},
     {"burn", jst_cmd_burn, 0},
     {"report", jst_cmd_report, 0},
+    /* the run history (cmd_history.c) */
+    {"history", jst_cmd_history, 0},
+    {"show", jst_cmd_show, 0},
+    {"compare", jst_cmd_compare, 0},
+    {"export", jst_cmd_export, 0},
 };
 
 static int help(int argc, char **argv)

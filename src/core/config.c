@@ -71,7 +71,7 @@ static const struct jst_option_desc *backend_option(const char *key)
 	return NULL;
 }
 
-static void list_keys(char *buf, size_t len)
+static void list_all_keys(char *buf, size_t len)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -82,6 +82,70 @@ static void list_keys(char *buf, size_t len)
 		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key;
 		     o++)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ", %s", o->key);
+}
+
+/* The keys to name beside an unknown key, in at most len bytes: those of the
+ * backend its prefix names ("nvml.libary"), else every key where they fit,
+ * else the core keys and each backend's family ("ptd.*"), so that the message
+ * is never cut short however many backends there are. */
+/* Append item to buf (holding n bytes of at most len) when it fits with room
+ * for a closing word; 0 when it did not fit. */
+static int put_item(char *buf, size_t len, size_t *n, const char *item, int ilen)
+{
+	static const size_t tail = sizeof "..., docs/api.md lists each";
+	if (*n + (size_t)ilen + 2 + tail > len)
+		return 0;
+	*n += (size_t)snprintf(buf + *n, len - *n, "%.*s, ", ilen, item);
+	return 1;
+}
+
+/* The keys to name beside an unknown key, in at most len bytes: those of the
+ * backend its prefix names ("nvml.libary"), else every key where they fit,
+ * else the core keys and each backend's family ("ptd.*") as far as they fit,
+ * so that the message is never cut mid-word however many backends there are. */
+static void list_keys(char *buf, size_t len, const char *key)
+{
+	size_t plen = strcspn(key, ".");
+	for (size_t i = 0; key[plen] == '.' && i < jst_registry_count(); i++) {
+		const struct jst_backend_ops *b = jst_registry_get(i);
+		if (!b->options || strlen(b->name) != plen || strncmp(b->name, key, plen))
+			continue;
+		size_t n = (size_t)snprintf(buf, len, "%s's keys:", b->name);
+		for (const struct jst_option_desc *o = b->options; o->key; o++)
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s %s",
+			                      o == b->options ? "" : ",", o->key);
+		return;
+	}
+	char all[2048];
+	list_all_keys(all, sizeof all);
+	if (strlen(all) + 7 < len) {
+		snprintf(buf, len, "known: %s", all);
+		return;
+	}
+	size_t n = (size_t)snprintf(buf, len, "known: ");
+	int fits = 1;
+	for (int k = 0; fits && k < K_COUNT; k++)
+		fits = put_item(buf, len, &n, core_keys[k], (int)strlen(core_keys[k]));
+	const char *prev = "";
+	size_t prevlen = 0;
+	for (size_t i = 0; fits && i < jst_registry_count(); i++)
+		for (const struct jst_option_desc *o = jst_registry_get(i)->options;
+		     fits && o && o->key; o++) {
+			size_t fl = strcspn(o->key, ".");
+			if (fl == prevlen && !strncmp(o->key, prev, fl))
+				continue; /* the family is named already */
+			/* A family of one key is named by the key. */
+			char fam[JST_NAME_MAX];
+			int one = !o[1].key || strncmp(o[1].key, o->key, fl + 1) != 0;
+			if (one)
+				snprintf(fam, sizeof fam, "%s", o->key);
+			else
+				snprintf(fam, sizeof fam, "%.*s.*", (int)fl, o->key);
+			fits = put_item(buf, len, &n, fam, (int)strlen(fam));
+			prev = o->key;
+			prevlen = fl;
+		}
+	snprintf(buf + n, len - n, "%sdocs/api.md lists each", fits ? "" : "..., ");
 }
 
 static void list_backends(char *buf, size_t len, const struct jst_backend_ops *const *ops,
@@ -162,16 +226,18 @@ static int check_value(const char *where, const char *key, const char *value, un
 	int k = core_key_of(key);
 	const struct jst_option_desc *o = k < 0 ? backend_option(key) : NULL;
 	if (k < 0 && !o) {
-		char keys[512];
-		list_keys(keys, sizeof keys);
-		return fail(err, len, "%sunknown option '%s' (known: %s)", where, key, keys);
+		/* Room for the keys: the message less its own words and the key. */
+		char keys[JST_CONFIG_ERROR_MAX];
+		size_t used = strlen(where) + strlen(key) + 32;
+		list_keys(keys, used < sizeof keys ? sizeof keys - used : 1, key);
+		return fail(err, len, "%sunknown option '%s' (%s)", where, key, keys);
 	}
 	int b;
 	switch (k) {
 	case K_BACKENDS: {
 		char what[64];
-		const struct jst_backend_ops *ops[16];
-		int n = registry_ops(ops, 16);
+		const struct jst_backend_ops *ops[32];
+		int n = registry_ops(ops, 32);
 		snprintf(what, sizeof what, "%sbackends", where);
 		return check_backends(what, value, ops, (size_t)n, err, len);
 	}

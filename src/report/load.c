@@ -1,5 +1,5 @@
-/* Where a report's JSON comes from: a file written by `joulestat run --json`,
- * or a run of the history. */
+/* Where a report's JSON comes from: a file written by `joulestat run --json`
+ * (a run of the history is the CLI's: src/cli/report_run.c). */
 #include "report.h"
 
 #include <errno.h>
@@ -34,17 +34,4 @@ int jst_report_load_file(const char *path, json_t **doc, char *err, size_t errle
 		return -EINVAL;
 	}
 	return 0;
-}
-
-/* The seam to the run history (`joulestat show ID`): it returns the run as the
- * JSON `run --json` writes, and the report is drawn from that unchanged. The
- * history is not in this build yet. */
-int jst_report_load_run(const char *id, json_t **doc, char *err, size_t errlen)
-{
-	*doc = NULL;
-	snprintf(err, errlen,
-	         "'%s' is not a file, and reading runs from the history is not built in yet: "
-	         "give the JSON file of the run (joulestat run --json FILE)",
-	         id);
-	return -ENOSYS;
 }

@@ -92,9 +92,6 @@ int jst_report_write_html(const struct jst_report *r, FILE *f);
 
 /* Read a JSON file ("-": stdin). 0, or -errno with the reason in err. */
 int jst_report_load_file(const char *path, json_t **doc, char *err, size_t errlen);
-/* The JSON of run `id` from the run history, in the shape `run --json`
- * writes. The history is not part of this build yet: -ENOSYS, said in err. */
-int jst_report_load_run(const char *id, json_t **doc, char *err, size_t errlen);
 
 /* ---- helpers, shared by the writers (and tested on their own) ---------- */
 

@@ -9,7 +9,8 @@ static const char header[] = "window,run,type,name,kind,device,backend,method,so
                              "energy_j,avg_power_w,peak_power_w,samples,primary,partial,"
                              "estimated,parts,parent,begin_ns,end_ns,duration_s,exit_status,"
                              "note,temperature_max_c,utilization_mean_pct,clock_mean_mhz,"
-                             "power_limit_w,uncertainty_j,short_window,bridged\n";
+                             "power_limit_w,uncertainty_j,short_window,bridged,hostname,co2e_g,"
+                             "co2e_uncertainty_g,cost\n";
 
 struct row {
 	FILE *f;
@@ -81,8 +82,19 @@ static void tail(struct row *r, const jst_measurement *m, const int *status, con
 	text(r, note);
 }
 
+/* hostname, co2e_g, co2e_uncertainty_g, cost of energy_j ± uncertainty_j. */
+static void extra(struct row *r, const struct jst_csv_extra *x, double energy_j,
+                  double uncertainty_j)
+{
+	text(r, x ? x->hostname : NULL);
+	double g = x ? x->co2e_g_per_j : NAN, c = x ? x->cost_per_j : NAN;
+	number(r, energy_j * g);
+	number(r, uncertainty_j * g);
+	number(r, energy_j * c);
+}
+
 static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
-                       const jst_domain_energy *d)
+                       const jst_domain_energy *d, const struct jst_csv_extra *x)
 {
 	struct row r = {f, 0};
 	jst_domain_energy parent = {.size = sizeof parent};
@@ -112,11 +124,12 @@ static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int 
 	number(&r, d->uncertainty_j);
 	integer(&r, d->short_window);
 	integer(&r, d->bridged);
+	extra(&r, x, d->energy_j, d->uncertainty_j);
 	fputs("\n", f);
 }
 
 static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
-                      jst_total_kind k, const jst_total *t)
+                      jst_total_kind k, const jst_total *t, const struct jst_csv_extra *x)
 {
 	struct row r = {f, 0};
 	lead(&r, m, run, "total");
@@ -134,6 +147,7 @@ static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *
 	empty(&r, 4); /* telemetry */
 	number(&r, t->uncertainty_j);
 	empty(&r, 2); /* short_window, bridged */
+	extra(&r, x, t->energy_j, t->uncertainty_j);
 	fputs("\n", f);
 }
 
@@ -152,19 +166,20 @@ int jst_sink_csv_header(FILE *f)
 	return status_of(f);
 }
 
-int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status)
+int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                        const struct jst_csv_extra *x)
 {
 	errno = 0;
 	size_t n = jst_measurement_domain_count(m);
 	for (size_t i = 0; i < n; i++) {
 		jst_domain_energy d = {.size = sizeof d};
 		if (!jst_measurement_domain(m, i, &d))
-			domain_row(f, m, run, status, &d);
+			domain_row(f, m, run, status, &d, x);
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
 		jst_total t = {.size = sizeof t};
 		if (!jst_measurement_total(m, (jst_total_kind)k, &t) && t.parts > 0)
-			total_row(f, m, run, status, (jst_total_kind)k, &t);
+			total_row(f, m, run, status, (jst_total_kind)k, &t, x);
 	}
 	return status_of(f);
 }

@@ -140,6 +140,12 @@ int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report 
 	member(s, 0, "runs", runs);
 	if (r->nruns > 1)
 		member(s, 0, "summary", jst_sink_json_summary(r->runs, r->nruns));
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)r->extra, key, v)
+	{
+		member(s, 0, key, json_incref(v));
+	}
 	if (!s->err) {
 		errno = 0;
 		if (fputs("\n}\n", s->f) == EOF || fflush(s->f))

@@ -15,6 +15,9 @@ struct jst_report {
 	jst_measurement *const *runs; /* at least one */
 	const int *run_status;        /* exit status of each run, or NULL */
 	size_t nruns;
+	/* Members appended to the JSON document after "summary", in their order
+	 * ("series", "identity", "carbon"); NULL: none. */
+	const json_t *extra;
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of
@@ -88,10 +91,20 @@ int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report 
 
 /* ---- CSV (docs/output.md) -------------------------------------------------- */
 
+/* What every row also carries: the host, and the carbon and cost of the
+ * row's energy (a factor NaN: those columns are empty). */
+struct jst_csv_extra {
+	const char *hostname;
+	double co2e_g_per_j; /* PUE x intensity, in g per J */
+	double cost_per_j;   /* PUE x price, per J */
+};
+
 /* The header line. Each function returns 0, or -errno once a write failed. */
 int jst_sink_csv_header(FILE *f);
 /* One row per (window, domain) and per (window, total) of one window: run is
- * 1-based, status the run's exit status (NULL for an interval). */
-int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status);
+ * 1-based, status the run's exit status (NULL for an interval); x NULL: the
+ * extra columns empty. */
+int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                        const struct jst_csv_extra *x);
 
 #endif

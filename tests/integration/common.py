@@ -5,6 +5,7 @@ Binaries come from the environment (meson's integration_env sets them):
 JOULESTAT, SIM_POWERCAP, SIM_TRUTH. Run by hand, they are looked for in the
 repository's build*/ directories.
 """
+import atexit
 import glob
 import json
 import os
@@ -16,6 +17,16 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# joulestat run records every run in $XDG_DATA_HOME/joulestat/history.db: the
+# tests' runs go to a directory of their own, never the developer's home.
+_DATA_HOME = tempfile.mkdtemp(prefix="jst-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_DATA_HOME, "config")
+for _var in ("JOULESTAT_REGION", "JOULESTAT_CARBON_INTENSITY", "JOULESTAT_PUE",
+             "JOULESTAT_PRICE"):
+    os.environ.pop(_var, None)
+atexit.register(shutil.rmtree, _DATA_HOME, True)
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 _BUILD_PATHS = {

@@ -86,9 +86,10 @@ class UsageTest(CliCase):
             (["run", "--backends", "nosuch", "--", "true"], "unknown backend 'nosuch'"),
             (["run", "--option", "nosuch.key=1", "--", "true"],
              "--option nosuch.key=1: unknown option 'nosuch.key' (known: backends, gpus, "
-             "period_ms, cross_validate, estimate, series_capacity, ptd.address, ptd.interval, "
-             "ptd.ranges, ptd.timeout, ptd.kind, nvml.library, "
-             "amdsmi.library, sysfs.root, rapl-perf.library, devfs.root, daemon.socket, daemon.mode, procfs.root)"),
+             "period_ms, cross_validate, estimate, series_capacity, ptd.*, "),
+            (["run", "--option", "ptd.adress=x", "--", "true"],
+             "unknown option 'ptd.adress' (ptd's keys: ptd.address, ptd.interval, ptd.ranges, "
+             "ptd.timeout, ptd.kind)"),
             (["list", "--option", "period_ms=-5"],
              "period_ms: want a whole number of milliseconds from 1 to 3600000, not '-5'"),
             (["validate", "--option", "backends=nvml,gpu", "--seconds", "1"],

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO  # noqa: E402
 
 PRESENT = ["meson", "ninja", "pkg-config", "cc", "python3", "setcap", "nm", "readelf",
-           "chromium"]
+           "chromium", "sqlite3"]
 
 
 class DepsTest(unittest.TestCase):

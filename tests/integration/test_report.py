@@ -443,6 +443,41 @@ class RealRunTest(Tmp):
                             fig.traces()[("gpu1", "energy-counter")].get("stroke"))
 
 
+class HistoryTest(Tmp):
+    def test_a_run_id_draws_the_recorded_run(self):
+        """`report ID` draws what the history recorded: the same figure as
+        the run's own --json file."""
+        env = dict(os.environ, XDG_DATA_HOME=self.out("data"))
+        with PowercapSim(packages=1, trace="const:40") as sim:
+            env.update(sim.env())
+            proc, doc = measure(["sleep", "0.3"], env, extra=["--series", "-q"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        listed = run_joulestat(["history", "--json"], env=env)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        runs = json.loads(listed.stdout)
+        self.assertEqual(len(runs), 1)
+        src = self.out("run.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        report(src, self.out("file.svg"))
+        proc = run_joulestat(["report", str(runs[0]["id"]), "-o", self.out("id.svg")], env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        by_file, by_id = Figure(self.out("file.svg")), Figure(self.out("id.svg"))
+        self.assertEqual(sorted(by_id.traces()), sorted(by_file.traces()))
+        self.assertGreater(len(by_id.traces()), 0)
+        self.assertEqual([b.get("width") for b in by_id.bars(False)],
+                         [b.get("width") for b in by_file.bars(False)])
+
+    def test_an_unknown_run_id_is_named(self):
+        env = dict(os.environ, XDG_DATA_HOME=self.out("empty"))
+        proc = run_joulestat(["report", "42", "-o", self.out("x.svg")], env=env)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("no run 42", proc.stderr)
+        proc = run_joulestat(["report", "forty-two", "-o", self.out("x.svg")], env=env)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("neither a file nor a run id", proc.stderr)
+
+
 class ErrorsTest(Tmp):
     def write(self, name, text):
         path = self.out(name)
@@ -480,9 +515,8 @@ class ErrorsTest(Tmp):
         with open(out) as f:
             self.assertEqual(f.read(), "previous\n")
 
-    def test_a_run_id_waits_for_the_history(self):
-        self.fails(["42", "-o", self.out("x.html")], 1, "'42' is not a file",
-                   "joulestat run --json")
+    def test_a_run_id_not_recorded_writes_nothing(self):
+        self.fails(["424242", "-o", self.out("x.html")], 1, "no run 424242")
         self.assertFalse(os.path.exists(self.out("x.html")))
 
     def test_usage(self):

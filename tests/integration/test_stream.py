@@ -60,7 +60,7 @@ class StreamTest(unittest.TestCase):
             self.assertEqual(sorted(os.listdir(d)), ["out.csv", "out.json"])
 
         self.assertEqual(sorted(doc), sorted(["joulestat", "command", "exit_status", "partial",
-                                              "runs", "summary", "intervals"]))
+                                              "runs", "summary", "intervals", "identity"]))
         ivs = doc["intervals"]
         # 1 s at 5 ms: some 200 a run; far fewer only on a machine too slow to test on.
         self.assertGreater(len(ivs), 2 * 50)

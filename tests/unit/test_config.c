@@ -36,14 +36,23 @@ static void unknown_key_names_every_known_one(void **st)
 	(void)st;
 	jst_config cfg;
 	jst_config_init(&cfg);
+	/* A key of a backend's family: that backend's keys. */
 	assert_int_equal(jst_config_set(&cfg, "nvml.libary", "x"), -EINVAL);
 	const char *e = jst_config_error(&cfg);
-	assert_non_null(strstr(e, "unknown option 'nvml.libary'"));
-	const char *keys[] = {"backends",       "gpus",       "period_ms",
-	                      "cross_validate", "estimate",   "series_capacity",
-	                      "nvml.library",   "sysfs.root", "procfs.root"};
+	assert_string_equal(e, "unknown option 'nvml.libary' (nvml's keys: nvml.library)");
+	/* Any other: the core keys, then each backend's keys or family, as many
+	 * as fit whole (the message is never cut mid-word), and where to look. */
+	assert_int_equal(jst_config_set(&cfg, "no.such", "x"), -EINVAL);
+	e = jst_config_error(&cfg);
+	assert_non_null(strstr(e, "unknown option 'no.such' (known: "));
+	const char *keys[] = {"backends",       "gpus",     "period_ms",
+	                      "cross_validate", "estimate", "series_capacity"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		assert_non_null(strstr(e, keys[i]));
+	assert_non_null(strstr(e, "ptd.*, "));
+	size_t n = strlen(e);
+	assert_true(n < JST_CONFIG_ERROR_MAX - 1);
+	assert_string_equal(e + n - strlen("docs/api.md lists each)"), "docs/api.md lists each)");
 	/* A success clears the message. */
 	assert_int_equal(jst_config_set(&cfg, "nvml.library", "/x/libnvidia-ml.so.1"), 0);
 	assert_string_equal(jst_config_error(&cfg), "");
@@ -63,7 +72,9 @@ static void bad_values_name_what_is_accepted(void **st)
 	    {"series_capacity", "99999999999", "series_capacity: want a whole number"},
 	    {"cross_validate", "maybe", "cross_validate: want 0 or 1"},
 	    {"estimate", "2", "estimate: want 0 or 1"},
-	    {"backends", "nvml,foo", "unknown backend 'foo' (known: ptd, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"},
+	    {"backends", "nvml,foo",
+	     "unknown backend 'foo' (known: ptd, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, "
+	     "hwmon, apple, jetson, estimate)"},
 	    {"backends", ",", "backends: want backend names"},
 	    {"gpus", "0,,x", "gpus: want GPU indices or UUIDs"},
 	    {"nvml.library", "", "nvml.library: want a path or soname of libnvidia-ml"},
@@ -215,7 +226,8 @@ static void open_checks_the_fields_too(void **st)
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
 	assert_non_null(strstr(jst_config_error(&cfg),
-	                       "backends: unknown backend 'nope' (known: ptd, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"));
+	                       "backends: unknown backend 'nope' (known: ptd, nvml, amdsmi, rapl, "
+	                       "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"));
 	cfg.backends = NULL;
 	cfg.gpus = "0,,";
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);

@@ -519,14 +519,11 @@ static void test_write_error_is_reported(void **state)
 	jst_report_free(r);
 }
 
-static void test_load_run_is_not_built_yet(void **state)
+static void test_load_a_missing_file(void **state)
 {
 	(void)state;
 	json_t *doc = (json_t *)1;
 	char err[256];
-	assert_int_equal(jst_report_load_run("17", &doc, err, sizeof err), -ENOSYS);
-	assert_null(doc);
-	assert_non_null(strstr(err, "'17' is not a file"));
 	assert_int_equal(jst_report_load_file("/nonexistent/x.json", &doc, err, sizeof err),
 	                 -ENOENT);
 	assert_non_null(strstr(err, "No such file"));
@@ -546,7 +543,7 @@ int main(void)
 	    cmocka_unit_test(test_partial_runs_left_out),
 	    cmocka_unit_test(test_identity_shown_as_written),
 	    cmocka_unit_test(test_write_error_is_reported),
-	    cmocka_unit_test(test_load_run_is_not_built_yet),
+	    cmocka_unit_test(test_load_a_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,199 @@
+/* Carbon and cost settings from the command line, the environment and the
+ * config file, and the figures they give. */
+#include "carbon.h"
+#include "cli.h"
+#include "sinks.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One setting from each place, in the order they are tried. */
+struct setting {
+	char value[128];
+	char from[160]; /* "--region", "JOULESTAT_REGION", "/path/config" */
+};
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	size_t lead = strspn(s, " \t");
+	memmove(s, s + lead, n - lead + 1);
+}
+
+/* $XDG_CONFIG_HOME/joulestat/config, else ~/.config/joulestat/config. */
+static int config_path(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	if (xdg && xdg[0] == '/')
+		return snprintf(buf, len, "%s/joulestat/config", xdg) < (int)len ? 0 : -1;
+	if (home && home[0])
+		return snprintf(buf, len, "%s/.config/joulestat/config", home) < (int)len ? 0 : -1;
+	return -1;
+}
+
+/* Look key up in the config file: 1 found, 0 not. A line is "key = value";
+ * '#' starts a comment. */
+static int from_config(const char *key, struct setting *s)
+{
+	char path[512], line[512];
+	if (config_path(path, sizeof path))
+		return 0;
+	FILE *f = fopen(path, "re");
+	int found = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		trim(line);
+		if (strcmp(line, key) != 0)
+			continue;
+		snprintf(s->value, sizeof s->value, "%s", eq + 1);
+		trim(s->value);
+		snprintf(s->from, sizeof s->from, "%.150s", path);
+		found = 1; /* a later line wins */
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int from_env(const char *var, struct setting *s)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		return 0;
+	snprintf(s->value, sizeof s->value, "%s", v);
+	snprintf(s->from, sizeof s->from, "%s", var);
+	return 1;
+}
+
+static int number(const char *cmd, const struct setting *s, const char *what, double min,
+                  double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s->value, &end);
+	if (!s->value[0] || *end || errno || !isfinite(v) || v < min || v > max) {
+		jst_cli_usage_error(cmd, "%s: %s wants a number from %g to %g, not '%s'", s->from,
+		                    what, min, max, s->value);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A number setting: the command line's (not NaN), else env, else config.
+ * 1 set, 0 not set anywhere, -1 bad (reported). */
+static int number_setting(const char *cmd, double given, const char *opt, const char *env,
+                          const char *key, double min, double max, double *out, struct setting *s)
+{
+	if (!isnan(given)) {
+		*out = given;
+		snprintf(s->from, sizeof s->from, "%s", opt);
+		return 1;
+	}
+	if (!from_env(env, s) && !from_config(key, s))
+		return 0;
+	return number(cmd, s, key, min, max, out) ? -1 : 1;
+}
+
+int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
+                       struct jst_carbon *out)
+{
+	*out = (struct jst_carbon){.pue = 1.0, .pue_default = 1, .price = NAN};
+	struct setting s = {0};
+	int rc =
+	    number_setting(cmd, req->intensity, "--carbon-intensity", "JOULESTAT_CARBON_INTENSITY",
+	                   "carbon_intensity", 0, 5000, &out->intensity, &s);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		out->set = 1;
+		snprintf(out->source, sizeof out->source, "%s", s.from);
+	} else {
+		s = (struct setting){0};
+		int have = 1;
+		if (req->region) {
+			snprintf(s.value, sizeof s.value, "%s", req->region);
+			snprintf(s.from, sizeof s.from, "--region");
+		} else if (!from_env("JOULESTAT_REGION", &s) && !from_config("region", &s)) {
+			have = 0;
+		}
+		if (have) {
+			const struct jst_carbon_region *r = jst_carbon_region_find(s.value);
+			if (!r) {
+				jst_cli_usage_error(
+				    cmd,
+				    "%s: no carbon intensity is known for region "
+				    "'%s': give an ISO country code (FR, DE, US) or "
+				    "a grid region (US-CAMX) from docs/carbon.md, or "
+				    "--carbon-intensity G_PER_KWH",
+				    s.from, s.value);
+				return -1;
+			}
+			out->set = 1;
+			out->intensity = r->g_per_kwh;
+			snprintf(out->region, sizeof out->region, "%s", r->code);
+			snprintf(out->source, sizeof out->source, "%s %d (%s)", r->source, r->year,
+			         r->name);
+		}
+	}
+	s = (struct setting){0};
+	rc = number_setting(cmd, req->pue, "--pue", "JOULESTAT_PUE", "pue", 1, 10, &out->pue, &s);
+	if (rc < 0)
+		return -1;
+	out->pue_default = rc == 0;
+	s = (struct setting){0};
+	rc = number_setting(cmd, req->price, "--price", "JOULESTAT_PRICE", "price", 0, 1e6,
+	                    &out->price, &s);
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && !out->set) {
+		jst_cli_usage_error(cmd,
+		                    "%s: a price goes with a carbon intensity: give --region or "
+		                    "--carbon-intensity too",
+		                    s.from);
+		return -1;
+	}
+	return 0;
+}
+
+void jst_carbon_of(const struct jst_carbon *c, double energy_j, double uncertainty_j,
+                   struct jst_carbon_figure *out)
+{
+	double kwh = energy_j / 3.6e6 * c->pue, ukwh = uncertainty_j / 3.6e6 * c->pue;
+	out->co2e_g = kwh * c->intensity;
+	out->co2e_uncertainty_g = ukwh * c->intensity;
+	out->cost = kwh * c->price;
+	out->cost_uncertainty = ukwh * c->price;
+}
+
+json_t *jst_carbon_json(const struct jst_carbon *c, double energy_j, double uncertainty_j)
+{
+	struct jst_carbon_figure f;
+	jst_carbon_of(c, energy_j, uncertainty_j, &f);
+	json_t *o = json_object();
+	json_object_set_new(o, "region", c->region[0] ? jst_json_string(c->region) : json_null());
+	json_object_set_new(o, "intensity_g_per_kwh", jst_json_number(c->intensity));
+	json_object_set_new(o, "pue", jst_json_number(c->pue));
+	json_object_set_new(o, "pue_default", json_boolean(c->pue_default));
+	json_object_set_new(o, "source", jst_json_string(c->source));
+	json_object_set_new(o, "energy_j", jst_json_number(energy_j));
+	json_object_set_new(o, "uncertainty_j", jst_json_number(uncertainty_j));
+	json_object_set_new(o, "co2e_g", jst_json_number(f.co2e_g));
+	json_object_set_new(o, "co2e_uncertainty_g", jst_json_number(f.co2e_uncertainty_g));
+	json_object_set_new(o, "price_per_kwh", jst_json_number(c->price));
+	json_object_set_new(o, "cost", jst_json_number(f.cost));
+	json_object_set_new(o, "cost_uncertainty", jst_json_number(f.cost_uncertainty));
+	return o;
+}

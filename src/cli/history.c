@@ -1,0 +1,830 @@
+/* The run history in SQLite. WAL, so that readers never wait for a writer and
+ * many joulestat run at once each append their run; every write is one
+ * IMMEDIATE transaction, so that concurrent writers queue on SQLite's lock
+ * (busy timeout) instead of failing half-way. The schema version is PRAGMA
+ * user_version, and a file of an older version is migrated step by step in
+ * the same kind of transaction when opened (docs/history.md). */
+#include "history.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct jst_history {
+	sqlite3 *db;
+	int wal_frames; /* pages in the WAL after the last commit */
+};
+
+/* Concurrent runs wait for each other's transaction this long at most. */
+enum { BUSY_TIMEOUT_MS = 60000 };
+/* Fold the WAL into the file once it holds this many pages (4 KiB); a run
+ * adds a few, a run with --series or many -I rows more. */
+enum { WAL_FRAMES = 64 };
+
+/* Step n brings the schema from version n to n + 1. */
+static const char *const migrations[JST_HISTORY_SCHEMA] = {
+    /* 1: runs, each of their windows (repetitions and -I rows), and the
+     * energy of each domain and total in each window. */
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY,"
+    " start TEXT NOT NULL, end TEXT NOT NULL, hostname TEXT NOT NULL,"
+    " command TEXT NOT NULL, command_line TEXT NOT NULL,"
+    " exit_status INTEGER, partial INTEGER NOT NULL, repetitions INTEGER NOT NULL,"
+    " total TEXT, energy_j REAL, uncertainty_j REAL, duration_s REAL,"
+    " document TEXT NOT NULL);"
+    "CREATE INDEX runs_start ON runs(start);"
+    "CREATE INDEX runs_host ON runs(hostname, start);"
+    "CREATE TABLE windows ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " type TEXT NOT NULL, name TEXT NOT NULL, repetition INTEGER NOT NULL,"
+    " begin_ns INTEGER, end_ns INTEGER, duration_s REAL, exit_status INTEGER,"
+    " partial INTEGER NOT NULL);"
+    "CREATE INDEX windows_run ON windows(run_id, type);"
+    "CREATE TABLE energies ("
+    " window_id INTEGER NOT NULL REFERENCES windows(id) ON DELETE CASCADE,"
+    " is_total INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT, device TEXT, backend TEXT,"
+    " method TEXT, is_primary INTEGER, accuracy REAL, energy_j REAL, uncertainty_j REAL,"
+    " avg_power_w REAL, partial INTEGER);"
+    "CREATE INDEX energies_window ON energies(window_id);",
+    /* 2: carbon and cost beside the energy, and the time series (--series). */
+    "ALTER TABLE runs ADD COLUMN co2e_g REAL;"
+    "ALTER TABLE runs ADD COLUMN co2e_uncertainty_g REAL;"
+    "ALTER TABLE runs ADD COLUMN cost REAL;"
+    "ALTER TABLE runs ADD COLUMN carbon TEXT;"
+    "CREATE TABLE series ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " domain TEXT NOT NULL, kind TEXT, t_ns INTEGER NOT NULL, energy_j REAL, power_w REAL);"
+    "CREATE INDEX series_run ON series(run_id, domain);",
+};
+
+static int fail(char *err, size_t len, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* An SQLite failure as -errno, its text in err. */
+static int db_fail(sqlite3 *db, char *err, size_t len, const char *what)
+{
+	int code = sqlite3_errcode(db);
+	snprintf(err, len, "%s: %s", what, sqlite3_errmsg(db));
+	switch (code & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EILSEQ;
+	default:
+		return -EIO;
+	}
+}
+
+int jst_history_path(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	int n;
+	/* The XDG spec: a relative XDG_DATA_HOME is invalid and ignored. */
+	if (xdg && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/joulestat/history.db", xdg);
+	else if (home && home[0])
+		n = snprintf(buf, len, "%s/.local/share/joulestat/history.db", home);
+	else
+		return -ENOENT;
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/* mkdir -p of path's directory, private to its user as XDG asks. */
+static int make_parents(const char *path)
+{
+	char *dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	for (char *p = dir + 1; slash && *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			int e = errno;
+			free(dir);
+			return -e;
+		}
+		*p = '/';
+	}
+	int rc = slash && dir[0] && mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
+	free(dir);
+	return rc;
+}
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t len)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, err, len, "history");
+	return 0;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Bring the schema to JST_HISTORY_SCHEMA, in one transaction that re-reads
+ * the version under the write lock: of many joulestat opening a new file at
+ * once, the first migrates it and the others find it done. */
+static int migrate(sqlite3 *db, char *err, size_t len)
+{
+	int v, rc;
+	if (user_version(db, &v))
+		return db_fail(db, err, len, "history: cannot read the schema version");
+	if (v == JST_HISTORY_SCHEMA)
+		return 0;
+	if ((rc = exec(db, "BEGIN IMMEDIATE", err, len)))
+		return rc;
+	if (user_version(db, &v)) {
+		rc = db_fail(db, err, len, "history: cannot read the schema version");
+	} else if (v > JST_HISTORY_SCHEMA || v < 0) {
+		rc = fail(err, len, -EPROTO,
+		          "history: schema version %d is newer than this joulestat's (%d): use a "
+		          "newer joulestat, or set XDG_DATA_HOME elsewhere",
+		          v, JST_HISTORY_SCHEMA);
+	}
+	for (; !rc && v < JST_HISTORY_SCHEMA; v++)
+		rc = exec(db, migrations[v], err, len);
+	if (!rc) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", JST_HISTORY_SCHEMA);
+		rc = exec(db, sql, err, len);
+	}
+	if (!rc)
+		rc = exec(db, "COMMIT", err, len);
+	if (rc)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((jst_history *)ctx)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/* Fold a long WAL into the file and truncate it. Only when no other run
+ * holds the database (no waiting: busy, it is left to a later run). */
+static void fold_wal(jst_history *h)
+{
+	if (h->wal_frames < WAL_FRAMES)
+		return;
+	sqlite3_busy_timeout(h->db, 0);
+	if (sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+	    SQLITE_OK)
+		h->wal_frames = 0;
+	sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
+}
+
+int jst_history_open(const char *path, int create, jst_history **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct stat st;
+	if (!create && stat(path, &st))
+		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	int rc;
+	if (create && (rc = make_parents(path)))
+		return fail(err, errlen, rc, "%s: cannot make its directory: %s", path,
+		            strerror(-rc));
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db,
+	                    SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+	                        SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		rc = db ? db_fail(db, err, errlen, path) : -ENOMEM;
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	/* A run must cost next to nothing (BENCHMARKS.md: history cost). The last
+	 * connection to close would checkpoint the WAL into the file and sync
+	 * both, and the next would make a new WAL: milliseconds on every run.
+	 * Instead the WAL stays on close and no commit is synced
+	 * (synchronous=NORMAL); once it holds WAL_FRAMES pages, the run that
+	 * finds it so folds it into the file and truncates it (wal_hook below): a
+	 * sync once in many runs, and a WAL short enough that the next process
+	 * reads it at once. A power cut may lose the last runs, never the file. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	rc = exec(db, "PRAGMA synchronous=NORMAL", err, errlen);
+	int v = 0;
+	/* WAL is a property of the file: set once, when it is made. */
+	if (!rc && !user_version(db, &v) && v == 0)
+		rc = exec(db, "PRAGMA journal_mode=WAL", err, errlen);
+	if (!rc)
+		rc = migrate(db, err, errlen);
+	if (rc) {
+		sqlite3_close(db);
+		return rc;
+	}
+	*out = calloc(1, sizeof **out);
+	if (!*out) {
+		sqlite3_close(db);
+		return -ENOMEM;
+	}
+	(*out)->db = db;
+	/* Replaces SQLite's automatic checkpoint, which would run it on every
+	 * commit past its threshold: see fold_wal. */
+	sqlite3_wal_hook(db, wal_hook, *out);
+	return 0;
+}
+
+void jst_history_close(jst_history *h)
+{
+	if (!h)
+		return;
+	sqlite3_close(h->db);
+	free(h);
+}
+
+/* ---- recording ------------------------------------------------------------ */
+
+static double num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void bind_num(sqlite3_stmt *st, int i, double v)
+{
+	if (isfinite(v))
+		sqlite3_bind_double(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* The total a run's figure is: the components' "total", else "system". */
+static const json_t *run_total(const json_t *m, const char **name)
+{
+	const json_t *totals = json_object_get(m, "totals");
+	const json_t *t = json_object_get(totals, "total");
+	*name = "total";
+	if (!t) {
+		t = json_object_get(totals, "system");
+		*name = t ? "system" : NULL;
+	}
+	return t;
+}
+
+struct stmts {
+	sqlite3_stmt *window, *energy, *sample;
+};
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int insert_energy(struct stmts *s, sqlite3_int64 wid, int is_total, const char *name,
+                         const json_t *e)
+{
+	sqlite3_stmt *st = s->energy;
+	sqlite3_bind_int64(st, 1, wid);
+	sqlite3_bind_int(st, 2, is_total);
+	bind_text(st, 3, name);
+	bind_text(st, 4, is_total ? NULL : str(e, "kind"));
+	bind_text(st, 5, is_total ? NULL : str(e, "device"));
+	bind_text(st, 6, is_total ? NULL : str(e, "backend"));
+	bind_text(st, 7, is_total ? NULL : str(e, "method"));
+	if (is_total)
+		sqlite3_bind_null(st, 8);
+	else
+		sqlite3_bind_int(st, 8, json_is_true(json_object_get(e, "primary")));
+	bind_num(st, 9, num(e, "accuracy"));
+	bind_num(st, 10, num(e, "energy_j"));
+	bind_num(st, 11, num(e, "uncertainty_j"));
+	bind_num(st, 12, num(e, "avg_power_w"));
+	sqlite3_bind_int(st, 13, json_is_true(json_object_get(e, "partial")));
+	return step_done(st);
+}
+
+/* One window (a repetition or an -I row) and its domains' and totals' energy. */
+static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, const char *type,
+                         size_t repetition, const json_t *m)
+{
+	sqlite3_stmt *st = s->window;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, type);
+	bind_text(st, 3, str(m, "name") ? str(m, "name") : "");
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)repetition);
+	sqlite3_bind_int64(st, 5,
+	                   (sqlite3_int64)json_integer_value(json_object_get(m, "begin_ns")));
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)json_integer_value(json_object_get(m, "end_ns")));
+	bind_num(st, 7, num(m, "duration_s"));
+	const json_t *status = json_object_get(m, "exit_status");
+	if (json_is_integer(status))
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)json_integer_value(status));
+	else
+		sqlite3_bind_null(st, 8);
+	sqlite3_bind_int(st, 9, json_is_true(json_object_get(m, "partial")));
+	if (step_done(st))
+		return -1;
+	sqlite3_int64 wid = sqlite3_last_insert_rowid(db);
+	size_t i;
+	const json_t *d;
+	json_array_foreach(json_object_get(m, "domains"), i, d)
+	{
+		if (insert_energy(s, wid, 0, str(d, "name"), d))
+			return -1;
+	}
+	const char *key;
+	const json_t *t;
+	json_object_foreach((json_t *)json_object_get(m, "totals"), key, t)
+	{
+		if (insert_energy(s, wid, 1, key, t))
+			return -1;
+	}
+	return 0;
+}
+
+static int insert_series(struct stmts *s, sqlite3_int64 run_id, const json_t *series)
+{
+	size_t i, k;
+	const json_t *one;
+	json_array_foreach(series, i, one)
+	{
+		const json_t *t = json_object_get(one, "t_ns"),
+		             *e = json_object_get(one, "energy_j"),
+		             *p = json_object_get(one, "power_w");
+		for (k = 0; k < json_array_size(t); k++) {
+			sqlite3_stmt *st = s->sample;
+			sqlite3_bind_int64(st, 1, run_id);
+			bind_text(st, 2, str(one, "domain"));
+			bind_text(st, 3, str(one, "kind"));
+			sqlite3_bind_int64(st, 4,
+			                   (sqlite3_int64)json_integer_value(json_array_get(t, k)));
+			const json_t *ev = json_array_get(e, k), *pv = json_array_get(p, k);
+			bind_num(st, 5, json_is_number(ev) ? json_number_value(ev) : NAN);
+			bind_num(st, 6, json_is_number(pv) ? json_number_value(pv) : NAN);
+			if (step_done(st))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The spooled intervals, one JSON object per line. */
+static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, FILE *f)
+{
+	if (!f)
+		return 0;
+	rewind(f);
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	while (!rc && getline(&line, &cap, f) > 0) {
+		json_t *m = json_loads(line, 0, NULL);
+		if (!m) {
+			rc = -1;
+			break;
+		}
+		json_int_t run = json_integer_value(json_object_get(m, "run"));
+		rc = insert_window(db, s, run_id, "interval", (size_t)run, m);
+		json_decref(m);
+	}
+	free(line);
+	return rc;
+}
+
+/* The command as one line, for listing and filtering. */
+static char *command_line(const json_t *cmd)
+{
+	size_t len = 1, i, used = 0;
+	const json_t *a;
+	json_array_foreach(cmd, i, a)
+	{
+		len += strlen(json_string_value(a) ? json_string_value(a) : "") + 1;
+	}
+	char *s = calloc(1, len);
+	json_array_foreach(cmd, i, a)
+	{
+		if (!s)
+			break;
+		used += (size_t)snprintf(s + used, len - used, "%s%s", i ? " " : "",
+		                         json_string_value(a) ? json_string_value(a) : "");
+	}
+	return s;
+}
+
+static int insert_run(jst_history *h, const json_t *doc, sqlite3_int64 *id)
+{
+	const json_t *ident = json_object_get(doc, "identity"),
+	             *runs = json_object_get(doc, "runs");
+	const json_t *carbon = json_object_get(doc, "carbon");
+	double e = 0, u = 0, dur = 0;
+	const char *total = NULL;
+	size_t i;
+	const json_t *m;
+	json_array_foreach(runs, i, m)
+	{
+		const char *name;
+		const json_t *t = run_total(m, &name);
+		if (t) {
+			e += num(t, "energy_j");
+			u += num(t, "uncertainty_j");
+			total = name;
+		}
+		dur += num(m, "duration_s");
+	}
+	char *cmdline = command_line(json_object_get(doc, "command"));
+	char *cmd = json_dumps(json_object_get(doc, "command"), JSON_COMPACT);
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	char *carbon_text =
+	    carbon ? json_dumps(carbon, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (cmdline && cmd && text &&
+	    sqlite3_prepare_v2(h->db,
+	                       "INSERT INTO runs (start, end, hostname, command, command_line, "
+	                       "exit_status, partial, repetitions, total, energy_j, uncertainty_j, "
+	                       "duration_s, document, co2e_g, co2e_uncertainty_g, cost, carbon) "
+	                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		bind_text(st, 1, str(ident, "start"));
+		bind_text(st, 2, str(ident, "end"));
+		bind_text(st, 3, str(ident, "hostname") ? str(ident, "hostname") : "");
+		bind_text(st, 4, cmd);
+		bind_text(st, 5, cmdline);
+		sqlite3_bind_int64(
+		    st, 6, (sqlite3_int64)json_integer_value(json_object_get(doc, "exit_status")));
+		sqlite3_bind_int(st, 7, json_is_true(json_object_get(doc, "partial")));
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)json_array_size(runs));
+		bind_text(st, 9, total);
+		bind_num(st, 10, total ? e : NAN);
+		bind_num(st, 11, total ? u : NAN);
+		bind_num(st, 12, dur);
+		bind_text(st, 13, text);
+		bind_num(st, 14, num(carbon, "co2e_g"));
+		bind_num(st, 15, num(carbon, "co2e_uncertainty_g"));
+		bind_num(st, 16, num(carbon, "cost"));
+		bind_text(st, 17, carbon_text);
+		if (sqlite3_step(st) == SQLITE_DONE) {
+			rc = 0;
+			*id = sqlite3_last_insert_rowid(h->db);
+		}
+	}
+	sqlite3_finalize(st);
+	free(cmdline);
+	free(cmd);
+	free(text);
+	free(carbon_text);
+	return rc;
+}
+
+int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64_t *id, char *err,
+                       size_t errlen)
+{
+	/* The series has its own table: the document keeps it out, or every
+	 * listing would read it. */
+	json_t *copy = json_copy((json_t *)doc);
+	if (!copy)
+		return -ENOMEM;
+	json_object_del(copy, "series");
+	int rc = exec(h->db, "BEGIN IMMEDIATE", err, errlen);
+	if (rc) {
+		json_decref(copy);
+		return rc;
+	}
+	struct stmts s = {0};
+	sqlite3_int64 run_id = 0;
+	int bad =
+	    insert_run(h, copy, &run_id) ||
+	    sqlite3_prepare_v2(
+	        h->db,
+	        "INSERT INTO windows (run_id, type, name, repetition, begin_ns, "
+	        "end_ns, duration_s, exit_status, partial) VALUES (?,?,?,?,?,?,?,?,?)",
+	        -1, &s.window, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db,
+	                       "INSERT INTO energies (window_id, is_total, name, kind, device, "
+	                       "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
+	                       "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, &s.energy, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db,
+	                       "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
+	                       "VALUES (?,?,?,?,?,?)",
+	                       -1, &s.sample, NULL) != SQLITE_OK;
+	size_t i;
+	const json_t *m;
+	json_array_foreach(json_object_get(copy, "runs"), i, m)
+	{
+		if (!bad)
+			bad = insert_window(h->db, &s, run_id, "run", i + 1, m);
+	}
+	if (!bad)
+		bad = insert_intervals(h->db, &s, run_id, intervals);
+	if (!bad)
+		bad = insert_series(&s, run_id, json_object_get(doc, "series"));
+	if (bad)
+		rc = db_fail(h->db, err, errlen, "history: cannot record the run");
+	sqlite3_finalize(s.window);
+	sqlite3_finalize(s.energy);
+	sqlite3_finalize(s.sample);
+	json_decref(copy);
+	if (!rc)
+		rc = exec(h->db, "COMMIT", err, errlen);
+	if (rc) {
+		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	*id = run_id;
+	fold_wal(h);
+	return 0;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static double col_num(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+int jst_history_each(jst_history *h, const struct jst_history_filter *f,
+                     int (*fn)(void *ctx, const struct jst_history_run *r), void *ctx, char *err,
+                     size_t errlen)
+{
+	/* The newest `limit` are chosen, then listed oldest first. */
+	const char *sql =
+	    "SELECT * FROM (SELECT id, start, end, hostname, command_line, exit_status, partial, "
+	    "repetitions, energy_j, uncertainty_j, duration_s, co2e_g, co2e_uncertainty_g, cost "
+	    "FROM runs WHERE (?1 IS NULL OR instr(command_line, ?1) > 0) "
+	    "AND (?2 IS NULL OR hostname = ?2) AND (?3 IS NULL OR start >= ?3) "
+	    "AND (?4 IS NULL OR start < ?4) ORDER BY id DESC LIMIT ?5) ORDER BY id";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(h->db, err, errlen, "history");
+	bind_text(st, 1, f->command);
+	bind_text(st, 2, f->host);
+	bind_text(st, 3, f->since);
+	bind_text(st, 4, f->until);
+	sqlite3_bind_int64(st, 5, f->limit ? (sqlite3_int64)f->limit : -1);
+	int rc = 0, s;
+	while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		struct jst_history_run r = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .start = col_text(st, 1),
+		    .end = col_text(st, 2),
+		    .hostname = col_text(st, 3),
+		    .command_line = col_text(st, 4),
+		    .exit_status = sqlite3_column_int(st, 5),
+		    .partial = sqlite3_column_int(st, 6),
+		    .repetitions = sqlite3_column_int(st, 7),
+		    .energy_j = col_num(st, 8),
+		    .uncertainty_j = col_num(st, 9),
+		    .duration_s = col_num(st, 10),
+		    .co2e_g = col_num(st, 11),
+		    .co2e_uncertainty_g = col_num(st, 12),
+		    .cost = col_num(st, 13),
+		};
+		rc = fn(ctx, &r);
+	}
+	if (!rc && s != SQLITE_DONE)
+		rc = db_fail(h->db, err, errlen, "history");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The intervals of run id rebuilt as measurements (name, run, edges, the
+ * domains' and totals' figures kept in the energies table). */
+static json_t *intervals_of(jst_history *h, int64_t id)
+{
+	const char *sql = "SELECT w.id, w.name, w.repetition, w.begin_ns, w.end_ns, w.duration_s, "
+	                  "w.partial, e.is_total, e.name, e.kind, e.device, e.backend, e.method, "
+	                  "e.is_primary, e.accuracy, e.energy_j, e.uncertainty_j, e.avg_power_w, "
+	                  "e.partial FROM windows w LEFT JOIN energies e ON e.window_id = w.id "
+	                  "WHERE w.run_id = ? AND w.type = 'interval' ORDER BY w.id, e.rowid";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	json_t *all = json_array(), *m = NULL;
+	sqlite3_int64 cur = -1;
+	while (all && sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) != cur) {
+			cur = sqlite3_column_int64(st, 0);
+			m = json_object();
+			json_object_set_new(m, "name", json_string(col_text(st, 1)));
+			json_object_set_new(m, "run", json_integer(sqlite3_column_int64(st, 2)));
+			json_object_set_new(m, "begin_ns",
+			                    json_integer(sqlite3_column_int64(st, 3)));
+			json_object_set_new(m, "end_ns", json_integer(sqlite3_column_int64(st, 4)));
+			json_object_set_new(m, "duration_s", json_real(col_num(st, 5)));
+			json_object_set_new(m, "partial", json_boolean(sqlite3_column_int(st, 6)));
+			json_object_set_new(m, "domains", json_array());
+			json_object_set_new(m, "totals", json_object());
+			json_array_append_new(all, m);
+		}
+		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+			continue;
+		json_t *e = json_object();
+		int is_total = sqlite3_column_int(st, 7);
+		if (!is_total) {
+			json_object_set_new(e, "name", json_string(col_text(st, 8)));
+			json_object_set_new(e, "kind", json_string(col_text(st, 9)));
+			json_object_set_new(e, "device", json_string(col_text(st, 10)));
+			json_object_set_new(e, "backend", json_string(col_text(st, 11)));
+			json_object_set_new(e, "method", json_string(col_text(st, 12)));
+			json_object_set_new(e, "primary", json_boolean(sqlite3_column_int(st, 13)));
+		}
+		double v[4] = {col_num(st, 14), col_num(st, 15), col_num(st, 16), col_num(st, 17)};
+		const char *keys[4] = {"accuracy", "energy_j", "uncertainty_j", "avg_power_w"};
+		for (int k = 0; k < 4; k++)
+			json_object_set_new(e, keys[k],
+			                    isfinite(v[k]) ? json_real(v[k]) : json_null());
+		json_object_set_new(e, "partial", json_boolean(sqlite3_column_int(st, 18)));
+		if (is_total)
+			json_object_set_new(json_object_get(m, "totals"), col_text(st, 8), e);
+		else
+			json_array_append_new(json_object_get(m, "domains"), e);
+	}
+	sqlite3_finalize(st);
+	return all;
+}
+
+/* The series of run id, as --series writes it. */
+static json_t *series_of(jst_history *h, int64_t id)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db,
+	                       "SELECT domain, kind, t_ns, energy_j, power_w FROM series "
+	                       "WHERE run_id = ? ORDER BY rowid",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	json_t *all = json_array(), *cur = NULL;
+	while (all && sqlite3_step(st) == SQLITE_ROW) {
+		if (!cur || strcmp(json_string_value(json_object_get(cur, "domain")),
+		                   col_text(st, 0)) != 0) {
+			cur = json_object();
+			json_object_set_new(cur, "domain", json_string(col_text(st, 0)));
+			json_object_set_new(cur, "kind", json_string(col_text(st, 1)));
+			json_object_set_new(cur, "t_ns", json_array());
+			json_object_set_new(cur, "energy_j", json_array());
+			json_object_set_new(cur, "power_w", json_array());
+			json_array_append_new(all, cur);
+		}
+		double e = col_num(st, 3), p = col_num(st, 4);
+		json_array_append_new(json_object_get(cur, "t_ns"),
+		                      json_integer(sqlite3_column_int64(st, 2)));
+		json_array_append_new(json_object_get(cur, "energy_j"),
+		                      isfinite(e) ? json_real(e) : json_null());
+		json_array_append_new(json_object_get(cur, "power_w"),
+		                      isfinite(p) ? json_real(p) : json_null());
+	}
+	sqlite3_finalize(st);
+	return all;
+}
+
+int jst_history_document(jst_history *h, int64_t id, json_t **doc, char *err, size_t errlen)
+{
+	*doc = NULL;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db, "SELECT document FROM runs WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_fail(h->db, err, errlen, "history");
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE
+		         ? fail(err, errlen, -ENOENT, "no run %lld in the history", (long long)id)
+		         : db_fail(h->db, err, errlen, "history");
+		sqlite3_finalize(st);
+		return rc;
+	}
+	json_error_t je;
+	*doc = json_loads(col_text(st, 0), 0, &je);
+	sqlite3_finalize(st);
+	if (!*doc)
+		return fail(err, errlen, -EILSEQ, "run %lld: its document is not JSON: %s",
+		            (long long)id, je.text);
+	json_t *iv = intervals_of(h, id), *series = series_of(h, id);
+	/* "id" first, as a reader looks for it. */
+	json_t *out = json_object();
+	json_object_set_new(out, "id", json_integer((json_int_t)id));
+	json_object_update(out, *doc);
+	json_decref(*doc);
+	if (iv && json_array_size(iv))
+		json_object_set_new(out, "intervals", iv);
+	else
+		json_decref(iv);
+	if (series && json_array_size(series))
+		json_object_set_new(out, "series", series);
+	else
+		json_decref(series);
+	*doc = out;
+	return 0;
+}
+
+int jst_history_repetitions(jst_history *h, int64_t id, double **e, double **u, size_t *n,
+                            char *err, size_t errlen)
+{
+	*e = *u = NULL;
+	*n = 0;
+	const char *sql = "SELECT e.energy_j, e.uncertainty_j FROM runs r JOIN windows w ON "
+	                  "w.run_id = r.id AND w.type = 'run' JOIN energies e ON e.window_id = "
+	                  "w.id AND e.is_total = 1 AND e.name = r.total WHERE r.id = ? AND "
+	                  "w.partial = 0 AND e.energy_j IS NOT NULL ORDER BY w.repetition";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(h->db, err, errlen, "history");
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 0;
+	int rc = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			double *ne = realloc(*e, cap * sizeof **e), *nu = NULL;
+			if (ne)
+				*e = ne;
+			if (ne && (nu = realloc(*u, cap * sizeof **u)))
+				*u = nu;
+			if (!ne || !nu) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		(*e)[*n] = sqlite3_column_double(st, 0);
+		(*u)[*n] = sqlite3_column_double(st, 1);
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (!rc && *n == 0) {
+		/* No run, or none with a whole figure. */
+		sqlite3_stmt *q;
+		int exists = 0;
+		if (sqlite3_prepare_v2(h->db, "SELECT 1 FROM runs WHERE id = ?", -1, &q, NULL) ==
+		    SQLITE_OK) {
+			sqlite3_bind_int64(q, 1, id);
+			exists = sqlite3_step(q) == SQLITE_ROW;
+			sqlite3_finalize(q);
+		}
+		rc = exists
+		         ? fail(err, errlen, -ENODATA,
+		                "run %lld has no whole energy figure (every repetition partial)",
+		                (long long)id)
+		         : fail(err, errlen, -ENOENT, "no run %lld in the history", (long long)id);
+	}
+	if (rc) {
+		free(*e);
+		free(*u);
+		*e = *u = NULL;
+		*n = 0;
+	}
+	return rc;
+}

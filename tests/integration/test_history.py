@@ -1,0 +1,357 @@
+"""Identity, --series, the run history and carbon (issue 13, parts 1-3),
+against the powercap simulator's truth and the real sqlite3 shell."""
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3  # noqa: F401  (the shell is what is tested; the module only if present)
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PowercapSim, binary, run_joulestat  # noqa: E402
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+SQLITE3 = shutil.which("sqlite3")
+
+# The first schema, as migration 1 of src/cli/history.c creates it: a file of
+# that version must be brought up to date without losing its runs.
+SCHEMA_V1 = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY, start TEXT NOT NULL, end TEXT NOT NULL,
+ hostname TEXT NOT NULL, command TEXT NOT NULL, command_line TEXT NOT NULL,
+ exit_status INTEGER, partial INTEGER NOT NULL, repetitions INTEGER NOT NULL, total TEXT,
+ energy_j REAL, uncertainty_j REAL, duration_s REAL, document TEXT NOT NULL);
+CREATE INDEX runs_start ON runs(start);
+CREATE INDEX runs_host ON runs(hostname, start);
+CREATE TABLE windows (id INTEGER PRIMARY KEY,
+ run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, type TEXT NOT NULL,
+ name TEXT NOT NULL, repetition INTEGER NOT NULL, begin_ns INTEGER, end_ns INTEGER,
+ duration_s REAL, exit_status INTEGER, partial INTEGER NOT NULL);
+CREATE INDEX windows_run ON windows(run_id, type);
+CREATE TABLE energies (window_id INTEGER NOT NULL REFERENCES windows(id) ON DELETE CASCADE,
+ is_total INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT, device TEXT, backend TEXT,
+ method TEXT, is_primary INTEGER, accuracy REAL, energy_j REAL, uncertainty_j REAL,
+ avg_power_w REAL, partial INTEGER);
+CREATE INDEX energies_window ON energies(window_id);
+INSERT INTO runs VALUES (1, '2025-01-02T03:04:05.000Z', '2025-01-02T03:04:06.000Z', 'old',
+ '["true"]', 'true', 0, 0, 1, 'total', 10.0, 0.5, 1.0, '{"command":["true"],"runs":[]}');
+PRAGMA user_version = 1;
+"""
+
+
+@unittest.skipUnless(SQLITE3, "the sqlite3 shell is not installed (scripts/deps)")
+class HistoryCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = PowercapSim(packages=1).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="jst-hist-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.data = os.path.join(self.tmp, "data")
+        self.db = os.path.join(self.data, "joulestat", "history.db")
+        self.env = self.sim.env(XDG_DATA_HOME=self.data,
+                                XDG_CONFIG_HOME=os.path.join(self.tmp, "config"))
+
+    def run_cli(self, *args, env=None):
+        return run_joulestat(list(args), env=env or self.env)
+
+    def run_json(self, *args, cmd=("sleep", "0.2"), env=None):
+        path = os.path.join(self.tmp, "out.json")
+        proc = self.run_cli("run", "--backends", "rapl", "--json", path, *args, "--", *cmd,
+                            env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(path) as f:
+            return proc, json.load(f)
+
+    def sql(self, query, db=None):
+        out = subprocess.run([SQLITE3, "-batch", "-noheader", db or self.db, query],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return [line.split("|") for line in out.stdout.splitlines()]
+
+
+class IdentityAndSeriesTest(HistoryCase):
+    def test_identity_block(self):
+        proc, doc = self.run_json("--period", "20")
+        ident = doc["identity"]
+        self.assertEqual(ident["schema"], 2)
+        self.assertRegex(ident["start"], RFC3339)
+        self.assertRegex(ident["end"], RFC3339)
+        self.assertLessEqual(ident["start"], ident["end"])
+        self.assertEqual(ident["hostname"], socket.gethostname())
+        self.assertTrue(ident["cpu_model"])
+        self.assertEqual(ident["gpus"], [])
+        self.assertTrue(ident["driver_versions"]["rapl"].startswith("linux "))
+        self.assertEqual(ident["joulestat"], doc["joulestat"])
+        self.assertEqual(ident["options"]["backends"], "rapl")
+        self.assertEqual(ident["options"]["period_ms"], "20")
+        # The table says where and when too.
+        self.assertIn("Host %s, %s to %s (UTC)" % (ident["hostname"], ident["start"],
+                                                   ident["end"]), proc.stderr)
+        # list --json and validate --json carry it as well.
+        lst = json.loads(self.run_cli("list", "--json", "--backends", "rapl").stdout)
+        self.assertEqual(lst["identity"]["schema"], 2)
+        self.assertEqual(lst["identity"]["driver_versions"], ident["driver_versions"])
+
+    def test_series_matches_the_simulator(self):
+        _, doc = self.run_json("--series", "--period", "10", cmd=("sleep", "0.3"))
+        keys = list(doc.keys())
+        self.assertEqual(keys[keys.index("runs") + 1], "series")
+        series = {s["domain"]: s for s in doc["series"]}
+        self.assertIn("package-0", series)
+        s = series["package-0"]
+        self.assertEqual(s["kind"], "package")
+        n = len(s["t_ns"])
+        self.assertEqual(len(s["energy_j"]), n)
+        self.assertEqual(len(s["power_w"]), n)
+        self.assertGreater(n, 20)  # 0.3 s and more at 10 ms
+        self.assertEqual(s["t_ns"], sorted(s["t_ns"]))
+        # What the counter gained between the first and last readings is the
+        # simulator's energy over that span, within the class and a refresh.
+        self.sim.stop()
+        self.sim.proc = None
+        truth = self.sim.window_truth(self.sim.zone("package-0"), s["t_ns"][0], s["t_ns"][-1])
+        got = s["energy_j"][-1] - s["energy_j"][0]
+        self.assertAlmostEqual(got, truth, delta=0.05 * truth + 0.1)
+        # Power readings: the trace's 50 W (the package's share of it).
+        powers = [p for p in s["power_w"][1:] if p is not None]
+        self.assertTrue(powers)
+        mean_p = sum(powers) / len(powers)
+        self.assertAlmostEqual(mean_p, got / ((s["t_ns"][-1] - s["t_ns"][0]) * 1e-9),
+                               delta=0.05 * mean_p)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.__exit__(None, None, None)
+
+
+class RecordTest(HistoryCase):
+    def test_every_window_recorded_as_the_json_says(self):
+        _, doc = self.run_json("-r", "2", "-I", "50", cmd=("sleep", "0.25"))
+        self.assertEqual(self.sql("PRAGMA journal_mode"), [["wal"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["2"]])
+        self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
+        (rid, reps, cmd, e, u), = self.sql(
+            "SELECT id, repetitions, command_line, energy_j, uncertainty_j FROM runs")
+        self.assertEqual((reps, cmd), ("2", "sleep 0.25"))
+        want = sum(r["totals"]["total"]["energy_j"] for r in doc["runs"])
+        self.assertAlmostEqual(float(e), want, places=9)
+        self.assertAlmostEqual(float(u), sum(r["totals"]["total"]["uncertainty_j"]
+                                             for r in doc["runs"]), places=9)
+        counts = dict(self.sql("SELECT type, count(*) FROM windows GROUP BY type"))
+        self.assertEqual(int(counts["run"]), 2)
+        self.assertEqual(int(counts["interval"]), len(doc["intervals"]))
+        # Each interval's domains, to the joule the JSON gave.
+        rows = self.sql("SELECT w.name, e.name, e.energy_j FROM windows w JOIN energies e "
+                        "ON e.window_id = w.id WHERE w.type = 'interval' AND e.is_total = 0")
+        got = {(w, d): float(v) for w, d, v in rows}
+        for iv in doc["intervals"]:
+            for d in iv["domains"]:
+                self.assertAlmostEqual(got[(iv["name"], d["name"])], d["energy_j"], places=9)
+        # show --json gives the document back, intervals included.
+        shown = json.loads(self.run_cli("show", "--json", rid).stdout)
+        self.assertEqual(shown["id"], int(rid))
+        self.assertEqual(shown["identity"], doc["identity"])
+        self.assertEqual(shown["runs"], doc["runs"])
+        self.assertEqual(len(shown["intervals"]), len(doc["intervals"]))
+        text = self.run_cli("show", rid)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertIn("run %s: sleep 0.25" % rid, text.stdout)
+
+    def test_series_in_history(self):
+        _, doc = self.run_json("--series", cmd=("sleep", "0.2"))
+        n = sum(len(s["t_ns"]) for s in doc["series"])
+        self.assertEqual(self.sql("SELECT count(*) FROM series"), [[str(n)]])
+        shown = json.loads(self.run_cli("show", "--json", "1").stdout)
+        self.assertEqual(shown["series"], doc["series"])
+
+    def test_no_history(self):
+        proc = self.run_cli("run", "--backends", "rapl", "--no-history", "--", "true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(self.db))
+        self.assertNotIn("Recorded as run", proc.stderr)
+        hist = self.run_cli("history", "--json")
+        self.assertEqual((hist.returncode, json.loads(hist.stdout)), (0, []))
+
+    def test_twenty_concurrent_runs_all_recorded(self):
+        procs = [subprocess.Popen([binary("JOULESTAT"), "run", "--backends", "rapl", "-q",
+                                   "--", "sh", "-c", "exit %d" % (i % 3)],
+                                  env=self.env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for i in range(20)]
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, i % 3, err)
+            self.assertEqual(err, "")
+        self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
+        self.assertEqual(self.sql("SELECT count(*), count(DISTINCT id) FROM runs"),
+                         [["20", "20"]])
+        self.assertEqual(self.sql("SELECT exit_status, count(*) FROM runs "
+                                  "GROUP BY exit_status ORDER BY 1"),
+                         [["0", "7"], ["1", "7"], ["2", "6"]])
+        self.assertEqual(self.sql("SELECT count(*) FROM windows WHERE type = 'run'"),
+                         [["20"]])
+
+    def test_wal_is_folded_into_the_file(self):
+        # No run checkpoints on close (it would sync twice): the WAL grows a few
+        # pages a run until one finds it past 64 pages and folds it back.
+        wal = self.db + "-wal"
+        sizes = []
+        for _ in range(14):
+            proc = self.run_cli("run", "--backends", "rapl", "-q", "--", "true")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            sizes.append(os.path.getsize(wal) if os.path.exists(wal) else 0)
+        frame = 4096 + 24
+        self.assertLess(max(sizes), (64 + 32) * frame + 32, sizes)
+        self.assertTrue(any(b < a for a, b in zip(sizes, sizes[1:])), sizes)
+        self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["14"]])
+        self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
+
+    def test_migrates_an_old_file_and_refuses_a_newer_one(self):
+        os.makedirs(os.path.dirname(self.db))
+        subprocess.run([SQLITE3, self.db], input=SCHEMA_V1, text=True, check=True)
+        self.run_json("--region", "FR", cmd=("true",))
+        self.assertEqual(self.sql("PRAGMA user_version"), [["2"]])
+        rows = self.sql("SELECT id, hostname, co2e_g IS NOT NULL FROM runs ORDER BY id")
+        self.assertEqual(rows, [["1", "old", "0"], ["2", socket.gethostname(), "1"]])
+        self.sql("PRAGMA user_version = 99")
+        proc = self.run_cli("run", "--backends", "rapl", "--", "true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("not recorded in the history", proc.stderr)
+        self.assertIn("newer than this joulestat", proc.stderr)
+        self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["2"]])
+
+    def test_history_filters_and_export(self):
+        for cmd in (("sleep", "0.05"), ("true",), ("sleep", "0.1")):
+            self.run_json(cmd=cmd)
+        listed = json.loads(self.run_cli("history", "--json").stdout)
+        self.assertEqual([r["command"] for r in listed], ["sleep 0.05", "true", "sleep 0.1"])
+        self.assertEqual([r["id"] for r in json.loads(
+            self.run_cli("history", "--json", "--command", "sleep").stdout)], [1, 3])
+        self.assertEqual([r["id"] for r in json.loads(
+            self.run_cli("history", "--json", "-n", "1").stdout)], [3])
+        self.assertEqual(json.loads(self.run_cli("history", "--json", "--host",
+                                                 "no-such-host").stdout), [])
+        self.assertEqual(json.loads(self.run_cli("history", "--json", "--since",
+                                                 "2999-01-01").stdout), [])
+        self.assertEqual(len(json.loads(self.run_cli("history", "--json", "--until",
+                                                     "2999-01-01").stdout)), 3)
+        bad = self.run_cli("history", "--since", "yesterday")
+        self.assertEqual(bad.returncode, 2)
+        rows = list(csv.DictReader(io.StringIO(self.run_cli("export").stdout)))
+        self.assertEqual([r["id"] for r in rows], ["1", "2", "3"])
+        for r, l in zip(rows, listed):
+            self.assertAlmostEqual(float(r["energy_j"]), l["energy_j"], places=9)
+        out = os.path.join(self.tmp, "all.json")
+        proc = self.run_cli("export", "--format", "json", "-o", out, "--command", "sleep")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(out) as f:
+            docs = json.load(f)
+        self.assertEqual([d["id"] for d in docs], [1, 3])
+        self.assertEqual(docs[0]["command"], ["sleep", "0.05"])
+
+
+class CompareTest(HistoryCase):
+    def compare(self, a, b):
+        proc = self.run_cli("compare", "--json", str(a), str(b))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_compare_says_what_is_significant(self):
+        docs = [self.run_json("-r", "3", cmd=("sleep", s))[1] for s in ("0.3", "0.1", "0.1")]
+        means = [sum(r["totals"]["total"]["energy_j"] for r in d["runs"]) / 3 for d in docs]
+        c = self.compare(1, 2)
+        # 0.2 s less at the simulator's 60 W: some 12 J less, far outside.
+        self.assertAlmostEqual(c["difference_j"], means[1] - means[0], places=9)
+        self.assertLess(c["difference_j"], -8)
+        self.assertTrue(c["less"])
+        self.assertTrue(c["significant"])
+        self.assertEqual(c["a"]["repetitions"], 3)
+        self.assertIsNotNone(c["uncertainty_spread_j"])
+        self.assertGreaterEqual(c["uncertainty_j"], c["uncertainty_accuracy_j"])
+        # The same command twice: inside the uncertainty.
+        c = self.compare(2, 3)
+        self.assertLess(abs(c["difference_j"]), c["uncertainty_j"])
+        self.assertFalse(c["significant"])
+        text = self.run_cli("compare", "1", "2").stdout
+        self.assertIn("less than A", text)
+        self.assertIn(": significant", text)
+        missing = self.run_cli("compare", "1", "99")
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("no run 99", missing.stderr)
+
+
+class CarbonTest(HistoryCase):
+    def test_region_pue_price(self):
+        proc, doc = self.run_json("--region", "de", "--pue", "1.2", "--price", "0.3",
+                                  "--csv", os.path.join(self.tmp, "out.csv"))
+        c = doc["carbon"]
+        e = sum(r["totals"]["total"]["energy_j"] for r in doc["runs"])
+        u = sum(r["totals"]["total"]["uncertainty_j"] for r in doc["runs"])
+        self.assertEqual((c["region"], c["intensity_g_per_kwh"], c["pue"]), ("DE", 381, 1.2))
+        self.assertIn("Ember", c["source"])
+        self.assertIn("2023", c["source"])
+        self.assertAlmostEqual(c["co2e_g"], e * 1.2 * 381 / 3.6e6, places=12)
+        self.assertAlmostEqual(c["cost"], e * 1.2 * 0.3 / 3.6e6, places=12)
+        # Never more certain than the energy it comes from.
+        self.assertGreaterEqual(c["co2e_uncertainty_g"] / c["co2e_g"], u / e * (1 - 1e-9))
+        self.assertIn("PUE 1.2", proc.stderr)
+        self.assertIn("Cost:", proc.stderr)
+        with open(os.path.join(self.tmp, "out.csv")) as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            self.assertEqual(r["hostname"], socket.gethostname())
+            self.assertAlmostEqual(float(r["co2e_g"]),
+                                   float(r["energy_j"]) * 1.2 * 381 / 3.6e6, places=12)
+            self.assertAlmostEqual(float(r["co2e_uncertainty_g"]),
+                                   float(r["uncertainty_j"]) * 1.2 * 381 / 3.6e6, places=12)
+        self.assertEqual(self.sql("SELECT round(co2e_g, 12), round(cost, 12) FROM runs"),
+                         [[str(round(c["co2e_g"], 12)), str(round(c["cost"], 12))]])
+
+    def test_where_the_intensity_comes_from(self):
+        _, doc = self.run_json("--region", "FR", "--carbon-intensity", "100")
+        c = doc["carbon"]
+        self.assertEqual((c["intensity_g_per_kwh"], c["source"]), (100, "--carbon-intensity"))
+        self.assertTrue(c["pue_default"])
+        self.assertEqual(c["pue"], 1.0)
+        env = dict(self.env, JOULESTAT_REGION="SE")
+        proc, doc = self.run_json(env=env)
+        self.assertEqual(doc["carbon"]["region"], "SE")
+        self.assertIn("(the default: no PUE given)", proc.stderr)
+        conf = os.path.join(self.tmp, "config", "joulestat")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "config"), "w") as f:
+            f.write("# site\nregion = US-CAMX\npue = 1.5\n")
+        _, doc = self.run_json()
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["pue"]), ("US-CAMX", 1.5))
+        self.assertIn("eGRID", doc["carbon"]["source"])
+        # The environment wins over the file, the command line over both.
+        _, doc = self.run_json(env=env)
+        self.assertEqual(doc["carbon"]["region"], "SE")
+        _, doc = self.run_json("--region", "NO", env=env)
+        self.assertEqual(doc["carbon"]["region"], "NO")
+
+    def test_bad_settings(self):
+        for args, what in ((["--region", "XX"], "no carbon intensity is known"),
+                           (["--pue", "0.5"], "--pue wants"),
+                           (["--price", "0.3"], "goes with a carbon intensity"),
+                           (["--carbon-intensity", "-1"], "--carbon-intensity wants")):
+            proc = self.run_cli("run", "--backends", "rapl", *args, "--", "true")
+            self.assertEqual(proc.returncode, 2, args)
+            self.assertIn(what, proc.stderr)
+        proc = self.run_cli("run", "--backends", "rapl", "--", "true")
+        self.assertNotIn("carbon", json.dumps(proc.stderr).lower())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,385 @@
+/* The run history's database (src/cli/history.c) and the carbon arithmetic
+ * and settings (src/cli/carbon.c): schema, migration, records read back to
+ * the joule, concurrent writers, filters; CO2e, cost and their sources. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "carbon.h"
+#include "history.h"
+
+static char dir[64], db[128];
+
+static int setup(void **st)
+{
+	(void)st;
+	snprintf(dir, sizeof dir, "/tmp/jst-unit-history-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(db, sizeof db, "%s/sub/history.db", dir);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A run document with n repetitions of total energy e[i] (± u each); those
+ * whose partial[i] is set are partial. */
+static json_t *doc_of(const char *host, const char *cmd, size_t n, const double *e, double u,
+                      const int *partial)
+{
+	json_t *runs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "run-%zu", i + 1);
+		json_t *d = json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:f, s:f, s:f, s:b}", "name", "package-0",
+		    "kind", "package", "device", "cpu:package-0", "backend", "rapl", "method",
+		    "counter", "primary", 1, "accuracy", 0.05, "energy_j", e[i], "uncertainty_j", u,
+		    "avg_power_w", e[i] / 2, "partial", partial && partial[i]);
+		json_t *m = json_pack(
+		    "{s:s, s:I, s:I, s:f, s:b, s:[o], s:{s:{s:f, s:f, s:f, s:f, s:i, s:b, s:b}}, "
+		    "s:i}",
+		    "name", name, "begin_ns", (json_int_t)1000 + (json_int_t)i, "end_ns",
+		    (json_int_t)2000000000 + (json_int_t)i, "duration_s", 2.0, "partial",
+		    partial && partial[i], "domains", d, "totals", "total", "energy_j", e[i],
+		    "uncertainty_j", u, "avg_power_w", e[i] / 2, "accuracy", 0.05, "parts", 1,
+		    "estimated", 0, "partial", partial && partial[i], "exit_status", 0);
+		json_array_append_new(runs, m);
+	}
+	return json_pack("{s:s, s:[s], s:i, s:b, s:o, s:{s:i, s:s, s:s, s:s}}", "joulestat",
+	                 "0.1.0", "command", cmd, "exit_status", 0, "partial", 0, "runs", runs,
+	                 "identity", "schema", 2, "start", "2026-12-01T10:00:00.000Z", "end",
+	                 "2026-12-01T10:00:02.000Z", "hostname", host);
+}
+
+static int64_t record(const json_t *doc, FILE *iv)
+{
+	jst_history *h;
+	char err[256] = "";
+	int64_t id = 0;
+	int rc = jst_history_open(db, 1, &h, err, sizeof err);
+	if (rc)
+		fail_msg("open: %s", err);
+	rc = jst_history_record(h, doc, iv, &id, err, sizeof err);
+	if (rc)
+		fail_msg("record: %s", err);
+	jst_history_close(h);
+	return id;
+}
+
+static int pragma(const char *name)
+{
+	sqlite3 *s;
+	sqlite3_stmt *st;
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA %s", name);
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int v = sqlite3_column_type(st, 0) == SQLITE_INTEGER
+	            ? sqlite3_column_int(st, 0)
+	            : !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(s);
+	return v;
+}
+
+static void missing_file_is_not_made_by_readers(void **st)
+{
+	(void)st;
+	jst_history *h = NULL;
+	char err[256];
+	assert_int_equal(jst_history_open(db, 0, &h, err, sizeof err), -ENOENT);
+	assert_null(h);
+	assert_int_equal(access(db, F_OK), -1);
+}
+
+static void records_read_back_to_the_joule(void **st)
+{
+	(void)st;
+	double e[] = {10.0, 12.0, 14.0, 100.0};
+	int partial[] = {0, 0, 0, 1};
+	json_t *doc = doc_of("node1", "sleep", 4, e, 0.5, partial);
+	FILE *iv = tmpfile();
+	assert_non_null(iv);
+	fputs("{\"name\": \"interval-1\", \"run\": 1, \"begin_ns\": 5, \"end_ns\": 6, "
+	      "\"duration_s\": 1e-9, \"partial\": false, \"domains\": [{\"name\": \"package-0\", "
+	      "\"energy_j\": 1.25, \"uncertainty_j\": 0.1, \"primary\": true}], \"totals\": "
+	      "{\"total\": {\"energy_j\": 1.25}}}\n",
+	      iv);
+	int64_t id = record(doc, iv);
+	fclose(iv);
+	assert_int_equal(id, 1);
+	assert_int_equal(pragma("user_version"), JST_HISTORY_SCHEMA);
+	assert_int_equal(pragma("journal_mode"), 1);
+
+	jst_history *h;
+	char err[256];
+	assert_int_equal(jst_history_open(db, 0, &h, err, sizeof err), 0);
+	double *ev, *uv;
+	size_t n;
+	/* The partial repetition says nothing of what the command spends. */
+	assert_int_equal(jst_history_repetitions(h, id, &ev, &uv, &n, err, sizeof err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(ev[i] == e[i]);
+		assert_true(uv[i] == 0.5);
+	}
+	free(ev);
+	free(uv);
+	assert_int_equal(jst_history_repetitions(h, 7, &ev, &uv, &n, err, sizeof err), -ENOENT);
+
+	json_t *back;
+	assert_int_equal(jst_history_document(h, id, &back, err, sizeof err), 0);
+	assert_int_equal(json_integer_value(json_object_get(back, "id")), id);
+	assert_true(json_equal(json_object_get(back, "runs"), json_object_get(doc, "runs")));
+	assert_true(
+	    json_equal(json_object_get(back, "identity"), json_object_get(doc, "identity")));
+	json_t *ivs = json_object_get(back, "intervals");
+	assert_int_equal(json_array_size(ivs), 1);
+	json_t *d0 = json_array_get(json_object_get(json_array_get(ivs, 0), "domains"), 0);
+	assert_true(json_real_value(json_object_get(d0, "energy_j")) == 1.25);
+	json_decref(back);
+	assert_int_equal(jst_history_document(h, 2, &back, err, sizeof err), -ENOENT);
+	jst_history_close(h);
+	json_decref(doc);
+}
+
+struct seen {
+	int64_t ids[64];
+	double e[64];
+	size_t n;
+};
+
+static int collect(void *ctx, const struct jst_history_run *r)
+{
+	struct seen *s = ctx;
+	s->ids[s->n] = r->id;
+	s->e[s->n++] = r->energy_j;
+	return 0;
+}
+
+static void filters(void **st)
+{
+	(void)st;
+	double e1[] = {1}, e2[] = {2, 3}, e3[] = {4};
+	json_t *a = doc_of("alpha", "make", 1, e1, 0.1, NULL),
+	       *b = doc_of("beta", "python3", 2, e2, 0.1, NULL),
+	       *c = doc_of("alpha", "make", 1, e3, 0.1, NULL);
+	record(a, NULL);
+	record(b, NULL);
+	record(c, NULL);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	jst_history *h;
+	char err[256];
+	assert_int_equal(jst_history_open(db, 0, &h, err, sizeof err), 0);
+	struct seen s = {0};
+	struct jst_history_filter f = {.command = "ake"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], 1);
+	assert_int_equal(s.ids[1], 3);
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.host = "beta"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 1);
+	assert_true(s.e[0] == 5.0); /* both repetitions together */
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.limit = 2};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], 2); /* the newest two, oldest first */
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.since = "2026-12-02"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 0);
+	jst_history_close(h);
+}
+
+static void concurrent_writers_all_recorded(void **st)
+{
+	(void)st;
+	enum { KIDS = 8, EACH = 5 };
+	/* The file is made by the children themselves, all at once. */
+	for (int k = 0; k < KIDS; k++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			double e[] = {(double)k};
+			for (int i = 0; i < EACH; i++) {
+				json_t *d = doc_of("node", "job", 1, e, 0.1, NULL);
+				jst_history *h;
+				char err[256];
+				int64_t id;
+				if (jst_history_open(db, 1, &h, err, sizeof err) ||
+				    jst_history_record(h, d, NULL, &id, err, sizeof err)) {
+					fprintf(stderr, "child %d: %s\n", k, err);
+					_exit(1);
+				}
+				jst_history_close(h);
+				json_decref(d);
+			}
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < KIDS; k++) {
+		int status;
+		assert_true(wait(&status) > 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	jst_history *h;
+	char err[256];
+	assert_int_equal(jst_history_open(db, 0, &h, err, sizeof err), 0);
+	struct seen s = {0};
+	struct jst_history_filter f = {0};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, KIDS * EACH);
+	double sum = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		assert_int_equal(s.ids[i], (int64_t)i + 1);
+		sum += s.e[i];
+	}
+	assert_true(sum == EACH * (KIDS - 1) * KIDS / 2.0);
+	jst_history_close(h);
+}
+
+static void newer_schema_refused_untouched(void **st)
+{
+	(void)st;
+	double e[] = {1};
+	json_t *d = doc_of("h", "c", 1, e, 0.1, NULL);
+	record(d, NULL);
+	json_decref(d);
+	sqlite3 *s;
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(s, "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(s);
+	jst_history *h = NULL;
+	char err[256] = "";
+	assert_int_equal(jst_history_open(db, 1, &h, err, sizeof err), -EPROTO);
+	assert_null(h);
+	assert_non_null(strstr(err, "newer than this joulestat"));
+	assert_int_equal(pragma("user_version"), 9);
+}
+
+/* ---- carbon ---------------------------------------------------------------- */
+
+static void carbon_figures(void **st)
+{
+	(void)st;
+	struct jst_carbon c = {.set = 1, .intensity = 400, .pue = 1.5, .price = 0.2};
+	struct jst_carbon_figure f;
+	jst_carbon_of(&c, 3.6e6, 1.8e5, &f); /* 1 kWh ± 5% */
+	assert_true(fabs(f.co2e_g - 600) < 1e-9);
+	assert_true(fabs(f.co2e_uncertainty_g - 30) < 1e-9);
+	assert_true(fabs(f.cost - 0.3) < 1e-12);
+	assert_true(fabs(f.cost_uncertainty - 0.015) < 1e-12);
+	/* Never more certain than the energy: the same relative uncertainty. */
+	assert_true(f.co2e_uncertainty_g / f.co2e_g >= 1.8e5 / 3.6e6 - 1e-15);
+	c.price = NAN;
+	jst_carbon_of(&c, 3.6e6, 1.8e5, &f);
+	assert_true(isnan(f.cost));
+}
+
+static void carbon_table_is_cited(void **st)
+{
+	(void)st;
+	assert_true(jst_carbon_region_count > 20);
+	for (size_t i = 0; i < jst_carbon_region_count; i++) {
+		const struct jst_carbon_region *r = &jst_carbon_regions[i];
+		assert_true(r->g_per_kwh > 0 && r->g_per_kwh < 1500);
+		assert_true(r->year >= 2015 && r->year <= 2030);
+		assert_true(r->source && strlen(r->source) > 3);
+		assert_true(r->name && *r->name);
+		assert_ptr_equal(jst_carbon_region_find(r->code), r); /* codes are unique */
+	}
+	assert_ptr_equal(jst_carbon_region_find("fr"), jst_carbon_region_find("FR"));
+	assert_ptr_equal(jst_carbon_region_find("us-camx"), jst_carbon_region_find("US-CAMX"));
+	assert_null(jst_carbon_region_find("XX"));
+}
+
+static void carbon_settings_precedence(void **st)
+{
+	(void)st;
+	char conf[160], path[200];
+	snprintf(conf, sizeof conf, "%s/config", dir);
+	snprintf(path, sizeof path, "%s/joulestat", conf);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
+	assert_int_equal(system(cmd), 0);
+	size_t plen = strlen(path);
+	snprintf(path + plen, sizeof path - plen, "/config");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("# site\nregion = SE  # Stockholm\npue=1.3\n", f);
+	fclose(f);
+	setenv("XDG_CONFIG_HOME", conf, 1);
+	unsetenv("JOULESTAT_REGION");
+	unsetenv("JOULESTAT_CARBON_INTENSITY");
+	unsetenv("JOULESTAT_PUE");
+	unsetenv("JOULESTAT_PRICE");
+	struct jst_carbon_request none = {.intensity = NAN, .pue = NAN, .price = NAN};
+	struct jst_carbon c;
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), 0);
+	assert_true(c.set);
+	assert_string_equal(c.region, "SE");
+	assert_true(c.pue == 1.3 && !c.pue_default);
+	setenv("JOULESTAT_REGION", "pl", 1);
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), 0);
+	assert_string_equal(c.region, "PL");
+	struct jst_carbon_request req = none;
+	req.region = "FR";
+	assert_int_equal(jst_carbon_resolve("run", &req, &c), 0);
+	assert_string_equal(c.region, "FR");
+	req.intensity = 123;
+	assert_int_equal(jst_carbon_resolve("run", &req, &c), 0);
+	assert_true(c.intensity == 123);
+	assert_string_equal(c.region, "");
+	assert_string_equal(c.source, "--carbon-intensity");
+	unsetenv("JOULESTAT_REGION");
+	unsetenv("XDG_CONFIG_HOME");
+	setenv("HOME", dir, 1); /* no ~/.config/joulestat/config there */
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), 0);
+	assert_false(c.set);
+	assert_true(c.pue == 1.0 && c.pue_default);
+	req = none;
+	req.region = "Atlantis";
+	assert_int_equal(jst_carbon_resolve("run", &req, &c), -1);
+	setenv("JOULESTAT_PUE", "0.5", 1);
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), -1);
+	unsetenv("JOULESTAT_PUE");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(missing_file_is_not_made_by_readers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(records_read_back_to_the_joule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_writers_all_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(newer_schema_refused_untouched, setup, teardown),
+	    cmocka_unit_test(carbon_figures),
+	    cmocka_unit_test(carbon_table_is_cited),
+	    cmocka_unit_test_setup_teardown(carbon_settings_precedence, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
