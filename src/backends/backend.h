@@ -116,6 +116,7 @@ size_t jst_registry_count(void);
 const struct jst_backend_ops *jst_registry_get(size_t index);
 
 /* Backends (one extern per file in src/backends/). */
+extern const struct jst_backend_ops jst_backend_dcgm;
 extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
 extern const struct jst_backend_ops jst_backend_rapl_perf;
