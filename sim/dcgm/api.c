@@ -381,8 +381,11 @@ static void fill(dcgmFieldValue_v2 *v, unsigned k, unsigned short field, int64_t
 	case DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION:
 		v->fieldType = DCGM_FT_INT64;
 		v->value.i64 = (int64_t)sim_energy_mj(&sim, k, now, &at);
-		/* A failed sample is cached as a blank, as DCGM does. */
-		if (sim_energy_blank(&sim, k, now))
+		/* Before Volta there is no such field; a failed sample is cached
+		 * as a plain blank, as DCGM does. */
+		if (sim.nocounter)
+			v->value.i64 = DCGM_INT64_NOT_SUPPORTED;
+		else if (sim_energy_blank(&sim, k, now))
 			v->value.i64 = DCGM_INT64_BLANK;
 		break;
 	case DCGM_FI_DEV_POWER_USAGE:

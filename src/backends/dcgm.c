@@ -50,7 +50,8 @@ struct dcgm_state {
 	dcgmGpuGrp_t group;
 	dcgmFieldGrp_t fields;
 	long long update_us;
-	int pid_stats; /* dcgmWatchPidFields succeeded */
+	unsigned edge_fields; /* what a window edge reads: energy, and power if a GPU lacks it */
+	int pid_stats;        /* dcgmWatchPidFields succeeded */
 	char pid_stats_why[JST_NOTE_MAX];
 	size_t ngpus;
 	struct dcgm_gpu gpus[DCGM_MAX_NUM_DEVICES];
@@ -78,6 +79,20 @@ static double number_of(const dcgmFieldValue_v2 *v)
 	if (v->fieldType == DCGM_FT_INT64)
 		return DCGM_INT64_IS_BLANK(v->value.i64) ? NAN : (double)v->value.i64;
 	return NAN;
+}
+
+/* Whether a GPU has the energy field: a plain blank is a sample that failed
+ * (transient), the other blanks say the GPU has no such field (before Volta). */
+static int has_energy(const dcgmFieldValue_v2 *v)
+{
+	if (!v)
+		return 0;
+	if (v->status == DCGM_ST_TIMEOUT || v->status == DCGM_ST_NVML_DRIVER_TIMEOUT)
+		return 1;
+	if (v->status != DCGM_ST_OK || v->fieldType != DCGM_FT_INT64)
+		return 0;
+	return v->value.i64 != DCGM_INT64_NOT_FOUND && v->value.i64 != DCGM_INT64_NOT_SUPPORTED &&
+	       v->value.i64 != DCGM_INT64_NOT_PERMISSIONED;
 }
 
 /* Latest values of nfields fields for every GPU into s->values. */
@@ -212,8 +227,8 @@ static int probe_gpus(struct dcgm_state *s, const struct jst_backend_ctx *ctx, c
 			snprintf(reason, len, "DCGM gives no UUID for GPU %u", gpu.id);
 			return -EIO;
 		}
-		gpu.counter = !isnan(
-		    number_of(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION)));
+		gpu.counter =
+		    has_energy(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION));
 		int power =
 		    !isnan(number_of(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_POWER_USAGE)));
 		if (!gpu.counter && !power) {
@@ -232,6 +247,10 @@ static int probe_gpus(struct dcgm_state *s, const struct jst_backend_ctx *ctx, c
 		keep++;
 	}
 	s->ngpus = keep;
+	s->edge_fields = 1;
+	for (size_t g = 0; g < keep; g++)
+		if (!s->gpus[g].counter)
+			s->edge_fields = 2; /* F_POWER follows F_ENERGY */
 	if (!keep) {
 		snprintf(reason, len, "no GPU reports energy or power through DCGM");
 		return -ENODEV;
@@ -427,7 +446,7 @@ static int dcgm_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		n = s->ngpus;
 	/* Window edges read the energy field alone: one call, every GPU. */
 	unsigned short fields[F_READ];
-	unsigned nfields = flags & JST_READ_TELEMETRY ? F_READ : 1;
+	unsigned nfields = flags & JST_READ_TELEMETRY ? F_READ : s->edge_fields;
 	memcpy(fields, watched, nfields * sizeof fields[0]);
 	int64_t t0 = jst_backend_now_ns();
 	dcgmReturn_t r = fetch(s, fields, nfields);

@@ -60,6 +60,12 @@ typedef unsigned int dcgm_field_eid_t;
 /* Blank values: a field DCGM has no value for holds one of these. */
 #define DCGM_INT64_BLANK 0x7ffffffffffffff0LL
 #define DCGM_FP64_BLANK 140737488355328.0
+#define DCGM_INT64_NOT_FOUND (DCGM_INT64_BLANK + 1)
+#define DCGM_INT64_NOT_SUPPORTED (DCGM_INT64_BLANK + 2)
+#define DCGM_INT64_NOT_PERMISSIONED (DCGM_INT64_BLANK + 3)
+#define DCGM_INT64_NOT_FOUND (DCGM_INT64_BLANK + 1)
+#define DCGM_INT64_NOT_SUPPORTED (DCGM_INT64_BLANK + 2)
+#define DCGM_INT64_NOT_PERMISSIONED (DCGM_INT64_BLANK + 3)
 #define DCGM_INT64_IS_BLANK(v) ((v) >= DCGM_INT64_BLANK)
 #define DCGM_FP64_IS_BLANK(v) ((v) >= DCGM_FP64_BLANK)
 
