@@ -146,7 +146,12 @@ SIM_EXPORT dcgmReturn_t dcgmConnect_v2(const char *address, dcgmConnectV2Params_
 		return DCGM_ST_BADPARAM;
 	pthread_rwlock_rdlock(&sim_lock);
 	/* nv-hostengine listens where JSTSIM_DCGM_HOSTENGINE says, nowhere else. */
-	int listening = sim_refs && sim.hostengine[0] && !strcmp(address, sim.hostengine);
+	const char *engine = sim.hostengine;
+	int unix_socket = !strncmp(engine, "unix:", 5) || engine[0] == '/';
+	if (!strncmp(engine, "unix:", 5))
+		engine += 5;
+	int listening = sim_refs && engine[0] && !strcmp(address, engine) &&
+	                unix_socket == (params->addressIsUnixSocket != 0);
 	pthread_rwlock_unlock(&sim_lock);
 	if (!listening)
 		return DCGM_ST_CONNECTION_NOT_VALID;
