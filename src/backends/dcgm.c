@@ -410,7 +410,7 @@ static void gpu_read(struct dcgm_state *s, size_t g, size_t nvalues, struct jst_
 		return;
 	}
 	double x = number_of(v);
-	if (isnan(x) || x < 0) {
+	if (!v || isnan(x) || x < 0) {
 		/* A stale or missing value costs this reading only. */
 		raw->status = -EIO;
 		snprintf(raw->error, sizeof raw->error, "gpu%u: no %s value from DCGM (%s)",
