@@ -86,7 +86,8 @@ class UsageTest(CliCase):
             (["run", "--backends", "nosuch", "--", "true"], "unknown backend 'nosuch'"),
             (["run", "--option", "nosuch.key=1", "--", "true"],
              "--option nosuch.key=1: unknown option 'nosuch.key' (known: backends, gpus, "
-             "period_ms, cross_validate, estimate, series_capacity, nvml.library, "
+             "period_ms, cross_validate, estimate, series_capacity, dcgm.library, "
+             "dcgm.address, dcgm.update-ms, dcgm.process-stats, nvml.library, "
              "amdsmi.library, sysfs.root, rapl-perf.library, devfs.root, procfs.root)"),
             (["list", "--option", "period_ms=-5"],
              "period_ms: want a whole number of milliseconds from 1 to 3600000, not '-5'"),
