@@ -94,6 +94,20 @@ class DcgmWinsTest(DcgmCase):
         self.assertIn("8 GPUs through an embedded host engine", line)
 
 
+    def test_validate_takes_dcgm_as_the_reference(self):
+        proc = run_joulestat(["validate", "--backends", "dcgm,nvml", "--", "sleep", "0.5"],
+                             env=self.sim.env())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        for k in range(8):
+            block = proc.stdout.split("gpu%d  (gpu, gpu:%s)" % (k, gpu_uuid(k)))[1]
+            lines = [ln.split() for ln in block.strip().splitlines()[1:5]]
+            self.assertEqual((lines[0][0], lines[0][-1]), ("dcgm/energy-field", "reference"))
+            self.assertEqual([ln[0] for ln in lines[1:]], ["nvml/energy-counter",
+                                                           "nvml/instant-power",
+                                                           "nvml/average-power"])
+            self.assertTrue(all(ln[-1] == "agrees" for ln in lines[1:]), block)
+
+
 class DcgmFaultsTest(DcgmCase):
     def test_errors_reset_and_lost_gpu(self):
         # gpu0: 200 ms of failed samples; gpu1: the counter restarts; gpu2: lost.
