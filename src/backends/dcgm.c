@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "dcgm_api.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -104,49 +105,88 @@ static dcgmReturn_t fetch(struct dcgm_state *s, unsigned short *fields, unsigned
 
 /* ---- probing ------------------------------------------------------------------- */
 
-/* Whether DCGM's GPU id is in the selection ("0,2", UUIDs or prefixes of them). */
-static int selected(const char *sel, unsigned id, const char *uuid)
-{
-	char list[1024];
-	snprintf(list, sizeof list, "%s", sel);
-	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
-		char *end;
-		unsigned long v = strtoul(t, &end, 10);
-		if (end != t && !*end && v == id)
-			return 1;
-		if (!strncmp(t, "GPU-", 4) && !strncmp(uuid, t, strlen(t)))
-			return 1;
-	}
-	return 0;
-}
-
 static const char *uuid_of(const struct dcgm_state *s, size_t g)
 {
 	return s->descs[g].device + strlen("gpu:");
 }
 
-static int selection_matched(const char *sel, const struct dcgm_state *s, char *reason, size_t len)
+/* The GPU (index into s->gpus) a selection entry names: a DCGM id, or a GPU
+ * UUID or a unique prefix of it, read as NVML's selection reads them. */
+static int entry_gpu(const struct dcgm_state *s, const char *t, size_t *out, char *reason,
+                     size_t len)
 {
-	char list[1024];
-	snprintf(list, sizeof list, "%s", sel);
-	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
-		int hit = 0;
-		for (size_t g = 0; g < s->ngpus && !hit; g++) {
-			char one[256];
-			snprintf(one, sizeof one, "%s", t);
-			hit = selected(one, s->gpus[g].id, uuid_of(s, g));
+	int found = 0;
+	if (isdigit((unsigned char)t[0])) {
+		char *end;
+		unsigned long v = strtoul(t, &end, 10);
+		for (size_t g = 0; !*end && g < s->ngpus; g++)
+			if (s->gpus[g].id == v) {
+				*out = g;
+				return 0;
+			}
+	} else if (strncmp(t, "MIG-", 4) != 0) {
+		size_t n = strlen(t);
+		for (size_t g = 0; g < s->ngpus; g++) {
+			const char *u = uuid_of(s, g);
+			if (strncmp(u, t, n) != 0)
+				continue;
+			*out = g;
+			if (!u[n])
+				return 0; /* exact */
+			found++;
 		}
-		if (!hit) {
-			snprintf(reason, len,
-			         "DCGM has no GPU '%s' (DCGM names GPUs by its ids, which follow "
-			         "NVML's indices, or by UUID)",
-			         t);
-			return -ENODEV;
-		}
+		if (found == 1)
+			return 0;
 	}
-	return 0;
+	if (!strncmp(t, "MIG-", 4))
+		snprintf(reason, len, "DCGM measures whole GPUs, not MIG instance %.80s", t);
+	else if (found)
+		snprintf(reason, len, "GPU UUID %.80s matches %d GPUs: give more of it", t, found);
+	else
+		snprintf(reason, len,
+		         "DCGM has no GPU '%.80s' (DCGM names GPUs by its ids, which follow NVML's "
+		         "indices, or by UUID)",
+		         t);
+	return -ENODEV;
+}
+
+/* Keep the selected GPUs, in the selection's order. As CUDA does with
+ * CUDA_VISIBLE_DEVICES, an entry that names no GPU ends the list there; in an
+ * explicit selection it is an error. */
+static int select_gpus(struct dcgm_state *s, const struct jst_backend_ctx *ctx, char *reason,
+                       size_t len)
+{
+	size_t pick[DCGM_MAX_NUM_DEVICES], n = 0;
+	char list[1024];
+	snprintf(list, sizeof list, "%s", ctx->gpus);
+	for (char *save = NULL, *t = strtok_r(list, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save)) {
+		size_t g = 0;
+		int rc = entry_gpu(s, t, &g, reason, len);
+		if (rc && ctx->gpus_from_env && n > 0)
+			break;
+		if (rc)
+			return rc;
+		int dup = 0;
+		for (size_t k = 0; k < n; k++)
+			dup |= pick[k] == g;
+		if (!dup && n < DCGM_MAX_NUM_DEVICES)
+			pick[n++] = g;
+	}
+	struct dcgm_gpu gpus[DCGM_MAX_NUM_DEVICES];
+	dcgmGroupEntityPair_t entities[DCGM_MAX_NUM_DEVICES];
+	struct jst_domain_desc descs[DCGM_MAX_NUM_DEVICES];
+	for (size_t k = 0; k < n; k++) {
+		gpus[k] = s->gpus[pick[k]];
+		entities[k] = s->entities[pick[k]];
+		descs[k] = s->descs[pick[k]];
+	}
+	memcpy(s->gpus, gpus, n * sizeof gpus[0]);
+	memcpy(s->entities, entities, n * sizeof entities[0]);
+	memcpy(s->descs, descs, n * sizeof descs[0]);
+	s->ngpus = n;
+	reason[0] = 0;
+	return n ? 0 : -ENODEV;
 }
 
 static int watch(struct dcgm_state *s, char *reason, size_t len)
@@ -353,19 +393,8 @@ static int dcgm_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	rc = make_groups(s, ids, count, reason, len);
 	if (!rc)
 		rc = probe_gpus(s, ctx, reason, len);
-	if (!rc && ctx->gpus) {
-		/* Keep the selected GPUs only; every entry must name one. */
-		rc = selection_matched(ctx->gpus, s, reason, len);
-		size_t keep = 0;
-		for (size_t g = 0; !rc && g < s->ngpus; g++) {
-			if (!selected(ctx->gpus, s->gpus[g].id, uuid_of(s, g)))
-				continue;
-			s->gpus[keep] = s->gpus[g];
-			s->entities[keep] = s->entities[g];
-			s->descs[keep++] = s->descs[g];
-		}
-		s->ngpus = keep;
-	}
+	if (!rc && ctx->gpus)
+		rc = select_gpus(s, ctx, reason, len);
 	if (rc) {
 		dcgm_free(s);
 		return rc;

@@ -85,6 +85,15 @@ class DcgmWinsTest(DcgmCase):
         self.assertAlmostEqual(m["totals"]["gpu"]["energy_j"],
                                sum(d["energy_j"] for d in primary), places=6)
 
+    def test_cuda_visible_devices_selects_the_same_gpus(self):
+        env = self.sim.env(cuda_visible="%s,5" % gpu_uuid(6))
+        proc, doc = measure(["true"], env, backends="dcgm,nvml", extra=["--cross-validate"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        self.assertEqual(sorted({(d["backend"], d["name"]) for d in m["domains"]}),
+                         [("dcgm", "gpu5"), ("dcgm", "gpu6"), ("nvml", "gpu5"), ("nvml", "gpu6")])
+        self.assertEqual(m["totals"]["gpu"]["parts"], 2)
+
     def test_list_names_the_host_engine(self):
         proc = run_joulestat(["list"], env=self.sim.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -94,11 +103,16 @@ class DcgmWinsTest(DcgmCase):
         self.assertIn("8 GPUs through an embedded host engine", line)
 
 
+class DcgmFaultsTest(DcgmCase):
     def test_validate_takes_dcgm_as_the_reference(self):
-        proc = run_joulestat(["validate", "--backends", "dcgm,nvml", "--", "sleep", "0.5"],
-                             env=self.sim.env())
+        # A constant power, so that every method must agree (steps would let
+        # the polled ones miss an edge on a short run).
+        with DcgmSim(gpus=2, trace="const:300", nvml=True, counter_tick_ms=20) as sim:
+            sim.vars["JSTSIM_NVML_COUNTER_TICK_MS"] = "20"
+            proc = run_joulestat(["validate", "--backends", "dcgm,nvml", "--", "sleep", "0.5"],
+                                 env=sim.env())
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        for k in range(8):
+        for k in range(2):
             block = proc.stdout.split("gpu%d  (gpu, gpu:%s)" % (k, gpu_uuid(k)))[1]
             lines = [ln.split() for ln in block.strip().splitlines()[1:5]]
             self.assertEqual((lines[0][0], lines[0][-1]), ("dcgm/energy-field", "reference"))
@@ -107,8 +121,6 @@ class DcgmWinsTest(DcgmCase):
                                                            "nvml/average-power"])
             self.assertTrue(all(ln[-1] == "agrees" for ln in lines[1:]), block)
 
-
-class DcgmFaultsTest(DcgmCase):
     def test_errors_reset_and_lost_gpu(self):
         # gpu0: 200 ms of failed samples; gpu1: the counter restarts; gpu2: lost.
         with DcgmSim(gpus=3, trace="const:200", counter_tick_ms=20, errors="0@0.6+0.2",
@@ -139,7 +151,8 @@ class DcgmFaultsTest(DcgmCase):
             self.assertAlmostEqual(d["energy_j"], want, delta=0.03 * want)
 
     def test_host_engine_address(self):
-        with DcgmSim(gpus=2, trace="const:300", hostengine="127.0.0.1:5555") as sim:
+        with DcgmSim(gpus=2, trace="const:300", hostengine="127.0.0.1:5555",
+                     counter_tick_ms=20) as sim:
             proc, doc, m = self.run_sim(sim, cmd=("sleep", "0.5"),
                                         extra=["--option", "dcgm.address=127.0.0.1:5555"])
             self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -152,7 +165,7 @@ class DcgmFaultsTest(DcgmCase):
 
     def test_host_engine_lost_mid_run(self):
         with DcgmSim(gpus=2, trace="const:300", hostengine="unix:/run/dcgm.sock",
-                     disconnect=0.5) as sim:
+                     disconnect=0.5, counter_tick_ms=20) as sim:
             proc, doc, m = self.run_sim(sim, cmd=("sleep", "1"),
                                         extra=["--option", "dcgm.address=unix:/run/dcgm.sock"])
         self.assertEqual(proc.returncode, 0, proc.stderr)

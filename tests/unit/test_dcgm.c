@@ -337,9 +337,30 @@ static void gpu_selection(void **st)
 	assert_string_equal(d[0].name, "gpu1");
 	assert_string_equal(d[1].name, "gpu3");
 	close_state(s);
-	ctx.gpus = "9";
+	/* The selection's order, a unique prefix, and no GPU twice. */
+	ctx.gpus = "3, GPU-5a1c0000-0000-4000-8000-00000000000,3";
+	assert_int_equal(jst_backend_dcgm.probe(&ctx, &s, reason, sizeof reason), -ENODEV);
+	assert_non_null(strstr(reason, "matches 4 GPUs"));
+	ctx.gpus = "3,GPU-5a1c0000-0000-4000-8000-000000000001,3";
+	s = probe_ok(&ctx);
+	assert_int_equal(jst_backend_dcgm.domains(s, &d), 2);
+	assert_string_equal(d[0].name, "gpu3");
+	assert_string_equal(d[1].name, "gpu1");
+	close_state(s);
+	/* CUDA_VISIBLE_DEVICES ends at its first entry that names no GPU ... */
+	ctx.gpus = "2,9,1";
+	ctx.gpus_from_env = 1;
+	s = probe_ok(&ctx);
+	assert_int_equal(jst_backend_dcgm.domains(s, &d), 1);
+	assert_string_equal(d[0].name, "gpu2");
+	close_state(s);
+	/* ... an explicit selection must name GPUs that exist; MIG is NVML's. */
+	ctx.gpus_from_env = 0;
 	assert_int_equal(jst_backend_dcgm.probe(&ctx, &s, reason, sizeof reason), -ENODEV);
 	assert_non_null(strstr(reason, "DCGM has no GPU '9'"));
+	ctx.gpus = "MIG-5a1c0000-0000-4000-9000-000000000000";
+	assert_int_equal(jst_backend_dcgm.probe(&ctx, &s, reason, sizeof reason), -ENODEV);
+	assert_non_null(strstr(reason, "not MIG instance"));
 }
 
 static void process_energy(void **st)
