@@ -327,7 +327,15 @@ SIM_EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t handle, dcgmGpuGrp_t group,
 {
 	if (update_us <= 0 || keep_age < 0 || keep_samples < 0)
 		return DCGM_ST_BADPARAM;
-	return set_watch(handle, group, fg, 1);
+	dcgmReturn_t r = set_watch(handle, group, fg, 1);
+	if (r == DCGM_ST_OK) {
+		pthread_rwlock_wrlock(&sim_lock);
+		int64_t ns = update_us * 1000;
+		if (sim_refs && (!sim.watch_ns || ns < sim.watch_ns))
+			sim.watch_ns = ns;
+		pthread_rwlock_unlock(&sim_lock);
+	}
+	return r;
 }
 
 SIM_EXPORT dcgmReturn_t dcgmUnwatchFields(dcgmHandle_t handle, dcgmGpuGrp_t group,

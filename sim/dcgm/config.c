@@ -162,10 +162,15 @@ static int64_t tick_ns(const struct sim_dcgm *s, int64_t now_ns, int64_t tick)
 	return t - t % tick;
 }
 
+int64_t sim_energy_tick_ns(const struct sim_dcgm *s)
+{
+	return s->watch_ns > s->counter_tick_ns ? s->watch_ns : s->counter_tick_ns;
+}
+
 uint64_t sim_energy_mj(const struct sim_dcgm *s, unsigned gpu, int64_t now_ns, int64_t *at_ns)
 {
 	const struct sim_gpu *g = &s->gpu[gpu];
-	int64_t at = tick_ns(s, now_ns, s->counter_tick_ns);
+	int64_t at = tick_ns(s, now_ns, sim_energy_tick_ns(s));
 	double t = (double)at / 1e9;
 	if (at_ns)
 		*at_ns = at;

@@ -43,7 +43,8 @@ struct sim_dcgm {
 	pid_t pid;           /* only the process that initialised writes the truth */
 	unsigned ngpus;
 	int nocounter;
-	int64_t counter_tick_ns, power_tick_ns;
+	int64_t counter_tick_ns, power_tick_ns; /* the GPU's own refreshes */
+	int64_t watch_ns;      /* the fastest watch's period (0: none): DCGM samples no faster */
 	int64_t disconnect_ns; /* a remote connection is lost at this trace time; INT64_MAX */
 	int64_t pid_watch_ns;  /* dcgmWatchPidFields' instant; INT64_MAX: not watched */
 	char hostengine[256];  /* the address nv-hostengine listens on, "" = none */
@@ -68,6 +69,10 @@ double sim_power_w(const struct sim_dcgm *s, unsigned gpu, int64_t now_ns, int64
 double sim_average_w(const struct sim_dcgm *s, unsigned gpu, int64_t now_ns);
 int sim_energy_blank(const struct sim_dcgm *s, unsigned gpu, int64_t now_ns);
 int sim_lost(const struct sim_dcgm *s, unsigned gpu, int64_t now_ns);
+
+/* How often the energy field's cached value changes: the GPU's counter
+ * refresh or the watch's period, whichever is slower. */
+int64_t sim_energy_tick_ns(const struct sim_dcgm *s);
 
 void sim_truth_write(const struct sim_dcgm *s, int64_t now_ns);
 

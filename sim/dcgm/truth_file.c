@@ -21,7 +21,7 @@ void sim_truth_write(const struct sim_dcgm *s, int64_t now_ns)
 	        "{\n  \"start_ns\": %lld,\n  \"start_realtime_us\": %lld,\n  \"end_ns\": %lld,\n",
 	        (long long)s->start_ns, (long long)s->start_rt_us, (long long)now_ns);
 	fprintf(f, "  \"counter_tick_s\": %.3f,\n  \"power_tick_s\": %.3f,\n  \"trace\": ",
-	        (double)s->counter_tick_ns / 1e9, (double)s->power_tick_ns / 1e9);
+	        (double)sim_energy_tick_ns(s) / 1e9, (double)s->power_tick_ns / 1e9);
 	sim_json_string(f, s->spec);
 	fprintf(f, ",\n  \"nocounter\": %s,\n  \"pid_watch_s\": ", s->nocounter ? "true" : "false");
 	if (s->pid_watch_ns == INT64_MAX)

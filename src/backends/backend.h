@@ -38,6 +38,7 @@ struct jst_backend_ctx {
 	const char *gpus;   /* selection, already resolved from CUDA_VISIBLE_DEVICES; NULL = all */
 	int gpus_from_env;  /* gpus came from CUDA_VISIBLE_DEVICES: read it as CUDA does */
 	int cross_validate; /* declare every method it has, not just the best */
+	double period_s;    /* the sampler's configured period; 0 when not known */
 };
 
 /* One domain as a backend declares it. */

@@ -332,15 +332,25 @@ static void dcgm_free(struct dcgm_state *s)
 	jst_dcgm_session_release();
 }
 
+/* How often DCGM samples the watched fields: dcgm.update-ms, else the
+ * sampler's period kept within 10 to 100 ms (slower would coarsen the
+ * counter's refresh, faster would load the host engine for little). */
 static int parse_update_ms(const struct jst_backend_ctx *ctx, long long *us, char *reason,
                            size_t len)
 {
-	const char *v = jst_backend_option(ctx, "dcgm.update-ms", "100");
-	char *end;
-	double ms = strtod(v, &end);
-	if (end == v || *end || !(ms >= 1 && ms <= 10000)) {
-		snprintf(reason, len, "dcgm.update-ms must be 1 to 10000 (ms), got '%s'", v);
-		return -EINVAL;
+	const char *v = jst_backend_option(ctx, "dcgm.update-ms", "");
+	double ms;
+	if (!*v) {
+		ms = ctx->period_s > 0 ? ctx->period_s * 1e3 : 100;
+		ms = ms < 10 ? 10 : ms > 100 ? 100 : ms;
+	} else {
+		char *end;
+		ms = strtod(v, &end);
+		if (end == v || *end || !(ms >= 1 && ms <= 10000)) {
+			snprintf(reason, len, "dcgm.update-ms must be 1 to 10000 (ms), got '%s'",
+			         v);
+			return -EINVAL;
+		}
 	}
 	*us = (long long)llround(ms * 1e3);
 	return 0;
@@ -562,7 +572,9 @@ static const struct jst_option_desc dcgm_options[] = {
     {"dcgm.address", "JOULESTAT_DCGM_ADDRESS", "",
      "empty or 'embedded' (start a host engine in this process), host[:port] of "
      "nv-hostengine, or unix:/path of its socket"},
-    {"dcgm.update-ms", NULL, "100", "how often DCGM updates the watched fields, 1 to 10000 ms"},
+    {"dcgm.update-ms", NULL, "",
+     "how often DCGM samples the watched fields, 1 to 10000 ms (empty: the sampler's period, "
+     "kept within 10 to 100 ms)"},
     {"dcgm.process-stats", NULL, "0", "1 to watch per-process statistics, 0 not to"},
     {0},
 };

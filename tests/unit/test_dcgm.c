@@ -144,7 +144,11 @@ static void counters_exact_on_eight_gpus(void **st)
 	(void)st;
 	sim_env("8", STEPS);
 	setenv("JSTSIM_DCGM_COUNTER_TICK_MS", "10", 1);
-	void *s = probe_sim();
+	char lib[600];
+	snprintf(lib, sizeof lib, "dcgm.library=%s", sim_path());
+	const char *kv[] = {lib, "dcgm.update-ms=10", NULL};
+	struct jst_backend_ctx ctx = ctx_with(kv, NULL);
+	void *s = probe_ok(&ctx);
 	const struct jst_domain_desc *d;
 	assert_int_equal(jst_backend_dcgm.domains(s, &d), 8);
 	for (int k = 0; k < 8; k++) {
@@ -213,6 +217,39 @@ static void counters_exact_on_eight_gpus(void **st)
 	assert_true(changed > 8 * MAX_READS / 2); /* the reads did see the counter move */
 	sim_trace_free(tr);
 	unlink(truth_path);
+}
+
+/* What the simulator's energy field refreshed at, given the context. */
+static double watched_tick(double period_s, const char *update_ms)
+{
+	sim_env("1", "const:300");
+	setenv("JSTSIM_DCGM_COUNTER_TICK_MS", "5", 1);
+	char lib[600], upd[64];
+	snprintf(lib, sizeof lib, "dcgm.library=%s", sim_path());
+	snprintf(upd, sizeof upd, "dcgm.update-ms=%s", update_ms);
+	const char *kv[] = {lib, upd, NULL};
+	struct jst_backend_ctx ctx = ctx_with(kv, NULL);
+	ctx.period_s = period_s;
+	close_state(probe_ok(&ctx));
+	double tick = truth_number(truth_text(), "counter_tick_s", 0);
+	unlink(truth_path);
+	return tick;
+}
+
+static void watch_follows_the_sampler(void **st)
+{
+	(void)st;
+	/* The sampler's period, kept within 10 to 100 ms; or the option. */
+	assert_true(fabs(watched_tick(0.02, "") - 0.020) < 1e-9);
+	assert_true(fabs(watched_tick(0.001, "") - 0.010) < 1e-9);
+	assert_true(fabs(watched_tick(5, "") - 0.100) < 1e-9);
+	assert_true(fabs(watched_tick(0, "") - 0.100) < 1e-9);
+	assert_true(fabs(watched_tick(0.02, "50") - 0.050) < 1e-9);
+	const char *kv[] = {"dcgm.update-ms=fast", NULL};
+	struct jst_backend_ctx ctx = ctx_with(kv, NULL);
+	void *s = NULL;
+	assert_int_equal(jst_backend_dcgm.probe(&ctx, &s, reason, sizeof reason), -EINVAL);
+	assert_non_null(strstr(reason, "dcgm.update-ms must be 1 to 10000 (ms), got 'fast'"));
 }
 
 static void library_list_falls_back(void **st)
@@ -409,6 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(counters_exact_on_eight_gpus, teardown),
+	    cmocka_unit_test_teardown(watch_follows_the_sampler, teardown),
 	    cmocka_unit_test_teardown(library_list_falls_back, teardown),
 	    cmocka_unit_test_teardown(transient_errors_cost_a_reading, teardown),
 	    cmocka_unit_test_teardown(reset_and_lost_gpu, teardown),
