@@ -42,7 +42,6 @@ struct dcgm_gpu {
 	int counter; /* has the energy field; else power */
 	int lost;    /* sticky */
 	char lost_error[JST_NOTE_MAX];
-	double power_w; /* this read's power reading, for the series */
 };
 
 struct dcgm_state {
@@ -61,9 +60,18 @@ struct dcgm_state {
 	dcgmFieldValue_v2 *values; /* ngpus x F_COUNT, reused by every read */
 };
 
-static const dcgmFieldValue_v2 *value_of(const struct dcgm_state *s, size_t nvalues, unsigned id,
+/* GPU g's value of field among the nvalues last fetched: where DCGM puts it
+ * (entity-major, in the order asked), else wherever it is. */
+static const dcgmFieldValue_v2 *value_of(const struct dcgm_state *s, size_t nvalues, size_t g,
                                          unsigned short field)
 {
+	unsigned id = s->entities[g].entityId;
+	size_t nf = s->ngpus ? nvalues / s->ngpus : 0;
+	for (size_t k = 0; k < nf; k++) {
+		const dcgmFieldValue_v2 *v = &s->values[g * nf + k];
+		if (watched[k] == field && v->entityId == id && v->fieldId == field)
+			return v;
+	}
 	for (size_t i = 0; i < nvalues; i++)
 		if (s->values[i].entityId == id && s->values[i].fieldId == field)
 			return &s->values[i];
@@ -247,9 +255,8 @@ static void declare(struct dcgm_state *s, size_t g, const char *uuid, double lim
 }
 
 /* Identity and readings of every GPU in the group: a GPU with neither energy
- * nor power is left out (with every GPU selected) or fails the probe. */
-static int probe_gpus(struct dcgm_state *s, const struct jst_backend_ctx *ctx, char *reason,
-                      size_t len)
+ * nor power is left out. */
+static int probe_gpus(struct dcgm_state *s, char *reason, size_t len)
 {
 	unsigned short fields[F_COUNT];
 	memcpy(fields, watched, sizeof fields);
@@ -262,28 +269,20 @@ static int probe_gpus(struct dcgm_state *s, const struct jst_backend_ctx *ctx, c
 	size_t nvalues = s->ngpus * F_COUNT, keep = 0;
 	for (size_t g = 0; g < s->ngpus; g++) {
 		struct dcgm_gpu gpu = {.id = s->entities[g].entityId};
-		const dcgmFieldValue_v2 *u = value_of(s, nvalues, gpu.id, DCGM_FI_DEV_UUID);
+		const dcgmFieldValue_v2 *u = value_of(s, nvalues, g, DCGM_FI_DEV_UUID);
 		if (!u || u->status != DCGM_ST_OK || strncmp(u->value.str, "GPU-", 4) != 0) {
 			snprintf(reason, len, "DCGM gives no UUID for GPU %u", gpu.id);
 			return -EIO;
 		}
 		gpu.counter =
-		    has_energy(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION));
-		int power =
-		    !isnan(number_of(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_POWER_USAGE)));
-		if (!gpu.counter && !power) {
-			if (ctx->gpus) {
-				snprintf(reason, len,
-				         "gpu%u reports neither energy nor power through DCGM",
-				         gpu.id);
-				return -ENOTSUP;
-			}
-			continue;
-		}
+		    has_energy(value_of(s, nvalues, g, DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION));
+		int power = !isnan(number_of(value_of(s, nvalues, g, DCGM_FI_DEV_POWER_USAGE)));
+		if (!gpu.counter && !power)
+			continue; /* a selection that names it then says so */
 		s->gpus[keep] = gpu;
 		s->entities[keep] = s->entities[g];
 		declare(s, keep, u->value.str,
-		        number_of(value_of(s, nvalues, gpu.id, DCGM_FI_DEV_ENFORCED_POWER_LIMIT)));
+		        number_of(value_of(s, nvalues, g, DCGM_FI_DEV_ENFORCED_POWER_LIMIT)));
 		keep++;
 	}
 	s->ngpus = keep;
@@ -402,7 +401,7 @@ static int dcgm_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	}
 	rc = make_groups(s, ids, count, reason, len);
 	if (!rc)
-		rc = probe_gpus(s, ctx, reason, len);
+		rc = probe_gpus(s, reason, len);
 	if (!rc && ctx->gpus)
 		rc = select_gpus(s, ctx, reason, len);
 	if (rc) {
@@ -440,7 +439,7 @@ static void gpu_read(struct dcgm_state *s, size_t g, size_t nvalues, struct jst_
 	struct dcgm_gpu *gpu = &s->gpus[g];
 	unsigned short field =
 	    gpu->counter ? DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION : DCGM_FI_DEV_POWER_USAGE;
-	const dcgmFieldValue_v2 *v = value_of(s, nvalues, gpu->id, field);
+	const dcgmFieldValue_v2 *v = value_of(s, nvalues, g, field);
 	if (v && v->status == DCGM_ST_GPU_IS_LOST)
 		gpu_mark_lost(gpu, "GPU is lost (DCGM)");
 	if (gpu->lost) {
@@ -467,15 +466,14 @@ static void gpu_read(struct dcgm_state *s, size_t g, size_t nvalues, struct jst_
 
 static void gpu_telemetry(struct dcgm_state *s, size_t g, size_t nvalues, struct jst_raw *raw)
 {
-	unsigned id = s->gpus[g].id;
-	double w = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_POWER_USAGE_INSTANT));
+	double w = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_POWER_USAGE_INSTANT));
 	if (isnan(w))
-		w = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_POWER_USAGE));
+		w = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_POWER_USAGE));
 	raw->telemetry_power_w = w;
-	raw->temperature_c = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_GPU_TEMP));
-	raw->utilization_pct = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_GPU_UTIL));
-	raw->clock_mhz = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_SM_CLOCK));
-	raw->power_limit_w = number_of(value_of(s, nvalues, id, DCGM_FI_DEV_ENFORCED_POWER_LIMIT));
+	raw->temperature_c = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_GPU_TEMP));
+	raw->utilization_pct = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_GPU_UTIL));
+	raw->clock_mhz = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_SM_CLOCK));
+	raw->power_limit_w = number_of(value_of(s, nvalues, g, DCGM_FI_DEV_ENFORCED_POWER_LIMIT));
 }
 
 static int dcgm_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
