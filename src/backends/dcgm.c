@@ -49,6 +49,7 @@ struct dcgm_state {
 	dcgmHandle_t handle;
 	dcgmGpuGrp_t group;
 	dcgmFieldGrp_t fields;
+	int have_group, have_fields;
 	long long update_us;
 	unsigned edge_fields; /* what a window edge reads: energy, and power if a GPU lacks it */
 	int pid_stats;        /* dcgmWatchPidFields succeeded */
@@ -216,10 +217,13 @@ static int make_groups(struct dcgm_state *s, const unsigned *ids, int count, cha
 	snprintf(name, sizeof name, "joulestat-%ld-%u", (long)getpid(),
 	         __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
 	dcgmReturn_t r = s->api->GroupCreate(s->handle, DCGM_GROUP_EMPTY, name, &s->group);
+	s->have_group = r == DCGM_ST_OK;
 	for (int i = 0; r == DCGM_ST_OK && i < count; i++)
 		r = s->api->GroupAddDevice(s->handle, s->group, ids[i]);
-	if (r == DCGM_ST_OK)
+	if (r == DCGM_ST_OK) {
 		r = s->api->FieldGroupCreate(s->handle, F_COUNT, watched, name, &s->fields);
+		s->have_fields = r == DCGM_ST_OK;
+	}
 	if (r != DCGM_ST_OK) {
 		snprintf(reason, len, "cannot create DCGM groups (DCGM: %s)",
 		         jst_dcgm_strerror(s->api, r));
@@ -322,9 +326,12 @@ static void pid_stats_start(struct dcgm_state *s, const struct jst_backend_ctx *
 
 static void dcgm_free(struct dcgm_state *s)
 {
-	if (s->fields)
+	/* Group ids are DCGM's to choose (0 may be one): flags say what exists. */
+	if (s->have_fields && s->have_group && s->api->UnwatchFields)
+		s->api->UnwatchFields(s->handle, s->group, s->fields);
+	if (s->have_fields)
 		s->api->FieldGroupDestroy(s->handle, s->fields);
-	if (s->group)
+	if (s->have_group)
 		s->api->GroupDestroy(s->handle, s->group);
 	free(s->values);
 	free(s);
@@ -409,10 +416,10 @@ static int dcgm_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		return rc;
 	}
 	pid_stats_start(s, ctx);
+	const char *address = jst_backend_option(ctx, "dcgm.address", "");
 	snprintf(reason, len, "%zu GPU%s through %s", s->ngpus, s->ngpus == 1 ? "" : "s",
-	         jst_backend_option(ctx, "dcgm.address", "")[0]
-	             ? jst_backend_option(ctx, "dcgm.address", "")
-	             : "an embedded host engine");
+	         *address && strcmp(address, "embedded") != 0 ? address
+	                                                      : "an embedded host engine");
 	*state = s;
 	return 0;
 }
