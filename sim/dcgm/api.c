@@ -317,7 +317,10 @@ static dcgmReturn_t set_watch(dcgmHandle_t handle, dcgmGpuGrp_t group, dcgmField
 	if (!g || !group_get(sim.fgroups, fg))
 		r = DCGM_ST_BADPARAM;
 	for (unsigned i = 0; !r && i < g->n; i++)
-		sim.gpu[g->ids[i]].watched = on;
+		if (on)
+			sim.gpu[g->ids[i]].watched++;
+		else if (sim.gpu[g->ids[i]].watched > 0)
+			sim.gpu[g->ids[i]].watched--;
 	leave();
 	return r;
 }

@@ -26,7 +26,7 @@ struct sim_gpu {
 	int64_t lost_after_ns;             /* INT64_MAX: never */
 	int64_t reset_at_ns;               /* the counter restarts from 0; INT64_MAX: never */
 	int64_t err_from_ns, err_until_ns; /* energy samples are blank in [from, until) */
-	int watched;                       /* some watch covers it */
+	int watched;                       /* how many watches cover it */
 	char uuid[96];
 };
 

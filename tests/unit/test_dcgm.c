@@ -252,6 +252,31 @@ static void watch_follows_the_sampler(void **st)
 	assert_non_null(strstr(reason, "dcgm.update-ms must be 1 to 10000 (ms), got 'fast'"));
 }
 
+static void two_meters_share_the_host_engine(void **st)
+{
+	(void)st;
+	sim_env("2", "const:300");
+	void *a = probe_sim();
+	open_state = NULL;
+	void *b = probe_sim();
+	/* Another host engine while this one is in use: refused, with the reason. */
+	char lib[600];
+	snprintf(lib, sizeof lib, "dcgm.library=%s", sim_path());
+	const char *kv[] = {lib, "dcgm.address=127.0.0.1:5555", NULL};
+	struct jst_backend_ctx ctx = ctx_with(kv, NULL);
+	void *c = NULL;
+	assert_int_equal(jst_backend_dcgm.probe(&ctx, &c, reason, sizeof reason), -EBUSY);
+	assert_non_null(strstr(reason, "already in use in this process"));
+	jst_backend_dcgm.close(a); /* its watches go, b's stay */
+	struct jst_raw raw[2];
+	jst_raw_clear(&raw[0]);
+	jst_raw_clear(&raw[1]);
+	assert_int_equal(jst_backend_dcgm.read(b, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, 0);
+	assert_int_equal(raw[1].status, 0);
+	close_state(b);
+}
+
 static void library_list_falls_back(void **st)
 {
 	(void)st;
@@ -447,6 +472,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(counters_exact_on_eight_gpus, teardown),
 	    cmocka_unit_test_teardown(watch_follows_the_sampler, teardown),
+	    cmocka_unit_test_teardown(two_meters_share_the_host_engine, teardown),
 	    cmocka_unit_test_teardown(library_list_falls_back, teardown),
 	    cmocka_unit_test_teardown(transient_errors_cost_a_reading, teardown),
 	    cmocka_unit_test_teardown(reset_and_lost_gpu, teardown),
