@@ -227,8 +227,8 @@ int main(void)
 		printf(
 		    "Why: the backend's share of a pair is one call and a loop over its values; "
 		    "the rest of the +%.2f µs is the core's fixed cost per window (bookkeeping, "
-		    "the figures' arithmetic and notes, one measurement), the same as in section "
-		    "1's NVML row. The simulator answers from inside the process in about %.2f µs "
+		    "the figures' arithmetic and notes, one measurement), which section 1's NVML "
+		    "row pays too. The simulator answers from inside the process in about %.2f µs "
 		    "a call; a real host engine's call (a request to its cache, or a socket round "
 		    "trip to nv-hostengine) costs more, and the ratio less.\n\n",
 		    (mj - mf) / 1e3, mf / 2e3);
