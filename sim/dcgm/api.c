@@ -390,6 +390,10 @@ static void fill(dcgmFieldValue_v2 *v, unsigned k, unsigned short field, int64_t
 	double w = sim_power_w(&sim, k, now, &at);
 	double util = fmin(100.0, 100.0 * w / SIM_POWER_LIMIT_W);
 	switch (field) {
+	case DCGM_FI_DEV_NAME:
+		v->fieldType = DCGM_FT_STRING;
+		snprintf(v->value.str, sizeof v->value.str, "%s", sim.name);
+		break;
 	case DCGM_FI_DEV_UUID:
 		v->fieldType = DCGM_FT_STRING;
 		snprintf(v->value.str, sizeof v->value.str, "%s", sim.gpu[k].uuid);

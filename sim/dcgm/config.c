@@ -97,6 +97,8 @@ dcgmReturn_t sim_config_load(struct sim_dcgm *s)
 		return bad("JSTSIM_DCGM_TRACE: %s", err);
 	snprintf(s->truth_path, sizeof s->truth_path, "%s", env("JSTSIM_DCGM_TRUTH", ""));
 	snprintf(s->hostengine, sizeof s->hostengine, "%s", env("JSTSIM_DCGM_HOSTENGINE", ""));
+	snprintf(s->name, sizeof s->name, "%s",
+	         env("JSTSIM_DCGM_NAME", "NVIDIA H100 80GB HBM3 (sim)"));
 	const char *mode = env("JSTSIM_DCGM_MODE", "normal");
 	if (!strcmp(mode, "nocounter"))
 		s->nocounter = 1;

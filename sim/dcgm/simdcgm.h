@@ -48,6 +48,7 @@ struct sim_dcgm {
 	int64_t disconnect_ns; /* a remote connection is lost at this trace time; INT64_MAX */
 	int64_t pid_watch_ns;  /* dcgmWatchPidFields' instant; INT64_MAX: not watched */
 	char hostengine[256];  /* the address nv-hostengine listens on, "" = none */
+	char name[96];         /* every GPU's DCGM_FI_DEV_NAME */
 	int remote;            /* connected rather than embedded */
 	int engine;            /* a host engine is started or connected */
 	struct sim_trace *trace;

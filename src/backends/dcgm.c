@@ -32,9 +32,10 @@ static const unsigned short watched[] = {
     DCGM_FI_DEV_SM_CLOCK,
     DCGM_FI_DEV_ENFORCED_POWER_LIMIT,
     DCGM_FI_DEV_UUID,
+    DCGM_FI_DEV_NAME,
 };
-enum { F_ENERGY, F_POWER, F_INSTANT, F_TEMP, F_UTIL, F_CLOCK, F_LIMIT, F_UUID, F_COUNT };
-/* Fields a read with telemetry asks for (the UUID only at probe). */
+enum { F_ENERGY, F_POWER, F_INSTANT, F_TEMP, F_UTIL, F_CLOCK, F_LIMIT, F_UUID, F_NAME, F_COUNT };
+/* Fields a read with telemetry asks for (the UUID and name only at probe). */
 #define F_READ (F_UUID)
 
 struct dcgm_gpu {
@@ -53,6 +54,7 @@ struct dcgm_state {
 	long long update_us;
 	unsigned edge_fields; /* what a window edge reads: energy, and power if a GPU lacks it */
 	int pid_stats;        /* dcgmWatchPidFields succeeded */
+	char model[DCGM_MAX_STR_LENGTH]; /* the GPUs' model, "" when unknown, "*" when several */
 	char pid_stats_why[JST_NOTE_MAX];
 	size_t ngpus;
 	struct dcgm_gpu gpus[DCGM_MAX_NUM_DEVICES];
@@ -283,6 +285,14 @@ static int probe_gpus(struct dcgm_state *s, char *reason, size_t len)
 		int power = !isnan(number_of(value_of(s, nvalues, g, DCGM_FI_DEV_POWER_USAGE)));
 		if (!gpu.counter && !power)
 			continue; /* a selection that names it then says so */
+		const dcgmFieldValue_v2 *name = value_of(s, nvalues, g, DCGM_FI_DEV_NAME);
+		if (name && name->status == DCGM_ST_OK && name->fieldType == DCGM_FT_STRING &&
+		    strcmp(s->model, "*") != 0) {
+			if (!s->model[0])
+				snprintf(s->model, sizeof s->model, "%.255s", name->value.str);
+			else if (strncmp(s->model, name->value.str, sizeof s->model - 1) != 0)
+				snprintf(s->model, sizeof s->model, "*");
+		}
 		s->gpus[keep] = gpu;
 		s->entities[keep] = s->entities[g];
 		declare(s, keep, u->value.str,
@@ -416,8 +426,13 @@ static int dcgm_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		return rc;
 	}
 	pid_stats_start(s, ctx);
+	/* Available, the reason is a remark: the GPUs, their model, the engine. */
 	const char *address = jst_backend_option(ctx, "dcgm.address", "");
-	snprintf(reason, len, "%zu GPU%s through %s", s->ngpus, s->ngpus == 1 ? "" : "s",
+	char model[DCGM_MAX_STR_LENGTH + 4] = "";
+	if (s->model[0])
+		snprintf(model, sizeof model, ", %s,",
+		         strcmp(s->model, "*") != 0 ? s->model : "several models");
+	snprintf(reason, len, "%zu GPU%s%s through %s", s->ngpus, s->ngpus == 1 ? "" : "s", model,
 	         *address && strcmp(address, "embedded") != 0 ? address
 	                                                      : "an embedded host engine");
 	*state = s;

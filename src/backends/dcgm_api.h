@@ -70,6 +70,7 @@ typedef unsigned int dcgm_field_eid_t;
 #define DCGM_FP64_IS_BLANK(v) ((v) >= DCGM_FP64_BLANK)
 
 /* Field ids (dcgm_fields.h; newer headers rename some, the numbers stay). */
+#define DCGM_FI_DEV_NAME 50                      /* string */
 #define DCGM_FI_DEV_UUID 54                      /* string */
 #define DCGM_FI_DEV_SM_CLOCK 100                 /* int64 MHz */
 #define DCGM_FI_DEV_GPU_TEMP 150                 /* int64 °C */

@@ -100,7 +100,8 @@ class DcgmWinsTest(DcgmCase):
         text = unwrap_list(proc.stdout)
         line = [ln for ln in text.splitlines() if ln.strip().startswith("dcgm")][0]
         self.assertIn("available", line)
-        self.assertIn("8 GPUs through an embedded host engine", line)
+        self.assertIn("8 GPUs, NVIDIA H100 80GB HBM3 (sim), through an embedded host engine",
+                      line)
 
 
 class DcgmFaultsTest(DcgmCase):

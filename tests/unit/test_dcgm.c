@@ -354,7 +354,8 @@ static void host_engine_address(void **st)
 	setenv("JSTSIM_DCGM_HOSTENGINE", "127.0.0.1:5555", 1);
 	setenv("JSTSIM_DCGM_DISCONNECT", "0.05", 1);
 	s = probe_ok(&ctx);
-	assert_non_null(strstr(reason, "2 GPUs through 127.0.0.1:5555"));
+	assert_non_null(
+	    strstr(reason, "2 GPUs, NVIDIA H100 80GB HBM3 (sim), through 127.0.0.1:5555"));
 	sleep_ms(60);
 	struct jst_raw raw[2];
 	jst_raw_clear(&raw[0]);
