@@ -41,6 +41,7 @@ struct jst_backend_ctx {
 	/* A backend probed before this one was refused access (EACCES/EPERM):
 	 * the daemon backend serves such a user through joulestatd. */
 	int direct_denied;
+	double period_s;    /* the sampler's configured period; 0 when not known */
 };
 
 /* One domain as a backend declares it. */
@@ -123,6 +124,7 @@ const struct jst_backend_ops *jst_registry_get(size_t index);
 
 /* Backends (one extern per file in src/backends/). */
 extern const struct jst_backend_ops jst_backend_ptd;
+extern const struct jst_backend_ops jst_backend_dcgm;
 extern const struct jst_backend_ops jst_backend_nvml;
 extern const struct jst_backend_ops jst_backend_rapl;
 extern const struct jst_backend_ops jst_backend_rapl_perf;

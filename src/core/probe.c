@@ -81,6 +81,7 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	    .gpus = rc->gpus_set ? rc->gpus : NULL,
 	    .gpus_from_env = rc->gpus_set == JST_GPUS_FROM_ENV,
 	    .cross_validate = rc->cross_validate,
+	    .period_s = rc->period_s,
 	};
 	refusal[0] = 0;
 	if (rc->backends_set && !names_known(rc->backends, ops, nops))

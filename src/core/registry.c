@@ -6,6 +6,7 @@
 
 static const struct jst_backend_ops *const registry[] = {
     &jst_backend_ptd,       /* node power from an analyser through SPEC PTDaemon */
+    &jst_backend_dcgm,      /* NVIDIA GPUs through DCGM: ahead of NVML for the same GPU */
     &jst_backend_nvml,      /* GPU counters */
     &jst_backend_amdsmi,    /* AMD GPU counters */
     &jst_backend_rapl,      /* RAPL: powercap first, then the same counters other ways */

@@ -312,6 +312,7 @@ class EmptyMachine:
         env["JOULESTAT_NVML_LIBRARY"] = os.path.join(self.dir, "no-libnvidia-ml.so.1")
         # meson's LD_LIBRARY_PATH reaches sim/amdsmi's libamd_smi.so: name none.
         env["JOULESTAT_AMDSMI_LIBRARY"] = os.path.join(self.dir, "no-libamd_smi.so")
+        env["JOULESTAT_DCGM_LIBRARY"] = os.path.join(self.dir, "no-libdcgm.so.4")
         env.update(extra)
         return env
 

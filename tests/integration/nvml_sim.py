@@ -77,6 +77,8 @@ class NvmlSim:
         # simulator that meson's LD_LIBRARY_PATH would let a plain dlopen find.
         env["JOULESTAT_SYSFS_ROOT"] = self.dir
         env["JOULESTAT_AMDSMI_LIBRARY"] = os.path.join(self.dir, "no-libamd_smi.so")
+        # A DCGM on the machine (or sim/dcgm) would take these GPUs' place.
+        env["JOULESTAT_DCGM_LIBRARY"] = os.path.join(self.dir, "no-libdcgm.so.4")
         env["JOULESTAT_DEVFS_ROOT"] = self.dir
         if cuda_visible is not None:
             env["CUDA_VISIBLE_DEVICES"] = cuda_visible

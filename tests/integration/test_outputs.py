@@ -322,7 +322,8 @@ class ListLayoutTest(OutputCase):
             proc = run_joulestat(["list", "--gpus", "0,1,3"], env=sim.env())
             listing = run_joulestat(["list", "--json"], env=sim.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        nvml = [ln for ln in unwrap_list(proc.stdout).splitlines() if "nvml" in ln][0]
+        nvml = [ln for ln in unwrap_list(proc.stdout).splitlines()
+                if ln.split()[:1] == ["nvml"]][0]
         self.assertIn("gpu0-1, gpu3: NVIDIA A100-SXM4-80GB", " ".join(nvml.split()))
         backends = {b["name"]: b for b in json.loads(listing.stdout)["backends"]}
         self.assertEqual(backends["nvml"]["reason"], "gpu0-3: NVIDIA A100-SXM4-80GB")

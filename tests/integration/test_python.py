@@ -210,7 +210,7 @@ class ErrorTest(SimCase):
     def test_wrong_types_and_values_name_the_argument(self):
         cases = [
             (dict(backends="foo"), ValueError, r"backends: unknown backend 'foo' "
-                                               r"\(known: ptd, nvml, amdsmi, rapl"),
+                                               r"\(known: ptd, dcgm, nvml, amdsmi, rapl"),
             (dict(backends=["nvml", 3]), TypeError, r"backends: an entry is int"),
             (dict(backends=[]), ValueError, r"backends: \[\] has an empty entry"),
             (dict(period_ms=-1), ValueError, r"period_ms: -1 is out of range; accepted: 0"),

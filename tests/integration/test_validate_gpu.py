@@ -18,6 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, REPO, binary  # noqa: E402
 from nvml_sim import NvmlSim, gpu_uuid  # noqa: E402
+from dcgm_sim import DcgmSim  # noqa: E402
 
 SCRIPT = os.path.join(REPO, "scripts", "validate-gpu")
 FAKE_SMI = os.path.join(HERE, "fake_nvidia_smi.py")
@@ -135,6 +136,30 @@ class ValidateGpuTest(unittest.TestCase):
         for c in calls:
             for a in c:
                 self.assertRegex(a, READ_ONLY, c)
+
+    def test_dcgm_row_beside_nvml(self):
+        """Where joulestat can use DCGM (sim/dcgm simulating the same GPU), a second
+        row holds DCGM's energy field over the same window."""
+        with DcgmSim(gpus=1, trace="const:300", nvml=True) as sim:
+            sim.vars["JSTSIM_NVML_COUNTER_TICK_MS"] = "10"
+            proc = self.run_script("--load", "sleep 1", "--load-desc", "sleep 1 s (sim)",
+                                   env=self.env(sim))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        header, rule, rows = parse_table(proc.stdout)
+        self.assertEqual(header, COLUMNS)
+        self.assertEqual(len(rows), 2, proc.stdout)
+        nvml, dcgm = (dict(zip(COLUMNS, split_row(r))) for r in rows)
+        self.assertEqual(nvml["GPU"], "NVIDIA H100 80GB HBM3 (sim)")
+        self.assertEqual(dcgm["GPU"], "NVIDIA H100 80GB HBM3 (sim) (DCGM)")
+        self.assertEqual(dcgm["s"], nvml["s"])  # one run, one window
+        expected = 300 * float(dcgm["s"])
+        self.assert_close(dcgm["J counter"], expected, 0.03, "DCGM energy")
+        self.assert_close(nvml["J counter"], expected, 0.03, "NVML counter")
+        self.assertIsNone(dcgm["J instant"])
+        self.assertIsNone(dcgm["J average"])
+        self.assertEqual(dcgm["J nvidia-smi energy"], nvml["J nvidia-smi energy"])
+        self.assertLess(float(dcgm["disagreement %"]), 3)
+        self.assertIn("(DCGM) rows", proc.stdout)
 
     def test_time_mapping(self):
         """A step in power inside the window, in the simulator and in nvidia-smi:

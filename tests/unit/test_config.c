@@ -73,7 +73,7 @@ static void bad_values_name_what_is_accepted(void **st)
 	    {"cross_validate", "maybe", "cross_validate: want 0 or 1"},
 	    {"estimate", "2", "estimate: want 0 or 1"},
 	    {"backends", "nvml,foo",
-	     "unknown backend 'foo' (known: ptd, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, "
+	     "unknown backend 'foo' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, "
 	     "hwmon, apple, jetson, estimate)"},
 	    {"backends", ",", "backends: want backend names"},
 	    {"gpus", "0,,x", "gpus: want GPU indices or UUIDs"},
@@ -226,7 +226,7 @@ static void open_checks_the_fields_too(void **st)
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
 	assert_non_null(strstr(jst_config_error(&cfg),
-	                       "backends: unknown backend 'nope' (known: ptd, nvml, amdsmi, rapl, "
+	                       "backends: unknown backend 'nope' (known: ptd, dcgm, nvml, amdsmi, rapl, "
 	                       "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"));
 	cfg.backends = NULL;
 	cfg.gpus = "0,,";
