@@ -145,5 +145,7 @@ int jst_cmd_list(int argc, char **argv);
 int jst_cmd_run(int argc, char **argv);
 int jst_cmd_burn(int argc, char **argv);
 int jst_cmd_validate(int argc, char **argv);
+int jst_cmd_serve(int argc, char **argv); /* cmd_serve.c: the Prometheus exporter */
+int jst_cmd_top(int argc, char **argv);   /* cmd_top.c: the live ncurses view */
 
 #endif

@@ -13,6 +13,8 @@ static const struct {
     {"run", jst_cmd_run, 1},
     {"validate", jst_cmd_validate, 1},
     {"burn", jst_cmd_burn, 0},
+    {"serve", jst_cmd_serve, 1},
+    {"top", jst_cmd_top, 1},
 };
 
 static int help(int argc, char **argv)
