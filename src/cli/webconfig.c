@@ -167,14 +167,22 @@ int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig 
 		/* key: value (a key may be quoted, as a user name may need) */
 		char *key = s, *colon;
 		if (*s == '"' || *s == '\'') {
-			char *end = strchr(s + 1, *s);
-			colon = end ? end + 1 : NULL;
+			char *end = s + 1;
+			for (; *end; end++) {
+				if (*s == '\'' && end[0] == '\'' && end[1] == '\'')
+					end++; /* '' is a quote inside '...' */
+				else if (*s == '"' && end[0] == '\\' && end[1])
+					end++;
+				else if (*end == *s)
+					break;
+			}
+			colon = *end ? end + 1 : NULL;
 			if (!colon || *colon != ':') {
 				rc = fail(c, line, "expected \"key\": value");
 				break;
 			}
-			*end = '\0';
-			key = s + 1;
+			*colon = '\0';
+			key = scalar(s);
 		} else {
 			colon = strstr(s, ": ");
 			if (!colon && n && p[n - 1] == ':')
@@ -224,7 +232,12 @@ int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig 
 			rc = fail(c, line, "only two levels of mapping are understood here");
 			break;
 		}
-		if (section == TLS)
+		if (!*val)
+			rc = fail(c, line,
+			          "%s: no value (only two levels of mapping are understood "
+			          "here)",
+			          key);
+		else if (section == TLS)
 			rc = tls_key(c, line, dir, key, val);
 		else if (section == USERS)
 			rc = user_key(c, line, key, val);
