@@ -71,6 +71,13 @@ int jst_cmd_serve(int argc, char **argv)
 		jst_cli_error("serve: --web-config %s", wc.error);
 		return JST_EXIT_USAGE;
 	}
+	/* What can be checked before the meter opens (which takes a second or
+	 * two while counters' refreshes are measured) is checked first. */
+	if (jst_http_check(host, port, &wc, msg, sizeof msg)) {
+		jst_cli_error("serve: %s", msg);
+		jst_webconfig_free(&wc);
+		return JST_EXIT_USAGE;
+	}
 
 	/* The signals that stop the server are taken by this thread alone, in
 	 * sigwait: the sampler and the server's thread start with them blocked. */
@@ -84,6 +91,7 @@ int jst_cmd_serve(int argc, char **argv)
 	jst_meter *m = NULL;
 	struct jst_live *live = NULL;
 	struct jst_http *http = NULL;
+	jst_cli_live_options(&o.common);
 	rc = jst_cli_meter_open("serve", &o.common, &m);
 	if (rc)
 		goto out;

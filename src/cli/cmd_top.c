@@ -136,6 +136,7 @@ int jst_cmd_top(int argc, char **argv)
 	/* Energy is counted from the meter's opening: the clock shown starts there. */
 	double since = now_s();
 	jst_meter *m = NULL;
+	jst_cli_live_options(&o.common);
 	rc = jst_cli_meter_open("top", &o.common, &m);
 	if (rc)
 		return rc;

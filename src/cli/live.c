@@ -1,5 +1,6 @@
 /* Snapshots of the meter's sampler for serve and top (live.h). */
 #include "live.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,6 +30,16 @@ static int64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void jst_cli_live_options(struct jst_cli_common *c)
+{
+	if (c->noptions >= JST_CLI_OPTIONS_MAX)
+		return;
+	/* First, so that any --option given comes after it and wins. */
+	memmove(&c->options[1], &c->options[0], c->noptions * sizeof c->options[0]);
+	c->options[0] = "series_capacity=16";
+	c->noptions++;
 }
 
 int jst_live_open(jst_meter *m, struct jst_live **out)

@@ -9,6 +9,12 @@
 #include <joulestat.h>
 
 struct jst_live;
+struct jst_cli_common;
+
+/* The meter settings a live view wants before the command line's own: a
+ * series of a few samples per domain (it shows only the latest), where the
+ * default keeps 4096. A --option series_capacity=N given still wins. */
+void jst_cli_live_options(struct jst_cli_common *c);
 
 /* Take the meter's domains and backends (the meter must outlive it). 0 or -ENOMEM. */
 int jst_live_open(jst_meter *m, struct jst_live **out);

@@ -205,6 +205,28 @@ static char *slurp(const char *path, char *msg, size_t msglen)
 	return buf;
 }
 
+int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
+                   size_t msglen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%u", port);
+	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+	if (g) {
+		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
+		return -EINVAL;
+	}
+	freeaddrinfo(ai);
+	const char *files[] = {wc ? wc->cert_file : NULL, wc ? wc->key_file : NULL};
+	for (size_t i = 0; i < 2; i++) {
+		char *text = files[i] ? slurp(files[i], msg, msglen) : NULL;
+		if (files[i] && !text)
+			return -EINVAL;
+		free(text);
+	}
+	return 0;
+}
+
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
