@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PowercapSim, binary  # noqa: E402
+from common import REPO, PowercapSim, binary  # noqa: E402
 from nvml_sim import NvmlSim  # noqa: E402
 from serve_helpers import Exporter, combined_env, parse, series  # noqa: E402
 
@@ -159,6 +159,24 @@ class ServeTest(unittest.TestCase):
                            text=True, timeout=30)
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot listen on 127.0.0.1:%d" % ex.port, p.stderr)
+
+
+class ContribTest(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "no systemd-analyze")
+    def test_systemd_unit(self):
+        # The unit as shipped, with ExecStart pointed at this build: systemd
+        # finds nothing to say about it (unknown keys and bad values are warnings).
+        with open(os.path.join(REPO, "contrib", "joulestat.service")) as f:
+            unit = f.read()
+        self.assertIn("ExecStart=/usr/local/bin/joulestat serve --listen 127.0.0.1:9977\n", unit)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "joulestat.service")
+            with open(path, "w") as f:
+                f.write(unit.replace("/usr/local/bin/joulestat", os.path.abspath(
+                    binary("JOULESTAT"))))
+            p = subprocess.run(["systemd-analyze", "verify", "--man=no", path],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ""))
 
 
 @unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")

@@ -6,6 +6,7 @@ within each domain's accuracy class; so are the per-kind and cluster sums the
 docs give (docs/serve.md)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PowercapSim  # noqa: E402
+from common import REPO, PowercapSim  # noqa: E402
 from nvml_sim import NvmlSim  # noqa: E402
 from serve_helpers import Exporter, combined_env, free_port  # noqa: E402
 
@@ -119,6 +120,30 @@ class PrometheusScrapeTest(unittest.TestCase):
                            '{counted="1"}[%ds]))' % RANGE_S, self.at_wall)
         self.assertEqual(len(total), 1)
         self.total = float(total[0]["value"][1])
+        self._docs_queries(base)
+
+    def _docs_queries(self, base):
+        # Every PromQL block of docs/serve.md and every query of the Grafana
+        # dashboard is valid PromQL and evaluates here; those without an @ in
+        # the past find series.
+        with open(os.path.join(REPO, "docs", "serve.md")) as f:
+            blocks = re.findall(r"```promql\n(.*?)```", f.read(), re.S)
+        self.assertGreaterEqual(len(blocks), 8)
+        for q in blocks:
+            got = prom_query(base, q.strip(), self.at_wall)
+            if "@" not in q and "== 0" not in q:
+                self.assertTrue(got, "docs/serve.md: no result for " + q)
+        with open(os.path.join(REPO, "contrib", "grafana-joulestat.json")) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 10)
+        for e in exprs:
+            q = (e.replace("$__rate_interval", "4s").replace("$__range", "%ds" % RANGE_S)
+                 .replace("$job", ".*").replace("$instance", ".*"))
+            got = prom_query(base, q, self.at_wall)
+            self.assertTrue(got, "contrib/grafana-joulestat.json: no result for " + e)
+        for v in dash["templating"]["list"][1:]:
+            self.assertIn("joulestat_up", v["definition"])
 
     def _against_truth(self, nvml, pc):
         end_ns = int(self.at_mono * 1e9)
