@@ -169,9 +169,10 @@ int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig 
 		if (*s == '"' || *s == '\'') {
 			char *end = s + 1;
 			for (; *end; end++) {
-				if (*s == '\'' && end[0] == '\'' && end[1] == '\'')
-					end++; /* '' is a quote inside '...' */
-				else if (*s == '"' && end[0] == '\\' && end[1])
+				/* '' is a quote inside '...'; \ escapes inside "..." */
+				int escaped = *s == '\'' ? end[0] == '\'' && end[1] == '\''
+				                         : end[0] == '\\' && end[1];
+				if (escaped)
 					end++;
 				else if (*end == *s)
 					break;
@@ -203,7 +204,8 @@ int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig 
 			break;
 		}
 		if (indent == 0) {
-			if (*val && strcmp(val, "{}") && strcmp(val, "null") && strcmp(val, "~")) {
+			if (*val && strcmp(val, "{}") != 0 && strcmp(val, "null") != 0 &&
+			    strcmp(val, "~") != 0) {
 				rc =
 				    fail(c, line, "%s: expected a mapping on the lines below", key);
 				break;
