@@ -149,6 +149,8 @@ int jst_cmd_top(int argc, char **argv)
 		return JST_EXIT_FAIL;
 	}
 	struct sigaction sa = {.sa_handler = on_stop};
+	/* Ctrl-C too: the terminal is given back (endwin) before exiting. */
+	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	setlocale(LC_ALL, "");
@@ -171,7 +173,10 @@ int jst_cmd_top(int argc, char **argv)
 			if (o.iterations && shown >= o.iterations)
 				break;
 		}
-		timeout((int)((next - now_s()) * 1e3) + 1);
+		/* Wait for a key until the next refresh; never a negative timeout,
+		 * which would wait for a key for ever. */
+		double wait_ms = (next - now_s()) * 1e3;
+		timeout(wait_ms > 0 ? (int)wait_ms + 1 : 0);
 		int ch = getch();
 		if (ch == 'q' || ch == 'Q')
 			break;

@@ -112,6 +112,26 @@ class TopTest(unittest.TestCase):
             self.tmux("send-keys", "-t", "top", "q")
             self.wait_screen(lambda s: "top-exited-0" in s, "top to quit on q")
 
+    def test_ctrl_c_and_iterations(self):
+        # Ctrl-C quits as q does, the terminal given back; -n 3 quits by itself.
+        with NvmlSim(gpus=1, trace="const:300") as nvml:
+            env = nvml.env()
+            for keys, args in ((["C-c"], []), ([], ["-n", "3"])):
+                cmd = " ".join(shlex.quote(a) for a in [binary("JOULESTAT"), "top", "-I", "100",
+                                                        "--no-estimate"] + args)
+                self.tmux("new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
+                          "-e", "JOULESTAT_NVML_LIBRARY=" + env["JOULESTAT_NVML_LIBRARY"],
+                          "-e", "JOULESTAT_SYSFS_ROOT=" + nvml.dir,
+                          "-e", "JOULESTAT_AMDSMI_LIBRARY=/nonexistent",
+                          # The shell outlives the Ctrl-C sent to the pane's foreground.
+                          "sh -c 'trap : INT; %s; echo top-exited-$?; sleep 60'" % cmd)
+                if keys:
+                    self.wait_screen(lambda s: "gpu0" in s, "the table")
+                    self.tmux("send-keys", "-t", "top", *keys)
+                s = self.wait_screen(lambda s: "top-exited-0" in s, "top to end")
+                self.assertNotIn("DOMAIN", s)  # the screen was restored (endwin)
+                self.tmux("kill-session", "-t", "top")
+
     def test_needs_a_terminal(self):
         with NvmlSim(gpus=1) as nvml:
             p = subprocess.run([binary("JOULESTAT"), "top"], env=nvml.env(),
