@@ -7,6 +7,7 @@
 #include "serve_http.h"
 #include "webconfig.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +74,11 @@ int jst_cmd_serve(int argc, char **argv)
 	}
 	/* What can be checked before the meter opens (which takes a second or
 	 * two while counters' refreshes are measured) is checked first. */
-	if (jst_http_check(host, port, &wc, msg, sizeof msg)) {
+	rc = jst_http_check(host, port, &wc, msg, sizeof msg);
+	if (rc) {
 		jst_cli_error("serve: %s", msg);
 		jst_webconfig_free(&wc);
-		return JST_EXIT_USAGE;
+		return rc == -EADDRINUSE ? JST_EXIT_FAIL : JST_EXIT_USAGE;
 	}
 
 	/* The signals that stop the server are taken by this thread alone, in

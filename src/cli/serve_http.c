@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct jst_http {
 	struct MHD_Daemon *d;
@@ -85,8 +86,11 @@ static int authorised(struct jst_http *h, struct MHD_Connection *c)
 			ok = 1;
 			break;
 		}
+		/* crypt_rn: it fails with NULL rather than a "*" hash, and sanitizer
+		 * runtimes that wrap crypt_r (not always soundly) leave it alone. */
 		struct crypt_data *cd = calloc(1, sizeof *cd);
-		const char *hash = cd ? crypt_r(pass, h->wc->users[i].hash, cd) : NULL;
+		const char *hash =
+		    cd ? crypt_rn(pass, h->wc->users[i].hash, cd, (int)sizeof *cd) : NULL;
 		ok = hash && hash[0] != '*' && same(hash, h->wc->users[i].hash);
 		free(cd);
 		if (ok) {
@@ -216,7 +220,21 @@ int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *
 		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
 		return -EINVAL;
 	}
+	/* A port already taken is said now rather than after the meter opens
+	 * (libmicrohttpd binds with SO_REUSEADDR too, so this asks the same). */
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, busy = 0;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		busy = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+		close(fd);
+	}
 	freeaddrinfo(ai);
+	if (busy) {
+		snprintf(msg, msglen, "cannot listen on %s:%u: the port is in use",
+		         *host ? host : "*", port);
+		return -EADDRINUSE;
+	}
 	const char *files[] = {wc ? wc->cert_file : NULL, wc ? wc->key_file : NULL};
 	for (size_t i = 0; i < 2; i++) {
 		char *text = files[i] ? slurp(files[i], msg, msglen) : NULL;

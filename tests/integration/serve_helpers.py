@@ -1,7 +1,6 @@
 """`joulestat serve` for the integration tests: start it against sim/ (the
 NVML simulator and the powercap simulator), find its port, scrape it, parse
 the exposition, stop it."""
-import os
 import re
 import select
 import signal
