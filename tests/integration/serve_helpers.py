@@ -31,17 +31,17 @@ def combined_env(nvml, powercap, **extra):
 
 
 class Exporter:
-    """`joulestat serve --listen 127.0.0.1:0 ARGS` as a context manager; .url is its /metrics."""
+    """`joulestat serve --listen LISTEN ARGS` as a context manager; .url is its /metrics."""
 
-    def __init__(self, env, *args, scheme="http"):
+    def __init__(self, env, *args, listen="127.0.0.1:0"):
         self.env = env
         self.args = list(args)
-        self.scheme = scheme
+        self.listen = listen
         self.proc = None
         self.stderr = ""
 
     def __enter__(self):
-        self.proc = subprocess.Popen([binary("JOULESTAT"), "serve", "--listen", "127.0.0.1:0"]
+        self.proc = subprocess.Popen([binary("JOULESTAT"), "serve", "--listen", self.listen]
                                      + self.args, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20

@@ -151,6 +151,21 @@ class ServeTest(unittest.TestCase):
                 urllib.request.urlopen(req, timeout=10)
             self.assertEqual(e.exception.code, code)
 
+    def test_ipv6_and_cross_validation(self):
+        # Every method of each GPU as its own series (source tells them
+        # apart; only the counter is counted), served on IPv6's loopback.
+        with Exporter(self.env, "--cross-validate", listen="[::1]:0") as ex:
+            self.assertTrue(ex.url.startswith("http://[::1]:"), ex.url)
+            s = parse(ex.scrape()[2])  # parse() refuses a duplicate series
+            gpu0 = {dict(k[1])["source"]: dict(k[1])["counted"] for k in s
+                    if k[0] == "joulestat_energy_joules_total" and
+                    dict(k[1])["domain"] == "gpu0"}
+            self.assertEqual(gpu0, {"energy-counter": "1", "instant-power": "0",
+                                    "average-power": "0"})
+            req = urllib.request.Request(ex.url, method="HEAD")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual((r.status, r.read()), (200, b""))
+
     def test_bad_options(self):
         for args, want in ((["--listen", "9100"], "expected HOST:PORT"),
                            (["--listen", "::1:9100"], "brackets"),
