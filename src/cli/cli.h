@@ -155,5 +155,7 @@ int jst_cmd_history(int argc, char **argv);
 int jst_cmd_show(int argc, char **argv);
 int jst_cmd_compare(int argc, char **argv);
 int jst_cmd_export(int argc, char **argv);
+int jst_cmd_serve(int argc, char **argv); /* cmd_serve.c: the Prometheus exporter */
+int jst_cmd_top(int argc, char **argv);   /* cmd_top.c: the live ncurses view */
 
 #endif

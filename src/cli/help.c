@@ -20,6 +20,8 @@ static const char overview[] =
     "  show ID    one recorded run, in full\n"
     "  compare A B  whether run B used less energy than run A, and how surely\n"
     "  export     the recorded runs as CSV or JSON\n"
+    "  serve      a Prometheus exporter: /metrics from the sampler\n"
+    "  top        a live view of every domain in the terminal\n"
     "  help CMD   the options of one command\n"
     "\n"
     "  --version  print the version;  --help  print this\n"
@@ -138,6 +140,32 @@ static const char burn_help[] =
     "Busy floating-point arithmetic on N threads (default: every CPU) for S seconds\n"
     "(default 2): a known load to measure, as in  joulestat run -- joulestat burn\n";
 
+static const char serve_help[] =
+    "usage: joulestat serve [OPTIONS]\n"
+    "\n"
+    "Serve the meter's figures to Prometheus at /metrics (the text format, or\n"
+    "OpenMetrics when the Accept header asks): energy since start per domain as a\n"
+    "counter, power, accuracy, temperature, utilisation, clock, power limit, and\n"
+    "joulestat_up per backend. Values come from the sampler (--period); a scrape\n"
+    "reads no device. Runs until SIGINT or SIGTERM. See docs/serve.md.\n"
+    "\n"
+    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:9977; [::1]:9977;\n"
+    "                    :9977 for every address; port 0 takes a free one)\n"
+    "  --web-config FILE Prometheus web-config file: tls_server_config (cert_file,\n"
+    "                    key_file, min_version, max_version) and basic_auth_users\n"
+    "                    (bcrypt hashes); also --web.config.file\n";
+
+static const char top_help[] =
+    "usage: joulestat top [OPTIONS]\n"
+    "\n"
+    "A live view of every domain in the terminal: power, energy since start,\n"
+    "accuracy, temperature, utilisation, clock, and the total. Keys: q quits;\n"
+    "p, e, n sort by power, energy or name.\n"
+    "\n"
+    "  -I, --interval MS refresh every MS milliseconds (default 1000, at least 50)\n"
+    "  --sort KEY        power (default), energy or name\n"
+    "  -n, --iterations N  quit after N refreshes\n";
+
 int jst_cli_help(FILE *f, const char *cmd)
 {
 	if (!cmd) {
@@ -160,6 +188,10 @@ int jst_cli_help(FILE *f, const char *cmd)
 		fputs(compare_help, f);
 	} else if (!strcmp(cmd, "export")) {
 		fputs(export_help, f);
+	} else if (!strcmp(cmd, "serve")) {
+		fprintf(f, "%s%s", serve_help, common);
+	} else if (!strcmp(cmd, "top")) {
+		fprintf(f, "%s%s", top_help, common);
 	} else if (!strcmp(cmd, "help")) {
 		fputs("usage: joulestat help [COMMAND]\n", f);
 	} else {

@@ -19,6 +19,8 @@ static const struct {
     {"show", jst_cmd_show, 0},
     {"compare", jst_cmd_compare, 0},
     {"export", jst_cmd_export, 0},
+    {"serve", jst_cmd_serve, 1},
+    {"top", jst_cmd_top, 1},
 };
 
 static int help(int argc, char **argv)

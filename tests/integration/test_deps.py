@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO  # noqa: E402
 
 PRESENT = ["meson", "ninja", "pkg-config", "cc", "python3", "setcap", "nm", "readelf",
-           "chromium", "sqlite3"]
+           "chromium", "sqlite3",
+           "prometheus", "openssl", "tmux"]  # serve and top's tests
 
 
 class DepsTest(unittest.TestCase):

@@ -1,0 +1,334 @@
+/* joulestat serve's HTTP server on libmicrohttpd (serve_http.h). One internal
+ * polling thread answers every connection, so a snapshot is taken by one
+ * thread at a time and a scrape costs a copy of the sampler's latest samples
+ * and the formatting: no device is read. */
+#include "serve_http.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct jst_http {
+	struct MHD_Daemon *d;
+	struct jst_live *live;
+	const struct jst_webconfig *wc;
+	char *cert, *key;
+	char priorities[128];
+	/* Per user, the last password that matched its hash: bcrypt is meant to
+	 * be slow (tens of ms), too slow to run on every scrape, so a password
+	 * verified once is then compared in constant time. */
+	char *verified[JST_WEBCONFIG_USERS_MAX];
+	double scrapes;
+	unsigned port;
+};
+
+int jst_http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *msg,
+                          size_t msglen)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon) {
+		snprintf(msg, msglen, "--listen %s: expected HOST:PORT", listen);
+		return -EINVAL;
+	}
+	const char *h = listen;
+	size_t n = (size_t)(colon - listen);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	} else if (memchr(h, ':', n)) {
+		snprintf(msg, msglen, "--listen %s: an IPv6 address goes in brackets: [::1]:9100",
+		         listen);
+		return -EINVAL;
+	}
+	if (n >= hostlen) {
+		snprintf(msg, msglen, "--listen %s: host name too long", listen);
+		return -EINVAL;
+	}
+	memcpy(host, h, n);
+	host[n] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || p > 65535 || colon[1] == '-' || colon[1] == '+') {
+		snprintf(msg, msglen, "--listen %s: the port must be 0 to 65535", listen);
+		return -EINVAL;
+	}
+	*port = (unsigned)p;
+	return 0;
+}
+
+static int same(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char d = na != nb;
+	for (size_t i = 0; i < na; i++)
+		d |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+	return d == 0;
+}
+
+static int authorised(struct jst_http *h, struct MHD_Connection *c)
+{
+	if (!h->wc || h->wc->nusers == 0)
+		return 1;
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	int ok = 0;
+	for (size_t i = 0; user && pass && i < h->wc->nusers; i++) {
+		if (strcmp(h->wc->users[i].user, user) != 0)
+			continue;
+		if (h->verified[i] && same(h->verified[i], pass)) {
+			ok = 1;
+			break;
+		}
+		/* crypt_rn: it fails with NULL rather than a "*" hash, and sanitizer
+		 * runtimes that wrap crypt_r (not always soundly) leave it alone. */
+		struct crypt_data *cd = calloc(1, sizeof *cd);
+		const char *hash =
+		    cd ? crypt_rn(pass, h->wc->users[i].hash, cd, (int)sizeof *cd) : NULL;
+		ok = hash && hash[0] != '*' && same(hash, h->wc->users[i].hash);
+		free(cd);
+		if (ok) {
+			free(h->verified[i]);
+			h->verified[i] = strdup(pass);
+		}
+		break;
+	}
+	if (pass)
+		MHD_free(pass);
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             char *body, size_t len)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result q = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return q;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *s)
+{
+	char *b = strdup(s);
+	return b ? reply(c, status, "text/plain; charset=utf-8", b, strlen(b)) : MHD_NO;
+}
+
+static const char index_page[] =
+    "<html><head><title>joulestat</title></head><body><h1>joulestat</h1>"
+    "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **req)
+{
+	(void)version;
+	(void)upload;
+	struct jst_http *h = cls;
+	/* The first call only announces the request; answer on the second. */
+	if (!*req) {
+		*req = h;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!authorised(h, c)) {
+		char *b = strdup("Unauthorized\n");
+		struct MHD_Response *r =
+		    b ? MHD_create_response_from_buffer_with_free_callback(strlen(b), b, free)
+		      : NULL;
+		if (!r) {
+			free(b);
+			return MHD_NO;
+		}
+		enum MHD_Result q = MHD_queue_basic_auth_fail_response(c, "joulestat", r);
+		MHD_destroy_response(r);
+		return q;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	if (!strcmp(url, "/"))
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", strdup(index_page),
+		             sizeof index_page - 1);
+	if (strcmp(url, "/metrics") != 0)
+		return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	int format = jst_prom_negotiate(accept);
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	if (!f)
+		return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	struct jst_prom_snapshot s = *jst_live_snapshot(h->live);
+	s.scrapes = h->scrapes++;
+	int rc = jst_prom_write(f, &s, format);
+	if (fclose(f) || rc) {
+		free(body);
+		return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot format the metrics\n");
+	}
+	return reply(c, MHD_HTTP_OK, jst_prom_content_type(format), body, len);
+}
+
+static char *slurp(const char *path, char *msg, size_t msglen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, n, m);
+	int bad = ferror(f);
+	fclose(f);
+	if (!m || fclose(m) || bad) {
+		free(buf);
+		snprintf(msg, msglen, "cannot read %s", path);
+		return NULL;
+	}
+	return buf;
+}
+
+int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
+                   size_t msglen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%u", port);
+	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+	if (g) {
+		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
+		return -EINVAL;
+	}
+	/* A port already taken is said now rather than after the meter opens
+	 * (libmicrohttpd binds with SO_REUSEADDR too, so this asks the same). */
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, busy = 0;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		busy = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	if (busy) {
+		snprintf(msg, msglen, "cannot listen on %s:%u: the port is in use",
+		         *host ? host : "*", port);
+		return -EADDRINUSE;
+	}
+	const char *files[] = {wc ? wc->cert_file : NULL, wc ? wc->key_file : NULL};
+	for (size_t i = 0; i < 2; i++) {
+		char *text = files[i] ? slurp(files[i], msg, msglen) : NULL;
+		if (files[i] && !text)
+			return -EINVAL;
+		free(text);
+	}
+	return 0;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("joulestat: serve: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *wc,
+                   struct jst_live *live, struct jst_http **out, char *msg, size_t msglen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%u", port);
+	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+	if (g) {
+		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
+		return -EINVAL;
+	}
+	struct jst_http *h = calloc(1, sizeof *h);
+	if (!h) {
+		freeaddrinfo(ai);
+		return -ENOMEM;
+	}
+	h->live = live;
+	h->wc = wc;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (wc && wc->cert_file) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(msg, msglen, "this libmicrohttpd was built without TLS");
+			freeaddrinfo(ai);
+			free(h);
+			return -ENOTSUP;
+		}
+		h->cert = slurp(wc->cert_file, msg, msglen);
+		h->key = h->cert ? slurp(wc->key_file, msg, msglen) : NULL;
+		if (!h->key) {
+			freeaddrinfo(ai);
+			jst_http_stop(h);
+			return -EINVAL;
+		}
+		flags |= MHD_USE_TLS;
+		jst_webconfig_priorities(wc, h->priorities, sizeof h->priorities);
+	}
+	struct MHD_OptionItem tls[] = {
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, h->priorities},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
+	                        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
+	                        ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_ARRAY,
+	                        h->cert ? tls : none, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		snprintf(msg, msglen, "cannot listen on %s:%u (in use, or not an address here?)",
+		         *host ? host : "*", port);
+		jst_http_stop(h);
+		return -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : port;
+	*out = h;
+	return 0;
+}
+
+unsigned jst_http_port(const struct jst_http *h)
+{
+	return h->port;
+}
+
+void jst_http_stop(struct jst_http *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	for (size_t i = 0; i < JST_WEBCONFIG_USERS_MAX; i++)
+		free(h->verified[i]);
+	free(h->cert);
+	free(h->key);
+	free(h);
+}
