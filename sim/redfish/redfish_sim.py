@@ -11,6 +11,8 @@ ready file, so a test computes the truth of any window with jst-sim-truth.
         [--refresh 1] [--chassis 1] [--schema power|env|both] [--energy]
         [--user U:P] [--stall S+D] [--errors S+D] [--die S] [--garbage S+D]
 
+The faults' times count from the first request (joulestat's probe).
+
 Traces: const:W and steps:W1,W2,...@S (sim/common/trace.h).
 """
 import argparse
@@ -78,13 +80,20 @@ def main():
     args = ap.parse_args()
 
     trace = Trace(args.trace)
+    # The power supplies' rating: above the trace's peak, as on a real node.
+    capacity = round(1.5 * max(trace.levels), -2)
     t0 = time.monotonic_ns()
     stall, errors, garbage = window(args.stall), window(args.errors), window(args.garbage)
     auth = ("Basic " + base64.b64encode(args.user.encode()).decode()) if args.user else None
-    requests = {"n": 0}
+    first = {"t": None}  # the first request: the faults' instant 0
 
     def now():
         return (time.monotonic_ns() - t0) / 1e9
+
+    def since_first():
+        if first["t"] is None:
+            first["t"] = now()
+        return now() - first["t"]
 
     def shown(t):
         """(watts, kWh) on show at t: the last refresh's mean, its energy."""
@@ -123,7 +132,8 @@ def main():
             return d
         if i == 1 and parts[2:] == ["Power"] and args.schema in ("power", "both"):
             return {"@odata.id": me + "/Power",
-                    "PowerControl": [{"MemberId": "0", "PowerConsumedWatts": round(w, 3)}]}
+                    "PowerControl": [{"MemberId": "0", "PowerConsumedWatts": round(w, 3),
+                                      "PowerCapacityWatts": capacity}]}
         if i == 1 and parts[2:] == ["EnvironmentMetrics"] and args.schema in ("env", "both"):
             d = {"@odata.id": me + "/EnvironmentMetrics", "PowerWatts": {"Reading": round(w, 3)}}
             if args.energy:
@@ -145,19 +155,18 @@ def main():
             self.wfile.write(body)
 
         def do_GET(self):
-            t = now()
-            requests["n"] += 1
-            if inside(stall, t):
-                time.sleep(stall[0] + stall[1] - t)
+            t, f = now(), since_first()
+            if inside(stall, f):
+                time.sleep(stall[0] + stall[1] - f)
                 self.close_connection = True
                 return
             if auth and self.headers.get("Authorization") != auth:
                 self.send(401, b'{"error": "unauthorized"}')
                 return
-            if inside(errors, t):
+            if inside(errors, f):
                 self.send(503, b'{"error": "busy"}')
                 return
-            if inside(garbage, t):
+            if inside(garbage, f):
                 self.send(200, b'{"PowerControl": [{"PowerConsumedWatts": 12')
                 return
             d = doc(self.path, t)
@@ -175,7 +184,8 @@ def main():
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if args.die > 0:
         def die():
-            time.sleep(max(0.0, args.die - now()))
+            while first["t"] is None or since_first() < args.die:
+                time.sleep(0.01)
             os._exit(0)
         threading.Thread(target=die, daemon=True).start()
     tmp = args.ready + ".tmp"

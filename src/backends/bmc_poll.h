@@ -31,19 +31,22 @@ struct jst_bmc_poll;
 /* Failed polls in a row after which the BMC is gone: its domains end. */
 #define JST_BMC_GONE_AFTER 3
 
-/* Start polling every interval_s; first holds the answer probe already had
- * (the domains' readings start from it). NULL when out of memory. */
-struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double interval_s, jst_bmc_fetch_fn fetch,
-                                        void *arg, const struct jst_bmc_value *first);
+/* Start polling a BMC that updates every refresh_s; first holds the answer
+ * probe already had, read at first_t_ns (the domains' readings start from
+ * it). NULL when out of memory. */
+struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
+                                        void *arg, const struct jst_bmc_value *first,
+                                        int64_t first_t_ns);
 /* Stop the thread (at most one fetch's timeout) and free. */
 void jst_bmc_poll_stop(struct jst_bmc_poll *p);
 /* True once stopping: a fetch in flight should give up. */
 int jst_bmc_poll_stopping(const struct jst_bmc_poll *p);
 /* Fill the raw records of the domains: a power reading new since the last
- * call is a reading, an old one JST_RAW_UNCHANGED; a counter always shows its
+ * sampler's read (flags has JST_READ_TELEMETRY) is a reading, stamped at the
+ * instant it stands for; otherwise JST_RAW_UNCHANGED; a counter always shows its
  * latest value; a failed poll is one transient failure with its reason; a BMC
  * gone is -ENODEV. what names the BMC for messages ("redfish https://bmc"). */
 void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *desc,
-                       struct jst_raw *out, size_t n, const char *what);
+                       struct jst_raw *out, size_t n, unsigned flags, const char *what);
 
 #endif

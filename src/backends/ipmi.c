@@ -201,7 +201,8 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		r = -ENOMEM;
 	double w = NAN;
 	char err[JST_NOTE_MAX];
-	if (!r && (r = ipmi_power(s, &w, err, sizeof err)) != 0) {
+	int64_t t0 = jst_backend_now_ns(), t1 = t0;
+	if (!r && (r = ipmi_power(s, &w, err, sizeof err), t1 = jst_backend_now_ns(), r) != 0) {
 		snprintf(reason, len, "%s: %s", s->what, err);
 		if (r != -EACCES)
 			r = -ENODEV;
@@ -226,8 +227,8 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 				*p = '.';
 		snprintf(d->device, sizeof d->device, "node:bmc:%s", dev);
 		struct jst_bmc_value first = {.power_w = w};
-		/* Twice per refresh, as redfish: readings never two refreshes apart. */
-		if (!(s->poll = jst_bmc_poll_start(1, refresh / 2, ipmi_fetch, s, &first)))
+		if (!(s->poll = jst_bmc_poll_start(1, refresh, ipmi_fetch, s, &first,
+		                                   t0 + (t1 - t0) / 2)))
 			r = -ENOMEM;
 	}
 	if (r) {
@@ -247,9 +248,8 @@ static size_t ipmi_domains(void *state, const struct jst_domain_desc **out)
 
 static int ipmi_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 {
-	(void)flags;
 	struct ipmi_state *s = state;
-	jst_bmc_poll_fill(s->poll, &s->desc, out, n, s->what);
+	jst_bmc_poll_fill(s->poll, &s->desc, out, n, flags, s->what);
 	return 0;
 }
 

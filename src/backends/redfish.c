@@ -125,7 +125,8 @@ static int rf_chassis_values(struct rf_state *s, struct rf_chassis *c, struct js
 	if (c->c.power[0]) {
 		if ((r = rf_get(s, c->c.power, err, len)))
 			return r;
-		if ((r = jst_redfish_power_watts(s->body.p, s->body.n, &w, perr, sizeof perr)) &&
+		if ((r = jst_redfish_power_watts(s->body.p, s->body.n, &w, NULL, perr,
+		                                 sizeof perr)) &&
 		    r != -ENODATA) {
 			snprintf(err, len, "%s: %s", c->c.power, perr);
 			return r;
@@ -333,10 +334,10 @@ static int rf_discover(struct rf_state *s, const struct jst_backend_ctx *ctx, co
 			snprintf(c->c.id, sizeof c->c.id, "%zu", i);
 		if (!c->c.self[0])
 			snprintf(c->c.self, sizeof c->c.self, "%s", members[i]);
-		double w = NAN, kwh = NAN, ew = NAN;
+		double w = NAN, kwh = NAN, ew = NAN, cap = NAN;
 		char perr[128];
 		if (c->c.power[0] && !rf_get(s, c->c.power, err, sizeof err))
-			jst_redfish_power_watts(s->body.p, s->body.n, &w, perr, sizeof perr);
+			jst_redfish_power_watts(s->body.p, s->body.n, &w, &cap, perr, sizeof perr);
 		if (c->c.env[0] && !rf_get(s, c->c.env, err, sizeof err))
 			jst_redfish_env_metrics(s->body.p, s->body.n, &ew, &kwh, perr, sizeof perr);
 		if (isnan(w))
@@ -345,6 +346,9 @@ static int rf_discover(struct rf_state *s, const struct jst_backend_ctx *ctx, co
 			continue; /* no meter on this chassis */
 		size_t at = s->ndesc;
 		rf_describe(s, c, host, 0);
+		/* The power supplies' capacity bounds what unseen time can hide. */
+		if (cap > 0)
+			s->desc[at].max_power_w = cap;
 		first[at] = (struct jst_bmc_value){.power_w = isnan(w) ? ew : w};
 		if (!isnan(kwh) && ctx->cross_validate) {
 			rf_describe(s, c, host, 1);
@@ -414,9 +418,8 @@ static int rf_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 		r = rf_discover(s, ctx, host, first, reason, len);
 	for (size_t i = 0; !r && i < s->ndesc; i++)
 		s->desc[i].refresh_s = refresh;
-	/* Twice per refresh: a reading is then at most half a refresh older than
-	 * the BMC's value, and readings are never two refreshes apart. */
-	if (!r && !(s->poll = jst_bmc_poll_start(s->ndesc, refresh / 2, rf_fetch, s, first)))
+	if (!r && !(s->poll = jst_bmc_poll_start(s->ndesc, refresh, rf_fetch, s, first,
+	                                         jst_backend_now_ns())))
 		r = -ENOMEM;
 	if (r) {
 		rf_close(s);
@@ -435,9 +438,8 @@ static size_t rf_domains(void *state, const struct jst_domain_desc **out)
 
 static int rf_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 {
-	(void)flags;
 	struct rf_state *s = state;
-	jst_bmc_poll_fill(s->poll, s->desc, out, n, s->what);
+	jst_bmc_poll_fill(s->poll, s->desc, out, n, flags, s->what);
 	return 0;
 }
 

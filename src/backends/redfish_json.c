@@ -95,16 +95,22 @@ static double reading(json_t *v)
 	return isfinite(x) && x >= 0 ? x : NAN;
 }
 
-int jst_redfish_power_watts(const char *body, size_t len, double *watts, char *err, size_t errlen)
+int jst_redfish_power_watts(const char *body, size_t len, double *watts, double *capacity,
+                            char *err, size_t errlen)
 {
 	*watts = NAN;
+	if (capacity)
+		*capacity = NAN;
 	json_t *root = load(body, len, err, errlen);
 	if (!root)
 		return -EINVAL;
 	json_t *pc = json_object_get(root, "PowerControl");
 	json_t *first = json_is_array(pc) ? json_array_get(pc, 0) : NULL;
-	if (json_is_object(first))
+	if (json_is_object(first)) {
 		*watts = reading(json_object_get(first, "PowerConsumedWatts"));
+		if (capacity)
+			*capacity = reading(json_object_get(first, "PowerCapacityWatts"));
+	}
 	json_decref(root);
 	if (isnan(*watts)) {
 		snprintf(err, errlen, "no PowerControl[0].PowerConsumedWatts");

@@ -25,9 +25,12 @@ int jst_redfish_members(const char *body, size_t len, char (*out)[JST_REDFISH_PA
 /* A Chassis resource. */
 int jst_redfish_chassis_parse(const char *body, size_t len, struct jst_redfish_chassis *c,
                               char *err, size_t errlen);
-/* Power: PowerControl[0].PowerConsumedWatts. -ENODATA when absent or null
- * (a chassis with no meter), -EINVAL when not a JSON object. */
-int jst_redfish_power_watts(const char *body, size_t len, double *watts, char *err, size_t errlen);
+/* Power: PowerControl[0].PowerConsumedWatts, and its PowerCapacityWatts into
+ * *capacity (NaN where absent; capacity may be NULL). -ENODATA when the
+ * reading is absent or null (a chassis with no meter), -EINVAL when not a JSON
+ * object. */
+int jst_redfish_power_watts(const char *body, size_t len, double *watts, double *capacity,
+                            char *err, size_t errlen);
 /* EnvironmentMetrics: PowerWatts.Reading and EnergykWh.Reading, each NaN where
  * absent. -ENODATA when both are, -EINVAL when not a JSON object. */
 int jst_redfish_env_metrics(const char *body, size_t len, double *watts, double *kwh, char *err,
