@@ -24,6 +24,8 @@ struct ipmi_state {
 	char host[256];
 	struct jst_bmc_cred cred;
 	unsigned cipher;
+	uint8_t privilege;
+	unsigned workarounds;
 	unsigned timeout_ms;
 	fiid_obj_t rs;
 	char what[300];
@@ -64,9 +66,9 @@ static int ipmi_connect(struct ipmi_state *s, char *err, size_t len)
 	} else {
 		r = ipmi_ctx_open_outofband_2_0(
 		    s->ctx, s->host, s->cred.user[0] ? s->cred.user : NULL,
-		    s->cred.password[0] ? s->cred.password : NULL, NULL, 0,
-		    IPMI_PRIVILEGE_LEVEL_USER, (uint8_t)s->cipher, s->timeout_ms,
-		    s->timeout_ms / 4 ? s->timeout_ms / 4 : 1, 0, 0);
+		    s->cred.password[0] ? s->cred.password : NULL, NULL, 0, s->privilege,
+		    (uint8_t)s->cipher, s->timeout_ms, s->timeout_ms / 4 ? s->timeout_ms / 4 : 1,
+		    s->workarounds, 0);
 	}
 	if (r < 0) {
 		int e = ipmi_ctx_errnum(s->ctx);
@@ -160,6 +162,46 @@ static int ipmi_number(const struct jst_backend_ctx *ctx, const char *key, const
 	return 0;
 }
 
+/* FreeIPMI's workarounds for BMCs that bend RMCP+ (ipmitool and ipmi-* take
+ * the same names): "+"-separated. */
+static int ipmi_workarounds(const char *list, unsigned *out, char *reason, size_t len)
+{
+	static const struct {
+		const char *name;
+		unsigned flag;
+	} known[] = {
+	    {"authcap", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_AUTHENTICATION_CAPABILITIES},
+	    {"intel20", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_INTEL_2_0_SESSION},
+	    {"supermicro20", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_SUPERMICRO_2_0_SESSION},
+	    {"sun20", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_SUN_2_0_SESSION},
+	    {"opensesspriv", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_OPEN_SESSION_PRIVILEGE},
+	    {"integritycheckvalue",
+	     IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_NON_EMPTY_INTEGRITY_CHECK_VALUE},
+	    {"nochecksumcheck", IPMI_WORKAROUND_FLAGS_OUTOFBAND_2_0_NO_CHECKSUM_CHECK},
+	};
+	*out = 0;
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, "+");
+		size_t k = 0;
+		while (k < sizeof known / sizeof known[0] &&
+		       (strlen(known[k].name) != n || strncmp(known[k].name, p, n) != 0))
+			k++;
+		if (k == sizeof known / sizeof known[0]) {
+			snprintf(
+			    reason, len,
+			    "ipmi.workarounds=%s: want names from authcap, intel20, supermicro20, "
+			    "sun20, opensesspriv, integritycheckvalue, nochecksumcheck, joined by "
+			    "+",
+			    list);
+			return -EINVAL;
+		}
+		*out |= known[k].flag;
+		p += n + (p[n] == '+');
+	}
+	return 0;
+}
+
 static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
 {
 	const char *host = jst_backend_option(ctx, "ipmi.host", "");
@@ -172,16 +214,31 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	struct ipmi_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	double refresh = 1, timeout = 2, cipher = 3;
+	double refresh = 1, timeout = 2, cipher = 3, max_power = 0;
 	int r = ipmi_number(ctx, "ipmi.refresh", "1", 0.01, 3600, &refresh, reason, len);
 	if (!r)
 		r = ipmi_number(ctx, "ipmi.timeout", "2", 0.01, 60, &timeout, reason, len);
 	if (!r)
 		r = ipmi_number(ctx, "ipmi.cipher", "3", 0, 17, &cipher, reason, len);
+	if (!r)
+		r = ipmi_number(ctx, "ipmi.max_power", "0", 0, 1e6, &max_power, reason, len);
 	if (!r && cipher != floor(cipher)) {
 		snprintf(reason, len, "ipmi.cipher: want a cipher suite id from 0 to 17");
 		r = -EINVAL;
 	}
+	/* DCMI asks for User; some BMCs (and ipmi_sim's modules) want more. */
+	const char *priv = jst_backend_option(ctx, "ipmi.privilege", "user");
+	s->privilege = !strcmp(priv, "user")       ? IPMI_PRIVILEGE_LEVEL_USER
+	               : !strcmp(priv, "operator") ? IPMI_PRIVILEGE_LEVEL_OPERATOR
+	               : !strcmp(priv, "admin")    ? IPMI_PRIVILEGE_LEVEL_ADMIN
+	                                           : 0;
+	if (!r && !s->privilege) {
+		snprintf(reason, len, "ipmi.privilege=%s: want user, operator or admin", priv);
+		r = -EINVAL;
+	}
+	if (!r)
+		r = ipmi_workarounds(jst_backend_option(ctx, "ipmi.workarounds", ""),
+		                     &s->workarounds, reason, len);
 	s->inband = !strcmp(host, "local");
 	snprintf(s->host, sizeof s->host, "%s", host);
 	s->cipher = (unsigned)cipher;
@@ -214,6 +271,9 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		d->method = JST_METHOD_POWER;
 		d->accuracy = IPMI_ACC;
 		d->refresh_s = refresh;
+		/* DCMI states no capacity: what unseen time can hide is bounded by
+		 * the power supplies' rating where the user gives it. */
+		d->max_power_w = max_power;
 		snprintf(d->name, sizeof d->name, "ipmi-dcmi");
 		snprintf(d->source, sizeof d->source, "dcmi-power-reading");
 		char dev[JST_DEVICE_MAX / 2];
@@ -257,7 +317,10 @@ static const struct jst_option_desc ipmi_options[] = {
     {"ipmi.host", NULL, "", "local (in-band), or the BMC's HOST[:PORT] over the LAN"},
     {"ipmi.credentials", NULL, "", "a file only you can read: user:password"},
     {"ipmi.cipher", NULL, "3", "the RMCP+ cipher suite id (0 to 17)"},
+    {"ipmi.privilege", NULL, "user", "the session's privilege: user, operator or admin"},
+    {"ipmi.workarounds", NULL, "", "FreeIPMI's RMCP+ workarounds, joined by +: opensesspriv, ..."},
     {"ipmi.refresh", NULL, "1", "seconds between the BMC's power updates"},
+    {"ipmi.max_power", NULL, "0", "the node's power supply rating in W (0: unknown)"},
     {"ipmi.timeout", NULL, "2", "seconds a request may take"},
     {0},
 };
