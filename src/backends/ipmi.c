@@ -3,7 +3,7 @@
  * FreeIPMI, from the BMC in-band (ipmi.host=local: /dev/ipmi0, KCS, SSIF) or
  * over the LAN (IPMI 2.0, RMCP+). The node's current power, a power domain of
  * kind node that the core integrates; polled on a thread of its own
- * (bmc_poll.h). docs/bmc.md
+ * (bmc_poll.h). docs/backends/bmc.md
  */
 #include "bmc_cred.h"
 #include "bmc_poll.h"

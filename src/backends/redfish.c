@@ -5,7 +5,7 @@
  * and, with --cross-validate, the BMC's own energy counter
  * (EnvironmentMetrics.EnergykWh) beside it. HTTPS with libcurl, certificates
  * checked unless told otherwise, credentials from a private file; polled on a
- * thread of its own (bmc_poll.h). docs/bmc.md
+ * thread of its own (bmc_poll.h). docs/backends/bmc.md
  */
 #include "bmc_cred.h"
 #include "bmc_poll.h"
