@@ -78,10 +78,20 @@ static void list_keys(char *buf, size_t len)
 	for (int k = 0; k < K_COUNT; k++)
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", k ? ", " : "",
 		                      core_keys[k]);
-	for (size_t i = 0; i < jst_registry_count(); i++)
-		for (const struct jst_option_desc *o = jst_registry_get(i)->options; o && o->key;
-		     o++)
+	for (size_t i = 0; i < jst_registry_count(); i++) {
+		const struct jst_backend_ops *b = jst_registry_get(i);
+		/* A backend with many options of its own prefix is one "name.*":
+		 * the message must fit JST_CONFIG_ERROR_MAX whole. */
+		size_t count = 0, own = 0, pre = strlen(b->name);
+		for (const struct jst_option_desc *o = b->options; o && o->key; o++, count++)
+			own += !strncmp(o->key, b->name, pre) && o->key[pre] == '.';
+		if (count > 2 && own == count) {
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ", %s.*", b->name);
+			continue;
+		}
+		for (const struct jst_option_desc *o = b->options; o && o->key; o++)
 			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, ", %s", o->key);
+	}
 }
 
 static void list_backends(char *buf, size_t len, const struct jst_backend_ops *const *ops,

@@ -87,11 +87,12 @@ class UsageTest(CliCase):
             (["run", "--option", "nosuch.key=1", "--", "true"],
              "--option nosuch.key=1: unknown option 'nosuch.key' (known: backends, gpus, "
              "period_ms, cross_validate, estimate, series_capacity, nvml.library, "
-             "amdsmi.library, sysfs.root, rapl-perf.library, devfs.root, procfs.root)"),
+             "amdsmi.library, sysfs.root, rapl-perf.library, devfs.root, redfish.*, ipmi.*, "
+             "procfs.root)"),
             (["list", "--option", "period_ms=-5"],
              "period_ms: want a whole number of milliseconds from 1 to 3600000, not '-5'"),
             (["validate", "--option", "backends=nvml,gpu", "--seconds", "1"],
-             "unknown backend 'gpu' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, estimate)"),
+             "unknown backend 'gpu' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, redfish, ipmi, estimate)"),
             (["list", "--option", "nvml.library"], "--option wants KEY=VALUE"),
             (["list", "--option", "=x"], "--option wants KEY=VALUE"),
             (["list", "--option", "estimate=perhaps"], "estimate: want 0 or 1"),

@@ -63,7 +63,7 @@ static void bad_values_name_what_is_accepted(void **st)
 	    {"series_capacity", "99999999999", "series_capacity: want a whole number"},
 	    {"cross_validate", "maybe", "cross_validate: want 0 or 1"},
 	    {"estimate", "2", "estimate: want 0 or 1"},
-	    {"backends", "nvml,foo", "unknown backend 'foo' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, estimate)"},
+	    {"backends", "nvml,foo", "unknown backend 'foo' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, redfish, ipmi, estimate)"},
 	    {"backends", ",", "backends: want backend names"},
 	    {"gpus", "0,,x", "gpus: want GPU indices or UUIDs"},
 	    {"nvml.library", "", "nvml.library: want a path or soname of libnvidia-ml"},
@@ -215,7 +215,7 @@ static void open_checks_the_fields_too(void **st)
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
 	assert_non_null(strstr(jst_config_error(&cfg),
-	                       "backends: unknown backend 'nope' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, estimate)"));
+	                       "backends: unknown backend 'nope' (known: nvml, amdsmi, rapl, rapl-perf, rapl-msr, hwmon, apple, jetson, redfish, ipmi, estimate)"));
 	cfg.backends = NULL;
 	cfg.gpus = "0,,";
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
