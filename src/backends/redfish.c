@@ -83,7 +83,16 @@ static int rf_get(struct rf_state *s, const char *path, char *err, size_t len)
 {
 	char url[1024];
 	snprintf(url, sizeof url, "%s%s", s->base, path);
+	if (!s->body.p) {
+		/* An empty reply is an empty string, never a NULL document. */
+		if (!(s->body.p = malloc(8192))) {
+			snprintf(err, len, "GET %s: out of memory", path);
+			return -ENOMEM;
+		}
+		s->body.cap = 8192;
+	}
 	s->body.n = 0;
+	s->body.p[0] = 0;
 	s->curl_err[0] = 0;
 	curl_easy_setopt(s->curl, CURLOPT_URL, url);
 	CURLcode c = curl_easy_perform(s->curl);
@@ -111,8 +120,6 @@ static int rf_get(struct rf_state *s, const char *path, char *err, size_t len)
 		         code == 401 || code == 403 ? " (credentials refused)" : "");
 		return code == 401 || code == 403 ? -EACCES : -EIO;
 	}
-	if (!s->body.p)
-		rf_write("", 0, 0, &s->body);
 	return 0;
 }
 
@@ -196,6 +203,11 @@ static int rf_truthy(const char *v)
 	return !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on");
 }
 
+static int rf_falsy(const char *v)
+{
+	return !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off");
+}
+
 static void rf_close(void *state)
 {
 	struct rf_state *s = state;
@@ -264,8 +276,7 @@ static int rf_setup_curl(struct rf_state *s, const struct jst_backend_ctx *ctx,
 	if (rf_truthy(insecure)) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (strcmp(insecure, "0") && strcmp(insecure, "no") && strcmp(insecure, "false") &&
-	           strcmp(insecure, "off")) {
+	} else if (!rf_falsy(insecure)) {
 		snprintf(reason, len, "redfish.insecure=%s: want 0 or 1", insecure);
 		return -EINVAL;
 	}
