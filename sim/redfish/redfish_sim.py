@@ -10,10 +10,11 @@ ready file, so a test computes the truth of any window with jst-sim-truth.
     redfish_sim.py --cert C --key K --ready FILE [--trace const:300]
         [--refresh 1] [--chassis 1] [--schema power|env|both] [--energy]
         [--user U:P] [--stall S+D] [--errors S+D] [--die S] [--garbage S+D]
+        [--trace-from-first-request]
 
 The faults' times count from the first request (joulestat's probe).
 
-Traces: const:W and steps:W1,W2,...@S (sim/common/trace.h).
+Traces: const:W, steps:W1,W2,...@S and file:PATH (sim/common/trace.h).
 """
 import argparse
 import base64
@@ -30,25 +31,42 @@ class Trace:
     def __init__(self, spec):
         kind, _, rest = spec.partition(":")
         if kind == "const":
-            self.levels, self.step = [float(rest)], 1e9
+            self.starts, self.levels, self.cycle = [0.0], [float(rest)], None
         elif kind == "steps":
             watts, _, step = rest.partition("@")
-            self.levels, self.step = [float(w) for w in watts.split(",")], float(step)
+            self.levels = [float(w) for w in watts.split(",")]
+            self.starts = [i * float(step) for i in range(len(self.levels))]
+            self.cycle = float(step) * len(self.levels)
+        elif kind == "file":
+            # Lines "SECONDS WATTS", times rising from 0; the last level holds.
+            self.starts, self.levels, self.cycle = [], [], None
+            with open(rest) as f:
+                for line in f:
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        t, w = line.split()
+                        self.starts.append(float(t))
+                        self.levels.append(float(w))
         else:
-            raise SystemExit("redfish_sim: trace %r: want const:W or steps:W,...@S" % spec)
-        self.cycle = self.step * len(self.levels)
+            raise SystemExit("redfish_sim: trace %r: want const:W, steps:W,...@S or file:PATH"
+                             % spec)
+
+    def _energy_in(self, t):
+        """Energy from 0 to t within one cycle (or the whole trace)."""
+        e = 0.0
+        for i, (s, w) in enumerate(zip(self.starts, self.levels)):
+            end = self.starts[i + 1] if i + 1 < len(self.starts) else float("inf")
+            if t <= s:
+                break
+            e += w * (min(t, end) - s)
+        return e
 
     def energy_to(self, t):
         """Energy (J) from 0 to t."""
-        whole, rem = divmod(max(t, 0.0), self.cycle)
-        e = whole * self.step * sum(self.levels)
-        for w in self.levels:
-            d = min(rem, self.step)
-            e += w * d
-            rem -= d
-            if rem <= 0:
-                break
-        return e
+        t = max(t, 0.0)
+        if self.cycle is None:
+            return self._energy_in(t)
+        whole, rem = divmod(t, self.cycle)
+        return whole * self._energy_in(self.cycle) + self._energy_in(rem)
 
 
 def window(spec):
@@ -77,6 +95,8 @@ def main():
     ap.add_argument("--errors", default="", help="S+D: HTTP 503 from S for D s")
     ap.add_argument("--garbage", default="", help="S+D: bodies that are not JSON")
     ap.add_argument("--die", type=float, default=0, help="exit at S s")
+    ap.add_argument("--trace-from-first-request", action="store_true",
+                    help="the trace starts at the first request (READY.origin says when)")
     args = ap.parse_args()
 
     trace = Trace(args.trace)
@@ -93,14 +113,19 @@ def main():
     def since_first():
         if first["t"] is None:
             first["t"] = now()
+            with open(args.ready + ".origin.tmp", "w") as f:
+                json.dump({"t0_ns": t0 + int(first["t"] * 1e9)}, f)
+            os.rename(args.ready + ".origin.tmp", args.ready + ".origin")
         return now() - first["t"]
 
     def shown(t):
         """(watts, kWh) on show at t: the last refresh's mean, its energy."""
+        if args.trace_from_first_request:
+            t -= first["t"] or 0.0
         k = int(t // args.refresh)
         hi = k * args.refresh
-        if k == 0:
-            return trace.energy_to(1e-9) / 1e-9, 0.0
+        if k <= 0:
+            return trace.levels[0], 0.0
         e_hi = trace.energy_to(hi)
         return (e_hi - trace.energy_to(hi - args.refresh)) / args.refresh, e_hi / 3.6e6
 
