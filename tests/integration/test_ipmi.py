@@ -23,7 +23,8 @@ USER, PASSWORD = "jst", "s3cret"
 def module():
     path = os.environ.get("SIM_IPMI_DCMI")
     if not path or not os.path.exists(path):
-        raise unittest.SkipTest("SIM_IPMI_DCMI not built (libopenipmi-dev missing)")
+        raise unittest.SkipTest("SIM_IPMI_DCMI not built (libopenipmi-dev missing, or a "
+                                "sanitized build: ipmi_sim cannot load it)")
     if not shutil.which("ipmi_sim"):
         raise unittest.SkipTest("no ipmi_sim (Debian package openipmi)")
     return path
