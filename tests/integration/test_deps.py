@@ -13,7 +13,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO  # noqa: E402
 
-PRESENT = ["meson", "ninja", "pkg-config", "cc", "python3", "setcap", "nm", "readelf"]
+PRESENT = ["meson", "ninja", "pkg-config", "cc", "python3", "setcap", "nm", "readelf", "ipmi_sim",
+           "openssl"]
 
 
 class DepsTest(unittest.TestCase):
