@@ -86,13 +86,13 @@ static void dcmi_handler(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsig
 	unsigned w = (unsigned)lround(shown_w(t));
 	rdata[0] = CC_OK;
 	rdata[1] = DCMI_GROUP;
-	put16(rdata + 2, w);                              /* current power */
-	put16(rdata + 4, w);                              /* minimum over the period */
-	put16(rdata + 6, w);                              /* maximum */
-	put16(rdata + 8, w);                              /* average */
-	put32(rdata + 10, (uint32_t)time(NULL));          /* IPMI timestamp */
+	put16(rdata + 2, w);                                  /* current power */
+	put16(rdata + 4, w);                                  /* minimum over the period */
+	put16(rdata + 6, w);                                  /* maximum */
+	put16(rdata + 8, w);                                  /* average */
+	put32(rdata + 10, (uint32_t)time(NULL));              /* IPMI timestamp */
 	put32(rdata + 14, (uint32_t)lround(refresh_s * 1e3)); /* the period, ms */
-	rdata[18] = 0x40;                                 /* power measurement active */
+	rdata[18] = 0x40;                                     /* power measurement active */
 	*rdata_len = 19;
 }
 
