@@ -153,7 +153,9 @@ class RedfishRunsTest(unittest.TestCase):
 
     def check_truth(self, name, share, dom="redfish-1", k=1.0):
         """Truth within k times the stated uncertainty, and the statement below
-        share of the energy (so that it cannot pass by being huge)."""
+        share of the energy (so that it cannot pass by being huge). The shares
+        leave room for a loaded machine: a poll late past two refreshes widens
+        the statement by the unseen time up to the power bound."""
         sim, m, _ = self.results[name]
         d = domains_by_name(m)[dom]
         want = sim.truth(m["begin_ns"], m["end_ns"])
@@ -178,25 +180,25 @@ class RedfishRunsTest(unittest.TestCase):
         self.assertNotIn("total", t, "a node meter is never added to the components")
 
     def test_phases_at_the_usual_1s_refresh(self):
-        self.check_truth("phases", 0.25)
+        self.check_truth("phases", 0.4)
 
     # Where a step falls within a refresh and a half of an edge, the BMC has
     # not yet shown it when the window ends (or began): the edge is bridged
     # with the last power, and the statement (its spread times the gap) covers
     # most such windows, not all: these hold the error to twice the statement.
     def test_steps_anywhere_at_the_usual_1s_refresh(self):
-        self.check_truth("steps_1s", 0.4, k=2)
+        self.check_truth("steps_1s", 0.45, k=2)
 
     def test_steps_barely_longer_than_the_refresh(self):
-        self.check_truth("fast_steps", 0.6, k=2)
+        self.check_truth("fast_steps", 0.7, k=2)
 
     def test_slow_refresh_declared(self):
         # A BMC that updates every 2 s, declared: the figure widens, truth inside.
-        self.check_truth("steps_2s", 0.5, k=2)
+        self.check_truth("steps_2s", 0.6, k=2)
 
     def test_high_power_environment_metrics_only(self):
         # The newer schema only (EnvironmentMetrics.PowerWatts), a 6.5 kW node.
-        d, _, m = self.check_truth("env_6kw", 0.3, k=2)
+        d, _, m = self.check_truth("env_6kw", 0.4, k=2)
         self.assertEqual(d["source"], "redfish-envmetrics")
         self.assertNotIn("redfish-1-energy", domains_by_name(m),
                          "the kWh counter only with --cross-validate")
