@@ -72,7 +72,10 @@ struct jst_domain_desc {
 struct jst_raw {
 	/* 0, or negative: this reading failed (then error says why). -ENODEV (the
 	 * device is gone) and -ENOENT (the zone vanished) end the domain; any other
-	 * code is transient: the reading is skipped and the domain read again. */
+	 * code is transient: the reading is skipped and the domain read again.
+	 * JST_RAW_UNCHANGED: nothing new since the last read (a meter its backend
+	 * polls on its own thread): nothing is folded or counted, and an edge is
+	 * bridged from the last reading with the known power. */
 	int status;
 	int64_t t_ns;     /* CLOCK_MONOTONIC when the energy or power was read; 0: the core
 	                     stamps the middle of the backend's read */
@@ -89,6 +92,7 @@ struct jst_raw {
 };
 
 #define JST_READ_TELEMETRY 1u
+#define JST_RAW_UNCHANGED 1
 
 struct jst_backend_ops {
 	const char *name;
@@ -135,6 +139,8 @@ extern const struct jst_backend_ops jst_backend_jetson;
 extern const struct jst_backend_ops jst_backend_amdsmi;
 extern const struct jst_backend_ops jst_backend_apple;
 extern const struct jst_backend_ops jst_backend_estimate;
+extern const struct jst_backend_ops jst_backend_redfish;
+extern const struct jst_backend_ops jst_backend_ipmi;
 
 /* Helpers backends share (src/backends/util.c). */
 /* The value of an option in the context, or dflt when it has none (a context

@@ -233,7 +233,7 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int tele)
 {
 	dom->peak_fresh = 0;
-	if (dom->failed)
+	if (dom->failed || raw->status == JST_RAW_UNCHANGED)
 		return;
 	if (raw->status < 0) {
 		if (permanent(raw->status)) {

@@ -16,6 +16,8 @@ static const struct jst_backend_ops *const registry[] = {
     &jst_backend_hwmon,     /* hwmon energy and power */
     &jst_backend_apple,     /* Apple Silicon: the SoC's energy model */
     &jst_backend_jetson,    /* Jetson rails: power, integrated */
+    &jst_backend_redfish,   /* BMC node power over Redfish */
+    &jst_backend_ipmi,      /* BMC node power over IPMI DCMI */
     &jst_backend_estimate,  /* the model, last */
 };
 

@@ -93,7 +93,7 @@ class UsageTest(CliCase):
             (["list", "--option", "period_ms=-5"],
              "period_ms: want a whole number of milliseconds from 1 to 3600000, not '-5'"),
             (["validate", "--option", "backends=nvml,gpu", "--seconds", "1"],
-             "unknown backend 'gpu' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"),
+             "unknown backend 'gpu' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, redfish, ipmi, estimate)"),
             (["list", "--option", "nvml.library"], "--option wants KEY=VALUE"),
             (["list", "--option", "=x"], "--option wants KEY=VALUE"),
             (["list", "--option", "estimate=perhaps"], "estimate: want 0 or 1"),

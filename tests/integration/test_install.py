@@ -79,7 +79,7 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         names = [b["name"] for b in json.loads(proc.stdout)["backends"]]
         self.assertEqual(names, ["ptd", "dcgm", "nvml", "amdsmi", "rapl", "rapl-perf", "rapl-msr", "daemon", "hwmon",
-                                 "apple", "jetson", "estimate"])
+                                 "apple", "jetson", "redfish", "ipmi", "estimate"])
         lib = loaded_from(self.bin, {})
         self.assertTrue(lib.startswith(os.path.realpath(self.dest)), lib)
 

@@ -74,7 +74,7 @@ static void bad_values_name_what_is_accepted(void **st)
 	    {"estimate", "2", "estimate: want 0 or 1"},
 	    {"backends", "nvml,foo",
 	     "unknown backend 'foo' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, "
-	     "hwmon, apple, jetson, estimate)"},
+	     "hwmon, apple, jetson, redfish, ipmi, estimate)"},
 	    {"backends", ",", "backends: want backend names"},
 	    {"gpus", "0,,x", "gpus: want GPU indices or UUIDs"},
 	    {"nvml.library", "", "nvml.library: want a path or soname of libnvidia-ml"},
@@ -227,7 +227,7 @@ static void open_checks_the_fields_too(void **st)
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
 	assert_non_null(strstr(jst_config_error(&cfg),
 	                       "backends: unknown backend 'nope' (known: ptd, dcgm, nvml, amdsmi, rapl, "
-	                       "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, estimate)"));
+	                       "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, redfish, ipmi, estimate)"));
 	cfg.backends = NULL;
 	cfg.gpus = "0,,";
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
