@@ -1,4 +1,5 @@
 /* joulestat run: measure a command the way `perf stat` counts it. */
+#include "attribute.h"
 #include "cli.h"
 #include "command.h"
 #include "forward.h"
@@ -17,6 +18,7 @@ struct run_opts {
 	unsigned interval_ms;
 	int quiet;
 	char **command;
+	struct jst_cli_attrib attrib; /* --attribute, --pid, --cgroup */
 };
 
 enum { OPT_JSON = JST_OPT_FIRST_OWN, OPT_CSV, OPT_INTERVAL };
@@ -31,10 +33,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	    {"interval", required_argument, NULL, OPT_INTERVAL},
 	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    JST_CLI_ATTRIB_OPTIONS,
 	    {0},
 	};
 	int opt;
 	while ((opt = jst_cli_getopt("run", argc, argv, "r:o:qI:h", opts)) != -1) {
+		int a = jst_cli_attrib_option(&o->attrib, opt, optarg);
+		if (a < 0)
+			return JST_EXIT_USAGE;
+		if (a > 0)
+			continue;
 		int c = jst_cli_common_option("run", opt, optarg, &o->common);
 		if (c < 0)
 			return JST_EXIT_USAGE;
@@ -172,9 +180,14 @@ static int outputs_write(struct outputs *out, const struct jst_report *r)
 		bad |= jst_cli_output_finish(&out->json, jst_sink_json_stream_end(&out->js, r));
 	if (out->csv.f) {
 		/* The runs' rows come after their intervals: they end last. */
-		for (size_t i = 0; i < r->nruns; i++)
+		for (size_t i = 0; i < r->nruns; i++) {
 			csv_window(out, r->runs[i], i + 1,
 			           r->run_status ? &r->run_status[i] : NULL);
+			if (r->attribution && r->attribution[i] && !out->csv_err)
+				out->csv_err = jst_sink_csv_attribution(
+				    out->csv.f, r->runs[i], i + 1,
+				    r->run_status ? &r->run_status[i] : NULL, r->attribution[i]);
+		}
 		bad |= jst_cli_output_finish(&out->csv, out->csv_err);
 	}
 	return bad ? -1 : 0;
@@ -185,6 +198,7 @@ static int outputs_write(struct outputs *out, const struct jst_report *r)
 struct runs {
 	jst_measurement **m;
 	int *status;
+	struct jst_attribution **attr; /* per run, with --attribute, --pid, --cgroup */
 	size_t n;
 	unsigned serial;
 	int header;
@@ -194,6 +208,9 @@ static void runs_free(struct runs *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		jst_measurement_free(r->m[i]);
+	for (size_t i = 0; r->attr && i < r->n; i++)
+		free(r->attr[i]);
+	free(r->attr);
 	free(r->m);
 	free(r->status);
 }
@@ -229,23 +246,53 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
+	struct jst_attrib *attrib = NULL;
+	struct jst_cli_busy busy;
+	jst_cli_busy_begin(&busy, &o->common, meter);
+	if (jst_cli_attrib_wanted(&o->attrib) &&
+	    jst_cli_attrib_start(&o->attrib, &o->common, meter, &attrib)) {
+		stop_intervals(iv);
+		jst_window_cancel(w);
+		return -1;
+	}
 	pid_t pid;
 	rc = jst_command_start(o->command, &pid);
 	if (rc) {
 		atomic_store(&out->drop, 1);
 		stop_intervals(iv);
 		atomic_store(&out->drop, 0);
+		if (attrib) {
+			struct jst_attribution *a = NULL;
+			jst_attrib_stop(attrib, &a);
+			free(a);
+		}
 		jst_window_cancel(w);
 		return jst_command_failure_status(rc);
 	}
+	if (attrib)
+		jst_attrib_set_command(attrib, pid);
 	int status = jst_command_wait(pid);
+	struct jst_attribution *attribution = NULL;
+	if (attrib) {
+		int arc = jst_attrib_stop(attrib, &attribution);
+		if (arc)
+			jst_cli_warn("attribution: %s: its figures may be short",
+			             jst_strerror(arc));
+	}
+	double own = jst_cli_busy_end(&busy);
+	if (own >= 0 && own < 0.9)
+		jst_cli_warn("the estimate covers every process: the command used %.0f%% of the "
+		             "CPU time spent while it ran; --attribute gives its share",
+		             own * 100);
 	jst_measurement *m = NULL;
 	rc = jst_window_end(w, &m);
 	stop_intervals(iv);
 	if (rc) {
+		free(attribution);
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));
 		return -1;
 	}
+	r->attr[r->n] = attribution;
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
@@ -256,7 +303,8 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	struct runs r = {.serial = 1};
 	r.m = calloc(o->repeat, sizeof *r.m); // NOLINT(bugprone-sizeof-expression)
 	r.status = calloc(o->repeat, sizeof *r.status);
-	if (!r.m || !r.status) {
+	r.attr = calloc(o->repeat, sizeof *r.attr); // NOLINT(bugprone-sizeof-expression)
+	if (!r.m || !r.status || !r.attr) {
 		runs_free(&r);
 		jst_cli_error("out of memory");
 		return JST_EXIT_RUN_FAIL;
@@ -289,6 +337,7 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .runs = r.m,
 	    .run_status = r.status,
 	    .nruns = r.n,
+	    .attribution = jst_cli_attrib_wanted(&o->attrib) ? r.attr : NULL,
 	};
 	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;

@@ -2,6 +2,8 @@
 #ifndef JST_SINKS_H
 #define JST_SINKS_H
 
+#include "attrib.h"
+
 #include <jansson.h>
 #include <joulestat.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@ struct jst_report {
 	jst_measurement *const *runs; /* at least one */
 	const int *run_status;        /* exit status of each run, or NULL */
 	size_t nruns;
+	/* Per run: what --attribute, --pid, --cgroup found (src/attrib), or NULL. */
+	struct jst_attribution *const *attribution;
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of
@@ -93,5 +97,16 @@ int jst_sink_csv_header(FILE *f);
 /* One row per (window, domain) and per (window, total) of one window: run is
  * 1-based, status the run's exit status (NULL for an interval). */
 int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status);
+
+/* ---- attribution (attrib.c, csv.c) ------------------------------------------ */
+
+/* The attribution section of each run that has one, below the table. */
+void jst_sink_text_attribution(FILE *f, const struct jst_report *r);
+/* A run's "attribution" object. */
+json_t *jst_sink_json_attribution(const struct jst_attribution *a);
+/* Its rows: "idle" per domain, "attributed" and "attributed-idle" per
+ * (target, domain), after the window's rows. 0 or -errno. */
+int jst_sink_csv_attribution(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                             const struct jst_attribution *a);
 
 #endif

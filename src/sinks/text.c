@@ -357,6 +357,8 @@ void jst_sink_text_report(FILE *f, const struct jst_report *r)
 	telemetry_lines(f, r);
 	footnotes(f, r, &mk);
 	fputc('\n', f);
+	if (r->attribution)
+		jst_sink_text_attribution(f, r);
 	fflush(f);
 }
 
