@@ -198,11 +198,12 @@ int jst_attr_pid_parse(const char *text, struct jst_attr_pid *out)
 			p++;
 		if (!*p || *p == '\n')
 			break;
+		/* rsslim is 2^64 - 1 when unlimited: unsigned, unless signed. */
 		errno = 0;
-		long long v = strtoll(p, &end, 10);
+		uint64_t v = *p == '-' ? (strtoll(p, &end, 10), 0) : strtoull(p, &end, 10);
 		if (end == p || errno)
 			break;
-		f[n++] = (uint64_t)(v < 0 ? 0 : v);
+		f[n++] = v;
 		p = end;
 	}
 	/* field k is f[k - 4] */
