@@ -5,7 +5,9 @@ Simulated processes keep a stated number of CPUs busy; the files attribution
 reads move as a real kernel would move them, as pure functions of
 CLOCK_MONOTONIC since the start (so the truth of any span is exact):
 
-  ROOT/stat                 cpuN lines: each CPU's share of all the busy time
+  ROOT/stat                 cpuN lines: a task's CPUs from its own onwards, then
+                            the others' load spread over what is left
+  ROOT/cpuinfo              --cpus processors (for the estimate backend)
   ROOT/PID/stat             each process: utime = its CPUs x elapsed, its CPU
   CGROOT/PATH/cpu.stat      usage_usec of the processes placed in that cgroup
   CGROOT/PATH/cgroup.procs  their pids
@@ -55,7 +57,24 @@ def main():
     busy_cpus = sum(t["cpus"] for t in tasks) + a.other
     if busy_cpus > a.cpus:
         sys.exit("more busy CPUs than the machine has")
+    # Where the busy time falls: each task fills CPUs from its own onwards,
+    # the others' load spreads over what is left, in proportion.
+    rate = [0.0] * a.cpus
+    for t in tasks:
+        left, c = t["cpus"], t["cpu"]
+        while left > 1e-12:
+            take = min(1.0 - rate[c % a.cpus], left)
+            rate[c % a.cpus] += take
+            left -= take
+            c += 1
+    free = a.cpus - sum(rate)
+    if free > 0:
+        rate = [r + a.other * (1.0 - r) / free for r in rate]
     os.makedirs(a.root, exist_ok=True)
+    write(os.path.join(a.root, "cpuinfo"), "".join(
+        "processor\t: %d\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+        "model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz (sim)\n\n" % c
+        for c in range(a.cpus)))
     for t in tasks:
         os.makedirs(os.path.join(a.root, str(t["pid"])), exist_ok=True)
     cgroups = {}
@@ -71,18 +90,21 @@ def main():
 
     def update():
         el = (time.monotonic_ns() - start) / 1e9
-        per_cpu_busy = busy_cpus / a.cpus * el * a.hz
-        idle = (1 - busy_cpus / a.cpus) * el * a.hz
-        lines = ["cpu  %d 0 0 %d 0 0 0 0 0 0" % (per_cpu_busy * a.cpus, idle * a.cpus)]
+        lines = ["cpu  %d 0 0 %d 0 0 0 0 0 0" % (busy_cpus * el * a.hz,
+                                                 (a.cpus - busy_cpus) * el * a.hz)]
         for c in range(a.cpus):
-            lines.append("cpu%d %d 0 0 %d 0 0 0 0 0 0" % (c, per_cpu_busy, idle))
+            lines.append("cpu%d %d 0 0 %d 0 0 0 0 0 0" % (c, rate[c] * el * a.hz,
+                                                          (1 - rate[c]) * el * a.hz))
         write(os.path.join(a.root, "stat"), "\n".join(lines) + "\nintr 0\nctxt 0\n")
         for t in tasks:
             ut = int(t["cpus"] * el * a.hz)
-            fields = ["S", "1", str(t["pid"]), str(t["pid"]), "0", "-1", "0", "0", "0", "0",
-                      "0", str(ut), "0", "0", "0", "20", "0", "1", "0", "1000", "0", "0",
-                      "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "17",
-                      str(t["cpu"]), "0", "0", "0", "0", "0"]
+            # proc(5) fields 3 to 44: state, ppid, ..., utime (14), ...,
+            # starttime (22), ..., processor (39).
+            fields = ["0"] * 42
+            fields[3 - 3], fields[4 - 3] = "S", "1"
+            fields[14 - 3] = str(ut)
+            fields[22 - 3] = "1000"
+            fields[39 - 3] = str(t["cpu"])
             write(os.path.join(a.root, str(t["pid"]), "stat"),
                   "%d (sim task) %s\n" % (t["pid"], " ".join(fields)))
         for path, ts in cgroups.items():

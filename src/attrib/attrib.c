@@ -116,8 +116,8 @@ int jst_attr_idle_lookup(const char *spec, const char *domain, double *idle_w)
 		}
 		p = end ? end + 1 : p + len;
 	}
-	if (isnan(*idle_w) && strncmp(domain, "gpu", 3) != 0)
-		*idle_w = all; /* a bare figure is the CPU packages' and DRAM's */
+	if (isnan(*idle_w) && (!strncmp(domain, "package", 7) || !strcmp(domain, "cpu")))
+		*idle_w = all; /* a bare figure is each CPU package's */
 	return 0;
 }
 
@@ -273,6 +273,22 @@ static void read_gpus(struct jst_attrib *a)
 	}
 }
 
+/* The CPUs' busy time at the middle of the targets' reading: read again
+ * after it, and the two readings averaged, so that a thread preempted
+ * between /proc/stat and the processes' files (a loaded machine) does not
+ * shift the targets' time against the busy time it is divided by. */
+static void centre(struct jst_attrib *a, struct jst_attr_cpus *before)
+{
+	struct jst_attr_cpus after = {0};
+	char why[256];
+	if (jst_attr_cpus_read(a->s.procfs, &after, why, sizeof why) == 0)
+		for (size_t c = 0; c < before->n && c < after.n; c++)
+			if (before->online[c] && after.online[c] &&
+			    after.busy[c] >= before->busy[c])
+				before->busy[c] += (after.busy[c] - before->busy[c]) / 2;
+	jst_attr_cpus_free(&after);
+}
+
 /* One tick: the window's span m, and where everything stands now. */
 static int tick(struct jst_attrib *a, jst_measurement *m)
 {
@@ -286,6 +302,7 @@ static int tick(struct jst_attrib *a, jst_measurement *m)
 	pthread_mutex_lock(&a->mu);
 	rc = read_targets(a, &now, 0);
 	pthread_mutex_unlock(&a->mu);
+	centre(a, &now);
 	read_gpus(a);
 	double dt = jst_measurement_duration(m);
 	a->duration_s += dt;
@@ -477,6 +494,7 @@ int jst_attrib_start(jst_meter *meter, const struct jst_attr_settings *s,
 	}
 	/* Where everything stands as the window begins. */
 	rc = read_targets(a, &a->prev, 1);
+	centre(a, &a->prev);
 	if (!rc)
 		rc = jst_window_begin(meter, "attribution", &a->w);
 	if (rc) {

@@ -59,6 +59,22 @@ int jst_cli_attrib_option(struct jst_cli_attrib *a, int opt, const char *arg)
 			                    arg);
 			return -1;
 		}
+		if (!strncmp(arg, "attribute.idle-w=", 17)) {
+			double w;
+			if (jst_attr_idle_lookup(arg + 17, "package-0", &w)) {
+				jst_cli_usage_error("run",
+				                    "--option %s: watts, or DOMAIN:WATTS,... "
+				                    "(package-0:20,dram-0:3,gpu0:60)",
+				                    arg);
+				return -1;
+			}
+		}
+		if (!strncmp(arg, "attribute.period-ms=", 20)) {
+			unsigned p;
+			if (jst_cli_parse_uint("run", "attribute.period-ms", arg + 20, 10, 60000,
+			                       &p))
+				return -1;
+		}
 		if (a->noptions == sizeof a->options / sizeof a->options[0]) {
 			jst_cli_usage_error("run", "--option: too many");
 			return -1;

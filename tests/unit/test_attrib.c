@@ -118,7 +118,9 @@ static void test_idle_option(void **state)
 	assert_int_equal(jst_attr_idle_lookup("15", "package-0", &w), 0);
 	assert_float_equal(w, 15, 0);
 	assert_int_equal(jst_attr_idle_lookup("15", "gpu0", &w), 0);
-	assert_true(isnan(w)); /* a bare figure is the CPU side's */
+	assert_true(isnan(w)); /* a bare figure is the CPU packages' */
+	assert_int_equal(jst_attr_idle_lookup("15", "dram-0", &w), 0);
+	assert_true(isnan(w));
 	assert_int_equal(jst_attr_idle_lookup("package-0:20,dram-0:3.5,gpu0:60", "dram-0", &w), 0);
 	assert_float_equal(w, 3.5, 0);
 	assert_int_equal(jst_attr_idle_lookup("package-0:20,9", "package-1", &w), 0);
