@@ -196,29 +196,86 @@ static double work_on(const struct jst_attrib *a, const struct target *t, int pk
 	return w;
 }
 
-/* Every target's CPU ticks this tick, per CPU. */
-static int read_targets(struct jst_attrib *a, const struct jst_attr_cpus *now, int first)
+/* Everything read at one reading: the CPUs' busy time before and after the
+ * processes' and cgroups' files, taken again when the reading was slow. */
+struct snapshot {
+	struct jst_attr_cpus now; /* busy time at the middle of the reading */
+	struct jst_attr_pid *all;
+	size_t nall;
+	pid_t *cg_pids[JST_ATTR_TARGETS_MAX];
+	size_t cg_n[JST_ATTR_TARGETS_MAX];
+	uint64_t cg_usec[JST_ATTR_TARGETS_MAX];
+	int cg_rc[JST_ATTR_TARGETS_MAX];
+};
+
+static void snapshot_free(struct snapshot *sn)
 {
-	struct jst_attr_pid *all = NULL;
-	size_t nall = 0;
-	int rc = jst_attr_pids_scan(a->s.procfs, &all, &nall);
-	if (rc)
-		return rc;
+	jst_attr_cpus_free(&sn->now);
+	free(sn->all);
+	for (size_t i = 0; i < JST_ATTR_TARGETS_MAX; i++)
+		free(sn->cg_pids[i]);
+	*sn = (struct snapshot){0};
+}
+
+/* A reading slower than this was likely preempted between its files: it is
+ * taken again (a few times at most), since the targets' time and the busy
+ * time it is divided by must be read at one instant. */
+#define READ_TIGHT_NS 3000000LL
+#define READ_TRIES 4
+
+static int snapshot_take(struct jst_attrib *a, struct snapshot *sn, char *why, size_t len)
+{
+	int rc = 0;
+	for (int attempt = 0; attempt < READ_TRIES; attempt++) {
+		snapshot_free(sn);
+		int64_t t0 = now_ns();
+		rc = jst_attr_cpus_read(a->s.procfs, &sn->now, why, len);
+		if (!rc)
+			rc = jst_attr_pids_scan(a->s.procfs, &sn->all, &sn->nall);
+		for (size_t i = 0; !rc && i < a->ntg; i++) {
+			if (a->tg[i].t.type != JST_ATTR_CGROUP)
+				continue;
+			if (jst_attr_cgroup_pids(a->s.cgroup_root, a->tg[i].t.cgroup,
+			                         &sn->cg_pids[i], &sn->cg_n[i]))
+				sn->cg_n[i] = 0;
+			sn->cg_rc[i] = jst_attr_cgroup_usage(a->s.cgroup_root, a->tg[i].t.cgroup,
+			                                     &sn->cg_usec[i]);
+		}
+		struct jst_attr_cpus after = {0};
+		char w2[64];
+		if (!rc && jst_attr_cpus_read(a->s.procfs, &after, w2, sizeof w2) == 0) {
+			/* The busy time at the middle of the reading. */
+			for (size_t c = 0; c < sn->now.n && c < after.n; c++)
+				if (sn->now.online[c] && after.online[c] &&
+				    after.busy[c] >= sn->now.busy[c])
+					sn->now.busy[c] += (after.busy[c] - sn->now.busy[c]) / 2;
+		}
+		jst_attr_cpus_free(&after);
+		if (rc || now_ns() - t0 < READ_TIGHT_NS)
+			break;
+	}
+	if (rc && !*why)
+		snprintf(why, len, "cannot read %.200s: %s", a->s.procfs, strerror(-rc));
+	return rc;
+}
+
+/* Every target's CPU ticks since the last reading, per CPU. */
+static int read_targets(struct jst_attrib *a, const struct snapshot *sn, int first)
+{
+	int rc = 0;
+	const struct jst_attr_cpus *now = &sn->now;
 	for (size_t i = 0; i < a->ntg && !rc; i++) {
 		struct target *t = &a->tg[i];
 		memset(t->work, 0, a->ncpu * sizeof *t->work);
 		if (t->t.type == JST_ATTR_TREE) {
-			rc = jst_attr_track(&t->tr, all, nall, t->t.pid, NULL, 0, t->work, a->ncpu);
+			rc = jst_attr_track(&t->tr, sn->all, sn->nall, t->t.pid, NULL, 0, t->work,
+			                    a->ncpu);
 			continue;
 		}
-		pid_t *pids = NULL;
-		size_t np = 0;
-		if (jst_attr_cgroup_pids(a->s.cgroup_root, t->t.cgroup, &pids, &np))
-			np = 0;
-		rc = jst_attr_track(&t->tr, all, nall, 0, pids, np, t->work, a->ncpu);
-		free(pids);
-		uint64_t usec;
-		if (jst_attr_cgroup_usage(a->s.cgroup_root, t->t.cgroup, &usec)) {
+		rc = jst_attr_track(&t->tr, sn->all, sn->nall, 0, sn->cg_pids[i], sn->cg_n[i],
+		                    t->work, a->ncpu);
+		uint64_t usec = sn->cg_usec[i];
+		if (sn->cg_rc[i]) {
 			note_add(a, "%s: cpu.stat unreadable: its processes' own times counted",
 			         t->label);
 			t->cg_have = 0;
@@ -238,7 +295,10 @@ static int read_targets(struct jst_attrib *a, const struct jst_attr_cpus *now, i
 					/* Nothing seen of where: by each CPU's busy time. */
 					double b = 0, all_b = 0;
 					for (size_t k = 0; k < now->n && k < a->prev.n; k++) {
-						double d = (double)(now->busy[k] - a->prev.busy[k]);
+						double d =
+						    now->busy[k] >= a->prev.busy[k]
+						        ? (double)(now->busy[k] - a->prev.busy[k])
+						        : 0;
 						all_b += d;
 						if (k == c)
 							b = d;
@@ -250,8 +310,6 @@ static int read_targets(struct jst_attrib *a, const struct jst_attr_cpus *now, i
 		t->cg_usec = usec;
 		t->cg_have = 1;
 	}
-	free(all);
-	(void)now;
 	return rc;
 }
 
@@ -261,9 +319,16 @@ static void read_gpus(struct jst_attrib *a)
 		struct dom *x = &a->dom[d];
 		if (x->type != DOM_GPU)
 			continue;
-		x->gpu.known = 0;
-		if (!a->gpu_state || a->gpu->use(a->gpu_state, x->uuid, &x->use))
+		struct jst_attr_gpu_use use;
+		if (!a->gpu_state || a->gpu->use(a->gpu_state, x->uuid, &use)) {
+			x->gpu.known = 0;
 			continue;
+		}
+		/* No new sample (a tick shorter than the driver's sampling): the
+		 * last one holds, as the use it measured goes on. */
+		if (use.samples == 0)
+			continue;
+		x->use = use;
 		x->gpu.busy = 0;
 		for (size_t p = 0; p < x->use.n; p++)
 			x->gpu.busy += x->use.busy[p];
@@ -273,36 +338,23 @@ static void read_gpus(struct jst_attrib *a)
 	}
 }
 
-/* The CPUs' busy time at the middle of the targets' reading: read again
- * after it, and the two readings averaged, so that a thread preempted
- * between /proc/stat and the processes' files (a loaded machine) does not
- * shift the targets' time against the busy time it is divided by. */
-static void centre(struct jst_attrib *a, struct jst_attr_cpus *before)
-{
-	struct jst_attr_cpus after = {0};
-	char why[256];
-	if (jst_attr_cpus_read(a->s.procfs, &after, why, sizeof why) == 0)
-		for (size_t c = 0; c < before->n && c < after.n; c++)
-			if (before->online[c] && after.online[c] &&
-			    after.busy[c] >= before->busy[c])
-				before->busy[c] += (after.busy[c] - before->busy[c]) / 2;
-	jst_attr_cpus_free(&after);
-}
-
 /* One tick: the window's span m, and where everything stands now. */
 static int tick(struct jst_attrib *a, jst_measurement *m)
 {
-	struct jst_attr_cpus now = {0};
-	char why[256];
-	int rc = jst_attr_cpus_read(a->s.procfs, &now, why, sizeof why);
+	struct snapshot sn = {0};
+	char why[256] = "";
+	int rc = snapshot_take(a, &sn, why, sizeof why);
 	if (rc) {
 		note_add(a, "%s", why);
+		snapshot_free(&sn);
 		return rc;
 	}
 	pthread_mutex_lock(&a->mu);
-	rc = read_targets(a, &now, 0);
+	rc = read_targets(a, &sn, 0);
 	pthread_mutex_unlock(&a->mu);
-	centre(a, &now);
+	struct jst_attr_cpus now = sn.now;
+	sn.now = (struct jst_attr_cpus){0};
+	snapshot_free(&sn);
 	read_gpus(a);
 	double dt = jst_measurement_duration(m);
 	a->duration_s += dt;
@@ -493,10 +545,20 @@ int jst_attrib_start(jst_meter *meter, const struct jst_attr_settings *s,
 		}
 	}
 	/* Where everything stands as the window begins. */
-	rc = read_targets(a, &a->prev, 1);
-	centre(a, &a->prev);
-	if (!rc)
-		rc = jst_window_begin(meter, "attribution", &a->w);
+	struct snapshot sn = {0};
+	rc = snapshot_take(a, &sn, why, len);
+	if (!rc) {
+		rc = read_targets(a, &sn, 1);
+		jst_attr_cpus_free(&a->prev);
+		a->prev = sn.now;
+		sn.now = (struct jst_attr_cpus){0};
+	}
+	snapshot_free(&sn);
+	if (rc) {
+		attrib_free(a);
+		return rc;
+	}
+	rc = jst_window_begin(meter, "attribution", &a->w);
 	if (rc) {
 		snprintf(why, len, "cannot begin: %s", jst_strerror(rc));
 		attrib_free(a);

