@@ -17,6 +17,13 @@
 
 int jst_cli_attrib_option(struct jst_cli_attrib *a, int opt, const char *arg)
 {
+	if ((opt == JST_CLI_OPT_PID || opt == JST_CLI_OPT_CGROUP ||
+	     (opt == JST_CLI_OPT_ATTRIBUTE && !a->command)) &&
+	    (size_t)a->command + a->npids + a->ncgroups >= JST_ATTR_TARGETS_MAX) {
+		jst_cli_usage_error("run", "at most %d targets (--attribute, --pid, --cgroup)",
+		                    JST_ATTR_TARGETS_MAX);
+		return -1;
+	}
 	switch (opt) {
 	case JST_CLI_OPT_ATTRIBUTE:
 		a->command = 1;
