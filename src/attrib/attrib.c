@@ -127,7 +127,7 @@ static int package_of(const char *device)
 {
 	if (!strcmp(device, "cpu"))
 		return -1;
-	if (strncmp(device, "cpu:package-", 12))
+	if (strncmp(device, "cpu:package-", 12) != 0)
 		return -2;
 	char *end;
 	long v = strtol(device + 12, &end, 10);

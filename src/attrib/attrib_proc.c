@@ -20,8 +20,10 @@
 static int read_whole(const char *path, char **out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int err = errno;
+		return err > 0 ? -err : -EIO;
+	}
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
 	for (;;) {
@@ -43,7 +45,8 @@ static int read_whole(const char *path, char **out)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			int err = -errno;
+			int err = errno;
+			err = err > 0 ? -err : -EIO;
 			free(buf);
 			close(fd);
 			return err;
@@ -53,6 +56,8 @@ static int read_whole(const char *path, char **out)
 		len += (size_t)r;
 	}
 	close(fd);
+	if (!buf)
+		return -ENOMEM;
 	buf[len] = '\0';
 	*out = buf;
 	return 0;
@@ -68,7 +73,9 @@ void jst_attr_cpus_free(struct jst_attr_cpus *c)
 {
 	free(c->busy);
 	free(c->online);
-	*c = (struct jst_attr_cpus){0};
+	c->busy = NULL;
+	c->online = NULL;
+	c->n = 0;
 }
 
 /* Parse up to max unsigned fields after p; the count parsed. */
@@ -107,18 +114,23 @@ int jst_attr_cpus_parse(const char *text, struct jst_attr_cpus *out, char *why, 
 					size_t ncap = cap ? cap : 64;
 					while (ncap <= cpu)
 						ncap *= 2;
-					uint64_t *b = realloc(out->busy, ncap * sizeof *b);
-					if (b)
-						out->busy = b;
-					unsigned char *o = b ? realloc(out->online, ncap) : NULL;
-					if (!o) {
+					uint64_t *b = calloc(ncap, sizeof *b);
+					unsigned char *o = calloc(ncap, 1);
+					if (!b || !o) {
+						free(b);
+						free(o);
 						jst_attr_cpus_free(out);
 						snprintf(why, len, "out of memory");
 						return -ENOMEM;
 					}
+					if (cap) {
+						memcpy(b, out->busy, cap * sizeof *b);
+						memcpy(o, out->online, cap);
+					}
+					free(out->busy);
+					free(out->online);
+					out->busy = b;
 					out->online = o;
-					memset(out->busy + cap, 0, (ncap - cap) * sizeof *b);
-					memset(out->online + cap, 0, ncap - cap);
 					cap = ncap;
 				}
 				out->busy[cpu] = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
@@ -275,8 +287,8 @@ int jst_attr_cgroup_usage(const char *cgroup_root, const char *path, uint64_t *u
 	if (w < 0 || (size_t)w >= sizeof file)
 		return -ENAMETOOLONG;
 	int rc = read_whole(file, &text);
-	if (rc)
-		return rc;
+	if (rc || !text)
+		return rc ? rc : -EIO;
 	rc = -EINVAL;
 	for (const char *line = text; line && *line;) {
 		if (!strncmp(line, "usage_usec ", 11)) {
@@ -301,8 +313,8 @@ int jst_attr_cgroup_pids(const char *cgroup_root, const char *path, pid_t **out,
 	if (w < 0 || (size_t)w >= sizeof file)
 		return -ENAMETOOLONG;
 	int rc = read_whole(file, &text);
-	if (rc)
-		return rc;
+	if (rc || !text)
+		return rc ? rc : -EIO;
 	size_t cap = 16, len = 0;
 	pid_t *v = malloc(cap * sizeof *v);
 	for (char *p = text; v && *p;) {

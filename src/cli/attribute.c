@@ -55,11 +55,11 @@ int jst_cli_attrib_option(struct jst_cli_attrib *a, int opt, const char *arg)
 		a->cgroups[a->ncgroups++] = arg;
 		return 1;
 	case JST_OPT_OPTION:
-		if (strncmp(arg, "attribute.", 10))
+		if (strncmp(arg, "attribute.", 10) != 0)
 			return 0;
-		if (strncmp(arg, "attribute.cgroup-root=", 22) &&
-		    strncmp(arg, "attribute.idle-w=", 17) &&
-		    strncmp(arg, "attribute.period-ms=", 20)) {
+		if (strncmp(arg, "attribute.cgroup-root=", 22) != 0 &&
+		    strncmp(arg, "attribute.idle-w=", 17) != 0 &&
+		    strncmp(arg, "attribute.period-ms=", 20) != 0) {
 			jst_cli_usage_error("run",
 			                    "--option %s: unknown (attribute.cgroup-root, "
 			                    "attribute.idle-w, attribute.period-ms)",
