@@ -199,6 +199,7 @@ struct runs {
 	jst_measurement **m;
 	int *status;
 	struct jst_attribution **attr; /* per run, with --attribute, --pid, --cgroup */
+	char **note;                   /* per run: what its figures cover beyond the command */
 	size_t n;
 	unsigned serial;
 	int header;
@@ -210,7 +211,10 @@ static void runs_free(struct runs *r)
 		jst_measurement_free(r->m[i]);
 	for (size_t i = 0; r->attr && i < r->n; i++)
 		free(r->attr[i]);
+	for (size_t i = 0; r->note && i < r->n; i++)
+		free(r->note[i]);
 	free(r->attr);
+	free(r->note);
 	free(r->m);
 	free(r->status);
 }
@@ -280,10 +284,12 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 			             jst_strerror(arc));
 	}
 	double own = jst_cli_busy_end(&busy);
+	char note[256] = "";
 	if (own >= 0 && own < 0.9)
-		jst_cli_warn("the estimate covers every process: the command used %.0f%% of the "
-		             "CPU time spent while it ran; --attribute gives its share",
-		             own * 100);
+		snprintf(note, sizeof note,
+		         "the estimate covers every process: the command used %.0f%% of the CPU "
+		         "time spent while it ran; --attribute gives its share",
+		         own * 100);
 	jst_measurement *m = NULL;
 	rc = jst_window_end(w, &m);
 	stop_intervals(iv);
@@ -293,6 +299,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		return -1;
 	}
 	r->attr[r->n] = attribution;
+	r->note[r->n] = *note ? strdup(note) : NULL;
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
@@ -304,7 +311,8 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	r.m = calloc(o->repeat, sizeof *r.m); // NOLINT(bugprone-sizeof-expression)
 	r.status = calloc(o->repeat, sizeof *r.status);
 	r.attr = calloc(o->repeat, sizeof *r.attr); // NOLINT(bugprone-sizeof-expression)
-	if (!r.m || !r.status || !r.attr) {
+	r.note = calloc(o->repeat, sizeof *r.note); // NOLINT(bugprone-sizeof-expression)
+	if (!r.m || !r.status || !r.attr || !r.note) {
 		runs_free(&r);
 		jst_cli_error("out of memory");
 		return JST_EXIT_RUN_FAIL;
@@ -338,6 +346,7 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .run_status = r.status,
 	    .nruns = r.n,
 	    .attribution = jst_cli_attrib_wanted(&o->attrib) ? r.attr : NULL,
+	    .run_note = (const char *const *)r.note,
 	};
 	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;

@@ -19,6 +19,9 @@ struct jst_report {
 	size_t nruns;
 	/* Per run: what --attribute, --pid, --cgroup found (src/attrib), or NULL. */
 	struct jst_attribution *const *attribution;
+	/* Per run: what the figures cover beyond the command ("" or NULL: nothing
+	 * to say), e.g. that the estimate covers every process; or NULL. */
+	const char *const *run_note;
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of

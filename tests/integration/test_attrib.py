@@ -224,9 +224,15 @@ class Attribution(unittest.TestCase):
         the run says its figure covers every process, and so does --attribute."""
         with EmptyMachine() as m, ProcfsSim("1001:2:0", cpus=8, other=4) as pf:
             env = m.env(JOULESTAT_PROCFS_ROOT=pf.root)
-            proc = run_joulestat(["run", "--", "sleep", "0.5"], env=env, timeout=60)
+            proc = run_joulestat(["run", "--json", "-", "--", "sleep", "0.5"], env=env,
+                                 timeout=60)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertIn("the estimate covers every process", proc.stderr)
+            self.assertIn("the estimate covers every process",
+                          json.loads(proc.stdout)["runs"][0]["note"])
+            # Quiet: no table, so no note either; the JSON still has it.
+            proc = run_joulestat(["run", "-q", "--", "sleep", "0.2"], env=env, timeout=60)
+            self.assertEqual(proc.stderr, "")
             _, run = attribute(env, ["--pid", "1001"], seconds=1, backends="estimate")
         a = run["attribution"]
         self.assertIn("covers every process", a["note"])
