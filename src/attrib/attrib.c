@@ -73,12 +73,12 @@ struct jst_attrib {
 	void *gpu_state;
 	unsigned ticks;
 	double duration_s;
-	char note[512];
+	char note[1024];
 };
 
 static void note_add(struct jst_attrib *a, const char *fmt, const char *arg)
 {
-	char line[256];
+	char line[512];
 	snprintf(line, sizeof line, fmt, arg);
 	if (strstr(a->note, line))
 		return;
@@ -621,6 +621,7 @@ static const char *model_of(enum dom_type t)
 
 static void result_of(struct jst_attrib *a, struct jst_attribution *r)
 {
+	char unseparated[256] = "";
 	r->duration_s = a->duration_s;
 	r->ticks = a->ticks;
 	r->ndomains = a->ndom;
@@ -652,12 +653,11 @@ static void result_of(struct jst_attrib *a, struct jst_attribution *r)
 		o->busy_s = x->sums.busy_s;
 		o->capacity_s = x->sums.capacity_s;
 		o->model = model_of(x->type);
-		if (isnan(idle))
-			note_add(
-			    a,
-			    "%s: idle power not separated (it did not vary enough to fit; give "
-			    "attribute.idle-w): its share includes idle power",
-			    o->name);
+		if (isnan(idle)) {
+			size_t used = strlen(unseparated);
+			snprintf(unseparated + used, sizeof unseparated - used, "%s%s",
+			         used ? ", " : "", o->name);
+		}
 		double model = x->type == DOM_CPU    ? MODEL_CPU
 		               : x->type == DOM_DRAM ? MODEL_DRAM
 		                                     : MODEL_GPU;
@@ -692,6 +692,11 @@ static void result_of(struct jst_attrib *a, struct jst_attribution *r)
 			o->dynamic_j = x->energy_j;
 		}
 	}
+	if (*unseparated)
+		note_add(a,
+		         "idle power not separated for %s (use did not vary enough to fit it; give "
+		         "attribute.idle-w): their shares include idle power",
+		         unseparated);
 	for (size_t i = 0; i < a->ntg; i++) {
 		struct jst_attr_figure *tot = &r->total[i];
 		tot->accuracy = tot->energy_j > 0 ? tot->accuracy / tot->energy_j : NAN;

@@ -66,7 +66,7 @@ struct jst_attribution {
 	struct jst_attr_figure figure[JST_ATTR_TARGETS_MAX * JST_ATTR_DOMAINS_MAX];
 	struct jst_attr_figure total[JST_ATTR_TARGETS_MAX]; /* per target, over domains */
 	unsigned ticks;
-	char note[512]; /* what the figures cannot see: "" or "; "-separated */
+	char note[1024]; /* what the figures cannot see: "" or "; "-separated */
 };
 
 struct jst_attrib;
