@@ -27,11 +27,23 @@ import sys
 import time
 
 
-def write(path, text):
+def write(path, text, pending=None):
+    """Write path whole; with pending, only its temporary, renamed by commit()."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
-    os.replace(tmp, path)
+    if pending is None:
+        os.replace(tmp, path)
+    else:
+        pending.append((tmp, path))
+
+
+def commit(pending):
+    """Put every file of one instant in place at once: a reader between two
+    renames sees two instants a few microseconds apart, not the time it took
+    to write them all."""
+    for tmp, path in pending:
+        os.replace(tmp, path)
 
 
 def main():
@@ -89,13 +101,14 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
     def update():
+        pending = []
         el = (time.monotonic_ns() - start) / 1e9
         lines = ["cpu  %d 0 0 %d 0 0 0 0 0 0" % (busy_cpus * el * a.hz,
                                                  (a.cpus - busy_cpus) * el * a.hz)]
         for c in range(a.cpus):
             lines.append("cpu%d %d 0 0 %d 0 0 0 0 0 0" % (c, rate[c] * el * a.hz,
                                                           (1 - rate[c]) * el * a.hz))
-        write(os.path.join(a.root, "stat"), "\n".join(lines) + "\nintr 0\nctxt 0\n")
+        write(os.path.join(a.root, "stat"), "\n".join(lines) + "\nintr 0\nctxt 0\n", pending)
         for t in tasks:
             ut = int(t["cpus"] * el * a.hz)
             # proc(5) fields 3 to 44: state, ppid, ..., utime (14), ...,
@@ -106,13 +119,15 @@ def main():
             fields[22 - 3] = "1000"
             fields[39 - 3] = str(t["cpu"])
             write(os.path.join(a.root, str(t["pid"]), "stat"),
-                  "%d (sim task) %s\n" % (t["pid"], " ".join(fields)))
+                  "%d (sim task) %s\n" % (t["pid"], " ".join(fields)), pending)
         for path, ts in cgroups.items():
             d = os.path.join(a.cgroup_root, path.strip("/"))
             usec = int(sum(t["cpus"] for t in ts) * el * 1e6)
             write(os.path.join(d, "cpu.stat"),
-                  "usage_usec %d\nuser_usec %d\nsystem_usec 0\n" % (usec, usec))
-            write(os.path.join(d, "cgroup.procs"), "".join("%d\n" % t["pid"] for t in ts))
+                  "usage_usec %d\nuser_usec %d\nsystem_usec 0\n" % (usec, usec), pending)
+            write(os.path.join(d, "cgroup.procs"), "".join("%d\n" % t["pid"] for t in ts),
+                  pending)
+        commit(pending)
 
     update()
     if a.ready:

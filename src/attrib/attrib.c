@@ -72,6 +72,7 @@ struct jst_attrib {
 	const struct jst_attr_gpu_source *gpu;
 	void *gpu_state;
 	unsigned ticks;
+	int64_t read_ns; /* the middle of the last reading */
 	double duration_s;
 	char note[1024];
 };
@@ -206,6 +207,7 @@ struct snapshot {
 	size_t cg_n[JST_ATTR_TARGETS_MAX];
 	uint64_t cg_usec[JST_ATTR_TARGETS_MAX];
 	int cg_rc[JST_ATTR_TARGETS_MAX];
+	int64_t t_ns; /* the middle of the reading */
 };
 
 static void snapshot_free(struct snapshot *sn)
@@ -251,7 +253,9 @@ static int snapshot_take(struct jst_attrib *a, struct snapshot *sn, char *why, s
 					sn->now.busy[c] += (after.busy[c] - sn->now.busy[c]) / 2;
 		}
 		jst_attr_cpus_free(&after);
-		if (rc || now_ns() - t0 < READ_TIGHT_NS)
+		int64_t t1 = now_ns();
+		sn->t_ns = t0 + (t1 - t0) / 2;
+		if (rc || t1 - t0 < READ_TIGHT_NS)
 			break;
 	}
 	if (rc && !*why)
@@ -354,9 +358,13 @@ static int tick(struct jst_attrib *a, jst_measurement *m)
 	pthread_mutex_unlock(&a->mu);
 	struct jst_attr_cpus now = sn.now;
 	sn.now = (struct jst_attr_cpus){0};
+	double pdt = (double)(sn.t_ns - a->read_ns) * 1e-9;
+	a->read_ns = sn.t_ns;
 	snapshot_free(&sn);
 	read_gpus(a);
 	double dt = jst_measurement_duration(m);
+	if (!(pdt > 0) || !(dt > 0))
+		pdt = dt;
 	a->duration_s += dt;
 	a->ticks++;
 	for (size_t d = 0; d < a->ndom && !rc; d++) {
@@ -388,12 +396,22 @@ static int tick(struct jst_attrib *a, jst_measurement *m)
 			}
 			continue;
 		}
+		/* CPU times cover the span between two readings, the energy the
+		 * span between two rotations, a few ms earlier: each target is
+		 * given the power of the tick over its readings' span, so that a
+		 * short span (a reading delayed, the next one not) with its coarse
+		 * counts weighs only as much as it lasted. */
 		size_t ncpus;
-		tk.busy_s = pkg_busy(a, &now, x->pkg, &ncpus) / a->hz;
+		double busy = pkg_busy(a, &now, x->pkg, &ncpus) / a->hz;
+		tk.busy_s = busy * dt / pdt;
 		tk.capacity_s = (double)ncpus * dt;
 		jst_attr_sums_add(&x->sums, &tk);
+		struct jst_attr_tick span = {.energy_j = e.energy_j * pdt / dt,
+		                             .dt_s = pdt,
+		                             .busy_s = busy,
+		                             .capacity_s = (double)ncpus * pdt};
 		for (size_t i = 0; i < a->ntg; i++)
-			jst_attr_target_add(&a->tg[i].sums[d], &tk,
+			jst_attr_target_add(&a->tg[i].sums[d], &span,
 			                    work_on(a, &a->tg[i], x->pkg) / a->hz);
 	}
 	jst_attr_cpus_free(&a->prev);
@@ -549,6 +567,7 @@ int jst_attrib_start(jst_meter *meter, const struct jst_attr_settings *s,
 	rc = snapshot_take(a, &sn, why, len);
 	if (!rc) {
 		rc = read_targets(a, &sn, 1);
+		a->read_ns = sn.t_ns;
 		jst_attr_cpus_free(&a->prev);
 		a->prev = sn.now;
 		sn.now = (struct jst_attr_cpus){0};

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct run_opts {
 	struct jst_cli_common common;
@@ -275,14 +276,19 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	}
 	if (attrib)
 		jst_attrib_set_command(attrib, pid);
-	int status = jst_command_wait(pid);
 	struct jst_attribution *attribution = NULL;
 	if (attrib) {
+		/* The last reading while the command is a zombie, not yet reaped:
+		 * its own and its reaped children's times are still in procfs. */
+		siginfo_t si;
+		while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			;
 		int arc = jst_attrib_stop(attrib, &attribution);
 		if (arc)
 			jst_cli_warn("attribution: %s: its figures may be short",
 			             jst_strerror(arc));
 	}
+	int status = jst_command_wait(pid);
 	double own = jst_cli_busy_end(&busy);
 	char note[256] = "";
 	if (own >= 0 && own < 0.9)
