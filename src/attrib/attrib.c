@@ -325,6 +325,13 @@ static void read_gpus(struct jst_attrib *a)
 			continue;
 		struct jst_attr_gpu_use use;
 		if (!a->gpu_state || a->gpu->use(a->gpu_state, x->uuid, &use)) {
+			/* Its energy in such a tick is nobody's: said, not guessed. */
+			if (a->gpu_state)
+				note_add(
+				    a,
+				    "%s: per-process use unreadable in some ticks: their energy "
+				    "above idle is no target's",
+				    x->uuid);
 			x->gpu.known = 0;
 			continue;
 		}
