@@ -61,7 +61,8 @@ static const char run_help[] =
     "  --pid PID         the same for a process tree already running (repeatable)\n"
     "  --cgroup PATH     the same for a cgroup v2, PATH below the cgroup root (repeatable)\n"
     "  --option attribute.idle-w=W|DOMAIN:W,...  idle power to take off (else fitted)\n"
-    "  --option attribute.cgroup-root=DIR  (default /sys/fs/cgroup; JOULESTAT_CGROUP_ROOT)\n"
+    "  --option attribute.cgroup-root=DIR  where cgroup v2 is (default /sys/fs/cgroup,\n"
+    "                    or JOULESTAT_CGROUP_ROOT)\n"
     "  --option attribute.period-ms=MS     how often shares are taken (default 200)\n"
     "                    See docs/attribution.md.\n";
 
