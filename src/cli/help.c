@@ -57,12 +57,13 @@ static const char run_help[] =
     "  -o, --output FILE write the table to FILE instead of stderr\n"
     "  -q, --quiet       no table (JSON and CSV are still written)\n"
     "  --attribute       also the share of the energy that is the command's process\n"
-    "                    tree's (CPU time per package, GPU use per process), idle apart\n"
+    "                    tree's (CPU time per package, GPU use per process), idle\n"
+    "                    apart\n"
     "  --pid PID         the same for a process tree already running (repeatable)\n"
-    "  --cgroup PATH     the same for a cgroup v2, PATH below the cgroup root (repeatable)\n"
+    "  --cgroup PATH     the same for a cgroup v2 below the cgroup root (repeatable)\n"
     "  --option attribute.idle-w=W|DOMAIN:W,...  idle power to take off (else fitted)\n"
-    "  --option attribute.cgroup-root=DIR  where cgroup v2 is (default /sys/fs/cgroup,\n"
-    "                    or JOULESTAT_CGROUP_ROOT)\n"
+    "  --option attribute.cgroup-root=DIR  where cgroup v2 is (default\n"
+    "                    /sys/fs/cgroup, or JOULESTAT_CGROUP_ROOT)\n"
     "  --option attribute.period-ms=MS     how often shares are taken (default 200)\n"
     "                    See docs/attribution.md.\n";
 
