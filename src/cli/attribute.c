@@ -108,27 +108,39 @@ static const char *from_list(const char *const *list, size_t n, const char *key)
 	return NULL;
 }
 
-/* key's value in JOULESTAT_OPTIONS ("k=v,k=v"), copied into buf, or NULL. */
+/* key's value in JOULESTAT_OPTIONS ("k=v,k=v"; a piece with no '=' goes on
+ * with the value before it, as the library reads it), copied into buf, or NULL. */
 static const char *from_env_options(const char *key, char *buf, size_t len)
 {
 	const char *env = secure_getenv("JOULESTAT_OPTIONS");
 	size_t k = strlen(key);
-	const char *found = NULL;
-	size_t flen = 0;
+	int found = 0, in_key = 0;
+	size_t used = 0;
 	for (const char *p = env; p && *p;) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n > k && !strncmp(p, key, k) && p[k] == '=') {
-			found = p + k + 1;
-			flen = n - k - 1;
+		const char *eq = memchr(p, '=', n);
+		if (eq) {
+			in_key = (size_t)(eq - p) == k && !strncmp(p, key, k);
+			if (in_key) {
+				found = 1;
+				used = 0;
+				p = eq + 1;
+				n -= k + 1;
+			}
+		}
+		if (in_key) {
+			if (used + n + 2 > len)
+				return NULL;
+			if (!eq)
+				buf[used++] = ',';
+			memcpy(buf + used, p, n);
+			used += n;
+			buf[used] = '\0';
 		}
 		p = end ? end + 1 : p + n;
 	}
-	if (!found || flen >= len)
-		return NULL;
-	memcpy(buf, found, flen);
-	buf[flen] = '\0';
-	return buf;
+	return found ? buf : NULL;
 }
 
 static const char *setting(const struct jst_cli_common *c, const char *const *own, size_t nown,

@@ -252,6 +252,13 @@ class Attribution(unittest.TestCase):
             proc = run_joulestat(["run", "--pid", "4242", "--", "true"], env=env)
             self.assertEqual(proc.returncode, 125, proc.stderr)
             self.assertIn("no process 4242", proc.stderr)
+            self.assertIn(pf.root, proc.stderr)
+            # procfs.root read as the library reads it, from JOULESTAT_OPTIONS too.
+            env = dict(os.environ, JOULESTAT_OPTIONS="period_ms=100,procfs.root=" + pf.root)
+            env.pop("JOULESTAT_PROCFS_ROOT", None)
+            proc = run_joulestat(["run", "--pid", "4242", "--", "true"], env=env)
+            self.assertEqual(proc.returncode, 125, proc.stderr)
+            self.assertIn("no process 4242 in " + pf.root, proc.stderr)
 
 
 if __name__ == "__main__":
