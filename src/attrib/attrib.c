@@ -553,8 +553,12 @@ int jst_attrib_start(jst_meter *meter, const struct jst_attr_settings *s,
 			uint64_t usec;
 			rc = jst_attr_cgroup_usage(s->cgroup_root, t->t.cgroup, &usec);
 			if (rc) {
-				snprintf(why, len, "cannot read %.200s/%.200s/cpu.stat: %s",
-				         s->cgroup_root, t->t.cgroup, strerror(-rc));
+				const char *rel = t->t.cgroup + strspn(t->t.cgroup, "/");
+				snprintf(
+				    why, len,
+				    "cannot read %.200s/%.200s%scpu.stat: %s (a cgroup v2 "
+				    "there? set attribute.cgroup-root or JOULESTAT_CGROUP_ROOT)",
+				    s->cgroup_root, rel, *rel ? "/" : "", strerror(-rc));
 				attrib_free(a);
 				return rc;
 			}

@@ -283,7 +283,8 @@ int jst_attr_pids_scan(const char *procfs, struct jst_attr_pid **out, size_t *n)
 int jst_attr_cgroup_usage(const char *cgroup_root, const char *path, uint64_t *usec)
 {
 	char file[4096], *text = NULL;
-	int w = snprintf(file, sizeof file, "%s/%s/cpu.stat", cgroup_root, path);
+	path += strspn(path, "/");
+	int w = snprintf(file, sizeof file, "%s/%s%scpu.stat", cgroup_root, path, *path ? "/" : "");
 	if (w < 0 || (size_t)w >= sizeof file)
 		return -ENAMETOOLONG;
 	int rc = read_whole(file, &text);
@@ -309,7 +310,9 @@ int jst_attr_cgroup_usage(const char *cgroup_root, const char *path, uint64_t *u
 int jst_attr_cgroup_pids(const char *cgroup_root, const char *path, pid_t **out, size_t *n)
 {
 	char file[4096], *text = NULL;
-	int w = snprintf(file, sizeof file, "%s/%s/cgroup.procs", cgroup_root, path);
+	path += strspn(path, "/");
+	int w =
+	    snprintf(file, sizeof file, "%s/%s%scgroup.procs", cgroup_root, path, *path ? "/" : "");
 	if (w < 0 || (size_t)w >= sizeof file)
 		return -ENAMETOOLONG;
 	int rc = read_whole(file, &text);
