@@ -448,3 +448,44 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, int type, unsig
 	leave();
 	return r;
 }
+
+/* Each configured process's sample at the last 100 ms boundary, stamped in us
+ * of CLOCK_MONOTONIC; NOT_FOUND when no sample is newer than last_seen. */
+SIM_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t dev,
+                                                        nvmlProcessUtilizationSample_t *samples,
+                                                        unsigned int *count,
+                                                        unsigned long long last_seen)
+{
+	int64_t now;
+	nvmlReturn_t r = enter(dev, 0, 0, &now);
+	if (r)
+		return r;
+	unsigned n = 0;
+	for (unsigned i = 0; i < sim.nprocs; i++)
+		n += sim.proc[i].gpu == dev->index;
+	unsigned long long stamp =
+	    (unsigned long long)((now / SIM_PROC_SAMPLE_NS) * SIM_PROC_SAMPLE_NS / 1000);
+	if (!count) {
+		r = NVML_ERROR_INVALID_ARGUMENT;
+	} else if (n == 0 || stamp <= last_seen) {
+		*count = 0;
+		r = NVML_ERROR_NOT_FOUND;
+	} else if (!samples || *count < n) {
+		*count = n;
+		r = NVML_ERROR_INSUFFICIENT_SIZE;
+	} else {
+		unsigned k = 0;
+		for (unsigned i = 0; i < sim.nprocs; i++) {
+			if (sim.proc[i].gpu != dev->index)
+				continue;
+			samples[k++] =
+			    (nvmlProcessUtilizationSample_t){.pid = sim.proc[i].pid,
+			                                     .timeStamp = stamp,
+			                                     .smUtil = sim.proc[i].sm,
+			                                     .memUtil = sim.proc[i].sm / 2};
+		}
+		*count = n;
+	}
+	leave();
+	return r;
+}

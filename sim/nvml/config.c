@@ -3,8 +3,8 @@
 #include "simnvml.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +140,28 @@ static const char *env(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
+/* "GPU:PID:SM[,...]": processes and their constant SM utilisation (%). */
+static nvmlReturn_t parse_procs(struct sim_nvml *s, const char *list)
+{
+	s->nprocs = 0;
+	for (const char *p = list; *p;) {
+		unsigned gpu, pid, sm;
+		int used = 0;
+		if (sscanf(p, "%u:%u:%u%n", &gpu, &pid, &sm, &used) != 3 || gpu >= s->ngpus ||
+		    sm > 100 || pid == 0 || s->nprocs == SIM_MAX_PROCS)
+			return bad("JSTSIM_NVML_PROCS: expected GPU:PID:SM[,...] (GPU below "
+			           "JSTSIM_NVML_GPUS, SM 0 to 100, at most 64), got '%s'",
+			           list);
+		s->proc[s->nprocs++] = (struct sim_proc){gpu, pid, sm};
+		p += used;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return bad("JSTSIM_NVML_PROCS: expected GPU:PID:SM[,...], got '%s'", list);
+	}
+	return NVML_SUCCESS;
+}
+
 nvmlReturn_t sim_config_load(struct sim_nvml *s)
 {
 	memset(s, 0, sizeof *s);
@@ -205,7 +227,10 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		             offsetof(struct sim_gpu, reset_at_ns), 0);
 	if (!r)
 		r = parse_at(s, "JSTSIM_NVML_ERRORS", env("JSTSIM_NVML_ERRORS", ""),
-		             offsetof(struct sim_gpu, err_from_ns), offsetof(struct sim_gpu, err_until_ns));
+		             offsetof(struct sim_gpu, err_from_ns),
+		             offsetof(struct sim_gpu, err_until_ns));
+	if (!r)
+		r = parse_procs(s, env("JSTSIM_NVML_PROCS", ""));
 	if (!r)
 		r = parse_tick("JSTSIM_NVML_COUNTER_TICK_MS", "100", &s->counter_tick_ns);
 	if (!r)

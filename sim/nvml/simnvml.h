@@ -18,7 +18,7 @@
  * real GPU models do), power readings every 100 ms. */
 #define SIM_COUNTER_TICK_NS 100000000LL
 #define SIM_POWER_TICK_NS 100000000LL
-#define SIM_BASE_MJ 123456789ULL       /* counters start here: it must never reach a figure */
+#define SIM_BASE_MJ 123456789ULL /* counters start here: it must never reach a figure */
 #define SIM_POWER_LIMIT_MW 700000u
 
 /* A device handle: what nvmlDevice_t points at. MIG instances are handles too. */
@@ -39,6 +39,14 @@ struct sim_gpu {
 	char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
 };
 
+/* A process on a GPU with a constant SM utilisation (JSTSIM_NVML_PROCS), for
+ * nvmlDeviceGetProcessUtilization. */
+#define SIM_MAX_PROCS 64
+#define SIM_PROC_SAMPLE_NS 100000000LL /* a sample every 100 ms, as the driver takes them */
+struct sim_proc {
+	unsigned gpu, pid, sm;
+};
+
 struct sim_nvml {
 	int64_t start_ns; /* CLOCK_MONOTONIC of trace t = 0: the first nvmlInit_v2 */
 	pid_t pid;        /* only the process that initialised writes the truth */
@@ -50,6 +58,8 @@ struct sim_nvml {
 	struct sim_trace *trace;
 	char spec[512];
 	char truth_path[1024];
+	struct sim_proc proc[SIM_MAX_PROCS];
+	unsigned nprocs;
 	struct sim_gpu gpu[SIM_MAX_GPUS];
 	struct nvmlDevice_st dev[SIM_MAX_GPUS];
 	struct nvmlDevice_st mig_dev[SIM_MAX_GPUS];

@@ -109,6 +109,21 @@ _Static_assert(offsetof(nvmlFieldValue_t, valueType) == 24, "nvmlFieldValue_t.va
 _Static_assert(offsetof(nvmlFieldValue_t, value) == 32, "nvmlFieldValue_t.value");
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t (v3) is 68 bytes");
 
+/* One process's utilisation sample (nvmlDeviceGetProcessUtilization): used by
+ * attribution (src/attrib/attrib_nvml.c), not by the backend. */
+typedef struct nvmlProcessUtilizationSample_st {
+	unsigned int pid;
+	unsigned long long timeStamp; /* CPU timestamp in us */
+	unsigned int smUtil;
+	unsigned int memUtil;
+	unsigned int encUtil;
+	unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
+typedef nvmlReturn_t (*nvmlDeviceGetProcessUtilization_fn)(nvmlDevice_t dev,
+                                                           nvmlProcessUtilizationSample_t *samples,
+                                                           unsigned int *count,
+                                                           unsigned long long last_seen_us);
+
 typedef nvmlReturn_t (*nvmlInit_v2_fn)(void);
 typedef nvmlReturn_t (*nvmlShutdown_fn)(void);
 typedef const char *(*nvmlErrorString_fn)(nvmlReturn_t result);

@@ -1,4 +1,5 @@
 /* joulestat run: measure a command the way `perf stat` counts it. */
+#include "attribute.h"
 #include "cli.h"
 #include "command.h"
 #include "forward.h"
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct run_opts {
 	struct jst_cli_common common;
@@ -23,6 +25,7 @@ struct run_opts {
 	/* identity, --series, --no-history, carbon (run_record.c) */
 	int series, no_history;
 	struct jst_carbon_request carbon;
+	struct jst_cli_attrib attrib; /* --attribute, --pid, --cgroup */
 };
 
 enum {
@@ -68,10 +71,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	    {"carbon-intensity", required_argument, NULL, OPT_CARBON_INTENSITY},
 	    {"pue", required_argument, NULL, OPT_PUE},
 	    {"price", required_argument, NULL, OPT_PRICE},
+	    JST_CLI_ATTRIB_OPTIONS,
 	    {0},
 	};
 	int opt;
 	while ((opt = jst_cli_getopt("run", argc, argv, "r:o:qI:h", opts)) != -1) {
+		int a = jst_cli_attrib_option(&o->attrib, opt, optarg);
+		if (a < 0)
+			return JST_EXIT_USAGE;
+		if (a > 0)
+			continue;
 		int c = jst_cli_common_option("run", opt, optarg, &o->common);
 		if (c < 0)
 			return JST_EXIT_USAGE;
@@ -238,9 +247,14 @@ static int outputs_write(struct outputs *out, const struct jst_report *r)
 		bad |= jst_cli_output_finish(&out->json, jst_sink_json_stream_end(&out->js, r));
 	if (out->csv.f) {
 		/* The runs' rows come after their intervals: they end last. */
-		for (size_t i = 0; i < r->nruns; i++)
+		for (size_t i = 0; i < r->nruns; i++) {
 			csv_window(out, r->runs[i], i + 1,
 			           r->run_status ? &r->run_status[i] : NULL);
+			if (r->attribution && r->attribution[i] && !out->csv_err)
+				out->csv_err = jst_sink_csv_attribution(
+				    out->csv.f, r->runs[i], i + 1,
+				    r->run_status ? &r->run_status[i] : NULL, r->attribution[i]);
+		}
 		bad |= jst_cli_output_finish(&out->csv, out->csv_err);
 	}
 	return bad ? -1 : 0;
@@ -251,6 +265,8 @@ static int outputs_write(struct outputs *out, const struct jst_report *r)
 struct runs {
 	jst_measurement **m;
 	int *status;
+	struct jst_attribution **attr; /* per run, with --attribute, --pid, --cgroup */
+	char **note;                   /* per run: what its figures cover beyond the command */
 	size_t n;
 	unsigned serial;
 	int header;
@@ -260,6 +276,12 @@ static void runs_free(struct runs *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		jst_measurement_free(r->m[i]);
+	for (size_t i = 0; r->attr && i < r->n; i++)
+		free(r->attr[i]);
+	for (size_t i = 0; r->note && i < r->n; i++)
+		free(r->note[i]);
+	free(r->attr);
+	free(r->note);
 	free(r->m);
 	free(r->status);
 }
@@ -295,23 +317,61 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
+	struct jst_attrib *attrib = NULL;
+	struct jst_cli_busy busy;
+	jst_cli_busy_begin(&busy, &o->common, meter);
+	if (jst_cli_attrib_wanted(&o->attrib) &&
+	    jst_cli_attrib_start(&o->attrib, &o->common, meter, &attrib)) {
+		stop_intervals(iv);
+		jst_window_cancel(w);
+		return -1;
+	}
 	pid_t pid;
 	rc = jst_command_start(o->command, &pid);
 	if (rc) {
 		atomic_store(&out->drop, 1);
 		stop_intervals(iv);
 		atomic_store(&out->drop, 0);
+		if (attrib) {
+			struct jst_attribution *a = NULL;
+			jst_attrib_stop(attrib, &a);
+			free(a);
+		}
 		jst_window_cancel(w);
 		return jst_command_failure_status(rc);
 	}
+	if (attrib)
+		jst_attrib_set_command(attrib, pid);
+	struct jst_attribution *attribution = NULL;
+	if (attrib) {
+		/* The last reading while the command is a zombie, not yet reaped:
+		 * its own and its reaped children's times are still in procfs. */
+		siginfo_t si;
+		while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			;
+		int arc = jst_attrib_stop(attrib, &attribution);
+		if (arc)
+			jst_cli_warn("attribution: %s: its figures may be short",
+			             jst_strerror(arc));
+	}
 	int status = jst_command_wait(pid);
+	double own = jst_cli_busy_end(&busy);
+	char note[256] = "";
+	if (own >= 0 && own < 0.9)
+		snprintf(note, sizeof note,
+		         "the estimate covers every process: the command used %.0f%% of the CPU "
+		         "time spent while it ran; --attribute gives its share",
+		         own * 100);
 	jst_measurement *m = NULL;
 	rc = jst_window_end(w, &m);
 	stop_intervals(iv);
 	if (rc) {
+		free(attribution);
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));
 		return -1;
 	}
+	r->attr[r->n] = attribution;
+	r->note[r->n] = *note ? strdup(note) : NULL;
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
@@ -322,7 +382,9 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	struct runs r = {.serial = 1};
 	r.m = calloc(o->repeat, sizeof *r.m); // NOLINT(bugprone-sizeof-expression)
 	r.status = calloc(o->repeat, sizeof *r.status);
-	if (!r.m || !r.status) {
+	r.attr = calloc(o->repeat, sizeof *r.attr); // NOLINT(bugprone-sizeof-expression)
+	r.note = calloc(o->repeat, sizeof *r.note); // NOLINT(bugprone-sizeof-expression)
+	if (!r.m || !r.status || !r.attr || !r.note) {
 		runs_free(&r);
 		jst_cli_error("out of memory");
 		return JST_EXIT_RUN_FAIL;
@@ -356,6 +418,8 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	    .runs = r.m,
 	    .run_status = r.status,
 	    .nruns = r.n,
+	    .attribution = jst_cli_attrib_wanted(&o->attrib) ? r.attr : NULL,
+	    .run_note = (const char *const *)r.note,
 	};
 	json_t *extra = jst_run_record_extra(out->rr, meter, &rep);
 	rep.extra = extra;

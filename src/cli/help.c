@@ -70,7 +70,17 @@ static const char run_help[] =
     "                    (docs/carbon.md; else JOULESTAT_REGION or the config file)\n"
     "  --carbon-intensity G  grams CO2e per kWh, instead of a region's\n"
     "  --pue N           power usage effectiveness of the site (default 1.0)\n"
-    "  --price P         price per kWh: report the cost too\n";
+    "  --price P         price per kWh: report the cost too\n"
+    "  --attribute       also the share of the energy that is the command's process\n"
+    "                    tree's (CPU time per package, GPU use per process), idle\n"
+    "                    apart\n"
+    "  --pid PID         the same for a process tree already running (repeatable)\n"
+    "  --cgroup PATH     the same for a cgroup v2 below the cgroup root (repeatable)\n"
+    "  --option attribute.idle-w=W|DOMAIN:W,...  idle power to take off (else fitted)\n"
+    "  --option attribute.cgroup-root=DIR  where cgroup v2 is (default\n"
+    "                    /sys/fs/cgroup, or JOULESTAT_CGROUP_ROOT)\n"
+    "  --option attribute.period-ms=MS     how often shares are taken (default 200)\n"
+    "                    See docs/attribution.md.\n";
 
 static const char history_help[] =
     "usage: joulestat history [--command TEXT] [--host NAME] [--since T] [--until T]\n"

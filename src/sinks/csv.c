@@ -183,3 +183,55 @@ int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int
 	}
 	return status_of(f);
 }
+
+/* ---- attribution rows (docs/output.md) ---------------------------------------- */
+
+static void attr_row(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                     const char *type, const char *name, const struct jst_attr_domain *d,
+                     const struct jst_attr_figure *x, double energy, double power,
+                     const char *parent, const char *note)
+{
+	struct row r = {f, 0};
+	lead(&r, m, run, type);
+	text(&r, name);
+	text(&r, jst_kind_name(d->kind));
+	text(&r, d->device);
+	text(&r, d->backend);
+	text(&r, "attribution");
+	text(&r, "attribution");
+	number(&r, x ? x->accuracy : NAN);
+	number(&r, energy);
+	number(&r, power);
+	empty(&r, 3); /* peak_power_w, samples, primary */
+	integer(&r, 0);
+	integer(&r, 0);
+	empty(&r, 1); /* parts */
+	text(&r, parent);
+	tail(&r, m, status, note);
+	empty(&r, 4); /* telemetry */
+	number(&r, x ? x->uncertainty_j : NAN);
+	empty(&r, 2);
+	fputs("\n", f);
+}
+
+int jst_sink_csv_attribution(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                             const struct jst_attribution *a)
+{
+	errno = 0;
+	for (size_t d = 0; d < a->ndomains; d++) {
+		const struct jst_attr_domain *x = &a->domain[d];
+		attr_row(f, m, run, status, "idle", x->name, x, NULL, x->idle_j, x->idle_w, "",
+		         x->idle_source);
+	}
+	for (size_t i = 0; i < a->ntargets; i++)
+		for (size_t d = 0; d < a->ndomains; d++) {
+			const struct jst_attr_domain *x = &a->domain[d];
+			const struct jst_attr_figure *y = &a->figure[i * a->ndomains + d];
+			double dur = a->duration_s > 0 ? a->duration_s : NAN;
+			attr_row(f, m, run, status, "attributed", a->target[i], x, y, y->energy_j,
+			         y->energy_j / dur, x->name, x->model);
+			attr_row(f, m, run, status, "attributed-idle", a->target[i], x, NULL,
+			         y->idle_j, y->idle_j / dur, x->name, x->idle_source);
+		}
+	return status_of(f);
+}

@@ -132,6 +132,11 @@ int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report 
 		json_t *m = jst_sink_json_measurement(r->runs[i]);
 		if (m && r->run_status)
 			json_object_set_new(m, "exit_status", json_integer(r->run_status[i]));
+		if (m && r->run_note && r->run_note[i] && *r->run_note[i])
+			json_object_set_new(m, "note", jst_json_string(r->run_note[i]));
+		if (m && r->attribution && r->attribution[i])
+			json_object_set_new(m, "attribution",
+			                    jst_sink_json_attribution(r->attribution[i]));
 		json_array_append_new(runs, m);
 		partial |= jst_measurement_partial(r->runs[i]);
 	}

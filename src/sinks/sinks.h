@@ -2,6 +2,8 @@
 #ifndef JST_SINKS_H
 #define JST_SINKS_H
 
+#include "attrib.h"
+
 #include <jansson.h>
 #include <joulestat.h>
 #include <stdio.h>
@@ -18,6 +20,11 @@ struct jst_report {
 	/* Members appended to the JSON document after "summary", in their order
 	 * ("series", "identity", "carbon"); NULL: none. */
 	const json_t *extra;
+	/* Per run: what --attribute, --pid, --cgroup found (src/attrib), or NULL. */
+	struct jst_attribution *const *attribution;
+	/* Per run: what the figures cover beyond the command ("" or NULL: nothing
+	 * to say), e.g. that the estimate covers every process; or NULL. */
+	const char *const *run_note;
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of
@@ -106,5 +113,16 @@ int jst_sink_csv_header(FILE *f);
  * extra columns empty. */
 int jst_sink_csv_window(FILE *f, const jst_measurement *m, size_t run, const int *status,
                         const struct jst_csv_extra *x);
+
+/* ---- attribution (attrib.c, csv.c) ------------------------------------------ */
+
+/* The attribution section of each run that has one, below the table. */
+void jst_sink_text_attribution(FILE *f, const struct jst_report *r);
+/* A run's "attribution" object. */
+json_t *jst_sink_json_attribution(const struct jst_attribution *a);
+/* Its rows: "idle" per domain, "attributed" and "attributed-idle" per
+ * (target, domain), after the window's rows. 0 or -errno. */
+int jst_sink_csv_attribution(FILE *f, const jst_measurement *m, size_t run, const int *status,
+                             const struct jst_attribution *a);
 
 #endif

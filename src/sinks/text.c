@@ -357,6 +357,17 @@ void jst_sink_text_report(FILE *f, const struct jst_report *r)
 	telemetry_lines(f, r);
 	footnotes(f, r, &mk);
 	fputc('\n', f);
+	for (size_t i = 0; r->run_note && i < r->nruns; i++)
+		if (r->run_note[i] && *r->run_note[i]) {
+			if (r->nruns > 1)
+				fprintf(f, " run %zu: ", i + 1);
+			else
+				fputs(" ", f);
+			jst_sink_text_escaped(f, r->run_note[i]);
+			fputs("\n\n", f);
+		}
+	if (r->attribution)
+		jst_sink_text_attribution(f, r);
 	fflush(f);
 }
 
