@@ -268,7 +268,7 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 			continue;
 		memcpy(rd, (const void *)st->shm->rd, n * sizeof rd[0]);
 		updated = st->shm->updated_ns;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		JST_DSHM_FENCE(__ATOMIC_ACQUIRE);
 		ok = __atomic_load_n(&st->shm->seq, __ATOMIC_RELAXED) == s1;
 	}
 	/* Rewritten once per resolution: many missed rewrites mean no daemon. */

@@ -59,6 +59,21 @@ struct jst_dshm_reading {
 	double power_w;
 };
 
+/* The shared page's sequence lock orders its reads and writes with fences.
+ * ThreadSanitizer models no fences (GCC refuses them under it); its build, used
+ * only by the tests, gets compiler barriers instead, which keep loads in order
+ * on x86. The page's writer is another process, which TSan cannot see anyway. */
+#if defined(__SANITIZE_THREAD__)
+#define JST_DSHM_FENCE(order) __atomic_signal_fence(order)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define JST_DSHM_FENCE(order) __atomic_signal_fence(order)
+#endif
+#endif
+#ifndef JST_DSHM_FENCE
+#define JST_DSHM_FENCE(order) __atomic_thread_fence(order)
+#endif
+
 struct jst_dshm {
 	uint32_t magic;
 	uint32_t ndomains;

@@ -167,7 +167,7 @@ static void view_publish(struct user_view *u, size_t n, uint64_t resolution_ns)
 		return;
 	uint64_t seq = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->seq, seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	JST_DSHM_FENCE(__ATOMIC_RELEASE);
 	p->ndomains = (uint32_t)n;
 	p->resolution_ns = (int64_t)resolution_ns;
 	p->updated_ns = u->taken_ns;

@@ -46,7 +46,7 @@ static json_t *doc_of(const char *host, const char *cmd, size_t n, const double 
 {
 	json_t *runs = json_array();
 	for (size_t i = 0; i < n; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "run-%zu", i + 1);
 		json_t *d = json_pack(
 		    "{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:f, s:f, s:f, s:b}", "name", "package-0",
