@@ -608,6 +608,7 @@ const struct jst_backend_ops jst_backend_dcgm = {
     .probe = dcgm_probe,
     .domains = dcgm_domains,
     .read = dcgm_read,
+    .stamps = 1,
     .close = dcgm_close,
     .reopen = dcgm_reopen,
 };
