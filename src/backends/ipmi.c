@@ -6,10 +6,10 @@
  * (bmc_poll.h). docs/backends/bmc.md
  */
 #include "bmc_cred.h"
+#include "bmc_lib.h"
 #include "bmc_poll.h"
 
 #include <errno.h>
-#include <freeipmi/freeipmi.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 #define IPMI_ACC 0.05
 
 struct ipmi_state {
+	const struct jst_freeipmi *fi; /* FreeIPMI, loaded at probe (bmc_lib.h) */
 	ipmi_ctx_t ctx;
 	int open;
 	int inband;
@@ -37,8 +38,8 @@ static void ipmi_disconnect(struct ipmi_state *s)
 {
 	if (s->ctx) {
 		if (s->open)
-			ipmi_ctx_close(s->ctx);
-		ipmi_ctx_destroy(s->ctx);
+			s->fi->ctx_close(s->ctx);
+		s->fi->ctx_destroy(s->ctx);
 	}
 	s->ctx = NULL;
 	s->open = 0;
@@ -49,13 +50,13 @@ static int ipmi_connect(struct ipmi_state *s, char *err, size_t len)
 	if (s->open)
 		return 0;
 	ipmi_disconnect(s);
-	if (!(s->ctx = ipmi_ctx_create())) {
+	if (!(s->ctx = s->fi->ctx_create())) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
 	int r;
 	if (s->inband) {
-		r = ipmi_ctx_find_inband(s->ctx, NULL, 0, 0, 0, NULL, 0, 0);
+		r = s->fi->ctx_find_inband(s->ctx, NULL, 0, 0, 0, NULL, 0, 0);
 		if (r == 0) {
 			snprintf(err, len,
 			         "no in-band IPMI interface (no /dev/ipmi0: load ipmi_si "
@@ -64,15 +65,15 @@ static int ipmi_connect(struct ipmi_state *s, char *err, size_t len)
 			return -ENODEV;
 		}
 	} else {
-		r = ipmi_ctx_open_outofband_2_0(
+		r = s->fi->ctx_open_outofband_2_0(
 		    s->ctx, s->host, s->cred.user[0] ? s->cred.user : NULL,
 		    s->cred.password[0] ? s->cred.password : NULL, NULL, 0, s->privilege,
 		    (uint8_t)s->cipher, s->timeout_ms, s->timeout_ms / 4 ? s->timeout_ms / 4 : 1,
 		    s->workarounds, 0);
 	}
 	if (r < 0) {
-		int e = ipmi_ctx_errnum(s->ctx);
-		snprintf(err, len, "%s", ipmi_ctx_errormsg(s->ctx));
+		int e = s->fi->ctx_errnum(s->ctx);
+		snprintf(err, len, "%s", s->fi->ctx_errormsg(s->ctx));
 		ipmi_disconnect(s);
 		switch (e) {
 		case IPMI_ERR_USERNAME_INVALID:
@@ -97,11 +98,11 @@ static int ipmi_power(struct ipmi_state *s, double *watts, char *err, size_t len
 	int r = ipmi_connect(s, err, len);
 	if (r)
 		return r;
-	fiid_obj_clear(s->rs);
-	if (ipmi_cmd_dcmi_get_power_reading(
+	s->fi->obj_clear(s->rs);
+	if (s->fi->cmd_dcmi_get_power_reading(
 	        s->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0, s->rs) < 0) {
-		int e = ipmi_ctx_errnum(s->ctx);
-		snprintf(err, len, "Get Power Reading: %s", ipmi_ctx_errormsg(s->ctx));
+		int e = s->fi->ctx_errnum(s->ctx);
+		snprintf(err, len, "Get Power Reading: %s", s->fi->ctx_errormsg(s->ctx));
 		/* A lost session is opened again at the next poll. */
 		ipmi_disconnect(s);
 		if (e == IPMI_ERR_BAD_COMPLETION_CODE ||
@@ -110,8 +111,8 @@ static int ipmi_power(struct ipmi_state *s, double *watts, char *err, size_t len
 		return e == IPMI_ERR_SESSION_TIMEOUT ? -ETIMEDOUT : -EIO;
 	}
 	uint64_t cur = 0, state = 0;
-	if (FIID_OBJ_GET(s->rs, "current_power", &cur) < 0 ||
-	    FIID_OBJ_GET(s->rs, "power_reading_state.power_measurement", &state) < 0) {
+	if (s->fi->obj_get(s->rs, "current_power", &cur) < 0 ||
+	    s->fi->obj_get(s->rs, "power_reading_state.power_measurement", &state) < 0) {
 		snprintf(err, len, "Get Power Reading: a short reply");
 		return -EPROTO;
 	}
@@ -143,7 +144,7 @@ static void ipmi_close(void *state)
 	jst_bmc_poll_stop(s->poll);
 	ipmi_disconnect(s);
 	if (s->rs)
-		fiid_obj_destroy(s->rs);
+		s->fi->obj_destroy(s->rs);
 	jst_bmc_cred_clear(&s->cred);
 	free(s);
 }
@@ -211,9 +212,13 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		         "in-band, or ipmi.host=BMC[:PORT] (and ipmi.credentials=FILE)");
 		return -ENODEV;
 	}
+	const struct jst_freeipmi *fi = jst_freeipmi_load(reason, len);
+	if (!fi)
+		return -ENODEV;
 	struct ipmi_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
+	s->fi = fi;
 	double refresh = 1, timeout = 2, cipher = 3, max_power = 0;
 	int r = ipmi_number(ctx, "ipmi.refresh", "1", 0.01, 3600, &refresh, reason, len);
 	if (!r)
@@ -254,7 +259,7 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		r = -EINVAL;
 	}
 	snprintf(s->what, sizeof s->what, "ipmi %s", host);
-	if (!r && !(s->rs = fiid_obj_create(tmpl_cmd_dcmi_get_power_reading_rs)))
+	if (!r && !(s->rs = s->fi->obj_create(s->fi->tmpl_dcmi_get_power_reading_rs)))
 		r = -ENOMEM;
 	double w = NAN;
 	char err[JST_NOTE_MAX];

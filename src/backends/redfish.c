@@ -8,10 +8,10 @@
  * thread of its own (bmc_poll.h). docs/backends/bmc.md
  */
 #include "bmc_cred.h"
+#include "bmc_lib.h"
 #include "bmc_poll.h"
 #include "redfish_json.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -36,6 +36,7 @@ struct rf_chassis {
 };
 
 struct rf_state {
+	const struct jst_curl *cu; /* libcurl, loaded at probe (bmc_lib.h) */
 	CURL *curl;
 	char base[512]; /* scheme://host[:port], no trailing '/' */
 	char what[600]; /* "redfish https://host" for messages */
@@ -94,11 +95,11 @@ static int rf_get(struct rf_state *s, const char *path, char *err, size_t len)
 	s->body.n = 0;
 	s->body.p[0] = 0;
 	s->curl_err[0] = 0;
-	curl_easy_setopt(s->curl, CURLOPT_URL, url);
-	CURLcode c = curl_easy_perform(s->curl);
+	s->cu->easy_setopt(s->curl, CURLOPT_URL, url);
+	CURLcode c = s->cu->easy_perform(s->curl);
 	if (c != CURLE_OK) {
 		snprintf(err, len, "GET %s: %s", path,
-		         s->curl_err[0] ? s->curl_err : curl_easy_strerror(c));
+		         s->curl_err[0] ? s->curl_err : s->cu->easy_strerror(c));
 		switch (c) {
 		case CURLE_OPERATION_TIMEDOUT:
 			return -ETIMEDOUT;
@@ -114,7 +115,7 @@ static int rf_get(struct rf_state *s, const char *path, char *err, size_t len)
 		}
 	}
 	long code = 0;
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+	s->cu->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code != 200) {
 		snprintf(err, len, "GET %s: HTTP %ld%s", path, code,
 		         code == 401 || code == 403 ? " (credentials refused)" : "");
@@ -215,16 +216,9 @@ static void rf_close(void *state)
 		return;
 	jst_bmc_poll_stop(s->poll);
 	if (s->curl)
-		curl_easy_cleanup(s->curl);
+		s->cu->easy_cleanup(s->curl);
 	free(s->body.p);
 	free(s);
-}
-
-static pthread_once_t rf_once = PTHREAD_ONCE_INIT;
-static CURLcode rf_global;
-static void rf_global_init(void)
-{
-	rf_global = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* scheme://host[:port] from the option, and the host alone for the device. */
@@ -252,41 +246,40 @@ static int rf_base(struct rf_state *s, const char *url, char *host, size_t hlen,
 static int rf_setup_curl(struct rf_state *s, const struct jst_backend_ctx *ctx,
                          const struct jst_bmc_cred *cred, double timeout, char *reason, size_t len)
 {
-	pthread_once(&rf_once, rf_global_init);
-	if (rf_global != CURLE_OK || !(s->curl = curl_easy_init())) {
+	if (!(s->curl = s->cu->easy_init())) {
 		snprintf(reason, len, "libcurl failed to initialise");
 		return -ENOMEM;
 	}
 	CURL *c = s->curl;
 	long ms = (long)llround(timeout * 1e3);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rf_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->body);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, rf_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	s->cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	s->cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
+	s->cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	s->cu->easy_setopt(c, CURLOPT_ERRORBUFFER, s->curl_err);
+	s->cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, rf_write);
+	s->cu->easy_setopt(c, CURLOPT_WRITEDATA, &s->body);
+	s->cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	s->cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, rf_progress);
+	s->cu->easy_setopt(c, CURLOPT_XFERINFODATA, s);
+	s->cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	s->cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 #endif
 	const char *insecure = jst_backend_option(ctx, "redfish.insecure", "0");
 	if (rf_truthy(insecure)) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		s->cu->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		s->cu->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	} else if (!rf_falsy(insecure)) {
 		snprintf(reason, len, "redfish.insecure=%s: want 0 or 1", insecure);
 		return -EINVAL;
 	}
 	const char *ca = jst_backend_option(ctx, "redfish.cafile", "");
 	if (ca[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		s->cu->easy_setopt(c, CURLOPT_CAINFO, ca);
 	if (cred->user[0]) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, cred->user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, cred->password); /* curl keeps a copy */
+		s->cu->easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		s->cu->easy_setopt(c, CURLOPT_USERNAME, cred->user);
+		s->cu->easy_setopt(c, CURLOPT_PASSWORD, cred->password); /* curl keeps a copy */
 	}
 	return 0;
 }
@@ -399,9 +392,13 @@ static int rf_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 		         "redfish.credentials=FILE)");
 		return -ENODEV;
 	}
+	const struct jst_curl *cu = jst_curl_load(reason, len);
+	if (!cu)
+		return -ENODEV;
 	struct rf_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
+	s->cu = cu;
 	char host[JST_DEVICE_MAX / 2];
 	int https = 0;
 	double refresh, timeout;

@@ -3,16 +3,20 @@
  * thread at a time and a scrape costs a copy of the sampler's latest samples
  * and the formatting: no device is read. */
 #include "serve_http.h"
+#include "mhd_lib.h"
 
 #include <crypt.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* libmicrohttpd: loaded by jst_http_start before its server threads begin, and
+ * read by them and by jst_http_stop after (mhd_lib.h). */
+static const struct jst_mhd *mhd;
 
 struct jst_http {
 	struct MHD_Daemon *d;
@@ -77,7 +81,7 @@ static int authorised(struct jst_http *h, struct MHD_Connection *c)
 	if (!h->wc || h->wc->nusers == 0)
 		return 1;
 	char *pass = NULL;
-	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	char *user = mhd->basic_auth_get_username_password(c, &pass);
 	int ok = 0;
 	for (size_t i = 0; user && pass && i < h->wc->nusers; i++) {
 		if (strcmp(h->wc->users[i].user, user) != 0)
@@ -100,9 +104,9 @@ static int authorised(struct jst_http *h, struct MHD_Connection *c)
 		break;
 	}
 	if (pass)
-		MHD_free(pass);
+		mhd->free(pass);
 	if (user)
-		MHD_free(user);
+		mhd->free(user);
 	return ok;
 }
 
@@ -110,14 +114,14 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
                              char *body, size_t len)
 {
 	struct MHD_Response *r =
-	    MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	    mhd->create_response_from_buffer_with_free_callback(len, body, free);
 	if (!r) {
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	enum MHD_Result q = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+	mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result q = mhd->queue_response(c, status, r);
+	mhd->destroy_response(r);
 	return q;
 }
 
@@ -150,14 +154,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!authorised(h, c)) {
 		char *b = strdup("Unauthorized\n");
 		struct MHD_Response *r =
-		    b ? MHD_create_response_from_buffer_with_free_callback(strlen(b), b, free)
+		    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free)
 		      : NULL;
 		if (!r) {
 			free(b);
 			return MHD_NO;
 		}
-		enum MHD_Result q = MHD_queue_basic_auth_fail_response(c, "joulestat", r);
-		MHD_destroy_response(r);
+		enum MHD_Result q = mhd->queue_basic_auth_fail_response(c, "joulestat", r);
+		mhd->destroy_response(r);
 		return q;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -168,7 +172,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics") != 0)
 		return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	const char *accept = mhd->lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	int format = jst_prom_negotiate(accept);
 	char *body = NULL;
 	size_t len = 0;
@@ -263,6 +267,10 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
 		return -EINVAL;
 	}
+	if (!mhd && !(mhd = jst_mhd_load(msg, msglen))) {
+		freeaddrinfo(ai);
+		return -ENOSYS;
+	}
 	struct jst_http *h = calloc(1, sizeof *h);
 	if (!h) {
 		freeaddrinfo(ai);
@@ -274,7 +282,7 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (wc && wc->cert_file) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		if (mhd->is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			snprintf(msg, msglen, "this libmicrohttpd was built without TLS");
 			freeaddrinfo(ai);
 			free(h);
@@ -297,11 +305,11 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
-	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
-	                        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
-	                        ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_ARRAY,
-	                        h->cert ? tls : none, MHD_OPTION_END);
+	h->d = mhd->start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
+	                         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
+	                         ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_ARRAY,
+	                         h->cert ? tls : none, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		snprintf(msg, msglen, "cannot listen on %s:%u (in use, or not an address here?)",
@@ -309,7 +317,7 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 		jst_http_stop(h);
 		return -EADDRINUSE;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info = mhd->get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : port;
 	*out = h;
 	return 0;
@@ -325,7 +333,7 @@ void jst_http_stop(struct jst_http *h)
 	if (!h)
 		return;
 	if (h->d)
-		MHD_stop_daemon(h->d);
+		mhd->stop_daemon(h->d);
 	for (size_t i = 0; i < JST_WEBCONFIG_USERS_MAX; i++)
 		free(h->verified[i]);
 	free(h->cert);
