@@ -17,15 +17,6 @@ struct setting {
 	char from[160]; /* "--region", "JOULESTAT_REGION", "/path/config" */
 };
 
-static void trim(char *s)
-{
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	size_t lead = strspn(s, " \t");
-	memmove(s, s + lead, n - lead + 1);
-}
-
 /* $XDG_CONFIG_HOME/joulestat/config, else ~/.config/joulestat/config. */
 static int config_path(char *buf, size_t len)
 {
@@ -54,11 +45,11 @@ static int from_config(const char *key, struct setting *s)
 		if (!eq)
 			continue;
 		*eq = '\0';
-		trim(line);
+		jst_cli_trim(line);
 		if (strcmp(line, key) != 0)
 			continue;
 		snprintf(s->value, sizeof s->value, "%s", eq + 1);
-		trim(s->value);
+		jst_cli_trim(s->value);
 		snprintf(s->from, sizeof s->from, "%.150s", path);
 		found = 1; /* a later line wins */
 	}

@@ -146,6 +146,8 @@ int jst_cmd_list(int argc, char **argv);
 int jst_cmd_run(int argc, char **argv);
 int jst_cmd_burn(int argc, char **argv);
 int jst_cmd_validate(int argc, char **argv);
+/* Strip white space from both ends of s, in place (options.c). */
+void jst_cli_trim(char *s);
 int jst_cmd_report(int argc, char **argv);
 /* The document of run id (a number) from the run history, for the report
  * (report_run.c). 0 and *doc (a new reference), or -errno with err. */

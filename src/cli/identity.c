@@ -3,6 +3,7 @@
  * once per invocation, after the measurement, so that it costs the measured
  * command nothing. */
 #include "identity.h"
+#include "cli.h"
 #include "sinks.h"
 
 #include <ctype.h>
@@ -32,15 +33,6 @@ void jst_identity_hostname(char *buf, size_t len)
 	buf[len - 1] = '\0';
 }
 
-static void trim(char *s)
-{
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	size_t lead = strspn(s, " \t");
-	memmove(s, s + lead, n - lead + 1);
-}
-
 /* The first "model name" of /proc/cpuinfo (x86), else "Model" or "Hardware"
  * (Arm boards), else the machine's architecture. */
 static void cpu_model(char *buf, size_t len)
@@ -55,12 +47,12 @@ static void cpu_model(char *buf, size_t len)
 		if (!colon)
 			continue;
 		*colon = '\0';
-		trim(line);
+		jst_cli_trim(line);
 		for (int k = 0; k < best; k++) {
 			if (strcmp(line, keys[k]) != 0)
 				continue;
 			snprintf(buf, len, "%s", colon + 1);
-			trim(buf);
+			jst_cli_trim(buf);
 			best = k;
 			break;
 		}
@@ -95,7 +87,7 @@ static const char *model_in_reason(const char *reason, unsigned idx, char *buf, 
 				hi = lo;
 			if (n >= 1 && idx >= lo && idx <= hi) {
 				snprintf(buf, len, "%s", colon + 2);
-				trim(buf);
+				jst_cli_trim(buf);
 				found = buf;
 				break;
 			}

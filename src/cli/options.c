@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "sinks.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -158,4 +159,13 @@ int jst_cli_common_option(const char *cmd, int opt, const char *arg, struct jst_
 	default:
 		return 0;
 	}
+}
+
+void jst_cli_trim(char *s)
+{
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	size_t lead = strspn(s, " \t");
+	memmove(s, s + lead, n - lead + 1);
 }

@@ -213,17 +213,28 @@ static char *slurp(const char *path, char *msg, size_t msglen)
 	return buf;
 }
 
-int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
-                   size_t msglen)
+/* The address to listen on ("" for every one): 0 and *ai (freeaddrinfo it),
+ * or -EINVAL with msg. */
+static int resolve(const char *host, unsigned port, struct addrinfo **ai, char *msg, size_t msglen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
 	char portstr[8];
 	snprintf(portstr, sizeof portstr, "%u", port);
-	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, ai);
 	if (g) {
 		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
+                   size_t msglen)
+{
+	struct addrinfo *ai;
+	int g = resolve(host, port, &ai, msg, msglen);
+	if (g)
+		return g;
 	/* A port already taken is said now rather than after the meter opens
 	 * (libmicrohttpd binds with SO_REUSEADDR too, so this asks the same). */
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -259,14 +270,10 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *wc,
                    struct jst_live *live, struct jst_http **out, char *msg, size_t msglen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
-	char portstr[8];
-	snprintf(portstr, sizeof portstr, "%u", port);
-	int g = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
-	if (g) {
-		snprintf(msg, msglen, "cannot resolve '%s': %s", host, gai_strerror(g));
-		return -EINVAL;
-	}
+	struct addrinfo *ai;
+	int g = resolve(host, port, &ai, msg, msglen);
+	if (g)
+		return g;
 	if (!mhd && !(mhd = jst_mhd_load(msg, msglen))) {
 		freeaddrinfo(ai);
 		return -ENOSYS;
