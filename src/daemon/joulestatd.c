@@ -26,25 +26,26 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: joulestatd [OPTIONS]\n"
-	           "Serve energy counters only root may read to permitted local users.\n\n"
-	           "  -s, --socket PATH      listen here (default " DEFAULT_SOCKET ")\n"
-	           "  -f, --foreground       stay in the foreground, log to stderr (containers)\n"
-	           "  -c, --config FILE      access file (default " DEFAULT_CONFIG ", if present)\n"
-	           "  -u, --user NAME        run as this user once the sources are open\n"
-	           "                         (default: joulestatd if it exists, else nobody)\n"
-	           "      --allow-user WHO   let this user (name or uid) read; repeatable\n"
-	           "      --allow-group WHO  let members of this group read; repeatable\n"
-	           "                         (default: group joulestat, where it exists)\n"
-	           "  -r, --resolution-ms N  distinct readings at most every N ms for users other\n"
-	           "                         than root (default 10; 0 to 60000)\n"
-	           "  -b, --backends LIST    sources to try, first that answers wins\n"
-	           "                         (default rapl,rapl-perf,rapl-msr)\n"
-	           "  -O, --option KEY=VAL   a backend option (sysfs.root=/sys)\n"
-	           "      --max-clients N    connections at once (default 1024)\n"
-	           "      --max-per-user N   connections of one user at once (default 256)\n"
-	           "      --pidfile PATH     write the pid here once the socket listens\n"
-	           "  -h, --help\n");
+	fprintf(f,
+	        "usage: joulestatd [OPTIONS]\n"
+	        "Serve energy counters only root may read to permitted local users.\n\n"
+	        "  -s, --socket PATH      listen here (default " DEFAULT_SOCKET ")\n"
+	        "  -f, --foreground       stay in the foreground, log to stderr (containers)\n"
+	        "  -c, --config FILE      access file (default " DEFAULT_CONFIG ", if present)\n"
+	        "  -u, --user NAME        run as this user once the sources are open\n"
+	        "                         (default: joulestatd if it exists, else nobody)\n"
+	        "      --allow-user WHO   let this user (name or uid) read; repeatable\n"
+	        "      --allow-group WHO  let members of this group read; repeatable\n"
+	        "                         (default: group joulestat, where it exists)\n"
+	        "  -r, --resolution-ms N  distinct readings at most every N ms for users other\n"
+	        "                         than root (default 10; 0 to 60000)\n"
+	        "  -b, --backends LIST    sources to try, first that answers wins\n"
+	        "                         (default rapl,rapl-perf,rapl-msr)\n"
+	        "  -O, --option KEY=VAL   a backend option (sysfs.root=/sys)\n"
+	        "      --max-clients N    connections at once (default 1024)\n"
+	        "      --max-per-user N   connections of one user at once (default 256)\n"
+	        "      --pidfile PATH     write the pid here once it serves (privileges dropped)\n"
+	        "  -h, --help\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -269,15 +270,23 @@ int main(int argc, char **argv)
 		perror("joulestatd: daemon");
 		return 1;
 	}
-	if (s.pidfile) {
-		FILE *f = fopen(s.pidfile, "we");
-		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f)) {
-			fprintf(stderr, "joulestatd: %s: %s\n", s.pidfile, strerror(errno));
-			return 1;
-		}
-	}
-	if (drop_privileges(s.user))
+	/* The pid file is made while the daemon may still write where it lies,
+	 * and filled once privileges are dropped: whoever waits for the pid finds
+	 * a daemon that serves with none. */
+	FILE *pf = NULL;
+	if (s.pidfile && !(pf = fopen(s.pidfile, "we"))) {
+		fprintf(stderr, "joulestatd: %s: %s\n", s.pidfile, strerror(errno));
 		return 1;
+	}
+	if (drop_privileges(s.user)) {
+		if (pf)
+			fclose(pf);
+		return 1;
+	}
+	if (pf && (fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf))) {
+		fprintf(stderr, "joulestatd: %s: %s\n", s.pidfile, strerror(errno));
+		return 1;
+	}
 	fprintf(stderr, "joulestatd: serving %zu domains (%s) on %s\n", jstd_sources_count(src),
 	        jstd_sources_domain(src, 0)->via, s.socket_path);
 	rc = jstd_serve(&s, src, lfd);

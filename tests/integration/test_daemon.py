@@ -50,6 +50,10 @@ class Daemon:
             stdout=self.log, stderr=subprocess.STDOUT)
         try:
             wait_for_file(self.pidfile, 20, self.proc)
+            # The pid is written once it serves with its privileges dropped.
+            deadline = time.monotonic() + 20
+            while os.path.getsize(self.pidfile) == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
         except AssertionError:
             self.log.seek(0)
             raise AssertionError("joulestatd did not start: " + self.log.read())
