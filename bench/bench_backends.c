@@ -427,7 +427,7 @@ int main(void)
 	    {"jetson", "Orin: ina238 power + 2 ina3221 rails (mV x mA)", setup_jetson},
 	    {"amdsmi", "8 GPUs, amdsmi_get_energy_count (sim/amdsmi)", setup_amdsmi},
 	};
-	printf("\n## Backends of issue 12: window pair and sampler against the raw-read floor\n\n");
+	printf("\n## Backends: window pair and sampler against the raw-read floor\n\n");
 	printf("Each backend alone against its simulator. Window pair = one begin + end "
 	       "(median of %d trials of %d pairs, alternating with the floor: the same raw reads "
 	       "done directly, twice). Sampler = process CPU at 100 Hz, %d rounds of %.0f s, "
