@@ -149,8 +149,8 @@ int main(void)
 		fprintf(stderr, "bench_history: could not remove %s\n", data);
 
 	printf("## 9. History cost: `run` with and without the history\n\n");
-	printf("Target: recording a run in the history adds at most 2 ms to `joulestat run` "
-	       "(issue 13).\n\n");
+	printf("The target: recording a run in the history adds at most 2 ms to `joulestat "
+	       "run` (issue 13); the verdict is the end of this section.\n\n");
 	printf("`joulestat run` against the sysfs simulator's %d RAPL packages, each variant "
 	       "run %d times, interleaved; medians of wall time (spawn to reaped) and CPU time "
 	       "(user + system). The history database held %ld runs at the end (each recorded "
@@ -175,6 +175,7 @@ int main(void)
 		}
 	}
 	printf("\n");
+	int end_met = nv >= 2 && v[0].ok && v[1].ok && v[1].wall_p50 - v[0].wall_p50 <= 2e-3;
 	if (rec_ok) {
 		double w50 = bench_median(rec_wall, RECORDS), c50 = bench_median(rec_cpu, RECORDS);
 		printf(
@@ -188,5 +189,8 @@ int main(void)
 		    BENCH_PACKAGES, RECORDS, w50, bench_percentile(rec_wall, RECORDS, 99), c50,
 		    bench_percentile(rec_cpu, RECORDS, 99), bench_verdict(w50 <= 2.0));
 	}
+	printf("Target: recording a run in the history adds at most 2 ms to `joulestat run` "
+	       "(issue 13): %s (end to end, `run -- true`).\n\n",
+	       bench_verdict(end_met));
 	return 0;
 }

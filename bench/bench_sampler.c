@@ -101,6 +101,9 @@ static int run_meter(const char *root, unsigned hz, double secs, struct pool *ou
 		jst_meter_close(m);
 		return -1;
 	}
+	/* The steady state: the sampler polls fast while it measures how often
+	 * each counter refreshes (the sensor model), then at its period. */
+	jst_meter_settle(m, 5000);
 	sleep_s(WARMUP_S);
 	int64_t w0 = bench_now_ns(), c0 = bench_cpu_ns();
 	sleep_s(secs);
@@ -109,7 +112,11 @@ static int run_meter(const char *root, unsigned hz, double secs, struct pool *ou
 	out->wall_ns += w1 - w0;
 
 	jst_sample *s = malloc(cfg.series_capacity * sizeof *s);
+	for (size_t i = 0; i < cfg.series_capacity; i++)
+		s[i].size = sizeof *s; /* the ABI's version of each element */
 	int n = jst_meter_series(m, 0, s, cfg.series_capacity);
+	if (n < 0)
+		fprintf(stderr, "bench_sampler: jst_meter_series: %s\n", jst_strerror(n));
 	jst_meter_close(m);
 	int64_t *t = malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
 	for (int i = 0; i < n; i++)

@@ -85,10 +85,13 @@ int main(void)
 	/* --period 1: the sampler's series rings (4096 readings a domain, a fixed
 	 * size) are full after 4.1 s instead of 7 minutes at the default 100 ms,
 	 * so that what rises after 10 s can only be a leak. */
-	char *with[] = {(char *)js, "run", "-q", "--period",   "1",  "-I", "1",
-	                "--json",   json,  "--", "/bin/sleep", secs, NULL};
-	char *bare[] = {(char *)js, "run", "-q",         "--period", "1", "-I",
-	                "1",        "--",  "/bin/sleep", secs,       NULL};
+	/* --no-history: the streamed path alone. The history keeps every row too,
+	 * spooled to a file and recorded when the command ends (section "History
+	 * cost"); a minute of 64 GPUs at -I 1 takes it tens of seconds. */
+	char *with[] = {(char *)js, "run",    "-q", "--no-history", "--period",   "1",  "-I",
+	                "1",        "--json", json, "--",           "/bin/sleep", secs, NULL};
+	char *bare[] = {(char *)js, "run", "-q", "--no-history", "--period", "1",
+	                "-I",       "1",   "--", "/bin/sleep",   secs,       NULL};
 	static struct side side[2] = {{.label = "--json"}, {.label = "no output"}};
 
 	int64_t t0 = bench_now_ns();
@@ -115,7 +118,8 @@ int main(void)
 	long long bytes = stat(json, &st) ? -1 : (long long)st.st_size;
 	long intervals = count_intervals(json);
 
-	printf("`joulestat run -q --period 1 -I 1 --json FILE -- sleep %d` and the same without "
+	printf("`joulestat run -q --no-history --period 1 -I 1 --json FILE -- sleep %d` and the "
+	       "same without "
 	       "`--json FILE`, at the same time, each against %d simulated NVML GPUs (no RAPL: the "
 	       "CPU is the estimate), VmRSS of each joulestat process read once a second. "
 	       "`--period 1` fills the sampler's fixed series rings (4096 readings a domain) in "
