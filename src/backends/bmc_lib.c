@@ -5,80 +5,83 @@
 #include <pthread.h>
 #include <stdio.h>
 
+/* One symbol and the table slot it fills: a function pointer, written as
+ * POSIX's idiom for dlsym allows (through a void *). */
+struct sym {
+	const char *name;
+	void **slot;
+};
+
+/* Open soname and fill every slot; 0, or -1 with why (the library is then
+ * closed again). Kept open on success: the table points into it. */
+static int load(const char *soname, const struct sym *syms, size_t n, char *why, size_t len)
+{
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		const char *e = dlerror();
+		snprintf(why, len, "cannot load %s (%s)", soname, e ? e : "not found");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
+			snprintf(why, len, "%s lacks %s", soname, syms[i].name);
+			dlclose(lib);
+			return -1;
+		}
+	return 0;
+}
+
+#define SYM(tab, field, name)                                                                      \
+	{                                                                                          \
+		name, (void **)&(tab).field                                                        \
+	}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT, ipmi_once = PTHREAD_ONCE_INIT;
 static struct jst_curl curl_tab;
 static struct jst_freeipmi ipmi_tab;
 static int curl_ok, ipmi_ok;
 static char curl_why[256], ipmi_why[256];
 
-static void *open_lib(const char *soname, char *why, size_t len)
-{
-	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		const char *e = dlerror();
-		snprintf(why, len, "cannot load %s (%s)", soname, e ? e : "not found");
-	}
-	return lib;
-}
-
-/* Resolve one symbol into a table's slot (POSIX's idiom for a function
- * pointer from dlsym); on a miss say which and give up on the library. */
-#define SYM(lib, slot, name, why, fail)                                                            \
-	do {                                                                                       \
-		if (!(*(void **)&(slot) = dlsym(lib, name))) {                                     \
-			snprintf(why, sizeof why, "the library lacks %s", name);                   \
-			goto fail;                                                                 \
-		}                                                                                  \
-	} while (0)
-
 static void curl_init(void)
 {
-	struct jst_curl *t = &curl_tab;
-	void *l = open_lib("libcurl.so.4", curl_why, sizeof curl_why);
-	if (!l)
+	const struct sym syms[] = {
+	    SYM(curl_tab, global_init, "curl_global_init"),
+	    SYM(curl_tab, easy_init, "curl_easy_init"),
+	    SYM(curl_tab, easy_cleanup, "curl_easy_cleanup"),
+	    SYM(curl_tab, easy_setopt, "curl_easy_setopt"),
+	    SYM(curl_tab, easy_perform, "curl_easy_perform"),
+	    SYM(curl_tab, easy_getinfo, "curl_easy_getinfo"),
+	    SYM(curl_tab, easy_strerror, "curl_easy_strerror"),
+	};
+	if (load("libcurl.so.4", syms, sizeof syms / sizeof syms[0], curl_why, sizeof curl_why))
 		return;
-	SYM(l, t->global_init, "curl_global_init", curl_why, bad);
-	SYM(l, t->easy_init, "curl_easy_init", curl_why, bad);
-	SYM(l, t->easy_cleanup, "curl_easy_cleanup", curl_why, bad);
-	SYM(l, t->easy_setopt, "curl_easy_setopt", curl_why, bad);
-	SYM(l, t->easy_perform, "curl_easy_perform", curl_why, bad);
-	SYM(l, t->easy_getinfo, "curl_easy_getinfo", curl_why, bad);
-	SYM(l, t->easy_strerror, "curl_easy_strerror", curl_why, bad);
 	/* Once per process, before any handle: not thread-safe itself. */
-	if (t->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_tab.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(curl_why, sizeof curl_why, "curl_global_init failed");
-		goto bad;
+		return;
 	}
-	curl_ok = 1; /* kept loaded: the table points into it */
-	return;
-bad:
-	dlclose(l);
+	curl_ok = 1;
 }
 
 static void ipmi_init(void)
 {
-	struct jst_freeipmi *t = &ipmi_tab;
-	void *l = open_lib("libfreeipmi.so.17", ipmi_why, sizeof ipmi_why);
-	if (!l)
-		return;
-	SYM(l, t->ctx_create, "ipmi_ctx_create", ipmi_why, bad);
-	SYM(l, t->ctx_destroy, "ipmi_ctx_destroy", ipmi_why, bad);
-	SYM(l, t->ctx_close, "ipmi_ctx_close", ipmi_why, bad);
-	SYM(l, t->ctx_errnum, "ipmi_ctx_errnum", ipmi_why, bad);
-	SYM(l, t->ctx_errormsg, "ipmi_ctx_errormsg", ipmi_why, bad);
-	SYM(l, t->ctx_find_inband, "ipmi_ctx_find_inband", ipmi_why, bad);
-	SYM(l, t->ctx_open_outofband_2_0, "ipmi_ctx_open_outofband_2_0", ipmi_why, bad);
-	SYM(l, t->cmd_dcmi_get_power_reading, "ipmi_cmd_dcmi_get_power_reading", ipmi_why, bad);
-	SYM(l, t->obj_create, "fiid_obj_create", ipmi_why, bad);
-	SYM(l, t->obj_destroy, "fiid_obj_destroy", ipmi_why, bad);
-	SYM(l, t->obj_clear, "fiid_obj_clear", ipmi_why, bad);
-	SYM(l, t->obj_get, "FIID_OBJ_GET", ipmi_why, bad);
-	SYM(l, t->tmpl_dcmi_get_power_reading_rs, "tmpl_cmd_dcmi_get_power_reading_rs", ipmi_why,
-	    bad);
-	ipmi_ok = 1;
-	return;
-bad:
-	dlclose(l);
+	const struct sym syms[] = {
+	    SYM(ipmi_tab, ctx_create, "ipmi_ctx_create"),
+	    SYM(ipmi_tab, ctx_destroy, "ipmi_ctx_destroy"),
+	    SYM(ipmi_tab, ctx_close, "ipmi_ctx_close"),
+	    SYM(ipmi_tab, ctx_errnum, "ipmi_ctx_errnum"),
+	    SYM(ipmi_tab, ctx_errormsg, "ipmi_ctx_errormsg"),
+	    SYM(ipmi_tab, ctx_find_inband, "ipmi_ctx_find_inband"),
+	    SYM(ipmi_tab, ctx_open_outofband_2_0, "ipmi_ctx_open_outofband_2_0"),
+	    SYM(ipmi_tab, cmd_dcmi_get_power_reading, "ipmi_cmd_dcmi_get_power_reading"),
+	    SYM(ipmi_tab, obj_create, "fiid_obj_create"),
+	    SYM(ipmi_tab, obj_destroy, "fiid_obj_destroy"),
+	    SYM(ipmi_tab, obj_clear, "fiid_obj_clear"),
+	    SYM(ipmi_tab, obj_get, "FIID_OBJ_GET"),
+	    SYM(ipmi_tab, tmpl_dcmi_get_power_reading_rs, "tmpl_cmd_dcmi_get_power_reading_rs"),
+	};
+	ipmi_ok = load("libfreeipmi.so.17", syms, sizeof syms / sizeof syms[0], ipmi_why,
+	               sizeof ipmi_why) == 0;
 }
 
 const struct jst_curl *jst_curl_load(char *why, size_t len)
