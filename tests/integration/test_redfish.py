@@ -126,7 +126,10 @@ SCENARIOS = {
     "env_6kw": (("steps:4000,6500@2.5", {"schema": "env", "energy": True}), 4, {}, ()),
     "energy": (("const:3000", {"schema": "both", "energy": True}), 2.5, {},
                ("--cross-validate",)),
-    "faults": (("const:400", {"schema": "both", "errors": "1.2+0.8", "garbage": "2.5+0.4"}),
+    # Each fault lasts 0.8 s: longer than one poll interval (the BMC is polled
+    # every half refresh, 0.5 s), so that one falls inside it however the polls
+    # are phased; shorter than three, which would make the meter stopped.
+    "faults": (("const:400", {"schema": "both", "errors": "1.2+0.8", "garbage": "2.5+0.8"}),
                4, {}, ()),
     "dead": (("const:400", {"die": 2}), 5, {}, ()),
     "stalled": (("const:400", {"stall": "2+30"}), 6, {"redfish.timeout": 1}, ()),
@@ -213,7 +216,8 @@ class RedfishRunsTest(unittest.TestCase):
         self.assertAlmostEqual(m["totals"]["system"]["energy_j"], power["energy_j"], delta=1e-6)
 
     def test_transient_errors_and_garbled_replies_are_skipped_and_said(self):
-        # HTTP 503 from 1.2 s for 0.8 s, then truncated JSON: the note counts
+        # HTTP 503 from 1.2 s for 0.8 s, then truncated JSON from 2.5 s for
+        # 0.8 s: the note counts
         # the skipped readings and quotes the last error.
         d, _, _ = self.check_truth("faults", 0.15)
         self.assertFalse(d["partial"])
