@@ -345,8 +345,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 		if (!isnan(wb) && !isnan(we))
 			grid_u = 0.5 * g * fabs(we - wb);
 	}
-	/* A figure that ended early is a mean over the span it measured. */
-	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
+	/* A figure that ended early is a mean over the span it measured: from its
+	 * own reading at the begin (the window's instant is every domain's mean,
+	 * which a preempted read moves) to its last good one. */
+	double span = f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
 	double u = b->failed ? 0
