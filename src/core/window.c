@@ -281,21 +281,26 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	/* Where the counter's next value is known by now, between the two: exact
 	 * at constant power, and never out of order whatever the power did. The
 	 * next value is the earliest latched more than half a refresh after this
-	 * edge's latch, and no more than one and a half. */
+	 * edge's latch, and no more than one and a half; one latched later still
+	 * (a sampler slower than the refresh saw none between) bounds the edge
+	 * only. */
 	int next = -1;
 	for (unsigned k = 0; k < dom->nhist; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
-		if ((double)(nl - l) * 1e-9 > 0.5 * r && (double)(nl - l) * 1e-9 < 1.5 * r &&
-		    dom->hist[k].counter_j >= e->counter_j &&
+		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
 			next = (int)k;
 	}
-	double f = 0, span = r, v;
+	double f = 0, span = 0, v;
 	if (next >= 0) {
 		span = (double)(dom->hist[next].latch_ns - l) * 1e-9;
 		f = (double)(e->t_ns - l) * 1e-9 / span;
 		f = f < 0 ? 0 : f > 1 ? 1 : f;
-		v = e->counter_j + (dom->hist[next].counter_j - e->counter_j) * f;
+	}
+	double gain = next >= 0 ? dom->hist[next].counter_j - e->counter_j : 0;
+	int between = next >= 0 && span < 1.5 * r;
+	if (between) {
+		v = e->counter_j + gain * f;
 	} else {
 		if (how & EDGE_FLOOR) {
 			double lo = jst_sensor_power_floor(s);
@@ -310,9 +315,16 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		 * its range since: spread x time. Between two known values, the
 		 * truth lies between them and the line between them misses by at
 		 * most spread x span x f(1 - f) (the power at one end of its range
-		 * before the edge, at the other after it). */
-		double miss =
-		    next >= 0 && !(how & EDGE_AS_READ) ? spread * span * f * (1 - f) : spread * dt;
+		 * before the edge, at the other after it); an edge extrapolated
+		 * although a later value is known is no further from the truth than
+		 * that plus its distance from the line. */
+		double miss = spread * dt;
+		if (next >= 0 && (between || gain > 0) && !(how & EDGE_AS_READ)) {
+			double line = spread * span * f * (1 - f) +
+			              (between ? 0 : fabs(v - e->counter_j - gain * f));
+			if (line < miss)
+				miss = line;
+		}
 		/* Where the reading itself lies in time, as its backend could tell. */
 		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
 		if (other != INT64_MIN)
@@ -382,9 +394,11 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	double span = f->failed ? (double)(dom->failed_t_ns - w->begin_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
-	double u = b->failed ? 0
-	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) + grid_u +
-	                           (e->bridge_u_j - b->bridge_u_j);
+	double u =
+	    b->failed
+	        ? 0
+	        : sqrt(cls * cls + ub * ub + ue * ue + grid_u * grid_u + (var > 0 ? var : 0)) +
+	              (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
