@@ -306,11 +306,13 @@ static int run_cell(const struct vmethod *vm, int kind, double len, uint64_t *rn
 	return 0;
 }
 
-/* Rows rotated inside an enclosing window: how far their sum is from it. */
+/* Rows rotated inside an enclosing window: how far their sum is from it; the
+ * share of rows whose truth lies inside their own ± goes to *inside. */
 static double tiling(const struct vmethod *vm, int kind, double outer_s, double row_s,
-                     uint64_t *rng)
+                     uint64_t *rng, double *inside)
 {
 	double worst = 0;
+	long rows_in = 0, rows_n = 0;
 	for (int k = 0; k < VMETERS; k++) {
 		char spec[32], msg[128];
 		trace_spec(kind, 11 + k, spec, sizeof spec);
@@ -318,7 +320,7 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 		struct vm v;
 		if (!tr || open_virtual(vm, tr, bench_uniform(rng, 0, vm->refresh_s), &v))
 			return NAN;
-		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t, sum = 0;
+		double t0 = 1.0 + bench_uniform(rng, 0, 0.2), t = t0, sum = 0;
 		jst_window *outer = NULL, *rows = NULL;
 		jst_measurement *ms = NULL;
 		jst_domain_energy d = {.size = sizeof d};
@@ -327,6 +329,7 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 			return NAN;
 		long nrows = lround(outer_s / row_s);
 		for (long i = 0; i < nrows; i++) {
+			double b = t;
 			t = t0 + (double)(i + 1) * row_s;
 			vm_advance(&v, t);
 			int r = i + 1 < nrows ? jst_window_rotate(rows, &ms)
@@ -334,6 +337,9 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 			if (r || jst_measurement_domain(ms, 0, &d))
 				return NAN;
 			sum += d.energy_j;
+			rows_in +=
+			    fabs(d.energy_j - sim_trace_energy(tr, b, t)) <= d.uncertainty_j + 1e-9;
+			rows_n++;
 			jst_measurement_free(ms);
 		}
 		if (jst_window_end(outer, &ms) || jst_measurement_domain(ms, 0, &d))
@@ -345,6 +351,7 @@ static double tiling(const struct vmethod *vm, int kind, double outer_s, double 
 		vm_close(&v);
 		sim_trace_free(tr);
 	}
+	*inside = (double)rows_in / (double)rows_n;
 	return worst;
 }
 
@@ -433,17 +440,24 @@ static int core_table(void)
 
 	printf("\nTiled windows: rows rotated (`jst_window_rotate`) inside an enclosing window "
 	       "begun at the same instant, %d meters each; the largest |sum of rows - "
-	       "enclosing| / enclosing:\n\n",
+	       "enclosing| / enclosing, and the share of rows whose truth lies inside their own "
+	       "±:\n\n",
 	       VMETERS);
-	printf(
-	    "| method | trace | 2 s in 5 ms rows | 60 s in 100 ms rows |\n|---|---|---:|---:|\n");
-	double tile_worst = 0;
+	printf("| method | trace | 2 s in 5 ms rows | rows covered | 60 s in 100 ms rows | rows "
+	       "covered |\n|---|---|---:|---:|---:|---:|\n");
+	double tile_worst = 0, rows_cov = 1;
 	for (size_t m = 0; m < NVMETHODS; m++)
 		for (int k = 0; k < VTRACES; k++) {
-			double a = tiling(&vmethods[m], k, 2.0, 0.005, &rng);
-			double b = tiling(&vmethods[m], k, 60.0, 0.1, &rng);
-			printf("| %s | %s | %.4f%% | %.4f%% |\n", vmethods[m].label,
-			       k ? "const:300" : "bursty", 100 * a, 100 * b);
+			double ca, cb;
+			double a = tiling(&vmethods[m], k, 2.0, 0.005, &rng, &ca);
+			double b = tiling(&vmethods[m], k, 60.0, 0.1, &rng, &cb);
+			printf("| %s | %s | %.4f%% | %.1f%% | %.4f%% | %.1f%% |\n",
+			       vmethods[m].label, k ? "const:300" : "bursty", 100 * a, 100 * ca,
+			       100 * b, 100 * cb);
+			if (!(ca >= rows_cov))
+				rows_cov = ca;
+			if (!(cb >= rows_cov))
+				rows_cov = cb;
 			if (!(a <= tile_worst))
 				tile_worst = a;
 			if (!(b <= tile_worst))
@@ -460,18 +474,29 @@ static int core_table(void)
 	printf("Target (5 ms windows on a 100 ms counter at constant power within 10%% of truth, "
 	       "every window): %s.\n\n",
 	       bench_verdict(short_ok));
-	printf("Target (tiled windows sum to the enclosing within 0.5%%): %s (worst %.4f%%).\n\n",
-	       bench_verdict(tile_worst <= 0.005), 100 * tile_worst);
-	printf(
-	    "Reading the misses. Each counter edge is the counter's value plus the device's "
-	    "power times the time since the latch (interpolation); its stated ± is one count plus "
-	    "the recent spread of the power (60-400 W on the bursty trace) times that time, a "
-	    "bound rather than a typical error, so on a bursty trace a 2 s window on a 50 or "
-	    "100 ms counter states more than the class although its p95 error stays within it. "
-	    "Rows are reported as they end, with the latest power and latch grid; what is learnt "
-	    "later goes into the next row, but a row is never negative, so rows that "
-	    "over-counted at the end of a run are not taken back: at constant power rows add up "
-	    "exactly, on the bursty trace to within the figures above.\n\n");
+	printf("Target (tiled windows sum to the enclosing within 0.5%%): %s (worst %.4f%%; rows "
+	       "inside their own ±: at least %.1f%%).\n\n",
+	       bench_verdict(tile_worst <= 0.005), 100 * tile_worst, 100 * rows_cov);
+	printf("Reading the table. A counter's edge is the counter's value plus what accrued "
+	       "since its latch. Where the next value is known by the time the window ends (the "
+	       "begin edge of a window longer than a refresh) it lies on the line between the "
+	       "two values, and its stated ± is the recent spread of the power times span x "
+	       "f(1 - f) (f: the part of the refresh elapsed), the most that line can miss. "
+	       "Where it is not (the end edge), it is extrapolated with the device's power as "
+	       "the sampler last read it (edges read no telemetry), and its stated ± is the "
+	       "spread times the time since the latch: on the bursty trace (60 to 400 W) up to "
+	       "17 J at 50 ms and 34 J at 100 ms. A rotation (`jst_window_rotate`) extrapolates "
+	       "its end with the least power the device drew lately instead, which no later "
+	       "evaluation falls below, so the rows, never negative, add up to the window "
+	       "around them; the last row, ended by `jst_window_end`, takes the best "
+	       "estimate.\n\n");
+	if (!class_ok)
+		printf("Reading the class miss. On 2 s bursty windows on a 50 or 100 ms counter "
+		       "the end edge's stated ± dominates what the model adds to the class. It is "
+		       "not loose: the power switches every 50-500 ms, the sampler's reading it "
+		       "extrapolates with is up to 100 ms old, and in the worst 5%% of these "
+		       "windows the end edge's error is 0.9 to 1.0 times its stated ±. Stating "
+		       "less needs the device's power read at the edge itself.\n\n");
 	for (size_t m = 0; m < NVMETHODS; m++)
 		for (int k = 0; k < VTRACES; k++)
 			for (size_t l = 0; l < NVLENGTHS; l++) {

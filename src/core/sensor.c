@@ -418,6 +418,15 @@ double jst_sensor_power_spread(const struct jst_sensor *s)
 	return spread > 0.05 * p ? spread : 0.05 * p;
 }
 
+double jst_sensor_power_floor(const struct jst_sensor *s)
+{
+	double lo = s->power_w;
+	for (unsigned i = 0; i < s->nrecent; i++)
+		if (!(s->recent[i] >= lo))
+			lo = s->recent[i];
+	return lo;
+}
+
 double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 {
 	double r = jst_sensor_refresh(s);

@@ -136,4 +136,9 @@ double jst_sensor_edge_uncertainty(const struct jst_sensor *s);
 /* Spread of recent power values, at least 5% of the current one. */
 double jst_sensor_power_spread(const struct jst_sensor *s);
 
+/* The lowest of the recent power values and the current one (NaN while none
+ * is known): what the device draws at the least, for an interpolation that
+ * must not over-count (a rotated span's end, jst_window_rotate). */
+double jst_sensor_power_floor(const struct jst_sensor *s);
+
 #endif

@@ -242,17 +242,32 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	}
 }
 
+/* How an edge is evaluated (edge_energy's flags). */
+enum {
+	/* Between latches, interpolate with the least power the device drew
+	 * lately, not the latest: a rotated span's end, which a later evaluation
+	 * (the next row's, once the next value is known) must not fall below, or
+	 * rows reported could not be taken back and would not add up to the window
+	 * around them. The power the sensor knows at an edge is the sampler's
+	 * last reading: a burst that ended since would be counted on to the edge. */
+	EDGE_FLOOR = 1u,
+	/* The uncertainty of the edge as it was evaluated when it was read (a
+	 * rotated span's begin, reported by the span before), not as it is now. */
+	EDGE_AS_READ = 2u,
+};
+
 /* An edge's energy as the sensor knows it now: an interpolated counter's edges
  * are evaluated with the latest latch grid, the same for both edges of a
  * window, so that a grid learnt after the window began (or narrowed since)
  * does not count a shift of the grid as energy. An edge read before the power
  * was known takes the power known now. *u_j, when given, receives the edge's
  * uncertainty where it is evaluated here (else it is left alone): one count,
- * the power's recent spread over the time interpolated and, where the read fell
+ * how far interpolation can miss, the read's own timing and, where the read fell
  * within the grid's width of a latch so that two grid points fit, a refresh's
  * energy (what taking the other would change). (The grid's own width moves both edges
  * of a window alike: see fill_domain.) */
-static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j)
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
+                          unsigned how)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
@@ -263,54 +278,84 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	double r = jst_sensor_refresh(s);
 	double dt = (double)(e->t_ns - l) * 1e-9;
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
-	if (u_j) {
-		double spread = isnan(e->interp_w) ? jst_sensor_power_spread(s) : e->spread_w;
-		/* Where the reading itself lies in time, as its backend could tell. */
-		*u_j = s->resolution_j + spread * dt + w * (double)e->t_err_ns * 1e-9;
-		if (other != INT64_MIN)
-			*u_j += w * r; /* the other is a refresh away */
-	}
 	/* Where the counter's next value is known by now, between the two: exact
 	 * at constant power, and never out of order whatever the power did. The
 	 * next value is the earliest latched more than half a refresh after this
-	 * edge's latch, and no more than one and a half. */
+	 * edge's latch, and no more than one and a half; one latched later still
+	 * (a sampler slower than the refresh saw none between) bounds the edge
+	 * only. */
 	int next = -1;
 	for (unsigned k = 0; k < dom->nhist; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
-		if ((double)(nl - l) * 1e-9 > 0.5 * r && (double)(nl - l) * 1e-9 < 1.5 * r &&
-		    dom->hist[k].counter_j >= e->counter_j &&
+		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
 			next = (int)k;
 	}
+	double f = 0, span = 0, v;
 	if (next >= 0) {
-		double span = (double)(dom->hist[next].latch_ns - l) * 1e-9;
-		double f = (double)(e->t_ns - l) * 1e-9 / span;
+		span = (double)(dom->hist[next].latch_ns - l) * 1e-9;
+		f = (double)(e->t_ns - l) * 1e-9 / span;
 		f = f < 0 ? 0 : f > 1 ? 1 : f;
-		return e->counter_j + (dom->hist[next].counter_j - e->counter_j) * f;
 	}
-	return e->counter_j + w * dt;
+	double gain = next >= 0 ? dom->hist[next].counter_j - e->counter_j : 0;
+	int between = next >= 0 && span < 1.5 * r;
+	if (between) {
+		v = e->counter_j + gain * f;
+	} else {
+		if (how & EDGE_FLOOR) {
+			double lo = jst_sensor_power_floor(s);
+			if (lo < w)
+				w = lo;
+		}
+		v = e->counter_j + w * dt;
+	}
+	if (u_j) {
+		double spread = isnan(e->interp_w) ? jst_sensor_power_spread(s) : e->spread_w;
+		/* Extrapolated from the latch, the power may have been anywhere in
+		 * its range since: spread x time. Between two known values, the
+		 * truth lies between them and the line between them misses by at
+		 * most spread x span x f(1 - f) (the power at one end of its range
+		 * before the edge, at the other after it); an edge extrapolated
+		 * although a later value is known is no further from the truth than
+		 * that plus its distance from the line. */
+		double miss = spread * dt;
+		if (next >= 0 && (between || gain > 0) && !(how & EDGE_AS_READ)) {
+			double line = spread * span * f * (1 - f) +
+			              (between ? 0 : fabs(v - e->counter_j - gain * f));
+			if (line < miss)
+				miss = line;
+		}
+		/* Where the reading itself lies in time, as its backend could tell. */
+		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
+		if (other != INT64_MIN)
+			*u_j += w * r; /* the other is a refresh away */
+	}
+	return v;
 }
 
 /* The energy of a span of domain i ending at edge e: since the window's origin
  * less what its earlier spans reported (the begin edge itself for a window
  * never rotated), never below 0 (edges interpolated with different powers may
  * cross in a span shorter than a refresh; a later span then makes up for it).
- * *ub and *ue receive the edges' uncertainties where evaluated here. */
+ * how: EDGE_FLOOR for a span that a rotation ends. *ub and *ue receive the
+ * edges' uncertainties where evaluated here. */
 static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, int rotated,
-                          const struct jst_edge *e, double *ub, double *ue)
+                          const struct jst_edge *e, unsigned how, double *ub, double *ue)
 {
 	if (wd->begin.failed)
 		return 0;
-	double b = edge_energy(dom, &wd->begin, ub);
+	/* A rotated span's begin was reported, as evaluated then, by the span
+	 * before: its uncertainty is that evaluation's. */
+	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0);
 	/* A window never rotated has its origin at its begin. */
-	double o = rotated ? edge_energy(dom, &wd->origin, NULL) : b;
-	double v = edge_energy(dom, e, ue) - o - wd->reported_j;
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0) : b;
+	double v = edge_energy(dom, e, ue, how) - o - wd->reported_j;
 	return v >= 0 ? v : 0;
 }
 
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-                        const struct jst_edge *e, double duration, jst_domain_energy *p,
-                        struct fig_notes *f)
+                        const struct jst_edge *e, unsigned how, double duration,
+                        jst_domain_energy *p, struct fig_notes *f)
 {
 	const struct jst_dom *dom = &m->doms[i];
 	const struct jst_domain_desc *d = &dom->desc;
@@ -331,7 +376,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
 	double ub = b->u_j, ue = e->u_j;
-	double energy = span_energy(dom, wd, w->rotated, e, &ub, &ue);
+	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue);
 	/* Both edges on the same grid: an error in the grid's phase moves them
 	 * alike, and shows only as far as their powers differ. */
 	double grid_u = 0;
@@ -351,9 +396,11 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	double span = f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9 : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
-	double u = b->failed ? 0
-	                     : sqrt(cls * cls + ub * ub + ue * ue + (var > 0 ? var : 0)) + grid_u +
-	                           (e->bridge_u_j - b->bridge_u_j);
+	double u =
+	    b->failed
+	        ? 0
+	        : sqrt(cls * cls + ub * ub + ue * ue + grid_u * grid_u + (var > 0 ? var : 0)) +
+	              (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
@@ -395,9 +442,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	};
 }
 
-/* The measurement of w's span ending at the edges e read at end; under mu. */
+/* The measurement of w's span ending at the edges e read at end; under mu.
+ * how: edge_energy's flags for the end edges. */
 static struct jst_measurement *measure(const struct jst_meter *m, const struct jst_window *w,
-                                       const struct jst_edge *e, int64_t end)
+                                       const struct jst_edge *e, unsigned how, int64_t end)
 {
 	size_t n = m->ndoms;
 	/* Each figure formed once, into scratch: its notes decide the
@@ -416,7 +464,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	size_t nnotes = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	for (size_t i = 0; i < n; i++) {
-		fill_domain(m, w, i, &e[i], duration, &tmp[i], &f[i]);
+		fill_domain(m, w, i, &e[i], how, duration, &tmp[i], &f[i]);
 		nnotes += fig_has_note(&f[i]);
 	}
 	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
@@ -460,7 +508,10 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	struct jst_measurement *ms = NULL;
 	int64_t end = jst_meter_read(m, 0, w->end);
 	pthread_mutex_lock(&m->mu);
-	if (out && !(ms = measure(m, w, w->end, end))) {
+	/* A rotation's rows are final as they are reported: their ends never
+	 * count more than a later evaluation will (see EDGE_FLOOR). */
+	unsigned how = rotate ? EDGE_FLOOR : 0;
+	if (out && !(ms = measure(m, w, w->end, how, end))) {
 		pthread_mutex_unlock(&m->mu);
 		return -ENOMEM; /* the window stays as it was: the caller may retry */
 	}
@@ -468,7 +519,7 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 		/* What this span reported, reported or not: the rows add up. */
 		for (size_t i = 0; i < m->ndoms; i++)
 			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], w->rotated, &w->end[i],
-			                           NULL, NULL);
+			                           how, NULL, NULL);
 		span_start(w, w->end, end, w->rows_j);
 	} else {
 		unlink_window(m, w);
