@@ -221,6 +221,11 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		}
 		dom->var_j2 += u * u;
 	}
+	if (in->primed && t > in->t_ns) {
+		dom->prev_reading.t_ns = in->t_ns;
+		dom->prev_reading.power_w = in->power_w;
+		dom->prev_reading.energy_j = in->energy_j;
+	}
 	jst_integrator_add(in, t, w);
 	dom->energy_j = in->energy_j;
 	dom->edge_u_j = 0; /* the edge reading is a real reading */
@@ -319,7 +324,15 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 			              s->power_w * since;
 			if (e->energy_j < dom->energy_j)
 				e->energy_j = dom->energy_j;
-			e->u_j += jst_sensor_power_spread(s) * gap;
+			double miss = jst_sensor_power_spread(s) * gap;
+			e->u_j += miss;
+			/* A polled power reading stands for an instant before the
+			 * edge: once one after the edge is folded, the edge is
+			 * settled on the integration (power_edge.c). */
+			if (dom->desc.method == JST_METHOD_POWER) {
+				e->unsettled = 1;
+				e->bridge_spread_j = miss;
+			}
 		}
 	}
 }

@@ -190,18 +190,18 @@ class RedfishRunsTest(unittest.TestCase):
     # with the last power, and the statement (its spread times the gap) covers
     # most such windows, not all: these hold the error to twice the statement.
     def test_steps_anywhere_at_the_usual_1s_refresh(self):
-        self.check_truth("steps_1s", 0.45, k=2)
+        self.check_truth("steps_1s", 0.45)
 
     def test_steps_barely_longer_than_the_refresh(self):
-        self.check_truth("fast_steps", 0.7, k=2)
+        self.check_truth("fast_steps", 0.7)
 
     def test_slow_refresh_declared(self):
         # A BMC that updates every 2 s, declared: the figure widens, truth inside.
-        self.check_truth("steps_2s", 0.6, k=2)
+        self.check_truth("steps_2s", 0.6)
 
     def test_high_power_environment_metrics_only(self):
         # The newer schema only (EnvironmentMetrics.PowerWatts), a 6.5 kW node.
-        d, _, m = self.check_truth("env_6kw", 0.4, k=2)
+        d, _, m = self.check_truth("env_6kw", 0.4)
         self.assertEqual(d["source"], "redfish-envmetrics")
         self.assertNotIn("redfish-1-energy", domains_by_name(m),
                          "the kWh counter only with --cross-validate")
