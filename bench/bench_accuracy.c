@@ -452,8 +452,8 @@ static int core_table(void)
 			if (!(b <= tile_worst))
 				tile_worst = b;
 		}
-	printf("\nComputed in %.2f s of real time (`build/bench/bench_accuracy` runs this section "
-	       "and 3b alone).\n\n",
+	printf("\nComputed in %.2f s of real time (`build/bench/bench_accuracy` runs this section, "
+	       "3b and 3c alone).\n\n",
 	       (double)(bench_now_ns() - start) * 1e-9);
 	printf("Target (coverage >= 95%% at every length): %s%s%s%s.\n\n", bench_verdict(cov_ok),
 	       cov_ok ? "" : " (", cov_miss, cov_ok ? "" : ")");
