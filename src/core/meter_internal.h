@@ -59,6 +59,7 @@ struct jst_dom {
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;
+	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	unsigned bridges;
 	unsigned transient;                 /* readings that failed and were skipped */
 	char transient_error[JST_NOTE_MAX]; /* the last one's error */

@@ -146,6 +146,12 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	} else if (!first) {
 		infer_wraps(dom, t, max_j, delta);
 	}
+	/* What the backend could not see, as it states it: stated with what
+	 * was bridged. */
+	if (raw->unseen_u_j > dom->unseen_u_j) {
+		dom->bridge_u_j += raw->unseen_u_j - dom->unseen_u_j;
+		dom->unseen_u_j = raw->unseen_u_j;
+	}
 	jst_sensor_observe(s, t, raw->t_err_ns, changed || ev == JST_COUNTER_DISCONTINUITY);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 	/* Only a change has a latch to time a span from (the first value's is
