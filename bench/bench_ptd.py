@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, section 9: the ptd backend (SPEC PTDaemon) against sim/ptd on a
+"""make bench, section 11: the ptd backend (SPEC PTDaemon) against sim/ptd on a
 bursty trace, runs of 10 s and 60 s: node energy against the exact truth over
 the window the figure reports, and the time joulestat takes beyond the
 command's own. Prints a Markdown section; exits 1 when a target is missed.
@@ -90,7 +90,7 @@ def main():
             seconds, interval, r["energy"], r["truth"],
             100 * err, 100 * r["u"] / r["energy"], "(inside)" if inside else "(OUTSIDE)",
             r["missed"], r["span"], r["wall"] - seconds))
-    print("## 9. ptd: node energy through SPEC PTDaemon against sim/ptd\n")
+    print("## 11. ptd: node energy through SPEC PTDaemon against sim/ptd\n")
     print("`joulestat run --backends ptd -- sleep N` against `jst-sim-ptd` (bursts of 50-300 ms "
           "at 400 W between idle gaps at 60 W), the truth the trace's exact energy over the "
           "window the figure reports (whole analyser samples). Overhead: joulestat's wall time "
