@@ -55,7 +55,7 @@ struct jst_bmc_poll {
  * half a refresh back. */
 static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1)
 {
-	int64_t r = p->refresh_ns, t = t0 + (t1 - t0) / 2;
+	int64_t r = p->refresh_ns;
 	int changed = 0;
 	for (size_t i = 0; p->have_prev && i < p->n; i++)
 		changed |= p->scratch[i].power_w != p->prev[i].power_w ||
@@ -83,7 +83,15 @@ static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1)
 	memcpy(p->prev, p->scratch, p->n * sizeof *p->prev);
 	p->prev_t0_ns = t0;
 	p->have_prev = 1;
-	int64_t update = p->have_phase ? p->phase_ns + (t - p->phase_ns) / r * r : t - r / 2;
+	if (!p->have_phase)
+		return t0 + (t1 - t0) / 2 - r;
+	/* The last update before the answer came back; where it fell during the
+	 * request, the BMC may have answered before it: an unchanged value is
+	 * the one before. */
+	int64_t k = (t1 - p->phase_ns) / r - (t1 < p->phase_ns);
+	int64_t update = p->phase_ns + k * r;
+	if (update > t0 && !changed)
+		update -= r;
 	return update - r / 2;
 }
 
