@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, section 9: the ptd backend (SPEC PTDaemon) against sim/ptd on a
+"""make bench, section 11: the ptd backend (SPEC PTDaemon) against sim/ptd on a
 bursty trace, runs of 10 s and 60 s: node energy against the exact truth over
 the window the figure reports, and the time joulestat takes beyond the
 command's own. Prints a Markdown section; exits 1 when a target is missed.
@@ -18,7 +18,7 @@ import time
 TARGET = 0.005  # node energy within 0.5% of the truth
 
 
-def run(build, trace, seconds, interval_ms, energy):
+def run(build, trace, seconds, interval_ms, energy, stall=None):
     sim_exe = os.path.join(build, "sim", "ptd", "jst-sim-ptd")
     truth_exe = os.path.join(build, "sim", "jst-sim-truth")
     js = os.path.join(build, "src", "cli", "joulestat")
@@ -26,7 +26,8 @@ def run(build, trace, seconds, interval_ms, energy):
         ready = os.path.join(d, "ready.json")
         final = os.path.join(d, "truth.json")
         sim = subprocess.Popen([sim_exe, "--trace", trace, "--ready", ready, "--truth", final] +
-                               (["--energy"] if energy else []),
+                               (["--energy"] if energy else []) +
+                               (["--stall", stall] if stall else []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(2000):
@@ -68,39 +69,44 @@ def main():
     args = ap.parse_args()
     rows = []
     ok = True
-    for trace, seconds, interval, energy in (("bursty:7", 10, 100, True),
-                                             ("bursty:11", 10, 100, True),
-                                             ("bursty:7", 60, 100, True),
-                                             ("bursty:7", 10, 100, False),
-                                             ("bursty:7", 10, 1000, False)):
-        r = run(args.build, trace, seconds, interval, energy)
+    # The last row: the server stalls for 0.45 s mid-run, as a poller on a
+    # machine too loaded to poll would: the samples of the stall are missed.
+    for trace, seconds, interval, energy, stall in (("bursty:7", 10, 100, True, None),
+                                                    ("bursty:11", 10, 100, True, None),
+                                                    ("bursty:7", 60, 100, True, None),
+                                                    ("bursty:7", 10, 100, False, None),
+                                                    ("bursty:7", 10, 1000, False, None),
+                                                    ("bursty:7", 10, 100, False, "4+0.45")):
+        r = run(args.build, trace, seconds, interval, energy, stall)
         err = (r["energy"] - r["truth"]) / r["truth"]
         # A sample the poller never saw is bridged at a neighbour's power: at
-        # most the trace's swing (340 W) off over its span.
+        # most the trace's swing (340 W) off over its span, and stated so.
         allow = r["missed"] * 340 * interval / 1000
         inside = abs(r["energy"] - r["truth"]) <= r["u"]
         ok &= abs(err) * r["truth"] <= TARGET * r["truth"] + allow
-        ok &= inside or r["missed"] > 0
-        rows.append("| %s | %s | %d s | %d ms | %.3f | %.3f | %+.4f%% | ± %.2f%% %s | %d | %.3f s | %.2f s |" % (
-            trace, "W + Wh" if energy else "W", seconds, interval, r["energy"], r["truth"],
-            100 * err, 100 * r["u"] / r["energy"], "(inside)" if inside else "(outside: missed samples)" if r["missed"] else "(OUTSIDE)",
+        ok &= inside
+        rows.append("| %s | %s%s | %d s | %d ms | %.3f | %.3f | %+.4f%% | ± %.2f%% %s | %d | %.3f s | %.2f s |" % (
+            trace, "W + Wh" if energy else "W", ", stalled %s s" % stall if stall else "",
+            seconds, interval, r["energy"], r["truth"],
+            100 * err, 100 * r["u"] / r["energy"], "(inside)" if inside else "(OUTSIDE)",
             r["missed"], r["span"], r["wall"] - seconds))
-    print("## 9. ptd: node energy through SPEC PTDaemon against sim/ptd\n")
+    print("## 11. ptd: node energy through SPEC PTDaemon against sim/ptd\n")
     print("`joulestat run --backends ptd -- sleep N` against `jst-sim-ptd` (bursts of 50-300 ms "
           "at 400 W between idle gaps at 60 W), the truth the trace's exact energy over the "
           "window the figure reports (whole analyser samples). Overhead: joulestat's wall time "
           "beyond the command's (probe, handshake, first sample, exit). Readings: `W + Wh`, an "
           "analyser that reports its integrated energy with each sample; `W`, watts alone "
           "(PTDaemon's usual reading), where a sample the poller never saw (`missed`: a "
-          "machine too loaded to poll within a sample) is bridged at a neighbour's power and "
-          "may cost up to 340 W times its span.\n")
+          "machine too loaded to poll within a sample, here a server stalled for 0.45 s) is "
+          "bridged at a neighbour's power: the stated ± then adds its span times the range "
+          "of the recent samples' powers (up to 340 W on this trace).\n")
     print("| trace | readings | run | sample | energy J | truth J | error | stated ± | missed | window | overhead |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row)
     print()
     print("Target: ptd node energy within 0.5%% of the truth on 10 s and 60 s bursty runs "
-          "(plus what missed samples may cost): %s" %
+          "(plus what missed samples may cost), the truth inside the stated ± in every row: %s" %
           ("met" if ok else "MISSED"))
     print()
     return 0 if ok else 1

@@ -88,6 +88,11 @@ struct jst_raw {
 	double clock_mhz;
 	double power_limit_w;
 	double telemetry_power_w; /* the device's own power reading, for the series */
+	/* COUNTER domains: the backend's running total (J, since it opened) of
+	 * what its counter may be off by over spans it could not see (a PTD
+	 * poller's missed samples, bridged at a neighbour's power); 0 where none.
+	 * The core adds its increase to the figures' uncertainty. */
+	double unseen_u_j;
 	char error[JST_NOTE_MAX];
 };
 

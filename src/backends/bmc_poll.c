@@ -16,6 +16,8 @@ struct jst_bmc_poll {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	atomic_int stop;
+	int threaded;         /* 0: stepped by jst_bmc_poll_step (virtual time) */
+	int64_t (*now)(void); /* the clock polls are timed by */
 	int64_t interval_ns;
 	jst_bmc_fetch_fn fetch;
 	void *arg;
@@ -29,66 +31,106 @@ struct jst_bmc_poll {
 	char error[JST_NOTE_MAX];
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
 	struct jst_bmc_value *prev;
-	int64_t prev_t_ns, phase_ns, refresh_ns;
+	int64_t prev_t0_ns; /* when the previous fetch began */
+	int64_t phase_lo, phase_hi, phase_at_ns, phase_ns, refresh_ns;
 	int have_prev, have_phase;
 	/* The reads' side (read() calls are serialised by the core). */
 	uint64_t seen_seq, seen_fail;
 	struct jst_bmc_value *scratch;
 };
 
-/* Where the answer read at t stands in time. The BMC updates its value every
- * refresh R, on a grid whose phase the changes show (each change lies between
- * two polls half a refresh apart); the value is its mean over the refresh that
- * ended at its update, so it stands at that update less half a refresh. With
- * no change seen yet (constant power), the update is taken half a refresh
- * back. */
-static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t)
+/* How far a BMC's update grid may drift from this host's clock, per second
+ * (crystals are good to 100 ppm): a phase learnt long ago widens by this. */
+#define JST_BMC_DRIFT 1e-4
+
+/* Where the answer fetched over [t0, t1] stands in time. The BMC updates its
+ * value every refresh R, on a grid whose phase the changes show: a change
+ * lies after the previous fetch began and before this one ended. Brackets
+ * taken at different phases of the polls are intersected (moved onto each
+ * other by whole refreshes), so the grid narrows to the fetches' own spread;
+ * a bracket that does not fit (a BMC that skipped or moved its updates)
+ * starts again from itself. The value is the BMC's mean over the refresh
+ * that ended at its update, so it stands at that update less half a
+ * refresh. With no change seen yet (constant power), the update is taken
+ * half a refresh back. */
+static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1)
 {
 	int64_t r = p->refresh_ns;
 	int changed = 0;
 	for (size_t i = 0; p->have_prev && i < p->n; i++)
 		changed |= p->scratch[i].power_w != p->prev[i].power_w ||
 		           p->scratch[i].counter != p->prev[i].counter;
-	if (changed && t - p->prev_t_ns <= r) {
-		p->phase_ns = p->prev_t_ns + (t - p->prev_t_ns) / 2;
+	if (changed && t1 - p->prev_t0_ns <= r) {
+		int64_t lo = p->prev_t0_ns, hi = t1;
+		if (p->have_phase) {
+			int64_t mid = lo + (hi - lo) / 2;
+			int64_t old = p->phase_lo + (p->phase_hi - p->phase_lo) / 2;
+			int64_t n = (int64_t)llround((double)(mid - old) / (double)r);
+			int64_t drift = (int64_t)(JST_BMC_DRIFT * (double)(t1 - p->phase_at_ns));
+			int64_t plo = p->phase_lo + n * r - drift,
+			        phi = p->phase_hi + n * r + drift;
+			if (plo < hi && phi > lo) {
+				lo = plo > lo ? plo : lo;
+				hi = phi < hi ? phi : hi;
+			}
+		}
+		p->phase_lo = lo;
+		p->phase_hi = hi;
+		p->phase_at_ns = t1;
+		p->phase_ns = lo + (hi - lo) / 2;
 		p->have_phase = 1;
 	}
 	memcpy(p->prev, p->scratch, p->n * sizeof *p->prev);
-	p->prev_t_ns = t;
+	p->prev_t0_ns = t0;
 	p->have_prev = 1;
-	int64_t update = p->have_phase ? p->phase_ns + (t - p->phase_ns) / r * r : t - r / 2;
+	if (!p->have_phase)
+		return t0 + (t1 - t0) / 2 - r;
+	/* The last update before the answer came back; where it fell during the
+	 * request, the BMC may have answered before it: an unchanged value is
+	 * the one before. */
+	int64_t k = (t1 - p->phase_ns) / r - (t1 < p->phase_ns);
+	int64_t update = p->phase_ns + k * r;
+	if (update > t0 && !changed)
+		update -= r;
 	return update - r / 2;
+}
+
+/* One poll: fetch, place the answer in time, hand it over. Under mu on
+ * return; the caller unlocks. Returns 1 once the BMC is gone. */
+static int poll_once(struct jst_bmc_poll *p)
+{
+	char err[JST_NOTE_MAX] = "";
+	int64_t t0 = p->now();
+	int r = p->fetch(p->arg, p->scratch, p->n, err, sizeof err);
+	int64_t t1 = p->now();
+	pthread_mutex_lock(&p->mu);
+	if (r == 0) {
+		int64_t stamp = poll_stamp(p, t0, t1);
+		/* A new update (not the one already given), or, on a
+		 * grid not yet known, a refresh since the last. */
+		if (stamp - p->stamp_ns >= p->refresh_ns * 3 / 4) {
+			memcpy(p->latest, p->scratch, p->n * sizeof *p->latest);
+			p->stamp_ns = stamp;
+			p->seq++;
+		}
+		p->fails_in_row = 0;
+	} else if (!atomic_load(&p->stop)) {
+		p->fail_seq++;
+		p->fails_in_row++;
+		snprintf(p->error, sizeof p->error, "%s", err[0] ? err : strerror(-r));
+	}
+	return p->fails_in_row >= JST_BMC_GONE_AFTER;
 }
 
 static void *poll_main(void *arg)
 {
 	struct jst_bmc_poll *p = arg;
-	int64_t next = jst_backend_now_ns();
+	int64_t next = p->now();
 	while (!atomic_load(&p->stop)) {
 		next += p->interval_ns;
-		char err[JST_NOTE_MAX] = "";
-		int64_t t0 = jst_backend_now_ns();
-		int r = p->fetch(p->arg, p->scratch, p->n, err, sizeof err);
-		int64_t t = t0 + (jst_backend_now_ns() - t0) / 2;
-		pthread_mutex_lock(&p->mu);
-		if (r == 0) {
-			int64_t stamp = poll_stamp(p, t);
-			/* A new update (not the one already given), or, on a
-			 * grid not yet known, a refresh since the last. */
-			if (stamp - p->stamp_ns >= p->refresh_ns * 3 / 4) {
-				memcpy(p->latest, p->scratch, p->n * sizeof *p->latest);
-				p->stamp_ns = stamp;
-				p->seq++;
-			}
-			p->fails_in_row = 0;
-		} else if (!atomic_load(&p->stop)) {
-			p->fail_seq++;
-			p->fails_in_row++;
-			snprintf(p->error, sizeof p->error, "%s", err[0] ? err : strerror(-r));
-		}
-		int gone = p->fails_in_row >= JST_BMC_GONE_AFTER;
+		int gone = poll_once(p);
 		/* Keep the phase; a fetch slower than the interval is followed at once. */
-		int64_t now = jst_backend_now_ns();
+		int64_t now = p->now();
 		if (next < now)
 			next = now;
 		struct timespec ts = {.tv_sec = next / 1000000000LL,
@@ -103,9 +145,16 @@ static void *poll_main(void *arg)
 	return NULL;
 }
 
-struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
-                                        void *arg, const struct jst_bmc_value *first,
-                                        int64_t first_t_ns)
+int jst_bmc_poll_step(struct jst_bmc_poll *p)
+{
+	int gone = poll_once(p);
+	pthread_mutex_unlock(&p->mu);
+	return gone;
+}
+
+static struct jst_bmc_poll *poll_start(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
+                                       void *arg, const struct jst_bmc_value *first,
+                                       int64_t first_t_ns, int64_t (*now)(void))
 {
 	struct jst_bmc_poll *p = calloc(1, sizeof *p);
 	if (!p)
@@ -119,12 +168,14 @@ struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetc
 	p->n = n;
 	p->fetch = fetch;
 	p->arg = arg;
+	p->now = now ? now : jst_backend_now_ns;
+	p->threaded = now == NULL;
 	p->refresh_ns = (int64_t)llround(refresh_s * 1e9);
 	/* Twice per refresh: each update is seen within half a refresh, which
 	 * places it on the BMC's grid, and readings are never two refreshes apart. */
 	p->interval_ns = p->refresh_ns / 2;
 	memcpy(p->scratch, first, n * sizeof *first);
-	p->stamp_ns = poll_stamp(p, first_t_ns);
+	p->stamp_ns = poll_stamp(p, first_t_ns, first_t_ns);
 	p->seq = 1; /* probe's answer, not yet read */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -132,7 +183,7 @@ struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetc
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&p->mu, NULL);
-	if (pthread_create(&p->thread, NULL, poll_main, p) != 0) {
+	if (p->threaded && pthread_create(&p->thread, NULL, poll_main, p) != 0) {
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->mu);
 		goto fail;
@@ -146,6 +197,20 @@ fail:
 	return NULL;
 }
 
+struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
+                                        void *arg, const struct jst_bmc_value *first,
+                                        int64_t first_t_ns)
+{
+	return poll_start(n, refresh_s, fetch, arg, first, first_t_ns, NULL);
+}
+
+struct jst_bmc_poll *jst_bmc_poll_start_stepped(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
+                                                void *arg, const struct jst_bmc_value *first,
+                                                int64_t first_t_ns, int64_t (*now)(void))
+{
+	return poll_start(n, refresh_s, fetch, arg, first, first_t_ns, now);
+}
+
 void jst_bmc_poll_stop(struct jst_bmc_poll *p)
 {
 	if (!p)
@@ -154,7 +219,8 @@ void jst_bmc_poll_stop(struct jst_bmc_poll *p)
 	atomic_store(&p->stop, 1);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
+	if (p->threaded)
+		pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
 	free(p->latest);

@@ -37,6 +37,14 @@ struct jst_bmc_poll;
 struct jst_bmc_poll *jst_bmc_poll_start(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
                                         void *arg, const struct jst_bmc_value *first,
                                         int64_t first_t_ns);
+/* The same with no thread: each poll is made by jst_bmc_poll_step, timed
+ * by now() (a virtual clock: the accuracy benchmark and the sensor tests
+ * drive a BMC's polls in virtual time, tests/unit/virtual_bmc.h). */
+struct jst_bmc_poll *jst_bmc_poll_start_stepped(size_t n, double refresh_s, jst_bmc_fetch_fn fetch,
+                                                void *arg, const struct jst_bmc_value *first,
+                                                int64_t first_t_ns, int64_t (*now)(void));
+/* One poll of a stepped poller, now. Returns 1 once the BMC is gone. */
+int jst_bmc_poll_step(struct jst_bmc_poll *p);
 /* Stop the thread (at most one fetch's timeout) and free. */
 void jst_bmc_poll_stop(struct jst_bmc_poll *p);
 /* True once stopping: a fetch in flight should give up. */

@@ -47,6 +47,7 @@
 #define PTD_REFUSED_GONE_NS 1000000000LL /* refused this long: the server is gone */
 #define PTD_SILENT_GONE_NS 10000000000LL /* nothing useful this long: gone */
 #define PTD_RETRY_NS 100000000LL
+#define PTD_RECENT 32 /* samples whose powers bound what a missed one drew */
 /* Twice this is the timing error of a PTD host's clock assumed to agree with
  * ours (both NTP-synchronised, on a LAN: a few ms). */
 #define PTD_NTP_ERR_NS 10000000LL
@@ -81,6 +82,11 @@ struct ptd_chan {
 	int failing;      /* the last exchange failed */
 	unsigned garbled; /* replies that were not readings */
 	unsigned gaps;    /* samples missed (their span taken at the next one's power) */
+	/* What the missed samples may cost: their span times how far the power
+	 * moved over the recent samples (jst_raw.unseen_u_j). */
+	double unseen_u_j;
+	double recent_w[PTD_RECENT];
+	unsigned nrecent, irecent;
 	int gone;
 	char why[JST_NOTE_MAX];
 };
@@ -248,6 +254,21 @@ static int handshake(struct ptd_state *st, struct ptd_chan *c, int full, double 
 	return 0;
 }
 
+/* What samples missed over `missed` seconds, taken at this sample's power w,
+ * may cost: a missed sample drew anything the power has drawn lately, so the
+ * span times the range of the recent samples' powers (and this one's), at
+ * least 5% of w. Under c->mu. */
+static double missed_cost(const struct ptd_chan *c, double w, double missed)
+{
+	double lo = w, hi = w;
+	for (unsigned i = 0; i < c->nrecent; i++) {
+		lo = c->recent_w[i] < lo ? c->recent_w[i] : lo;
+		hi = c->recent_w[i] > hi ? c->recent_w[i] : hi;
+	}
+	double spread = hi - lo > 0.05 * w ? hi - lo : 0.05 * w;
+	return spread * missed;
+}
+
 /* A new sample: its energy added, its end mapped onto our clock. */
 static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct jst_ptd_sample *s)
 {
@@ -273,10 +294,17 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 			c->energy_j = c->wh_base + s->energy_j;
 		} else {
 			c->energy_j += s->watts * dt;
-			if (dt > 1.5e-3 * st->interval_ms)
+			if (dt > 1.5e-3 * st->interval_ms) {
 				c->gaps++;
+				c->unseen_u_j +=
+				    missed_cost(c, s->watts, dt - 1e-3 * st->interval_ms);
+			}
 		}
 	}
+	c->recent_w[c->irecent] = s->watts;
+	c->irecent = (c->irecent + 1) % PTD_RECENT;
+	if (c->nrecent < PTD_RECENT)
+		c->nrecent++;
 	c->have_wh = !isnan(s->energy_j);
 	if (c->have_wh)
 		c->wh_base = c->energy_j - s->energy_j;
@@ -608,6 +636,7 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			o->t_ns = c->last_mono;
 			o->t_err_ns = c->t_err_ns;
 			o->telemetry_power_w = c->watts;
+			o->unseen_u_j = c->unseen_u_j;
 		}
 		pthread_mutex_unlock(&c->mu);
 	}

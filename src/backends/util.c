@@ -105,6 +105,7 @@ void jst_raw_clear(struct jst_raw *raw)
 	raw->clock_mhz = NAN;
 	raw->power_limit_w = NAN;
 	raw->telemetry_power_w = NAN;
+	raw->unseen_u_j = 0;
 	raw->error[0] = 0;
 }
 

@@ -49,9 +49,17 @@ struct jst_dom {
 		double counter_j;
 	} hist[JST_LATCH_HISTORY];
 	unsigned nhist, ihist;
+	/* POWER: the reading before the last one (t_ns 0: none), so that an edge
+	 * bridged from a reading older than it is settled on the trapezoid once
+	 * a reading after it is folded (power_edge.c). */
+	struct {
+		int64_t t_ns;
+		double power_w, energy_j;
+	} prev_reading;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
 	double bridge_u_j;
+	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	unsigned bridges;
 	unsigned transient;                 /* readings that failed and were skipped */
 	char transient_error[JST_NOTE_MAX]; /* the last one's error */
@@ -98,6 +106,11 @@ struct jst_edge {
 	int64_t lo_ns, hi_ns, latch_ns;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j;     /* uncertainty of energy_j at this edge */
+	/* POWER domains: energy_j bridged from the last reading (older than the
+	 * edge) with its power, u_j including bridge_spread_j for it; settled
+	 * once a reading after the edge is folded (jst_power_edge_settle). */
+	int unsettled;
+	double bridge_spread_j;
 	double var_j2;
 	double bridged_j, bridge_u_j;
 	unsigned bridges, transient, stucks, reopened;
@@ -200,6 +213,11 @@ void jst_meter_sensors_settle(struct jst_meter *m, int64_t fast_poll_ns);
 int jst_meter_sensors_measuring(const struct jst_meter *m);
 /* The windows' per-domain updates of one folded domain: under mu. */
 void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how);
+/* power_edge.c: settle a POWER domain's edge that was bridged from an older
+ * reading, once dom has folded a reading after it: its energy is then the
+ * integration's own (the trapezoid through the readings around it), and what
+ * the bridge could have missed leaves its uncertainty. Under mu. */
+void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e);
 
 int jst_sampler_start(struct jst_meter *m);
 void jst_sampler_stop(struct jst_meter *m);

@@ -146,6 +146,12 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	} else if (!first) {
 		infer_wraps(dom, t, max_j, delta);
 	}
+	/* What the backend could not see, as it states it: stated with what
+	 * was bridged. */
+	if (raw->unseen_u_j > dom->unseen_u_j) {
+		dom->bridge_u_j += raw->unseen_u_j - dom->unseen_u_j;
+		dom->unseen_u_j = raw->unseen_u_j;
+	}
 	jst_sensor_observe(s, t, raw->t_err_ns, changed || ev == JST_COUNTER_DISCONTINUITY);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 	/* Only a change has a latch to time a span from (the first value's is
@@ -220,6 +226,11 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 				dom->bridges++; /* a gap left by failed readings */
 		}
 		dom->var_j2 += u * u;
+	}
+	if (in->primed && t > in->t_ns) {
+		dom->prev_reading.t_ns = in->t_ns;
+		dom->prev_reading.power_w = in->power_w;
+		dom->prev_reading.energy_j = in->energy_j;
 	}
 	jst_integrator_add(in, t, w);
 	dom->energy_j = in->energy_j;
@@ -319,7 +330,15 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 			              s->power_w * since;
 			if (e->energy_j < dom->energy_j)
 				e->energy_j = dom->energy_j;
-			e->u_j += jst_sensor_power_spread(s) * gap;
+			double miss = jst_sensor_power_spread(s) * gap;
+			e->u_j += miss;
+			/* A polled power reading stands for an instant before the
+			 * edge: once one after the edge is folded, the edge is
+			 * settled on the integration (power_edge.c). */
+			if (dom->desc.method == JST_METHOD_POWER) {
+				e->unsettled = 1;
+				e->bridge_spread_j = miss;
+			}
 		}
 	}
 }

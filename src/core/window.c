@@ -124,6 +124,10 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 		if (dom->peak_fresh && dom->peak_cand_ns >= w->begin_ns &&
 		    !(dom->peak_cand_w <= wd->peak_w))
 			wd->peak_w = dom->peak_cand_w;
+		/* A begin bridged from an older power reading: settled once a
+		 * later one is in (a rotated span's rests on what was reported). */
+		if (wd->begin.unsettled && !w->rotated)
+			jst_power_edge_settle(dom, &wd->begin);
 		if (!(how & JST_READ_SAMPLER) || dom->failed)
 			continue;
 		wd->samples++;

@@ -65,6 +65,24 @@ class FaultTest(PtdCase):
         self.assert_truth(sim, m, dom)
         self.assertLess(wall, 3.5 + 1.5)
 
+    def test_missed_samples_are_stated(self):
+        """Watts alone (no analyser integrator) on a bursty trace, and the
+        server stalled for 0.45 s mid-run, as a poller on a machine too loaded
+        to poll would be: the samples of the stall are missed and bridged at a
+        neighbour's power, and the stated uncertainty covers what that may
+        cost (the span times the recent samples' range), no more than that
+        and the class."""
+        with PtdSim("bursty:7", stall="1.5+0.45") as sim:
+            proc, m, dom = self.run_ptd(sim, ["sleep", "3.5"])
+            missed = sim.stop()["missed"]
+        self.assertFalse(dom["partial"], proc.stderr)
+        self.assertGreaterEqual(missed, 2, "the stall made the poller miss samples")
+        want = self.assert_truth(sim, m, dom, missed_j=missed * 340 * 0.1)
+        print("missed %d samples: error %+.2f J, stated +- %.2f J (truth %.2f J)" % (
+            missed, dom["energy_j"] - want, dom["uncertainty_j"], want), file=sys.stderr)
+        self.assertLess(dom["uncertainty_j"], 0.015 * want + missed * 340 * 0.1 * 1.2,
+                        "stated no wider than the class and the missed samples' spans")
+
     def test_disconnect(self):
         """The connection closed mid-run: reconnected, nothing lost at constant power."""
         with PtdSim("const:180", disconnect=1.5) as sim:

@@ -120,8 +120,13 @@ SCENARIOS = {
     "phases": (("phases", {"refresh": 1}), 6, {}, ()),
     # Steps anywhere, an edge within a refresh of one at times.
     "steps_1s": (("steps:180,420,260,600@2.5", {"refresh": 1}), 5, {}, ()),
-    # Steps barely longer than the refresh: much is unseen, and said.
-    "fast_steps": ((STEPS, {"refresh": 1}), 4, {}, ()),
+    # Steps barely longer than the refresh: much is unseen, and said. The
+    # end's bridge is stated as the power's spread the run has seen: this run
+    # is a cycle of the trace (5.2 s) or more, so that it has seen every
+    # level, and the statement bounds the end. Shorter runs that have not are
+    # covered in 96-100% of windows, not all (BENCHMARKS.md 3c measures them
+    # over many windows in virtual time, tests/unit/test_bmc_model.c asserts).
+    "fast_steps": ((STEPS, {"refresh": 1}), 6, {}, ()),
     "steps_2s": ((STEPS, {"refresh": 2}), 5, {"redfish.refresh": 2}, ()),
     "env_6kw": (("steps:4000,6500@2.5", {"schema": "env", "energy": True}), 4, {}, ()),
     "energy": (("const:3000", {"schema": "both", "energy": True}), 2.5, {},
@@ -185,23 +190,30 @@ class RedfishRunsTest(unittest.TestCase):
     def test_phases_at_the_usual_1s_refresh(self):
         self.check_truth("phases", 0.4)
 
-    # Where a step falls within a refresh and a half of an edge, the BMC has
-    # not yet shown it when the window ends (or began): the edge is bridged
-    # with the last power, and the statement (its spread times the gap) covers
-    # most such windows, not all: these hold the error to twice the statement.
+    # Where a step falls within a refresh and a half of the end, the BMC has
+    # not yet shown it when the window ends: the end is bridged with the last
+    # power, and stated as the power's recent spread over that gap (the
+    # begin is settled on the readings after it once they are in).
+    # The statement is a 95% one (coverage 96-100% for these traces in
+    # virtual time: tests/unit/test_bmc_model.c asserts it over 200 windows,
+    # BENCHMARKS.md 3c measures it): one real-time window where a step lands
+    # at the end may fall outside it, 1 run in 50 or so. These single runs
+    # hold the error to 1.5 times the statement, so that CI does not fail by
+    # the statement's own odds, yet a gross error (the old bridged begin, or a
+    # misplaced poll grid) still shows.
     def test_steps_anywhere_at_the_usual_1s_refresh(self):
-        self.check_truth("steps_1s", 0.45, k=2)
+        self.check_truth("steps_1s", 0.45, k=1.5)
 
     def test_steps_barely_longer_than_the_refresh(self):
-        self.check_truth("fast_steps", 0.7, k=2)
+        self.check_truth("fast_steps", 0.7, k=1.5)
 
     def test_slow_refresh_declared(self):
         # A BMC that updates every 2 s, declared: the figure widens, truth inside.
-        self.check_truth("steps_2s", 0.6, k=2)
+        self.check_truth("steps_2s", 0.6, k=1.5)
 
     def test_high_power_environment_metrics_only(self):
         # The newer schema only (EnvironmentMetrics.PowerWatts), a 6.5 kW node.
-        d, _, m = self.check_truth("env_6kw", 0.4, k=2)
+        d, _, m = self.check_truth("env_6kw", 0.4)
         self.assertEqual(d["source"], "redfish-envmetrics")
         self.assertNotIn("redfish-1-energy", domains_by_name(m),
                          "the kWh counter only with --cross-validate")
