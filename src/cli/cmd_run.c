@@ -313,7 +313,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		out->run = k;
 		rc = jst_interval_start(
 		    meter, o->interval_ms, out->table, k, &r->header, &r->serial,
-		    out->json.f || out->csv.f || out->rr->spool ? &writer : NULL, &iv);
+		    out->json.f || out->csv.f || out->rr->history ? &writer : NULL, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
