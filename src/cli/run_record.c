@@ -6,6 +6,7 @@
 #include "history.h"
 #include "history_spool.h"
 #include "identity.h"
+#include "prefault.h"
 #include "series_json.h"
 
 #include <math.h>
@@ -119,6 +120,7 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 		             "recorded (--no-history says nothing of it)");
 		return;
 	}
+	jst_prefault_history();
 	json_t *doc = json_object(), *cmd = json_array(), *runs = json_array();
 	for (char *const *a = r->command; a && *a; a++)
 		json_array_append_new(cmd, jst_json_string(*a));
