@@ -38,7 +38,7 @@ static uintptr_t page_down(uintptr_t a)
 static int populate_code(struct dl_phdr_info *info, size_t size, void *ctx)
 {
 	(void)size;
-	uintptr_t fn = (uintptr_t)ctx;
+	uintptr_t fn = *(const uintptr_t *)ctx;
 	int mine = 0;
 	for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
 		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
@@ -53,14 +53,17 @@ static int populate_code(struct dl_phdr_info *info, size_t size, void *ctx)
 			continue;
 		uintptr_t a = page_down(info->dlpi_addr + p->p_vaddr);
 		uintptr_t end = info->dlpi_addr + p->p_vaddr + p->p_memsz;
-		(void)madvise((void *)a, end - a, MADV_POPULATE_READ);
+		/* The loader gives the segment's place as a number. */
+		(void)madvise((void *)a, end - a, // NOLINT(performance-no-int-to-ptr)
+		              MADV_POPULATE_READ);
 	}
 	return 1;
 }
 
 void jst_prefault_history(void)
 {
-	dl_iterate_phdr(populate_code, (void *)(uintptr_t)&sqlite3_open_v2);
+	uintptr_t fn = (uintptr_t)&sqlite3_open_v2;
+	dl_iterate_phdr(populate_code, &fn);
 	/* The stretch must come from the heap and stay there once freed: no
 	 * mmap for it, no trimming of it. The process ends soon after. */
 	mallopt(M_MMAP_THRESHOLD, 2 * HEAP_BYTES);
@@ -68,8 +71,9 @@ void jst_prefault_history(void)
 	char *b = malloc(HEAP_BYTES);
 	if (!b)
 		return;
-	uintptr_t a = page_down((uintptr_t)b + 4095), end = page_down((uintptr_t)b + HEAP_BYTES);
-	if (end > a)
-		(void)madvise((void *)a, end - a, MADV_POPULATE_WRITE);
+	/* The whole pages within the block. */
+	char *a = b + (4096 - (uintptr_t)b % 4096) % 4096;
+	size_t len = (size_t)(b + HEAP_BYTES - a) / 4096 * 4096;
+	(void)madvise(a, len, MADV_POPULATE_WRITE);
 	free(b);
 }
