@@ -183,7 +183,7 @@ int main(void)
 		    "the document of a `run -- true` on %d packages, close), %d times into one "
 		    "growing file, so that the machine's noise between processes does not "
 		    "drown it: wall p50 %.3f ms, p99 %.3f ms; CPU p50 %.3f ms, p99 %.3f ms "
-		    "(one record in some seven also folds the WAL into the file, with its syncs: "
+		    "(one record in some nine also folds the WAL into the file, with its syncs: "
 		    "the "
 		    "p99). At most 2 ms: %s.\n\n",
 		    BENCH_PACKAGES, RECORDS, w50, bench_percentile(rec_wall, RECORDS, 99), c50,

@@ -313,7 +313,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		out->run = k;
 		rc = jst_interval_start(
 		    meter, o->interval_ms, out->table, k, &r->header, &r->serial,
-		    out->json.f || out->csv.f || out->rr->spool ? &writer : NULL, &iv);
+		    out->json.f || out->csv.f || out->rr->history ? &writer : NULL, &iv);
 		if (rc)
 			jst_cli_error("--interval: %s", jst_strerror(rc));
 	}
@@ -377,8 +377,11 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	return status;
 }
 
-static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *out)
+/* *meterp is closed, and set NULL, once the runs are over and what the
+ * outputs take from it is taken. */
+static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs *out)
 {
+	jst_meter *meter = *meterp;
 	struct runs r = {.serial = 1};
 	r.m = calloc(o->repeat, sizeof *r.m); // NOLINT(bugprone-sizeof-expression)
 	r.status = calloc(o->repeat, sizeof *r.status);
@@ -423,6 +426,12 @@ static int measure(jst_meter *meter, const struct run_opts *o, struct outputs *o
 	};
 	json_t *extra = jst_run_record_extra(out->rr, meter, &rep);
 	rep.extra = extra;
+	/* The measurements outlive the meter. Its sampler, still polling fast
+	 * in the meter's first second, would otherwise go on while the outputs
+	 * and the history are written: CPU for nothing, and a second thread to
+	 * interrupt each time the record maps or unmaps memory. */
+	jst_meter_close(meter);
+	*meterp = NULL;
 	jst_run_record_history(out->rr, &rep, extra);
 	if (outputs_write(out, &rep) || last < 0)
 		exit_status = JST_EXIT_RUN_FAIL;
@@ -523,8 +532,9 @@ int jst_cmd_run(int argc, char **argv)
 		return JST_EXIT_RUN_FAIL;
 	}
 	out.rr = &rr;
-	rc = measure(meter, &o, &out);
-	jst_meter_close(meter);
+	rc = measure(&meter, &o, &out);
+	if (meter)
+		jst_meter_close(meter);
 	jst_run_record_end(&rr);
 	return rc;
 }

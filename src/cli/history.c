@@ -5,6 +5,7 @@
  * user_version, and a file of an older version is migrated step by step in
  * the same kind of transaction when opened (docs/history.md). */
 #include "history.h"
+#include "history_spool.h"
 
 #include <errno.h>
 #include <math.h>
@@ -60,6 +61,13 @@ static const char *const migrations[JST_HISTORY_SCHEMA] = {
     " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " domain TEXT NOT NULL, kind TEXT, t_ns INTEGER NOT NULL, energy_j REAL, power_w REAL);"
     "CREATE INDEX series_run ON series(run_id, domain);",
+    /* 3: no index on the runs' start or host. Every run paid for them (two
+     * more pages written, two more objects parsed from the schema by every
+     * process that opens the file), and nothing used them: a listing runs
+     * down the rows by id, its filters match a substring of the command
+     * anyway, and the table holds one row per invocation. */
+    "DROP INDEX IF EXISTS runs_start;"
+    "DROP INDEX IF EXISTS runs_host;",
 };
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
@@ -158,10 +166,16 @@ static int user_version(sqlite3 *db, int *v)
 
 /* Bring the schema to JST_HISTORY_SCHEMA, in one transaction that re-reads
  * the version under the write lock: of many joulestat opening a new file at
- * once, the first migrates it and the others find it done. */
-static int migrate(sqlite3 *db, char *err, size_t len)
+ * once, the first migrates it and the others find it done. v: the version
+ * read when the file was opened (the common case: up to date, nothing more
+ * to read). */
+static int migrate(sqlite3 *db, int v, char *err, size_t len)
 {
-	int v, rc;
+	int rc;
+	if (v == JST_HISTORY_SCHEMA)
+		return 0;
+	/* Read again once WAL is on: another joulestat may have made the file
+	 * meanwhile. */
 	if (user_version(db, &v))
 		return db_fail(db, err, len, "history: cannot read the schema version");
 	if (v == JST_HISTORY_SCHEMA)
@@ -242,11 +256,13 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	rc = exec(db, "PRAGMA synchronous=NORMAL", err, errlen);
 	int v = 0;
+	if (!rc && user_version(db, &v))
+		rc = db_fail(db, err, errlen, "history: cannot read the schema version");
 	/* WAL is a property of the file: set once, when it is made. */
-	if (!rc && !user_version(db, &v) && v == 0)
+	if (!rc && v == 0)
 		rc = exec(db, "PRAGMA journal_mode=WAL", err, errlen);
 	if (!rc)
-		rc = migrate(db, err, errlen);
+		rc = migrate(db, v, err, errlen);
 	if (rc) {
 		sqlite3_close(db);
 		return rc;
@@ -293,10 +309,11 @@ static void bind_num(sqlite3_stmt *st, int i, double v)
 		sqlite3_bind_null(st, i);
 }
 
+/* The text stays put until the statement is reset (step_done) or finalised. */
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
 }
@@ -326,63 +343,115 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int insert_energy(struct stmts *s, sqlite3_int64 wid, int is_total, const char *name,
-                         const json_t *e)
-{
-	sqlite3_stmt *st = s->energy;
-	sqlite3_bind_int64(st, 1, wid);
-	sqlite3_bind_int(st, 2, is_total);
-	bind_text(st, 3, name);
-	bind_text(st, 4, is_total ? NULL : str(e, "kind"));
-	bind_text(st, 5, is_total ? NULL : str(e, "device"));
-	bind_text(st, 6, is_total ? NULL : str(e, "backend"));
-	bind_text(st, 7, is_total ? NULL : str(e, "method"));
-	if (is_total)
-		sqlite3_bind_null(st, 8);
-	else
-		sqlite3_bind_int(st, 8, json_is_true(json_object_get(e, "primary")));
-	bind_num(st, 9, num(e, "accuracy"));
-	bind_num(st, 10, num(e, "energy_j"));
-	bind_num(st, 11, num(e, "uncertainty_j"));
-	bind_num(st, 12, num(e, "avg_power_w"));
-	sqlite3_bind_int(st, 13, json_is_true(json_object_get(e, "partial")));
-	return step_done(st);
-}
+/* A window's row and an energy's, whether they come from the document (the
+ * repetitions) or from the spool (the intervals). */
+struct window_row {
+	const char *type, *name;
+	sqlite3_int64 repetition, begin_ns, end_ns, exit_status;
+	int has_status, partial;
+	double duration_s;
+};
 
-/* One window (a repetition or an -I row) and its domains' and totals' energy. */
-static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, const char *type,
-                         size_t repetition, const json_t *m)
+struct energy_row {
+	const char *name, *kind, *device, *backend, *method;
+	int is_total, primary, partial;
+	double accuracy, energy_j, uncertainty_j, avg_power_w;
+};
+
+static int put_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id,
+                      const struct window_row *w, sqlite3_int64 *wid)
 {
 	sqlite3_stmt *st = s->window;
 	sqlite3_bind_int64(st, 1, run_id);
-	bind_text(st, 2, type);
-	bind_text(st, 3, str(m, "name") ? str(m, "name") : "");
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)repetition);
-	sqlite3_bind_int64(st, 5,
-	                   (sqlite3_int64)json_integer_value(json_object_get(m, "begin_ns")));
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)json_integer_value(json_object_get(m, "end_ns")));
-	bind_num(st, 7, num(m, "duration_s"));
-	const json_t *status = json_object_get(m, "exit_status");
-	if (json_is_integer(status))
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)json_integer_value(status));
+	bind_text(st, 2, w->type);
+	bind_text(st, 3, w->name ? w->name : "");
+	sqlite3_bind_int64(st, 4, w->repetition);
+	sqlite3_bind_int64(st, 5, w->begin_ns);
+	sqlite3_bind_int64(st, 6, w->end_ns);
+	bind_num(st, 7, w->duration_s);
+	if (w->has_status)
+		sqlite3_bind_int64(st, 8, w->exit_status);
 	else
 		sqlite3_bind_null(st, 8);
-	sqlite3_bind_int(st, 9, json_is_true(json_object_get(m, "partial")));
+	sqlite3_bind_int(st, 9, w->partial);
 	if (step_done(st))
 		return -1;
-	sqlite3_int64 wid = sqlite3_last_insert_rowid(db);
+	*wid = sqlite3_last_insert_rowid(db);
+	return 0;
+}
+
+static int put_energy(struct stmts *s, sqlite3_int64 wid, const struct energy_row *e)
+{
+	sqlite3_stmt *st = s->energy;
+	sqlite3_bind_int64(st, 1, wid);
+	sqlite3_bind_int(st, 2, e->is_total);
+	bind_text(st, 3, e->name);
+	if (!e->is_total) {
+		bind_text(st, 4, e->kind);
+		bind_text(st, 5, e->device);
+		bind_text(st, 6, e->backend);
+		bind_text(st, 7, e->method);
+		sqlite3_bind_int(st, 8, e->primary);
+	}
+	bind_num(st, 9, e->accuracy);
+	bind_num(st, 10, e->energy_j);
+	bind_num(st, 11, e->uncertainty_j);
+	bind_num(st, 12, e->avg_power_w);
+	sqlite3_bind_int(st, 13, e->partial);
+	return step_done(st);
+}
+
+static struct energy_row energy_of(int is_total, const char *name, const json_t *e)
+{
+	return (struct energy_row){
+	    .name = name,
+	    .kind = is_total ? NULL : str(e, "kind"),
+	    .device = is_total ? NULL : str(e, "device"),
+	    .backend = is_total ? NULL : str(e, "backend"),
+	    .method = is_total ? NULL : str(e, "method"),
+	    .is_total = is_total,
+	    .primary = json_is_true(json_object_get(e, "primary")),
+	    .partial = json_is_true(json_object_get(e, "partial")),
+	    .accuracy = num(e, "accuracy"),
+	    .energy_j = num(e, "energy_j"),
+	    .uncertainty_j = num(e, "uncertainty_j"),
+	    .avg_power_w = num(e, "avg_power_w"),
+	};
+}
+
+/* One repetition and its domains' and totals' energy, from the document. */
+static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, size_t repetition,
+                         const json_t *m)
+{
+	const json_t *status = json_object_get(m, "exit_status");
+	struct window_row w = {
+	    .type = "run",
+	    .name = str(m, "name"),
+	    .repetition = (sqlite3_int64)repetition,
+	    .begin_ns = (sqlite3_int64)json_integer_value(json_object_get(m, "begin_ns")),
+	    .end_ns = (sqlite3_int64)json_integer_value(json_object_get(m, "end_ns")),
+	    .exit_status = (sqlite3_int64)json_integer_value(status),
+	    .has_status = json_is_integer(status),
+	    .partial = json_is_true(json_object_get(m, "partial")),
+	    .duration_s = num(m, "duration_s"),
+	};
+	sqlite3_int64 wid;
+	if (put_window(db, s, run_id, &w, &wid))
+		return -1;
 	size_t i;
 	const json_t *d;
 	json_array_foreach(json_object_get(m, "domains"), i, d)
 	{
-		if (insert_energy(s, wid, 0, str(d, "name"), d))
+		struct energy_row e = energy_of(0, str(d, "name"), d);
+		if (put_energy(s, wid, &e))
 			return -1;
 	}
 	const char *key;
 	const json_t *t;
 	json_object_foreach((json_t *)json_object_get(m, "totals"), key, t)
 	{
-		if (insert_energy(s, wid, 1, key, t))
+		struct energy_row e = energy_of(1, key, t);
+		if (put_energy(s, wid, &e))
 			return -1;
 	}
 	return 0;
@@ -414,26 +483,78 @@ static int insert_series(struct stmts *s, sqlite3_int64 run_id, const json_t *se
 	return 0;
 }
 
-/* The spooled intervals, one JSON object per line. */
+/* A string of the spool into buf (JST_SPOOL_NULL + 1 bytes); *out NULL for
+ * a NULL one. */
+static int spool_str(FILE *f, char *buf, const char **out)
+{
+	uint16_t n;
+	if (fread(&n, sizeof n, 1, f) != 1)
+		return -1;
+	*out = NULL;
+	if (n == JST_SPOOL_NULL)
+		return 0;
+	if (n && fread(buf, 1, n, f) != n)
+		return -1;
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* The spooled intervals (history_spool.h). -1 for a database error, -2 for
+ * an unreadable spool. */
 static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, FILE *f)
 {
 	if (!f)
 		return 0;
 	rewind(f);
-	char *line = NULL;
-	size_t cap = 0;
+	/* The window's name and an entry's five strings; only the pages a name
+	 * reaches are ever touched. */
+	char(*buf)[JST_SPOOL_NULL + 1] = malloc(6 * sizeof *buf);
+	if (!buf)
+		return -2;
+	struct jst_spool_head h;
 	int rc = 0;
-	while (!rc && getline(&line, &cap, f) > 0) {
-		json_t *m = json_loads(line, 0, NULL);
-		if (!m) {
+	while (!rc && fread(&h, sizeof h, 1, f) == 1) {
+		struct window_row w = {
+		    .type = "interval",
+		    .repetition = (sqlite3_int64)h.run,
+		    .begin_ns = h.begin_ns,
+		    .end_ns = h.end_ns,
+		    .partial = !!h.partial,
+		    .duration_s = h.duration_s,
+		};
+		sqlite3_int64 wid;
+		if (h.magic != JST_SPOOL_MAGIC || spool_str(f, buf[0], &w.name)) {
+			rc = -2;
+			break;
+		}
+		if (put_window(db, s, run_id, &w, &wid)) {
 			rc = -1;
 			break;
 		}
-		json_int_t run = json_integer_value(json_object_get(m, "run"));
-		rc = insert_window(db, s, run_id, "interval", (size_t)run, m);
-		json_decref(m);
+		for (uint32_t i = 0; !rc && i < h.entries; i++) {
+			struct jst_spool_entry se;
+			struct energy_row e;
+			if (fread(&se, sizeof se, 1, f) != 1 || spool_str(f, buf[1], &e.name) ||
+			    spool_str(f, buf[2], &e.kind) || spool_str(f, buf[3], &e.device) ||
+			    spool_str(f, buf[4], &e.backend) || spool_str(f, buf[5], &e.method)) {
+				rc = -2;
+				break;
+			}
+			e.is_total = se.is_total;
+			e.primary = se.primary;
+			e.partial = se.partial;
+			e.accuracy = se.accuracy;
+			e.energy_j = se.energy_j;
+			e.uncertainty_j = se.uncertainty_j;
+			e.avg_power_w = se.avg_power_w;
+			if (put_energy(s, wid, &e))
+				rc = -1;
+		}
 	}
-	free(line);
+	if (!rc && ferror(f))
+		rc = -2;
+	free(buf);
 	return rc;
 }
 
@@ -526,11 +647,15 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
                        size_t errlen)
 {
 	/* The series has its own table: the document keeps it out, or every
-	 * listing would read it. */
-	json_t *copy = json_copy((json_t *)doc);
-	if (!copy)
-		return -ENOMEM;
-	json_object_del(copy, "series");
+	 * listing would read it. Without one, the document is recorded as it
+	 * is. */
+	const json_t *series = json_object_get(doc, "series");
+	json_t *copy = NULL;
+	if (series) {
+		if (!(copy = json_copy((json_t *)doc)))
+			return -ENOMEM;
+		json_object_del(copy, "series");
+	}
 	int rc = exec(h->db, "BEGIN IMMEDIATE", err, errlen);
 	if (rc) {
 		json_decref(copy);
@@ -538,8 +663,9 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	}
 	struct stmts s = {0};
 	sqlite3_int64 run_id = 0;
+	/* Each statement is prepared once for the whole run. */
 	int bad =
-	    insert_run(h, copy, &run_id) ||
+	    insert_run(h, copy ? copy : doc, &run_id) ||
 	    sqlite3_prepare_v2(
 	        h->db,
 	        "INSERT INTO windows (run_id, type, name, repetition, begin_ns, "
@@ -550,22 +676,24 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	                       "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
 	                       "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s.energy, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(h->db,
-	                       "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
-	                       "VALUES (?,?,?,?,?,?)",
-	                       -1, &s.sample, NULL) != SQLITE_OK;
+	    (json_array_size(series) &&
+	     sqlite3_prepare_v2(
+	         h->db,
+	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
+	         "VALUES (?,?,?,?,?,?)",
+	         -1, &s.sample, NULL) != SQLITE_OK);
 	size_t i;
 	const json_t *m;
-	json_array_foreach(json_object_get(copy, "runs"), i, m)
+	json_array_foreach(json_object_get(doc, "runs"), i, m)
 	{
 		if (!bad)
-			bad = insert_window(h->db, &s, run_id, "run", i + 1, m);
+			bad = insert_window(h->db, &s, run_id, i + 1, m);
 	}
-	if (!bad)
-		bad = insert_intervals(h->db, &s, run_id, intervals);
-	if (!bad)
-		bad = insert_series(&s, run_id, json_object_get(doc, "series"));
-	if (bad)
+	if (!bad && (bad = insert_intervals(h->db, &s, run_id, intervals)) == -2)
+		rc = fail(err, errlen, -EIO, "history: the run's intervals could not be read back");
+	if (!bad && json_array_size(series))
+		bad = insert_series(&s, run_id, series);
+	if (bad && !rc)
 		rc = db_fail(h->db, err, errlen, "history: cannot record the run");
 	sqlite3_finalize(s.window);
 	sqlite3_finalize(s.energy);

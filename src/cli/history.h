@@ -10,7 +10,7 @@
 
 /* The schema this joulestat writes (PRAGMA user_version); older files are
  * migrated when opened, newer ones refused. */
-#define JST_HISTORY_SCHEMA 2
+#define JST_HISTORY_SCHEMA 3
 
 typedef struct jst_history jst_history;
 
@@ -25,8 +25,8 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 void jst_history_close(jst_history *h);
 
 /* Record one invocation of `joulestat run`: doc is its JSON document (identity,
- * command, runs, summary, series, carbon; no intervals), intervals a file of
- * interval measurements, one JSON object per line (NULL: none). One
+ * command, runs, summary, series, carbon; no intervals), intervals the
+ * spool of interval measurements (history_spool.h; NULL: none). One
  * transaction: the run is there whole or not at all. 0 and *id, or -errno
  * with err. */
 int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64_t *id, char *err,

@@ -4,7 +4,9 @@
 #include "run_record.h"
 #include "cli.h"
 #include "history.h"
+#include "history_spool.h"
 #include "identity.h"
+#include "prefault.h"
 #include "series_json.h"
 
 #include <math.h>
@@ -13,22 +15,20 @@
 void jst_run_record_begin(struct jst_run_record *rr)
 {
 	jst_identity_hostname(rr->hostname, sizeof rr->hostname);
-	if (rr->history && !rr->spool && !(rr->spool = tmpfile()))
-		rr->spool_err = 1;
 	clock_gettime(CLOCK_REALTIME, &rr->start);
 }
 
 void jst_run_record_interval(struct jst_run_record *rr, const jst_measurement *m, size_t run)
 {
-	if (!rr->spool || rr->spool_err)
+	if (!rr->history || rr->spool_err)
 		return;
-	json_t *o = jst_sink_json_measurement(m);
-	if (o)
-		json_object_set_new(o, "run", json_integer((json_int_t)run));
-	if (!o || json_dumpf(o, rr->spool, JSON_COMPACT | JSON_REAL_PRECISION(15)) ||
-	    fputc('\n', rr->spool) == EOF)
+	/* Made at the first interval: a run without -I has no file to make. */
+	if (!rr->spool && !(rr->spool = tmpfile())) {
 		rr->spool_err = 1;
-	json_decref(o);
+		return;
+	}
+	if (jst_history_spool_interval(rr->spool, m, run))
+		rr->spool_err = 1;
 }
 
 void jst_run_record_csv(const struct jst_run_record *rr, struct jst_csv_extra *x)
@@ -120,6 +120,7 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 		             "recorded (--no-history says nothing of it)");
 		return;
 	}
+	jst_prefault_history();
 	json_t *doc = json_object(), *cmd = json_array(), *runs = json_array();
 	for (char *const *a = r->command; a && *a; a++)
 		json_array_append_new(cmd, jst_json_string(*a));

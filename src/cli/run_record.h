@@ -19,13 +19,13 @@ struct jst_run_record {
 	json_t *options;            /* identity.options: what the command line set */
 	struct timespec start, end; /* wall clock around the runs */
 	char hostname[256];
-	FILE *spool;   /* the intervals, one JSON line each, for the history */
+	FILE *spool;   /* the intervals for the history (history_spool.h) */
 	int spool_err; /* the spool failed: the intervals are not recorded */
 	int64_t id;    /* the history's id of this run once recorded, else 0 */
 	char db[1024]; /* the history's path */
 };
 
-/* Before the runs: host, wall-clock start, the spool for intervals. */
+/* Before the runs: host, wall-clock start. */
 void jst_run_record_begin(struct jst_run_record *rr);
 /* An interval as it ends (called from the interval thread). */
 void jst_run_record_interval(struct jst_run_record *rr, const jst_measurement *m, size_t run);

@@ -43,6 +43,20 @@ INSERT INTO runs VALUES (1, '2025-01-02T03:04:05.000Z', '2025-01-02T03:04:06.000
 PRAGMA user_version = 1;
 """
 
+# What migration 2 added, with a run that has carbon and a series reading.
+SCHEMA_V2_STEP = """
+ALTER TABLE runs ADD COLUMN co2e_g REAL;
+ALTER TABLE runs ADD COLUMN co2e_uncertainty_g REAL;
+ALTER TABLE runs ADD COLUMN cost REAL;
+ALTER TABLE runs ADD COLUMN carbon TEXT;
+CREATE TABLE series (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+ domain TEXT NOT NULL, kind TEXT, t_ns INTEGER NOT NULL, energy_j REAL, power_w REAL);
+CREATE INDEX series_run ON series(run_id, domain);
+UPDATE runs SET co2e_g = 0.5 WHERE id = 1;
+INSERT INTO series VALUES (1, 'package-0', 'package', 1000, 0.0, 10.0);
+PRAGMA user_version = 2;
+"""
+
 
 @unittest.skipUnless(SQLITE3, "the sqlite3 shell is not installed (scripts/deps)")
 class HistoryCase(unittest.TestCase):
@@ -139,7 +153,7 @@ class RecordTest(HistoryCase):
     def test_every_window_recorded_as_the_json_says(self):
         _, doc = self.run_json("-r", "2", "-I", "50", cmd=("sleep", "0.25"))
         self.assertEqual(self.sql("PRAGMA journal_mode"), [["wal"]])
-        self.assertEqual(self.sql("PRAGMA user_version"), [["2"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
         (rid, reps, cmd, e, u), = self.sql(
             "SELECT id, repetitions, command_line, energy_j, uncertainty_j FROM runs")
@@ -158,6 +172,28 @@ class RecordTest(HistoryCase):
         for iv in doc["intervals"]:
             for d in iv["domains"]:
                 self.assertAlmostEqual(got[(iv["name"], d["name"])], d["energy_j"], places=9)
+        # ... with what each domain is, and the totals, as the JSON gave them.
+        rows = self.sql("SELECT w.name, w.repetition, e.is_total, e.name, "
+                        "ifnull(e.kind, '-'), ifnull(e.device, '-'), ifnull(e.backend, '-'), "
+                        "ifnull(e.method, '-'), ifnull(e.is_primary, '-'), e.uncertainty_j "
+                        "FROM windows w JOIN energies e ON e.window_id = w.id "
+                        "WHERE w.type = 'interval'")
+        got = {(r[0], r[2], r[3]): r for r in rows}
+        n = 0
+        for iv in doc["intervals"]:
+            for d in iv["domains"]:
+                r = got[(iv["name"], "0", d["name"])]
+                self.assertEqual(r[1], str(iv["run"]))
+                self.assertEqual(r[4:9], [d["kind"], d["device"], d["backend"], d["method"],
+                                          "1" if d["primary"] else "0"])
+                self.assertAlmostEqual(float(r[9]), d["uncertainty_j"], places=9)
+                n += 1
+            for name, t in iv["totals"].items():
+                r = got[(iv["name"], "1", name)]
+                self.assertEqual(r[4:9], ["-"] * 5)
+                self.assertAlmostEqual(float(r[9]), t["uncertainty_j"], places=9)
+                n += 1
+        self.assertEqual(len(rows), n)
         # show --json gives the document back, intervals included.
         shown = json.loads(self.run_cli("show", "--json", rid).stdout)
         self.assertEqual(shown["id"], int(rid))
@@ -217,19 +253,47 @@ class RecordTest(HistoryCase):
         self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["14"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
 
+    def indexes(self):
+        return [r[0] for r in self.sql("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                       "ORDER BY name")]
+
     def test_migrates_an_old_file_and_refuses_a_newer_one(self):
         os.makedirs(os.path.dirname(self.db))
         subprocess.run([SQLITE3, self.db], input=SCHEMA_V1, text=True, check=True)
         self.run_json("--region", "FR", cmd=("true",))
-        self.assertEqual(self.sql("PRAGMA user_version"), [["2"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
         rows = self.sql("SELECT id, hostname, co2e_g IS NOT NULL FROM runs ORDER BY id")
         self.assertEqual(rows, [["1", "old", "0"], ["2", socket.gethostname(), "1"]])
+        self.assertEqual(self.indexes(), ["energies_window", "series_run", "windows_run"])
         self.sql("PRAGMA user_version = 99")
         proc = self.run_cli("run", "--backends", "rapl", "--", "true")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("not recorded in the history", proc.stderr)
         self.assertIn("newer than this joulestat", proc.stderr)
         self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["2"]])
+
+    def test_migrates_a_version_2_file(self):
+        # Version 2 (carbon columns, series) had an index on the runs' start and
+        # one on their host; version 3 drops both. The runs, their windows and
+        # the series stay, and the sqlite3 shell reads the file as before.
+        os.makedirs(os.path.dirname(self.db))
+        v2 = SCHEMA_V1.replace("PRAGMA user_version = 1;", SCHEMA_V2_STEP)
+        subprocess.run([SQLITE3, self.db], input=v2, text=True, check=True)
+        self.assertIn("runs_host", self.indexes())
+        _, doc = self.run_json("-I", "50", "--series", cmd=("sleep", "0.2"))
+        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
+        self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
+        self.assertEqual(self.indexes(), ["energies_window", "series_run", "windows_run"])
+        self.assertEqual(self.sql("SELECT id, hostname, energy_j, co2e_g FROM runs "
+                                  "ORDER BY id")[0], ["1", "old", "10.0", "0.5"])
+        self.assertEqual(self.sql("SELECT run_id, count(*) FROM series GROUP BY run_id"),
+                         [["1", "1"], ["2", str(sum(len(s["t_ns"]) for s in doc["series"]))]])
+        self.assertEqual(self.sql("SELECT count(*) FROM windows WHERE run_id = 2 AND "
+                                  "type = 'interval'"), [[str(len(doc["intervals"]))]])
+        listed = json.loads(self.run_cli("history", "--json", "--host", "old").stdout)
+        self.assertEqual([r["id"] for r in listed], [1])
+        shown = json.loads(self.run_cli("show", "--json", "2").stdout)
+        self.assertEqual(shown["series"], doc["series"])
 
     def test_history_filters_and_export(self):
         for cmd in (("sleep", "0.05"), ("true",), ("sleep", "0.1")):

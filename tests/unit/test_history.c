@@ -18,6 +18,7 @@
 
 #include "carbon.h"
 #include "history.h"
+#include "history_spool.h"
 
 static char dir[64], db[128];
 
@@ -111,6 +112,22 @@ static void missing_file_is_not_made_by_readers(void **st)
 	assert_int_equal(access(db, F_OK), -1);
 }
 
+static int count_runs(void *ctx, const struct jst_history_run *r)
+{
+	(void)r;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* A string as the spool holds it (history_spool.h). */
+static void spool_str(FILE *f, const char *s)
+{
+	uint16_t n = s ? (uint16_t)strlen(s) : (uint16_t)JST_SPOOL_NULL;
+	assert_int_equal(fwrite(&n, sizeof n, 1, f), 1);
+	if (s)
+		assert_int_equal(fwrite(s, 1, n, f), n);
+}
+
 static void records_read_back_to_the_joule(void **st)
 {
 	(void)st;
@@ -119,11 +136,34 @@ static void records_read_back_to_the_joule(void **st)
 	json_t *doc = doc_of("node1", "sleep", 4, e, 0.5, partial);
 	FILE *iv = tmpfile();
 	assert_non_null(iv);
-	fputs("{\"name\": \"interval-1\", \"run\": 1, \"begin_ns\": 5, \"end_ns\": 6, "
-	      "\"duration_s\": 1e-9, \"partial\": false, \"domains\": [{\"name\": \"package-0\", "
-	      "\"energy_j\": 1.25, \"uncertainty_j\": 0.1, \"primary\": true}], \"totals\": "
-	      "{\"total\": {\"energy_j\": 1.25}}}\n",
-	      iv);
+	/* One interval of repetition 1 as the run spools it: a domain and the
+	 * total, their numbers as they were in memory. */
+	struct jst_spool_head head = {.magic = JST_SPOOL_MAGIC,
+	                              .entries = 2,
+	                              .run = 1,
+	                              .begin_ns = 5,
+	                              .end_ns = 6,
+	                              .duration_s = 1e-9};
+	struct jst_spool_entry dom = {.accuracy = 0.05,
+	                              .energy_j = 1.25,
+	                              .uncertainty_j = 0.1,
+	                              .avg_power_w = NAN,
+	                              .primary = 1};
+	struct jst_spool_entry tot = {.accuracy = NAN,
+	                              .energy_j = 1.25 + 1e-12,
+	                              .uncertainty_j = 0.1,
+	                              .avg_power_w = 1.25e9,
+	                              .is_total = 1};
+	assert_int_equal(fwrite(&head, sizeof head, 1, iv), 1);
+	spool_str(iv, "interval-1");
+	assert_int_equal(fwrite(&dom, sizeof dom, 1, iv), 1);
+	const char *strs[] = {"package-0", "package", "cpu:package-0", "rapl", "counter"};
+	for (int k = 0; k < 5; k++)
+		spool_str(iv, strs[k]);
+	assert_int_equal(fwrite(&tot, sizeof tot, 1, iv), 1);
+	spool_str(iv, "total");
+	for (int k = 0; k < 4; k++)
+		spool_str(iv, NULL);
 	int64_t id = record(doc, iv);
 	fclose(iv);
 	assert_int_equal(id, 1);
@@ -154,11 +194,58 @@ static void records_read_back_to_the_joule(void **st)
 	    json_equal(json_object_get(back, "identity"), json_object_get(doc, "identity")));
 	json_t *ivs = json_object_get(back, "intervals");
 	assert_int_equal(json_array_size(ivs), 1);
-	json_t *d0 = json_array_get(json_object_get(json_array_get(ivs, 0), "domains"), 0);
+	json_t *iv0 = json_array_get(ivs, 0);
+	assert_string_equal(json_string_value(json_object_get(iv0, "name")), "interval-1");
+	assert_int_equal(json_integer_value(json_object_get(iv0, "run")), 1);
+	assert_int_equal(json_integer_value(json_object_get(iv0, "end_ns")), 6);
+	json_t *d0 = json_array_get(json_object_get(iv0, "domains"), 0);
 	assert_true(json_real_value(json_object_get(d0, "energy_j")) == 1.25);
+	assert_string_equal(json_string_value(json_object_get(d0, "device")), "cpu:package-0");
+	assert_string_equal(json_string_value(json_object_get(d0, "method")), "counter");
+	assert_true(json_is_true(json_object_get(d0, "primary")));
+	assert_true(json_is_null(json_object_get(d0, "avg_power_w"))); /* NaN: none */
+	/* Exact: the spool keeps the bits, no decimal round trip. */
+	json_t *t0 = json_object_get(json_object_get(iv0, "totals"), "total");
+	assert_true(json_real_value(json_object_get(t0, "energy_j")) == 1.25 + 1e-12);
+	assert_true(json_real_value(json_object_get(t0, "avg_power_w")) == 1.25e9);
 	json_decref(back);
 	assert_int_equal(jst_history_document(h, 2, &back, err, sizeof err), -ENOENT);
 	jst_history_close(h);
+	json_decref(doc);
+}
+
+/* A spool cut short (a full disk while the run went on) is said, and the run
+ * is not recorded half: the transaction is rolled back. */
+static void cut_spool_records_nothing(void **st)
+{
+	(void)st;
+	double e[] = {1.0};
+	json_t *doc = doc_of("node1", "true", 1, e, 0.1, NULL);
+	record(doc, NULL);
+	FILE *iv = tmpfile();
+	assert_non_null(iv);
+	struct jst_spool_head head = {.magic = JST_SPOOL_MAGIC, .entries = 3, .run = 1};
+	assert_int_equal(fwrite(&head, sizeof head, 1, iv), 1);
+	spool_str(iv, "interval-1");
+	struct jst_spool_entry dom = {.energy_j = 1};
+	assert_int_equal(fwrite(&dom, sizeof dom, 1, iv), 1);
+	spool_str(iv, "package-0"); /* and the rest is missing */
+	jst_history *h;
+	char err[256] = "";
+	int64_t id = 0;
+	assert_int_equal(jst_history_open(db, 1, &h, err, sizeof err), 0);
+	assert_int_equal(jst_history_record(h, doc, iv, &id, err, sizeof err), -EIO);
+	assert_non_null(strstr(err, "intervals"));
+	/* Nor is a spool that is not one. */
+	rewind(iv);
+	assert_int_equal(fputs("{\"name\": \"interval-1\"}\n", iv) >= 0, 1);
+	assert_int_equal(jst_history_record(h, doc, iv, &id, err, sizeof err), -EIO);
+	struct jst_history_filter f = {0};
+	size_t n = 0;
+	assert_int_equal(jst_history_each(h, &f, count_runs, &n, err, sizeof err), 0);
+	assert_int_equal(n, 1);
+	jst_history_close(h);
+	fclose(iv);
 	json_decref(doc);
 }
 
@@ -374,6 +461,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(missing_file_is_not_made_by_readers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(records_read_back_to_the_joule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cut_spool_records_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_writers_all_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(newer_schema_refused_untouched, setup, teardown),
