@@ -1,9 +1,12 @@
-/* Measurement accessors. */
+/* Measurements: allocated (or reused) when a window ends, their totals and
+ * notes formed when first read, and the accessors. */
 #include "abi.h"
 #include "measurement_internal.h"
+#include "totals.h"
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@ struct jst_domtab *jst_domtab_new(size_t n)
 	if (!t)
 		return NULL;
 	atomic_init(&t->refs, 1);
+	atomic_init(&t->spare, NULL);
 	t->n = n;
 	return t;
 }
@@ -26,22 +30,38 @@ struct jst_domtab *jst_domtab_ref(struct jst_domtab *t)
 
 void jst_domtab_unref(struct jst_domtab *t)
 {
-	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		free(atomic_load_explicit(&t->spare, memory_order_acquire));
 		free(t);
+	}
 }
 
 struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *name, size_t n,
-                                            size_t nnotes)
+                                            size_t nnotes, size_t npending)
 {
 	size_t len = strlen(name) + 1;
+	size_t size = sizeof(struct jst_measurement) + n * sizeof(jst_domain_energy) +
+	              nnotes * JST_MNOTE_MAX + npending * sizeof(struct jst_mnote_pending) + len;
+	/* The last one freed, where it is big enough: windows ended one after
+	 * another (a loop, -I) then allocate nothing. */
 	struct jst_measurement *m =
-	    malloc(sizeof *m + n * sizeof m->doms[0] + nnotes * sizeof *m->notes + len);
-	if (!m)
-		return NULL;
+	    atomic_exchange_explicit(&tab->spare, NULL, memory_order_acquire);
+	if (m && m->size < size) {
+		free(m);
+		m = NULL;
+	}
+	if (!m) {
+		if (!(m = malloc(size)))
+			return NULL;
+		m->size = size;
+	}
 	m->tab = jst_domtab_ref(tab);
 	m->n = n;
+	atomic_init(&m->formed, 0);
 	m->notes = (char(*)[JST_MNOTE_MAX])(m->doms + n);
-	m->name = memcpy(m->notes + nnotes, name, len);
+	m->pending = (struct jst_mnote_pending *)(m->notes + nnotes);
+	m->npending = npending;
+	m->name = memcpy(m->pending + npending, name, len);
 	return m;
 }
 
@@ -49,8 +69,36 @@ void jst_measurement_free(jst_measurement *m)
 {
 	if (!m)
 		return;
-	jst_domtab_unref(m->tab);
-	free(m);
+	struct jst_domtab *t = m->tab;
+	/* Kept as the table's spare where there is none; the table frees it. */
+	struct jst_measurement *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&t->spare, &none, m, memory_order_release,
+	                                             memory_order_relaxed))
+		free(m);
+	jst_domtab_unref(t);
+}
+
+/* The totals and the pending notes, formed once by the first reader: a
+ * measurement may be read from several threads at once. */
+static void measurement_form(const jst_measurement *cm)
+{
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
+	struct jst_measurement *m = (struct jst_measurement *)cm;
+	if (atomic_load_explicit(&m->formed, memory_order_acquire) == 2)
+		return;
+	int none = 0;
+	if (atomic_compare_exchange_strong_explicit(&m->formed, &none, 1, memory_order_acquire,
+	                                            memory_order_acquire)) {
+		jst_totals_compute(m->doms, m->n, jst_measurement_duration(m), m->totals);
+		for (size_t k = 0; k < m->npending; k++) {
+			const struct jst_mnote_pending *p = &m->pending[k];
+			jst_note_write_pending(&m->tab->dom[p->dom], &p->f, m->notes[p->note]);
+		}
+		atomic_store_explicit(&m->formed, 2, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&m->formed, memory_order_acquire) != 2)
+		sched_yield(); /* another thread is forming it: a few µs at most */
 }
 
 const char *jst_measurement_name(const jst_measurement *m)
@@ -87,6 +135,7 @@ int jst_measurement_domain(const jst_measurement *m, size_t index, jst_domain_en
 {
 	if (!m || !out || index >= m->n)
 		return -EINVAL;
+	measurement_form(m);
 	return jst_abi_fill(out, &m->doms[index], sizeof m->doms[index], JST_DOMAIN_ENERGY_V1);
 }
 
@@ -94,5 +143,6 @@ int jst_measurement_total(const jst_measurement *m, jst_total_kind which, jst_to
 {
 	if (!m || !out || (unsigned)which >= JST_TOTAL_COUNT_)
 		return -EINVAL;
+	measurement_form(m);
 	return jst_abi_fill(out, &m->totals[which], sizeof m->totals[which], JST_TOTAL_V1);
 }

@@ -33,6 +33,7 @@ static void meter_free(struct jst_meter *m)
 		next = w->next;
 		jst_window_free(w);
 	}
+	jst_window_free(atomic_load_explicit(&m->spare, memory_order_acquire));
 	jst_domtab_unref(m->tab);
 	for (size_t i = 0; i < m->ndoms; i++)
 		jst_series_free(&m->doms[i].series);
@@ -68,6 +69,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->mu, NULL);
+	atomic_init(&m->spare, NULL);
 	pthread_mutex_init(&m->smu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

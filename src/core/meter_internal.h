@@ -9,6 +9,7 @@
 #include "series.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -132,6 +133,7 @@ struct jst_window {
 	struct jst_window *prev, *next; /* the meter's open windows, guarded by mu */
 	struct jst_meter *meter;
 	char *label;          /* label_in, or allocated apart once relabelled */
+	size_t label_room;    /* bytes for label_in */
 	int rotated;          /* a span has ended on this handle: origin differs from begin */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
 	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
@@ -147,6 +149,8 @@ struct jst_meter {
 	struct jst_dom *doms;
 	size_t ndoms;
 	struct jst_window *windows;
+	/* The last window ended, kept for the next begin (window.c). */
+	_Atomic(struct jst_window *) spare;
 	struct jst_domtab *tab; /* the domains' strings, shared with measurements */
 	double period_s;
 	int cross_validate;

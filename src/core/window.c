@@ -7,7 +7,6 @@
 #include "measurement_internal.h"
 #include "meter_internal.h"
 #include "process.h"
-#include "totals.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,28 +20,48 @@
 #define JST_STR_(x) #x
 #define JST_STR(x) JST_STR_(x)
 
+/* Room for a label kept inline: most labels fit, so that a spare window
+ * serves the next begin whatever its label. */
+#define JST_LABEL_INLINE 48
+
+static char *label_in(const struct jst_window *w)
+{
+	return (char *)(w->rows_j + w->meter->ndoms);
+}
+
 /* One allocation: the per-domain state, the end and row scratch, and the
- * label it began with (a relabelled window's label is allocated apart). */
+ * label it began with (a relabelled window's label is allocated apart). The
+ * meter's spare, the last window freed, where the label fits: windows begun
+ * one after another then allocate nothing. */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
 	size_t n = m->ndoms, len = strlen(label) + 1;
-	size_t body = sizeof(struct jst_window) +
-	              n * (sizeof(struct jst_wdom) + sizeof(struct jst_edge) + sizeof(double));
-	struct jst_window *w = malloc(body + len);
-	if (!w)
-		return NULL;
-	w->meter = m;
+	struct jst_window *w = atomic_exchange_explicit(&m->spare, NULL, memory_order_acquire);
+	if (w && w->label_room < len) {
+		free(w);
+		w = NULL;
+	}
+	if (!w) {
+		size_t room = len > JST_LABEL_INLINE ? len : JST_LABEL_INLINE;
+		size_t body =
+		    sizeof(struct jst_window) +
+		    n * (sizeof(struct jst_wdom) + sizeof(struct jst_edge) + sizeof(double));
+		if (!(w = malloc(body + room)))
+			return NULL;
+		w->meter = m;
+		w->label_room = room;
+		w->end = (struct jst_edge *)(w->dom + n);
+		w->rows_j = (double *)(w->end + n);
+	}
 	w->prev = w->next = NULL;
 	w->rotated = 0;
-	w->end = (struct jst_edge *)(w->dom + n);
-	w->rows_j = (double *)(w->end + n);
-	w->label = memcpy((char *)w + body, label, len);
+	w->label = memcpy(label_in(w), label, len);
 	return w;
 }
 
 static int label_inline(const struct jst_window *w)
 {
-	return w->label == (const char *)(w->rows_j + w->meter->ndoms);
+	return w->label == label_in(w);
 }
 
 void jst_window_free(struct jst_window *w)
@@ -52,6 +71,20 @@ void jst_window_free(struct jst_window *w)
 			free(w->label);
 		free(w);
 	}
+}
+
+/* A window ended or cancelled: kept as its meter's spare where there is none. */
+static void window_release(struct jst_window *w)
+{
+	struct jst_meter *m = w->meter;
+	if (!label_inline(w)) {
+		free(w->label);
+		w->label = label_in(w);
+	}
+	struct jst_window *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&m->spare, &none, w, memory_order_release,
+	                                             memory_order_relaxed))
+		free(w);
 }
 
 int jst_window_relabel(jst_window *w, const char *label)
@@ -148,16 +181,16 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 	}
 }
 
-/* What a figure has to say of itself, beyond its domain's caveat. */
-struct fig_notes {
-	int failed0, failed, short_window, stuck;
-	unsigned bridges, transient, reopened;
-	double bridged_j, refresh_s;
-};
-
 static int fig_has_note(const struct fig_notes *f)
 {
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges || f->transient;
+}
+
+/* A note that quotes no state of the meter's (a failure, an error, an instant)
+ * waits until the measurement is read: most are never read. */
+static int fig_note_deferred(const struct fig_notes *f)
+{
+	return !f->failed0 && !f->failed && !f->transient;
 }
 
 /* Append text to a note as far as it fits. */
@@ -240,6 +273,12 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		note_put(note, &len, p);
 		note_put(note, &len, " ms): energy between refreshes interpolated from power");
 	}
+}
+
+void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
+{
+	/* No clause of a deferred note reads the domain or the window. */
+	write_note(NULL, s, NULL, f, note);
 }
 
 /* An edge's energy as the sensor knows it now: an interpolated counter's edges
@@ -411,13 +450,14 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 			return NULL;
 		tmp = (jst_domain_energy *)(f + n);
 	}
-	size_t nnotes = 0;
+	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	for (size_t i = 0; i < n; i++) {
 		fill_domain(m, w, i, &e[i], duration, &tmp[i], &f[i]);
 		nnotes += fig_has_note(&f[i]);
+		npending += fig_has_note(&f[i]) && fig_note_deferred(&f[i]);
 	}
-	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
+	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes, npending);
 	if (!ms) {
 		if (f != f_stack)
 			free(f);
@@ -426,11 +466,15 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	ms->begin_ns = w->begin_ns;
 	ms->end_ns = end;
 	ms->partial = 0;
-	for (size_t i = 0, k = 0; i < n; i++) {
+	for (size_t i = 0, k = 0, q = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
 		*p = tmp[i];
 		if (fig_has_note(&f[i])) {
-			write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
+			if (fig_note_deferred(&f[i]))
+				ms->pending[q++] =
+				    (struct jst_mnote_pending){.dom = i, .note = k, .f = f[i]};
+			else
+				write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
 			p->note = ms->notes[k++];
 		}
 		ms->partial |= p->partial;
@@ -473,11 +517,9 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (!rotate)
-		jst_window_free(w);
-	if (ms) {
-		jst_totals_compute(ms->doms, ms->n, jst_measurement_duration(ms), ms->totals);
-		*out = ms;
-	}
+		window_release(w);
+	if (ms)
+		*out = ms; /* its totals are formed when first read (measurement.c) */
 	return 0;
 }
 
@@ -511,7 +553,7 @@ void jst_window_cancel(jst_window *w)
 	pthread_mutex_lock(&m->mu);
 	unlink_window(m, w);
 	pthread_mutex_unlock(&m->mu);
-	jst_window_free(w);
+	window_release(w);
 }
 
 const char *jst_window_label(const jst_window *w)
