@@ -47,6 +47,7 @@ static void meter_free(struct jst_meter *m)
 		free(be->raw);
 	}
 	free(m->backends);
+	free(m->active);
 	free(m->doms);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->smu);
@@ -84,6 +85,13 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 		meter_free(m);
 		return r;
 	}
+	if (m->nbackends && !(m->active = calloc(m->nbackends, sizeof *m->active))) {
+		meter_free(m);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < m->nbackends; b++)
+		if (m->backends[b].active)
+			m->active[m->nactive++] = &m->backends[b];
 	m->settled = !jst_meter_sensors_measuring(m);
 	if (m->ndoms) {
 		jst_meter_read(m, JST_READ_TELE, NULL); /* the base of every counter */

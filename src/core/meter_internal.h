@@ -146,6 +146,10 @@ struct jst_meter {
 	pthread_mutex_t mu; /* guards domains, windows and series; never held across I/O */
 	struct jst_be *backends;
 	size_t nbackends;
+	/* The active ones, in order: a reading visits these alone, not every
+	 * backend's (large, cold) record. */
+	struct jst_be **active;
+	size_t nactive;
 	struct jst_dom *doms;
 	size_t ndoms;
 	struct jst_window *windows;
@@ -197,6 +201,11 @@ enum {
 	JST_READ_TELE = 2u,    /* ask for temperature, utilisation, clocks, device power */
 };
 int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges);
+/* The same, calling fn(m, arg, the reading's instant) under mu as the last
+ * backend's values are folded: what a window does at an edge takes no hold of
+ * the lock of its own. */
+int64_t jst_meter_read_then(struct jst_meter *m, unsigned how, struct jst_edge *edges,
+                            void (*fn)(struct jst_meter *m, void *arg, int64_t t), void *arg);
 /* End the sensors' measuring phase; under mu. fast_poll_ns: the spacing of the
  * measuring reads. */
 void jst_meter_sensors_settle(struct jst_meter *m, int64_t fast_poll_ns);

@@ -122,6 +122,17 @@ static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t
 	}
 }
 
+/* Under mu, as the begin edge's reading folds: the window opens on it. */
+static void begin_at(struct jst_meter *m, void *arg, int64_t t)
+{
+	struct jst_window *w = arg;
+	span_start(w, w->end, t, NULL);
+	w->next = m->windows;
+	if (m->windows)
+		m->windows->prev = w;
+	m->windows = w;
+}
+
 int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 {
 	if (out)
@@ -135,14 +146,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 	struct jst_window *w = window_new(m, label ? label : "");
 	if (!w)
 		return -ENOMEM;
-	int64_t t = jst_meter_read(m, 0, w->end);
-	pthread_mutex_lock(&m->mu);
-	span_start(w, w->end, t, NULL);
-	w->next = m->windows;
-	if (m->windows)
-		m->windows->prev = w;
-	m->windows = w;
-	pthread_mutex_unlock(&m->mu);
+	jst_meter_read_then(m, 0, w->end, begin_at, w);
 	*out = w;
 	return 0;
 }
@@ -494,19 +498,24 @@ static void unlink_window(struct jst_meter *m, struct jst_window *w)
 		w->next->prev = w->prev;
 }
 
-/* End w's current span at a fresh reading; with rotate, the next span begins
- * on that same reading. */
-static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
+struct span_end_ctx {
+	struct jst_window *w;
+	int want, rotate; /* want: a measurement is asked for */
+	struct jst_measurement *ms;
+	int rc;
+};
+
+/* Under mu, as the end edge's reading folds: the span's figures, then the
+ * next span begun on the same reading or the window closed. */
+static void end_at(struct jst_meter *m, void *arg, int64_t end)
 {
-	struct jst_meter *m = w->meter;
-	struct jst_measurement *ms = NULL;
-	int64_t end = jst_meter_read(m, 0, w->end);
-	pthread_mutex_lock(&m->mu);
-	if (out && !(ms = measure(m, w, w->end, end))) {
-		pthread_mutex_unlock(&m->mu);
-		return -ENOMEM; /* the window stays as it was: the caller may retry */
+	struct span_end_ctx *c = arg;
+	struct jst_window *w = c->w;
+	if (c->want && !(c->ms = measure(m, w, w->end, end))) {
+		c->rc = -ENOMEM; /* the window stays as it was: the caller may retry */
+		return;
 	}
-	if (rotate) {
+	if (c->rotate) {
 		/* What this span reported, reported or not: the rows add up. */
 		for (size_t i = 0; i < m->ndoms; i++)
 			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], w->rotated, &w->end[i],
@@ -515,11 +524,20 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	} else {
 		unlink_window(m, w);
 	}
-	pthread_mutex_unlock(&m->mu);
+}
+
+/* End w's current span at a fresh reading; with rotate, the next span begins
+ * on that same reading. */
+static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
+{
+	struct span_end_ctx c = {.w = w, .want = out != NULL, .rotate = rotate};
+	jst_meter_read_then(w->meter, 0, w->end, end_at, &c);
+	if (c.rc)
+		return c.rc;
 	if (!rotate)
 		window_release(w);
-	if (ms)
-		*out = ms; /* its totals are formed when first read (measurement.c) */
+	if (c.ms)
+		*out = c.ms; /* its totals are formed when first read (measurement.c) */
 	return 0;
 }
 
