@@ -101,24 +101,29 @@ int jst_window_relabel(jst_window *w, const char *label)
 }
 
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
- * origin and adds what the span that ended reported (reported_j, per domain). */
+ * origin and adds what the span that ended reported (reported_j, per domain).
+ * The origin is read only once a span has ended on the handle: a window begun
+ * writes none, and its first rotation takes the first span's begin. */
 static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
                        const double *reported_j)
 {
+	int had_origin = w->rotated;
 	w->begin_ns = t;
 	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
-		struct jst_edge origin = reported_j ? wd->origin : e[i];
-		double reported = reported_j ? wd->reported_j + reported_j[i] : 0;
-		*wd = (struct jst_wdom){
-		    .begin = e[i],
-		    .origin = origin,
-		    .reported_j = reported,
-		    /* A power reading at the edge belongs to the window. */
-		    .peak_w = e[i].power_w,
-		    .tel = {.temp_max = NAN, .power_limit = NAN},
-		};
+		if (reported_j) {
+			if (!had_origin)
+				wd->origin = wd->begin;
+			wd->reported_j += reported_j[i];
+		} else {
+			wd->reported_j = 0;
+		}
+		wd->begin = e[i];
+		/* A power reading at the edge belongs to the window. */
+		wd->peak_w = e[i].power_w;
+		wd->samples = 0;
+		wd->tel = (struct jst_wtel){.temp_max = NAN, .power_limit = NAN};
 	}
 }
 
