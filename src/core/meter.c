@@ -91,7 +91,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	}
 	for (size_t b = 0; b < m->nbackends; b++)
 		if (m->backends[b].active)
-			m->active[m->nactive++] = &m->backends[b];
+			m->active[m->nactive++] = b;
 	m->settled = !jst_meter_sensors_measuring(m);
 	if (m->ndoms) {
 		jst_meter_read(m, JST_READ_TELE, NULL); /* the base of every counter */

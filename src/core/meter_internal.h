@@ -149,7 +149,7 @@ struct jst_meter {
 	size_t nbackends;
 	/* The active ones, in order: a reading visits these alone, not every
 	 * backend's (large, cold) record. */
-	struct jst_be **active;
+	size_t *active; /* indices in backends */
 	size_t nactive;
 	struct jst_dom *doms;
 	size_t ndoms;

@@ -422,7 +422,7 @@ static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *ed
 {
 	struct read_instant instant = {0};
 	for (size_t b = 0; b < m->nactive; b++)
-		read_backend(m, m->active[b], how, edges, &instant,
+		read_backend(m, &m->backends[m->active[b]], how, edges, &instant,
 		             b + 1 == m->nactive ? then : NULL);
 	int64_t t = instant.count ? instant.base + instant.sum / instant.count : jst_now_ns();
 	if (then && !m->nactive) {

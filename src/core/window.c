@@ -286,8 +286,12 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 
 void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
 {
-	/* No clause of a deferred note reads the domain or the window. */
-	write_note(NULL, s, NULL, f, note);
+	/* No clause of a deferred note reads the domain or the window: those
+	 * that would (a failure, failed readings) are never deferred. */
+	struct fig_notes g = *f;
+	g.failed0 = g.failed = 0;
+	g.transient = 0;
+	write_note(NULL, s, NULL, &g, note);
 }
 
 /* An edge's energy as the sensor knows it now: an interpolated counter's edges
@@ -541,7 +545,7 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 		return c.rc;
 	if (!rotate)
 		window_release(w);
-	if (c.ms)
+	if (out)
 		*out = c.ms; /* its totals are formed when first read (measurement.c) */
 	return 0;
 }
