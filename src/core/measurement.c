@@ -16,6 +16,7 @@ struct jst_domtab *jst_domtab_new(size_t n)
 	if (!t)
 		return NULL;
 	atomic_init(&t->refs, 1);
+	atomic_init(&t->open, 1);
 	atomic_init(&t->spare, NULL);
 	t->n = n;
 	return t;
@@ -30,10 +31,37 @@ struct jst_domtab *jst_domtab_ref(struct jst_domtab *t)
 
 void jst_domtab_unref(struct jst_domtab *t)
 {
-	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
-		free(atomic_load_explicit(&t->spare, memory_order_acquire));
+	/* A spare holds a reference: there is none left at 0. */
+	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
 		free(t);
+}
+
+/* Free the spare, if any, with its reference. */
+static void spare_drop(struct jst_domtab *t)
+{
+	struct jst_measurement *s = atomic_exchange(&t->spare, NULL);
+	if (s) {
+		free(s);
+		jst_domtab_unref(t);
 	}
+}
+
+void jst_domtab_close(struct jst_domtab *t)
+{
+	if (!t)
+		return;
+	/* No measurement waits as the spare from now on; one that a free parks
+	 * meanwhile is taken back by that free or here, whichever comes second
+	 * (both sequentially consistent: see jst_measurement_free). */
+	atomic_store(&t->open, 0);
+	struct jst_measurement *s = atomic_exchange(&t->spare, NULL);
+	size_t refs = 1; /* the meter's, and the spare's if there was one */
+	if (s) {
+		free(s);
+		refs = 2;
+	}
+	if (atomic_fetch_sub_explicit(&t->refs, refs, memory_order_acq_rel) == refs)
+		free(t);
 }
 
 struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *name, size_t n,
@@ -42,20 +70,25 @@ struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *
 	size_t len = strlen(name) + 1;
 	size_t size = sizeof(struct jst_measurement) + n * sizeof(jst_domain_energy) +
 	              nnotes * JST_MNOTE_MAX + npending * sizeof(struct jst_mnote_pending) + len;
-	/* The last one freed, where it is big enough: windows ended one after
-	 * another (a loop, -I) then allocate nothing. */
+	/* The last one freed, where it is big enough, with the reference it
+	 * kept: windows ended one after another (a loop, -I) then allocate
+	 * nothing and count no reference. */
 	struct jst_measurement *m =
 	    atomic_exchange_explicit(&tab->spare, NULL, memory_order_acquire);
+	int have_ref = m != NULL;
 	if (m && m->size < size) {
-		free(m);
+		free(m); /* too small: its reference passes to the new one */
 		m = NULL;
 	}
 	if (!m) {
-		if (!(m = malloc(size)))
+		if (!(m = malloc(size))) {
+			if (have_ref)
+				jst_domtab_unref(tab); /* the caller holds one more */
 			return NULL;
+		}
 		m->size = size;
+		m->tab = have_ref ? tab : jst_domtab_ref(tab);
 	}
-	m->tab = jst_domtab_ref(tab);
 	m->n = n;
 	atomic_init(&m->formed, 0);
 	m->notes = (char(*)[JST_MNOTE_MAX])(m->doms + n);
@@ -70,11 +103,19 @@ void jst_measurement_free(jst_measurement *m)
 	if (!m)
 		return;
 	struct jst_domtab *t = m->tab;
-	/* Kept as the table's spare where there is none; the table frees it. */
+	/* Kept, with its reference, as the table's spare where there is none
+	 * while the meter is open. A meter closing meanwhile (jst_domtab_close:
+	 * open cleared, then the spare taken) either sees the one parked here or
+	 * has cleared open before the second look below, which then takes the
+	 * spare back itself. */
 	struct jst_measurement *none = NULL;
-	if (!atomic_compare_exchange_strong_explicit(&t->spare, &none, m, memory_order_release,
-	                                             memory_order_relaxed))
-		free(m);
+	if (atomic_load(&t->open) && atomic_compare_exchange_strong(&t->spare, &none, m)) {
+		if (atomic_load(&t->open))
+			return;
+		spare_drop(t);
+		return;
+	}
+	free(m);
 	jst_domtab_unref(t);
 }
 

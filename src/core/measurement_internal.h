@@ -24,8 +24,10 @@ struct jst_measurement;
 struct jst_domtab {
 	atomic_size_t refs;
 	size_t n;
-	/* A freed measurement kept for the next window's end to reuse: ending
-	 * windows one after another then allocates nothing. Freed with the table. */
+	/* A freed measurement kept, with its reference, for the next window's
+	 * end to reuse while the meter is open (open): ending windows one after
+	 * another then allocates nothing and counts no reference. */
+	atomic_int open;
 	_Atomic(struct jst_measurement *) spare;
 	struct jst_domstr dom[];
 };
@@ -35,6 +37,9 @@ struct jst_domtab {
 struct jst_domtab *jst_domtab_new(size_t n);
 struct jst_domtab *jst_domtab_ref(struct jst_domtab *t);
 void jst_domtab_unref(struct jst_domtab *t);
+/* The meter's own reference dropped as it closes: from then on no freed
+ * measurement waits as the spare. */
+void jst_domtab_close(struct jst_domtab *t);
 
 /* A note of the measurement's own (why a figure is partial), longer than a
  * domain's note because it may quote the device's failure. */
@@ -75,8 +80,9 @@ struct jst_measurement {
 };
 
 /* A measurement for n domains with room for nnotes notes of its own, of which
- * npending are written on first reading, taking a reference to tab (the
- * table's spare when it is big enough); NULL when out of memory. Only name,
+ * npending are written on first reading, holding a reference to tab (the
+ * table's spare, with its own, when it is big enough); NULL when out of
+ * memory. Only name,
  * tab, n, size, formed, npending, pending and notes are set. */
 struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *name, size_t n,
                                             size_t nnotes, size_t npending);

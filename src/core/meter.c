@@ -34,7 +34,7 @@ static void meter_free(struct jst_meter *m)
 		jst_window_free(w);
 	}
 	jst_window_free(atomic_load_explicit(&m->spare, memory_order_acquire));
-	jst_domtab_unref(m->tab);
+	jst_domtab_close(m->tab);
 	for (size_t i = 0; i < m->ndoms; i++)
 		jst_series_free(&m->doms[i].series);
 	for (size_t i = 0; i < m->nbackends; i++) {
