@@ -284,16 +284,6 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	}
 }
 
-void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
-{
-	/* No clause of a deferred note reads the domain or the window: those
-	 * that would (a failure, failed readings) are never deferred. */
-	struct fig_notes g = *f;
-	g.failed0 = g.failed = 0;
-	g.transient = 0;
-	write_note(NULL, s, NULL, &g, note);
-}
-
 /* An edge's energy as the sensor knows it now: an interpolated counter's edges
  * are evaluated with the latest latch grid, the same for both edges of a
  * window, so that a grid learnt after the window began (or narrowed since)
@@ -505,6 +495,16 @@ static void unlink_window(struct jst_meter *m, struct jst_window *w)
 		m->windows = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
+}
+
+void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
+{
+	/* No clause of a deferred note reads the domain or the window: those
+	 * that would (a failure, failed readings) are never deferred. */
+	struct fig_notes g = *f;
+	g.failed0 = g.failed = 0;
+	g.transient = 0;
+	write_note(NULL, s, NULL, &g, note);
 }
 
 struct span_end_ctx {
