@@ -121,8 +121,7 @@ struct jst_wdom {
 	/* Rotated windows: the first span's begin and the energy the spans since
 	 * have reported. A span's energy is what accrued since the origin, as the
 	 * sensor knows it when the span ends, less what was reported: rows absorb
-	 * what the grid learnt since earlier rows and add up to the whole. The
-	 * origin is written at the first rotation, and read only after one. */
+	 * what the grid learnt since earlier rows and add up to the whole. */
 	struct jst_edge origin;
 	double reported_j;
 	double peak_w; /* NaN until a power value inside the window is seen */

@@ -102,21 +102,20 @@ int jst_window_relabel(jst_window *w, const char *label)
 
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
  * origin and adds what the span that ended reported (reported_j, per domain).
- * The origin is read only once a span has ended on the handle: a window begun
- * writes none, and its first rotation takes the first span's begin. */
+ * Each field is written as such: a literal of the whole would be built and
+ * copied, the origin with it, on every begin. */
 static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
                        const double *reported_j)
 {
-	int had_origin = w->rotated;
 	w->begin_ns = t;
 	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
 		if (reported_j) {
-			if (!had_origin)
-				wd->origin = wd->begin;
 			wd->reported_j += reported_j[i];
 		} else {
+			/* The edge as read: the begin may be settled later. */
+			wd->origin = e[i];
 			wd->reported_j = 0;
 		}
 		wd->begin = e[i];
