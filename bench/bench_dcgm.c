@@ -226,9 +226,11 @@ int main(void)
 	if (!met)
 		printf(
 		    "Why: the backend's share of a pair is one call and a loop over its values; "
-		    "the rest of the +%.2f µs is the core's fixed cost per window (bookkeeping, "
-		    "the figures' arithmetic and notes, one measurement), which section 1's NVML "
-		    "row pays too. The simulator answers from inside the process in about %.2f µs "
+		    "the rest of the +%.2f µs is the core's fixed cost per window, which section "
+		    "1's NVML row pays too: mostly the sensor model's fold of each domain's "
+		    "reading "
+		    "at each edge and the figures formed at the end (see section 1). The simulator "
+		    "answers from inside the process in about %.2f µs "
 		    "a call; a real host engine's call (a request to its cache, or a socket round "
 		    "trip to nv-hostengine) costs more, and the ratio less.\n\n",
 		    (mj - mf) / 1e3, mf / 2e3);

@@ -31,7 +31,7 @@ struct floor {
 };
 
 static volatile unsigned long long sink;
-static char miss_note[512]; /* why the last missed row missed */
+static char miss_note[1024]; /* why the last missed row missed */
 
 /* One window edge's worth of raw reads. */
 static void floor_read(const struct floor *f)
@@ -180,9 +180,13 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 		         "%s: a raw read costs %.0f ns here, and joulestat's fixed cost of %.2f µs "
 		         "per pair is what the ratio shows: of it, %.2f µs are the %zu clock reads "
 		         "that place each edge's readings in time (%.0f ns each on this machine; "
-		         "the floor reads no clock), the rest the window's bookkeeping, the "
-		         "reading's arithmetic, two locks per edge, one allocation per window "
-		         "and per measurement, and the totals.",
+		         "the floor reads no clock), the rest mostly the sensor model's fold of "
+		         "each domain's reading at each edge (the counter's extension, the latch "
+		         "bracket, the jump's plausibility, interpolation, the edge's "
+		         "uncertainty) and the figures formed at the end. Each edge takes the "
+		         "backend's I/O lock and the meter's lock once; a window reuses the last "
+		         "window and measurement freed, and a measurement's totals and plain "
+		         "notes are formed when it is first read (not in this loop).",
 		         label, r.floor_ns / (2.0 * (double)floor_domains),
 		         (r.meter_ns - r.floor_ns) / 1e3, (double)clocks * clock_cost_ns() / 1e3,
 		         clocks, clock_cost_ns());

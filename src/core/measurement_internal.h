@@ -19,9 +19,16 @@ struct jst_domstr {
 	char note[JST_NOTE_MAX];
 };
 
+struct jst_measurement;
+
 struct jst_domtab {
 	atomic_size_t refs;
 	size_t n;
+	/* A freed measurement kept, with its reference, for the next window's
+	 * end to reuse while the meter is open (open): ending windows one after
+	 * another then allocates nothing and counts no reference. */
+	atomic_int open;
+	_Atomic(struct jst_measurement *) spare;
 	struct jst_domstr dom[];
 };
 
@@ -30,10 +37,27 @@ struct jst_domtab {
 struct jst_domtab *jst_domtab_new(size_t n);
 struct jst_domtab *jst_domtab_ref(struct jst_domtab *t);
 void jst_domtab_unref(struct jst_domtab *t);
+/* The meter's own reference dropped as it closes: from then on no freed
+ * measurement waits as the spare. */
+void jst_domtab_close(struct jst_domtab *t);
 
 /* A note of the measurement's own (why a figure is partial), longer than a
  * domain's note because it may quote the device's failure. */
 #define JST_MNOTE_MAX ((size_t)2 * JST_NOTE_MAX)
+
+/* What a figure has to say of itself, beyond its domain's caveat (window.c). */
+struct fig_notes {
+	int failed0, failed, short_window, stuck;
+	unsigned bridges, transient, reopened;
+	double bridged_j, refresh_s;
+};
+
+/* A note whose text needs nothing of the meter's running state: written when
+ * the measurement is first read, not when its window ends. */
+struct jst_mnote_pending {
+	size_t dom, note; /* the domain, and the note it writes */
+	struct fig_notes f;
+};
 
 struct jst_measurement {
 	struct jst_domtab *tab; /* one reference, for the strings of doms */
@@ -41,16 +65,29 @@ struct jst_measurement {
 	int64_t begin_ns, end_ns;
 	int partial;
 	size_t n;
+	size_t size; /* bytes allocated: a reused one may hold more than it needs */
+	/* The totals and the pending notes are formed on first reading (an end
+	 * whose measurement is freed unread forms neither): 0 not yet, 1 being
+	 * formed, 2 formed. */
+	atomic_int formed;
+	size_t npending;
+	struct jst_mnote_pending *pending;
 	jst_total totals[JST_TOTAL_COUNT_];
 	char (*notes)[JST_MNOTE_MAX];
 	jst_domain_energy doms[];
-	/* then nnotes notes, then the name: one allocation in all */
+	/* then nnotes notes, npending pending notes, then the name: one
+	 * allocation in all */
 };
 
-/* Allocate a measurement for n domains with room for nnotes notes of its own,
- * taking a reference to tab; NULL when out of memory. Only name, tab, n and
- * notes are set. */
+/* A measurement for n domains with room for nnotes notes of its own, of which
+ * npending are written on first reading, holding a reference to tab (the
+ * table's spare, with its own, when it is big enough); NULL when out of
+ * memory. Only name,
+ * tab, n, size, formed, npending, pending and notes are set. */
 struct jst_measurement *jst_measurement_new(struct jst_domtab *tab, const char *name, size_t n,
-                                            size_t nnotes);
+                                            size_t nnotes, size_t npending);
+
+/* Write a pending note (window.c): s is the domain's strings. */
+void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note);
 
 #endif

@@ -33,7 +33,8 @@ static void meter_free(struct jst_meter *m)
 		next = w->next;
 		jst_window_free(w);
 	}
-	jst_domtab_unref(m->tab);
+	jst_window_free(atomic_load_explicit(&m->spare, memory_order_acquire));
+	jst_domtab_close(m->tab);
 	for (size_t i = 0; i < m->ndoms; i++)
 		jst_series_free(&m->doms[i].series);
 	for (size_t i = 0; i < m->nbackends; i++) {
@@ -46,6 +47,7 @@ static void meter_free(struct jst_meter *m)
 		free(be->raw);
 	}
 	free(m->backends);
+	free(m->active);
 	free(m->doms);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->smu);
@@ -68,6 +70,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->mu, NULL);
+	atomic_init(&m->spare, NULL);
 	pthread_mutex_init(&m->smu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -82,6 +85,13 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 		meter_free(m);
 		return r;
 	}
+	if (m->nbackends && !(m->active = calloc(m->nbackends, sizeof *m->active))) {
+		meter_free(m);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < m->nbackends; b++)
+		if (m->backends[b].active)
+			m->active[m->nactive++] = b;
 	m->settled = !jst_meter_sensors_measuring(m);
 	if (m->ndoms) {
 		jst_meter_read(m, JST_READ_TELE, NULL); /* the base of every counter */

@@ -9,6 +9,7 @@
 #include "series.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -145,6 +146,7 @@ struct jst_window {
 	struct jst_window *prev, *next; /* the meter's open windows, guarded by mu */
 	struct jst_meter *meter;
 	char *label;          /* label_in, or allocated apart once relabelled */
+	size_t label_room;    /* bytes for label_in */
 	int rotated;          /* a span has ended on this handle: origin differs from begin */
 	struct jst_edge *end; /* scratch for the end edge, ndoms entries, same allocation */
 	double *rows_j;       /* scratch for a rotation's energies, ndoms entries, same too */
@@ -157,9 +159,15 @@ struct jst_meter {
 	pthread_mutex_t mu; /* guards domains, windows and series; never held across I/O */
 	struct jst_be *backends;
 	size_t nbackends;
+	/* The active ones, in order: a reading visits these alone, not every
+	 * backend's (large, cold) record. */
+	size_t *active; /* indices in backends */
+	size_t nactive;
 	struct jst_dom *doms;
 	size_t ndoms;
 	struct jst_window *windows;
+	/* The last window ended, kept for the next begin (window.c). */
+	_Atomic(struct jst_window *) spare;
 	struct jst_domtab *tab; /* the domains' strings, shared with measurements */
 	double period_s;
 	int cross_validate;
@@ -206,6 +214,11 @@ enum {
 	JST_READ_TELE = 2u,    /* ask for temperature, utilisation, clocks, device power */
 };
 int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges);
+/* The same, calling fn(m, arg, the reading's instant) under mu as the last
+ * backend's values are folded: what a window does at an edge takes no hold of
+ * the lock of its own. */
+int64_t jst_meter_read_then(struct jst_meter *m, unsigned how, struct jst_edge *edges,
+                            void (*fn)(struct jst_meter *m, void *arg, int64_t t), void *arg);
 /* End the sensors' measuring phase; under mu. fast_poll_ns: the spacing of the
  * measuring reads. */
 void jst_meter_sensors_settle(struct jst_meter *m, int64_t fast_poll_ns);

@@ -343,8 +343,30 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	}
 }
 
+/* The instants of a reading's backends, for their mean. */
+struct read_instant {
+	int64_t base, sum, count;
+};
+
+static int64_t instant_add(struct read_instant *in, int64_t t)
+{
+	if (in->count++ == 0)
+		in->base = t;
+	in->sum += t - in->base;
+	return in->base + in->sum / in->count;
+}
+
+/* What a reading does under mu once its last backend is folded, on the
+ * reading's instant: a window's begin or end in the same hold of the lock as
+ * the fold (window.c), not one more. */
+struct read_then {
+	void (*fn)(struct jst_meter *m, void *arg, int64_t t);
+	void *arg;
+};
+
 static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
-                         struct jst_edge *edges, int64_t *t_mid)
+                         struct jst_edge *edges, struct read_instant *instant,
+                         const struct read_then *then)
 {
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
@@ -367,9 +389,10 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 				base = be->raw[j].t_ns;
 			sum += be->raw[j].t_ns - base;
 		}
-	*t_mid = n ? base + sum / n : stamps ? jst_now_ns() : t;
+	int64_t t_mid = n ? base + sum / n : stamps ? jst_now_ns() : t;
 	if (stamps)
-		t = *t_mid; /* for the readings that failed unstamped */
+		t = t_mid; /* for the readings that failed unstamped */
+	int64_t reading_t = instant_add(instant, t_mid);
 
 	int reopen_any = 0;
 	pthread_mutex_lock(&m->mu);
@@ -391,6 +414,8 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 			edge_take(dom, &edges[i], td);
 		reopen_any |= dom->reopen;
 	}
+	if (then)
+		then->fn(m, then->arg, reading_t);
 	pthread_mutex_unlock(&m->mu);
 
 	/* Reopening is the backend's I/O: under its lock, outside the meter's. */
@@ -411,18 +436,18 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 	pthread_mutex_unlock(&be->io);
 }
 
-int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges)
+static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges,
+                          const struct read_then *then)
 {
-	int64_t base = 0, sum = 0, count = 0;
-	for (size_t b = 0; b < m->nbackends; b++) {
-		struct jst_be *be = &m->backends[b];
-		if (!be->active)
-			continue;
-		int64_t t;
-		read_backend(m, be, how, edges, &t);
-		if (count++ == 0)
-			base = t;
-		sum += t - base;
+	struct read_instant instant = {0};
+	for (size_t b = 0; b < m->nactive; b++)
+		read_backend(m, &m->backends[m->active[b]], how, edges, &instant,
+		             b + 1 == m->nactive ? then : NULL);
+	int64_t t = instant.count ? instant.base + instant.sum / instant.count : jst_now_ns();
+	if (then && !m->nactive) {
+		pthread_mutex_lock(&m->mu);
+		then->fn(m, then->arg, t);
+		pthread_mutex_unlock(&m->mu);
 	}
 	if (how & JST_READ_SAMPLER) {
 		pthread_mutex_lock(&m->mu);
@@ -431,7 +456,19 @@ int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges
 				jst_series_push(&m->doms[i].series, &m->doms[i].latest);
 		pthread_mutex_unlock(&m->mu);
 	}
-	return count ? base + sum / count : jst_now_ns();
+	return t;
+}
+
+int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges)
+{
+	return meter_read(m, how, edges, NULL);
+}
+
+int64_t jst_meter_read_then(struct jst_meter *m, unsigned how, struct jst_edge *edges,
+                            void (*fn)(struct jst_meter *m, void *arg, int64_t t), void *arg)
+{
+	struct read_then then = {fn, arg};
+	return meter_read(m, how, edges, &then);
 }
 
 int jst_meter_sensors_measuring(const struct jst_meter *m)

@@ -7,7 +7,6 @@
 #include "measurement_internal.h"
 #include "meter_internal.h"
 #include "process.h"
-#include "totals.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,28 +20,48 @@
 #define JST_STR_(x) #x
 #define JST_STR(x) JST_STR_(x)
 
+/* Room for a label kept inline: most labels fit, so that a spare window
+ * serves the next begin whatever its label. */
+#define JST_LABEL_INLINE 48
+
+static char *label_in(const struct jst_window *w)
+{
+	return (char *)(w->rows_j + w->meter->ndoms);
+}
+
 /* One allocation: the per-domain state, the end and row scratch, and the
- * label it began with (a relabelled window's label is allocated apart). */
+ * label it began with (a relabelled window's label is allocated apart). The
+ * meter's spare, the last window freed, where the label fits: windows begun
+ * one after another then allocate nothing. */
 static struct jst_window *window_new(struct jst_meter *m, const char *label)
 {
 	size_t n = m->ndoms, len = strlen(label) + 1;
-	size_t body = sizeof(struct jst_window) +
-	              n * (sizeof(struct jst_wdom) + sizeof(struct jst_edge) + sizeof(double));
-	struct jst_window *w = malloc(body + len);
-	if (!w)
-		return NULL;
-	w->meter = m;
+	struct jst_window *w = atomic_exchange_explicit(&m->spare, NULL, memory_order_acquire);
+	if (w && w->label_room < len) {
+		free(w);
+		w = NULL;
+	}
+	if (!w) {
+		size_t room = len > JST_LABEL_INLINE ? len : JST_LABEL_INLINE;
+		size_t body =
+		    sizeof(struct jst_window) +
+		    n * (sizeof(struct jst_wdom) + sizeof(struct jst_edge) + sizeof(double));
+		if (!(w = malloc(body + room)))
+			return NULL;
+		w->meter = m;
+		w->label_room = room;
+		w->end = (struct jst_edge *)(w->dom + n);
+		w->rows_j = (double *)(w->end + n);
+	}
 	w->prev = w->next = NULL;
 	w->rotated = 0;
-	w->end = (struct jst_edge *)(w->dom + n);
-	w->rows_j = (double *)(w->end + n);
-	w->label = memcpy((char *)w + body, label, len);
+	w->label = memcpy(label_in(w), label, len);
 	return w;
 }
 
 static int label_inline(const struct jst_window *w)
 {
-	return w->label == (const char *)(w->rows_j + w->meter->ndoms);
+	return w->label == label_in(w);
 }
 
 void jst_window_free(struct jst_window *w)
@@ -52,6 +71,20 @@ void jst_window_free(struct jst_window *w)
 			free(w->label);
 		free(w);
 	}
+}
+
+/* A window ended or cancelled: kept as its meter's spare where there is none. */
+static void window_release(struct jst_window *w)
+{
+	struct jst_meter *m = w->meter;
+	if (!label_inline(w)) {
+		free(w->label);
+		w->label = label_in(w);
+	}
+	struct jst_window *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&m->spare, &none, w, memory_order_release,
+	                                             memory_order_relaxed))
+		free(w);
 }
 
 int jst_window_relabel(jst_window *w, const char *label)
@@ -68,7 +101,9 @@ int jst_window_relabel(jst_window *w, const char *label)
 }
 
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
- * origin and adds what the span that ended reported (reported_j, per domain). */
+ * origin and adds what the span that ended reported (reported_j, per domain).
+ * Each field is written as such: a literal of the whole would be built and
+ * copied, the origin with it, on every begin. */
 static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
                        const double *reported_j)
 {
@@ -76,17 +111,30 @@ static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t
 	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
-		struct jst_edge origin = reported_j ? wd->origin : e[i];
-		double reported = reported_j ? wd->reported_j + reported_j[i] : 0;
-		*wd = (struct jst_wdom){
-		    .begin = e[i],
-		    .origin = origin,
-		    .reported_j = reported,
-		    /* A power reading at the edge belongs to the window. */
-		    .peak_w = e[i].power_w,
-		    .tel = {.temp_max = NAN, .power_limit = NAN},
-		};
+		if (reported_j) {
+			wd->reported_j += reported_j[i];
+		} else {
+			/* The edge as read: the begin may be settled later. */
+			wd->origin = e[i];
+			wd->reported_j = 0;
+		}
+		wd->begin = e[i];
+		/* A power reading at the edge belongs to the window. */
+		wd->peak_w = e[i].power_w;
+		wd->samples = 0;
+		wd->tel = (struct jst_wtel){.temp_max = NAN, .power_limit = NAN};
 	}
+}
+
+/* Under mu, as the begin edge's reading folds: the window opens on it. */
+static void begin_at(struct jst_meter *m, void *arg, int64_t t)
+{
+	struct jst_window *w = arg;
+	span_start(w, w->end, t, NULL);
+	w->next = m->windows;
+	if (m->windows)
+		m->windows->prev = w;
+	m->windows = w;
 }
 
 int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
@@ -102,14 +150,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 	struct jst_window *w = window_new(m, label ? label : "");
 	if (!w)
 		return -ENOMEM;
-	int64_t t = jst_meter_read(m, 0, w->end);
-	pthread_mutex_lock(&m->mu);
-	span_start(w, w->end, t, NULL);
-	w->next = m->windows;
-	if (m->windows)
-		m->windows->prev = w;
-	m->windows = w;
-	pthread_mutex_unlock(&m->mu);
+	jst_meter_read_then(m, 0, w->end, begin_at, w);
 	*out = w;
 	return 0;
 }
@@ -152,16 +193,16 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 	}
 }
 
-/* What a figure has to say of itself, beyond its domain's caveat. */
-struct fig_notes {
-	int failed0, failed, short_window, stuck;
-	unsigned bridges, transient, reopened;
-	double bridged_j, refresh_s;
-};
-
 static int fig_has_note(const struct fig_notes *f)
 {
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges || f->transient;
+}
+
+/* A note that quotes no state of the meter's (a failure, an error, an instant)
+ * waits until the measurement is read: most are never read. */
+static int fig_note_deferred(const struct fig_notes *f)
+{
+	return !f->failed0 && !f->failed && !f->transient;
 }
 
 /* Append text to a note as far as it fits. */
@@ -465,13 +506,14 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 			return NULL;
 		tmp = (jst_domain_energy *)(f + n);
 	}
-	size_t nnotes = 0;
+	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	for (size_t i = 0; i < n; i++) {
 		fill_domain(m, w, i, &e[i], how, duration, &tmp[i], &f[i]);
 		nnotes += fig_has_note(&f[i]);
+		npending += fig_has_note(&f[i]) && fig_note_deferred(&f[i]);
 	}
-	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes);
+	struct jst_measurement *ms = jst_measurement_new(m->tab, w->label, n, nnotes, npending);
 	if (!ms) {
 		if (f != f_stack)
 			free(f);
@@ -480,11 +522,15 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	ms->begin_ns = w->begin_ns;
 	ms->end_ns = end;
 	ms->partial = 0;
-	for (size_t i = 0, k = 0; i < n; i++) {
+	for (size_t i = 0, k = 0, q = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
 		*p = tmp[i];
 		if (fig_has_note(&f[i])) {
-			write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
+			if (fig_note_deferred(&f[i]))
+				ms->pending[q++] =
+				    (struct jst_mnote_pending){.dom = i, .note = k, .f = f[i]};
+			else
+				write_note(&m->doms[i], &m->tab->dom[i], w, &f[i], ms->notes[k]);
 			p->note = ms->notes[k++];
 		}
 		ms->partial |= p->partial;
@@ -504,22 +550,37 @@ static void unlink_window(struct jst_meter *m, struct jst_window *w)
 		w->next->prev = w->prev;
 }
 
-/* End w's current span at a fresh reading; with rotate, the next span begins
- * on that same reading. */
-static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
+void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
 {
-	struct jst_meter *m = w->meter;
-	struct jst_measurement *ms = NULL;
-	int64_t end = jst_meter_read(m, 0, w->end);
-	pthread_mutex_lock(&m->mu);
+	/* No clause of a deferred note reads the domain or the window: those
+	 * that would (a failure, failed readings) are never deferred. */
+	struct fig_notes g = *f;
+	g.failed0 = g.failed = 0;
+	g.transient = 0;
+	write_note(NULL, s, NULL, &g, note);
+}
+
+struct span_end_ctx {
+	struct jst_window *w;
+	int want, rotate; /* want: a measurement is asked for */
+	struct jst_measurement *ms;
+	int rc;
+};
+
+/* Under mu, as the end edge's reading folds: the span's figures, then the
+ * next span begun on the same reading or the window closed. */
+static void end_at(struct jst_meter *m, void *arg, int64_t end)
+{
+	struct span_end_ctx *c = arg;
+	struct jst_window *w = c->w;
 	/* A rotation's rows are final as they are reported: their ends never
 	 * count more than a later evaluation will (see EDGE_FLOOR). */
-	unsigned how = rotate ? EDGE_FLOOR : 0;
-	if (out && !(ms = measure(m, w, w->end, how, end))) {
-		pthread_mutex_unlock(&m->mu);
-		return -ENOMEM; /* the window stays as it was: the caller may retry */
+	unsigned how = c->rotate ? EDGE_FLOOR : 0;
+	if (c->want && !(c->ms = measure(m, w, w->end, how, end))) {
+		c->rc = -ENOMEM; /* the window stays as it was: the caller may retry */
+		return;
 	}
-	if (rotate) {
+	if (c->rotate) {
 		/* What this span reported, reported or not: the rows add up. */
 		for (size_t i = 0; i < m->ndoms; i++)
 			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], w->rotated, &w->end[i],
@@ -528,13 +589,20 @@ static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 	} else {
 		unlink_window(m, w);
 	}
-	pthread_mutex_unlock(&m->mu);
+}
+
+/* End w's current span at a fresh reading; with rotate, the next span begins
+ * on that same reading. */
+static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
+{
+	struct span_end_ctx c = {.w = w, .want = out != NULL, .rotate = rotate};
+	jst_meter_read_then(w->meter, 0, w->end, end_at, &c);
+	if (c.rc)
+		return c.rc;
 	if (!rotate)
-		jst_window_free(w);
-	if (ms) {
-		jst_totals_compute(ms->doms, ms->n, jst_measurement_duration(ms), ms->totals);
-		*out = ms;
-	}
+		window_release(w);
+	if (out)
+		*out = c.ms; /* its totals are formed when first read (measurement.c) */
 	return 0;
 }
 
@@ -568,7 +636,7 @@ void jst_window_cancel(jst_window *w)
 	pthread_mutex_lock(&m->mu);
 	unlink_window(m, w);
 	pthread_mutex_unlock(&m->mu);
-	jst_window_free(w);
+	window_release(w);
 }
 
 const char *jst_window_label(const jst_window *w)
