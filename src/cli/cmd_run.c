@@ -363,8 +363,11 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		         "time spent while it ran; --attribute gives its share",
 		         own * 100);
 	jst_measurement *m = NULL;
-	rc = jst_window_end(w, &m);
+	/* The -I rows end first, as they rotate (immediate); then the command's
+	 * window, settled: its figure is worth a refresh's wait for the slow
+	 * counters' next values (RAPL and power readings do not wait). */
 	stop_intervals(iv);
+	rc = jst_window_end_settled(w, 0, &m);
 	if (rc) {
 		free(attribution);
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));

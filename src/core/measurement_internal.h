@@ -50,6 +50,7 @@ struct fig_notes {
 	int failed0, failed, short_window, stuck;
 	unsigned bridges, transient, reopened;
 	double bridged_j, refresh_s;
+	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
 };
 
 /* A note whose text needs nothing of the meter's running state: written when
