@@ -369,11 +369,12 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		         "time spent while it ran; --attribute gives its share",
 		         own * 100);
 	jst_measurement *m = NULL;
-	/* The -I rows end first, as they rotate (immediate); then the command's
-	 * window, settled: its figure is worth a refresh's wait for the slow
-	 * counters' next values (RAPL and power readings do not wait). */
-	stop_intervals(iv);
+	/* Settled: the command has ended, its figure is worth a refresh's wait
+	 * for the slow counters' next values (RAPL and power readings do not
+	 * wait). The -I rows rotate at once as ever; they stop after it, so that
+	 * they cover the run whole (the last ends when the figure is formed). */
 	rc = o->no_settle ? jst_window_end(w, &m) : jst_window_end_settled(w, 0, &m);
+	stop_intervals(iv);
 	if (rc) {
 		free(attribution);
 		jst_cli_error("cannot end the measurement: %s", jst_strerror(rc));
