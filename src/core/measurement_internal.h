@@ -49,8 +49,8 @@ void jst_domtab_close(struct jst_domtab *t);
 struct fig_notes {
 	int failed0, failed, short_window, stuck;
 	unsigned bridges, transient, reopened;
-	double bridged_j, refresh_s;
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
+	double bridged_j, refresh_s;
 };
 
 /* A note whose text needs nothing of the meter's running state: written when
