@@ -28,7 +28,8 @@
 static void real_sleep(int64_t ns)
 {
 	struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
-	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+	/* nanosleep, not clock_nanosleep: macOS has only the former. */
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
 
