@@ -243,6 +243,21 @@ JST_EXPORT int jst_window_begin(jst_meter *meter, const char *label, jst_window 
  * out may be NULL to discard it. The handle is freed, except on -ENOMEM: the
  * window then stays open and the call may be repeated. */
 JST_EXPORT int jst_window_end(jst_window *w, jst_measurement **out);
+/* End a window settled: its end instant, duration and energy are those of the
+ * moment of the call, as jst_window_end's, but the figure is formed once each
+ * energy counter that refreshes slower than a few ms (NVML's 10-100 ms) has
+ * latched again after that moment, so that the end edge is evaluated between
+ * two known counter values instead of extrapolated from the last one: long
+ * windows then state their method's class, not the power's recent spread
+ * times a refresh. Cost: blocks up to about one and a half refreshes of the
+ * slowest such counter (the meter is read every tenth of a refresh meanwhile),
+ * at most timeout_ms (0: 1000 ms); power readings, estimates, counters of an
+ * unknown or fast refresh (RAPL) are not waited for. A wait cut short (the
+ * timeout, a domain that failed, a counter that did not move) forms the figure
+ * as jst_window_end does and says so in the domain's note. For per-step
+ * windows use jst_window_end. Same handle and -ENOMEM rules as
+ * jst_window_end; with out NULL it is jst_window_end. */
+JST_EXPORT int jst_window_end_settled(jst_window *w, unsigned timeout_ms, jst_measurement **out);
 /* End the window's current span and begin the next one on the same reading:
  * the handle stays open, and consecutive spans tile time: their energies add
  * up to what one window over all of them shows (a span is never negative: one

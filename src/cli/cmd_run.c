@@ -24,6 +24,7 @@ struct run_opts {
 	char **command;
 	/* identity, --series, --no-history, carbon (run_record.c) */
 	int series, no_history;
+	int no_settle; /* --no-settle: end each run's window at once */
 	struct jst_carbon_request carbon;
 	struct jst_cli_attrib attrib; /* --attribute, --pid, --cgroup */
 };
@@ -38,6 +39,7 @@ enum {
 	OPT_CARBON_INTENSITY,
 	OPT_PUE,
 	OPT_PRICE,
+	OPT_NO_SETTLE,
 };
 
 /* A number option of the carbon settings; 0 or -1 (reported). */
@@ -67,6 +69,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"series", no_argument, NULL, OPT_SERIES},
 	    {"no-history", no_argument, NULL, OPT_NO_HISTORY},
+	    {"no-settle", no_argument, NULL, OPT_NO_SETTLE},
 	    {"region", required_argument, NULL, OPT_REGION},
 	    {"carbon-intensity", required_argument, NULL, OPT_CARBON_INTENSITY},
 	    {"pue", required_argument, NULL, OPT_PUE},
@@ -114,6 +117,9 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_NO_HISTORY:
 			o->no_history = 1;
+			break;
+		case OPT_NO_SETTLE:
+			o->no_settle = 1;
 			break;
 		case OPT_REGION:
 			o->carbon.region = optarg;
@@ -363,7 +369,11 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 		         "time spent while it ran; --attribute gives its share",
 		         own * 100);
 	jst_measurement *m = NULL;
-	rc = jst_window_end(w, &m);
+	/* Settled: the command has ended, its figure is worth a refresh's wait
+	 * for the slow counters' next values (RAPL and power readings do not
+	 * wait). The -I rows rotate at once as ever; they stop after it, so that
+	 * they cover the run whole (the last ends when the figure is formed). */
+	rc = o->no_settle ? jst_window_end(w, &m) : jst_window_end_settled(w, 0, &m);
 	stop_intervals(iv);
 	if (rc) {
 		free(attribution);

@@ -100,7 +100,8 @@ static int run_once(jst_meter *meter, const struct validate_opts *o, size_t k,
 		jst_cli_error("validate: cannot start the burn: %s", strerror(-rc));
 		return JST_EXIT_FAIL;
 	}
-	if ((rc = jst_window_end(w, out))) {
+	/* Settled: the workload has ended, its figure is worth a refresh's wait. */
+	if ((rc = jst_window_end_settled(w, 0, out))) {
 		jst_cli_error("validate: cannot end the measurement: %s", jst_strerror(rc));
 		return JST_EXIT_FAIL;
 	}

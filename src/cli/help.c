@@ -66,6 +66,8 @@ static const char run_help[] =
     "  --series          add every sampler reading to the JSON (\"series\")\n"
     "  --no-history      do not record the run in the history\n"
     "                    ($XDG_DATA_HOME/joulestat/history.db)\n"
+    "  --no-settle       end each run's window at once, not once slow GPU energy\n"
+    "                    counters (10-100 ms refresh) have latched after it\n"
     "  --region CODE     carbon intensity of this grid: FR, DE, US, US-CAMX, ...\n"
     "                    (docs/carbon.md; else JOULESTAT_REGION or the config file)\n"
     "  --carbon-intensity G  grams CO2e per kWh, instead of a region's\n"

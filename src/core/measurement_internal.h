@@ -49,6 +49,7 @@ void jst_domtab_close(struct jst_domtab *t);
 struct fig_notes {
 	int failed0, failed, short_window, stuck;
 	unsigned bridges, transient, reopened;
+	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
 	double bridged_j, refresh_s;
 };
 

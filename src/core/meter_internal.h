@@ -118,6 +118,8 @@ struct jst_edge {
 	int failed;
 	int64_t t_ns;
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */
+	/* A settled end's outcome for this edge (settle.c): JST_SETTLE_*. */
+	unsigned char settle;
 };
 
 /* Telemetry summed over the sampler's readings in a window. */
@@ -184,6 +186,28 @@ struct jst_meter {
 };
 
 void jst_window_free(struct jst_window *w);
+
+/* Settled ends (settle.c): how the wait for a counter's next value after an
+ * end edge went. DONE: no wait was needed, or the value came; the others are
+ * why the edge was evaluated as an immediate end evaluates it. */
+enum {
+	JST_SETTLE_DONE = 0,
+	JST_SETTLE_TIMEOUT,
+	JST_SETTLE_FAILED,
+	JST_SETTLE_STILL,
+	JST_SETTLE_LATE,
+	JST_SETTLE_WAIT, /* still waiting: never left on an edge */
+};
+/* Wait, outside mu, until each interpolated counter's end edge in edges (read
+ * at end) lies between two known counter values, reading the meter every
+ * tenth of a refresh; at most timeout_ms (0: a second) on the core's clock
+ * from end and on the real clock. Each edge's settle says how it went. */
+void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, unsigned timeout_ms);
+/* The note clause of an edge's settle outcome ("" for DONE). */
+const char *jst_settle_miss_text(unsigned miss);
+/* The settled end's pause between readings: real sleep; tests set a virtual
+ * one that advances their clock. */
+extern void (*jst_sleep_ns)(int64_t ns);
 
 int64_t jst_now_ns(void);
 /* The core's clock (CLOCK_MONOTONIC). Tests and benchmarks set a virtual one

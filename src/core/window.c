@@ -195,7 +195,8 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 
 static int fig_has_note(const struct fig_notes *f)
 {
-	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges || f->transient;
+	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
+	       f->transient || f->settle_miss;
 }
 
 /* A note that quotes no state of the meter's (a failure, an error, an instant)
@@ -285,6 +286,8 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		note_put(note, &len, p);
 		note_put(note, &len, " ms): energy between refreshes interpolated from power");
 	}
+	if (f->settle_miss)
+		note_clause(note, &len, jst_settle_miss_text(f->settle_miss));
 }
 
 /* How an edge is evaluated (edge_energy's flags). */
@@ -417,6 +420,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .stuck = e->stucks != b->stucks || dom->stuck_now,
 	    .reopened = e->reopened - b->reopened,
 	    .refresh_s = jst_sensor_refresh(&dom->sensor),
+	    .settle_miss = e->settle,
 	};
 	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
@@ -565,6 +569,7 @@ struct span_end_ctx {
 	int want, rotate; /* want: a measurement is asked for */
 	struct jst_measurement *ms;
 	int rc;
+	int64_t end; /* a settled end's instant */
 };
 
 /* Under mu, as the end edge's reading folds: the span's figures, then the
@@ -626,6 +631,49 @@ int jst_window_rotate(jst_window *w, jst_measurement **out)
 	if (w->meter->pid != jst_self_pid())
 		return -ECHILD;
 	return span_end(w, out, 1);
+}
+
+/* Under mu, as a settled end's reading folds: the window closes on it (no
+ * later reading adds to it), its figures wait for the counters' next values. */
+static void end_mark(struct jst_meter *m, void *arg, int64_t end)
+{
+	struct span_end_ctx *c = arg;
+	c->end = end;
+	unlink_window(m, c->w);
+}
+
+int jst_window_end_settled(jst_window *w, unsigned timeout_ms, jst_measurement **out)
+{
+	if (out)
+		*out = NULL;
+	if (!w)
+		return -EINVAL;
+	struct jst_meter *m = w->meter;
+	if (m->pid != jst_self_pid())
+		return -ECHILD;
+	if (!out)
+		return span_end(w, NULL, 0); /* nothing to evaluate: nothing to wait for */
+	struct span_end_ctx c = {.w = w, .want = 1};
+	jst_meter_read_then(m, 0, w->end, end_mark, &c);
+	jst_settle_wait(m, w->end, c.end, timeout_ms);
+	pthread_mutex_lock(&m->mu);
+	/* The instant, duration and edges are those of the end read at c.end:
+	 * only the evaluation has waited. */
+	c.ms = measure(m, w, w->end, 0, c.end);
+	if (!c.ms) {
+		/* Open again, as an immediate end leaves it: the caller may retry. */
+		w->prev = NULL;
+		w->next = m->windows;
+		if (m->windows)
+			m->windows->prev = w;
+		m->windows = w;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (!c.ms)
+		return -ENOMEM;
+	window_release(w);
+	*out = c.ms;
+	return 0;
 }
 
 void jst_window_cancel(jst_window *w)

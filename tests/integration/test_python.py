@@ -68,6 +68,25 @@ class WindowTest(SimCase):
         self.assertEqual(outer.name, "outer")
         self.assertGreater(outer.time, sum(k.time for k in kept[:-1]))
 
+    def test_end_window_settled(self):
+        # settle=True (jst_window_end_settled): the figure waits for each GPU
+        # counter's next latch after the end (the simulator's refreshes every
+        # 100 ms); the window's instants stay those of the call.
+        with self.meter(period_ms=20) as m:
+            m.begin_window("settled")
+            time.sleep(0.5)
+            before = time.monotonic_ns()
+            ms = m.end_window("settled", settle=True)
+            after = time.monotonic_ns()
+            self.assertEqual(m.open_windows(), [])
+            with self.assertRaises(TypeError):
+                m.end_window("settled", True)  # settle is keyword-only
+        self.assertGreaterEqual(ms.end_ns, before)
+        self.assertLess(ms.end_ns, after)
+        self.assertFalse(ms.partial)
+        self.assertEqual(sorted(ms.gpu_energy), [0, 1])
+        self.check_truth(ms)
+
     def test_handles_share_a_label_and_rotation_tiles_time(self):
         with self.meter(period_ms=20) as m:
             a = m.window("same")

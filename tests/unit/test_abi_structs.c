@@ -166,6 +166,7 @@ static void forked_child_gets_echild(void **st)
 		bad |= (jst_meter_series(m, 0, &s, 1) != -ECHILD) << 4;
 		bad |= (jst_meter_settle(m, 10) != -ECHILD) << 5;
 		bad |= (strstr(jst_strerror(-ECHILD), "fork") == NULL) << 6;
+		bad |= (jst_window_end_settled(w, 0, &ms) != -ECHILD || ms != NULL) << 7;
 		jst_window_cancel(w);
 		jst_meter_close(m);
 		_exit(bad);

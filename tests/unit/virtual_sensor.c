@@ -147,10 +147,29 @@ const struct jst_backend_ops vs_ops_reopen = {
     .reopen = reopen,
 };
 
+/* The virtual meter whose clock a settled end's pause advances. */
+static struct vm *vs_current;
+static void (*vs_real_sleep)(int64_t ns);
+
+void vs_sleep(int64_t ns)
+{
+	vs_pauses++;
+	if (vs_current)
+		vm_advance(vs_current, vs_trace_s(vs_now + ns));
+	else
+		vs_now += ns;
+}
+
+unsigned vs_pauses;
+
 int vm_open(struct vm *v, double open_s, double sample_s)
 {
 	*v = (struct vm){0};
 	jst_clock_ns = vs_clock;
+	if (jst_sleep_ns != vs_sleep)
+		vs_real_sleep = jst_sleep_ns;
+	jst_sleep_ns = vs_sleep;
+	vs_current = v;
 	vs_now = vs_ns(open_s);
 	jst_config cfg;
 	jst_config_init(&cfg);
@@ -181,4 +200,7 @@ void vm_close(struct vm *v)
 	jst_meter_close(v->m);
 	v->m = NULL;
 	jst_clock_ns = jst_real_now_ns;
+	if (vs_real_sleep)
+		jst_sleep_ns = vs_real_sleep;
+	vs_current = NULL;
 }

@@ -85,5 +85,10 @@ int vm_open(struct vm *v, double open_s, double sample_s);
 /* Move the clock to trace time t, making every sampler reading due on the way. */
 void vm_advance(struct vm *v, double t);
 void vm_close(struct vm *v);
+/* A settled end's pause in virtual time (vm_open installs it as jst_sleep_ns):
+ * the open virtual meter's clock moves on by ns, its sampler readings made on
+ * the way. vs_pauses counts the pauses. */
+void vs_sleep(int64_t ns);
+extern unsigned vs_pauses;
 
 #endif

@@ -116,7 +116,8 @@ PyObject *ext_measurement_new(jst_measurement *ms, PyObject *gpu_keys);
 PyObject *ext_window_new(ext_meter *owner, jst_window *w, PyObject *label);
 /* End, rotate or cancel the window in *slot (set to NULL once it is freed).
  * Returns the Measurement (None for cancel), or NULL with an exception. */
-enum { EXT_END, EXT_ROTATE, EXT_CANCEL };
+/* EXT_END_SETTLED: jst_window_end_settled (end_window(name, settle=True)). */
+enum { EXT_END, EXT_ROTATE, EXT_CANCEL, EXT_END_SETTLED };
 PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how);
 
 /* meter.c: the C handle of an open meter, or NULL with EBADF raised. */

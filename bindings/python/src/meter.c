@@ -237,9 +237,16 @@ static PyObject *finish_named(ext_meter *self, PyObject *name, int how)
 	return r;
 }
 
-static PyObject *meter_end_window(ext_meter *self, PyObject *name)
+/* end_window(name, settle=False): settle waits, GIL released, for the slow
+ * counters' next values after the end (jst_window_end_settled). */
+static PyObject *meter_end_window(ext_meter *self, PyObject *args, PyObject *kw)
 {
-	return finish_named(self, name, EXT_END);
+	static char *kwlist[] = {"name", "settle", NULL};
+	PyObject *name;
+	int settle = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$p:end_window", kwlist, &name, &settle))
+		return NULL;
+	return finish_named(self, name, settle ? EXT_END_SETTLED : EXT_END);
 }
 
 static PyObject *meter_cancel_window(ext_meter *self, PyObject *name)
@@ -377,7 +384,9 @@ static PyMethodDef meter_methods[] = {
      "window(name='') -> Window: begin a window now. Names need not be unique."},
     {"begin_window", (PyCFunction)meter_begin_window, METH_O,
      "begin_window(name): begin a window known by name until end_window(name)."},
-    {"end_window", (PyCFunction)meter_end_window, METH_O, "end_window(name) -> Measurement"},
+    {"end_window", (PyCFunction)(void (*)(void))meter_end_window, METH_VARARGS | METH_KEYWORDS,
+     "end_window(name, *, settle=False) -> Measurement; settle=True forms the figure once the "
+     "slow energy counters have latched again after the end (blocks up to ~1.5 refreshes)"},
     {"cancel_window", (PyCFunction)meter_cancel_window, METH_O,
      "cancel_window(name): discard the named window unmeasured."},
     {"open_windows", (PyCFunction)meter_open_windows, METH_NOARGS,

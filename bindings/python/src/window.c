@@ -66,9 +66,19 @@ PyObject *ext_finish(ext_meter *owner, jst_window **slot, int how)
 	}
 	jst_measurement *ms = NULL;
 	int rc;
-	ext_read ts = ext_read_begin(owner);
-	rc = how == EXT_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
-	ext_read_end(owner, ts);
+	if (how == EXT_END_SETTLED) {
+		/* A wait of up to a refresh and a half: always without the GIL, and
+		 * not timed as a read (it would mark every read as slow). */
+		owner->busy++;
+		PyThreadState *ts = PyEval_SaveThread();
+		rc = jst_window_end_settled(w, 0, &ms);
+		PyEval_RestoreThread(ts);
+		owner->busy--;
+	} else {
+		ext_read ts = ext_read_begin(owner);
+		rc = how == EXT_END ? jst_window_end(w, &ms) : jst_window_rotate(w, &ms);
+		ext_read_end(owner, ts);
+	}
 	if (how == EXT_ROTATE || rc == -ENOMEM)
 		*slot = w; /* still open */
 	if (rc < 0)

@@ -1,0 +1,260 @@
+/*
+ * Settled window ends (jst_window_end_settled) in virtual time: a 2 s window
+ * on a bursty GPU whose counter refreshes every 50 or 100 ms keeps its
+ * counter's class once its end waits for the next latch; the wait is bounded
+ * by the counter's refresh, the caller's timeout, a counter that stops moving
+ * and a domain that fails, each saying so; fast counters and power readings
+ * do not wait.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "meter_internal.h"
+#include "virtual_sensor.h"
+
+static struct sim_trace *trace(const char *spec)
+{
+	char err[128];
+	struct sim_trace *tr = sim_trace_parse(spec, err, sizeof err);
+	if (!tr)
+		fail_msg("%s", err);
+	return tr;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static jst_domain_energy dom0(const jst_measurement *ms)
+{
+	jst_domain_energy d = {.size = sizeof d};
+	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
+	return d;
+}
+
+static jst_window *begin(struct vm *v, double t)
+{
+	vm_advance(v, t);
+	jst_window *w = NULL;
+	assert_int_equal(jst_window_begin(v->m, "w", &w), 0);
+	return w;
+}
+
+/* A GPU counter (mJ) latched every r, the device's power in its telemetry. */
+static struct vs_dom *gpu(const struct sim_trace *tr, double r)
+{
+	struct vs_dom *d = vs_add("gpu0", JST_KIND_GPU, JST_METHOD_COUNTER, tr, r, 1e-3, 0.05);
+	d->phase_s = 0.37 * r;
+	d->telemetry = 1;
+	return d;
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	vs_reset();
+	vs_pauses = 0;
+	return 0;
+}
+
+/* 2 s windows on bursty traces (60-400 W switching every 50-500 ms) at 50 and
+ * 100 ms refresh, begun and ended at random phases of a refresh, eight traces
+ * each: two windows on the same instants, one ended at once, one settled. The
+ * settled one keeps the 5% class (stated ± <= 6% of the truth, the truth
+ * inside), its instants are those of the call, and on average it states less
+ * than the immediate end. */
+static void settled_bursty_window_keeps_its_class(void **st)
+{
+	(void)st;
+	static const double rs[] = {0.050, 0.100};
+	uint64_t rng = 23;
+	for (size_t k = 0; k < 2; k++) {
+		double sum_settled = 0, sum_now = 0;
+		for (int seed = 1; seed <= 8; seed++) {
+			char spec[32];
+			snprintf(spec, sizeof spec, "bursty:%d", seed);
+			struct sim_trace *tr = trace(spec);
+			vs_reset();
+			gpu(tr, rs[k]);
+			struct vm v;
+			assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+			double b = 1.2 + (double)(splitmix(&rng) % 1000) * 1e-3 * rs[k];
+			double e = b + 2.0 + (double)(splitmix(&rng) % 1000) * 1e-3 * rs[k];
+			jst_window *now = begin(&v, b), *settled = NULL;
+			assert_int_equal(jst_window_begin(v.m, "settled", &settled), 0);
+			vm_advance(&v, e);
+			jst_measurement *ms_now = NULL, *ms = NULL;
+			assert_int_equal(jst_window_end(now, &ms_now), 0);
+			assert_int_equal(jst_window_end_settled(settled, 0, &ms), 0);
+			jst_domain_energy d = dom0(ms), dn = dom0(ms_now);
+			double truth = sim_trace_energy(tr, b, e);
+			printf("# R %.0f ms, %s: settled %.3f ± %.3f J (%.2f%%), immediate %.3f ± "
+			       "%.3f J (%.2f%%), truth %.3f J\n",
+			       rs[k] * 1e3, spec, d.energy_j, d.uncertainty_j,
+			       100 * d.uncertainty_j / truth, dn.energy_j, dn.uncertainty_j,
+			       100 * dn.uncertainty_j / truth, truth);
+			assert_true(fabs(d.energy_j - truth) <= d.uncertainty_j);
+			assert_true(d.uncertainty_j <= 0.06 * truth);
+			/* The window is the call's: the wait moved the clock, not the end. */
+			assert_int_equal(jst_measurement_end_ns(ms) - jst_measurement_begin_ns(ms),
+			                 vs_ns(e) - vs_ns(b));
+			assert_true(vs_now > vs_ns(e));
+			assert_true(vs_now <= vs_ns(e) + (int64_t)(1.5 * rs[k] * 1e9) + 10000000);
+			assert_true(!d.note || !strstr(d.note, "not settled"));
+			sum_settled += d.uncertainty_j / truth;
+			sum_now += dn.uncertainty_j / truth;
+			jst_measurement_free(ms);
+			jst_measurement_free(ms_now);
+			vm_close(&v);
+			sim_trace_free(tr);
+		}
+		printf("# R %.0f ms: mean stated ± settled %.2f%%, immediate %.2f%%\n", rs[k] * 1e3,
+		       100 * sum_settled / 8, 100 * sum_now / 8);
+		assert_true(sum_settled < sum_now);
+	}
+}
+
+/* One window ended settled at trace time e on a 100 ms counter: its figure,
+ * and how far the virtual clock moved while it waited. */
+static jst_measurement *settle_at(struct vm *v, double b, double e, unsigned timeout_ms,
+                                  double *waited_s)
+{
+	jst_window *w = begin(v, b);
+	vm_advance(v, e);
+	int64_t t0 = vs_now;
+	jst_measurement *ms = NULL;
+	assert_int_equal(jst_window_end_settled(w, timeout_ms, &ms), 0);
+	*waited_s = (double)(vs_now - t0) * 1e-9;
+	return ms;
+}
+
+static void note_has(const jst_domain_energy *d, const char *what)
+{
+	if (!d->note || !strstr(d->note, what))
+		fail_msg("note \"%s\" does not say \"%s\"", d->note ? d->note : "(none)", what);
+}
+
+/* The wait ends within 1.5 refreshes when the counter stops moving (a file
+ * replaced under an open fd, a device at 0 W), at once when the domain fails,
+ * at the caller's timeout; each figure is formed as an immediate end would
+ * and says why in its note, the truth still inside its ±. */
+static void settle_wait_is_bounded(void **st)
+{
+	(void)st;
+	struct sim_trace *tr = trace("const:300");
+	double waited;
+	jst_domain_energy d;
+
+	/* The counter stops at 2.0 s: its end at 3.0 s never settles. */
+	vs_reset();
+	struct vs_dom *g = gpu(tr, 0.1);
+	g->stale_s = 2.9;
+	struct vm v;
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	jst_measurement *ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	d = dom0(ms);
+	printf("# stuck counter: waited %.3f s, %.3f ± %.3f J: %s\n", waited, d.energy_j,
+	       d.uncertainty_j, d.note);
+	assert_true(waited <= 0.16 + 0.011);
+	note_has(&d, "did not move");
+	jst_measurement_free(ms);
+	vm_close(&v);
+
+	/* The caller's timeout, shorter than the next latch. */
+	vs_reset();
+	g = gpu(tr, 0.1);
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	double e = g->phase_s + 20 * 0.1 + 0.001; /* just after a latch */
+	ms = settle_at(&v, 1.2, e, 20, &waited);
+	d = dom0(ms);
+	printf("# 20 ms timeout: waited %.3f s, %.3f ± %.3f J (truth %.3f J): %s\n", waited,
+	       d.energy_j, d.uncertainty_j, sim_trace_energy(tr, 1.2, e), d.note);
+	assert_true(waited >= 0.02 && waited <= 0.031);
+	assert_true(fabs(d.energy_j - sim_trace_energy(tr, 1.2, e)) <= d.uncertainty_j);
+	note_has(&d, "timed out");
+	jst_measurement_free(ms);
+	vm_close(&v);
+
+	/* The device is gone just after the end: no waiting for it. */
+	vs_reset();
+	g = gpu(tr, 0.1);
+	g->fail_from_s = 3.0005;
+	g->fail_to_s = 99;
+	g->fail_status = -ENODEV;
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	d = dom0(ms);
+	printf("# failed domain: waited %.3f s: %s\n", waited, d.note);
+	assert_true(waited <= 0.011);
+	note_has(&d, "failed");
+	jst_measurement_free(ms);
+	vm_close(&v);
+	sim_trace_free(tr);
+
+	/* Idle at 0 W: the counter does not move, the wait ends at 1.5 refreshes. */
+	tr = trace("const:0");
+	vs_reset();
+	gpu(tr, 0.05);
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	d = dom0(ms);
+	assert_true(waited <= 0.08 + 0.006);
+	assert_true(d.energy_j <= d.uncertainty_j);
+	jst_measurement_free(ms);
+	vm_close(&v);
+	sim_trace_free(tr);
+}
+
+/* A RAPL-like 1 ms counter and a power reading do not wait: no pause at all. */
+static void fast_and_power_domains_do_not_wait(void **st)
+{
+	(void)st;
+	struct sim_trace *tr = trace("bursty:2");
+	vs_reset();
+	vs_add("pkg", JST_KIND_PACKAGE, JST_METHOD_COUNTER, tr, 0.001, 61e-6, 0.05);
+	vs_add("psu", JST_KIND_NODE, JST_METHOD_POWER, tr, 0.1, 0, 0.05);
+	struct vm v;
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	vs_pauses = 0;
+	double waited;
+	jst_measurement *ms = settle_at(&v, 1.3, 3.3, 0, &waited);
+	assert_int_equal(vs_pauses, 0);
+	assert_true(waited == 0);
+	jst_domain_energy d = dom0(ms);
+	assert_true(!d.note || !strstr(d.note, "not settled"));
+	jst_measurement_free(ms);
+	vm_close(&v);
+	sim_trace_free(tr);
+}
+
+/* The handle rules of jst_window_end. */
+static void settled_end_arguments(void **st)
+{
+	(void)st;
+	jst_measurement *ms = (jst_measurement *)&ms;
+	assert_int_equal(jst_window_end_settled(NULL, 0, &ms), -EINVAL);
+	assert_null(ms);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(settled_bursty_window_keeps_its_class, setup),
+	    cmocka_unit_test_setup(settle_wait_is_bounded, setup),
+	    cmocka_unit_test_setup(fast_and_power_domains_do_not_wait, setup),
+	    cmocka_unit_test(settled_end_arguments),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
