@@ -371,9 +371,11 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	jst_measurement *m = NULL;
 	/* Settled: the command has ended, its figure is worth a refresh's wait
 	 * for the slow counters' next values (RAPL and power readings do not
-	 * wait). The -I rows rotate at once as ever; they stop after it, so that
-	 * they cover the run whole (the last ends when the figure is formed). */
-	rc = o->no_settle ? jst_window_end(w, &m) : jst_window_end_settled(w, 0, &m);
+	 * wait). Not with -I: its rows rotate at once and stop after the run's
+	 * end, so that they cover the run whole; a settled end would leave the
+	 * last row running through the wait, counting energy after the command
+	 * that the run does not. */
+	rc = o->no_settle || iv ? jst_window_end(w, &m) : jst_window_end_settled(w, 0, &m);
 	stop_intervals(iv);
 	if (rc) {
 		free(attribution);
