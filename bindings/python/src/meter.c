@@ -238,15 +238,31 @@ static PyObject *finish_named(ext_meter *self, PyObject *name, int how)
 }
 
 /* end_window(name, settle=False): settle waits, GIL released, for the slow
- * counters' next values after the end (jst_window_end_settled). */
-static PyObject *meter_end_window(ext_meter *self, PyObject *args, PyObject *kw)
+ * counters' next values after the end (jst_window_end_settled). Vectorcall,
+ * so that the usual end_window(name) parses nothing (the pair's cost is
+ * benchmarked against two raw reads: BENCHMARKS.md section 10). */
+static PyObject *meter_end_window(ext_meter *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
 {
-	static char *kwlist[] = {"name", "settle", NULL};
-	PyObject *name;
-	int settle = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$p:end_window", kwlist, &name, &settle))
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	if (nargs != 1 || nkw > 1) {
+		PyErr_Format(PyExc_TypeError,
+		             "end_window() takes one argument, the name, and settle= (%zd given)",
+		             nargs + nkw);
 		return NULL;
-	return finish_named(self, name, settle ? EXT_END_SETTLED : EXT_END);
+	}
+	int settle = 0;
+	if (nkw) {
+		PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
+		if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "settle") != 0) {
+			PyErr_Format(PyExc_TypeError,
+			             "end_window() got an unexpected keyword argument '%S'", key);
+			return NULL;
+		}
+		if ((settle = PyObject_IsTrue(args[1])) < 0)
+			return NULL;
+	}
+	return finish_named(self, args[0], settle ? EXT_END_SETTLED : EXT_END);
 }
 
 static PyObject *meter_cancel_window(ext_meter *self, PyObject *name)
@@ -384,7 +400,7 @@ static PyMethodDef meter_methods[] = {
      "window(name='') -> Window: begin a window now. Names need not be unique."},
     {"begin_window", (PyCFunction)meter_begin_window, METH_O,
      "begin_window(name): begin a window known by name until end_window(name)."},
-    {"end_window", (PyCFunction)(void (*)(void))meter_end_window, METH_VARARGS | METH_KEYWORDS,
+    {"end_window", (PyCFunction)(void (*)(void))meter_end_window, METH_FASTCALL | METH_KEYWORDS,
      "end_window(name, *, settle=False) -> Measurement; settle=True forms the figure once the "
      "slow energy counters have latched again after the end (blocks up to ~1.5 refreshes)"},
     {"cancel_window", (PyCFunction)meter_cancel_window, METH_O,
