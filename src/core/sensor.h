@@ -38,6 +38,7 @@
 struct jst_sensor {
 	/* Declared or measured. */
 	double refresh_s;   /* 0 while unknown */
+	int64_t refresh_ns; /* refresh_s in whole ns (0 while unknown): read at every fold */
 	int refresh_source; /* JST_REFRESH_* */
 	int interpolate;    /* a hardware counter: energy between latches is modelled */
 	double resolution_j;
@@ -67,6 +68,9 @@ struct jst_sensor {
 	int power_from_device;
 	double recent[JST_RECENT_POWER];
 	unsigned nrecent, irecent;
+	/* The least and greatest of recent (+inf and -inf while none): formed as
+	 * a value comes, read at every edge. */
+	double recent_lo, recent_hi;
 
 	/* Counter-derived power: energy and latch time at the span's start. */
 	int have_anchor;

@@ -330,7 +330,11 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	 * (a sampler slower than the refresh saw none between) bounds the edge
 	 * only. */
 	int next = -1;
-	for (unsigned k = 0; k < dom->nhist; k++) {
+	/* None can be where even the latest latch is not far enough (the test
+	 * below is monotonic in the latch): the usual edge, the latest value's. */
+	unsigned nh =
+	    dom->nhist && (double)(dom->hist_max_ns - l) * 1e-9 > 0.5 * r ? dom->nhist : 0;
+	for (unsigned k = 0; k < nh; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
 		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
