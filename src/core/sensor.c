@@ -25,11 +25,6 @@ void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double res
 	s->refresh_ns = s->refresh_s > 0 ? (int64_t)llround(s->refresh_s * 1e9) : 0;
 }
 
-double jst_sensor_refresh(const struct jst_sensor *s)
-{
-	return s->refresh_s > 0 ? s->refresh_s : JST_REFRESH_ASSUMED_S;
-}
-
 static int64_t refresh_ns(const struct jst_sensor *s)
 {
 	return s->refresh_ns;
@@ -122,10 +117,12 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 static void grid_unchanged(struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (!s->have_ref || r < JST_GRID_MIN_NS || grid_width(s, t) >= r ||
-	    !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return;
-	int64_t h = grid_width(s, t) / 2, lo = t - r;
+	int64_t width = grid_width(s, t);
+	if (width >= r || !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+		return;
+	int64_t h = width / 2, lo = t - r;
 	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
 	if (lo >= p + h && p + r - h <= s->chg_hi)
 		p += r; /* the later of two fitting grid points was the one on show */
@@ -369,16 +366,6 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
-int jst_sensor_gridded(const struct jst_sensor *s)
-{
-	return s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !s->measuring;
-}
-
-int jst_sensor_interpolates(const struct jst_sensor *s)
-{
-	return jst_sensor_gridded(s) && !isnan(s->power_w);
-}
-
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
@@ -420,15 +407,6 @@ static double recent_max(const struct jst_sensor *s)
 {
 	double hi = isnan(s->power_w) ? 0 : s->power_w;
 	return s->recent_hi > hi ? s->recent_hi : hi;
-}
-
-double jst_sensor_power_spread(const struct jst_sensor *s)
-{
-	double p = isnan(s->power_w) ? 0 : s->power_w;
-	double lo = s->recent_lo < p ? s->recent_lo : p;
-	double hi = s->recent_hi > p ? s->recent_hi : p;
-	double spread = hi - lo;
-	return spread > 0.05 * p ? spread : 0.05 * p;
 }
 
 double jst_sensor_power_floor(const struct jst_sensor *s)

@@ -403,7 +403,7 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 }
 
 static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-                        const struct jst_edge *e, unsigned how, double duration,
+                        const struct jst_edge *e, unsigned how, double duration, int64_t end_ns,
                         jst_domain_energy *p, struct fig_notes *f)
 {
 	const struct jst_dom *dom = &m->doms[i];
@@ -454,7 +454,6 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
 	if (!b->failed && !f->failed && span > 0) {
-		int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
 		int64_t db = llabs(b->t_ns - w->begin_ns), de = llabs(e->t_ns - end_ns);
 		u += avg * (double)(db + de) * 1e-9;
 	}
@@ -512,8 +511,10 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	}
 	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
+	/* The window's end as every figure measures from it: the same for all. */
+	int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
 	for (size_t i = 0; i < n; i++) {
-		fill_domain(m, w, i, &e[i], how, duration, &tmp[i], &f[i]);
+		fill_domain(m, w, i, &e[i], how, duration, end_ns, &tmp[i], &f[i]);
 		nnotes += fig_has_note(&f[i]);
 		npending += fig_has_note(&f[i]) && fig_note_deferred(&f[i]);
 	}
