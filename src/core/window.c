@@ -311,15 +311,37 @@ enum {
  * within the grid's width of a latch so that two grid points fit, a refresh's
  * energy (what taking the other would change). (The grid's own width moves both edges
  * of a window alike: see fill_domain.) */
+/* The latch the grid gives an edge's bracket, kept for the span's other edge:
+ * both edges of a short window usually show the same value, and the grid is
+ * the same for both while a figure is formed. */
+struct edge_latch {
+	int valid;
+	int64_t lo, hi, fallback, l, other;
+};
+
+static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *e,
+                             struct edge_latch *memo, int64_t *other)
+{
+	if (memo && memo->valid && memo->lo == e->lo_ns && memo->hi == e->hi_ns &&
+	    memo->fallback == e->latch_ns) {
+		*other = memo->other;
+		return memo->l;
+	}
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, other);
+	if (memo)
+		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, l, *other};
+	return l;
+}
+
 static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
-                          unsigned how)
+                          unsigned how, struct edge_latch *memo)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
 	if (!e->lazy || isnan(w))
 		return e->energy_j;
 	int64_t other;
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, &other);
+	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
 	double dt = (double)(e->t_ns - l) * 1e-9;
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
@@ -395,10 +417,11 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 		return 0;
 	/* A rotated span's begin was reported, as evaluated then, by the span
 	 * before: its uncertainty is that evaluation's. */
-	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0);
+	struct edge_latch memo = {0};
+	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo);
 	/* A window never rotated has its origin at its begin. */
-	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0) : b;
-	double v = edge_energy(dom, e, ue, how) - o - wd->reported_j;
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo) : b;
+	double v = edge_energy(dom, e, ue, how, &memo) - o - wd->reported_j;
 	return v >= 0 ? v : 0;
 }
 
