@@ -425,16 +425,13 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 	return v >= 0 ? v : 0;
 }
 
-static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-                        const struct jst_edge *e, unsigned how, double duration, int64_t end_ns,
-                        jst_domain_energy *p, struct fig_notes *f)
+/* What a figure of domain i will say besides its numbers: which notes it has
+ * decides the measurement's size before any figure is formed. */
+static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, size_t i,
+                         const struct jst_edge *e, double duration, struct fig_notes *f)
 {
 	const struct jst_dom *dom = &m->doms[i];
-	const struct jst_domain_desc *d = &dom->desc;
-	const struct jst_domstr *s = &m->tab->dom[i];
-	const struct jst_wdom *wd = &w->dom[i];
-	const struct jst_edge *b = &wd->begin;
-
+	const struct jst_edge *b = &w->dom[i].begin;
 	*f = (struct fig_notes){
 	    .failed0 = b->failed,
 	    .failed = e->failed && !b->failed,
@@ -445,8 +442,20 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .reopened = e->reopened - b->reopened,
 	    .refresh_s = jst_sensor_refresh(&dom->sensor),
 	};
-	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
+	f->short_window = dom->desc.method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
+}
+
+/* Domain i's figure, formed in place in the measurement. */
+static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
+                        const struct jst_edge *e, unsigned how, double duration, int64_t end_ns,
+                        jst_domain_energy *p, const struct fig_notes *f)
+{
+	const struct jst_dom *dom = &m->doms[i];
+	const struct jst_domain_desc *d = &dom->desc;
+	const struct jst_domstr *s = &m->tab->dom[i];
+	const struct jst_wdom *wd = &w->dom[i];
+	const struct jst_edge *b = &wd->begin;
 	double ub = b->u_j, ue = e->u_j;
 	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue);
 	/* Both edges on the same grid: an error in the grid's phase moves them
@@ -519,25 +528,20 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
                                        const struct jst_edge *e, unsigned how, int64_t end)
 {
 	size_t n = m->ndoms;
-	/* Each figure formed once, into scratch: its notes decide the
-	 * measurement's size, then it is copied in. The scratch is on the stack
-	 * for the few domains of most machines. */
+	/* The figures' notes first: they decide the measurement's size; then
+	 * each figure is formed in place. The notes are on the stack for the few
+	 * domains of most machines. */
 	enum { STACK_DOMS = 16 };
 	struct fig_notes f_stack[STACK_DOMS];
-	jst_domain_energy tmp_stack[STACK_DOMS];
 	struct fig_notes *f = f_stack;
-	jst_domain_energy *tmp = tmp_stack;
-	if (n > STACK_DOMS) {
-		if (!(f = malloc(n * (sizeof *f + sizeof(jst_domain_energy)))))
-			return NULL;
-		tmp = (jst_domain_energy *)(f + n);
-	}
+	if (n > STACK_DOMS && !(f = malloc(n * sizeof *f)))
+		return NULL;
 	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	/* The window's end as every figure measures from it: the same for all. */
 	int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
 	for (size_t i = 0; i < n; i++) {
-		fill_domain(m, w, i, &e[i], how, duration, end_ns, &tmp[i], &f[i]);
+		fig_notes_of(m, w, i, &e[i], duration, &f[i]);
 		nnotes += fig_has_note(&f[i]);
 		npending += fig_has_note(&f[i]) && fig_note_deferred(&f[i]);
 	}
@@ -552,7 +556,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	ms->partial = 0;
 	for (size_t i = 0, k = 0, q = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
-		*p = tmp[i];
+		fill_domain(m, w, i, &e[i], how, duration, end_ns, p, &f[i]);
 		if (fig_has_note(&f[i])) {
 			if (fig_note_deferred(&f[i]))
 				ms->pending[q++] =
