@@ -50,6 +50,9 @@ struct jst_dom {
 		double counter_j;
 	} hist[JST_LATCH_HISTORY];
 	unsigned nhist, ihist;
+	/* The latest latch in hist: an edge with none far enough after its own
+	 * looks no further (window.c). */
+	int64_t hist_max_ns;
 	/* POWER: the reading before the last one (t_ns 0: none), so that an edge
 	 * bridged from a reading older than it is settled on the trapezoid once
 	 * a reading after it is folded (power_edge.c). */

@@ -117,6 +117,27 @@ static void counter_stuck_check(struct jst_dom *dom, int64_t t)
 	dom->reopen = 1;
 }
 
+/* A latch into the history ring, its latest latch kept up to date: latches
+ * come in order but for the grid's corrections, so a rescan is rare. */
+static void hist_push(struct jst_dom *dom, int64_t latch_ns, double counter_j)
+{
+	int64_t evicted = dom->hist[dom->ihist].latch_ns;
+	int full = dom->nhist == JST_LATCH_HISTORY;
+	dom->hist[dom->ihist].latch_ns = latch_ns;
+	dom->hist[dom->ihist].counter_j = counter_j;
+	dom->ihist = (dom->ihist + 1) % JST_LATCH_HISTORY;
+	if (!full)
+		dom->nhist++;
+	if (dom->nhist == 1 || latch_ns >= dom->hist_max_ns) {
+		dom->hist_max_ns = latch_ns;
+	} else if (full && evicted == dom->hist_max_ns) {
+		dom->hist_max_ns = dom->hist[0].latch_ns;
+		for (unsigned k = 1; k < dom->nhist; k++)
+			if (dom->hist[k].latch_ns > dom->hist_max_ns)
+				dom->hist_max_ns = dom->hist[k].latch_ns;
+	}
+}
+
 static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
 {
 	const struct jst_domain_desc *d = &dom->desc;
@@ -182,13 +203,8 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	 * not exactly. */
 	dom->interp_lazy = jst_sensor_gridded(s);
 	dom->t_err_ns = raw->t_err_ns;
-	if (changed) {
-		dom->hist[dom->ihist].latch_ns = s->latch_ns;
-		dom->hist[dom->ihist].counter_j = dom->counter_j;
-		dom->ihist = (dom->ihist + 1) % JST_LATCH_HISTORY;
-		if (dom->nhist < JST_LATCH_HISTORY)
-			dom->nhist++;
-	}
+	if (changed)
+		hist_push(dom, s->latch_ns, dom->counter_j);
 	dom->interp_w = s->power_w;
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;

@@ -19,17 +19,22 @@ void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double res
 	    .interpolate = interpolate,
 	    .power_w = NAN,
 	    .span_power_w = NAN,
+	    .recent_lo = INFINITY,
+	    .recent_hi = -INFINITY,
 	};
-}
-
-double jst_sensor_refresh(const struct jst_sensor *s)
-{
-	return s->refresh_s > 0 ? s->refresh_s : JST_REFRESH_ASSUMED_S;
+	s->refresh_ns = s->refresh_s > 0 ? (int64_t)llround(s->refresh_s * 1e9) : 0;
 }
 
 static int64_t refresh_ns(const struct jst_sensor *s)
 {
-	return s->refresh_s > 0 ? (int64_t)llround(s->refresh_s * 1e9) : 0;
+	return s->refresh_ns;
+}
+
+/* A refresh declared or measured: kept in ns too, as the grid reads it. */
+static void refresh_set(struct jst_sensor *s, double refresh_s)
+{
+	s->refresh_s = refresh_s;
+	s->refresh_ns = refresh_s > 0 ? (int64_t)llround(refresh_s * 1e9) : 0;
 }
 
 /* The grid's width near t: as pinned, plus what the refresh's own uncertainty
@@ -112,10 +117,12 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 static void grid_unchanged(struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
-	if (!s->have_ref || r < JST_GRID_MIN_NS || grid_width(s, t) >= r ||
-	    !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return;
-	int64_t h = grid_width(s, t) / 2, lo = t - r;
+	int64_t width = grid_width(s, t);
+	if (width >= r || !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+		return;
+	int64_t h = width / 2, lo = t - r;
 	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
 	if (lo >= p + h && p + r - h <= s->chg_hi)
 		p += r; /* the later of two fitting grid points was the one on show */
@@ -252,7 +259,7 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	if (q <= 1.5 * (double)fast_poll_ns) {
 		/* It changed at about every read: only known to be at least this
 		 * fast, too fast for a grid to be of use: a reading is its own latch. */
-		s->refresh_s = (double)diff[imed] * 1e-9;
+		refresh_set(s, (double)diff[imed] * 1e-9);
 		s->refresh_source = JST_REFRESH_MEASURED;
 		s->interpolate = 0;
 		return 1;
@@ -283,7 +290,7 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 			slope *= (double)g;
 			sigma *= (double)g;
 		}
-		s->refresh_s = slope * 1e-9;
+		refresh_set(s, slope * 1e-9);
 		s->refresh_source = JST_REFRESH_MEASURED;
 		/* Two standard errors, and at least 0.05% (a busy machine's
 		 * brackets are not as independent as the fit assumes): what the grid
@@ -318,6 +325,17 @@ void jst_sensor_power(struct jst_sensor *s, double w, int from_device)
 	s->irecent = (s->irecent + 1) % JST_RECENT_POWER;
 	if (s->nrecent < JST_RECENT_POWER)
 		s->nrecent++;
+	/* In the order a scan from the first would keep them (the first of
+	 * equals), so that every reader's result is the scan's. */
+	double lo = s->recent[0], hi = s->recent[0];
+	for (unsigned i = 1; i < s->nrecent; i++) {
+		if (s->recent[i] < lo)
+			lo = s->recent[i];
+		if (s->recent[i] > hi)
+			hi = s->recent[i];
+	}
+	s->recent_lo = lo;
+	s->recent_hi = hi;
 	/* The device's own reading is the better guide while it comes. */
 	if (from_device || !s->power_from_device) {
 		s->power_w = w;
@@ -346,16 +364,6 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	s->anchor_j = energy_j;
 	s->anchor_ns = s->latch_ns;
 	jst_sensor_power(s, s->span_power_w, 0);
-}
-
-int jst_sensor_gridded(const struct jst_sensor *s)
-{
-	return s->interpolate && refresh_ns(s) >= JST_GRID_MIN_NS && !s->measuring;
-}
-
-int jst_sensor_interpolates(const struct jst_sensor *s)
-{
-	return jst_sensor_gridded(s) && !isnan(s->power_w);
 }
 
 double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
@@ -398,33 +406,13 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 static double recent_max(const struct jst_sensor *s)
 {
 	double hi = isnan(s->power_w) ? 0 : s->power_w;
-	for (unsigned i = 0; i < s->nrecent; i++)
-		if (s->recent[i] > hi)
-			hi = s->recent[i];
-	return hi;
-}
-
-double jst_sensor_power_spread(const struct jst_sensor *s)
-{
-	double p = isnan(s->power_w) ? 0 : s->power_w;
-	double lo = p, hi = p;
-	for (unsigned i = 0; i < s->nrecent; i++) {
-		if (s->recent[i] < lo)
-			lo = s->recent[i];
-		if (s->recent[i] > hi)
-			hi = s->recent[i];
-	}
-	double spread = hi - lo;
-	return spread > 0.05 * p ? spread : 0.05 * p;
+	return s->recent_hi > hi ? s->recent_hi : hi;
 }
 
 double jst_sensor_power_floor(const struct jst_sensor *s)
 {
 	double lo = s->power_w;
-	for (unsigned i = 0; i < s->nrecent; i++)
-		if (!(s->recent[i] >= lo))
-			lo = s->recent[i];
-	return lo;
+	return s->nrecent && !(s->recent_lo >= lo) ? s->recent_lo : lo;
 }
 
 double jst_sensor_edge_uncertainty(const struct jst_sensor *s)

@@ -19,6 +19,7 @@
 #ifndef JST_SENSOR_H
 #define JST_SENSOR_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* Refresh assumed where it is not known (yet): the slowest common counter. */
@@ -38,6 +39,7 @@
 struct jst_sensor {
 	/* Declared or measured. */
 	double refresh_s;   /* 0 while unknown */
+	int64_t refresh_ns; /* refresh_s in whole ns (0 while unknown): read at every fold */
 	int refresh_source; /* JST_REFRESH_* */
 	int interpolate;    /* a hardware counter: energy between latches is modelled */
 	double resolution_j;
@@ -67,6 +69,9 @@ struct jst_sensor {
 	int power_from_device;
 	double recent[JST_RECENT_POWER];
 	unsigned nrecent, irecent;
+	/* The least and greatest of recent (+inf and -inf while none): formed as
+	 * a value comes, read at every edge. */
+	double recent_lo, recent_hi;
 
 	/* Counter-derived power: energy and latch time at the span's start. */
 	int have_anchor;
@@ -80,8 +85,13 @@ struct jst_sensor {
 void jst_sensor_init(struct jst_sensor *s, double declared_refresh_s, double resolution_j,
                      double bound_w, int measure, int interpolate);
 
-/* Refresh in seconds, the assumed one where unknown. */
-double jst_sensor_refresh(const struct jst_sensor *s);
+/* Refresh in seconds, the assumed one where unknown. (This and the other
+ * small accessors are inline: each fold and each figure reads them several
+ * times.) */
+static inline double jst_sensor_refresh(const struct jst_sensor *s)
+{
+	return s->refresh_s > 0 ? s->refresh_s : JST_REFRESH_ASSUMED_S;
+}
 
 /* A good reading at t (its value taken within t_err of it): changed says the
  * value differs from the previous one. Updates the bracket, the grid and the
@@ -110,8 +120,15 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j);
 
 /* Is the sensor a counter whose latches are modelled (a refresh slow enough
  * for a grid, not measuring)? Does it interpolate now (its power known too)? */
-int jst_sensor_gridded(const struct jst_sensor *s);
-int jst_sensor_interpolates(const struct jst_sensor *s);
+static inline int jst_sensor_gridded(const struct jst_sensor *s)
+{
+	return s->interpolate && s->refresh_ns >= JST_GRID_MIN_NS && !s->measuring;
+}
+
+static inline int jst_sensor_interpolates(const struct jst_sensor *s)
+{
+	return jst_sensor_gridded(s) && !isnan(s->power_w);
+}
 
 /* Energy accrued since the latch, to add to the counter's value at t: power x
  * time since the latch, at most one refresh. 0 where it cannot be modelled. */
@@ -134,7 +151,14 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 double jst_sensor_edge_uncertainty(const struct jst_sensor *s);
 
 /* Spread of recent power values, at least 5% of the current one. */
-double jst_sensor_power_spread(const struct jst_sensor *s);
+static inline double jst_sensor_power_spread(const struct jst_sensor *s)
+{
+	double p = isnan(s->power_w) ? 0 : s->power_w;
+	double lo = s->recent_lo < p ? s->recent_lo : p;
+	double hi = s->recent_hi > p ? s->recent_hi : p;
+	double spread = hi - lo;
+	return spread > 0.05 * p ? spread : 0.05 * p;
+}
 
 /* The lowest of the recent power values and the current one (NaN while none
  * is known): what the device draws at the least, for an interpolation that

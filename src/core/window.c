@@ -314,15 +314,37 @@ enum {
  * within the grid's width of a latch so that two grid points fit, a refresh's
  * energy (what taking the other would change). (The grid's own width moves both edges
  * of a window alike: see fill_domain.) */
+/* The latch the grid gives an edge's bracket, kept for the span's other edge:
+ * both edges of a short window usually show the same value, and the grid is
+ * the same for both while a figure is formed. */
+struct edge_latch {
+	int valid;
+	int64_t lo, hi, fallback, l, other;
+};
+
+static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *e,
+                             struct edge_latch *memo, int64_t *other)
+{
+	if (memo && memo->valid && memo->lo == e->lo_ns && memo->hi == e->hi_ns &&
+	    memo->fallback == e->latch_ns) {
+		*other = memo->other;
+		return memo->l;
+	}
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, other);
+	if (memo)
+		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, l, *other};
+	return l;
+}
+
 static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
-                          unsigned how)
+                          unsigned how, struct edge_latch *memo)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
 	if (!e->lazy || isnan(w))
 		return e->energy_j;
 	int64_t other;
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, &other);
+	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
 	double dt = (double)(e->t_ns - l) * 1e-9;
 	dt = dt < 0 ? 0 : dt > r ? r : dt;
@@ -333,7 +355,11 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	 * (a sampler slower than the refresh saw none between) bounds the edge
 	 * only. */
 	int next = -1;
-	for (unsigned k = 0; k < dom->nhist; k++) {
+	/* None can be where even the latest latch is not far enough (the test
+	 * below is monotonic in the latch): the usual edge, the latest value's. */
+	unsigned nh =
+	    dom->nhist && (double)(dom->hist_max_ns - l) * 1e-9 > 0.5 * r ? dom->nhist : 0;
+	for (unsigned k = 0; k < nh; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
 		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
@@ -394,23 +420,21 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 		return 0;
 	/* A rotated span's begin was reported, as evaluated then, by the span
 	 * before: its uncertainty is that evaluation's. */
-	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0);
+	struct edge_latch memo = {0};
+	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo);
 	/* A window never rotated has its origin at its begin. */
-	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0) : b;
-	double v = edge_energy(dom, e, ue, how) - o - wd->reported_j;
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo) : b;
+	double v = edge_energy(dom, e, ue, how, &memo) - o - wd->reported_j;
 	return v >= 0 ? v : 0;
 }
 
-static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
-                        const struct jst_edge *e, unsigned how, double duration,
-                        jst_domain_energy *p, struct fig_notes *f)
+/* What a figure of domain i will say besides its numbers: which notes it has
+ * decides the measurement's size before any figure is formed. */
+static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, size_t i,
+                         const struct jst_edge *e, double duration, struct fig_notes *f)
 {
 	const struct jst_dom *dom = &m->doms[i];
-	const struct jst_domain_desc *d = &dom->desc;
-	const struct jst_domstr *s = &m->tab->dom[i];
-	const struct jst_wdom *wd = &w->dom[i];
-	const struct jst_edge *b = &wd->begin;
-
+	const struct jst_edge *b = &w->dom[i].begin;
 	*f = (struct fig_notes){
 	    .failed0 = b->failed,
 	    .failed = e->failed && !b->failed,
@@ -422,8 +446,20 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    .refresh_s = jst_sensor_refresh(&dom->sensor),
 	    .settle_miss = e->settle,
 	};
-	f->short_window = d->method != JST_METHOD_POWER && !b->failed &&
+	f->short_window = dom->desc.method != JST_METHOD_POWER && !b->failed &&
 	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
+}
+
+/* Domain i's figure, formed in place in the measurement. */
+static void fill_domain(const struct jst_meter *m, const struct jst_window *w, size_t i,
+                        const struct jst_edge *e, unsigned how, double duration, int64_t end_ns,
+                        jst_domain_energy *p, const struct fig_notes *f)
+{
+	const struct jst_dom *dom = &m->doms[i];
+	const struct jst_domain_desc *d = &dom->desc;
+	const struct jst_domstr *s = &m->tab->dom[i];
+	const struct jst_wdom *wd = &w->dom[i];
+	const struct jst_edge *b = &wd->begin;
 	double ub = b->u_j, ue = e->u_j;
 	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue);
 	/* Both edges on the same grid: an error in the grid's phase moves them
@@ -454,7 +490,6 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
 	if (!b->failed && !f->failed && span > 0) {
-		int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
 		int64_t db = llabs(b->t_ns - w->begin_ns), de = llabs(e->t_ns - end_ns);
 		u += avg * (double)(db + de) * 1e-9;
 	}
@@ -497,23 +532,20 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
                                        const struct jst_edge *e, unsigned how, int64_t end)
 {
 	size_t n = m->ndoms;
-	/* Each figure formed once, into scratch: its notes decide the
-	 * measurement's size, then it is copied in. The scratch is on the stack
-	 * for the few domains of most machines. */
+	/* The figures' notes first: they decide the measurement's size; then
+	 * each figure is formed in place. The notes are on the stack for the few
+	 * domains of most machines. */
 	enum { STACK_DOMS = 16 };
 	struct fig_notes f_stack[STACK_DOMS];
-	jst_domain_energy tmp_stack[STACK_DOMS];
 	struct fig_notes *f = f_stack;
-	jst_domain_energy *tmp = tmp_stack;
-	if (n > STACK_DOMS) {
-		if (!(f = malloc(n * (sizeof *f + sizeof(jst_domain_energy)))))
-			return NULL;
-		tmp = (jst_domain_energy *)(f + n);
-	}
+	if (n > STACK_DOMS && !(f = malloc(n * sizeof *f)))
+		return NULL;
 	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
+	/* The window's end as every figure measures from it: the same for all. */
+	int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
 	for (size_t i = 0; i < n; i++) {
-		fill_domain(m, w, i, &e[i], how, duration, &tmp[i], &f[i]);
+		fig_notes_of(m, w, i, &e[i], duration, &f[i]);
 		nnotes += fig_has_note(&f[i]);
 		npending += fig_has_note(&f[i]) && fig_note_deferred(&f[i]);
 	}
@@ -528,7 +560,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	ms->partial = 0;
 	for (size_t i = 0, k = 0, q = 0; i < n; i++) {
 		jst_domain_energy *p = &ms->doms[i];
-		*p = tmp[i];
+		fill_domain(m, w, i, &e[i], how, duration, end_ns, p, &f[i]);
 		if (fig_has_note(&f[i])) {
 			if (fig_note_deferred(&f[i]))
 				ms->pending[q++] =
