@@ -79,13 +79,24 @@ class CounterRefreshTest(unittest.TestCase):
                     self.assertIn("shorter than 3 refreshes", g["note"])
 
     def test_sweep_of_refreshes_keeps_the_truth_inside(self):
+        # The statement is calibrated to cover 95% of windows, not all: on a
+        # bursty trace one row in 30 or so may fall outside it (the coverage
+        # is asserted in virtual time, tests/unit/test_sensor.c, and measured
+        # in BENCHMARKS.md 3a). Here, in real time, some 60 windows: at least
+        # 90% inside, and none beyond twice its statement.
+        ratios = []
         for tick in (10, 20, 50, 100):
             with NvmlSim(trace="bursty:7", counter_tick_ms=tick) as sim:
                 proc, doc = self.run_nvml(sim, ["sleep", "0.7"], extra=["-I", "50"])
             for m in doc["runs"] + doc["intervals"]:
                 g, truth = gpu0(m), exact(sim, m)
-                self.assertLessEqual(abs(g["energy_j"] - truth), g["uncertainty_j"],
-                                     "tick %d ms" % tick)
+                r = abs(g["energy_j"] - truth) / g["uncertainty_j"]
+                ratios.append(r)
+                self.assertLessEqual(r, 2, "tick %d ms: %.3f J against %.3f J +- %.3f J" % (
+                    tick, g["energy_j"], truth, g["uncertainty_j"]))
+        inside = sum(r <= 1 for r in ratios) / len(ratios)
+        self.assertGreaterEqual(len(ratios), 40)
+        self.assertGreaterEqual(inside, 0.9, sorted(ratios)[-5:])
 
     def test_counter_reset_is_bridged(self):
         # A driver reload restarts the counter at 0. Was 190 J: a sampler period lost.
