@@ -18,18 +18,10 @@
 #include "meter_internal.h"
 #include "sensor.h"
 #include "virtual_sensor.h"
+#include "vm_test.h"
 
 static const double refreshes[] = {0.001, 0.010, 0.020, 0.050, 0.100};
 #define NREFRESH (sizeof refreshes / sizeof refreshes[0])
-
-static struct sim_trace *trace(const char *spec)
-{
-	char err[128];
-	struct sim_trace *tr = sim_trace_parse(spec, err, sizeof err);
-	if (!tr)
-		fail_msg("%s", err);
-	return tr;
-}
 
 /* Bars missed in the current test: each is printed, the test fails at its end
  * (check_bars), so that one run shows every figure that is off. */
@@ -62,21 +54,6 @@ static void near_rel(const char *what, double got, double want, double rel)
 {
 	bar(fabs(got - want) <= rel * fabs(want), "%s: %.6f J, truth %.6f J (%.3f%%, bar %.2f%%)",
 	    what, got, want, 100 * (got - want) / want, 100 * rel);
-}
-
-static jst_domain_energy dom0(const jst_measurement *ms)
-{
-	jst_domain_energy d = {.size = sizeof d};
-	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
-	return d;
-}
-
-static jst_window *begin(struct vm *v, double t)
-{
-	vm_advance(v, t);
-	jst_window *w = NULL;
-	assert_int_equal(jst_window_begin(v->m, "w", &w), 0);
-	return w;
 }
 
 static jst_measurement *end(struct vm *v, jst_window *w, double t)
@@ -416,14 +393,6 @@ static void stale_counter(void **st)
 		}
 	sim_trace_free(tr);
 	check_bars();
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /* Windows of 1 to 20 ms one after another at random gaps (seeded) in a meter

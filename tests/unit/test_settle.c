@@ -19,38 +19,7 @@
 
 #include "meter_internal.h"
 #include "virtual_sensor.h"
-
-static struct sim_trace *trace(const char *spec)
-{
-	char err[128];
-	struct sim_trace *tr = sim_trace_parse(spec, err, sizeof err);
-	if (!tr)
-		fail_msg("%s", err);
-	return tr;
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static jst_domain_energy dom0(const jst_measurement *ms)
-{
-	jst_domain_energy d = {.size = sizeof d};
-	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
-	return d;
-}
-
-static jst_window *begin(struct vm *v, double t)
-{
-	vm_advance(v, t);
-	jst_window *w = NULL;
-	assert_int_equal(jst_window_begin(v->m, "w", &w), 0);
-	return w;
-}
+#include "vm_test.h"
 
 /* A GPU counter (mJ) latched every r, the device's power in its telemetry. */
 static struct vs_dom *gpu(const struct sim_trace *tr, double r)
