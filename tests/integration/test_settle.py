@@ -58,17 +58,20 @@ class SettledRunTest(unittest.TestCase):
             if isinstance(v, BaseException):
                 raise v
         settled, immediate = got["settled"], got["immediate"]
-        mean_s = sum(settled) / len(settled)
-        mean_i = sum(immediate) / len(immediate)
+        # Medians: a read preempted on a loaded machine states its own timing
+        # (power x half the call), which can make one run of four state twice
+        # as much (13% once in CI, the others 5.0-5.4%).
+        med_s = sorted(settled)[len(settled) // 2]
+        med_i = sorted(immediate)[len(immediate) // 2]
         print(f"stated ± settled {[round(100 * x, 2) for x in settled]} % "
-              f"(mean {100 * mean_s:.2f} %), --no-settle "
-              f"{[round(100 * x, 2) for x in immediate]} % (mean {100 * mean_i:.2f} %)")
-        self.assertLess(mean_s, mean_i)
+              f"(median {100 * med_s:.2f} %), --no-settle "
+              f"{[round(100 * x, 2) for x in immediate]} % (median {100 * med_i:.2f} %)")
+        self.assertLess(med_s, med_i)
         # The counter's 5% class, and what its two edges add (at most spread x r/4
         # each, a few % of a 2 s run's energy, added in quadrature), plus the
         # reads' own timing, which a loaded machine stretches (the unit test
         # holds the 6% bar in virtual time).
-        self.assertLessEqual(mean_s, 0.065)
+        self.assertLessEqual(med_s, 0.065)
 
     def test_rapl_only_does_not_wait(self):
         with PowercapSim() as sim:
