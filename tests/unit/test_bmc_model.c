@@ -125,7 +125,9 @@ static double window_u(jst_meter *m, double from, double to, double unseen_at, d
 	jst_domain_energy d = {.size = sizeof d};
 	vs_now = vs_ns(from);
 	assert_int_equal(jst_window_begin(m, "w", &w), 0);
-	for (double t = from + 0.1; t <= to + 1e-9; t += 0.1) {
+	int steps = (int)lround((to - from) / 0.1);
+	for (int k = 1; k <= steps; k++) {
+		double t = from + 0.1 * k;
 		vs_now = vs_ns(t);
 		if (unseen_at >= 0 && t >= unseen_at && t < unseen_at + 0.1)
 			unseen_j += add;
