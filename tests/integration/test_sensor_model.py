@@ -68,11 +68,14 @@ class CounterRefreshTest(unittest.TestCase):
                 proc, doc = self.run_nvml(sim, ["sleep", "%g" % (ms / 1e3)])
                 m = doc["runs"][0]
                 g, truth = gpu0(m), exact(sim, m)
-                # 1%, and 1 ms of 300 W for where the reads' instants lie on a
-                # shared 2-core machine (the deterministic bound is in
-                # tests/unit/test_sensor.c, in virtual time).
-                self.assertAlmostEqual(g["energy_j"], truth, delta=0.01 * truth + 0.3,
+                # 1%, and 3 ms of 300 W for where the reads' instants lie on a
+                # shared 2-core machine under CI's load (1.3 ms seen; the
+                # deterministic bound is in tests/unit/test_sensor.c, in
+                # virtual time). A quantised figure (0 J, or a refresh's 30 J)
+                # holds less than half the truth or far more.
+                self.assertAlmostEqual(g["energy_j"], truth, delta=0.01 * truth + 0.9,
                                        msg="sleep %d ms" % ms)
+                self.assertGreater(g["energy_j"], 0.5 * truth, "sleep %d ms" % ms)
                 self.assertLessEqual(abs(g["energy_j"] - truth), g["uncertainty_j"])
                 if m["duration_s"] < 0.3:
                     self.assertTrue(g["short_window"])
