@@ -25,10 +25,19 @@ class TopTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="jst-top-")
         self.sock = os.path.join(self.dir, "tmux.sock")
+        self.socks = [self.sock]
 
     def tearDown(self):
-        subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True)
+        for sock in self.socks:
+            subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fresh_server(self, name):
+        """A tmux server of its own for the next session: one whose last
+        session was just killed may still be exiting, and a new session on its
+        socket then fails (seen under CI's load)."""
+        self.sock = os.path.join(self.dir, name + ".sock")
+        self.socks.append(self.sock)
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-S", self.sock] + list(args), check=True,
@@ -117,7 +126,8 @@ class TopTest(unittest.TestCase):
         # Ctrl-C quits as q does, the terminal given back; -n 3 quits by itself.
         with NvmlSim(gpus=1, trace="const:300") as nvml:
             env = nvml.env()
-            for keys, args in ((["C-c"], []), ([], ["-n", "3"])):
+            for i, (keys, args) in enumerate(((["C-c"], []), ([], ["-n", "3"]))):
+                self.fresh_server("tmux%d" % i)
                 cmd = " ".join(shlex.quote(a) for a in [binary("JOULESTAT"), "top", "-I", "100",
                                                         "--no-estimate"] + args)
                 self.tmux("new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
