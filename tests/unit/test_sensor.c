@@ -79,16 +79,6 @@ static int setup(void **st)
 	return 0;
 }
 
-/* A GPU at 700 W whose counter (mJ) refreshes every R, with the device's own
- * power in its telemetry, sampled every 100 ms. */
-static struct vs_dom *gpu(const struct sim_trace *tr, double r)
-{
-	struct vs_dom *d = vs_add("gpu0", JST_KIND_GPU, JST_METHOD_COUNTER, tr, r, 1e-3, 0.05);
-	d->phase_s = 0.37 * r;
-	d->telemetry = 1;
-	return d;
-}
-
 /* 3 s at 700 W with rotating 5 ms rows inside (`run -I 5 -- sleep 3`). */
 static void rows_tile_the_run(void **st)
 {

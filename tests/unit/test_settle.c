@@ -21,15 +21,6 @@
 #include "virtual_sensor.h"
 #include "vm_test.h"
 
-/* A GPU counter (mJ) latched every r, the device's power in its telemetry. */
-static struct vs_dom *gpu(const struct sim_trace *tr, double r)
-{
-	struct vs_dom *d = vs_add("gpu0", JST_KIND_GPU, JST_METHOD_COUNTER, tr, r, 1e-3, 0.05);
-	d->phase_s = 0.37 * r;
-	d->telemetry = 1;
-	return d;
-}
-
 static int setup(void **st)
 {
 	(void)st;

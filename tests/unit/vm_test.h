@@ -1,6 +1,6 @@
 /* What the virtual-time tests of the sensor model (test_sensor.c,
  * test_settle.c) share: a trace from its spec, a seeded generator, the first
- * domain's figure, and a window begun at a virtual instant. Include after
+ * domain's figure, a window begun at a virtual instant, and a GPU counter. Include after
  * cmocka.h and virtual_sensor.h. */
 #ifndef JST_VM_TEST_H
 #define JST_VM_TEST_H
@@ -38,6 +38,16 @@ static inline jst_window *begin(struct vm *v, double t)
 	jst_window *w = NULL;
 	assert_int_equal(jst_window_begin(v->m, "w", &w), 0);
 	return w;
+}
+
+/* A GPU counter (mJ) latched every r at a fixed phase, the device's power in
+ * its telemetry. */
+static inline struct vs_dom *gpu(const struct sim_trace *tr, double r)
+{
+	struct vs_dom *d = vs_add("gpu0", JST_KIND_GPU, JST_METHOD_COUNTER, tr, r, 1e-3, 0.05);
+	d->phase_s = 0.37 * r;
+	d->telemetry = 1;
+	return d;
 }
 
 #endif
