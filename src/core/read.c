@@ -245,9 +245,9 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 			 * between the readings is unseen, anywhere up to the bound. */
 			double lo = w < in->power_w ? w : in->power_w;
 			u += 0.5 * (dt - 2 * r) * (s->bound_w - lo);
-			if (dom->transient && dom->last_t_ns == in->t_ns)
-				dom->bridges++; /* a gap left by failed readings */
 		}
+		if (dt > 2 * r && dom->transient && dom->last_t_ns == in->t_ns)
+			dom->bridges++; /* a gap left by failed readings */
 		dom->var_j2 += u * u;
 	}
 	if (in->primed && t > in->t_ns) {
