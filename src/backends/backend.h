@@ -65,6 +65,11 @@ struct jst_domain_desc {
 	                            measures it in the meter's first moments */
 	double resolution_j;     /* one count of the counter in J; 0 = unit_j */
 	char note[JST_NOTE_MAX]; /* caveat to show ("MIG enabled: energy is whole-GPU"), or "" */
+	/* POWER domains: 1 where each reading is the mean power over the refresh
+	 * that ended at its update (a BMC's), stamped at that refresh's middle;
+	 * the core then states what a mean hides (src/core/power_edge.c). 0: the
+	 * power at the reading's instant. */
+	int power_mean;
 };
 
 /* One domain's raw value at one instant. Set by read(). Telemetry fields are

@@ -24,9 +24,10 @@ struct jst_bmc_poll {
 	size_t n;
 	/* Under mu: the latest good answer and the polls since. */
 	struct jst_bmc_value *latest;
-	int64_t stamp_ns;  /* the instant latest's power readings stand for */
-	uint64_t seq;      /* new readings so far */
-	uint64_t fail_seq; /* failed polls so far */
+	int64_t stamp_ns;     /* the instant latest's power readings stand for */
+	int64_t stamp_err_ns; /* how far stamp_ns may be from that instant */
+	uint64_t seq;         /* new readings so far */
+	uint64_t fail_seq;    /* failed polls so far */
 	int fails_in_row;
 	char error[JST_NOTE_MAX];
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
@@ -53,7 +54,7 @@ struct jst_bmc_poll {
  * that ended at its update, so it stands at that update less half a
  * refresh. With no change seen yet (constant power), the update is taken
  * half a refresh back. */
-static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1)
+static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_t *err)
 {
 	int64_t r = p->refresh_ns;
 	int changed = 0;
@@ -83,8 +84,15 @@ static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1)
 	memcpy(p->prev, p->scratch, p->n * sizeof *p->prev);
 	p->prev_t0_ns = t0;
 	p->have_prev = 1;
-	if (!p->have_phase)
+	/* The update lies within the grid's bracket (widened by the drift since
+	 * it was learnt); with no grid yet, anywhere in the refresh before the
+	 * answer came back. */
+	if (!p->have_phase) {
+		*err = r / 2 + (t1 - t0) / 2;
 		return t0 + (t1 - t0) / 2 - r;
+	}
+	*err = (p->phase_hi - p->phase_lo) / 2 +
+	       (int64_t)(JST_BMC_DRIFT * (double)(t1 - p->phase_at_ns));
 	/* The last update before the answer came back; where it fell during the
 	 * request, the BMC may have answered before it: an unchanged value is
 	 * the one before. */
@@ -105,12 +113,14 @@ static int poll_once(struct jst_bmc_poll *p)
 	int64_t t1 = p->now();
 	pthread_mutex_lock(&p->mu);
 	if (r == 0) {
-		int64_t stamp = poll_stamp(p, t0, t1);
+		int64_t err = 0;
+		int64_t stamp = poll_stamp(p, t0, t1, &err);
 		/* A new update (not the one already given), or, on a
 		 * grid not yet known, a refresh since the last. */
 		if (stamp - p->stamp_ns >= p->refresh_ns * 3 / 4) {
 			memcpy(p->latest, p->scratch, p->n * sizeof *p->latest);
 			p->stamp_ns = stamp;
+			p->stamp_err_ns = err;
 			p->seq++;
 		}
 		p->fails_in_row = 0;
@@ -175,7 +185,7 @@ static struct jst_bmc_poll *poll_start(size_t n, double refresh_s, jst_bmc_fetch
 	 * places it on the BMC's grid, and readings are never two refreshes apart. */
 	p->interval_ns = p->refresh_ns / 2;
 	memcpy(p->scratch, first, n * sizeof *first);
-	p->stamp_ns = poll_stamp(p, first_t_ns, first_t_ns);
+	p->stamp_ns = poll_stamp(p, first_t_ns, first_t_ns, &p->stamp_err_ns);
 	p->seq = 1; /* probe's answer, not yet read */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -269,6 +279,7 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 		} else if (take && seq != p->seen_seq && !isnan(x->power_w)) {
 			r->power_w = x->power_w;
 			r->t_ns = p->stamp_ns;
+			r->t_err_ns = p->stamp_err_ns;
 		} else {
 			r->status = JST_RAW_UNCHANGED;
 		}

@@ -274,6 +274,7 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 		d->parent = -1;
 		d->kind = JST_KIND_NODE;
 		d->method = JST_METHOD_POWER;
+		d->power_mean = 1; /* as bmc_poll.c stamps it: a mean over the refresh */
 		d->accuracy = IPMI_ACC;
 		d->refresh_s = refresh;
 		/* DCMI states no capacity: what unseen time can hide is bounded by

@@ -291,6 +291,8 @@ static void rf_describe(struct rf_state *s, struct rf_chassis *c, const char *ho
 	if (!counter) {
 		snprintf(d.name, sizeof d.name, "redfish-%.48s", c->c.id);
 		d.method = JST_METHOD_POWER;
+		/* The BMC's mean over its refresh (bmc_poll.c stamps it so). */
+		d.power_mean = 1;
 		snprintf(d.source, sizeof d.source, "%s",
 		         c->c.power[0] ? "redfish-power" : "redfish-envmetrics");
 		c->power_dom = (int)s->ndesc;

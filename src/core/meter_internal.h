@@ -115,6 +115,11 @@ struct jst_edge {
 	 * once a reading after the edge is folded (jst_power_edge_settle). */
 	int unsettled;
 	double bridge_spread_j;
+	/* Settled on readings that are means (power_edge.c): where the edge lies
+	 * in its refresh (share f, mean m) and u_j without what the mean hides,
+	 * which is stated again as later readings show more of the power. */
+	int mean_part;
+	double mean_m, mean_f, mean_base_u_j;
 	double var_j2;
 	double bridged_j, bridge_u_j;
 	unsigned bridges, transient, stucks, reopened;
@@ -258,6 +263,24 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how);
  * integration's own (the trapezoid through the readings around it), and what
  * the bridge could have missed leaves its uncertainty. Under mu. */
 void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e);
+/* Whether jst_power_edge_settle has more to do on e (unsettled, or settled
+ * on means whose range later readings refine). */
+static inline int jst_power_edge_open(const struct jst_edge *e)
+{
+	return e->unsettled || e->mean_part;
+}
+/* power_edge.c, for readings that are means over the refresh (power_mean):
+ * the range [lo, hi] the power may take within a refresh; the most the
+ * share after an edge at f (0..1) of a refresh whose mean is m can differ
+ * from (1 - f) R m; the most span_s unseen can differ from m x span_s. */
+void jst_power_mean_range(const struct jst_sensor *s, double *lo, double *hi);
+double jst_power_mean_part(const struct jst_dom *dom, double m, double f);
+double jst_power_mean_unseen(const struct jst_dom *dom, double m, double span_s);
+/* The most that placing the readings t_err_ns off in time moves one edge of
+ * a window: the steps of the means move, by t_err x a mean at each edge; both
+ * edges alike, so only the means' spread about their middle counts, half of
+ * it at each. */
+double jst_power_mean_shift(const struct jst_dom *dom, int64_t t_err_ns);
 
 int jst_sampler_start(struct jst_meter *m);
 void jst_sampler_stop(struct jst_meter *m);

@@ -12,21 +12,168 @@
  * (read.c, fold_power), which the window counts; the bridge's share of the
  * edge's uncertainty goes. A window's end has no later reading when its
  * figure is formed: it stays bridged, and stated so.
+ *
+ * Readings that are means over the BMC's refresh (jst_domain_desc.power_mean)
+ * are modelled as what they are. Reading m_i, stamped at the middle c_i of
+ * refresh i, is the energy of that refresh divided by R: the integration
+ * through consecutive readings, (m_i + m_(i+1)) R / 2 from c_i to c_(i+1),
+ * is then the step function of the means (m_i up to the refresh's end,
+ * m_(i+1) after) at every c_i, and over the whole refreshes a window holds it
+ * is exact. What a mean hides is how its refresh's energy lies in time: only
+ * the refreshes a window's edges cut, and the time no reading has covered
+ * yet, carry an error, and that is where it is stated:
+ *  - the edge's refresh (a begin, once settled): the step's share of it,
+ *    (1 - f) R m, against the truth, anywhere a power within [L, H] with a
+ *    mean of m allows (jst_power_mean_part);
+ *  - time past the last reading's refresh (an end, an unsettled begin): its
+ *    power anywhere in [L, H] (jst_power_mean_unseen);
+ *  - refreshes between two readings that no reading showed (a missed
+ *    update): likewise, in the integration's variance (read.c).
+ * [L, H], the range the power may take within a refresh, is wider than the
+ * range of the means (jst_power_mean_range).
  */
 #include "meter_internal.h"
+
+#include <math.h>
+
+static void mean_ranges(const struct jst_sensor *s, double *mlo, double *mhi, double *lo,
+                        double *hi)
+{
+	double p = isnan(s->power_w) ? 0 : s->power_w;
+	double l = s->recent_lo < p ? s->recent_lo : p;
+	double h = s->recent_hi > p ? s->recent_hi : p;
+	unsigned n = s->nrecent;
+	/* The range of the means is that of the few seen: n values drawn
+	 * evenly from a range span (n - 1) / (n + 1) of it on average, so the
+	 * range of the means is taken as (n + 1) / (n - 1) of what they span,
+	 * about their middle (x3 from two means, x1.13 from sixteen). */
+	double d = h - l;
+	/* One mean has no range: only the readings' noise, below. */
+	double dm = n > 1 ? d * (double)(n + 1) / (double)(n - 1) : 0;
+	l -= 0.5 * (dm - d);
+	h += 0.5 * (dm - d);
+	*mlo = l > 0 ? l : 0;
+	*mhi = h;
+	/* A mean of R shows a level held for part of its refresh diluted by the
+	 * rest: the highest mean, with the rest of its refresh no lower than the
+	 * lowest mean, holds a power of lo + (hi - lo) / share over that share;
+	 * the means show a level held for half a refresh or more (one that lasts
+	 * a refresh has half or more of it in one refresh), so the power spans
+	 * the means' range widened by itself on either side. A shorter excursion
+	 * goes further but holds less energy than the means' range allows
+	 * (jst_power_mean_part bounds by energy, not by the extreme). */
+	l -= dm;
+	h += dm;
+	/* The readings' own noise, as jst_sensor_power_spread: 5% of the power. */
+	if (h - l < 0.05 * p) {
+		l = p - 0.025 * p;
+		h = p + 0.025 * p;
+	}
+	/* Never past what the device can draw. */
+	double top = s->bound_w > p ? s->bound_w : p;
+	*lo = l > 0 ? l : 0;
+	*hi = h < top ? h : top;
+	if (*mlo < *lo)
+		*mlo = *lo;
+	if (*mhi > *hi)
+		*mhi = *hi;
+}
+
+void jst_power_mean_range(const struct jst_sensor *s, double *lo, double *hi)
+{
+	double mlo, mhi;
+	mean_ranges(s, &mlo, &mhi, lo, hi);
+}
+
+double jst_power_mean_part(const struct jst_dom *dom, double m, double f)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double r = jst_sensor_refresh(s), lo, hi;
+	jst_power_mean_range(s, &lo, &hi);
+	if (m < lo)
+		lo = m;
+	if (m > hi)
+		hi = m;
+	f = f < 0 ? 0 : f > 1 ? 1 : f;
+	/* The energy after the edge, T, has the refresh's R m in all: at most
+	 * (1 - f) R H, and R m less at least f R L before the edge; at least
+	 * (1 - f) R L, and R m less at most f R H. */
+	double over = fmin((1 - f) * (hi - m), f * (m - lo));
+	double under = fmin((1 - f) * (m - lo), f * (hi - m));
+	return r * fmax(over, under);
+}
+
+double jst_power_mean_unseen(const struct jst_dom *dom, double m, double span_s)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	if (!(span_s > 0) || isnan(m))
+		return 0;
+	double r = jst_sensor_refresh(s), mlo, mhi, lo, hi;
+	mean_ranges(s, &mlo, &mhi, &lo, &hi);
+	if (m < mlo)
+		mlo = m;
+	if (m > mhi)
+		mhi = m;
+	lo = fmin(lo, mlo);
+	hi = fmax(hi, mhi);
+	/* The span begins where the last mean's refresh ended: whole refreshes,
+	 * each a mean no reading has shown yet, in the means' range, then the
+	 * first share phi of the next: a short share can be at an extreme of
+	 * the power, a long one no further than its refresh's mean allows. */
+	double whole = floor(span_s / r);
+	double phi = span_s / r - whole;
+	double part_hi = fmin(phi * hi, mhi - (1 - phi) * lo);
+	double part_lo = fmax(phi * lo, mlo - (1 - phi) * hi);
+	return r * (whole * fmax(mhi - m, m - mlo) + fmax(part_hi - phi * m, phi * m - part_lo));
+}
+
+double jst_power_mean_shift(const struct jst_dom *dom, int64_t t_err_ns)
+{
+	/* The steps of the means moved by t_err against where they belong:
+	 * what moves at each edge is a mean's worth over t_err, the means'
+	 * spread about their middle (the power within them is the other
+	 * terms'). */
+	double mlo, mhi, lo, hi;
+	mean_ranges(&dom->sensor, &mlo, &mhi, &lo, &hi);
+	return (double)t_err_ns * 1e-9 * 0.5 * (mhi - mlo);
+}
 
 void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e)
 {
 	const struct jst_integrator *in = &dom->integ;
 	int64_t t0 = dom->prev_reading.t_ns, t1 = in->t_ns;
+	if (e->mean_part) {
+		/* The range the power may take is known better with every mean. */
+		if (!dom->failed)
+			e->u_j = e->mean_base_u_j + jst_power_mean_part(dom, e->mean_m, e->mean_f);
+		return;
+	}
 	if (!e->unsettled || dom->failed || !in->primed || t1 <= e->t_ns || t0 == 0 || t0 > e->t_ns)
 		return;
-	double f = (double)(e->t_ns - t0) / (double)(t1 - t0);
 	double w0 = dom->prev_reading.power_w;
-	double w = w0 + (in->power_w - w0) * f;
-	e->energy_j = dom->prev_reading.energy_j + 0.5 * (w0 + w) * (double)(e->t_ns - t0) * 1e-9;
+	double dt = (double)(t1 - t0) * 1e-9, x = (double)(e->t_ns - t0) * 1e-9;
+	double r = jst_sensor_refresh(&dom->sensor);
 	e->u_j -= e->bridge_spread_j;
 	if (e->u_j < 0)
 		e->u_j = 0;
+	if (dom->desc.power_mean && dt <= 1.5 * r) {
+		/* Consecutive means: the step between them, each refresh's ending
+		 * halfway (the trapezoid's value at both readings). */
+		double mid = 0.5 * dt, m = x < mid ? w0 : in->power_w;
+		e->energy_j = dom->prev_reading.energy_j +
+		              (x < mid ? w0 * x : w0 * mid + in->power_w * (x - mid));
+		/* Where the edge lies in its refresh: from its reading's middle. */
+		double f = 0.5 + (x < mid ? x : x - dt) / r;
+		e->u_j += jst_power_mean_shift(dom, dom->t_err_ns);
+		e->mean_part = 1;
+		e->mean_m = m;
+		e->mean_f = f;
+		e->mean_base_u_j = e->u_j;
+		e->u_j += jst_power_mean_part(dom, m, f);
+	} else {
+		double f = x / dt;
+		double w = w0 + (in->power_w - w0) * f;
+		e->energy_j = dom->prev_reading.energy_j + 0.5 * (w0 + w) * x;
+	}
 	e->unsettled = 0;
 }

@@ -233,14 +233,21 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		/* A step between two readings lies anywhere in the interval: the
 		 * trapezoid is off by up to half the step times the interval. */
 		double u = 0.6 * fabs(w - in->power_w) * dt;
-		if (dt > 2 * r) {
+		if (dom->desc.power_mean) {
+			/* Means of consecutive refreshes: exact at the readings
+			 * (power_edge.c); refreshes between them that no reading
+			 * showed are unseen. */
+			u = dt > 1.5 * r ? jst_power_mean_unseen(dom, 0.5 * (w + in->power_w),
+			                                         nearbyint(dt / r - 1) * r)
+			                 : 0;
+		} else if (dt > 2 * r) {
 			/* Sampled slower than the device changes: what happened
 			 * between the readings is unseen, anywhere up to the bound. */
 			double lo = w < in->power_w ? w : in->power_w;
 			u += 0.5 * (dt - 2 * r) * (s->bound_w - lo);
-			if (dom->transient && dom->last_t_ns == in->t_ns)
-				dom->bridges++; /* a gap left by failed readings */
 		}
+		if (dt > 2 * r && dom->transient && dom->last_t_ns == in->t_ns)
+			dom->bridges++; /* a gap left by failed readings */
 		dom->var_j2 += u * u;
 	}
 	if (in->primed && t > in->t_ns) {
@@ -249,6 +256,8 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		dom->prev_reading.energy_j = in->energy_j;
 	}
 	jst_integrator_add(in, t, w);
+	if (dom->desc.power_mean)
+		dom->t_err_ns = raw->t_err_ns; /* the mean's refresh, placed so far */
 	dom->energy_j = in->energy_j;
 	dom->edge_u_j = 0; /* the edge reading is a real reading */
 	jst_sensor_power(s, w, 1);
@@ -347,6 +356,13 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 			if (e->energy_j < dom->energy_j)
 				e->energy_j = dom->energy_j;
 			double miss = jst_sensor_power_spread(s) * gap;
+			/* A mean's own refresh runs half a refresh past its
+			 * reading, and is its own (power_edge.c): only the time
+			 * after it is unseen. */
+			if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
+				miss = jst_power_mean_unseen(dom, s->power_w,
+				                             gap - 0.5 * jst_sensor_refresh(s)) +
+				       jst_power_mean_shift(dom, dom->t_err_ns);
 			e->u_j += miss;
 			/* A polled power reading stands for an instant before the
 			 * edge: once one after the edge is folded, the edge is

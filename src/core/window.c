@@ -167,7 +167,7 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 			wd->peak_w = dom->peak_cand_w;
 		/* A begin bridged from an older power reading: settled once a
 		 * later one is in (a rotated span's rests on what was reported). */
-		if (wd->begin.unsettled && !w->rotated)
+		if (jst_power_edge_open(&wd->begin) && !w->rotated)
 			jst_power_edge_settle(dom, &wd->begin);
 		if (!(how & JST_READ_SAMPLER) || dom->failed)
 			continue;

@@ -121,10 +121,10 @@ SCENARIOS = {
     # Steps anywhere, an edge within a refresh of one at times.
     "steps_1s": (("steps:180,420,260,600@2.5", {"refresh": 1}), 5, {}, ()),
     # Steps barely longer than the refresh: much is unseen, and said. The
-    # end's bridge is stated as the power's spread the run has seen: this run
-    # is a cycle of the trace (5.2 s) or more, so that it has seen every
-    # level, and the statement bounds the end. Shorter runs that have not are
-    # covered in 96-100% of windows, not all (BENCHMARKS.md 3c measures them
+    # end's bridge is stated from the range of the means the run has seen
+    # (widened for how few they are): this run is a cycle of the trace (5.2 s)
+    # or more, so that it has seen every level. Runs of every length are
+    # covered in 97-100% of windows, not all (BENCHMARKS.md 3c measures them
     # over many windows in virtual time, tests/unit/test_bmc_model.c asserts).
     "fast_steps": ((STEPS, {"refresh": 1}), 6, {}, ()),
     "steps_2s": ((STEPS, {"refresh": 2}), 5, {"redfish.refresh": 2}, ()),

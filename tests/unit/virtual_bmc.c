@@ -126,6 +126,7 @@ int vb_open(struct vb_bmc *b, double open_s)
 	b->desc.accuracy = 0.05;
 	b->desc.parent = -1;
 	b->desc.refresh_s = b->refresh_s;
+	b->desc.power_mean = 1; /* a mean over its refresh, as redfish and ipmi state */
 	b->desc.max_power_w = b->max_power_w;
 	b->polls = b->late_polls = 0;
 	jst_config cfg;
