@@ -104,6 +104,8 @@ static void counter_stuck_check(struct jst_dom *dom, int64_t t)
 	if (s->refresh_source == JST_REFRESH_UNKNOWN || dom->stuck_now)
 		return;
 	int64_t still = t - s->chg_hi;
+	if (still < JST_STUCK_MIN_NS)
+		return; /* below any limit: the usual reading, without the arithmetic */
 	int64_t limit = (int64_t)(JST_STUCK_REFRESHES * s->refresh_s * 1e9);
 	if (limit < JST_STUCK_MIN_NS)
 		limit = JST_STUCK_MIN_NS;
@@ -151,14 +153,23 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		return;
 	}
 	int first = !dom->counter.primed;
-	int changed = !first && raw->counter != dom->counter.last;
-	double max_j = first ? 0 : jst_sensor_max_energy(s, t);
-	double units = max_j / d->unit_j;
-	uint64_t max_delta = units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
-	uint64_t delta;
 	uint64_t last = dom->counter.last;
-	enum jst_counter_event ev =
-	    jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	int changed = !first && raw->counter != last;
+	/* The plausibility bound judges a wrapping counter's step and bounds a
+	 * reset; a 64-bit counter that did not fall needs none (the commonest
+	 * reading: the value as before). */
+	int bounded = !first && (d->modulus || raw->counter < last);
+	double max_j = bounded ? jst_sensor_max_energy(s, t) : 0;
+	uint64_t delta = 0;
+	enum jst_counter_event ev = JST_COUNTER_OK;
+	if (first || changed || d->modulus) {
+		double units = max_j / d->unit_j;
+		uint64_t max_delta =
+		    !bounded || units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
+		ev = jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	}
+	/* else the value as before, in range: jst_counter_update would find no
+	 * step and change nothing. */
 	if (ev == JST_COUNTER_DISCONTINUITY) {
 		/* Fell back (a reset: it counts again from zero) or jumped further
 		 * than any power could take it. */
