@@ -315,26 +315,29 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 
 static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 {
+	/* Field by field, not as a literal: a literal would clear the whole edge
+	 * first, the parts below that only their flags (lazy, unsettled) let
+	 * anyone read among them. */
 	int edge_power = dom->desc.method == JST_METHOD_POWER && dom->peak_fresh;
-	*e = (struct jst_edge){
-	    .energy_j = dom->energy_j,
-	    .power_w = edge_power ? dom->peak_cand_w : NAN,
-	    .u_j = dom->edge_u_j,
-	    .var_j2 = dom->var_j2,
-	    .bridged_j = dom->bridged_j,
-	    .bridge_u_j = dom->bridge_u_j,
-	    .bridges = dom->bridges,
-	    .transient = dom->transient,
-	    .stucks = dom->stucks,
-	    .reopened = dom->reopened,
-	    .failed = dom->failed,
-	    .t_ns = t,
-	    .t_err_ns = dom->t_err_ns,
-	};
+	e->energy_j = dom->energy_j;
+	e->power_w = edge_power ? dom->peak_cand_w : NAN;
+	e->u_j = dom->edge_u_j;
+	e->unsettled = 0;
+	e->var_j2 = dom->var_j2;
+	e->bridged_j = dom->bridged_j;
+	e->bridge_u_j = dom->bridge_u_j;
+	e->bridges = dom->bridges;
+	e->transient = dom->transient;
+	e->stucks = dom->stucks;
+	e->reopened = dom->reopened;
+	e->failed = dom->failed;
+	e->t_ns = t;
+	e->t_err_ns = dom->t_err_ns;
+	e->settle = JST_SETTLE_DONE;
 	/* A domain that is gone ends at its last good reading, evaluated as its
 	 * edges are: from the parts that reading left. */
-	if (dom->interp_lazy && (dom->last_t_ns == t || dom->failed)) {
-		e->lazy = 1;
+	e->lazy = dom->interp_lazy && (dom->last_t_ns == t || dom->failed);
+	if (e->lazy) {
 		e->t_ns = dom->last_t_ns;
 		e->counter_j = dom->counter_j;
 		e->interp_w = dom->interp_w;

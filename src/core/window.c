@@ -103,19 +103,27 @@ int jst_window_relabel(jst_window *w, const char *label)
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
  * origin and adds what the span that ended reported (reported_j, per domain).
  * Each field is written as such: a literal of the whole would be built and
- * copied, the origin with it, on every begin. */
+ * copied on every begin. The origin is read only once the window has rotated:
+ * a window's first begin copies it only where the begin may be settled later
+ * (and so differ from it); the first rotation copies the others from the begin
+ * they still are. */
 static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
                        const double *reported_j)
 {
+	int first_rotation = reported_j && !w->rotated;
 	w->begin_ns = t;
 	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
 		if (reported_j) {
+			if (first_rotation && !wd->origin_apart)
+				wd->origin = wd->begin;
 			wd->reported_j += reported_j[i];
 		} else {
 			/* The edge as read: the begin may be settled later. */
-			wd->origin = e[i];
+			wd->origin_apart = e[i].unsettled;
+			if (wd->origin_apart)
+				wd->origin = e[i];
 			wd->reported_j = 0;
 		}
 		wd->begin = e[i];
@@ -339,9 +347,11 @@ static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *
 static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
                           unsigned how, struct edge_latch *memo)
 {
+	if (!e->lazy)
+		return e->energy_j;
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
-	if (!e->lazy || isnan(w))
+	if (isnan(w))
 		return e->energy_j;
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
