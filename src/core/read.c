@@ -439,7 +439,8 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 		}
 		int64_t td = raw->t_ns > 0 ? raw->t_ns : t;
 		fold(dom, raw, td, !!(how & JST_READ_TELE));
-		jst_windows_fold(m, i, how);
+		if (m->windows) /* none open at most windows' begin */
+			jst_windows_fold(m, i, how);
 		if (edges)
 			edge_take(dom, &edges[i], td);
 		reopen_any |= dom->reopen;

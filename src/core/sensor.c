@@ -50,8 +50,12 @@ static int64_t grid_width(const struct jst_sensor *s, int64_t t)
 /* The grid point nearest t. */
 static int64_t grid_near(const struct jst_sensor *s, int64_t t)
 {
-	int64_t r = refresh_ns(s);
-	return s->ref_ns + (int64_t)nearbyint((double)(t - s->ref_ns) / (double)r) * r;
+	int64_t r = refresh_ns(s), x = t - s->ref_ns;
+	/* Within half a refresh of the reference (t is often the reference
+	 * itself): the reference, as the rounding below would give. */
+	if (x >= -(r / 2) && x <= r / 2)
+		return s->ref_ns;
+	return s->ref_ns + (int64_t)nearbyint((double)x / (double)r) * r;
 }
 
 /* The grid points that may be the latch of a value on show at hi, known to

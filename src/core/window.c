@@ -510,30 +510,30 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	if (!isnan(peak) && avg > peak)
 		peak = avg;
 
-	*p = (jst_domain_energy){
-	    .name = s->name,
-	    .kind = d->kind,
-	    .device = s->device,
-	    .backend = s->backend,
-	    .method = d->method,
-	    .source = s->source,
-	    .accuracy = d->accuracy,
-	    .energy_j = energy,
-	    .uncertainty_j = u,
-	    .avg_power_w = avg,
-	    .peak_power_w = peak,
-	    .samples = wd->samples,
-	    .parent = dom->parent,
-	    .primary = dom->primary,
-	    .note = s->note,
-	    .temperature_max_c = wd->tel.temp_max,
-	    .utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN,
-	    .clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN,
-	    .power_limit_w = wd->tel.power_limit,
-	    .partial = f->failed0 || f->failed || (f->stuck && !f->reopened),
-	    .short_window = f->short_window,
-	    .bridged = f->bridges > 0,
-	};
+	/* Field by field: a literal would clear the whole figure first. */
+	p->size = 0;
+	p->name = s->name;
+	p->device = s->device;
+	p->backend = s->backend;
+	p->source = s->source;
+	p->kind = d->kind;
+	p->method = d->method;
+	p->accuracy = d->accuracy;
+	p->energy_j = energy;
+	p->uncertainty_j = u;
+	p->avg_power_w = avg;
+	p->peak_power_w = peak;
+	p->samples = wd->samples;
+	p->note = s->note;
+	p->temperature_max_c = wd->tel.temp_max;
+	p->utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN;
+	p->clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN;
+	p->power_limit_w = wd->tel.power_limit;
+	p->parent = dom->parent;
+	p->primary = dom->primary;
+	p->partial = f->failed0 || f->failed || (f->stuck && !f->reopened);
+	p->short_window = f->short_window;
+	p->bridged = f->bridges > 0;
 }
 
 /* The measurement of w's span ending at the edges e read at end; under mu.
