@@ -378,12 +378,19 @@ struct read_instant {
 	int64_t base, sum, count;
 };
 
+/* base plus the mean of n offsets summing to sum: of one, without the
+ * division (a 64-bit one costs more than the rest of a reading's sums). */
+static int64_t mean_at(int64_t base, int64_t sum, int64_t n)
+{
+	return n == 1 ? base + sum : base + sum / n;
+}
+
 static int64_t instant_add(struct read_instant *in, int64_t t)
 {
 	if (in->count++ == 0)
 		in->base = t;
 	in->sum += t - in->base;
-	return in->base + in->sum / in->count;
+	return mean_at(in->base, in->sum, in->count);
 }
 
 /* What a reading does under mu once its last backend is folded, on the
@@ -419,7 +426,7 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 				base = be->raw[j].t_ns;
 			sum += be->raw[j].t_ns - base;
 		}
-	int64_t t_mid = n ? base + sum / n : stamps ? jst_now_ns() : t;
+	int64_t t_mid = n ? mean_at(base, sum, n) : stamps ? jst_now_ns() : t;
 	if (stamps)
 		t = t_mid; /* for the readings that failed unstamped */
 	int64_t reading_t = instant_add(instant, t_mid);
@@ -474,7 +481,8 @@ static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *ed
 	for (size_t b = 0; b < m->nactive; b++)
 		read_backend(m, &m->backends[m->active[b]], how, edges, &instant,
 		             b + 1 == m->nactive ? then : NULL);
-	int64_t t = instant.count ? instant.base + instant.sum / instant.count : jst_now_ns();
+	int64_t t =
+	    instant.count ? mean_at(instant.base, instant.sum, instant.count) : jst_now_ns();
 	if (then && !m->nactive) {
 		pthread_mutex_lock(&m->mu);
 		then->fn(m, then->arg, t);

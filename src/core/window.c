@@ -536,6 +536,17 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	p->bridged = f->bridges > 0;
 }
 
+/* llround(x) for the nanoseconds of a window's duration, without the call:
+ * halves away from zero. x's fraction x - trunc(x) is exact in a double. */
+static int64_t round_ns(double x)
+{
+	if (!(fabs(x) < 0x1p62))
+		return (int64_t)llround(x); /* beyond where the fraction is kept */
+	int64_t i = (int64_t)x;
+	double frac = x - (double)i;
+	return frac >= 0.5 ? i + 1 : frac <= -0.5 ? i - 1 : i;
+}
+
 /* The measurement of w's span ending at the edges e read at end; under mu.
  * how: edge_energy's flags for the end edges. */
 static struct jst_measurement *measure(const struct jst_meter *m, const struct jst_window *w,
@@ -553,7 +564,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	/* The window's end as every figure measures from it: the same for all. */
-	int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
+	int64_t end_ns = w->begin_ns + round_ns(duration * 1e9);
 	for (size_t i = 0; i < n; i++) {
 		fig_notes_of(m, w, i, &e[i], duration, &f[i]);
 		nnotes += fig_has_note(&f[i]);
