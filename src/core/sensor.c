@@ -370,19 +370,6 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
-double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
-{
-	int64_t r = refresh_ns(s);
-	if (!jst_sensor_interpolates(s))
-		return 0;
-	int64_t dt = t - s->latch_ns;
-	if (dt <= 0)
-		return 0;
-	if (dt > r)
-		dt = r;
-	return s->power_w * (double)dt * 1e-9;
-}
-
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
                             int64_t *other)
 {
@@ -407,25 +394,8 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	return b && (!a || bhi - blo > ahi - alo) ? pb : pa;
 }
 
-static double recent_max(const struct jst_sensor *s)
-{
-	double hi = isnan(s->power_w) ? 0 : s->power_w;
-	return s->recent_hi > hi ? s->recent_hi : hi;
-}
-
 double jst_sensor_power_floor(const struct jst_sensor *s)
 {
 	double lo = s->power_w;
 	return s->nrecent && !(s->recent_lo >= lo) ? s->recent_lo : lo;
-}
-
-double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
-{
-	double r = jst_sensor_refresh(s);
-	if (isnan(s->power_w) && s->nrecent == 0)
-		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
-	/* Interpolated: what is left is how far the power moved from the guide. */
-	if (jst_sensor_interpolates(s))
-		return s->resolution_j + jst_sensor_power_spread(s) * r;
-	return s->resolution_j + recent_max(s) * r;
 }
