@@ -147,6 +147,24 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	s->latch_ns = ilo + (ihi - ilo) / 2;
 }
 
+/* A change: its bracket, the refresh's measurement and the latch. Apart from
+ * jst_sensor_observe, so that the usual reading, the value as before, pays for
+ * none of it. */
+static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64_t t, int64_t t_err)
+{
+	/* Each read's value was taken somewhere inside its call: the bracket is
+	 * as wide as the two calls allow. */
+	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
+	s->chg_lo = lo;
+	s->chg_hi = hi;
+	if (s->measuring) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (hi - lo <= JST_MEASURE_BRACKET_NS && s->nmeas < JST_MEASURE_MAX)
+			s->meas[s->nmeas++] = mid;
+	}
+	s->latch_ns = grid_latch(s, lo, hi);
+}
+
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed)
 {
 	if (!s->last_read_ns) {
@@ -158,21 +176,10 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int chan
 		s->last_read_err = t_err;
 		return;
 	}
-	if (changed) {
-		/* Each read's value was taken somewhere inside its call: the bracket
-		 * is as wide as the two calls allow. */
-		int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
-		s->chg_lo = lo;
-		s->chg_hi = hi;
-		if (s->measuring) {
-			int64_t mid = lo + (hi - lo) / 2;
-			if (hi - lo <= JST_MEASURE_BRACKET_NS && s->nmeas < JST_MEASURE_MAX)
-				s->meas[s->nmeas++] = mid;
-		}
-		s->latch_ns = grid_latch(s, lo, hi);
-	} else {
+	if (changed)
+		observe_change(s, t, t_err);
+	else
 		grid_unchanged(s, t - t_err);
-	}
 	s->last_read_ns = t;
 	s->last_read_err = t_err;
 }
