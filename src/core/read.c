@@ -315,9 +315,9 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 
 static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 {
-	/* Field by field, not as a literal: a literal would clear the whole edge
-	 * first, the parts below that only their flags (lazy, unsettled) let
-	 * anyone read among them. */
+	/* Field by field, not as a literal, which would clear the whole edge
+	 * first: the parts that only their flags (lazy, unsettled) let anyone
+	 * read are written only where those are set. */
 	int edge_power = dom->desc.method == JST_METHOD_POWER && dom->peak_fresh;
 	e->energy_j = dom->energy_j;
 	e->power_w = edge_power ? dom->peak_cand_w : NAN;
