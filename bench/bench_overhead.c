@@ -184,9 +184,10 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 		         "per pair is what the ratio shows: of it, %.2f µs are the %zu clock reads "
 		         "that place each edge's readings in time (%.0f ns each on this machine; "
 		         "the floor reads no clock), the rest mostly the sensor model's fold of "
-		         "each domain's reading at each edge (the counter's extension, the latch "
-		         "bracket, the jump's plausibility, interpolation, the edge's "
-		         "uncertainty) and the figures formed at the end. Each edge takes the "
+		         "each domain's reading at each edge (the latch bracket, interpolation, "
+		         "the edge's uncertainty; the counter's extension and the jump's "
+		         "plausibility where the value moved) and the figures formed at the end. "
+		         "Each edge takes the "
 		         "backend's I/O lock and the meter's lock once; a window reuses the last "
 		         "window and measurement freed, and a measurement's totals and plain "
 		         "notes are formed when it is first read (not in this loop).",

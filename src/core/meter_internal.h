@@ -104,7 +104,8 @@ struct jst_edge {
 	double energy_j;
 	/* Counters interpolated between latches: energy_j's parts, so that the
 	 * window evaluates both its edges with the same, latest latch grid
-	 * (jst_sensor_latch_of) when it forms its figure. */
+	 * (jst_sensor_latch_of) when it forms its figure. The parts are set, and
+	 * read, only where lazy is. */
 	int lazy;
 	double counter_j, interp_w, spread_w;
 	int64_t lo_ns, hi_ns, latch_ns;
@@ -112,7 +113,8 @@ struct jst_edge {
 	double u_j;     /* uncertainty of energy_j at this edge */
 	/* POWER domains: energy_j bridged from the last reading (older than the
 	 * edge) with its power, u_j including bridge_spread_j for it; settled
-	 * once a reading after the edge is folded (jst_power_edge_settle). */
+	 * once a reading after the edge is folded (jst_power_edge_settle).
+	 * bridge_spread_j is set, and read, only where unsettled is. */
 	int unsettled;
 	double bridge_spread_j;
 	/* Settled on readings that are means (power_edge.c): where the edge lies
@@ -146,6 +148,9 @@ struct jst_wdom {
 	 * sensor knows it when the span ends, less what was reported: rows absorb
 	 * what the grid learnt since earlier rows and add up to the whole. */
 	struct jst_edge origin;
+	/* The origin was copied apart at the first begin (an unsettled one);
+	 * else it is the begin until the first rotation copies it (window.c). */
+	int origin_apart;
 	double reported_j;
 	double peak_w; /* NaN until a power value inside the window is seen */
 	size_t samples;

@@ -104,6 +104,8 @@ static void counter_stuck_check(struct jst_dom *dom, int64_t t)
 	if (s->refresh_source == JST_REFRESH_UNKNOWN || dom->stuck_now)
 		return;
 	int64_t still = t - s->chg_hi;
+	if (still < JST_STUCK_MIN_NS)
+		return; /* below any limit: the usual reading, without the arithmetic */
 	int64_t limit = (int64_t)(JST_STUCK_REFRESHES * s->refresh_s * 1e9);
 	if (limit < JST_STUCK_MIN_NS)
 		limit = JST_STUCK_MIN_NS;
@@ -151,14 +153,23 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		return;
 	}
 	int first = !dom->counter.primed;
-	int changed = !first && raw->counter != dom->counter.last;
-	double max_j = first ? 0 : jst_sensor_max_energy(s, t);
-	double units = max_j / d->unit_j;
-	uint64_t max_delta = units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
-	uint64_t delta;
 	uint64_t last = dom->counter.last;
-	enum jst_counter_event ev =
-	    jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	int changed = !first && raw->counter != last;
+	/* The plausibility bound judges a wrapping counter's step and bounds a
+	 * reset; a 64-bit counter that did not fall needs none (the commonest
+	 * reading: the value as before). */
+	int bounded = !first && (d->modulus || raw->counter < last);
+	double max_j = bounded ? jst_sensor_max_energy(s, t) : 0;
+	uint64_t delta = 0;
+	enum jst_counter_event ev = JST_COUNTER_OK;
+	if (first || changed || d->modulus) {
+		double units = max_j / d->unit_j;
+		uint64_t max_delta =
+		    !bounded || units >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)units + 1;
+		ev = jst_counter_update(&dom->counter, raw->counter, max_delta, &delta);
+	}
+	/* else the value as before, in range: jst_counter_update would find no
+	 * step and change nothing. */
 	if (ev == JST_COUNTER_DISCONTINUITY) {
 		/* Fell back (a reset: it counts again from zero) or jumped further
 		 * than any power could take it. */
@@ -313,26 +324,29 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 
 static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 {
+	/* Field by field, not as a literal, which would clear the whole edge
+	 * first: the parts that only their flags (lazy, unsettled) let anyone
+	 * read are written only where those are set. */
 	int edge_power = dom->desc.method == JST_METHOD_POWER && dom->peak_fresh;
-	*e = (struct jst_edge){
-	    .energy_j = dom->energy_j,
-	    .power_w = edge_power ? dom->peak_cand_w : NAN,
-	    .u_j = dom->edge_u_j,
-	    .var_j2 = dom->var_j2,
-	    .bridged_j = dom->bridged_j,
-	    .bridge_u_j = dom->bridge_u_j,
-	    .bridges = dom->bridges,
-	    .transient = dom->transient,
-	    .stucks = dom->stucks,
-	    .reopened = dom->reopened,
-	    .failed = dom->failed,
-	    .t_ns = t,
-	    .t_err_ns = dom->t_err_ns,
-	};
+	e->energy_j = dom->energy_j;
+	e->power_w = edge_power ? dom->peak_cand_w : NAN;
+	e->u_j = dom->edge_u_j;
+	e->unsettled = 0;
+	e->var_j2 = dom->var_j2;
+	e->bridged_j = dom->bridged_j;
+	e->bridge_u_j = dom->bridge_u_j;
+	e->bridges = dom->bridges;
+	e->transient = dom->transient;
+	e->stucks = dom->stucks;
+	e->reopened = dom->reopened;
+	e->failed = dom->failed;
+	e->t_ns = t;
+	e->t_err_ns = dom->t_err_ns;
+	e->settle = JST_SETTLE_DONE;
 	/* A domain that is gone ends at its last good reading, evaluated as its
 	 * edges are: from the parts that reading left. */
-	if (dom->interp_lazy && (dom->last_t_ns == t || dom->failed)) {
-		e->lazy = 1;
+	e->lazy = dom->interp_lazy && (dom->last_t_ns == t || dom->failed);
+	if (e->lazy) {
 		e->t_ns = dom->last_t_ns;
 		e->counter_j = dom->counter_j;
 		e->interp_w = dom->interp_w;
@@ -380,12 +394,19 @@ struct read_instant {
 	int64_t base, sum, count;
 };
 
+/* base plus the mean of n offsets summing to sum: of one, without the
+ * division (a 64-bit one costs more than the rest of a reading's sums). */
+static int64_t mean_at(int64_t base, int64_t sum, int64_t n)
+{
+	return n == 1 ? base + sum : base + sum / n;
+}
+
 static int64_t instant_add(struct read_instant *in, int64_t t)
 {
 	if (in->count++ == 0)
 		in->base = t;
 	in->sum += t - in->base;
-	return in->base + in->sum / in->count;
+	return mean_at(in->base, in->sum, in->count);
 }
 
 /* What a reading does under mu once its last backend is folded, on the
@@ -421,7 +442,7 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 				base = be->raw[j].t_ns;
 			sum += be->raw[j].t_ns - base;
 		}
-	int64_t t_mid = n ? base + sum / n : stamps ? jst_now_ns() : t;
+	int64_t t_mid = n ? mean_at(base, sum, n) : stamps ? jst_now_ns() : t;
 	if (stamps)
 		t = t_mid; /* for the readings that failed unstamped */
 	int64_t reading_t = instant_add(instant, t_mid);
@@ -441,7 +462,8 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 		}
 		int64_t td = raw->t_ns > 0 ? raw->t_ns : t;
 		fold(dom, raw, td, !!(how & JST_READ_TELE));
-		jst_windows_fold(m, i, how);
+		if (m->windows) /* none open at most windows' begin */
+			jst_windows_fold(m, i, how);
 		if (edges)
 			edge_take(dom, &edges[i], td);
 		reopen_any |= dom->reopen;
@@ -475,7 +497,8 @@ static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *ed
 	for (size_t b = 0; b < m->nactive; b++)
 		read_backend(m, &m->backends[m->active[b]], how, edges, &instant,
 		             b + 1 == m->nactive ? then : NULL);
-	int64_t t = instant.count ? instant.base + instant.sum / instant.count : jst_now_ns();
+	int64_t t =
+	    instant.count ? mean_at(instant.base, instant.sum, instant.count) : jst_now_ns();
 	if (then && !m->nactive) {
 		pthread_mutex_lock(&m->mu);
 		then->fn(m, then->arg, t);

@@ -50,8 +50,12 @@ static int64_t grid_width(const struct jst_sensor *s, int64_t t)
 /* The grid point nearest t. */
 static int64_t grid_near(const struct jst_sensor *s, int64_t t)
 {
-	int64_t r = refresh_ns(s);
-	return s->ref_ns + (int64_t)nearbyint((double)(t - s->ref_ns) / (double)r) * r;
+	int64_t r = refresh_ns(s), x = t - s->ref_ns;
+	/* Within half a refresh of the reference (t is often the reference
+	 * itself): the reference, as the rounding below would give. */
+	if (x >= -(r / 2) && x <= r / 2)
+		return s->ref_ns;
+	return s->ref_ns + (int64_t)nearbyint((double)x / (double)r) * r;
 }
 
 /* The grid points that may be the latch of a value on show at hi, known to
@@ -143,6 +147,24 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	s->latch_ns = ilo + (ihi - ilo) / 2;
 }
 
+/* A change: its bracket, the refresh's measurement and the latch. Apart from
+ * jst_sensor_observe, so that the usual reading, the value as before, pays for
+ * none of it. */
+static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64_t t, int64_t t_err)
+{
+	/* Each read's value was taken somewhere inside its call: the bracket is
+	 * as wide as the two calls allow. */
+	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
+	s->chg_lo = lo;
+	s->chg_hi = hi;
+	if (s->measuring) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (hi - lo <= JST_MEASURE_BRACKET_NS && s->nmeas < JST_MEASURE_MAX)
+			s->meas[s->nmeas++] = mid;
+	}
+	s->latch_ns = grid_latch(s, lo, hi);
+}
+
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed)
 {
 	if (!s->last_read_ns) {
@@ -154,21 +176,10 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int chan
 		s->last_read_err = t_err;
 		return;
 	}
-	if (changed) {
-		/* Each read's value was taken somewhere inside its call: the bracket
-		 * is as wide as the two calls allow. */
-		int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
-		s->chg_lo = lo;
-		s->chg_hi = hi;
-		if (s->measuring) {
-			int64_t mid = lo + (hi - lo) / 2;
-			if (hi - lo <= JST_MEASURE_BRACKET_NS && s->nmeas < JST_MEASURE_MAX)
-				s->meas[s->nmeas++] = mid;
-		}
-		s->latch_ns = grid_latch(s, lo, hi);
-	} else {
+	if (changed)
+		observe_change(s, t, t_err);
+	else
 		grid_unchanged(s, t - t_err);
-	}
 	s->last_read_ns = t;
 	s->last_read_err = t_err;
 }
@@ -366,19 +377,6 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
-double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
-{
-	int64_t r = refresh_ns(s);
-	if (!jst_sensor_interpolates(s))
-		return 0;
-	int64_t dt = t - s->latch_ns;
-	if (dt <= 0)
-		return 0;
-	if (dt > r)
-		dt = r;
-	return s->power_w * (double)dt * 1e-9;
-}
-
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
                             int64_t *other)
 {
@@ -403,25 +401,8 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	return b && (!a || bhi - blo > ahi - alo) ? pb : pa;
 }
 
-static double recent_max(const struct jst_sensor *s)
-{
-	double hi = isnan(s->power_w) ? 0 : s->power_w;
-	return s->recent_hi > hi ? s->recent_hi : hi;
-}
-
 double jst_sensor_power_floor(const struct jst_sensor *s)
 {
 	double lo = s->power_w;
 	return s->nrecent && !(s->recent_lo >= lo) ? s->recent_lo : lo;
-}
-
-double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
-{
-	double r = jst_sensor_refresh(s);
-	if (isnan(s->power_w) && s->nrecent == 0)
-		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
-	/* Interpolated: what is left is how far the power moved from the guide. */
-	if (jst_sensor_interpolates(s))
-		return s->resolution_j + jst_sensor_power_spread(s) * r;
-	return s->resolution_j + recent_max(s) * r;
 }

@@ -132,7 +132,17 @@ static inline int jst_sensor_interpolates(const struct jst_sensor *s)
 
 /* Energy accrued since the latch, to add to the counter's value at t: power x
  * time since the latch, at most one refresh. 0 where it cannot be modelled. */
-double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t);
+static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t)
+{
+	if (!jst_sensor_interpolates(s))
+		return 0;
+	int64_t dt = t - s->latch_ns;
+	if (dt <= 0)
+		return 0;
+	if (dt > s->refresh_ns)
+		dt = s->refresh_ns;
+	return s->power_w * (double)dt * 1e-9;
+}
 
 /* The latch of the value a reading showed, known then to lie in (lo, hi]: the
  * grid's point there, where the grid (as known now) has one overlapping that
@@ -145,11 +155,6 @@ double jst_sensor_interpolate(const struct jst_sensor *s, int64_t t);
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
                             int64_t *other);
 
-/* Uncertainty in J of the energy at one edge read at t: one count, plus the
- * power's variation over the part of a refresh that is interpolated (or the
- * whole refresh where nothing is). */
-double jst_sensor_edge_uncertainty(const struct jst_sensor *s);
-
 /* Spread of recent power values, at least 5% of the current one. */
 static inline double jst_sensor_power_spread(const struct jst_sensor *s)
 {
@@ -158,6 +163,22 @@ static inline double jst_sensor_power_spread(const struct jst_sensor *s)
 	double hi = s->recent_hi > p ? s->recent_hi : p;
 	double spread = hi - lo;
 	return spread > 0.05 * p ? spread : 0.05 * p;
+}
+
+/* Uncertainty in J of the energy at one edge read at t: one count, plus the
+ * power's variation over the part of a refresh that is interpolated (or the
+ * whole refresh where nothing is). */
+static inline double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
+{
+	double r = jst_sensor_refresh(s);
+	if (isnan(s->power_w) && s->nrecent == 0)
+		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
+	/* Interpolated: what is left is how far the power moved from the guide. */
+	if (jst_sensor_interpolates(s))
+		return s->resolution_j + jst_sensor_power_spread(s) * r;
+	/* Else the most it drew lately, over the whole refresh. */
+	double hi = isnan(s->power_w) ? 0 : s->power_w;
+	return s->resolution_j + (s->recent_hi > hi ? s->recent_hi : hi) * r;
 }
 
 /* The lowest of the recent power values and the current one (NaN while none

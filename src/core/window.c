@@ -103,19 +103,27 @@ int jst_window_relabel(jst_window *w, const char *label)
 /* Start a span at the edges in e (read at t); under mu. A rotation keeps the
  * origin and adds what the span that ended reported (reported_j, per domain).
  * Each field is written as such: a literal of the whole would be built and
- * copied, the origin with it, on every begin. */
+ * copied on every begin. The origin is read only once the window has rotated:
+ * a window's first begin copies it only where the begin may be settled later
+ * (and so differ from it); the first rotation copies the others from the begin
+ * they still are. */
 static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t,
                        const double *reported_j)
 {
+	int first_rotation = reported_j && !w->rotated;
 	w->begin_ns = t;
 	w->rotated = reported_j != NULL;
 	for (size_t i = 0; i < w->meter->ndoms; i++) {
 		struct jst_wdom *wd = &w->dom[i];
 		if (reported_j) {
+			if (first_rotation && !wd->origin_apart)
+				wd->origin = wd->begin;
 			wd->reported_j += reported_j[i];
 		} else {
 			/* The edge as read: the begin may be settled later. */
-			wd->origin = e[i];
+			wd->origin_apart = e[i].unsettled;
+			if (wd->origin_apart)
+				wd->origin = e[i];
 			wd->reported_j = 0;
 		}
 		wd->begin = e[i];
@@ -339,9 +347,11 @@ static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *
 static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
                           unsigned how, struct edge_latch *memo)
 {
+	if (!e->lazy)
+		return e->energy_j;
 	const struct jst_sensor *s = &dom->sensor;
 	double w = isnan(e->interp_w) ? s->power_w : e->interp_w;
-	if (!e->lazy || isnan(w))
+	if (isnan(w))
 		return e->energy_j;
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
@@ -500,30 +510,41 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	if (!isnan(peak) && avg > peak)
 		peak = avg;
 
-	*p = (jst_domain_energy){
-	    .name = s->name,
-	    .kind = d->kind,
-	    .device = s->device,
-	    .backend = s->backend,
-	    .method = d->method,
-	    .source = s->source,
-	    .accuracy = d->accuracy,
-	    .energy_j = energy,
-	    .uncertainty_j = u,
-	    .avg_power_w = avg,
-	    .peak_power_w = peak,
-	    .samples = wd->samples,
-	    .parent = dom->parent,
-	    .primary = dom->primary,
-	    .note = s->note,
-	    .temperature_max_c = wd->tel.temp_max,
-	    .utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN,
-	    .clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN,
-	    .power_limit_w = wd->tel.power_limit,
-	    .partial = f->failed0 || f->failed || (f->stuck && !f->reopened),
-	    .short_window = f->short_window,
-	    .bridged = f->bridges > 0,
-	};
+	/* Field by field: a literal would clear the whole figure first. */
+	p->size = 0;
+	p->name = s->name;
+	p->device = s->device;
+	p->backend = s->backend;
+	p->source = s->source;
+	p->kind = d->kind;
+	p->method = d->method;
+	p->accuracy = d->accuracy;
+	p->energy_j = energy;
+	p->uncertainty_j = u;
+	p->avg_power_w = avg;
+	p->peak_power_w = peak;
+	p->samples = wd->samples;
+	p->note = s->note;
+	p->temperature_max_c = wd->tel.temp_max;
+	p->utilization_mean_pct = wd->tel.util_n ? wd->tel.util_sum / wd->tel.util_n : NAN;
+	p->clock_mean_mhz = wd->tel.clock_n ? wd->tel.clock_sum / wd->tel.clock_n : NAN;
+	p->power_limit_w = wd->tel.power_limit;
+	p->parent = dom->parent;
+	p->primary = dom->primary;
+	p->partial = f->failed0 || f->failed || (f->stuck && !f->reopened);
+	p->short_window = f->short_window;
+	p->bridged = f->bridges > 0;
+}
+
+/* llround(x) for the nanoseconds of a window's duration, without the call:
+ * halves away from zero. x's fraction x - trunc(x) is exact in a double. */
+static int64_t round_ns(double x)
+{
+	if (!(fabs(x) < 0x1p62))
+		return (int64_t)llround(x); /* beyond where the fraction is kept */
+	int64_t i = (int64_t)x;
+	double frac = x - (double)i;
+	return frac >= 0.5 ? i + 1 : frac <= -0.5 ? i - 1 : i;
 }
 
 /* The measurement of w's span ending at the edges e read at end; under mu.
@@ -543,7 +564,7 @@ static struct jst_measurement *measure(const struct jst_meter *m, const struct j
 	size_t nnotes = 0, npending = 0;
 	double duration = (double)(end - w->begin_ns) * 1e-9;
 	/* The window's end as every figure measures from it: the same for all. */
-	int64_t end_ns = w->begin_ns + (int64_t)llround(duration * 1e9);
+	int64_t end_ns = w->begin_ns + round_ns(duration * 1e9);
 	for (size_t i = 0; i < n; i++) {
 		fig_notes_of(m, w, i, &e[i], duration, &f[i]);
 		nnotes += fig_has_note(&f[i]);
