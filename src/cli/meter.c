@@ -91,6 +91,12 @@ void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms)
 		jst_cli_warn("--interval %u ms is shorter than 3 refreshes of %s's counter "
 		             "(%.0f ms): rows are interpolated from power and marked short_window",
 		             interval_ms, name, r * 1e3);
+	r = jst_cli_slowest_refresh(m, JST_METHOD_POWER, &name);
+	if (interval_ms && r > 0 && interval_ms * 1e-3 < 3 * r)
+		jst_cli_warn("--interval %u ms is shorter than 3 refreshes of %s's power readings "
+		             "(%.0f ms): what it draws between them is unseen; rows are marked "
+		             "short_window",
+		             interval_ms, name, r * 1e3);
 	for (size_t i = 0; i < jst_meter_domain_count(m); i++) {
 		jst_domain_info d = {.size = sizeof d};
 		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER ||

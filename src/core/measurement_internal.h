@@ -48,6 +48,7 @@ void jst_domtab_close(struct jst_domtab *t);
 /* What a figure has to say of itself, beyond its domain's caveat (window.c). */
 struct fig_notes {
 	int failed0, failed, short_window, stuck;
+	int power_readings; /* the domain's method is POWER (short_window's text) */
 	unsigned bridges, transient, reopened;
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
 	double bridged_j, refresh_s;

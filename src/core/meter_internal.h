@@ -62,6 +62,9 @@ struct jst_dom {
 	} prev_reading;
 	double var_j2;    /* POWER: summed variance of the integration's sampling */
 	double bridged_j; /* energy bridged from power over resets, jumps and gaps */
+	/* A restart at 0 not yet placed (read.c restart_place): where it was
+	 * taken, and the bracket it lies in; 0 when none is pending. */
+	int64_t restart_at_ns, restart_lo_ns, restart_hi_ns;
 	double bridge_u_j;
 	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	unsigned bridges;

@@ -46,13 +46,16 @@ static void dom_fail(struct jst_dom *dom, int64_t t, const char *error, int stat
 		         jst_strerror(status));
 }
 
-/* Energy over (last good reading, t] that a counter cannot tell: bridged from
- * the power the sensor knows. raw_since_reset_j: what a counter that restarted
- * from zero shows now (NaN when it did not restart). */
-static void bridge(struct jst_dom *dom, int64_t t, double raw_since_reset_j)
+/* Energy over (from, to] that a counter cannot tell: bridged from the power
+ * the sensor knows. from: the instant the counter's last value stood for (its
+ * latch: what was interpolated past it is no part of the counter's value); to:
+ * the instant its new value stands for. raw_since_reset_j: what a counter that
+ * restarted from zero shows now (NaN when it did not restart). */
+static void bridge(struct jst_dom *dom, int64_t from, int64_t to, int64_t to_err,
+                   double raw_since_reset_j)
 {
 	const struct jst_sensor *s = &dom->sensor;
-	double dt = (double)(t - dom->last_t_ns) * 1e-9;
+	double dt = to > from ? (double)(to - from) * 1e-9 : 0;
 	double p = s->power_w;
 	double e, u;
 	if (isnan(p)) {
@@ -71,11 +74,37 @@ static void bridge(struct jst_dom *dom, int64_t t, double raw_since_reset_j)
 				gap = 0;
 		}
 		e += p * gap;
-		u = jst_sensor_power_spread(s) * gap + 0.1 * p * gap;
+		/* Where the new value stands is known to within to_err. */
+		u = jst_sensor_power_spread(s) * gap + 0.1 * p * gap + p * (double)to_err * 1e-9;
 	}
 	dom->bridged_j += e;
 	dom->bridge_u_j += u;
 	dom->bridges++;
+}
+
+/* A counter that restarted at 0 somewhere in a bracket (the restart was taken
+ * at its middle) shows, at its first latch since, what it counted since the
+ * restart: the restart lay that energy's time before the latch, at the power
+ * the sensor knows. What was bridged up to it is moved there (within the
+ * bracket, as stated). */
+static void restart_place(struct jst_dom *dom, double since_j)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double p = s->power_w;
+	if (p > 0) {
+		double at = (double)s->latch_ns - since_j / p * 1e9;
+		if (at < (double)dom->restart_lo_ns)
+			at = (double)dom->restart_lo_ns;
+		if (at > (double)dom->restart_hi_ns)
+			at = (double)dom->restart_hi_ns;
+		double move = p * (at - (double)dom->restart_at_ns) * 1e-9;
+		dom->bridged_j += move;
+		/* Stated again where it lands: a window that ends after this
+		 * reading and began after the restart sees the move whole. */
+		dom->bridge_u_j += fabs(move);
+		dom->counter_j = (double)dom->counter.ext * dom->desc.unit_j + dom->bridged_j;
+	}
+	dom->restart_at_ns = 0;
 }
 
 /* Wraps a long gap may hide: where max_j allows more than one pass of the
@@ -172,9 +201,18 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	 * step and change nothing. */
 	if (ev == JST_COUNTER_DISCONTINUITY) {
 		/* Fell back (a reset: it counts again from zero) or jumped further
-		 * than any power could take it. */
+		 * than any power could take it: the counter's value is continued
+		 * from its last latch to the instant the new value stands for. */
+		int64_t from = s->latch_ns;
+		int at_zero = raw->counter == 0;
+		int64_t err = jst_sensor_observe_restart(s, t, raw->t_err_ns, at_zero);
 		double since = raw->counter < last ? (double)raw->counter * d->unit_j : NAN;
-		bridge(dom, t, since <= max_j ? since : NAN);
+		bridge(dom, from, s->latch_ns, err, since <= max_j ? since : NAN);
+		/* A restart at 0 is placed once the counter shows what it counted
+		 * since (restart_place). */
+		dom->restart_at_ns = at_zero ? s->latch_ns : 0;
+		dom->restart_lo_ns = s->latch_ns - err;
+		dom->restart_hi_ns = s->latch_ns + err;
 	} else if (!first) {
 		infer_wraps(dom, t, max_j, delta);
 	}
@@ -184,10 +222,13 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		dom->bridge_u_j += raw->unseen_u_j - dom->unseen_u_j;
 		dom->unseen_u_j = raw->unseen_u_j;
 	}
-	jst_sensor_observe(s, t, raw->t_err_ns, changed || ev == JST_COUNTER_DISCONTINUITY);
+	if (ev != JST_COUNTER_DISCONTINUITY)
+		jst_sensor_observe(s, t, raw->t_err_ns, changed);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 	/* Only a change has a latch to time a span from (the first value's is
 	 * anywhere in the refresh before it). */
+	if (changed && ev != JST_COUNTER_DISCONTINUITY && dom->restart_at_ns)
+		restart_place(dom, raw->counter * d->unit_j);
 	if (changed) {
 		jst_sensor_counter_latched(s, dom->counter_j);
 		dom->stuck_now = 0;
@@ -241,9 +282,11 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	if (in->primed && t > in->t_ns) {
 		double dt = (double)(t - in->t_ns) * 1e-9;
 		double r = jst_sensor_refresh(s);
-		/* A step between two readings lies anywhere in the interval: the
-		 * trapezoid is off by up to half the step times the interval. */
-		double u = 0.6 * fabs(w - in->power_w) * dt;
+		/* A step between two readings lies anywhere in the interval, or in
+		 * the refresh before it (a reading shows the value the device took
+		 * at its last update): the trapezoid is off by up to half the step
+		 * times as much. */
+		double u = 0.6 * fabs(w - in->power_w) * (dt + r);
 		if (dom->desc.power_mean) {
 			/* Means of consecutive refreshes: exact at the readings
 			 * (power_edge.c); refreshes between them that no reading
@@ -332,6 +375,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	e->power_w = edge_power ? dom->peak_cand_w : NAN;
 	e->u_j = dom->edge_u_j;
 	e->unsettled = 0;
+	e->mean_part = 0;
 	e->var_j2 = dom->var_j2;
 	e->bridged_j = dom->bridged_j;
 	e->bridge_u_j = dom->bridge_u_j;
@@ -359,16 +403,14 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;
 	if (!dom->failed && dom->last_t_ns && t > dom->last_t_ns && !isnan(s->power_w)) {
+		/* From the last good reading's energy as it was evaluated at its
+		 * instant: every edge read while the device fails to answer then
+		 * counts the time since, and a window inside the gap its power x
+		 * its length (not 0, leaving the gap to the window that ends
+		 * after it). */
 		double gap = (double)(t - dom->last_t_ns) * 1e-9;
-		double since = dom->desc.method == JST_METHOD_POWER
-		                   ? gap
-		                   : gap - (double)(dom->last_t_ns - s->latch_ns) * 1e-9;
-		if (since > 0) {
-			e->energy_j = dom->counter_j * (dom->desc.method != JST_METHOD_POWER) +
-			              dom->integ.energy_j * (dom->desc.method == JST_METHOD_POWER) +
-			              s->power_w * since;
-			if (e->energy_j < dom->energy_j)
-				e->energy_j = dom->energy_j;
+		{
+			e->energy_j = dom->energy_j + s->power_w * gap;
 			double miss = jst_sensor_power_spread(s) * gap;
 			/* A mean's own refresh runs half a refresh past its
 			 * reading, and is its own (power_edge.c): only the time

@@ -165,6 +165,37 @@ static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64
 	s->latch_ns = grid_latch(s, lo, hi);
 }
 
+int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_err, int at_zero)
+{
+	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
+	s->chg_lo = lo;
+	s->chg_hi = hi;
+	int64_t r = refresh_ns(s);
+	/* Latched, or restarted and not latched since, within one refresh. */
+	if (r > 0 && hi - lo > r)
+		lo = hi - r;
+	s->latch_ns = lo + (hi - lo) / 2;
+	int64_t half = (hi - lo) / 2;
+	if (!at_zero && r < JST_GRID_MIN_NS) {
+		s->latch_ns = hi; /* too fast (or unknown) to model, as grid_latch */
+		half = r;
+	} else if (!at_zero && s->have_ref && grid_width(s, hi) < r) {
+		int64_t alo, ahi, blo, bhi;
+		grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
+		if (ahi < alo) {
+			alo = blo;
+			ahi = bhi;
+		}
+		if (ahi >= alo) {
+			s->latch_ns = alo + (ahi - alo) / 2;
+			half = (ahi - alo) / 2;
+		}
+	}
+	s->last_read_ns = t;
+	s->last_read_err = t_err;
+	return half;
+}
+
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed)
 {
 	if (!s->last_read_ns) {

@@ -97,6 +97,14 @@ static inline double jst_sensor_refresh(const struct jst_sensor *s)
  * value differs from the previous one. Updates the bracket, the grid and the
  * refresh measurement. */
 void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int changed);
+/* A counter that restarted (a reset) or jumped further than any power could
+ * take it, seen at t. The value on show stands for an instant in the bracket
+ * since the last reading: the restart itself where it shows 0 (anywhere in the
+ * bracket, taken at its middle), else the grid's latch in the bracket where
+ * one fits. Neither the grid nor the refresh's measurement learns from it: a
+ * restart is no latch of the grid's. Returns how far that instant may be
+ * from the one taken (ns). */
+int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_err, int at_zero);
 
 /* Has measuring seen enough changes to finish? */
 int jst_sensor_measure_enough(const struct jst_sensor *s);

@@ -292,7 +292,10 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		    note, &len,
 		    "shorter than " JST_STR(JST_SHORT_REFRESHES) " refreshes of the sensor (");
 		note_put(note, &len, p);
-		note_put(note, &len, " ms): energy between refreshes interpolated from power");
+		note_put(note, &len,
+		         f->power_readings
+		             ? " ms): the power between its refreshes is unseen"
+		             : " ms): energy between refreshes interpolated from power");
 	}
 	if (f->settle_miss)
 		note_clause(note, &len, jst_settle_miss_text(f->settle_miss));
@@ -456,8 +459,12 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	    .refresh_s = jst_sensor_refresh(&dom->sensor),
 	    .settle_miss = e->settle,
 	};
-	f->short_window = dom->desc.method != JST_METHOD_POWER && !b->failed &&
-	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
+	/* Power readings too: between two readings of one refresh, the power
+	 * they both show may be stale. Not means over the refresh (a BMC's):
+	 * power_edge.c states what those hide. */
+	f->power_readings = dom->desc.method == JST_METHOD_POWER;
+	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !dom->desc.power_mean &&
+	                  !b->failed && duration < JST_SHORT_REFRESHES * f->refresh_s;
 }
 
 /* Domain i's figure, formed in place in the measurement. */
@@ -497,6 +504,16 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	        : sqrt(cls * cls + ub * ub + ue * ue + grid_u * grid_u + (var > 0 ? var : 0)) +
 	              (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
+	/* Power readings in a window shorter than a few of their refreshes may
+	 * all show a value the device took before the power moved: nothing in
+	 * them says how far, so anywhere from 0 to the bound, over as much of
+	 * the window as one refresh covers. */
+	if (f->short_window && f->power_readings && !b->failed && span > 0) {
+		double p = avg, bound = dom->sensor.bound_w;
+		double away = bound - p > p ? bound - p : p;
+		double stale = away * (span < f->refresh_s ? span : f->refresh_s);
+		u = sqrt(u * u + stale * stale);
+	}
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
 	if (!b->failed && !f->failed && span > 0) {
