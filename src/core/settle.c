@@ -129,13 +129,17 @@ void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, u
 			return;
 		/* Bounded on the core's clock (virtual in tests) and on the real one
 		 * (a core clock that stands still must not hang the caller). */
-		if (now - end >= cap || jst_real_now_ns() - real0 >= cap) {
+		int64_t left = cap - (now - end), real_left = cap - (jst_real_now_ns() - real0);
+		if (real_left < left)
+			left = real_left;
+		if (left <= 0) {
 			for (size_t i = 0; i < m->ndoms; i++)
 				if (edges[i].settle == JST_SETTLE_WAIT)
 					edges[i].settle = JST_SETTLE_TIMEOUT;
 			return;
 		}
-		jst_sleep_ns(poll);
+		/* Never past the timeout: the last look is at it, not a poll later. */
+		jst_sleep_ns(poll < left ? poll : left);
 		jst_meter_read(m, 0, NULL);
 	}
 }

@@ -141,7 +141,8 @@ static void settle_wait_is_bounded(void **st)
 	d = dom0(ms);
 	printf("# 20 ms timeout: waited %.3f s, %.3f ± %.3f J (truth %.3f J): %s\n", waited,
 	       d.energy_j, d.uncertainty_j, sim_trace_energy(tr, 1.2, e), d.note);
-	assert_true(waited >= 0.02 && waited <= 0.031);
+	/* At the timeout, not a poll step past it. */
+	assert_true(waited >= 0.02 && waited <= 0.021);
 	assert_true(fabs(d.energy_j - sim_trace_energy(tr, 1.2, e)) <= d.uncertainty_j);
 	note_has(&d, "timed out");
 	jst_measurement_free(ms);
