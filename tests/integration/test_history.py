@@ -295,6 +295,29 @@ class RecordTest(HistoryCase):
         shown = json.loads(self.run_cli("show", "--json", "2").stdout)
         self.assertEqual(shown["series"], doc["series"])
 
+    def test_every_reader_fails_on_an_unreadable_file(self):
+        # A file that is no database (or a newer one) is a failure of every
+        # subcommand that reads the history, never an empty history.
+        os.makedirs(os.path.dirname(self.db))
+        with open(self.db, "w") as f:
+            f.write("garbage\n" * 200)
+        out = os.path.join(self.tmp, "export.out")
+        for args in (("history",), ("history", "--json"), ("export",),
+                     ("export", "--format", "json"), ("export", "-o", out), ("show", "1"),
+                     ("compare", "1", "2")):
+            with self.subTest(args=args):
+                proc = self.run_cli(*args)
+                self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+                self.assertIn("file is not a database", proc.stderr)
+                self.assertNotIn("[]", proc.stdout)
+                self.assertNotIn("id,start", proc.stdout)
+        self.assertFalse(os.path.exists(out))
+        # No history yet is no failure of history and export.
+        os.remove(self.db)
+        for args in (("history",), ("history", "--json"), ("export",)):
+            with self.subTest(none=args):
+                self.assertEqual(self.run_cli(*args).returncode, 0)
+
     def test_history_filters_and_export(self):
         for cmd in (("sleep", "0.05"), ("true",), ("sleep", "0.1")):
             self.run_json(cmd=cmd)
