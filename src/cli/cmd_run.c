@@ -91,10 +91,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			continue;
 		switch (opt) {
 		case OPT_JSON:
-			o->json_path = optarg;
+			if (jst_cli_parse_path("run", "--json", optarg, &o->json_path))
+				return JST_EXIT_USAGE;
 			break;
 		case OPT_CSV:
-			o->csv_path = optarg;
+			if (jst_cli_parse_path("run", "--csv", optarg, &o->csv_path))
+				return JST_EXIT_USAGE;
 			break;
 		case 'r':
 			if (jst_cli_parse_uint("run", "-r", optarg, 1, 100000, &o->repeat))
@@ -107,7 +109,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
 				return JST_EXIT_USAGE;
 			break;
 		case 'o':
-			o->out_path = optarg;
+			if (jst_cli_parse_path("run", "-o", optarg, &o->out_path))
+				return JST_EXIT_USAGE;
 			break;
 		case 'q':
 			o->quiet = 1;
