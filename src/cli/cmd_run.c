@@ -276,6 +276,7 @@ struct runs {
 	int *status;
 	struct jst_attribution **attr; /* per run, with --attribute, --pid, --cgroup */
 	char **note;                   /* per run: what its figures cover beyond the command */
+	unsigned char *cut;            /* per run: a forwarded signal stopped it */
 	size_t n;
 	unsigned serial;
 	int header;
@@ -291,6 +292,7 @@ static void runs_free(struct runs *r)
 		free(r->note[i]);
 	free(r->attr);
 	free(r->note);
+	free(r->cut);
 	free(r->m);
 	free(r->status);
 }
@@ -402,7 +404,8 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 	r.status = calloc(o->repeat, sizeof *r.status);
 	r.attr = calloc(o->repeat, sizeof *r.attr); // NOLINT(bugprone-sizeof-expression)
 	r.note = calloc(o->repeat, sizeof *r.note); // NOLINT(bugprone-sizeof-expression)
-	if (!r.m || !r.status || !r.attr || !r.note) {
+	r.cut = calloc(o->repeat, sizeof *r.cut);
+	if (!r.m || !r.status || !r.attr || !r.note || !r.cut) {
 		runs_free(&r);
 		jst_cli_error("out of memory");
 		return JST_EXIT_RUN_FAIL;
@@ -418,6 +421,8 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 		 * is no failure of the command. */
 		if (last && !exit_status && (r.n > i || !jst_forward_received()))
 			exit_status = last;
+		if (r.n > i && jst_forward_received())
+			r.cut[i] = 1; /* its figure is not the command's: not in the statistics */
 		if (r.n == i || jst_forward_received())
 			break; /* not measured, or interrupted: report what was measured */
 	}
@@ -438,6 +443,7 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 	    .nruns = r.n,
 	    .attribution = jst_cli_attrib_wanted(&o->attrib) ? r.attr : NULL,
 	    .run_note = (const char *const *)r.note,
+	    .run_cut = r.cut,
 	};
 	json_t *extra = jst_run_record_extra(out->rr, meter, &rep);
 	rep.extra = extra;
