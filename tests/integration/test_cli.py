@@ -386,7 +386,9 @@ class OutputTest(CliCase):
         runs = doc["runs"]
         rel = [r["totals"]["total"]["uncertainty_j"] / r["totals"]["total"]["energy_j"]
                for r in runs]
-        self.assertGreater(rel[0], 2 * rel[1], rel)  # the runs do differ
+        # The runs' own figures differ as shown: a row taken from either run
+        # alone would disagree with a row taken from the other.
+        self.assertNotEqual(round(100 * rel[0]), round(100 * rel[1]), rel)
         want = (sum(r["totals"]["total"]["uncertainty_j"] for r in runs) /
                 sum(r["totals"]["total"]["energy_j"] for r in runs))
         s = doc["summary"]
