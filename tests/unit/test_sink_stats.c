@@ -157,7 +157,8 @@ static void test_the_table_agrees_row_by_row(void **st)
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		char name[16] = "";
 		if (sscanf(line, " %15s", name) != 1 ||
-		    (strcmp(name, "gpu0") && strcmp(name, "gpu") && strcmp(name, "total")) ||
+		    (strcmp(name, "gpu0") != 0 && strcmp(name, "gpu") != 0 &&
+		     strcmp(name, "total") != 0) ||
 		    !strstr(line, "runs)"))
 			continue;
 		rows++;
