@@ -36,7 +36,7 @@ static jst_measurement *run_of(const struct fig *f)
 	snprintf(tab->dom[0].backend, sizeof tab->dom[0].backend, "nvml");
 	snprintf(tab->dom[0].source, sizeof tab->dom[0].source, "energy-counter");
 	struct jst_measurement *m = jst_measurement_new(tab, "run", 1, 0, 0);
-	jst_domtab_unref(tab); /* the measurement holds its own */
+	jst_domtab_close(tab); /* as its meter would: the measurement holds its own */
 	assert_non_null(m);
 	m->begin_ns = 1000000000;
 	m->end_ns = m->begin_ns + (int64_t)llround(f->duration_s * 1e9);
