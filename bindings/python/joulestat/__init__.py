@@ -93,21 +93,29 @@ def _path(arg, value):
     return p
 
 
-def _measured(fn, begin, done):
-    """fn wrapped so that each call runs in a window of its own: begin() opens
-    it, done(window) ends it. A coroutine function is measured from its first
-    step to its completion (an async wrapper awaiting it), a generator or an
-    async generator over its whole iteration, from the first item asked for
-    to its exhaustion or close: what the call spends, not the creation of
-    the object that will spend it."""
+def _measured(fn, begin, arg, after):
+    """fn wrapped so that each call runs in a window of its own: begin(arg)
+    opens it; at the end the wrapper keeps the measurement as
+    .last_measurement and hands it to after (or None). A coroutine function
+    is measured from its first step to its completion (an async wrapper
+    awaiting it), a generator or an async generator over its whole
+    iteration, from the first item asked for to its exhaustion or close: what
+    the call spends, not the creation of the object that will spend it. The
+    plain wrapper calls nothing more than the window's own two calls."""
     import functools
     import inspect
+
+    def done(w):
+        m = w.end()
+        wrapper.last_measurement = m
+        if after is not None:
+            after(m)
 
     if inspect.isasyncgenfunction(fn):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
             agen = fn(*args, **kwargs)
-            w = begin()
+            w = begin(arg)
             try:
                 # Delegation by hand (async generators have no `yield from`):
                 # values sent and exceptions thrown in reach fn's generator.
@@ -137,7 +145,7 @@ def _measured(fn, begin, done):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             gen = fn(*args, **kwargs)
-            w = begin()
+            w = begin(arg)
             try:
                 return (yield from gen)
             finally:
@@ -145,7 +153,7 @@ def _measured(fn, begin, done):
     elif inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)
         async def wrapper(*args, **kwargs):
-            w = begin()
+            w = begin(arg)
             try:
                 return await fn(*args, **kwargs)
             finally:
@@ -153,11 +161,15 @@ def _measured(fn, begin, done):
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            w = begin()
+            w = begin(arg)
             try:
                 return fn(*args, **kwargs)
             finally:
-                done(w)
+                m = w.end()
+                wrapper.last_measurement = m
+                if after is not None:
+                    after(m)
+    wrapper.last_measurement = None
     return wrapper
 
 
@@ -271,17 +283,8 @@ class Meter(_ext.Meter):
             raise TypeError(f"callback must be callable, not {_type_name(callback)}")
 
         def deco(fn):
-            label = name or getattr(fn, "__qualname__", "call")
-            window = self.window
-
-            def done(w):
-                m = w.end()
-                wrapper.last_measurement = m
-                if callback is not None:
-                    callback(m)
-            wrapper = _measured(fn, lambda: window(label), done)
-            wrapper.last_measurement = None
-            return wrapper
+            return _measured(fn, self.window, name or getattr(fn, "__qualname__", "call"),
+                             callback)
         return deco
 
     def __repr__(self):

@@ -246,14 +246,10 @@ def track_energy(fn=None, *, label=None, output_file=None, meter=None, callback=
         if callback is not None:
             callback(m)
 
-    def begin():
+    def begin(label):
         # The meter is looked up per call, so that decorating at import opens nothing.
-        return (meter or own or default_meter()).window(name)
+        return (meter or own or default_meter()).window(label)
 
-    def done(w):
-        m = w.end()
-        wrapper.last_measurement = m
-        on_end(m)
-    wrapper = _measured(fn, begin, done)
-    wrapper.last_measurement = None
-    return wrapper
+    # A meter known now is used directly: no call more than the window's own.
+    return _measured(fn, (meter or own).window if meter or own else begin, name,
+                     on_end if sink is not None or callback is not None else None)
