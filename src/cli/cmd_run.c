@@ -366,6 +366,9 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 			             jst_strerror(arc));
 	}
 	int status = jst_command_wait(pid);
+	/* A signal passed on while the command ran: its figure is not the
+	 * command's (one after it ended, during the settled end, cuts nothing). */
+	int cut = jst_forward_received() != 0;
 	double own = jst_cli_busy_end(&busy);
 	char note[256] = "";
 	if (own >= 0 && own < 0.9)
@@ -389,6 +392,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	}
 	r->attr[r->n] = attribution;
 	r->note[r->n] = *note ? strdup(note) : NULL;
+	r->cut[r->n] = (unsigned char)cut;
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
@@ -421,8 +425,6 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 		 * is no failure of the command. */
 		if (last && !exit_status && (r.n > i || !jst_forward_received()))
 			exit_status = last;
-		if (r.n > i && jst_forward_received())
-			r.cut[i] = 1; /* its figure is not the command's: not in the statistics */
 		if (r.n == i || jst_forward_received())
 			break; /* not measured, or interrupted: report what was measured */
 	}
