@@ -354,6 +354,18 @@ class CompareTest(HistoryCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
 
+    def test_compare_leaves_out_a_repetition_cut_short(self):
+        # A repetition a signal cut short (interrupted in the document) is
+        # left out of compare's mean, as `run -r` leaves it out of its own.
+        docs = [self.run_json("-r", "3", cmd=("sleep", "0.1"))[1] for _ in range(2)]
+        self.assertEqual(self.compare(1, 2)["a"]["repetitions"], 3)
+        self.sql("UPDATE runs SET document = json_set(document, '$.runs[1].interrupted', "
+                 "json('true')) WHERE id = 1")
+        c = self.compare(1, 2)
+        self.assertEqual((c["a"]["repetitions"], c["b"]["repetitions"]), (2, 3))
+        kept = [docs[0]["runs"][i]["totals"]["total"]["energy_j"] for i in (0, 2)]
+        self.assertAlmostEqual(c["a"]["energy_j"], sum(kept) / 2, places=6)
+
     def test_compare_says_what_is_significant(self):
         docs = [self.run_json("-r", "3", cmd=("sleep", s))[1] for s in ("0.3", "0.1", "0.1")]
         means = [sum(r["totals"]["total"]["energy_j"] for r in d["runs"]) / 3 for d in docs]
