@@ -75,6 +75,10 @@ void jst_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned min,
                        unsigned max, unsigned *out);
 int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out);
+/* A file name given to opt: one that is "--" or starts with it is almost
+ * surely an option, the file name forgotten (`--json -- CMD`), and refused;
+ * "./--x" names such a file. 0, or -1 (reported as a usage error). */
+int jst_cli_parse_path(const char *cmd, const char *opt, const char *arg, const char **out);
 
 /* Open a meter as the common options say. 0, or the exit status to use after
  * a reported failure (usage for a wrong setting, named by the library). */

@@ -19,8 +19,12 @@ enum {
 	OPT_FORMAT,
 };
 
-/* Open the history for reading. 0; 1 when there is none yet (said on
- * stderr unless quiet); else the exit status after a reported failure. */
+/* What open_db returns when there is no history yet: no exit status (the
+ * failure's, JST_EXIT_FAIL, is 1), so that the two cannot be confused. */
+#define OPEN_NONE (-1)
+
+/* Open the history for reading. 0; OPEN_NONE when there is none yet (said
+ * on stderr unless quiet); else the exit status after a reported failure. */
 static int open_db(jst_history **h, int quiet)
 {
 	char path[1024], err[512] = "";
@@ -33,7 +37,7 @@ static int open_db(jst_history **h, int quiet)
 		if (!quiet)
 			fprintf(stderr, "joulestat: no run recorded yet (%s does not exist)\n",
 			        path);
-		return 1;
+		return OPEN_NONE;
 	}
 	if (rc) {
 		jst_cli_error("%s", err);
@@ -164,7 +168,7 @@ int jst_cmd_history(int argc, char **argv)
 		return jst_cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
 	jst_history *h;
 	int rc = open_db(&h, json);
-	if (rc == 1) {
+	if (rc == OPEN_NONE) {
 		if (json)
 			puts("[]");
 		return 0;
@@ -539,7 +543,8 @@ int jst_cmd_export(int argc, char **argv)
 				return jst_cli_usage_error(
 				    "export", "--format is csv or json, not '%s'", format);
 		} else if (opt == 'o') {
-			path = optarg;
+			if (jst_cli_parse_path("export", "-o", optarg, &path))
+				return JST_EXIT_USAGE;
 		} else if (opt == 'h' || opt == JST_OPT_HELP) {
 			jst_cli_help(stdout, "export");
 			return 0;
@@ -551,7 +556,7 @@ int jst_cmd_export(int argc, char **argv)
 		return jst_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
 	jst_history *h = NULL;
 	int rc = open_db(&h, 1);
-	if (rc > 1)
+	if (rc > 0)
 		return rc;
 	struct jst_cli_output out;
 	if (jst_cli_output_open(&out, path, 0)) {

@@ -48,7 +48,8 @@ static int parse(int argc, char **argv, struct args *a)
 		}
 		switch (opt) {
 		case 'o':
-			a->output = optarg;
+			if (jst_cli_parse_path("report", "-o", optarg, &a->output))
+				return JST_EXIT_USAGE;
 			break;
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "html"))

@@ -91,10 +91,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			continue;
 		switch (opt) {
 		case OPT_JSON:
-			o->json_path = optarg;
+			if (jst_cli_parse_path("run", "--json", optarg, &o->json_path))
+				return JST_EXIT_USAGE;
 			break;
 		case OPT_CSV:
-			o->csv_path = optarg;
+			if (jst_cli_parse_path("run", "--csv", optarg, &o->csv_path))
+				return JST_EXIT_USAGE;
 			break;
 		case 'r':
 			if (jst_cli_parse_uint("run", "-r", optarg, 1, 100000, &o->repeat))
@@ -107,7 +109,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
 				return JST_EXIT_USAGE;
 			break;
 		case 'o':
-			o->out_path = optarg;
+			if (jst_cli_parse_path("run", "-o", optarg, &o->out_path))
+				return JST_EXIT_USAGE;
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -273,6 +276,7 @@ struct runs {
 	int *status;
 	struct jst_attribution **attr; /* per run, with --attribute, --pid, --cgroup */
 	char **note;                   /* per run: what its figures cover beyond the command */
+	unsigned char *cut;            /* per run: a forwarded signal stopped it */
 	size_t n;
 	unsigned serial;
 	int header;
@@ -288,6 +292,7 @@ static void runs_free(struct runs *r)
 		free(r->note[i]);
 	free(r->attr);
 	free(r->note);
+	free(r->cut);
 	free(r->m);
 	free(r->status);
 }
@@ -361,6 +366,9 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 			             jst_strerror(arc));
 	}
 	int status = jst_command_wait(pid);
+	/* A signal passed on while the command ran: its figure is not the
+	 * command's (one after it ended, during the settled end, cuts nothing). */
+	int cut = jst_forward_received() != 0;
 	double own = jst_cli_busy_end(&busy);
 	char note[256] = "";
 	if (own >= 0 && own < 0.9)
@@ -384,6 +392,7 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	}
 	r->attr[r->n] = attribution;
 	r->note[r->n] = *note ? strdup(note) : NULL;
+	r->cut[r->n] = (unsigned char)cut;
 	r->m[r->n] = m;
 	r->status[r->n++] = status;
 	return status;
@@ -399,7 +408,8 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 	r.status = calloc(o->repeat, sizeof *r.status);
 	r.attr = calloc(o->repeat, sizeof *r.attr); // NOLINT(bugprone-sizeof-expression)
 	r.note = calloc(o->repeat, sizeof *r.note); // NOLINT(bugprone-sizeof-expression)
-	if (!r.m || !r.status || !r.attr || !r.note) {
+	r.cut = calloc(o->repeat, sizeof *r.cut);
+	if (!r.m || !r.status || !r.attr || !r.note || !r.cut) {
 		runs_free(&r);
 		jst_cli_error("out of memory");
 		return JST_EXIT_RUN_FAIL;
@@ -435,6 +445,7 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 	    .nruns = r.n,
 	    .attribution = jst_cli_attrib_wanted(&o->attrib) ? r.attr : NULL,
 	    .run_note = (const char *const *)r.note,
+	    .run_cut = r.cut,
 	};
 	json_t *extra = jst_run_record_extra(out->rr, meter, &rep);
 	rep.extra = extra;

@@ -42,7 +42,8 @@ static int parse(int argc, char **argv, struct serve_opts *o)
 			o->listen = optarg;
 			break;
 		case OPT_WEB_CONFIG:
-			o->web_config = optarg;
+			if (jst_cli_parse_path("serve", "--web-config", optarg, &o->web_config))
+				return JST_EXIT_USAGE;
 			break;
 		case 'h':
 		case JST_OPT_HELP:

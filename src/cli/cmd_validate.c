@@ -41,7 +41,8 @@ static int parse(int argc, char **argv, struct validate_opts *o)
 			continue;
 		switch (opt) {
 		case OPT_JSON:
-			o->json_path = optarg;
+			if (jst_cli_parse_path("validate", "--json", optarg, &o->json_path))
+				return JST_EXIT_USAGE;
 			break;
 		case OPT_SECONDS:
 			if (jst_cli_parse_seconds("validate", "--seconds", optarg, &o->seconds))

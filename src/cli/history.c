@@ -904,10 +904,14 @@ int jst_history_repetitions(jst_history *h, int64_t id, double **e, double **u, 
 {
 	*e = *u = NULL;
 	*n = 0;
+	/* Left out as `run -r` leaves them out: a repetition cut short by a lost
+	 * device (partial) or by a signal (interrupted, in the document). */
 	const char *sql = "SELECT e.energy_j, e.uncertainty_j FROM runs r JOIN windows w ON "
 	                  "w.run_id = r.id AND w.type = 'run' JOIN energies e ON e.window_id = "
 	                  "w.id AND e.is_total = 1 AND e.name = r.total WHERE r.id = ? AND "
-	                  "w.partial = 0 AND e.energy_j IS NOT NULL ORDER BY w.repetition";
+	                  "w.partial = 0 AND e.energy_j IS NOT NULL AND coalesce(json_extract("
+	                  "r.document, '$.runs[' || (w.repetition - 1) || '].interrupted'), 0) = 0 "
+	                  "ORDER BY w.repetition";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(h->db, err, errlen, "history");

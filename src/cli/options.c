@@ -89,6 +89,19 @@ int jst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts
 	return '?';
 }
 
+int jst_cli_parse_path(const char *cmd, const char *opt, const char *arg, const char **out)
+{
+	if (strncmp(arg, "--", 2) == 0) {
+		jst_cli_usage_error(cmd,
+		                    "%s wants a file name, not '%s' (was its file name left out? "
+		                    "a file of that name is './%s')",
+		                    opt, arg, arg);
+		return -1;
+	}
+	*out = arg;
+	return 0;
+}
+
 int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned min,
                        unsigned max, unsigned *out)
 {

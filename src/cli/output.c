@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -220,6 +221,34 @@ struct identity {
 	char name[256];
 };
 
+/* The path a dangling symlink (or a chain of them) would create, relative
+ * ones taken from the link's directory; NULL when path is no link. */
+static char *dangling_target(const char *path)
+{
+	char *cur = strdup(path);
+	struct stat lst;
+	for (int hops = 0; cur && hops < 40 && lstat(cur, &lst) == 0 && S_ISLNK(lst.st_mode);
+	     hops++) {
+		char buf[PATH_MAX];
+		ssize_t n = readlink(cur, buf, sizeof buf - 1);
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		const char *slash = strrchr(cur, '/');
+		size_t dir = buf[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
+		char *next = malloc(dir + (size_t)n + 1);
+		if (next)
+			snprintf(next, dir + (size_t)n + 1, "%.*s%s", (int)dir, cur, buf);
+		free(cur);
+		cur = next;
+	}
+	if (cur && !strcmp(cur, path)) {
+		free(cur);
+		return NULL;
+	}
+	return cur;
+}
+
 static int identity_of(const char *path, struct identity *id)
 {
 	struct stat st;
@@ -230,6 +259,10 @@ static int identity_of(const char *path, struct identity *id)
 		    .dev = st.st_dev, .ino = st.st_ino, .exists = 1, .mode = st.st_mode};
 		return 0;
 	}
+	/* A dangling link will be written through: to the file it names. */
+	char *real = dangling_target(path);
+	if (real)
+		path = real;
 	char *a = strdup(path), *b = strdup(path);
 	const char *base = b ? basename(b) : NULL;
 	rc = -1;
@@ -240,6 +273,7 @@ static int identity_of(const char *path, struct identity *id)
 	}
 	free(a);
 	free(b);
+	free(real);
 	return rc;
 }
 

@@ -129,6 +129,8 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 		json_t *m = jst_sink_json_measurement(r->runs[i]);
 		if (m && r->run_status)
 			json_object_set_new(m, "exit_status", json_integer(r->run_status[i]));
+		if (m && r->run_cut && r->run_cut[i])
+			json_object_set_new(m, "interrupted", json_true());
 		json_array_append_new(runs, m);
 		partial |= jst_measurement_partial(r->runs[i]);
 	}
@@ -138,7 +140,8 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 	json_object_set_new(doc, "partial", json_boolean(partial));
 	json_object_set_new(doc, "runs", runs);
 	if (r->nruns > 1)
-		json_object_set_new(doc, "summary", jst_sink_json_summary(r->runs, r->nruns));
+		json_object_set_new(doc, "summary",
+		                    jst_sink_json_summary(r->runs, r->nruns, r->run_cut));
 	json_object_update(doc, (json_t *)extra);
 	char err[512] = "";
 	jst_history *h = NULL;

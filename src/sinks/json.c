@@ -149,7 +149,7 @@ json_t *jst_sink_json_stat(const struct jst_stat *s)
 	put(o, "min", jst_json_number(s->min));
 	put(o, "max", jst_json_number(s->max));
 	put(o, "runs", json_integer((json_int_t)s->n));
-	/* Runs whose figure was cut short (partial) are left out. */
+	/* Runs whose figure was cut short (partial, or a signal) are left out. */
 	put(o, "runs_excluded", json_integer((json_int_t)s->excluded));
 	return o;
 }
@@ -162,7 +162,7 @@ static json_t *energy_power(const struct jst_stat *e, const struct jst_stat *p)
 	return o;
 }
 
-json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
+json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n, const unsigned char *cut)
 {
 	struct jst_stat e, p, dur;
 	json_t *o = json_object(), *doms = json_array(), *totals = json_object();
@@ -171,9 +171,10 @@ json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
 		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(runs[0], i, &d))
 			continue;
-		jst_stat_domain(runs, n, i, 0, &e);
-		jst_stat_domain(runs, n, i, 1, &p);
+		jst_stat_domain(runs, n, cut, i, 0, &e);
+		jst_stat_domain(runs, n, cut, i, 1, &p);
 		json_t *dj = energy_power(&e, &p);
+		put(dj, "accuracy", jst_json_number(jst_stat_domain_accuracy(runs, n, cut, i)));
 		put(dj, "name", jst_json_string(d.name));
 		put(dj, "device", jst_json_string(d.device));
 		put(dj, "backend", jst_json_string(d.backend));
@@ -183,12 +184,15 @@ json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n)
 		json_array_append_new(doms, dj);
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
-		if (!jst_stat_total(runs, n, (jst_total_kind)k, 0, &e))
+		if (!jst_stat_total(runs, n, cut, (jst_total_kind)k, 0, &e))
 			continue;
-		jst_stat_total(runs, n, (jst_total_kind)k, 1, &p);
-		put(totals, jst_total_name((jst_total_kind)k), energy_power(&e, &p));
+		jst_stat_total(runs, n, cut, (jst_total_kind)k, 1, &p);
+		json_t *tj = energy_power(&e, &p);
+		put(tj, "accuracy",
+		    jst_json_number(jst_stat_total_accuracy(runs, n, cut, (jst_total_kind)k)));
+		put(totals, jst_total_name((jst_total_kind)k), tj);
 	}
-	jst_stat_duration(runs, n, &dur);
+	jst_stat_duration(runs, n, cut, &dur);
 	put(o, "runs", json_integer((json_int_t)n));
 	put(o, "duration_s", jst_sink_json_stat(&dur));
 	put(o, "domains", doms);

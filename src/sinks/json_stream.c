@@ -134,6 +134,8 @@ int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report 
 			json_object_set_new(m, "exit_status", json_integer(r->run_status[i]));
 		if (m && r->run_note && r->run_note[i] && *r->run_note[i])
 			json_object_set_new(m, "note", jst_json_string(r->run_note[i]));
+		if (m && r->run_cut && r->run_cut[i])
+			json_object_set_new(m, "interrupted", json_true());
 		if (m && r->attribution && r->attribution[i])
 			json_object_set_new(m, "attribution",
 			                    jst_sink_json_attribution(r->attribution[i]));
@@ -144,7 +146,7 @@ int jst_sink_json_stream_end(struct jst_json_stream *s, const struct jst_report 
 	member(s, 0, "partial", json_boolean(partial));
 	member(s, 0, "runs", runs);
 	if (r->nruns > 1)
-		member(s, 0, "summary", jst_sink_json_summary(r->runs, r->nruns));
+		member(s, 0, "summary", jst_sink_json_summary(r->runs, r->nruns, r->run_cut));
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)r->extra, key, v)

@@ -25,6 +25,9 @@ struct jst_report {
 	/* Per run: what the figures cover beyond the command ("" or NULL: nothing
 	 * to say), e.g. that the estimate covers every process; or NULL. */
 	const char *const *run_note;
+	/* Per run: nonzero where a signal cut the run short (passed on to the
+	 * command, which it stopped): left out of the statistics; or NULL. */
+	const unsigned char *run_cut;
 };
 
 /* Mean, sample standard deviation, min and max of the finite values; n of
@@ -38,13 +41,22 @@ struct jst_stat {
 void jst_stat_of(const double *x, size_t n, struct jst_stat *out);
 
 /* Statistics of one domain's (index) or one total's figures over runs. The
- * runs come from one meter, so a domain has the same index in each. */
-void jst_stat_domain(jst_measurement *const *runs, size_t n, size_t index, int power,
-                     struct jst_stat *out);
+ * runs come from one meter, so a domain has the same index in each. cut (or
+ * NULL): the runs a signal cut short, left out like partial ones. */
+void jst_stat_domain(jst_measurement *const *runs, size_t n, const unsigned char *cut, size_t index,
+                     int power, struct jst_stat *out);
 /* Returns 0 when the total has parts in no run (nothing to report). */
-int jst_stat_total(jst_measurement *const *runs, size_t n, jst_total_kind which, int power,
-                   struct jst_stat *out);
-void jst_stat_duration(jst_measurement *const *runs, size_t n, struct jst_stat *out);
+int jst_stat_total(jst_measurement *const *runs, size_t n, const unsigned char *cut,
+                   jst_total_kind which, int power, struct jst_stat *out);
+void jst_stat_duration(jst_measurement *const *runs, size_t n, const unsigned char *cut,
+                       struct jst_stat *out);
+/* The relative uncertainty of the mean energy over the runs the statistics
+ * keep (sum of uncertainty_j / sum of energy_j; all runs if none is kept);
+ * NaN when there is no energy. */
+double jst_stat_domain_accuracy(jst_measurement *const *runs, size_t n, const unsigned char *cut,
+                                size_t index);
+double jst_stat_total_accuracy(jst_measurement *const *runs, size_t n, const unsigned char *cut,
+                               jst_total_kind which);
 
 /* ---- text: the table people read ---------------------------------------- */
 
@@ -70,7 +82,8 @@ json_t *jst_json_number(double v);
 json_t *jst_json_string(const char *s);
 json_t *jst_sink_json_measurement(const jst_measurement *m);
 json_t *jst_sink_json_stat(const struct jst_stat *s);
-json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n);
+/* cut (or NULL): the runs a signal cut short, left out of the statistics. */
+json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n, const unsigned char *cut);
 /* Dump doc (indented, newline-terminated) and flush; 0 or -errno. */
 int jst_sink_json_write(FILE *f, const json_t *doc);
 

@@ -58,6 +58,11 @@ static void cell_acc(struct jst_table *t, double acc)
 	jst_table_cell(t, "± %.0f%%", 100 * acc);
 }
 
+static double acc_or(double acc, double class)
+{
+	return isfinite(acc) ? acc : class;
+}
+
 struct marks {
 	int estimate, partial, secondary, nested;
 };
@@ -104,13 +109,18 @@ static void domain_rows(struct jst_table *t, const struct jst_report *r, struct 
 			cell_num(t, d.peak_power_w, 2);
 		} else {
 			struct jst_stat e, p;
-			jst_stat_domain(r->runs, r->nruns, i, 0, &e);
-			jst_stat_domain(r->runs, r->nruns, i, 1, &p);
+			jst_stat_domain(r->runs, r->nruns, r->run_cut, i, 0, &e);
+			jst_stat_domain(r->runs, r->nruns, r->run_cut, i, 1, &p);
 			cell_stat(t, &e, 3);
 			cell_spread(t, &e);
 			cell_stat(t, &p, 2);
 		}
-		cell_acc(t, d.energy_j > 0 ? d.uncertainty_j / d.energy_j : d.accuracy);
+		if (r->nruns > 1) /* the mean's, over the runs the statistics keep */
+			cell_acc(t,
+			         acc_or(jst_stat_domain_accuracy(r->runs, r->nruns, r->run_cut, i),
+			                d.accuracy));
+		else
+			cell_acc(t, d.energy_j > 0 ? d.uncertainty_j / d.energy_j : d.accuracy);
 		jst_table_cell(t, "%s (%s/%s)", jst_method_name(d.method), d.backend, d.source);
 		cell_marks(t, &d, mk);
 		jst_table_end_row(t);
@@ -139,13 +149,19 @@ static void total_rows(struct jst_table *t, const struct jst_report *r)
 			jst_table_cell(t, "%s", "");
 		} else {
 			struct jst_stat e, p;
-			jst_stat_total(r->runs, r->nruns, (jst_total_kind)k, 0, &e);
-			jst_stat_total(r->runs, r->nruns, (jst_total_kind)k, 1, &p);
+			jst_stat_total(r->runs, r->nruns, r->run_cut, (jst_total_kind)k, 0, &e);
+			jst_stat_total(r->runs, r->nruns, r->run_cut, (jst_total_kind)k, 1, &p);
 			cell_stat(t, &e, 3);
 			cell_spread(t, &e);
 			cell_stat(t, &p, 2);
 		}
-		cell_acc(t, tot.energy_j > 0 ? tot.uncertainty_j / tot.energy_j : tot.accuracy);
+		if (r->nruns > 1)
+			cell_acc(t, acc_or(jst_stat_total_accuracy(r->runs, r->nruns, r->run_cut,
+			                                           (jst_total_kind)k),
+			                   tot.accuracy));
+		else
+			cell_acc(t, tot.energy_j > 0 ? tot.uncertainty_j / tot.energy_j
+			                             : tot.accuracy);
 		jst_table_cell(t, "%zu domain%s%s", parts, parts == 1 ? "" : "s",
 		               k == JST_TOTAL_SYSTEM ? ", whole-platform/node meters: not in total"
 		                                     : "");
@@ -260,6 +276,28 @@ static void telemetry_lines(FILE *f, const struct jst_report *r)
 	}
 }
 
+/* A run a signal cut short is shown on its own, below the statistics that
+ * leave it out. */
+static void cut_runs(FILE *f, const struct jst_report *r)
+{
+	for (size_t k = 0; r->run_cut && r->nruns > 1 && k < r->nruns; k++) {
+		if (!r->run_cut[k])
+			continue;
+		jst_total tot = {.size = sizeof tot};
+		jst_total_kind which = JST_TOTAL_ALL;
+		if (jst_measurement_total(r->runs[k], which, &tot) || !tot.parts) {
+			which = JST_TOTAL_SYSTEM;
+			if (jst_measurement_total(r->runs[k], which, &tot) || !tot.parts)
+				tot.energy_j = tot.uncertainty_j = NAN;
+		}
+		fprintf(f,
+		        "   run %zu, cut short by a signal: %.3f ± %.3f J (%s) in %.3f s, left out "
+		        "of the statistics\n",
+		        k + 1, tot.energy_j, tot.uncertainty_j, jst_total_name(which),
+		        jst_measurement_duration(r->runs[k]));
+	}
+}
+
 /* Every mark in the table is explained here; every caveat a domain carries is shown. */
 static void footnotes(FILE *f, const struct jst_report *r, const struct marks *mk)
 {
@@ -348,12 +386,16 @@ void jst_sink_text_report(FILE *f, const struct jst_report *r)
 	jst_table_free(t);
 
 	struct jst_stat dur;
-	jst_stat_duration(r->runs, r->nruns, &dur);
+	jst_stat_duration(r->runs, r->nruns, r->run_cut, &dur);
 	if (r->nruns == 1)
 		fprintf(f, "\n   %.3f s elapsed%s\n", dur.mean,
 		        jst_measurement_partial(r->runs[0]) ? ", partial" : "");
+	else if (dur.excluded)
+		fprintf(f, "\n   %.3f ± %.3f s elapsed per run (%zu of %zu runs)\n", dur.mean,
+		        dur.stddev, dur.n, dur.n + dur.excluded);
 	else
 		fprintf(f, "\n   %.3f ± %.3f s elapsed per run\n", dur.mean, dur.stddev);
+	cut_runs(f, r);
 	telemetry_lines(f, r);
 	footnotes(f, r, &mk);
 	fputc('\n', f);

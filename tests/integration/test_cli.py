@@ -17,6 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (EmptyMachine, PowercapSim, binary, domains_by_name, measure,  # noqa: E402
                     run_joulestat, wait_for_file)
+from nvml_sim import NvmlSim  # noqa: E402
 
 
 def default_signals():
@@ -208,6 +209,47 @@ class SignalTest(CliCase):
         self.assertIn("Energy of", stderr)  # the table too
         self.assertIn("passed it on", stderr)
 
+    def test_a_run_cut_short_is_left_out_of_the_statistics(self):
+        # -r 5: runs 1 and 2 end on their own; run 3 is cut short by SIGINT,
+        # which ends the repetition. The statistics are those of runs 1 and 2,
+        # and say so; run 3 is reported on its own, and marked in the JSON.
+        script = ("n=$(cat \"$1\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$1\"; "
+                  "if [ $n -lt 3 ]; then sleep 0.3; exit 0; fi; "
+                  "trap 'exit 8' INT; : > \"$2\"; "
+                  "i=0; while [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done")
+        with tempfile.TemporaryDirectory() as d:
+            count, ready, out = (os.path.join(d, n) for n in ("count", "ready", "out.json"))
+
+            def nudge(p):
+                wait_for_file(ready, 30, p)
+                p.send_signal(signal.SIGINT)
+
+            rc, _, stderr = self.signalled(["run", "-r", "5", "--json", out, "--", "sh", "-c",
+                                            script, "sh", count, ready], nudge, 30)
+            self.assertEqual(rc, 8, stderr)
+            with open(out) as f:
+                doc = json.load(f)
+        runs = doc["runs"]
+        self.assertEqual(len(runs), 3)
+        self.assertEqual([r.get("interrupted", False) for r in runs], [False, False, True])
+        kept = runs[:2]
+        s = doc["summary"]
+        total = s["totals"]["total"]["energy_j"]
+        self.assertEqual((total["runs"], total["runs_excluded"]), (2, 1))
+        energies = [r["totals"]["total"]["energy_j"] for r in kept]
+        self.assertAlmostEqual(total["mean"], sum(energies) / 2, places=6)
+        self.assertAlmostEqual(total["max"], max(energies), places=6)
+        self.assertAlmostEqual(s["duration_s"]["mean"],
+                               sum(r["duration_s"] for r in kept) / 2, places=6)
+        self.assertEqual(s["duration_s"]["runs_excluded"], 1)
+        for d in s["domains"]:
+            self.assertEqual(d["energy_j"]["runs_excluded"], 1, d["name"])
+        self.assertIn("(2 of 3 runs)", stderr)
+        cut = runs[2]["totals"]["total"]
+        self.assertIn("run 3, cut short by a signal: %.3f ± %.3f J (total) in %.3f s, left out "
+                      "of the statistics" % (cut["energy_j"], cut["uncertainty_j"],
+                                             runs[2]["duration_s"]), stderr)
+
     def test_sigterm_is_forwarded_and_the_json_written(self):
         self.forwarded(signal.SIGTERM, 7)
 
@@ -325,6 +367,42 @@ class OutputTest(CliCase):
         self.assertAlmostEqual(s["totals"]["cpu"]["energy_j"]["mean"], sum(cpu) / 3, places=9)
         self.assertIn("3 runs", proc.stderr)
         self.assertIn("±", proc.stderr)
+
+    def test_accuracy_of_repeated_runs_is_the_means(self):
+        # Runs of very different length on a bursty GPU: the first's figure
+        # is far less certain than the second's. Each row's ± is that of the
+        # mean over the same runs (sum of uncertainties / sum of energies),
+        # in the table and in the summary, for the domain and its totals alike.
+        with tempfile.TemporaryDirectory() as d:
+            flag, out = os.path.join(d, "flag"), os.path.join(d, "out.json")
+            cmd = ('if [ -e "$1" ]; then sleep 1.5; else touch "$1"; sleep 0.12; fi')
+            with NvmlSim(gpus=1, trace="bursty:7") as sim:
+                proc = run_joulestat(["run", "--no-history", "--backends", "nvml", "-r", "2",
+                                      "--json", out, "--", "sh", "-c", cmd, "sh", flag],
+                                     env=sim.env())
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(out) as f:
+                doc = json.load(f)
+        runs = doc["runs"]
+        rel = [r["totals"]["total"]["uncertainty_j"] / r["totals"]["total"]["energy_j"]
+               for r in runs]
+        # The runs' own figures differ as shown: a row taken from either run
+        # alone would disagree with a row taken from the other.
+        self.assertNotEqual(round(100 * rel[0]), round(100 * rel[1]), rel)
+        want = (sum(r["totals"]["total"]["uncertainty_j"] for r in runs) /
+                sum(r["totals"]["total"]["energy_j"] for r in runs))
+        s = doc["summary"]
+        self.assertAlmostEqual(s["domains"][0]["accuracy"], want, places=9)
+        for k in ("gpu", "total"):
+            self.assertAlmostEqual(s["totals"][k]["accuracy"], want, places=9)
+        shown = "± %.0f%%" % (100 * want)
+        rows = {}
+        for ln in proc.stderr.splitlines():  # the table's rows, before the telemetry's
+            if ln.strip().split()[:1] in (["gpu0"], ["gpu"], ["total"]):
+                rows.setdefault(ln.split()[0], ln)
+        self.assertEqual(sorted(rows), ["gpu", "gpu0", "total"], proc.stderr)
+        for name, line in rows.items():
+            self.assertIn(shown, line, name)
 
     def test_single_run_has_no_summary(self):
         proc, doc = self.measure(["true"])

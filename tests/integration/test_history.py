@@ -295,6 +295,29 @@ class RecordTest(HistoryCase):
         shown = json.loads(self.run_cli("show", "--json", "2").stdout)
         self.assertEqual(shown["series"], doc["series"])
 
+    def test_every_reader_fails_on_an_unreadable_file(self):
+        # A file that is no database (or a newer one) is a failure of every
+        # subcommand that reads the history, never an empty history.
+        os.makedirs(os.path.dirname(self.db))
+        with open(self.db, "w") as f:
+            f.write("garbage\n" * 200)
+        out = os.path.join(self.tmp, "export.out")
+        for args in (("history",), ("history", "--json"), ("export",),
+                     ("export", "--format", "json"), ("export", "-o", out), ("show", "1"),
+                     ("compare", "1", "2")):
+            with self.subTest(args=args):
+                proc = self.run_cli(*args)
+                self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+                self.assertIn("file is not a database", proc.stderr)
+                self.assertNotIn("[]", proc.stdout)
+                self.assertNotIn("id,start", proc.stdout)
+        self.assertFalse(os.path.exists(out))
+        # No history yet is no failure of history and export.
+        os.remove(self.db)
+        for args in (("history",), ("history", "--json"), ("export",)):
+            with self.subTest(none=args):
+                self.assertEqual(self.run_cli(*args).returncode, 0)
+
     def test_history_filters_and_export(self):
         for cmd in (("sleep", "0.05"), ("true",), ("sleep", "0.1")):
             self.run_json(cmd=cmd)
@@ -330,6 +353,18 @@ class CompareTest(HistoryCase):
         proc = self.run_cli("compare", "--json", str(a), str(b))
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
+
+    def test_compare_leaves_out_a_repetition_cut_short(self):
+        # A repetition a signal cut short (interrupted in the document) is
+        # left out of compare's mean, as `run -r` leaves it out of its own.
+        docs = [self.run_json("-r", "3", cmd=("sleep", "0.1"))[1] for _ in range(2)]
+        self.assertEqual(self.compare(1, 2)["a"]["repetitions"], 3)
+        self.sql("UPDATE runs SET document = json_set(document, '$.runs[1].interrupted', "
+                 "json('true')) WHERE id = 1")
+        c = self.compare(1, 2)
+        self.assertEqual((c["a"]["repetitions"], c["b"]["repetitions"]), (2, 3))
+        kept = [docs[0]["runs"][i]["totals"]["total"]["energy_j"] for i in (0, 2)]
+        self.assertAlmostEqual(c["a"]["energy_j"], sum(kept) / 2, places=6)
 
     def test_compare_says_what_is_significant(self):
         docs = [self.run_json("-r", "3", cmd=("sleep", s))[1] for s in ("0.3", "0.1", "0.1")]

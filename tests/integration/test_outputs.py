@@ -155,6 +155,30 @@ class SameFileTest(OutputCase):
         with open(target) as f:
             self.assertEqual(f.read(), "before\n")
 
+    def test_dangling_links_to_one_new_file(self):
+        # The file does not exist yet: the link is followed to the name it
+        # would create, also through a relative link, a chain and `..`.
+        os.mkdir(self.path("sub"))
+        os.symlink(self.path("new.json"), self.path("abs"))
+        os.symlink("../new.json", self.path("sub/rel"))
+        os.symlink("sub/rel", self.path("chain"))
+        for a, b in (("abs", "new.json"), ("new.json", "sub/rel"), ("chain", "abs"),
+                     ("sub/../chain", "./sub/../new.json")):
+            with self.subTest(a=a, b=b):
+                self.refused(["--csv", a, "--json", b])
+                self.refused(["-o", a, "--csv", b])
+        self.assertFalse(os.path.exists(self.path("new.json")))
+        # A dangling link to another name is another file.
+        os.symlink(self.path("other.json"), self.path("elsewhere"))
+        proc = subprocess.run([binary("JOULESTAT"), "run", "-q", "--no-history", "--csv",
+                               "elsewhere", "--json", "new.json", "--", "true"], env=self.env,
+                              cwd=self.dir, capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(self.path("new.json")) as f:
+            self.assertEqual(json.load(f)["exit_status"], 0)
+        with open(self.path("other.json")) as f:
+            self.assertTrue(f.readline().startswith("window,run,"))
+
     def test_stdout_under_another_name(self):
         # --json - and --csv /dev/stdout are one pipe: the rows would interleave.
         proc = subprocess.run([binary("JOULESTAT"), "run", "--json", "-", "--csv", "/dev/stdout",
@@ -173,6 +197,41 @@ class SameFileTest(OutputCase):
                                       text=True, timeout=60)
                 self.assertEqual(proc.returncode, 0, proc.stderr)
         with open(self.path("a.json")) as f:
+            self.assertEqual(json.load(f)["exit_status"], 0)
+
+
+class OptionAsFileNameTest(OutputCase):
+    """`--json -- CMD` or `-o --json x`: the file name was left out, and the
+    next word, an option or the `--` that ends them, would be taken for it.
+    Every option that takes a file name refuses a name that starts with
+    `--` as a usage error naming the option; `./--x` names such a file."""
+
+    CASES = (
+        (["run", "--json", "--", "true"], "--json", "--"),
+        (["run", "-o", "--json", "x", "--", "true"], "-o", "--json"),
+        (["run", "--csv=--x", "--", "true"], "--csv", "--x"),
+        (["validate", "--json", "--seconds", "1"], "--json", "--seconds"),
+        (["report", "-o", "--format", "svg", "in.json"], "-o", "--format"),
+        (["export", "-o", "--format", "csv"], "-o", "--format"),
+        (["serve", "--web-config", "--listen", "127.0.0.1:0"], "--web-config", "--listen"),
+    )
+
+    def test_refused(self):
+        for args, opt, given in self.CASES:
+            with self.subTest(args=args):
+                proc = subprocess.run([binary("JOULESTAT")] + args, env=self.env, cwd=self.dir,
+                                      capture_output=True, text=True, timeout=60)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(f"{opt} wants a file name, not '{given}'", proc.stderr)
+                self.assertIn(f"'./{given}'", proc.stderr)
+                self.assertEqual(os.listdir(self.dir), [])
+
+    def test_dot_slash_names_such_a_file(self):
+        proc = subprocess.run([binary("JOULESTAT"), "run", "-q", "--no-history", "--json",
+                               "./--json", "--", "true"], env=self.env, cwd=self.dir,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(self.path("--json")) as f:
             self.assertEqual(json.load(f)["exit_status"], 0)
 
 

@@ -251,6 +251,42 @@ class ErrorTest(SimCase):
                 with self.assertRaisesRegex(exc, pattern):
                     joulestat.Meter(**kw)
 
+    def test_method_arguments_are_never_narrowed(self):
+        # A value the C call cannot take as given is refused, naming the
+        # argument and what it accepts: never wrapped (2**32 + 5 is not 5 ms),
+        # never taken for its truth value ('no' does not mean settle).
+        with self.meter(settle=False) as m:
+            for bad, exc, pattern in (
+                    (2**32 + 5, ValueError, r"timeout_ms: 4294967301 is out of range; "
+                                            r"accepted: milliseconds from 0 to 4294967295"),
+                    (-1, ValueError, r"timeout_ms: -1 is out of range"),
+                    (2**70, ValueError, r"timeout_ms: \d+ is out of range"),
+                    (1.5, TypeError, r"timeout_ms must be an int \(milliseconds from 0 to "
+                                     r"4294967295\), not float"),
+                    (True, TypeError, r"timeout_ms must be an int .*not bool"),
+                    ("10", TypeError, r"timeout_ms must be an int .*not str")):
+                with self.subTest(settle=bad):
+                    with self.assertRaisesRegex(exc, pattern):
+                        m.settle(bad)
+            m.settle(3000)  # in range: waits, returns
+            m.begin_window("a")
+            for bad in ("no", 1, 0, None, [True]):
+                with self.subTest(end_window_settle=bad):
+                    with self.assertRaisesRegex(TypeError, r"settle must be a bool, not"):
+                        m.end_window("a", settle=bad)
+            self.assertEqual(m.open_windows(), ["a"])  # still open: nothing was ended
+            self.assertGreater(m.end_window("a", settle=False).time, 0)
+            for bad, exc in ((-1, ValueError), (0.5, TypeError)):
+                with self.assertRaisesRegex(exc, r"^n"):
+                    m._c_pairs(bad)
+        with self.assertRaisesRegex(TypeError, r"settle must be a bool, not str"):
+            self.meter(settle="no")
+        with self.assertRaisesRegex(ValueError, r"code: \d+ is out of range; accepted: a return "
+                                                r"code from -2147483648 to 2147483647"):
+            joulestat._ext.strerror(2**40)
+        with self.assertRaisesRegex(TypeError, r"code must be an int"):
+            joulestat._ext.strerror("2")
+
     def test_window_names(self):
         with self.meter() as m:
             for bad in (3, None, b"bytes"):

@@ -127,6 +127,84 @@ class ModesTest(ModesCase):
             self.check_truth(m)
         self.assertIs(step.last_measurement, seen[-1])
 
+    def test_async_and_generator_functions_are_measured_whole(self):
+        # A decorator on an async def, a generator or an async generator
+        # measures what the call spends: from its first step (or item) to its
+        # completion, not the creation of the coroutine or generator.
+        import asyncio
+        whole = []  # (measurement, time before the call's first step, after its last)
+        with self.meter() as meter:
+            for how in ("track_energy", "measure", "EnergyTracker"):
+                deco = {"track_energy": lambda: joulestat.track_energy(meter=meter),
+                        "measure": lambda: meter.measure(),
+                        "EnergyTracker": lambda: joulestat.EnergyTracker("t", meter=meter)}[how]()
+
+                @deco
+                async def coro(x):
+                    await asyncio.sleep(0.3)
+                    return x * 2
+
+                @deco
+                def gen(n):
+                    total = 0
+                    for i in range(n):
+                        time.sleep(0.1)
+                        total += (yield i) or 0
+                    return total
+
+                @deco
+                async def agen(n):
+                    for i in range(n):
+                        await asyncio.sleep(0.1)
+                        try:
+                            yield i
+                        except KeyError:
+                            yield -1
+
+                async def consume():
+                    return [v async for v in agen(3)]
+
+                async def thrown():
+                    a = agen(2)
+                    first = await a.__anext__()
+                    second = await a.athrow(KeyError("k"))  # handled inside agen
+                    await a.aclose()
+                    return first, second
+
+                with self.subTest(how=how):
+                    c = coro(21)  # created, not yet run: nothing measured
+                    self.assertIsNone(coro.last_measurement)
+                    t0 = time.monotonic_ns()
+                    self.assertEqual(asyncio.run(c), 42)
+                    whole.append((coro.last_measurement, t0, time.monotonic_ns()))
+
+                    g = gen(3)
+                    self.assertIsNone(gen.last_measurement)
+                    t0 = time.monotonic_ns()
+                    self.assertEqual([next(g), g.send(5), g.send(7)], [0, 1, 2])
+                    with self.assertRaises(StopIteration) as stop:
+                        g.send(0)
+                    self.assertEqual(stop.exception.value, 12)  # the return value passes
+                    whole.append((gen.last_measurement, t0, time.monotonic_ns()))
+
+                    t0 = time.monotonic_ns()
+                    self.assertEqual(asyncio.run(consume()), [0, 1, 2])
+                    whole.append((agen.last_measurement, t0, time.monotonic_ns()))
+
+                    self.assertEqual(asyncio.run(thrown()), (0, -1))
+                    self.assertIsNot(agen.last_measurement, whole[-1][0])
+
+                    g = gen(10)
+                    next(g)
+                    g.close()  # abandoned early: measured up to its close
+                    self.assertLess(gen.last_measurement.time, 0.25)
+        self.sim.truth()
+        for m, t0, t1 in whole:
+            self.assertGreaterEqual(m.time, 0.3)
+            self.assertLessEqual(t0, m.begin_ns)
+            self.assertLessEqual(m.end_ns, t1)
+            self.check_truth(m)
+
     def test_context_manager_and_explicit_start_stop(self):
         with self.meter() as meter:
             with joulestat.EnergyTracker("cm", meter=meter) as t:

@@ -93,6 +93,86 @@ def _path(arg, value):
     return p
 
 
+def _measured(fn, begin, arg, after):
+    """fn wrapped so that each call runs in a window of its own: begin(arg)
+    opens it; at the end the wrapper keeps the measurement as
+    .last_measurement and hands it to after (or None). A coroutine function
+    is measured from its first step to its completion (an async wrapper
+    awaiting it), a generator or an async generator over its whole
+    iteration, from the first item asked for to its exhaustion or close: what
+    the call spends, not the creation of the object that will spend it. The
+    plain wrapper calls nothing more than the window's own two calls."""
+    import functools
+    import inspect
+
+    def done(w):
+        m = w.end()
+        wrapper.last_measurement = m
+        if after is not None:
+            after(m)
+
+    if inspect.isasyncgenfunction(fn):
+        @functools.wraps(fn)
+        async def wrapper(*args, **kwargs):
+            agen = fn(*args, **kwargs)
+            w = begin(arg)
+            try:
+                # Delegation by hand (async generators have no `yield from`):
+                # values sent and exceptions thrown in reach fn's generator.
+                try:
+                    item = await agen.__anext__()
+                except StopAsyncIteration:
+                    return
+                while True:
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        await agen.aclose()
+                        raise
+                    except BaseException as e:  # thrown in: fn's to handle
+                        try:
+                            item = await agen.athrow(e)
+                        except StopAsyncIteration:
+                            return
+                    else:
+                        try:
+                            item = await agen.asend(sent)
+                        except StopAsyncIteration:
+                            return
+            finally:
+                done(w)
+    elif inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            w = begin(arg)
+            try:
+                return (yield from gen)
+            finally:
+                done(w)
+    elif inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def wrapper(*args, **kwargs):
+            w = begin(arg)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                done(w)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            w = begin(arg)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                m = w.end()
+                wrapper.last_measurement = m
+                if after is not None:
+                    after(m)
+    wrapper.last_measurement = None
+    return wrapper
+
+
 def _known_backends():
     """Every backend the library has, from a meter that probes only the cheapest."""
     m = _ext.Meter({"backends": "estimate"})
@@ -192,31 +272,19 @@ class Meter(_ext.Meter):
     def measure(self, name=None, *, callback=None):
         """Decorator: every call runs in a window of its own (recursive and
         concurrent calls included). The wrapper keeps the measurement of the call
-        that ended last as .last_measurement; callback(measurement) sees each."""
+        that ended last as .last_measurement; callback(measurement) sees each.
+        An async def function is measured until its coroutine completes, a
+        generator (or async generator) function over its whole iteration."""
         if callable(name):  # bare @meter.measure
             return self.measure()(name)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, not {_type_name(name)}")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, not {_type_name(callback)}")
-        import functools
 
         def deco(fn):
-            label = name or getattr(fn, "__qualname__", "call")
-            window = self.window
-
-            @functools.wraps(fn)
-            def wrapper(*args, **kwargs):
-                w = window(label)
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    m = w.end()
-                    wrapper.last_measurement = m
-                    if callback is not None:
-                        callback(m)
-            wrapper.last_measurement = None
-            return wrapper
+            return _measured(fn, self.window, name or getattr(fn, "__qualname__", "call"),
+                             callback)
         return deco
 
     def __repr__(self):

@@ -27,7 +27,7 @@ import os
 import threading
 import time
 
-from . import Meter, _type_name
+from . import Meter, _measured, _type_name
 
 __all__ = ["EnergyTracker", "track_energy", "default_meter", "CSV_FIELDS"]
 
@@ -222,7 +222,9 @@ def track_energy(fn=None, *, label=None, output_file=None, meter=None, callback=
     """Decorator: each call runs in a window of its own, recursive and
     concurrent calls included. wrapper.last_measurement is the call that ended
     last; callback(measurement) sees every call; output_file gets a CSV row per
-    call. Usable bare (@track_energy) or with arguments."""
+    call. Usable bare (@track_energy) or with arguments. An async def function
+    is measured until its coroutine completes, a generator (or async
+    generator) function over its whole iteration."""
     if fn is None:
         return functools.partial(track_energy, label=label, output_file=output_file,
                                  meter=meter, callback=callback, **meter_settings)
@@ -244,16 +246,10 @@ def track_energy(fn=None, *, label=None, output_file=None, meter=None, callback=
         if callback is not None:
             callback(m)
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def begin(label):
         # The meter is looked up per call, so that decorating at import opens nothing.
-        mt = meter or own or default_meter()
-        w = mt.window(name)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            m = w.end()
-            wrapper.last_measurement = m
-            on_end(m)
-    wrapper.last_measurement = None
-    return wrapper
+        return (meter or own or default_meter()).window(label)
+
+    # A meter known now is used directly: no call more than the window's own.
+    return _measured(fn, (meter or own).window if meter or own else begin, name,
+                     on_end if sink is not None or callback is not None else None)

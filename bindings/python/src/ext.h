@@ -92,6 +92,12 @@ static inline void ext_read_end(ext_meter *m, ext_read r)
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */
 PyObject *ext_raise(int code);
 PyObject *ext_raise_msg(int err, const char *fmt, ...);
+/* A whole-number argument named arg, from min to max (unit: what it counts,
+ * for the message): 0 and *out, or -1 with TypeError (not an int, or a bool)
+ * or ValueError (out of range) naming arg and the accepted range. Never
+ * narrowed: 2**32 + 5 is out of range, not 5. */
+int ext_int_arg(PyObject *v, const char *arg, long long min, long long max, const char *unit,
+                long long *out);
 
 /* config.c: the only place that builds a jst_config. options maps setting
  * names to str values; keep receives the bytes objects the config borrows,

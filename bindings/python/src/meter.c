@@ -7,6 +7,7 @@
 #include "ext.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -259,8 +260,13 @@ static PyObject *meter_end_window(ext_meter *self, PyObject *const *args, Py_ssi
 			             "end_window() got an unexpected keyword argument '%S'", key);
 			return NULL;
 		}
-		if ((settle = PyObject_IsTrue(args[1])) < 0)
+		/* A bool, as Meter(settle=) takes: 'no' must not mean yes. */
+		if (!PyBool_Check(args[1])) {
+			PyErr_Format(PyExc_TypeError, "settle must be a bool, not %.100s",
+			             Py_TYPE(args[1])->tp_name);
 			return NULL;
+		}
+		settle = args[1] == Py_True;
 	}
 	return finish_named(self, args[0], settle ? EXT_END_SETTLED : EXT_END);
 }
@@ -318,8 +324,9 @@ static PyObject *meter_domains(ext_meter *self, PyObject *unused)
 
 static PyObject *meter_settle(ext_meter *self, PyObject *arg)
 {
-	unsigned long ms = PyLong_AsUnsignedLong(arg);
-	if (PyErr_Occurred() || !ext_meter_live(self))
+	long long ms;
+	if (ext_int_arg(arg, "timeout_ms", 0, UINT_MAX, "milliseconds", &ms) < 0 ||
+	    !ext_meter_live(self))
 		return NULL;
 	int rc;
 	self->busy++; /* waits up to timeout_ms: always without the GIL */
@@ -336,13 +343,14 @@ static PyObject *meter_settle(ext_meter *self, PyObject *arg)
  * that the Python side's own cost shows beside the library's in one run. */
 static PyObject *meter_c_pairs(ext_meter *self, PyObject *arg)
 {
-	Py_ssize_t n = PyLong_AsSsize_t(arg);
-	if ((n < 0 && PyErr_Occurred()) || !ext_meter_live(self))
+	long long n;
+	if (ext_int_arg(arg, "n", 0, PY_SSIZE_T_MAX, "window pairs", &n) < 0 ||
+	    !ext_meter_live(self))
 		return NULL;
 	struct timespec t0, t1;
 	int rc = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+	for (long long i = 0; i < n && rc == 0; i++) {
 		jst_window *w;
 		jst_measurement *ms;
 		rc = jst_window_begin(self->meter, "w", &w);

@@ -46,6 +46,35 @@ PyObject *ext_raise_msg(int err, const char *fmt, ...)
 	return NULL;
 }
 
+int ext_int_arg(PyObject *v, const char *arg, long long min, long long max, const char *unit,
+                long long *out)
+{
+	/* An int or what stands for one (numpy's integers: __index__); a bool
+	 * is no count of anything. */
+	if (PyBool_Check(v) || !PyIndex_Check(v)) {
+		PyErr_Format(PyExc_TypeError,
+		             "%s must be an int (%s from %lld to %lld), not %.100s", arg, unit, min,
+		             max, Py_TYPE(v)->tp_name);
+		return -1;
+	}
+	PyObject *i = PyNumber_Index(v);
+	if (!i)
+		return -1;
+	int overflow = 0;
+	long long x = PyLong_AsLongLongAndOverflow(i, &overflow);
+	Py_DECREF(i);
+	if (x == -1 && PyErr_Occurred())
+		return -1;
+	if (overflow || x < min || x > max) {
+		PyErr_Format(PyExc_ValueError,
+		             "%s: %R is out of range; accepted: %s from %lld to %lld", arg, v, unit,
+		             min, max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
 static PyObject *mod_version(PyObject *mod, PyObject *unused)
 {
 	(void)mod;
@@ -56,11 +85,9 @@ static PyObject *mod_version(PyObject *mod, PyObject *unused)
 static PyObject *mod_strerror(PyObject *mod, PyObject *arg)
 {
 	(void)mod;
-	long code = PyLong_AsLong(arg);
-	if (code == -1 && PyErr_Occurred())
+	long long code;
+	if (ext_int_arg(arg, "code", INT_MIN, INT_MAX, "a return code", &code) < 0)
 		return NULL;
-	if (code < INT_MIN || code > INT_MAX)
-		return PyErr_Format(PyExc_ValueError, "code must fit an int");
 	return PyUnicode_FromString(jst_strerror((int)code));
 }
 
