@@ -34,6 +34,7 @@ struct jst_dom {
 	struct jst_sensor sensor;
 	struct jst_counter counter;  /* COUNTER / ESTIMATE */
 	struct jst_integrator integ; /* POWER */
+	int64_t power_pushed_ns;     /* POWER: the last reading in the sensor's recent range */
 	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */
 	double energy_j;  /* since the meter opened, at the last reading (interpolated) */
 	double edge_u_j;  /* uncertainty of energy_j as a window edge */

@@ -304,6 +304,8 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 			dom->bridges++; /* a gap left by failed readings */
 		dom->var_j2 += u * u;
 	}
+	int was_primed = in->primed;
+	double prev_w = in->power_w;
 	if (in->primed && t > in->t_ns) {
 		dom->prev_reading.t_ns = in->t_ns;
 		dom->prev_reading.power_w = in->power_w;
@@ -314,7 +316,14 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		dom->t_err_ns = raw->t_err_ns; /* the mean's refresh, placed so far */
 	dom->energy_j = in->energy_j;
 	dom->edge_u_j = 0; /* the edge reading is a real reading */
-	jst_sensor_power(s, w, 1);
+	/* The recent range is of the device's updates, one a refresh: readings
+	 * between two updates show the same value again (window edges, many a
+	 * refresh), which would crowd the last seconds' range out of it. */
+	if (!was_primed || w != prev_w ||
+	    t - dom->power_pushed_ns >= (int64_t)(jst_sensor_refresh(s) * 1e9)) {
+		jst_sensor_power(s, w, 1);
+		dom->power_pushed_ns = t;
+	}
 	dom->peak_cand_w = w;
 	dom->peak_cand_ns = t;
 	dom->peak_fresh = 1;

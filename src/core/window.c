@@ -505,13 +505,12 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	              (e->bridge_u_j - b->bridge_u_j);
 	double avg = span > 0 ? energy / span : NAN;
 	/* Power readings in a window shorter than a few of their refreshes may
-	 * all show a value the device took before the power moved: nothing in
-	 * them says how far, so anywhere from 0 to the bound, over as much of
-	 * the window as one refresh covers. */
+	 * all show a value the device took before the power moved: as far as
+	 * its updates of the last refreshes ranged, over as much of the window
+	 * as one refresh covers. */
 	if (f->short_window && f->power_readings && !b->failed && span > 0) {
-		double p = avg, bound = dom->sensor.bound_w;
-		double away = bound - p > p ? bound - p : p;
-		double stale = away * (span < f->refresh_s ? span : f->refresh_s);
+		double stale = jst_sensor_power_spread(&dom->sensor) *
+		               (span < f->refresh_s ? span : f->refresh_s);
 		u = sqrt(u * u + stale * stale);
 	}
 	/* The figure is of this domain's own readings; the window's instants are
