@@ -63,6 +63,47 @@ static void coverage_of_the_stated_uncertainty(void **st)
 	}
 }
 
+/* A window begun on a meter's spare (the last window freed) starts from the
+ * edge just read, whatever the spare's memory held: an edge settled on means
+ * (power_edge.c) left in it must not make the new begin look settled, or the
+ * begin would be re-evaluated from another window's parts. */
+static void reused_window_begins_clean(void **st)
+{
+	(void)st;
+	char msg[128];
+	struct sim_trace *tr = sim_trace_parse("steps:180,420,260,600@1.3", msg, sizeof msg);
+	assert_non_null(tr);
+	struct vb_bmc b = {
+	    .tr = tr,
+	    .refresh_s = 1,
+	    .phase_s = 0.3,
+	    .latency_s = {0.02, 0.05},
+	    .max_power_w = 900,
+	    .sample_s = 0.1,
+	    .rng = 7,
+	};
+	vs_reset();
+	assert_int_equal(vb_open(&b, 2), 0);
+	vb_advance(&b, 6);
+	jst_window *a = NULL, *w = NULL;
+	jst_measurement *ms = NULL;
+	assert_int_equal(jst_window_begin(b.m, "a", &a), 0);
+	vb_advance(&b, 10);
+	assert_true(a->dom[0].begin.mean_part); /* settled on the means after it */
+	assert_int_equal(jst_window_end(a, &ms), 0);
+	jst_measurement_free(ms);
+	struct jst_window *spare = atomic_load(&b.m->spare);
+	assert_non_null(spare);
+	/* What the spare's edges hold is whatever its memory last held. */
+	spare->end[0].mean_part = 1;
+	assert_int_equal(jst_window_begin(b.m, "w", &w), 0);
+	assert_ptr_equal(w, spare);
+	assert_false(w->dom[0].begin.mean_part);
+	jst_window_cancel(w);
+	vb_close(&b);
+	sim_trace_free(tr);
+}
+
 /* A node meter whose counter is its own latch (as the ptd backend's), at a
  * constant 100 W, whose backend states unseen_j for spans it could not see. */
 static double unseen_j;
@@ -172,6 +213,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(coverage_of_the_stated_uncertainty),
 	    cmocka_unit_test(unseen_spans_are_stated),
+	    cmocka_unit_test(reused_window_begins_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
