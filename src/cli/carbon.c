@@ -98,47 +98,65 @@ static int number_setting(const char *cmd, double given, const char *opt, const 
 	return number(cmd, s, key, min, max, out) ? -1 : 1;
 }
 
+/* The intensity of a region's code, from where s says. 0, or -1 (said). */
+static int use_region(const char *cmd, const struct setting *s, struct jst_carbon *out)
+{
+	const struct jst_carbon_region *r = jst_carbon_region_find(s->value);
+	if (!r) {
+		jst_cli_usage_error(cmd,
+		                    "%s: no carbon intensity is known for region "
+		                    "'%s': give an ISO country code (FR, DE, US) or "
+		                    "a grid region (US-CAMX) from docs/carbon.md, or "
+		                    "--carbon-intensity G_PER_KWH",
+		                    s->from, s->value);
+		return -1;
+	}
+	out->set = 1;
+	out->intensity = r->g_per_kwh;
+	snprintf(out->region, sizeof out->region, "%s", r->code);
+	snprintf(out->source, sizeof out->source, "%s %d (%s)", r->source, r->year, r->name);
+	return 0;
+}
+
+/* A number given as the intensity, from where s says. 0, or -1 (said). */
+static int use_intensity(const char *cmd, const struct setting *s, struct jst_carbon *out)
+{
+	if (number(cmd, s, "carbon_intensity", 0, 5000, &out->intensity))
+		return -1;
+	out->set = 1;
+	snprintf(out->source, sizeof out->source, "%s", s->from);
+	return 0;
+}
+
 int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
                        struct jst_carbon *out)
 {
 	*out = (struct jst_carbon){.pue = 1.0, .pue_default = 1, .price = NAN};
 	struct setting s = {0};
-	int rc =
-	    number_setting(cmd, req->intensity, "--carbon-intensity", "JOULESTAT_CARBON_INTENSITY",
-	                   "carbon_intensity", 0, 5000, &out->intensity, &s);
+	int rc = 0;
+	/* The first of (docs/carbon.md): --carbon-intensity, --region, the
+	 * environment's intensity, else its region, the config file's
+	 * intensity, else its region. A command line's choice is never
+	 * overridden by a setting made elsewhere. */
+	if (!isnan(req->intensity)) {
+		out->set = 1;
+		out->intensity = req->intensity;
+		snprintf(out->source, sizeof out->source, "--carbon-intensity");
+	} else if (req->region) {
+		snprintf(s.value, sizeof s.value, "%s", req->region);
+		snprintf(s.from, sizeof s.from, "--region");
+		rc = use_region(cmd, &s, out);
+	} else if (from_env("JOULESTAT_CARBON_INTENSITY", &s)) {
+		rc = use_intensity(cmd, &s, out);
+	} else if (from_env("JOULESTAT_REGION", &s)) {
+		rc = use_region(cmd, &s, out);
+	} else if (from_config("carbon_intensity", &s)) {
+		rc = use_intensity(cmd, &s, out);
+	} else if (from_config("region", &s)) {
+		rc = use_region(cmd, &s, out);
+	}
 	if (rc < 0)
 		return -1;
-	if (rc > 0) {
-		out->set = 1;
-		snprintf(out->source, sizeof out->source, "%s", s.from);
-	} else {
-		s = (struct setting){0};
-		int have = 1;
-		if (req->region) {
-			snprintf(s.value, sizeof s.value, "%s", req->region);
-			snprintf(s.from, sizeof s.from, "--region");
-		} else if (!from_env("JOULESTAT_REGION", &s) && !from_config("region", &s)) {
-			have = 0;
-		}
-		if (have) {
-			const struct jst_carbon_region *r = jst_carbon_region_find(s.value);
-			if (!r) {
-				jst_cli_usage_error(
-				    cmd,
-				    "%s: no carbon intensity is known for region "
-				    "'%s': give an ISO country code (FR, DE, US) or "
-				    "a grid region (US-CAMX) from docs/carbon.md, or "
-				    "--carbon-intensity G_PER_KWH",
-				    s.from, s.value);
-				return -1;
-			}
-			out->set = 1;
-			out->intensity = r->g_per_kwh;
-			snprintf(out->region, sizeof out->region, "%s", r->code);
-			snprintf(out->source, sizeof out->source, "%s %d (%s)", r->source, r->year,
-			         r->name);
-		}
-	}
 	s = (struct setting){0};
 	rc = number_setting(cmd, req->pue, "--pue", "JOULESTAT_PUE", "pue", 1, 10, &out->pue, &s);
 	if (rc < 0)

@@ -439,6 +439,20 @@ class CarbonTest(HistoryCase):
         self.assertEqual(doc["carbon"]["region"], "SE")
         _, doc = self.run_json("--region", "NO", env=env)
         self.assertEqual(doc["carbon"]["region"], "NO")
+        # An intensity set elsewhere never overrides the command line's region,
+        # nor the file's intensity the environment's region.
+        _, doc = self.run_json("--region", "FR",
+                               env=dict(self.env, JOULESTAT_CARBON_INTENSITY="900"))
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["intensity_g_per_kwh"]),
+                         ("FR", 56))
+        with open(os.path.join(conf, "config"), "a") as f:
+            f.write("carbon_intensity = 700\n")
+        _, doc = self.run_json(env=env)
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["intensity_g_per_kwh"]),
+                         ("SE", 41))
+        _, doc = self.run_json()
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["intensity_g_per_kwh"]),
+                         (None, 700))
 
     def test_bad_settings(self):
         for args, what in ((["--region", "XX"], "no carbon intensity is known"),
