@@ -549,7 +549,8 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	p->primary = dom->primary;
 	p->partial = f->failed0 || f->failed || (f->stuck && !f->reopened);
 	p->short_window = f->short_window;
-	p->bridged = f->bridges > 0;
+	/* Failed readings skipped bridge their time too (the note says so). */
+	p->bridged = f->bridges > 0 || f->transient > 0;
 }
 
 /* llround(x) for the nanoseconds of a window's duration, without the call:

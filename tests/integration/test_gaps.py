@@ -53,6 +53,8 @@ class GapTest(unittest.TestCase):
         self.check_rows(rows, "timeouts")
         self.assertLessEqual(abs(g["energy_j"] - t), 0.01 * t, f"run: {g['energy_j']} J, truth {t}")
         self.assertIn("failed reading(s) skipped", g["note"] or "")
+        # The note says the time was bridged: so does the flag a program reads.
+        self.assertTrue(g["bridged"], g["note"])
 
     def test_a_restarted_counter_loses_nothing(self):
         with NvmlSim(trace="const:300", counter_tick_ms=100, reset="0@1.9") as sim:
