@@ -240,9 +240,17 @@ static int handshake(struct ptd_state *st, struct ptd_chan *c, int full, double 
 		}
 		c->last_probe = now_ns();
 	}
-	/* A measurement already running (after a reconnection) is restarted. */
-	if (!full)
+	/* After a reconnection, a measurement the daemon still runs goes on: its
+	 * integrator (Wh) then still counts from the same Go, and the samples
+	 * missed while the server was silent cost nothing. Only one that is not
+	 * running (the daemon restarted, or stopped it) is started again. */
+	if (!full) {
+		struct jst_ptd_sample s;
+		if (jst_ptd_conn_cmd(&c->conn, "RL", reply, sizeof reply) == 0 &&
+		    jst_ptd_parse_sample(reply, &s) == 0)
+			return 0;
 		(void)jst_ptd_conn_cmd(&c->conn, "Stop", reply, sizeof reply);
+	}
 	snprintf(cmd, sizeof cmd, "Go,%d,0,joulestat", st->interval_ms);
 	r = jst_ptd_conn_cmd(&c->conn, cmd, reply, sizeof reply);
 	if (r || jst_ptd_reply_is_error(reply)) {
