@@ -428,6 +428,18 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 				miss = jst_power_mean_unseen(dom, s->power_w,
 				                             gap - 0.5 * jst_sensor_refresh(s)) +
 				       jst_power_mean_shift(dom, dom->t_err_ns);
+			/* Failing for longer than two refreshes, the device has had
+			 * time to draw anything: what the recent power's range says
+			 * holds for those two, beyond them anything up to the bound
+			 * (a stalled BMC over a run's last seconds). */
+			double r = jst_sensor_refresh(s);
+			if (r > 0 && gap > 2 * r) {
+				double p = s->power_w;
+				double away = s->bound_w - p > p ? s->bound_w - p : p;
+				double unseen = away * (gap - 2 * r);
+				if (unseen > miss)
+					miss = unseen;
+			}
 			e->u_j += miss;
 			/* A polled power reading stands for an instant before the
 			 * edge: once one after the edge is folded, the edge is

@@ -138,6 +138,9 @@ SCENARIOS = {
                4, {}, ()),
     "dead": (("const:400", {"die": 2}), 5, {}, ()),
     "stalled": (("const:400", {"stall": "2+30"}), 6, {"redfish.timeout": 1}, ()),
+    # A stall over a short run's last seconds, fewer failed polls than make
+    # the BMC gone (each takes the 2 s timeout), hiding a step of the power.
+    "stalled_short": (("steps:200,800@2", {"stall": "1.5+30"}), 5, {}, ()),
 }
 
 
@@ -251,6 +254,14 @@ class RedfishRunsTest(unittest.TestCase):
         self.assertTrue(d["partial"])
         self.assertIn("timed out", json.dumps(d).lower())
         self.assertLess(took - (m["end_ns"] - m["begin_ns"]) / 1e9, 5)
+
+
+    def test_stall_over_the_end_is_stated(self):
+        # Was 54% low, stated 5% and not bridged: the end is bridged from the
+        # last mean, and beyond two refreshes anything up to the supplies'
+        # capacity is stated.
+        d, _, _ = self.check_truth("stalled_short", 0)
+        self.assertTrue(d["bridged"], d["note"])
 
 
 class RedfishRefusalTest(unittest.TestCase):
