@@ -41,7 +41,7 @@ struct jst_backend_ctx {
 	/* A backend probed before this one was refused access (EACCES/EPERM):
 	 * the daemon backend serves such a user through joulestatd. */
 	int direct_denied;
-	double period_s;    /* the sampler's configured period; 0 when not known */
+	double period_s; /* the sampler's configured period; 0 when not known */
 };
 
 /* One domain as a backend declares it. */
@@ -98,6 +98,11 @@ struct jst_raw {
 	 * poller's missed samples, bridged at a neighbour's power); 0 where none.
 	 * The core adds its increase to the figures' uncertainty. */
 	double unseen_u_j;
+	/* COUNTER domains: the backend's running total (s) of spans it bridged
+	 * without seeing and too long for unseen_u_j's statement (a stalled
+	 * server: the device had time to draw anything). The core states each
+	 * second of its increase up to the domain's power bound. */
+	double unseen_s;
 	char error[JST_NOTE_MAX];
 };
 

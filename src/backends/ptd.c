@@ -85,6 +85,7 @@ struct ptd_chan {
 	/* What the missed samples may cost: their span times how far the power
 	 * moved over the recent samples (jst_raw.unseen_u_j). */
 	double unseen_u_j;
+	double unseen_s; /* missed spans past what the recent range speaks for (jst_raw.unseen_s) */
 	double recent_w[PTD_RECENT];
 	unsigned nrecent, irecent;
 	int gone;
@@ -303,9 +304,18 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 		} else {
 			c->energy_j += s->watts * dt;
 			if (dt > 1.5e-3 * st->interval_ms) {
+				/* A few samples missed (a loaded poller) drew what the
+				 * load has lately drawn; a longer silence (a stalled
+				 * server) may hide anything: past two intervals and a
+				 * second, the core states it up to its bound. */
+				double missed = dt - 1e-3 * st->interval_ms;
+				double range =
+				    2e-3 * st->interval_ms > 1 ? 2e-3 * st->interval_ms : 1;
 				c->gaps++;
 				c->unseen_u_j +=
-				    missed_cost(c, s->watts, dt - 1e-3 * st->interval_ms);
+				    missed_cost(c, s->watts, missed < range ? missed : range);
+				if (missed > range)
+					c->unseen_s += missed - range;
 			}
 		}
 	}
@@ -524,7 +534,9 @@ static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int time
 	d->parent = -1;
 	d->unit_j = 1e-6;
 	d->modulus = 0;
-	d->max_power_w = 0;
+	/* Ranges fixed by ptd.ranges bound what the analyser can measure;
+	 * Auto leaves the core's bound for the kind. */
+	d->max_power_w = st->volts > 0 && st->amps > 0 ? st->volts * st->amps : 0;
 	/* Each reading is exact at its own instant (the end of the sample it
 	 * includes): below the core's grid, so nothing is interpolated. */
 	d->refresh_s = 1e-3;
@@ -645,6 +657,7 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			o->t_err_ns = c->t_err_ns;
 			o->telemetry_power_w = c->watts;
 			o->unseen_u_j = c->unseen_u_j;
+			o->unseen_s = c->unseen_s;
 		}
 		pthread_mutex_unlock(&c->mu);
 	}

@@ -68,6 +68,7 @@ struct jst_dom {
 	int64_t restart_at_ns, restart_lo_ns, restart_hi_ns;
 	double bridge_u_j;
 	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
+	double unseen_s;   /* the backend's jst_raw.unseen_s taken so far */
 	unsigned bridges;
 	unsigned transient;                 /* readings that failed and were skipped */
 	char transient_error[JST_NOTE_MAX]; /* the last one's error */

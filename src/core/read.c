@@ -222,6 +222,15 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		dom->bridge_u_j += raw->unseen_u_j - dom->unseen_u_j;
 		dom->unseen_u_j = raw->unseen_u_j;
 	}
+	if (raw->unseen_s > dom->unseen_s) {
+		/* Anything from 0 to the bound, about the power the backend
+		 * bridged the span with (its reading's, else the sensor's). */
+		double p = !isnan(raw->telemetry_power_w) ? raw->telemetry_power_w : s->power_w;
+		p = isnan(p) ? 0 : p;
+		double away = s->bound_w - p > p ? s->bound_w - p : p;
+		dom->bridge_u_j += away * (raw->unseen_s - dom->unseen_s);
+		dom->unseen_s = raw->unseen_s;
+	}
 	if (ev != JST_COUNTER_DISCONTINUITY)
 		jst_sensor_observe(s, t, raw->t_err_ns, changed);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;

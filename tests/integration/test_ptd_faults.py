@@ -75,6 +75,23 @@ class FaultTest(PtdCase):
         self.assertFalse(dom["partial"], proc.stderr)
         self.assert_truth(sim, m, dom)
 
+    def test_long_stall_of_watts_alone_is_stated(self):
+        """Watts alone, and a 2 s stall across a step of the power: the span is
+        bridged at one sample's power, and what it may hide past two intervals
+        and a second is stated up to the bound (was 60% off with 4% stated).
+        With ranges fixed (ptd.ranges), the bound is the analyser's V x A."""
+        for extra, bound in (((), 50000), (("--option", "ptd.ranges=240,10"), 2400)):
+            with PtdSim("steps:100,500@1", stall="0.8+2") as sim:
+                proc, m, dom = self.run_ptd(sim, ["sleep", "3.5"], extra=extra)
+                want = sim.truth(m["begin_ns"], m["end_ns"])
+            err = abs(dom["energy_j"] - want)
+            self.assertLessEqual(err, dom["uncertainty_j"],
+                                 "%s: %.1f J, truth %.1f J, stated %.1f J" % (
+                                     extra, dom["energy_j"], want, dom["uncertainty_j"]))
+            self.assertTrue(dom["bridged"], dom["note"])
+            # Stated as the bound over what the stall hid past 1 s, no more.
+            self.assertLess(dom["uncertainty_j"], 1.5 * bound, extra)
+
     def test_missed_samples_are_stated(self):
         """Watts alone (no analyser integrator) on a bursty trace, and the
         server stalled for 0.45 s mid-run, as a poller on a machine too loaded
