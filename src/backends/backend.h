@@ -15,6 +15,9 @@
 #define JST_NAME_MAX 64
 #define JST_DEVICE_MAX 128
 #define JST_NOTE_MAX 160
+/* Room for an error's text (a library's message, a URL, a reply quoted): what
+ * makes a figure partial is said whole. Never on the daemon's wire. */
+#define JST_ERROR_MAX 320
 #define JST_REASON_MAX 1024
 
 /* A setting a backend reads: a generic "key=value" option, so that a new
@@ -103,7 +106,7 @@ struct jst_raw {
 	 * server: the device had time to draw anything). The core states each
 	 * second of its increase up to the domain's power bound. */
 	double unseen_s;
-	char error[JST_NOTE_MAX];
+	char error[JST_ERROR_MAX];
 };
 
 #define JST_READ_TELEMETRY 1u

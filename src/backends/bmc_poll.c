@@ -29,7 +29,7 @@ struct jst_bmc_poll {
 	uint64_t seq;         /* new readings so far */
 	uint64_t fail_seq;    /* failed polls so far */
 	int fails_in_row;
-	char error[JST_NOTE_MAX];
+	char error[JST_ERROR_MAX];
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
 	struct jst_bmc_value *prev;
 	int64_t prev_t0_ns; /* when the previous fetch began */
@@ -107,7 +107,7 @@ static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_
  * return; the caller unlocks. Returns 1 once the BMC is gone. */
 static int poll_once(struct jst_bmc_poll *p)
 {
-	char err[JST_NOTE_MAX] = "";
+	char err[JST_ERROR_MAX] = "";
 	int64_t t0 = p->now();
 	int r = p->fetch(p->arg, p->scratch, p->n, err, sizeof err);
 	int64_t t1 = p->now();
@@ -254,7 +254,7 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 	pthread_mutex_lock(&p->mu);
 	uint64_t seq = p->seq, fail = p->fail_seq;
 	int gone = p->fails_in_row >= JST_BMC_GONE_AFTER;
-	char error[JST_NOTE_MAX];
+	char error[JST_ERROR_MAX];
 	snprintf(error, sizeof error, "%s", p->error);
 	const struct jst_bmc_value *v = p->latest;
 	/* A failed poll is said once; an answer that came after it is read next. */
@@ -265,11 +265,11 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 		if (gone) {
 			r->status = -ENODEV;
 			snprintf(r->error, sizeof r->error,
-			         "%.32s: %.48s stopped answering (%d polls): %.40s", desc[i].name,
+			         "%.32s: %.48s stopped answering (%d polls): %.200s", desc[i].name,
 			         what, JST_BMC_GONE_AFTER, error);
 		} else if (say_fail) {
 			r->status = -EIO;
-			snprintf(r->error, sizeof r->error, "%.32s: %.48s: %.72s", desc[i].name,
+			snprintf(r->error, sizeof r->error, "%.32s: %.48s: %.200s", desc[i].name,
 			         what, error);
 		} else if (desc[i].method == JST_METHOD_COUNTER) {
 			/* A counter reads like a register latched at the BMC's last answer. */

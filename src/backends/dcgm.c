@@ -42,7 +42,7 @@ struct dcgm_gpu {
 	unsigned id; /* DCGM's GPU id */
 	int counter; /* has the energy field; else power */
 	int lost;    /* sticky */
-	char lost_error[JST_NOTE_MAX];
+	char lost_error[JST_ERROR_MAX];
 };
 
 struct dcgm_state {

@@ -262,7 +262,7 @@ static int ipmi_probe(const struct jst_backend_ctx *ctx, void **state, char *rea
 	if (!r && !(s->rs = s->fi->obj_create(s->fi->tmpl_dcmi_get_power_reading_rs)))
 		r = -ENOMEM;
 	double w = NAN;
-	char err[JST_NOTE_MAX];
+	char err[JST_ERROR_MAX];
 	int64_t t0 = jst_backend_now_ns(), t1 = t0;
 	if (!r && (r = ipmi_power(s, &w, err, sizeof err), t1 = jst_backend_now_ns(), r) != 0) {
 		snprintf(reason, len, "%s: %s", s->what, err);

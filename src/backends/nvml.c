@@ -29,7 +29,7 @@ struct nvml_gpu {
 	nvmlDevice_t dev;
 	unsigned index; /* NVML's: the domains are "gpu<index>" */
 	int lost;       /* once lost, NVML is never asked about it again */
-	char lost_error[JST_NOTE_MAX];
+	char lost_error[JST_ERROR_MAX];
 	int has_instant;
 	nvmlReturn_t failure;                        /* why probe could not open it */
 	char model[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* nvmlDeviceGetName, or "" */

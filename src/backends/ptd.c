@@ -89,7 +89,7 @@ struct ptd_chan {
 	double recent_w[PTD_RECENT];
 	unsigned nrecent, irecent;
 	int gone;
-	char why[JST_NOTE_MAX];
+	char why[JST_ERROR_MAX];
 };
 
 struct ptd_state {
@@ -379,7 +379,7 @@ static void *poller(void *p)
 	int64_t period = (int64_t)st->interval_ms * 1000000LL / 4;
 	if (period < 5000000)
 		period = 5000000;
-	char reply[JST_PTD_LINE_MAX], err[JST_NOTE_MAX];
+	char reply[JST_PTD_LINE_MAX], err[JST_ERROR_MAX];
 	for (;;) {
 		pthread_mutex_lock(&c->mu);
 		int gone = c->gone;
@@ -640,7 +640,7 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		pthread_mutex_lock(&c->mu);
 		if (c->gone) {
 			o->status = -ENODEV;
-			snprintf(o->error, sizeof o->error, "%.16s: PTDaemon lost: %.120s",
+			snprintf(o->error, sizeof o->error, "%.16s: PTDaemon lost: %.280s",
 			         st->desc[i].name, c->why);
 		} else if (!c->have_sample) {
 			o->status = -EAGAIN;
@@ -649,7 +649,7 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		           now - c->last_mono > 2 * (int64_t)st->interval_ms * 1000000LL) {
 			/* Samples are late: say why rather than show a stale value. */
 			o->status = -ETIMEDOUT;
-			snprintf(o->error, sizeof o->error, "%.16s: %.140s", st->desc[i].name,
+			snprintf(o->error, sizeof o->error, "%.16s: %.280s", st->desc[i].name,
 			         c->why);
 		} else {
 			o->counter = (uint64_t)llround(c->energy_j * 1e6);

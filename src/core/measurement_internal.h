@@ -43,7 +43,9 @@ void jst_domtab_close(struct jst_domtab *t);
 
 /* A note of the measurement's own (why a figure is partial), longer than a
  * domain's note because it may quote the device's failure. */
-#define JST_MNOTE_MAX ((size_t)2 * JST_NOTE_MAX)
+/* The domain's caveat, a failure, failed readings' last error and the other
+ * clauses, whole. */
+#define JST_MNOTE_MAX ((size_t)JST_NOTE_MAX + 2 * JST_ERROR_MAX + 256)
 
 /* What a figure has to say of itself, beyond its domain's caveat (window.c). */
 struct fig_notes {

@@ -70,9 +70,9 @@ struct jst_dom {
 	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	double unseen_s;   /* the backend's jst_raw.unseen_s taken so far */
 	unsigned bridges;
-	unsigned transient;                 /* readings that failed and were skipped */
-	char transient_error[JST_NOTE_MAX]; /* the last one's error */
-	int64_t last_t_ns;                  /* the last good reading */
+	unsigned transient;                  /* readings that failed and were skipped */
+	char transient_error[JST_ERROR_MAX]; /* the last one's error */
+	int64_t last_t_ns;                   /* the last good reading */
 
 	/* The latest power value for peaks: its time, or its span's start. */
 	double peak_cand_w;
@@ -85,7 +85,7 @@ struct jst_dom {
 	int reopen;        /* ask the backend to reopen it after this reading */
 	int failed;        /* permanently: the device or zone is gone */
 	int64_t failed_t_ns;
-	char failure[JST_NOTE_MAX];
+	char failure[JST_ERROR_MAX];
 
 	struct jst_series series;
 	jst_sample latest;

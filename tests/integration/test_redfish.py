@@ -253,6 +253,9 @@ class RedfishRunsTest(unittest.TestCase):
         d = domains_by_name(m)["redfish-1"]
         self.assertTrue(d["partial"])
         self.assertIn("timed out", json.dumps(d).lower())
+        # The reason whole, not cut off mid-word ("Operati"): libcurl's
+        # "Operation timed out after N milliseconds with 0 bytes received".
+        self.assertIn("milliseconds", d["note"])
         self.assertLess(took - (m["end_ns"] - m["begin_ns"]) / 1e9, 5)
 
 
