@@ -146,14 +146,23 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 		snprintf(s.value, sizeof s.value, "%s", req->region);
 		snprintf(s.from, sizeof s.from, "--region");
 		rc = use_region(cmd, &s, out);
-	} else if (from_env("JOULESTAT_CARBON_INTENSITY", &s)) {
-		rc = use_intensity(cmd, &s, out);
-	} else if (from_env("JOULESTAT_REGION", &s)) {
-		rc = use_region(cmd, &s, out);
-	} else if (from_config("carbon_intensity", &s)) {
-		rc = use_intensity(cmd, &s, out);
-	} else if (from_config("region", &s)) {
-		rc = use_region(cmd, &s, out);
+	} else {
+		static const struct {
+			int (*get)(const char *name, struct setting *s);
+			const char *name;
+			int region; /* a region's code, else a number */
+		} from[] = {
+		    {from_env, "JOULESTAT_CARBON_INTENSITY", 0},
+		    {from_env, "JOULESTAT_REGION", 1},
+		    {from_config, "carbon_intensity", 0},
+		    {from_config, "region", 1},
+		};
+		for (size_t k = 0; k < sizeof from / sizeof from[0]; k++)
+			if (from[k].get(from[k].name, &s)) {
+				rc = from[k].region ? use_region(cmd, &s, out)
+				                    : use_intensity(cmd, &s, out);
+				break;
+			}
 	}
 	if (rc < 0)
 		return -1;

@@ -45,7 +45,7 @@ void jst_domtab_close(struct jst_domtab *t);
  * domain's note because it may quote the device's failure. */
 /* The domain's caveat, a failure, failed readings' last error and the other
  * clauses, whole. */
-#define JST_MNOTE_MAX ((size_t)JST_NOTE_MAX + 2 * JST_ERROR_MAX + 256)
+#define JST_MNOTE_MAX ((size_t)JST_NOTE_MAX + (size_t)2 * JST_ERROR_MAX + 256)
 
 /* What a figure has to say of itself, beyond its domain's caveat (window.c). */
 struct fig_notes {
