@@ -229,6 +229,43 @@ static int amd_declare(struct amd_state *st, size_t i, size_t *nd, char *reason,
 	return 0;
 }
 
+/* An explicit GPU selection (--gpus) names AMD GPUs by their index (amdgpuN):
+ * with i, whether GPU i is selected (1 or 0); without, whether the selection
+ * is one this backend can honour (0, or -ENXIO with the reason: an entry that
+ * is no index, or one past the found GPUs). A selection from
+ * CUDA_VISIBLE_DEVICES is NVIDIA's and leaves every AMD GPU selected. */
+static int amd_selected(const struct jst_backend_ctx *ctx, size_t found, const size_t *i,
+                        char *reason, size_t len)
+{
+	if (!ctx->gpus || ctx->gpus_from_env)
+		return i ? 1 : 0;
+	const char *p = ctx->gpus;
+	while (*p) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || errno || (*end && *end != ',') || *p == '-' || *p == '+') {
+			snprintf(reason, len,
+			         "GPU selection '%s' cannot be measured: AMD GPUs are selected by "
+			         "index (amdgpuN's N)",
+			         ctx->gpus);
+			return -ENXIO;
+		}
+		if (i && v == *i)
+			return 1;
+		if (!i && v >= found) {
+			snprintf(
+			    reason, len,
+			    "GPU selection '%s' cannot be measured: no amdgpu%lu (AMD SMI sees "
+			    "%zu GPU%s)",
+			    ctx->gpus, v, found, found == 1 ? "" : "s");
+			return -ENXIO;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int amd_probe(const struct jst_backend_ctx *ctx, void **state, char *reason, size_t len)
 {
 	struct amd_state *st = calloc(1, sizeof *st);
@@ -274,8 +311,10 @@ static int amd_probe(const struct jst_backend_ctx *ctx, void **state, char *reas
 	size_t found = 0, nd = 0;
 	if ((r = amd_enumerate(st, reason, len)) == 0) {
 		found = st->n;
+		r = amd_selected(ctx, found, NULL, reason, len);
 		for (size_t i = 0; i < found && r >= 0; i++)
-			r = amd_declare(st, i, &nd, reason, len);
+			if (amd_selected(ctx, found, &i, reason, len) == 1)
+				r = amd_declare(st, i, &nd, reason, len);
 	}
 	st->n = nd;
 	if (r >= 0 && found == 0) {

@@ -93,6 +93,23 @@ class AmdsmiCase(unittest.TestCase):
             self.assert_counter(sim, m, doms["amdgpu%d" % k], k)
         self.assertEqual(m["totals"]["gpu"]["parts"], 2)
 
+    def test_gpus_selects_by_index_and_refuses_what_is_not_there(self):
+        # Was ignored: every AMD GPU measured whatever --gpus said.
+        with AmdSim(gpus=2, trace=STEPS) as sim:
+            proc, doc = measure(["sleep", "0.3"], sim.env(), backends="amdsmi",
+                                extra=["--gpus", "1"])
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual([d["name"] for d in doc["runs"][0]["domains"]], ["amdgpu1"])
+            proc, doc = measure(["sleep", "0.3"], sim.env(), backends="amdsmi",
+                                extra=["--gpus", "7"])
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("no amdgpu7", proc.stderr)
+            # NVIDIA's variable says nothing of AMD GPUs.
+            proc, doc = measure(["sleep", "0.3"], dict(sim.env(), CUDA_VISIBLE_DEVICES="0"),
+                                backends="amdsmi")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(len(doc["runs"][0]["domains"]), 2)
+
     def test_compute_partitions_are_one_whole_gpu(self):
         # MI300 in CPX mode: each GPU's socket lists 4 partitions that share its
         # counter. Counted per partition, the energy would be 4x.
