@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Connections at once, and from one address: a peer can hold a quarter. */
+enum { JST_HTTP_CONNECTIONS = 256, JST_HTTP_CONNECTIONS_PER_PEER = 64 };
+
 /* libmicrohttpd: loaded by jst_http_start before its server threads begin, and
  * read by them and by jst_http_stop after (mhd_lib.h). */
 static const struct jst_mhd *mhd;
@@ -312,11 +315,15 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
-	h->d = mhd->start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
-	                         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_SOCK_ADDR,
-	                         ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_ARRAY,
-	                         h->cert ? tls : none, MHD_OPTION_END);
+	h->d = mhd->start_daemon(
+	    flags, (uint16_t)port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    /* One peer holding connections open (idle, or
+	     * sending a request a byte at a time) must not keep
+	     * Prometheus from scraping: it gets a share only. */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)JST_HTTP_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)JST_HTTP_CONNECTIONS_PER_PEER,
+	    MHD_OPTION_ARRAY, h->cert ? tls : none, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		snprintf(msg, msglen, "cannot listen on %s:%u (in use, or not an address here?)",

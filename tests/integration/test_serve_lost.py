@@ -46,5 +46,33 @@ class LostDeviceTest(unittest.TestCase):
                 self.assertEqual(ex.stop(), 0, ex.stderr)
 
 
+class IdlePeerTest(unittest.TestCase):
+    def test_a_peer_holding_connections_does_not_block_scrapes(self):
+        # One peer (127.0.0.2) opens 100 connections and sends only the start of
+        # a request: it was given every slot (64), and a scrape waited for the
+        # 10 s timeout. It now gets a share, and Prometheus's scrape is served.
+        import socket
+        with NvmlSim(gpus=1) as nvml, Exporter(nvml.env(), "--no-estimate") as ex:
+            idle = []
+            try:
+                for _ in range(100):
+                    c = socket.socket()
+                    c.bind(("127.0.0.2", 0))
+                    try:
+                        c.connect(("127.0.0.1", ex.port))
+                        c.sendall(b"GET /m")
+                    except OSError:
+                        pass  # refused once its share is taken
+                    idle.append(c)
+                t0 = time.monotonic()
+                status, _, _ = ex.scrape()
+                self.assertEqual(status, 200)
+                self.assertLess(time.monotonic() - t0, 3.0)
+            finally:
+                for c in idle:
+                    c.close()
+            self.assertEqual(ex.stop(), 0, ex.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
