@@ -584,6 +584,18 @@ int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_o
 		return rc;
 	out->backends_set = out->backends[0] != '\0';
 
+	/* The struct's fields take what the options take: a value past it is
+	 * refused by name, as jst_config_set would refuse it. */
+	if (cfg->sample_period_ms > JST_MAX_PERIOD_MS)
+		return fail(err, len,
+		            "sample_period_ms: want a whole number of milliseconds from 1 to %d "
+		            "(0: the default), not %u",
+		            JST_MAX_PERIOD_MS, cfg->sample_period_ms);
+	if (cfg->series_capacity > JST_MAX_SERIES)
+		return fail(err, len,
+		            "series_capacity: want a whole number of samples from 1 to %u "
+		            "(0: the default), not %zu",
+		            JST_MAX_SERIES, (size_t)cfg->series_capacity);
 	out->allow_estimate = flag(cfg->allow_estimate, 1, envs, "estimate");
 	out->cross_validate = flag(cfg->cross_validate, 0, envs, "cross_validate");
 	out->period_s =

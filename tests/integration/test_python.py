@@ -233,6 +233,7 @@ class ErrorTest(SimCase):
             (dict(backends=["nvml", 3]), TypeError, r"backends: an entry is int"),
             (dict(backends=[]), ValueError, r"backends: \[\] has an empty entry"),
             (dict(period_ms=-1), ValueError, r"period_ms: -1 is out of range; accepted: 0"),
+            (dict(period_ms=3600001), ValueError, r"period_ms: 3600001 is out of range"),
             (dict(period_ms=2**32), ValueError, r"period_ms: 4294967296 is out of range"),
             (dict(period_ms=1.5), TypeError, r"period_ms must be an int"),
             (dict(period_ms=True), TypeError, r"period_ms must be an int"),

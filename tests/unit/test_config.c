@@ -73,7 +73,8 @@ static void bad_values_name_what_is_accepted(void **st)
 	    {"cross_validate", "maybe", "cross_validate: want 0 or 1"},
 	    {"estimate", "2", "estimate: want 0 or 1"},
 	    {"backends", "nvml,foo",
-	     "unknown backend 'foo' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, daemon, "
+	     "unknown backend 'foo' (known: ptd, dcgm, nvml, amdsmi, rapl, rapl-perf, rapl-msr, "
+	     "daemon, "
 	     "hwmon, apple, jetson, redfish, ipmi, estimate)"},
 	    {"backends", ",", "backends: want backend names"},
 	    {"gpus", "0,,x", "gpus: want GPU indices or UUIDs"},
@@ -127,6 +128,29 @@ static void core_keys_set_their_fields(void **st)
 	assert_int_equal(rc.backends_set, 0);
 	assert_true(rc.period_s > 0.1 - 1e-12 && rc.period_s < 0.1 + 1e-12); /* the default */
 	assert_int_equal(rc.allow_estimate, 1);
+}
+
+/* The struct's fields, set directly, take what their options take: past it,
+ * jst_meter_open refuses them by name (they were taken as given: a period of
+ * 49 days, or an allocation of 2^40 samples failing as -ENOMEM unexplained). */
+static void fields_past_their_range_are_refused(void **st)
+{
+	(void)st;
+	jst_config cfg;
+	jst_meter *m = NULL;
+	jst_config_init(&cfg);
+	cfg.backends = "estimate";
+	cfg.sample_period_ms = 4294967295u;
+	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
+	assert_null(m);
+	assert_non_null(strstr(jst_config_error(&cfg), "sample_period_ms"));
+	cfg.sample_period_ms = 0;
+	cfg.series_capacity = (size_t)1 << 40;
+	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
+	assert_non_null(strstr(jst_config_error(&cfg), "series_capacity"));
+	cfg.series_capacity = 16777216;
+	assert_int_equal(jst_meter_open(&cfg, &m), 0);
+	jst_meter_close(m);
 }
 
 /* The caller's option, else the key's own variable, else JOULESTAT_OPTIONS,
@@ -225,9 +249,10 @@ static void open_checks_the_fields_too(void **st)
 	cfg.backends = "rapl,nope";
 	jst_meter *m = NULL;
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
-	assert_non_null(strstr(jst_config_error(&cfg),
-	                       "backends: unknown backend 'nope' (known: ptd, dcgm, nvml, amdsmi, rapl, "
-	                       "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, redfish, ipmi, estimate)"));
+	assert_non_null(
+	    strstr(jst_config_error(&cfg),
+	           "backends: unknown backend 'nope' (known: ptd, dcgm, nvml, amdsmi, rapl, "
+	           "rapl-perf, rapl-msr, daemon, hwmon, apple, jetson, redfish, ipmi, estimate)"));
 	cfg.backends = NULL;
 	cfg.gpus = "0,,";
 	assert_int_equal(jst_meter_open(&cfg, &m), -EINVAL);
@@ -282,6 +307,7 @@ int main(void)
 	    cmocka_unit_test_setup(unknown_key_names_every_known_one, clean_env),
 	    cmocka_unit_test_setup(bad_values_name_what_is_accepted, clean_env),
 	    cmocka_unit_test_setup(core_keys_set_their_fields, clean_env),
+	    cmocka_unit_test_setup(fields_past_their_range_are_refused, clean_env),
 	    cmocka_unit_test_setup(backend_option_precedence, clean_env),
 	    cmocka_unit_test_setup(environment_options, clean_env),
 	    cmocka_unit_test_setup(open_checks_the_fields_too, clean_env),

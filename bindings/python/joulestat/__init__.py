@@ -26,6 +26,7 @@ __all__ = ["Meter", "Measurement", "Window", "DomainEnergy", "JoulestatError", "
 
 _EINVAL = 22
 _UINT_MAX = 2**32 - 1
+_PERIOD_MS_MAX = 3600000  # an hour: the library's period_ms range
 
 # Names served by the submodules, imported on first access (PEP 562).
 _LAZY = {
@@ -234,9 +235,9 @@ class Meter(_ext.Meter):
         if not isinstance(period_ms, int) or isinstance(period_ms, bool):
             raise TypeError(f"period_ms must be an int (milliseconds, 0 for the default), "
                             f"not {_type_name(period_ms)}")
-        if not 0 <= period_ms <= _UINT_MAX:
+        if not 0 <= period_ms <= _PERIOD_MS_MAX:
             raise ValueError(f"period_ms: {period_ms} is out of range; accepted: 0 (the "
-                             f"default, 100 ms) to {_UINT_MAX} milliseconds")
+                             f"default, 100 ms) to {_PERIOD_MS_MAX} milliseconds")
         if period_ms:
             opts["period_ms"] = str(period_ms)
         opts["cross_validate"] = _flag("cross_validate", cross_validate)
