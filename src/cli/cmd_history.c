@@ -49,13 +49,60 @@ static int open_db(jst_history **h, int quiet)
 /* A time filter: a date (2026-12-01) or an RFC 3339 instant in UTC
  * (2026-12-01T22:00:00Z); compared as text with the recorded starts, which
  * are all UTC and of one width. */
+static int digits(const char *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+	int v = 0;
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (p[i] - '0');
+	return v;
+}
+
+/* A day that exists, and a time of day that does (a leap second allowed): a
+ * typo compared as text would match nothing, or everything, and say so by
+ * silence. */
+static int valid_time(const char *a)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	size_t n = strlen(a);
+	if (n < 10 || a[4] != '-' || a[7] != '-')
+		return 0;
+	int y = digits(a, 4), mo = digits(a + 5, 2), d = digits(a + 8, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1)
+		return 0;
+	int leap = mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d > mdays[mo - 1] + leap)
+		return 0;
+	if (n == 10)
+		return 1;
+	/* T HH:MM[:SS[.fraction]] Z */
+	if (a[10] != 'T' || a[n - 1] != 'Z' || n < 17 || a[13] != ':')
+		return 0;
+	int h = digits(a + 11, 2), mi = digits(a + 14, 2);
+	if (h < 0 || h > 23 || mi < 0 || mi > 59)
+		return 0;
+	const char *p = a + 16;
+	if (*p == ':') {
+		int sec = digits(p + 1, 2);
+		if (sec < 0 || sec > 60)
+			return 0;
+		p += 3;
+		if (*p == '.') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return 0;
+			while (isdigit((unsigned char)*p))
+				p++;
+		}
+	}
+	return p == a + n - 1;
+}
+
 static int parse_time(const char *cmd, const char *opt, const char *arg)
 {
-	int ok = strlen(arg) >= 10 && arg[4] == '-' && arg[7] == '-';
-	for (int i = 0; ok && i < 10; i++)
-		ok = i == 4 || i == 7 || isdigit((unsigned char)arg[i]);
-	if (ok && arg[10] && (arg[10] != 'T' || arg[strlen(arg) - 1] != 'Z'))
-		ok = 0;
+	int ok = valid_time(arg);
 	if (!ok)
 		jst_cli_usage_error(cmd,
 		                    "%s wants a date (2026-12-01) or a UTC time "

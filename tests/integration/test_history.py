@@ -335,6 +335,13 @@ class RecordTest(HistoryCase):
                                                      "2999-01-01").stdout)), 3)
         bad = self.run_cli("history", "--since", "yesterday")
         self.assertEqual(bad.returncode, 2)
+        # Days and times that do not exist are refused too (compared as text they
+        # matched nothing, or everything, silently).
+        for when in ("2026-13-01", "2026-02-30", "2026-12-02T25:00:00Z", "2026-12-01T22:61Z"):
+            for cmd in ("history", "export"):
+                bad = self.run_cli(cmd, "--since", when)
+                self.assertEqual(bad.returncode, 2, (cmd, when, bad.stderr))
+        self.assertEqual(self.run_cli("history", "--until", "2024-02-29").returncode, 0)
         rows = list(csv.DictReader(io.StringIO(self.run_cli("export").stdout)))
         self.assertEqual([r["id"] for r in rows], ["1", "2", "3"])
         for r, l in zip(rows, listed):
