@@ -108,7 +108,7 @@ static void list_keys(char *buf, size_t len, const char *key)
 	size_t plen = strcspn(key, ".");
 	for (size_t i = 0; key[plen] == '.' && i < jst_registry_count(); i++) {
 		const struct jst_backend_ops *b = jst_registry_get(i);
-		if (!b->options || strlen(b->name) != plen || strncmp(b->name, key, plen))
+		if (!b->options || strlen(b->name) != plen || strncmp(b->name, key, plen) != 0)
 			continue;
 		size_t n = (size_t)snprintf(buf, len, "%s's keys:", b->name);
 		for (const struct jst_option_desc *o = b->options; o->key; o++)
@@ -274,7 +274,8 @@ static int check_value(const char *where, const char *key, const char *value, un
 			return fail(err, len,
 			            "%s%s: want 0 or 1 (or true/false, yes/no, on/off), not '%s'",
 			            where, key, value);
-		*num = (unsigned long)b;
+		if (num)
+			*num = (unsigned long)b;
 		return 0;
 	default:
 		if (!*value || strlen(value) > JST_OPTION_VALUE_MAX)
