@@ -264,6 +264,52 @@ class ModesTest(ModesCase):
                                delta=0.02 * whole.total_energy)
         self.check_truth(whole)
 
+    def test_a_failed_csv_write_keeps_the_measurement(self):
+        # The log's directory disappears mid-run: warned once, rows stop being
+        # written, the window is still ended and the call's result returned.
+        import shutil
+        import threading
+        import warnings
+        logdir = os.path.join(self.dir, "logs")
+        path = os.path.join(logdir, "e.csv")
+        died = []
+        saved_hook = threading.excepthook
+        threading.excepthook = died.append
+        self.addCleanup(setattr, threading, "excepthook", saved_hook)
+        with self.meter() as meter, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            os.mkdir(logdir)
+            t = joulestat.EnergyTracker("bg", meter=meter, period_s=0.05, output_file=path)
+            t.start()
+            deadline = time.monotonic() + 30
+            while len(t.rows) < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            shutil.rmtree(logdir)
+            while len(t.rows) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            whole = t.stop()
+            self.assertIs(t.measurement, whole)
+            self.assertGreaterEqual(len(t.rows), 5)  # rows went on being measured
+
+            os.mkdir(logdir)
+
+            @joulestat.track_energy(meter=meter, output_file=path)
+            def step(x):
+                if x == 1:
+                    shutil.rmtree(logdir)
+                return x * 10
+            self.assertEqual([step(i) for i in range(3)], [0, 10, 20])
+            last = step.last_measurement
+        self.assertEqual(died, [])
+        msgs = [str(w.message) for w in caught]
+        self.assertEqual(len(msgs), 2, msgs)  # once per log, not once per row
+        for msg in msgs:
+            self.assertIn(repr(path), msg)
+            self.assertIn("No such file or directory", msg)
+        self.sim.truth()
+        self.check_truth(whole)
+        self.check_truth(last)
+
     def test_tracker_arguments(self):
         for kw, exc, pattern in [
             (dict(label=3), TypeError, "label must be a str"),
