@@ -99,6 +99,27 @@ class ProtocolTest(ModesCase):
         register_energy_backend("constant", lambda: "a backend")
         self.assertEqual(joulestat.get_energy_backend("constant"), "a backend")
 
+    def test_a_closed_given_meter_is_never_replaced(self):
+        # A backend given a meter measures that meter's selection or nothing:
+        # once it is closed, every use says so (before: a Meter() of every GPU).
+        from joulestat.backend import JoulestatBackend
+        meter = joulestat.Meter(backends="nvml", gpus=[0], period_ms=20)
+        backend = JoulestatBackend(meter=meter)
+        tracker = backend.start_tracking()
+        time.sleep(0.1)
+        metrics = backend.stop_tracking(tracker)
+        self.assertEqual(sorted(metrics.measurement.gpu_energy), [0])
+        meter.close()
+        closed = "the meter given to JoulestatBackend is closed"
+        with self.assertRaisesRegex(RuntimeError, closed):
+            backend.start_tracking()
+        self.assertFalse(backend.is_available())
+        self.assertIn(closed, backend.why_unavailable)
+        self.assertIs(backend._meter, meter)
+        self.sim.truth()
+        assert_gpu_truth(self, self.sim, 0, metrics.measurement.gpu_energy[0],
+                         metrics.measurement.begin_ns, metrics.measurement.end_ns, PEAK)
+
     def test_unavailable_backend_says_why(self):
         os.environ["JSTSIM_NVML_FAIL_INIT"] = "1"  # read at the next nvmlInit
         backend = joulestat.get_energy_backend("joulestat", backends=["nvml"])
