@@ -393,11 +393,11 @@ class MonitorTest(ZeusCase):
         for cvd in ("1,7,2", "1,4,2", "1,GPU-5a1c", "1,bogus,2", "1,1,2"):
             with self.subTest(cvd=cvd):
                 os.environ["CUDA_VISIBLE_DEVICES"] = cvd
-                mon = jz.ZeusMonitor()
+                mon = jz.ZeusMonitor(settle=False)  # no window: nothing to settle for
                 self.assertEqual(mon.gpu_indices, [0])
                 self.assertEqual(mon._meter.gpu_keys, {1: 0})
                 with self.assertRaisesRegex(ValueError, r"gpu_indices: 1 is not a CUDA device"):
-                    jz.ZeusMonitor(gpu_indices=[1])
+                    jz.ZeusMonitor(gpu_indices=[1], settle=False)
                 mon._meter.close()
         # A list whose first entry names no GPU selects nothing: refused, never
         # a monitor that measures nothing.
@@ -405,7 +405,7 @@ class MonitorTest(ZeusCase):
             with self.subTest(cvd=cvd):
                 os.environ["CUDA_VISIBLE_DEVICES"] = cvd
                 with self.assertRaisesRegex(ValueError, "names no GPU"):
-                    jz.ZeusMonitor()
+                    jz.ZeusMonitor(settle=False)
         self.finish()
 
     def test_cancel_log_file_and_window_names(self):
