@@ -99,6 +99,27 @@ class ProtocolTest(ModesCase):
         register_energy_backend("constant", lambda: "a backend")
         self.assertEqual(joulestat.get_energy_backend("constant"), "a backend")
 
+    def test_a_closed_given_meter_is_never_replaced(self):
+        # A backend given a meter measures that meter's selection or nothing:
+        # once it is closed, every use says so (before: a Meter() of every GPU).
+        from joulestat.backend import JoulestatBackend
+        meter = joulestat.Meter(backends="nvml", gpus=[0], period_ms=20)
+        backend = JoulestatBackend(meter=meter)
+        tracker = backend.start_tracking()
+        time.sleep(0.1)
+        metrics = backend.stop_tracking(tracker)
+        self.assertEqual(sorted(metrics.measurement.gpu_energy), [0])
+        meter.close()
+        closed = "the meter given to JoulestatBackend is closed"
+        with self.assertRaisesRegex(RuntimeError, closed):
+            backend.start_tracking()
+        self.assertFalse(backend.is_available())
+        self.assertIn(closed, backend.why_unavailable)
+        self.assertIs(backend._meter, meter)
+        self.sim.truth()
+        assert_gpu_truth(self, self.sim, 0, metrics.measurement.gpu_energy[0],
+                         metrics.measurement.begin_ns, metrics.measurement.end_ns, PEAK)
+
     def test_unavailable_backend_says_why(self):
         os.environ["JSTSIM_NVML_FAIL_INIT"] = "1"  # read at the next nvmlInit
         backend = joulestat.get_energy_backend("joulestat", backends=["nvml"])
@@ -263,6 +284,52 @@ class ModesTest(ModesCase):
         self.assertAlmostEqual(sum(m.total_energy for m in t.rows), whole.total_energy,
                                delta=0.02 * whole.total_energy)
         self.check_truth(whole)
+
+    def test_a_failed_csv_write_keeps_the_measurement(self):
+        # The log's directory disappears mid-run: warned once, rows stop being
+        # written, the window is still ended and the call's result returned.
+        import shutil
+        import threading
+        import warnings
+        logdir = os.path.join(self.dir, "logs")
+        path = os.path.join(logdir, "e.csv")
+        died = []
+        saved_hook = threading.excepthook
+        threading.excepthook = died.append
+        self.addCleanup(setattr, threading, "excepthook", saved_hook)
+        with self.meter() as meter, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            os.mkdir(logdir)
+            t = joulestat.EnergyTracker("bg", meter=meter, period_s=0.05, output_file=path)
+            t.start()
+            deadline = time.monotonic() + 30
+            while len(t.rows) < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            shutil.rmtree(logdir)
+            while len(t.rows) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            whole = t.stop()
+            self.assertIs(t.measurement, whole)
+            self.assertGreaterEqual(len(t.rows), 5)  # rows went on being measured
+
+            os.mkdir(logdir)
+
+            @joulestat.track_energy(meter=meter, output_file=path)
+            def step(x):
+                if x == 1:
+                    shutil.rmtree(logdir)
+                return x * 10
+            self.assertEqual([step(i) for i in range(3)], [0, 10, 20])
+            last = step.last_measurement
+        self.assertEqual(died, [])
+        msgs = [str(w.message) for w in caught]
+        self.assertEqual(len(msgs), 2, msgs)  # once per log, not once per row
+        for msg in msgs:
+            self.assertIn(repr(path), msg)
+            self.assertIn("No such file or directory", msg)
+        self.sim.truth()
+        self.check_truth(whole)
+        self.check_truth(last)
 
     def test_tracker_arguments(self):
         for kw, exc, pattern in [

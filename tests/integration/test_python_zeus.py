@@ -190,9 +190,10 @@ class _Block:
 
 class ZeusCase(unittest.TestCase):
     GPUS = 4
+    MIG = None
 
     def setUp(self):
-        self.sim = NvmlSim(gpus=self.GPUS, trace=TRACE).__enter__()
+        self.sim = NvmlSim(gpus=self.GPUS, trace=TRACE, mig=self.MIG).__enter__()
         self.saved = dict(os.environ)
         os.environ.update(self.sim.env())
         self.fw = FakeFrameworks()
@@ -342,6 +343,29 @@ class DocumentedExamplesTest(ZeusCase):
             self.check_window(mon, m, jm)
 
 
+class MigTest(ZeusCase):
+    MIG = "2"  # GPU 2 is in MIG mode
+
+    def test_mig_instance_measures_the_gpu_holding_it(self):
+        # A MIG instance is measured as the whole GPU it is on, as joulestat run does.
+        for cvd in ("MIG-5a1c0000-0000-4000-9000-000000000002",
+                    "MIG-" + gpu_uuid(2) + "/1/0",
+                    "MIG-5a1c0000-0000-4000-9000-000000000002,0"):
+            os.environ["CUDA_VISIBLE_DEVICES"] = cvd
+            mon = jz.ZeusMonitor()
+            self.assertEqual(mon.gpu_indices, [0, 1] if cvd.endswith(",0") else [0])
+            mon.begin_window("w", sync_execution=False)
+        import time
+        time.sleep(0.25)
+        got = [mon.end_window("w", sync_execution=False) for mon in self.monitors]
+        for m in got:
+            self.assertGreater(m.gpu_energy[0], 0)
+        self.finish()
+        maps = ({0: 2}, {0: 2}, {0: 2, 1: 0})
+        for (mon, _, m, jm), nvml in zip(self.windows, maps):
+            self.check_window(mon, m, jm, nvml_of=nvml.get)
+
+
 class MonitorTest(ZeusCase):
     def test_cuda_visible_devices_are_cuda_ordinals(self):
         os.environ["CUDA_VISIBLE_DEVICES"] = "2,3"
@@ -362,6 +386,27 @@ class MonitorTest(ZeusCase):
         maps = ({1: 3}, {0: 2, 1: 3}, {0: 1})
         for (mon, _, m, jm), nvml in zip(self.windows, maps):
             self.check_window(mon, m, jm, nvml_of=nvml.get)
+
+    def test_cuda_visible_devices_end_at_the_first_entry_naming_no_gpu(self):
+        # As the CUDA runtime (and joulestat run): "1,7,2" on four GPUs is GPU 1
+        # alone; an ambiguous UUID prefix ends the list too.
+        for cvd in ("1,7,2", "1,4,2", "1,GPU-5a1c", "1,bogus,2", "1,1,2"):
+            with self.subTest(cvd=cvd):
+                os.environ["CUDA_VISIBLE_DEVICES"] = cvd
+                mon = jz.ZeusMonitor(settle=False)  # no window: nothing to settle for
+                self.assertEqual(mon.gpu_indices, [0])
+                self.assertEqual(mon._meter.gpu_keys, {1: 0})
+                with self.assertRaisesRegex(ValueError, r"gpu_indices: 1 is not a CUDA device"):
+                    jz.ZeusMonitor(gpu_indices=[1], settle=False)
+                mon._meter.close()
+        # A list whose first entry names no GPU selects nothing: refused, never
+        # a monitor that measures nothing.
+        for cvd in ("7", "GPU-5a1c", "bogus,0", "MIG-5a1c0000-0000-4000-9000-000000000002"):
+            with self.subTest(cvd=cvd):
+                os.environ["CUDA_VISIBLE_DEVICES"] = cvd
+                with self.assertRaisesRegex(ValueError, "names no GPU"):
+                    jz.ZeusMonitor(settle=False)
+        self.finish()
 
     def test_cancel_log_file_and_window_names(self):
         log = os.path.join(self.sim.dir, "sub", "zeus.csv")

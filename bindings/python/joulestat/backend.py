@@ -87,6 +87,7 @@ class JoulestatBackend:
         if meter is not None and not isinstance(meter, Meter):
             raise TypeError(f"meter must be a joulestat.Meter, not {_type_name(meter)}")
         self._meter = meter
+        self._given = meter is not None  # then it is the only meter this backend uses
         self._settings = meter_settings
         self._why = None
 
@@ -95,6 +96,12 @@ class JoulestatBackend:
         return "joulestat"
 
     def _get_meter(self):
+        if self._given:
+            # Another meter would measure another selection: never substitute one.
+            if self._meter.closed:
+                raise RuntimeError("the meter given to JoulestatBackend is closed: give an "
+                                   "open joulestat.Meter, or settings instead of meter=")
+            return self._meter
         if self._meter is None or self._meter.closed:
             self._meter = Meter(**self._settings)
         return self._meter
@@ -104,7 +111,7 @@ class JoulestatBackend:
         allow_estimate=False); why_unavailable says why not."""
         try:
             m = self._get_meter()
-        except (JoulestatError, ValueError) as e:
+        except (JoulestatError, ValueError, RuntimeError) as e:
             self._why = str(e)
             return False
         if m.domains():

@@ -65,11 +65,14 @@ def _row(label, index, m):
 class _CsvSink:
     """Rows appended to a CSV file, with a header when the file is new. The file
     is opened for each row, so that a killed run keeps every row written and a
-    decorator holds no file open."""
+    decorator holds no file open. A row that cannot be written is warned about
+    once and no more rows are written: the log never costs the measurement nor
+    the measured program's result."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         self.lock = threading.Lock()
+        self.failed = None  # the OSError that stopped the rows
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
             self._append(None)
 
@@ -83,7 +86,16 @@ class _CsvSink:
 
     def write(self, row):
         with self.lock:
-            self._append(row)
+            if self.failed is not None:
+                return
+            try:
+                self._append(row)
+            except OSError as e:
+                self.failed = e
+                import warnings
+                warnings.warn(f"joulestat: cannot write to {self.path!r} ({e}); no more rows "
+                              "are written there, the measurement is kept",
+                              RuntimeWarning, stacklevel=2)
 
     def close(self):
         pass

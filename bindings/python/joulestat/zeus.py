@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from . import Meter
+from . import JoulestatError, Meter
 
 __all__ = ["ZeusMonitor", "Measurement", "sync_execution"]
 
@@ -95,18 +95,73 @@ def sync_execution(gpu_devices, sync_with="torch"):
     return False if mod is None else _SYNC[sync_with](mod, list(gpu_devices))
 
 
-def _visible_devices():
-    """CUDA_VISIBLE_DEVICES as the CUDA runtime reads it: its entries up to the
-    first that names no GPU; None when unset."""
+def _gpu_table(probe):
+    """[(NVML index, UUID)] of every GPU NVML sees ([] when none or no NVML),
+    from a meter that is opened and closed at once."""
+    try:
+        m = Meter(backends="nvml", gpus="all", allow_estimate=False, settle=False, **probe)
+    except JoulestatError:
+        return []
+    try:
+        return [(int(d["name"][3:]), d["device"].partition(":")[2]) for d in m.domains()
+                if d["kind"] == "gpu" and d["primary"] and d["name"][3:].isdigit()]
+    finally:
+        m.close()
+
+
+def _by_uuid(table, prefix):
+    """The NVML index of the one GPU whose UUID starts with prefix (CUDA takes
+    unique prefixes), None when none or several do."""
+    found = [i for i, uuid in table if uuid and uuid.startswith(prefix)]
+    exact = [i for i, uuid in table if uuid == prefix]
+    return exact[0] if exact else found[0] if len(found) == 1 else None
+
+
+def _by_mig(entry, table, probe):
+    """The NVML index of the GPU that holds MIG instance entry, None when no
+    GPU does: energy is only measured per whole GPU."""
+    if entry.startswith("MIG-GPU-"):  # the old form, MIG-GPU-<uuid>/<gi>/<ci>, names it
+        return _by_uuid(table, entry[4:].partition("/")[0])
+    # Only NVML knows a MIG instance's GPU: the library asks it (as the CLI does).
+    try:
+        m = Meter(backends="nvml", gpus=entry, allow_estimate=False, settle=False, **probe)
+    except (JoulestatError, ValueError):
+        return None
+    try:
+        return next((int(d["name"][3:]) for d in m.domains() if d["kind"] == "gpu"
+                     and d["primary"] and d["name"][3:].isdigit()), None)
+    finally:
+        m.close()
+
+
+def _visible_devices(probe):
+    """CUDA_VISIBLE_DEVICES as the CUDA runtime reads it, each entry as the
+    NVML index of the GPU it names (a MIG instance: the GPU holding it), up to
+    the first entry that names no GPU, is an ambiguous UUID prefix or repeats
+    a GPU; None when unset. Raises ValueError when entries are given but the
+    first names no GPU: a monitor never measures nothing silently."""
     cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
     if cvd is None:
         return None
+    entries = [e.strip() for e in cvd.split(",")]
+    if entries == [""]:
+        return []  # set but empty: CUDA sees no GPU
+    table = _gpu_table(probe)
     out = []
-    for e in cvd.split(","):
-        e = e.strip()
-        if not (e.isdigit() or e.startswith(("GPU-", "MIG-"))):
+    for e in entries:
+        if e.isdigit():
+            i = int(e) if any(int(e) == k for k, _ in table) else None
+        elif e.startswith("MIG-"):
+            i = _by_mig(e, table, probe)
+        else:
+            i = _by_uuid(table, e) if e else None
+        if i is None or i in out:
             break
-        out.append(e)
+        out.append(i)
+    if not out:
+        raise ValueError(f"CUDA_VISIBLE_DEVICES={cvd!r} names no GPU that NVML sees "
+                         f"({len(table)} GPU(s)): its first entry {entries[0]!r} matches "
+                         "none; nvidia-smi -L lists this machine's GPUs")
     return out
 
 
@@ -143,7 +198,9 @@ class ZeusMonitor:
         self.sync_with = sync_execution_with
         self._sync_fn = None  # resolved on first use: (module, function) or False
 
-        visible = _visible_devices()
+        probe = {k: meter_options[k] for k in ("nvml_library", "options", "sysfs_root")
+                 if k in meter_options}
+        visible = _visible_devices(probe) if gpus != [] else None
         selectors = None  # CUDA ordinal -> what the meter is asked for
         if gpus is not None:
             if visible is not None:
@@ -152,11 +209,11 @@ class ZeusMonitor:
                         raise ValueError(f"gpu_indices: {k} is not a CUDA device: "
                                          f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
                                          f" makes {len(visible)} visible")
-                selectors = {k: visible[k] for k in gpus}
+                selectors = {k: str(visible[k]) for k in gpus}
             else:
                 selectors = {k: str(k) for k in gpus}
         elif visible is not None:
-            selectors = dict(enumerate(visible))
+            selectors = {k: str(i) for k, i in enumerate(visible)}
 
         no_gpus = gpus == [] or selectors == {}
         names = [] if no_gpus else ["nvml"]
@@ -173,13 +230,12 @@ class ZeusMonitor:
         keys, cpu_found = {}, []
         for d in self._meter.domains() if self._meter else ():
             if d["kind"] == "gpu" and d["primary"] and d["name"][3:].isdigit():
-                idx, uuid = int(d["name"][3:]), d["device"].partition(":")[2]
+                idx = int(d["name"][3:])
                 if selectors is None:
                     keys[idx] = idx
                     continue
                 for k, sel in selectors.items():
-                    if (sel.isdigit() and int(sel) == idx) or (not sel.isdigit() and uuid
-                                                               and uuid.startswith(sel)):
+                    if int(sel) == idx:
                         keys[idx] = k
             elif d["kind"] == "package" and d["name"].startswith("package-"):
                 cpu_found.append(int(d["name"].rpartition("-")[2]))
