@@ -586,13 +586,14 @@ int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_o
 	out->backends_set = out->backends[0] != '\0';
 
 	/* The struct's fields take what the options take: a value past it is
-	 * refused by name, as jst_config_set would refuse it. */
-	if (cfg->sample_period_ms > JST_MAX_PERIOD_MS)
+	 * refused by name, as jst_config_set would refuse it, where the caller's
+	 * settings are checked (jst_meter_open, with the registry in ops). */
+	if (ops && cfg->sample_period_ms > JST_MAX_PERIOD_MS)
 		return fail(err, len,
 		            "sample_period_ms: want a whole number of milliseconds from 1 to %d "
 		            "(0: the default), not %u",
 		            JST_MAX_PERIOD_MS, cfg->sample_period_ms);
-	if (cfg->series_capacity > JST_MAX_SERIES)
+	if (ops && cfg->series_capacity > JST_MAX_SERIES)
 		return fail(err, len,
 		            "series_capacity: want a whole number of samples from 1 to %u "
 		            "(0: the default), not %zu",
