@@ -40,7 +40,7 @@ struct nvml_dom {
 	size_t gpu;
 	enum nvml_source src;
 	int status; /* sticky: a lost GPU ends its figures for good */
-	char error[JST_NOTE_MAX];
+	char error[JST_ERROR_MAX];
 };
 
 struct nvml_state {
