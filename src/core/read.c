@@ -82,6 +82,13 @@ static void bridge(struct jst_dom *dom, int64_t from, int64_t to, int64_t to_err
 	dom->bridges++;
 }
 
+/* How far the power may have been from p over a span nothing saw: anywhere
+ * from 0 to the bound. */
+static double unseen_away(const struct jst_sensor *s, double p)
+{
+	return s->bound_w - p > p ? s->bound_w - p : p;
+}
+
 /* A counter that restarted at 0 somewhere in a bracket (the restart was taken
  * at its middle) shows, at its first latch since, what it counted since the
  * restart: the restart lay that energy's time before the latch, at the power
@@ -227,8 +234,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		 * bridged the span with (its reading's, else the sensor's). */
 		double p = !isnan(raw->telemetry_power_w) ? raw->telemetry_power_w : s->power_w;
 		p = isnan(p) ? 0 : p;
-		double away = s->bound_w - p > p ? s->bound_w - p : p;
-		dom->bridge_u_j += away * (raw->unseen_s - dom->unseen_s);
+		dom->bridge_u_j += unseen_away(s, p) * (raw->unseen_s - dom->unseen_s);
 		dom->unseen_s = raw->unseen_s;
 	}
 	if (ev != JST_COUNTER_DISCONTINUITY)
@@ -427,36 +433,32 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 		 * its length (not 0, leaving the gap to the window that ends
 		 * after it). */
 		double gap = (double)(t - dom->last_t_ns) * 1e-9;
-		{
-			e->energy_j = dom->energy_j + s->power_w * gap;
-			double miss = jst_sensor_power_spread(s) * gap;
-			/* A mean's own refresh runs half a refresh past its
-			 * reading, and is its own (power_edge.c): only the time
-			 * after it is unseen. */
-			if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
-				miss = jst_power_mean_unseen(dom, s->power_w,
-				                             gap - 0.5 * jst_sensor_refresh(s)) +
-				       jst_power_mean_shift(dom, dom->t_err_ns);
-			/* Failing for longer than two refreshes, the device has had
-			 * time to draw anything: what the recent power's range says
-			 * holds for those two, beyond them anything up to the bound
-			 * (a stalled BMC over a run's last seconds). */
-			double r = jst_sensor_refresh(s);
-			if (r > 0 && gap > 2 * r) {
-				double p = s->power_w;
-				double away = s->bound_w - p > p ? s->bound_w - p : p;
-				double unseen = away * (gap - 2 * r);
-				if (unseen > miss)
-					miss = unseen;
-			}
-			e->u_j += miss;
-			/* A polled power reading stands for an instant before the
-			 * edge: once one after the edge is folded, the edge is
-			 * settled on the integration (power_edge.c). */
-			if (dom->desc.method == JST_METHOD_POWER) {
-				e->unsettled = 1;
-				e->bridge_spread_j = miss;
-			}
+		e->energy_j = dom->energy_j + s->power_w * gap;
+		double miss = jst_sensor_power_spread(s) * gap;
+		/* A mean's own refresh runs half a refresh past its
+		 * reading, and is its own (power_edge.c): only the time
+		 * after it is unseen. */
+		if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
+			miss = jst_power_mean_unseen(dom, s->power_w,
+			                             gap - 0.5 * jst_sensor_refresh(s)) +
+			       jst_power_mean_shift(dom, dom->t_err_ns);
+		/* Failing for longer than two refreshes, the device has had
+		 * time to draw anything: what the recent power's range says
+		 * holds for those two, beyond them anything up to the bound
+		 * (a stalled BMC over a run's last seconds). */
+		double r = jst_sensor_refresh(s);
+		if (r > 0 && gap > 2 * r) {
+			double unseen = unseen_away(s, s->power_w) * (gap - 2 * r);
+			if (unseen > miss)
+				miss = unseen;
+		}
+		e->u_j += miss;
+		/* A polled power reading stands for an instant before the
+		 * edge: once one after the edge is folded, the edge is
+		 * settled on the integration (power_edge.c). */
+		if (dom->desc.method == JST_METHOD_POWER) {
+			e->unsettled = 1;
+			e->bridge_spread_j = miss;
 		}
 	}
 }
