@@ -123,14 +123,19 @@ class Attribution(unittest.TestCase):
         # The other load spreads over the free capacity: 1 of 4 free CPUs on
         # package 0 takes 1/4 of it, package 1's 3 free CPUs take 3/4.
         busy0, busy1 = 3 + 0.25, 1 + 0.75
+        # 3%, not the 3:1 bar's 2% (test_three_to_one_cpu): a task on 1 CPU
+        # beside 0.75 of others' load counts 20 jiffies a 0.2 s tick against
+        # 35, each whole, so a tick's split is good to some 5%; a loaded
+        # machine spreads the ticks unevenly and the ten of a 2 s run kept up
+        # to 2.6% of it (seen under 6 tests at once).
         for pid, pkg, share in (("pid:1001", "package-0", 3 / busy0),
                                 ("pid:1002", "package-1", 1 / busy1)):
             f = figure(a, pid, pkg)
-            self.assertAlmostEqual(f["share"], share, delta=0.02 * share, msg=pid)
+            self.assertAlmostEqual(f["share"], share, delta=0.03 * share, msg=pid)
             other = "package-1" if pkg == "package-0" else "package-0"
             self.assertEqual(figure(a, pid, other)["energy_j"], 0, msg=pid)
             dram = figure(a, pid, pkg.replace("package", "dram"))
-            self.assertAlmostEqual(dram["share"], share, delta=0.02 * share, msg=pid)
+            self.assertAlmostEqual(dram["share"], share, delta=0.03 * share, msg=pid)
             self.assertGreater(dram["accuracy"], f["accuracy"])  # DRAM is a model
 
     def test_cgroup_and_outputs(self):
