@@ -9,7 +9,7 @@ ready file, so a test computes the truth of any window with jst-sim-truth.
 
     redfish_sim.py --cert C --key K --ready FILE [--trace const:300]
         [--refresh 1] [--chassis 1] [--schema power|env|both] [--energy]
-        [--user U:P] [--stall S+D] [--errors S+D] [--die S] [--garbage S+D]
+        [--user U:P] [--stall S+D] [--slow S+D] [--errors S+D] [--die S] [--garbage S+D]
         [--trace-from-first-request]
 
 The faults' times count from the first request (joulestat's probe).
@@ -92,6 +92,7 @@ def main():
     ap.add_argument("--energy", action="store_true", help="EnvironmentMetrics.EnergykWh")
     ap.add_argument("--user", default="")
     ap.add_argument("--stall", default="", help="S+D: requests hang from S for D s")
+    ap.add_argument("--slow", default="", help="S+D: requests from S for D s answered at S+D")
     ap.add_argument("--errors", default="", help="S+D: HTTP 503 from S for D s")
     ap.add_argument("--garbage", default="", help="S+D: bodies that are not JSON")
     ap.add_argument("--die", type=float, default=0, help="exit at S s")
@@ -104,6 +105,7 @@ def main():
     capacity = round(1.5 * max(trace.levels), -2)
     t0 = time.monotonic_ns()
     stall, errors, garbage = window(args.stall), window(args.errors), window(args.garbage)
+    slow = window(args.slow)
     auth = ("Basic " + base64.b64encode(args.user.encode()).decode()) if args.user else None
     first = {"t": None}  # the first request: the faults' instant 0
 
@@ -185,6 +187,10 @@ def main():
                 time.sleep(stall[0] + stall[1] - f)
                 self.close_connection = True
                 return
+            if inside(slow, f):
+                # A busy BMC: the answer comes, late, with the values of then.
+                time.sleep(slow[0] + slow[1] - f)
+                t = now()
             if auth and self.headers.get("Authorization") != auth:
                 self.send(401, b'{"error": "unauthorized"}')
                 return

@@ -21,6 +21,8 @@
 
 #define RF_ACC 0.05
 #define RF_MAX_CHASSIS 16
+/* Seconds each request of the discovery at open may take, at least. */
+#define RF_DISCOVER_TIMEOUT_S 10.0
 #define RF_BODY_MAX (1u << 20)
 /* The counter's raw unit: one mWh. */
 #define RF_UNIT_J 3.6
@@ -42,7 +44,9 @@ struct rf_state {
 	char what[600]; /* "redfish https://host" for messages */
 	char curl_err[CURL_ERROR_SIZE];
 	struct rf_body body;
-	struct jst_bmc_poll *poll;
+	/* Set once the poller runs, whose first fetch may already read it
+	 * (rf_progress): atomic. */
+	struct jst_bmc_poll *_Atomic poll;
 	struct rf_chassis ch[RF_MAX_CHASSIS];
 	size_t nch;
 	struct jst_domain_desc desc[2 * RF_MAX_CHASSIS];
@@ -403,7 +407,7 @@ static int rf_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 	s->cu = cu;
 	char host[JST_DEVICE_MAX / 2];
 	int https = 0;
-	double refresh, timeout;
+	double refresh = 1, timeout = 2;
 	struct jst_bmc_cred cred = {0};
 	int r = rf_base(s, url, host, sizeof host, &https, reason, len);
 	if (!r)
@@ -424,8 +428,19 @@ static int rf_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 		r = rf_setup_curl(s, ctx, &cred, timeout, reason, len);
 	jst_bmc_cred_clear(&cred);
 	struct jst_bmc_value first[2 * RF_MAX_CHASSIS];
-	if (!r)
+	/* Discovery, once at open, is given longer than a poll: a busy BMC's
+	 * first answers (a TLS handshake, a cold Chassis collection) can take
+	 * seconds, and failing them loses the whole run. A poll that long would
+	 * leave the reading stale: polls keep redfish.timeout. */
+	long poll_ms = (long)llround(timeout * 1e3);
+	long open_ms = (long)llround(fmax(timeout, RF_DISCOVER_TIMEOUT_S) * 1e3);
+	if (!r) {
+		s->cu->easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, open_ms);
+		s->cu->easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, open_ms);
 		r = rf_discover(s, ctx, host, first, reason, len);
+		s->cu->easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, poll_ms);
+		s->cu->easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, poll_ms);
+	}
 	for (size_t i = 0; !r && i < s->ndesc; i++)
 		s->desc[i].refresh_s = refresh;
 	if (!r && !(s->poll = jst_bmc_poll_start(s->ndesc, refresh, rf_fetch, s, first,

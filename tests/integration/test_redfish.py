@@ -137,6 +137,9 @@ SCENARIOS = {
     "faults": (("const:400", {"schema": "both", "errors": "1.2+0.8", "garbage": "2.5+0.8"}),
                4, {}, ()),
     "dead": (("const:400", {"die": 2}), 5, {}, ()),
+    # A busy BMC's first answers take seconds (longer than a poll's 2 s
+    # timeout): the discovery at open waits for them.
+    "slow_open": (("const:350", {"slow": "0+3.5"}), 2.5, {}, ()),
     "stalled": (("const:400", {"stall": "2+30"}), 6, {"redfish.timeout": 1}, ()),
     # A stall over a short run's last seconds, fewer failed polls than make
     # the BMC gone (each takes the 2 s timeout), hiding a step of the power.
@@ -246,6 +249,11 @@ class RedfishRunsTest(unittest.TestCase):
         # Beyond the command itself: starting, settling and closing only.
         self.assertLess(took - (m["end_ns"] - m["begin_ns"]) / 1e9, 5,
                         "a dead BMC never holds the run up")
+
+    def test_slow_first_answers_are_waited_for(self):
+        d, _, _ = self.check_truth("slow_open", 0.08)
+        self.assertFalse(d["partial"], d["note"])
+        self.assertGreaterEqual(self.results["slow_open"][2], 3.5 + 2.5)
 
     def test_stalled_bmc_is_bounded_by_the_timeout(self):
         # The BMC hangs every request from 2 s on: the run still ends on time.
