@@ -117,6 +117,10 @@ struct jst_raw {
 	 * server: the device had time to draw anything). The core states each
 	 * second of its increase up to the domain's power bound. */
 	double unseen_s;
+	/* POWER domains: the refresh the backend has observed its device keep,
+	 * where slower than the declared one (a BMC averaging over 5 s declared
+	 * at 1 s: bmc_poll.c); 0: as declared. The core's model takes it. */
+	double refresh_s;
 	char error[JST_ERROR_MAX];
 };
 

@@ -204,7 +204,7 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 static int fig_has_note(const struct fig_notes *f)
 {
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
-	       f->transient || f->settle_miss;
+	       f->transient || f->settle_miss || f->declared_s > 0;
 }
 
 /* A note that quotes no state of the meter's (a failure, an error, an instant)
@@ -299,6 +299,11 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	}
 	if (f->settle_miss)
 		note_clause(note, &len, jst_settle_miss_text(f->settle_miss));
+	if (f->declared_s > 0)
+		note_add(
+		    note, &len,
+		    "updates seen every %.3g s, slower than the %.3g s declared: stated for %.3g s",
+		    f->refresh_s, f->declared_s, f->refresh_s);
 }
 
 /* How an edge is evaluated (edge_energy's flags). */
@@ -463,6 +468,10 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	 * they both show may be stale. Not means over the refresh (a BMC's):
 	 * power_edge.c states what those hide. */
 	f->power_readings = dom->desc.method == JST_METHOD_POWER;
+	/* A backend saw the device update slower than declared (read.c). */
+	if (dom->sensor.refresh_source == JST_REFRESH_MEASURED && dom->desc.refresh_s > 0 &&
+	    dom->sensor.refresh_s > dom->desc.refresh_s)
+		f->declared_s = dom->desc.refresh_s;
 	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !dom->desc.power_mean &&
 	                  !b->failed && duration < JST_SHORT_REFRESHES * f->refresh_s;
 }
