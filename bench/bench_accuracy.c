@@ -663,8 +663,9 @@ static int bmc_table(void)
 	printf("\nMeasured from the meter's opening instead (the first window 0.05-1 s after "
 	       "it), a BMC updating every %.0f s declared at %.0f s (%s, %.1f s windows) is "
 	       "covered in %.1f%% of %u windows (mean stated ± %.2f%%, worst error / stated "
-	       "%.2f): until the poller has seen the value change twice, the figure is stated on "
-	       "the declared refresh.\n",
+	       "%.2f): a window that ends before the poller has seen the value change twice is "
+	       "stated on the declared refresh; one that spans the moment it took the BMC's "
+	       "refresh states how far the readings before were off in time.\n",
 	       bmc_fresh.refresh_s, bmc_fresh.declared_s, bmc_fresh.trace, bmc_fresh.len_s,
 	       100.0 * fresh.covered / fresh.n, fresh.n, 100 * fresh.mean_u, fresh.worst_ratio);
 	printf("\nComputed in %.2f s of real time.\n\n", (double)(bench_now_ns() - start) * 1e-9);

@@ -124,7 +124,7 @@ SCENARIOS = {
     # end's bridge is stated from the range of the means the run has seen
     # (widened for how few they are): this run is a cycle of the trace (5.2 s)
     # or more, so that it has seen every level. Runs of every length are
-    # covered in 97-100% of windows, not all (BENCHMARKS.md 3c measures them
+    # covered in 96-100% of windows, not all (BENCHMARKS.md 3c measures them
     # over many windows in virtual time, tests/unit/test_bmc_model.c asserts).
     "fast_steps": ((STEPS, {"refresh": 1}), 6, {}, ()),
     "steps_2s": ((STEPS, {"refresh": 2}), 5, {"redfish.refresh": 2}, ()),
