@@ -84,6 +84,20 @@ class JetsonTest(unittest.TestCase):
         rails = sum(d["energy_j"] for n, d in doms.items() if n != "VDD_IN")
         self.assertLess(t["total"]["energy_j"], vdd_in["energy_j"] + rails - 1.0)
 
+    def test_serve_counts_the_module_rail(self):
+        # joulestat serve's counted="1" sums to the node's total, as the
+        # measurement's totals form it: VDD_IN, not its rails nor the estimate.
+        from serve_helpers import Exporter, parse, series
+        with HwmonSim("orin", trace="const:20") as sim:
+            with Exporter(sim.env(), "--backends", "jetson,estimate") as ex:
+                status, _, body = ex.scrape()
+        self.assertEqual(status, 200, body)
+        samples = parse(body)
+        counted = series(samples, "joulestat_energy_joules_total", counted="1")
+        apart = series(samples, "joulestat_energy_joules_total", counted="0")
+        self.assertEqual(sorted(counted), ["VDD_IN"], body)
+        self.assertEqual(sorted(apart), ["VDD_CPU_GPU_CV", "VDD_SOC"], body)
+
     def test_xavier_nx_iio_rails(self):
         sim, m = run_sim("xavier-nx", 1.2, "jetson", trace=STEPS)
         doms = self.check_module(m, {r: "ina3221x" for r in
