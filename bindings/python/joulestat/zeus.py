@@ -113,21 +113,28 @@ def _gpu_index(name, prefix):
 
 def _gpu_table(probe, vendor="nvidia", measured_by=None):
     """[(index, UUID)] of every GPU of vendor that the meter sees ([] when none
-    or no library), from a meter that is opened and closed at once. The
-    backends that measure them are added to measured_by (a list) if given."""
+    or no library), from a meter that is opened and closed at once: through
+    each of the vendor's backends in turn, the cheapest to open first (NVML,
+    then DCGM, whose host engine takes longest to start). The backend that
+    sees them is added to measured_by (a list) if given."""
     backends, prefix = _VENDORS[vendor]
-    try:
-        m = Meter(backends=backends, gpus="all", allow_estimate=False, settle=False, **probe)
-    except JoulestatError:
-        return []
-    try:
-        doms = [d for d in m.domains() if d["kind"] == "gpu" and d["primary"]
-                and _gpu_index(d["name"], prefix) is not None]
-        if measured_by is not None:
-            measured_by += [b for b in backends if any(d["backend"] == b for d in doms)]
-        return [(_gpu_index(d["name"], prefix), d["device"].partition(":")[2]) for d in doms]
-    finally:
-        m.close()
+    for backend in reversed(backends):
+        try:
+            m = Meter(backends=[backend], gpus="all", allow_estimate=False, settle=False,
+                      **probe)
+        except JoulestatError:
+            continue
+        try:
+            table = [(_gpu_index(d["name"], prefix), d["device"].partition(":")[2])
+                     for d in m.domains() if d["kind"] == "gpu" and d["primary"]
+                     and _gpu_index(d["name"], prefix) is not None]
+        finally:
+            m.close()
+        if table:
+            if measured_by is not None:
+                measured_by.append(backend)
+            return table
+    return []
 
 
 def _by_uuid(table, prefix):
