@@ -36,8 +36,8 @@ struct jst_dom {
 	struct jst_integrator integ; /* POWER */
 	int64_t power_pushed_ns;     /* POWER: the last reading in the sensor's recent range */
 	/* POWER: when the backend last moved the refresh the readings are modelled
-	 * with (jst_raw.refresh_s), and half the largest move: readings before it
-	 * were stamped that much off (a mean's middle is half its refresh back). */
+	 * with (jst_raw.refresh_s), and the largest move: the steps between the
+	 * means read before it stood up to that much off in time. */
 	int64_t refresh_moved_ns;
 	double refresh_lag_s;
 	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */

@@ -293,7 +293,7 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	if (raw->refresh_s > 0 && raw->refresh_s != s->refresh_s) {
 		double r =
 		    raw->refresh_s > dom->desc.refresh_s ? raw->refresh_s : dom->desc.refresh_s;
-		double lag = 0.5 * fabs(r - jst_sensor_refresh(s));
+		double lag = fabs(r - jst_sensor_refresh(s));
 		if (lag > dom->refresh_lag_s)
 			dom->refresh_lag_s = lag;
 		dom->refresh_moved_ns = t;

@@ -523,9 +523,10 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 		u = sqrt(u * u + stale * stale);
 	}
 	/* Readings inside it were stamped on a refresh the backend has since
-	 * moved (a BMC slower than declared, read.c): the means' steps stood up
-	 * to the move's half off in time, which shifts energy across the begin
-	 * and the move by as much as the means' range over that time. */
+	 * moved (a BMC slower than declared, read.c): the steps between its
+	 * means stood up to the move off in time (a 5 s mean read as a 1 s one
+	 * starts 4 s late), which shifts energy across the begin and the move
+	 * by as much as the means' range over that time. */
 	if (d->power_mean && !b->failed && dom->refresh_moved_ns > b->t_ns)
 		u += jst_power_mean_shift(dom, (int64_t)llround(2e9 * dom->refresh_lag_s));
 	/* The figure is of this domain's own readings; the window's instants are

@@ -102,14 +102,14 @@ static void slower_bmc_than_declared_is_covered(void **st)
 	/* From the meter's opening: windows that end before the poller has seen
 	 * the value change twice are stated on the declared refresh and miss;
 	 * those that span the moment it took the BMC's refresh state what the
-	 * readings before were off (69% covered without that). */
+	 * readings before were off (66% covered without that). */
 	const struct vb_case fresh = {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 1, 1, 0};
 	struct vb_stats s;
 	assert_int_equal(vb_windows(&fresh, 100, 0xf4e5, &s), 0);
 	printf("from the meter's opening, R=5s declared 1s 15s: coverage %5.1f%%, mean stated "
 	       "%5.2f%%\n",
 	       100.0 * s.covered / s.n, 100 * s.mean_u);
-	assert_true(s.covered >= 0.85 * s.n);
+	assert_true(s.covered >= 0.9 * s.n);
 }
 
 /* What the meter says of such a BMC once it has seen its updates: the
