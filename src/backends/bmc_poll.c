@@ -62,25 +62,6 @@ struct jst_bmc_poll {
  * (crystals are good to 100 ppm): a phase learnt long ago widens by this. */
 #define JST_BMC_DRIFT 1e-4
 
-/* Where the answer fetched over [t0, t1] stands in time. The BMC updates its
- * value every refresh R, on a grid whose phase the changes show: a change
- * lies after the previous fetch began and before this one ended. Brackets
- * taken at different phases of the polls are intersected (moved onto each
- * other by whole refreshes), so the grid narrows to the fetches' own spread;
- * a bracket that does not fit (a BMC that skipped or moved its updates)
- * starts again from itself. The value is the BMC's mean over the refresh
- * that ended at its update, so it stands at that update less half a
- * refresh. With no change seen yet (constant power), the update is taken
- * half a refresh back. */
-/* A change placed on the grid: how often the BMC updates. Changes lie on its
- * update grid, so two consecutive ones are a whole number of its refreshes
- * apart; where the brackets are narrow enough to tell whole declared
- * refreshes apart, the fewest seen between two changes bounds the BMC's own
- * refresh from above, and where it is more than the declared one (a BMC that
- * averages over 5 s, declared or assumed 1 s), the readings are modelled
- * with it: each is a mean over that interval, stamped at its middle, one
- * new reading an interval. Power that holds still shows no change and keeps
- * the declared refresh. */
 /* The BMC's refresh in declared ones, from the gaps counted: the largest k
  * that nearly all of them are whole multiples of (a change placed a refresh
  * off now and then must not halve it); 1 while fewer than JST_BMC_GAPS. */
@@ -105,7 +86,7 @@ static int64_t poll_gap_refresh(const struct jst_bmc_poll *p)
  * update grid, so two consecutive ones are a whole number of its refreshes
  * apart (of the declared grid's too, where the BMC's refresh is a multiple of
  * the declared one). A gap is counted where the brackets of its two changes
- * leave one whole number of declared refreshes; where nearly all gaps are
+ * leave one whole number of declared refreshes; where four in five gaps are
  * multiples of k > 1 (a BMC that averages over 5 s, declared or assumed at
  * 1 s), the readings are modelled with k declared refreshes: each a mean over
  * that interval, stamped at its middle, one new reading an interval. Power
@@ -125,6 +106,16 @@ static void poll_observe_change(struct jst_bmc_poll *p)
 	p->have_change = 1;
 }
 
+/* Where the answer fetched over [t0, t1] stands in time. The BMC updates its
+ * value every refresh R, on a grid whose phase the changes show: a change
+ * lies after the previous fetch began and before this one ended. Brackets
+ * taken at different phases of the polls are intersected (moved onto each
+ * other by whole refreshes), so the grid narrows to the fetches' own spread;
+ * a bracket that does not fit (a BMC that skipped or moved its updates)
+ * starts again from itself. The value is the BMC's mean over the refresh
+ * that ended at its update, so it stands at that update less half a
+ * refresh. With no change seen yet (constant power), the update is taken
+ * half a refresh back. */
 static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_t *err)
 {
 	/* The grid is learnt on the declared refresh (a slower BMC's updates
