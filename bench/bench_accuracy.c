@@ -586,17 +586,26 @@ static int core_table(void)
 /* ---- 3c: BMC node meters, the real core and poller in virtual time ------- */
 
 static const struct vb_case bmc_cases[] = {
-    {"steps:180,420,260,600@2.5", 1, 5, 900, 0.1, 2},
-    {"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2},
-    {"steps:180,420,260,600@1.3", 1, 6, 900, 0.1, 2},
-    {"steps:180,420,260,600@1.3", 2, 5, 900, 0.1, 2},
-    {"steps:180,420,260,600@1.3", 2, 6, 900, 0.1, 2},
-    {"steps:4000,6500@2.5", 1, 4, 9800, 0.1, 2},
-    {"steps:250,600,380@2", 1, 4, 0, 0, 2},
-    {"const:400", 1, 2.5, 600, 0.1, 2},
-    {"steps:180,420,260,600@2.5", 1, 60, 900, 0.1, 1},
+    {"steps:180,420,260,600@2.5", 1, 5, 900, 0.1, 2, 0, 0},
+    {"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2, 0, 0},
+    {"steps:180,420,260,600@1.3", 1, 6, 900, 0.1, 2, 0, 0},
+    {"steps:180,420,260,600@1.3", 2, 5, 900, 0.1, 2, 0, 0},
+    {"steps:180,420,260,600@1.3", 2, 6, 900, 0.1, 2, 0, 0},
+    {"steps:4000,6500@2.5", 1, 4, 9800, 0.1, 2, 0, 0},
+    {"steps:250,600,380@2", 1, 4, 0, 0, 2, 0, 0},
+    {"const:400", 1, 2.5, 600, 0.1, 2, 0, 0},
+    {"steps:180,420,260,600@2.5", 1, 60, 900, 0.1, 1, 0, 0},
+    /* Slower than declared (1 s): the poller learns the BMC's refresh from
+     * the updates it sees; the first window once it has seen a few. */
+    {"steps:180,420,260,600@1.3", 2, 8, 900, 0.1, 2, 1, 8},
+    {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 2, 1, 20},
+    {"steps:250,600,380@2", 5, 20, 0, 0, 2, 1, 20},
+    {"steps:180,420,260,600@2.5", 5, 60, 900, 0.1, 1, 1, 20},
 };
 #define BMC_METERS 150
+/* The same, measured from the meter's opening: before the poller has seen
+ * the BMC's updates, it is stated on the declared refresh. */
+static const struct vb_case bmc_fresh = {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 1, 1, 0};
 
 static int bmc_table(void)
 {
@@ -605,6 +614,9 @@ static int bmc_table(void)
 	for (size_t i = 0; i < sizeof bmc_cases / sizeof bmc_cases[0]; i++)
 		if (vb_windows(&bmc_cases[i], BMC_METERS, 0xbc3c + i, &st[i]))
 			return 1;
+	struct vb_stats fresh;
+	if (vb_windows(&bmc_fresh, BMC_METERS, 0xf4e5, &fresh))
+		return 1;
 	printf("### 3c. BMC node meters (Redfish, IPMI DCMI)\n\n");
 	printf("The real core and the BMC backends' own poller (src/backends/bmc_poll.c, stepped "
 	       "in virtual time: tests/unit/virtual_bmc.c). The BMC updates its power every "
@@ -618,7 +630,11 @@ static int bmc_table(void)
 	       "random instants; each measures windows one after another, the first 0.05-1 s "
 	       "after it opened (as `joulestat run` does), the next 0.05-2 s after the last. "
 	       "Error = |measured - true| / true; stated ± = `uncertainty_j` / true; "
-	       "**coverage** = share of windows whose truth lies inside the stated ±.\n\n",
+	       "**coverage** = share of windows whose truth lies inside the stated ±. Rows "
+	       "\"declared 1 s\": the BMC updates every R while its backend declares 1 s "
+	       "(`redfish.refresh`, `ipmi.refresh`); the poller still asks every 0.5 s and learns "
+	       "R from the gaps between the changes it sees, and the first window begins the "
+	       "stated time after the meter opened.\n\n",
 	       BMC_METERS);
 	printf("| trace | R | window | windows | coverage | mean error | worst | mean stated ± | "
 	       "worst error / stated |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -628,8 +644,14 @@ static int bmc_table(void)
 	for (size_t i = 0; i < sizeof bmc_cases / sizeof bmc_cases[0]; i++) {
 		const struct vb_case *c = &bmc_cases[i];
 		double cov = (double)st[i].covered / st[i].n;
-		printf("| %s | %.0f s | %.1f s | %u | %.1f%% | %.2f%% | %.2f%% | %.2f%% | %.2f |\n",
-		       c->trace, c->refresh_s, c->len_s, st[i].n, 100 * cov, 100 * st[i].mean_err,
+		char r[64];
+		if (c->declared_s > 0)
+			snprintf(r, sizeof r, "%.0f s, declared %.0f s, first window after %.0f s",
+			         c->refresh_s, c->declared_s, c->first_s);
+		else
+			snprintf(r, sizeof r, "%.0f s", c->refresh_s);
+		printf("| %s | %s | %.1f s | %u | %.1f%% | %.2f%% | %.2f%% | %.2f%% | %.2f |\n",
+		       c->trace, r, c->len_s, st[i].n, 100 * cov, 100 * st[i].mean_err,
 		       100 * st[i].worst_err, 100 * st[i].mean_u, st[i].worst_ratio);
 		if (cov < 0.95 && used < sizeof missed)
 			used += (size_t)snprintf(missed + used, sizeof missed - used,
@@ -638,6 +660,14 @@ static int bmc_table(void)
 			                         100 * cov);
 		ok &= cov >= 0.95;
 	}
+	printf("\nMeasured from the meter's opening instead (the first window 0.05-1 s after "
+	       "it), a BMC updating every %.0f s declared at %.0f s (%s, %.1f s windows) is "
+	       "covered in %.1f%% of %u windows (mean stated ± %.2f%%, worst error / stated "
+	       "%.2f): a window that ends before the poller has seen the value change twice is "
+	       "stated on the declared refresh; one that spans the moment it took the BMC's "
+	       "refresh states how far the readings before were off in time.\n",
+	       bmc_fresh.refresh_s, bmc_fresh.declared_s, bmc_fresh.trace, bmc_fresh.len_s,
+	       100.0 * fresh.covered / fresh.n, fresh.n, 100 * fresh.mean_u, fresh.worst_ratio);
 	printf("\nComputed in %.2f s of real time.\n\n", (double)(bench_now_ns() - start) * 1e-9);
 	printf("Target (BMC node meters: coverage >= 95%% in every row): %s%s%s%s.\n\n",
 	       bench_verdict(ok), ok ? "" : " (", missed, ok ? "" : ")");

@@ -73,7 +73,18 @@ struct jst_domain_desc {
 	 * the core then states what a mean hides (src/core/power_edge.c). 0: the
 	 * power at the reading's instant. */
 	int power_mean;
+	/* What the domain measures besides its own kind: JST_COVERS(kind) bits
+	 * of the components it holds whole (a module's input rail: the CPU, GPU
+	 * and memory on it). The CPU estimate steps aside for a measured domain
+	 * that covers JST_KIND_PACKAGE (src/core/dedup.c). 0: nothing declared. */
+	unsigned covers;
 };
+
+#define JST_COVERS(kind) (1u << (unsigned)(kind))
+/* Everything on a module or SoC: its CPU, GPU, memory and the rest. */
+#define JST_COVERS_MODULE                                                                          \
+	(JST_COVERS(JST_KIND_GPU) | JST_COVERS(JST_KIND_PACKAGE) | JST_COVERS(JST_KIND_CORE) |     \
+	 JST_COVERS(JST_KIND_UNCORE) | JST_COVERS(JST_KIND_DRAM) | JST_COVERS(JST_KIND_OTHER))
 
 /* One domain's raw value at one instant. Set by read(). Telemetry fields are
  * NaN when absent or when JST_READ_TELEMETRY was not asked for. */
@@ -106,6 +117,10 @@ struct jst_raw {
 	 * server: the device had time to draw anything). The core states each
 	 * second of its increase up to the domain's power bound. */
 	double unseen_s;
+	/* POWER domains: the refresh the backend has observed its device keep,
+	 * where slower than the declared one (a BMC averaging over 5 s declared
+	 * at 1 s: bmc_poll.c); 0: as declared. The core's model takes it. */
+	double refresh_s;
 	char error[JST_ERROR_MAX];
 };
 

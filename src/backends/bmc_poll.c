@@ -11,6 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+/* Gaps between changes counted before the BMC's own refresh is taken (the
+ * first: a 1 s BMC whose power held still for a refresh shows a gap of 2, and
+ * its next gap of 1 takes the model back; waiting for more leaves a slower
+ * BMC stated on the declared refresh longer, which misses more than that
+ * costs: BENCHMARKS.md 3c), and the longest counted, in declared refreshes. */
+#define JST_BMC_GAPS 1
+#define JST_BMC_GAP_MAX 30
+
 struct jst_bmc_poll {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -33,8 +41,18 @@ struct jst_bmc_poll {
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
 	struct jst_bmc_value *prev;
 	int64_t prev_t0_ns; /* when the previous fetch began */
-	int64_t phase_lo, phase_hi, phase_at_ns, phase_ns, refresh_ns;
+	int64_t phase_lo, phase_hi, phase_at_ns, phase_ns;
 	int have_prev, have_phase;
+	/* The declared refresh (the grid the phase is learnt on), and the one
+	 * the readings are modelled with: the declared one, or the interval
+	 * the BMC's updates were observed to keep where that is slower. */
+	int64_t declared_ns, refresh_ns;
+	/* The updates observed: the last change's instant and its bracket's
+	 * width, and the gaps between consecutive changes counted by their
+	 * length in declared refreshes. */
+	int64_t change_ns, change_w_ns;
+	unsigned gap_count[JST_BMC_GAP_MAX + 1];
+	int have_change, gaps;
 	/* The reads' side (read() calls are serialised by the core). */
 	uint64_t seen_seq, seen_fail;
 	struct jst_bmc_value *scratch;
@@ -43,6 +61,50 @@ struct jst_bmc_poll {
 /* How far a BMC's update grid may drift from this host's clock, per second
  * (crystals are good to 100 ppm): a phase learnt long ago widens by this. */
 #define JST_BMC_DRIFT 1e-4
+
+/* The BMC's refresh in declared ones, from the gaps counted: the largest k
+ * that nearly all of them are whole multiples of (a change placed a refresh
+ * off now and then must not halve it); 1 while fewer than JST_BMC_GAPS. */
+static int64_t poll_gap_refresh(const struct jst_bmc_poll *p)
+{
+	unsigned total = 0;
+	for (int k = 1; k <= JST_BMC_GAP_MAX; k++)
+		total += p->gap_count[k];
+	if (total < JST_BMC_GAPS)
+		return 1;
+	for (int k = JST_BMC_GAP_MAX; k >= 2; k--) {
+		unsigned mult = 0;
+		for (int j = k; j <= JST_BMC_GAP_MAX; j += k)
+			mult += p->gap_count[j];
+		if (p->gap_count[k] && 5 * mult >= 4 * total)
+			return k;
+	}
+	return 1;
+}
+
+/* A change placed on the grid: how often the BMC updates. Changes lie on its
+ * update grid, so two consecutive ones are a whole number of its refreshes
+ * apart (of the declared grid's too, where the BMC's refresh is a multiple of
+ * the declared one). A gap is counted where the brackets of its two changes
+ * leave one whole number of declared refreshes; where four in five gaps are
+ * multiples of k > 1 (a BMC that averages over 5 s, declared or assumed at
+ * 1 s), the readings are modelled with k declared refreshes: each a mean over
+ * that interval, stamped at its middle, one new reading an interval. Power
+ * that holds still shows no change and keeps the declared refresh. */
+static void poll_observe_change(struct jst_bmc_poll *p)
+{
+	int64_t d = p->declared_ns, u = p->phase_ns, w = p->phase_hi - p->phase_lo;
+	int64_t half = (w + p->change_w_ns) / 2, gap = u - p->change_ns;
+	int64_t klo = (gap - half + d - 1) / d, khi = (gap + half) / d;
+	if (p->have_change && gap - half > 0 && klo == khi && khi <= JST_BMC_GAP_MAX) {
+		p->gap_count[khi]++;
+		p->gaps++;
+		p->refresh_ns = poll_gap_refresh(p) * d;
+	}
+	p->change_ns = u;
+	p->change_w_ns = w;
+	p->have_change = 1;
+}
 
 /* Where the answer fetched over [t0, t1] stands in time. The BMC updates its
  * value every refresh R, on a grid whose phase the changes show: a change
@@ -56,20 +118,22 @@ struct jst_bmc_poll {
  * half a refresh back. */
 static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_t *err)
 {
-	int64_t r = p->refresh_ns;
+	/* The grid is learnt on the declared refresh (a slower BMC's updates
+	 * lie on it too); the readings stand on the modelled one. */
+	int64_t g = p->declared_ns, r = p->refresh_ns;
 	int changed = 0;
 	for (size_t i = 0; p->have_prev && i < p->n; i++)
 		changed |= p->scratch[i].power_w != p->prev[i].power_w ||
 		           p->scratch[i].counter != p->prev[i].counter;
-	if (changed && t1 - p->prev_t0_ns <= r) {
+	if (changed && t1 - p->prev_t0_ns <= g) {
 		int64_t lo = p->prev_t0_ns, hi = t1;
 		if (p->have_phase) {
 			int64_t mid = lo + (hi - lo) / 2;
 			int64_t old = p->phase_lo + (p->phase_hi - p->phase_lo) / 2;
-			int64_t n = (int64_t)llround((double)(mid - old) / (double)r);
+			int64_t n = (int64_t)llround((double)(mid - old) / (double)g);
 			int64_t drift = (int64_t)(JST_BMC_DRIFT * (double)(t1 - p->phase_at_ns));
-			int64_t plo = p->phase_lo + n * r - drift,
-			        phi = p->phase_hi + n * r + drift;
+			int64_t plo = p->phase_lo + n * g - drift,
+			        phi = p->phase_hi + n * g + drift;
 			if (plo < hi && phi > lo) {
 				lo = plo > lo ? plo : lo;
 				hi = phi < hi ? phi : hi;
@@ -80,6 +144,8 @@ static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_
 		p->phase_at_ns = t1;
 		p->phase_ns = lo + (hi - lo) / 2;
 		p->have_phase = 1;
+		poll_observe_change(p);
+		r = p->refresh_ns;
 	}
 	memcpy(p->prev, p->scratch, p->n * sizeof *p->prev);
 	p->prev_t0_ns = t0;
@@ -181,6 +247,7 @@ static struct jst_bmc_poll *poll_start(size_t n, double refresh_s, jst_bmc_fetch
 	p->now = now ? now : jst_backend_now_ns;
 	p->threaded = now == NULL;
 	p->refresh_ns = (int64_t)llround(refresh_s * 1e9);
+	p->declared_ns = p->refresh_ns;
 	/* Twice per refresh: each update is seen within half a refresh, which
 	 * places it on the BMC's grid, and readings are never two refreshes apart. */
 	p->interval_ns = p->refresh_ns / 2;
@@ -280,6 +347,8 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 			r->power_w = x->power_w;
 			r->t_ns = p->stamp_ns;
 			r->t_err_ns = p->stamp_err_ns;
+			/* Once the updates were seen, the refresh they keep. */
+			r->refresh_s = p->gaps >= JST_BMC_GAPS ? (double)p->refresh_ns * 1e-9 : 0;
 		} else {
 			r->status = JST_RAW_UNCHANGED;
 		}

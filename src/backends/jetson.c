@@ -209,9 +209,15 @@ static int jetson_probe(const struct jst_backend_ctx *ctx, void **state, char *r
 			continue;
 		t->desc[i].parent = module;
 	}
+	/* The module's input holds the CPU: the CPU estimate steps aside for it. */
 	if (module >= 0)
+		t->desc[module].covers = JST_COVERS_MODULE;
+	if (module >= 0 && t->n > 1)
 		snprintf(t->desc[module].note, sizeof t->desc[module].note,
-		         "the whole module's input: reported as system; the rails are inside it");
+		         "the whole module's input: the total; the rails are inside it");
+	else if (module >= 0)
+		snprintf(t->desc[module].note, sizeof t->desc[module].note,
+		         "the whole module's input: reported as system");
 	*state = t;
 	return 0;
 }

@@ -107,6 +107,7 @@ void jst_raw_clear(struct jst_raw *raw)
 	raw->telemetry_power_w = NAN;
 	raw->unseen_u_j = 0;
 	raw->unseen_s = 0;
+	raw->refresh_s = 0;
 	raw->error[0] = 0;
 }
 

@@ -13,7 +13,9 @@ int jst_device_covers(const char *coarse, const char *fine);
 
 /* Mark primary[i] = 1 for each domain that no other domain of the same kind
  * measures more accurately (on the same or a finer identity). Ties go to the
- * earlier domain: the registry lists backends most accurate first. */
+ * earlier domain: the registry lists backends most accurate first. An
+ * estimate is not primary where a measured domain covers its kind
+ * (jst_domain_desc.covers). */
 void jst_dedup_primary(const struct jst_domain_desc *const *descs, size_t n, int *primary);
 
 #endif

@@ -54,6 +54,8 @@ struct fig_notes {
 	unsigned bridges, transient, reopened;
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
 	double bridged_j, refresh_s;
+	double declared_s; /* > 0: the device updates slower than this declared refresh,
+	                      every refresh_s (the backend saw it): the model uses that */
 };
 
 /* A note whose text needs nothing of the meter's running state: written when

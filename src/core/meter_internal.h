@@ -35,6 +35,11 @@ struct jst_dom {
 	struct jst_counter counter;  /* COUNTER / ESTIMATE */
 	struct jst_integrator integ; /* POWER */
 	int64_t power_pushed_ns;     /* POWER: the last reading in the sensor's recent range */
+	/* POWER: when the backend last moved the refresh the readings are modelled
+	 * with (jst_raw.refresh_s), and the largest move: the steps between the
+	 * means read before it stood up to that much off in time. */
+	int64_t refresh_moved_ns;
+	double refresh_lag_s;
 	double counter_j; /* COUNTER / ESTIMATE: the counter's energy plus what was bridged */
 	double energy_j;  /* since the meter opened, at the last reading (interpolated) */
 	double edge_u_j;  /* uncertainty of energy_j as a window edge */

@@ -287,6 +287,21 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 {
 	struct jst_sensor *s = &dom->sensor;
 	double w = raw->power_w;
+	/* The backend saw the device update slower than declared (a BMC,
+	 * bmc_poll.c): the model takes the refresh it keeps, never below the
+	 * declared one; the figures' notes say so (window.c). */
+	if (raw->refresh_s > 0 && raw->refresh_s != s->refresh_s) {
+		double r =
+		    raw->refresh_s > dom->desc.refresh_s ? raw->refresh_s : dom->desc.refresh_s;
+		double lag = fabs(r - jst_sensor_refresh(s));
+		if (lag > dom->refresh_lag_s)
+			dom->refresh_lag_s = lag;
+		dom->refresh_moved_ns = t;
+		s->refresh_s = r;
+		s->refresh_ns = (int64_t)llround(r * 1e9);
+		s->refresh_source =
+		    r > dom->desc.refresh_s ? JST_REFRESH_MEASURED : JST_REFRESH_DECLARED;
+	}
 	if (!(w >= 0) || isinf(w)) {
 		dom->transient++;
 		snprintf(dom->transient_error, sizeof dom->transient_error,

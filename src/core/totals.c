@@ -1,3 +1,4 @@
+/* The totals of a measurement: per kind, all components, the system meters. */
 #include "totals.h"
 
 #include <math.h>
@@ -37,6 +38,17 @@ static void add(jst_total *t, const jst_domain_energy *d, double *weighted)
 	t->partial |= d->partial;
 }
 
+int jst_totals_is_module(const jst_domain_energy *doms, size_t n, size_t i)
+{
+	const jst_domain_energy *d = &doms[i];
+	if (d->kind != JST_KIND_PLATFORM || d->parent >= 0)
+		return 0;
+	for (size_t j = 0; j < n; j++)
+		if (doms[j].parent >= 0 && (size_t)doms[j].parent == i)
+			return 1;
+	return 0;
+}
+
 void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration_s,
                         jst_total out[JST_TOTAL_COUNT_])
 {
@@ -47,6 +59,11 @@ void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration
 	for (size_t i = 0; i < n; i++) {
 		const jst_domain_energy *d = &doms[i];
 		int k = d->primary ? jst_total_of(d->kind, d->parent) : -1;
+		/* A module's input with its rails inside it (Jetson VDD_IN) is
+		 * what the module's components drew together: their total, not a
+		 * meter beside them. Its rails stay out (they have a parent). */
+		if (k == JST_TOTAL_SYSTEM && jst_totals_is_module(doms, n, i))
+			k = JST_TOTAL_ALL;
 		if (k < 0)
 			continue;
 		add(&out[k], d, &weighted[k]);

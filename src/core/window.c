@@ -204,7 +204,7 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 static int fig_has_note(const struct fig_notes *f)
 {
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
-	       f->transient || f->settle_miss;
+	       f->transient || f->settle_miss || f->declared_s > 0;
 }
 
 /* A note that quotes no state of the meter's (a failure, an error, an instant)
@@ -299,6 +299,11 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	}
 	if (f->settle_miss)
 		note_clause(note, &len, jst_settle_miss_text(f->settle_miss));
+	if (f->declared_s > 0)
+		note_add(
+		    note, &len,
+		    "updates seen every %.3g s, slower than the %.3g s declared: stated for %.3g s",
+		    f->refresh_s, f->declared_s, f->refresh_s);
 }
 
 /* How an edge is evaluated (edge_energy's flags). */
@@ -463,6 +468,10 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	 * they both show may be stale. Not means over the refresh (a BMC's):
 	 * power_edge.c states what those hide. */
 	f->power_readings = dom->desc.method == JST_METHOD_POWER;
+	/* A backend saw the device update slower than declared (read.c). */
+	if (dom->sensor.refresh_source == JST_REFRESH_MEASURED && dom->desc.refresh_s > 0 &&
+	    dom->sensor.refresh_s > dom->desc.refresh_s)
+		f->declared_s = dom->desc.refresh_s;
 	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !dom->desc.power_mean &&
 	                  !b->failed && duration < JST_SHORT_REFRESHES * f->refresh_s;
 }
@@ -513,6 +522,13 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 		               (span < f->refresh_s ? span : f->refresh_s);
 		u = sqrt(u * u + stale * stale);
 	}
+	/* Readings inside it were stamped on a refresh the backend has since
+	 * moved (a BMC slower than declared, read.c): the steps between its
+	 * means stood up to the move off in time (a 5 s mean read as a 1 s one
+	 * starts 4 s late), which shifts energy across the begin and the move
+	 * by as much as the means' range over that time. */
+	if (d->power_mean && !b->failed && dom->refresh_moved_ns > b->t_ns)
+		u += jst_power_mean_shift(dom, (int64_t)llround(2e9 * dom->refresh_lag_s));
 	/* The figure is of this domain's own readings; the window's instants are
 	 * the mean of every domain's: what lies between them is stated too. */
 	if (!b->failed && !f->failed && span > 0) {

@@ -43,9 +43,10 @@ class JetsonTest(unittest.TestCase):
         for rail, source in sources.items():
             self.assertEqual(doms[rail]["source"], source)
         t = m["totals"]
-        self.assertEqual(t["system"]["parts"], 1)
-        self.assertAlmostEqual(t["system"]["energy_j"], doms["VDD_IN"]["energy_j"], delta=1e-6)
-        self.assertNotIn("total", t, "rails inside VDD_IN are never added to it")
+        # VDD_IN is the module's energy: the total, once, and nothing else.
+        self.assertEqual(sorted(t), ["total"], "rails inside VDD_IN are never added to it")
+        self.assertEqual(t["total"]["parts"], 1)
+        self.assertAlmostEqual(t["total"]["energy_j"], doms["VDD_IN"]["energy_j"], delta=1e-6)
         return doms
 
     def test_orin_constant_power_to_a_percent(self):
@@ -61,6 +62,41 @@ class JetsonTest(unittest.TestCase):
         sim, m = run_sim("orin", 1.5, "jetson", trace=STEPS)
         for name, d in domains_by_name(m).items():
             check_zone(self, sim, m, name, d["energy_j"], base=d["accuracy"] * d["energy_j"])
+
+    def test_module_rail_is_the_total_and_the_estimate_steps_aside(self):
+        # The default on a Jetson: jetson and the CPU estimate. VDD_IN measures
+        # the whole module, CPU included: the total is VDD_IN (the simulator's
+        # truth within its class), the estimate is not counted beside it and
+        # the rails inside it are never added to it.
+        sim, m = run_sim("orin", 1.0, "jetson,estimate")
+        doms = domains_by_name(m)
+        self.assertNotIn("cpu", doms, "the estimate steps aside for VDD_IN")
+        vdd_in = doms["VDD_IN"]
+        want = check_zone(self, sim, m, "VDD_IN", vdd_in["energy_j"],
+                          base=vdd_in["accuracy"] * vdd_in["energy_j"])
+        t = m["totals"]
+        self.assertEqual(sorted(t), ["total"], t)
+        self.assertEqual(t["total"]["parts"], 1)
+        self.assertFalse(t["total"]["estimated"])
+        self.assertAlmostEqual(t["total"]["energy_j"], vdd_in["energy_j"], delta=1e-6)
+        self.assertAlmostEqual(t["total"]["energy_j"], want,
+                               delta=vdd_in["accuracy"] * want + 1e-6)
+        rails = sum(d["energy_j"] for n, d in doms.items() if n != "VDD_IN")
+        self.assertLess(t["total"]["energy_j"], vdd_in["energy_j"] + rails - 1.0)
+
+    def test_serve_counts_the_module_rail(self):
+        # joulestat serve's counted="1" sums to the node's total, as the
+        # measurement's totals form it: VDD_IN, not its rails nor the estimate.
+        from serve_helpers import Exporter, parse, series
+        with HwmonSim("orin", trace="const:20") as sim:
+            with Exporter(sim.env(), "--backends", "jetson,estimate") as ex:
+                status, _, body = ex.scrape()
+        self.assertEqual(status, 200, body)
+        samples = parse(body)
+        counted = series(samples, "joulestat_energy_joules_total", counted="1")
+        apart = series(samples, "joulestat_energy_joules_total", counted="0")
+        self.assertEqual(sorted(counted), ["VDD_IN"], body)
+        self.assertEqual(sorted(apart), ["VDD_CPU_GPU_CV", "VDD_SOC"], body)
 
     def test_xavier_nx_iio_rails(self):
         sim, m = run_sim("xavier-nx", 1.2, "jetson", trace=STEPS)

@@ -239,7 +239,7 @@ class ZeusCase(unittest.TestCase):
     def check_window(self, mon, m, jm, nvml_of=lambda k: k):
         """A Zeus Measurement against its joulestat figure and the truth."""
         self.assertIsInstance(m, jz.Measurement)
-        self.assertEqual(sorted(m.gpu_energy), sorted(mon.gpu_indices))
+        self.assertEqual(sorted(m.gpu_energy), sorted(set(mon.gpu_indices)))
         self.assertAlmostEqual(m.total_energy, sum(m.gpu_energy.values()), places=9)
         self.assertEqual(m.time, jm.time)
         self.assertIsNone(m.cpu_energy)  # cpu_indices=None and no RAPL here
@@ -436,12 +436,37 @@ class MonitorTest(ZeusCase):
         self.assertEqual((key, float(elapsed), float(e0), float(e2)),
                          ("kept", m.time, m.gpu_energy[0], m.gpu_energy[2]))
 
+    def test_repeated_index_is_measured_once_as_zeus_does(self):
+        # Zeus 0.16 keeps gpu_indices as given and keys gpu_energy by GPU, so a
+        # repeated index is one GPU, counted once; its CSV header repeats the
+        # column as Zeus writes it.
+        log = os.path.join(self.sim.dir, "rep.csv")
+        mon = jz.ZeusMonitor(gpu_indices=[1, 1, 2], log_file=log)
+        self.assertEqual(mon.gpu_indices, [1, 1, 2])
+        mon.begin_window("w", sync_execution=False)
+        import time
+        time.sleep(0.3)
+        m = mon.end_window("w", sync_execution=False)
+        self.assertEqual(sorted(m.gpu_energy), [1, 2])
+        self.assertAlmostEqual(m.total_energy, m.gpu_energy[1] + m.gpu_energy[2], places=9)
+        zero = jz.ZeusMonitor(gpu_indices=[0, 0])
+        zero.begin_window("c", sync_execution=False)
+        self.assertEqual(zero.end_window("c", cancel=True).gpu_energy, {0: 0.0})
+        self.finish()
+        self.check_window(mon, m, self.windows[0][3])
+        mon.log_file.close()
+        with open(log) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "start_time,window_name,elapsed_time,"
+                                   "gpu1_energy,gpu1_energy,gpu2_energy")
+        self.assertEqual([float(x) for x in lines[1].split(",")[3:]],
+                         [m.gpu_energy[1], m.gpu_energy[1], m.gpu_energy[2]])
+
     def test_arguments(self):
         for kw, exc, pattern in [
             (dict(gpu_indices="0"), TypeError, "gpu_indices must be a list of int"),
             (dict(gpu_indices=[0.5]), TypeError, "gpu_indices: an entry is float"),
             (dict(gpu_indices=[-1]), ValueError, "gpu_indices: -1 is negative"),
-            (dict(gpu_indices=[0, 0]), ValueError, "names an index twice"),
             # A GPU the user asked for that does not exist is refused by the
             # library itself, naming what exists.
             (dict(gpu_indices=[7]), joulestat.JoulestatError, r"GPU 7 not found"),

@@ -111,6 +111,40 @@ static void dedup_estimate_alone_is_primary(void **st)
 	assert_false(jst_device_covers("gpu:GPU-1", "gpu:GPU-12"));
 }
 
+/* A module's input rail (Jetson VDD_IN) declares that it covers the CPU: the
+ * CPU estimate steps aside for it, as it does for a measured package; a
+ * platform meter that declares nothing (psys, a BMC) leaves it counted. */
+static void dedup_estimate_steps_aside_for_a_rail_covering_the_cpu(void **st)
+{
+	(void)st;
+	struct jst_domain_desc d[] = {
+	    mk("VDD_IN", JST_KIND_PLATFORM, "jetson:VDD_IN", 0.10),
+	    mk("VDD_CPU_GPU_CV", JST_KIND_OTHER, "jetson:VDD_CPU_GPU_CV", 0.10),
+	    mk("cpu", JST_KIND_PACKAGE, "cpu", 0.30),
+	    mk("psys", JST_KIND_PLATFORM, "platform:psys", 0.05),
+	};
+	d[0].covers = JST_COVERS_MODULE;
+	d[1].parent = 0;
+	d[2].method = JST_METHOD_ESTIMATE;
+	const struct jst_domain_desc *p[] = {&d[0], &d[1], &d[2], &d[3]};
+	int primary[4];
+	jst_dedup_primary(p, 4, primary);
+	assert_int_equal(primary[0], 1);
+	assert_int_equal(primary[1], 1);
+	assert_int_equal(primary[2], 0);
+	assert_int_equal(primary[3], 1);
+	/* Without the rail, or with a platform meter that covers nothing
+	 * declared, the estimate is all there is for the CPU. */
+	d[0].covers = 0;
+	jst_dedup_primary(p, 4, primary);
+	assert_int_equal(primary[2], 1);
+	/* A covering domain that is itself an estimate displaces nothing. */
+	d[0].covers = JST_COVERS_MODULE;
+	d[0].method = JST_METHOD_ESTIMATE;
+	jst_dedup_primary(p, 4, primary);
+	assert_int_equal(primary[2], 1);
+}
+
 static jst_domain_energy de(jst_kind kind, double e, double acc, int parent, int primary)
 {
 	return (jst_domain_energy){.kind = kind,
@@ -164,6 +198,43 @@ static void totals_accuracy_is_energy_weighted(void **st)
 	assert_int_equal(t[JST_TOTAL_DRAM].parts, 0);
 }
 
+/* A module's input rail with its rails inside it (Jetson VDD_IN) is the
+ * module's energy: the total is that rail, once; its rails are never added to
+ * it; a platform meter with nothing inside it (psys) stays system. */
+static void totals_module_rail_is_the_total(void **st)
+{
+	(void)st;
+	jst_domain_energy d[] = {
+	    de(JST_KIND_PLATFORM, 40, 0.10, -1, 1), /* 0 VDD_IN */
+	    de(JST_KIND_OTHER, 22, 0.10, 0, 1),     /* VDD_CPU_GPU_CV inside it */
+	    de(JST_KIND_OTHER, 10, 0.10, 0, 1),     /* VDD_SOC inside it */
+	    de(JST_KIND_GPU, 7, 0.10, 0, 1),        /* a GPU rail inside it */
+	    de(JST_KIND_GPU, 300, 0.05, -1, 1),     /* a GPU outside the module */
+	};
+	jst_total t[JST_TOTAL_COUNT_];
+	jst_totals_compute(d, 5, 2.0, t);
+	assert_float_equal(t[JST_TOTAL_ALL].energy_j, 340, 1e-9);
+	assert_int_equal(t[JST_TOTAL_ALL].parts, 2);
+	assert_float_equal(t[JST_TOTAL_ALL].avg_power_w, 170, 1e-9);
+	assert_int_equal(t[JST_TOTAL_SYSTEM].parts, 0);
+	assert_float_equal(t[JST_TOTAL_GPU].energy_j, 300, 1e-9);
+	assert_int_equal(t[JST_TOTAL_CPU].parts, 0);
+	/* The module alone is the total. */
+	jst_totals_compute(d, 3, 2.0, t);
+	assert_float_equal(t[JST_TOTAL_ALL].energy_j, 40, 1e-9);
+	assert_int_equal(t[JST_TOTAL_ALL].parts, 1);
+	assert_int_equal(t[JST_TOTAL_SYSTEM].parts, 0);
+	/* With nothing inside it, a platform meter is system, as before. */
+	jst_totals_compute(d, 1, 2.0, t);
+	assert_int_equal(t[JST_TOTAL_ALL].parts, 0);
+	assert_float_equal(t[JST_TOTAL_SYSTEM].energy_j, 40, 1e-9);
+	/* A node meter with something inside it is still system. */
+	d[0].kind = JST_KIND_NODE;
+	jst_totals_compute(d, 3, 2.0, t);
+	assert_int_equal(t[JST_TOTAL_ALL].parts, 0);
+	assert_float_equal(t[JST_TOTAL_SYSTEM].energy_j, 40, 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +245,8 @@ int main(void)
 	    cmocka_unit_test(dedup_estimate_alone_is_primary),
 	    cmocka_unit_test(totals_never_double_count),
 	    cmocka_unit_test(totals_accuracy_is_energy_weighted),
+	    cmocka_unit_test(dedup_estimate_steps_aside_for_a_rail_covering_the_cpu),
+	    cmocka_unit_test(totals_module_rail_is_the_total),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

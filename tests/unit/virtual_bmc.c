@@ -29,6 +29,12 @@ double vb_bmc_power(const struct vb_bmc *b, double t)
 	return nearbyint(sim_trace_energy(b->tr, from, u) / (u - from));
 }
 
+/* The refresh the backend declares (and its poller runs on). */
+static double vb_declared(const struct vb_bmc *b)
+{
+	return b->declared_s > 0 ? b->declared_s : b->refresh_s;
+}
+
 static int64_t vb_poll_now(void)
 {
 	return vb_cur->poll_clock;
@@ -57,7 +63,7 @@ static int vb_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 	struct jst_bmc_value first = {.power_w = vb_bmc_power(b, vs_trace_s(vs_now))};
 	b->poll_clock = vs_now;
 	b->poll =
-	    jst_bmc_poll_start_stepped(1, b->refresh_s, vb_fetch, b, &first, vs_now, vb_poll_now);
+	    jst_bmc_poll_start_stepped(1, vb_declared(b), vb_fetch, b, &first, vs_now, vb_poll_now);
 	if (!b->poll) {
 		snprintf(reason, len, "out of memory");
 		return -ENOMEM;
@@ -125,7 +131,7 @@ int vb_open(struct vb_bmc *b, double open_s)
 	b->desc.method = JST_METHOD_POWER;
 	b->desc.accuracy = 0.05;
 	b->desc.parent = -1;
-	b->desc.refresh_s = b->refresh_s;
+	b->desc.refresh_s = vb_declared(b);
 	b->desc.power_mean = 1; /* a mean over its refresh, as redfish and ipmi state */
 	b->desc.max_power_w = b->max_power_w;
 	b->polls = b->late_polls = 0;
@@ -136,7 +142,7 @@ int vb_open(struct vb_bmc *b, double open_s)
 	int r = jst_meter_open_backends(&cfg, ops, 1, &b->m);
 	if (r)
 		return r;
-	int64_t interval = (int64_t)llround(b->refresh_s * 1e9) / 2;
+	int64_t interval = (int64_t)llround(vb_declared(b) * 1e9) / 2;
 	b->next_sample = vs_now + (int64_t)llround(b->sample_s * 1e9);
 	vb_schedule(b, vs_now + interval);
 	return 0;
@@ -145,7 +151,7 @@ int vb_open(struct vb_bmc *b, double open_s)
 void vb_advance(struct vb_bmc *b, double t)
 {
 	int64_t to = vs_ns(t);
-	int64_t interval = (int64_t)llround(b->refresh_s * 1e9) / 2;
+	int64_t interval = (int64_t)llround(vb_declared(b) * 1e9) / 2;
 	int64_t sample = (int64_t)llround(b->sample_s * 1e9);
 	for (;;) {
 		int64_t next = b->poll_arrival < b->next_sample ? b->poll_arrival : b->next_sample;
@@ -193,10 +199,11 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 		struct vb_bmc b = {
 		    .tr = tr,
 		    .refresh_s = c->refresh_s,
+		    .declared_s = c->declared_s,
 		    .phase_s = vb_uniform(&rng, 0, c->refresh_s),
 		    .latency_s = {0.02, 0.25},
 		    .late_share = c->late_share,
-		    .late_s = c->refresh_s,
+		    .late_s = c->declared_s > 0 ? c->declared_s : c->refresh_s,
 		    .max_power_w = c->max_power_w,
 		    .sample_s = 0.1,
 		    .rng = rng ^ 0x9e3779b97f4a7c15ULL,
@@ -208,7 +215,8 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 			return -1;
 		for (int i = 0; i < c->windows_per_meter; i++) {
 			/* The first as a run begins: soon after the meter opened. */
-			double bgn = t + vb_uniform(&rng, 0.05, i ? 2.0 : 1.0);
+			double bgn =
+			    t + vb_uniform(&rng, 0.05, i ? 2.0 : 1.0) + (i ? 0 : c->first_s);
 			double end = bgn + c->len_s;
 			jst_window *w = NULL;
 			jst_measurement *ms = NULL;

@@ -23,7 +23,8 @@ struct jst_bmc_poll;
 struct vb_bmc {
 	/* Set before vb_open. */
 	const struct sim_trace *tr;
-	double refresh_s; /* the BMC's updates: phase_s + k * refresh_s */
+	double refresh_s;  /* the BMC's updates: phase_s + k * refresh_s */
+	double declared_s; /* the refresh the backend declares; 0: refresh_s */
 	double phase_s;
 	double latency_s[2]; /* each answer comes back after a latency in [lo, hi] */
 	double late_share;   /* share of polls begun late (the poll thread preempted) */
@@ -59,6 +60,8 @@ struct vb_case {
 	const char *trace;
 	double refresh_s, len_s, max_power_w, late_share;
 	int windows_per_meter;
+	double declared_s; /* the refresh the backend declares; 0: refresh_s */
+	double first_s;    /* the first window begins this much later than usual */
 };
 struct vb_stats {
 	unsigned n, covered, polls, late_polls;

@@ -10,7 +10,10 @@
 As in Zeus: GPU indices are CUDA ordinals (under CUDA_VISIBLE_DEVICES, index 1 of
 "2,3" is GPU 3), window names are unique while open, begin/end synchronise CUDA
 work through torch, JAX or CuPy, cancel=True returns zeros, log_file gets a CSV
-row per window, and total_energy is the GPUs' energy. Unlike Zeus: when no
+row per window, and total_energy is the GPUs' energy. As Zeus, NVIDIA GPUs are measured where
+there are any (through DCGM where it runs, else NVML: the meter's best method),
+else AMD GPUs (AMD SMI), keyed by HIP index (after HIP_VISIBLE_DEVICES, else
+CUDA_VISIBLE_DEVICES); a repeated index is one GPU, counted once. Unlike Zeus: when no
 framework can be imported there is nothing to synchronise and windows are not
 refused; windows are read by libjoulestat (GPU counters extended past their
 wraps, short windows and resets handled), and the full joulestat figure of the
@@ -95,18 +98,43 @@ def sync_execution(gpu_devices, sync_with="torch"):
     return False if mod is None else _SYNC[sync_with](mod, list(gpu_devices))
 
 
-def _gpu_table(probe):
-    """[(NVML index, UUID)] of every GPU NVML sees ([] when none or no NVML),
-    from a meter that is opened and closed at once."""
-    try:
-        m = Meter(backends="nvml", gpus="all", allow_estimate=False, settle=False, **probe)
-    except JoulestatError:
-        return []
-    try:
-        return [(int(d["name"][3:]), d["device"].partition(":")[2]) for d in m.domains()
-                if d["kind"] == "gpu" and d["primary"] and d["name"][3:].isdigit()]
-    finally:
-        m.close()
+# The GPU backends of each vendor, and how their domains are named: NVIDIA GPUs
+# as gpu<NVML index> (DCGM where it runs, else NVML: the meter keeps the most
+# accurate), AMD GPUs as amdgpu<AMD SMI index>. Zeus takes NVIDIA's where there
+# are any, else AMD's.
+_VENDORS = {"nvidia": (["dcgm", "nvml"], "gpu"), "amd": (["amdsmi"], "amdgpu")}
+
+
+def _gpu_index(name, prefix):
+    """N of a GPU domain named <prefix>N, else None."""
+    rest = name[len(prefix):]
+    return int(rest) if name.startswith(prefix) and rest.isdigit() else None
+
+
+def _gpu_table(probe, vendor="nvidia", measured_by=None):
+    """[(index, UUID)] of every GPU of vendor that the meter sees ([] when none
+    or no library), from a meter that is opened and closed at once: through
+    each of the vendor's backends in turn, the cheapest to open first (NVML,
+    then DCGM, whose host engine takes longest to start). The backend that
+    sees them is added to measured_by (a list) if given."""
+    backends, prefix = _VENDORS[vendor]
+    for backend in reversed(backends):
+        try:
+            m = Meter(backends=[backend], gpus="all", allow_estimate=False, settle=False,
+                      **probe)
+        except JoulestatError:
+            continue
+        try:
+            table = [(_gpu_index(d["name"], prefix), d["device"].partition(":")[2])
+                     for d in m.domains() if d["kind"] == "gpu" and d["primary"]
+                     and _gpu_index(d["name"], prefix) is not None]
+        finally:
+            m.close()
+        if table:
+            if measured_by is not None:
+                measured_by.append(backend)
+            return table
+    return []
 
 
 def _by_uuid(table, prefix):
@@ -134,19 +162,19 @@ def _by_mig(entry, table, probe):
         m.close()
 
 
-def _visible_devices(probe):
+def _visible_devices(probe, table):
     """CUDA_VISIBLE_DEVICES as the CUDA runtime reads it, each entry as the
     NVML index of the GPU it names (a MIG instance: the GPU holding it), up to
     the first entry that names no GPU, is an ambiguous UUID prefix or repeats
-    a GPU; None when unset. Raises ValueError when entries are given but the
-    first names no GPU: a monitor never measures nothing silently."""
+    a GPU; None when unset. table: _gpu_table's NVIDIA GPUs. Raises ValueError
+    when entries are given but the first names no GPU: a monitor never
+    measures nothing silently."""
     cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
     if cvd is None:
         return None
     entries = [e.strip() for e in cvd.split(",")]
     if entries == [""]:
         return []  # set but empty: CUDA sees no GPU
-    table = _gpu_table(probe)
     out = []
     for e in entries:
         if e.isdigit():
@@ -159,10 +187,40 @@ def _visible_devices(probe):
             break
         out.append(i)
     if not out:
-        raise ValueError(f"CUDA_VISIBLE_DEVICES={cvd!r} names no GPU that NVML sees "
+        raise ValueError(f"CUDA_VISIBLE_DEVICES={cvd!r} names no GPU that DCGM or NVML sees "
                          f"({len(table)} GPU(s)): its first entry {entries[0]!r} matches "
                          "none; nvidia-smi -L lists this machine's GPUs")
     return out
+
+
+def _hip_visible_devices(probe):
+    """HIP_VISIBLE_DEVICES (else CUDA_VISIBLE_DEVICES) as HIP and Zeus read it on
+    AMD GPUs: GPU indices, the visible ones renumbered from 0 in order, up to
+    the first entry that names no GPU or repeats one; None when neither is
+    set, [] when set but empty. Raises ValueError for an entry that is no
+    index, or when the first names no GPU."""
+    var = "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in os.environ else \
+        "CUDA_VISIBLE_DEVICES"
+    val = os.environ.get(var)
+    if val is None:
+        return None, var
+    entries = [e.strip() for e in val.split(",")]
+    if entries == [""]:
+        return [], var
+    bad = [e for e in entries if not e.isdigit()]
+    if bad:
+        raise ValueError(f"{var}={val!r}: {bad[0]!r} is not a GPU index; on AMD GPUs it "
+                         "lists indices (amd-smi list)")
+    have = {i for i, _ in _gpu_table(probe, "amd")}
+    out = []
+    for e in entries:
+        if int(e) not in have or int(e) in out:
+            break
+        out.append(int(e))
+    if not out:
+        raise ValueError(f"{var}={val!r} names no GPU that AMD SMI sees ({len(have)} GPU(s)): "
+                         f"its first entry {entries[0]!r} matches none")
+    return out, var
 
 
 def _indices(arg, value):
@@ -176,9 +234,7 @@ def _indices(arg, value):
             raise TypeError(f"{arg}: an entry is {type(i).__name__} ({i!r}); accepted: int")
         if i < 0:
             raise ValueError(f"{arg}: {i} is negative; accepted: indices from 0")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{arg}: {out} names an index twice")
-    return out
+    return out  # a repeated index is kept, as Zeus keeps it: the same device, counted once
 
 
 class ZeusMonitor:
@@ -200,47 +256,17 @@ class ZeusMonitor:
 
         probe = {k: meter_options[k] for k in ("nvml_library", "options", "sysfs_root")
                  if k in meter_options}
-        visible = _visible_devices(probe) if gpus != [] else None
-        selectors = None  # CUDA ordinal -> what the meter is asked for
-        if gpus is not None:
-            if visible is not None:
-                for k in gpus:
-                    if k >= len(visible):
-                        raise ValueError(f"gpu_indices: {k} is not a CUDA device: "
-                                         f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
-                                         f" makes {len(visible)} visible")
-                selectors = {k: str(visible[k]) for k in gpus}
-            else:
-                selectors = {k: str(k) for k in gpus}
-        elif visible is not None:
-            selectors = {k: str(i) for k, i in enumerate(visible)}
-
-        no_gpus = gpus == [] or selectors == {}
-        names = [] if no_gpus else ["nvml"]
-        if cpus != []:
-            names.append("rapl")
-        opts = {"backends": names, "allow_estimate": False}
-        if selectors and not no_gpus:
-            opts["gpus"] = list(selectors.values())
-        opts.update(meter_options)
-        self._meter = Meter(**opts) if names else None
+        cpu_backends = [] if cpus == [] else ["rapl"]
+        self._meter, keys, self._gpu_prefix = self._open(gpus, cpu_backends, probe,
+                                                         meter_options)
         self._begun = {}  # key -> wall time at begin, for the log
-
-        # Map each GPU domain (named by NVML index) to its CUDA ordinal.
-        keys, cpu_found = {}, []
-        for d in self._meter.domains() if self._meter else ():
-            if d["kind"] == "gpu" and d["primary"] and d["name"][3:].isdigit():
-                idx = int(d["name"][3:])
-                if selectors is None:
-                    keys[idx] = idx
-                    continue
-                for k, sel in selectors.items():
-                    if int(sel) == idx:
-                        keys[idx] = k
-            elif d["kind"] == "package" and d["name"].startswith("package-"):
-                cpu_found.append(int(d["name"].rpartition("-")[2]))
-        if self._meter:
-            self._meter.gpu_keys = keys
+        if self._meter is not None and self._gpu_prefix == "gpu":
+            self._meter.gpu_keys = keys  # Measurement.gpu_energy keyed in C
+        self._gpu_keys = keys
+        cpu_found = [int(d["name"].rpartition("-")[2]) for d in
+                     (self._meter.domains() if self._meter else ())
+                     if d["kind"] == "package" and d["name"].startswith("package-")
+                     and d["name"].rpartition("-")[2].isdigit()]
         self.gpu_indices = gpus if gpus is not None else sorted(keys.values())
         missing = [k for k in self.gpu_indices if k not in keys.values()]
         if missing:
@@ -264,6 +290,86 @@ class ZeusMonitor:
                                 + ",".join(f"gpu{i}_energy" for i in self.gpu_indices) + "\n")
             self.log_file.flush()
         self.last_joulestat_measurement = None
+
+    @staticmethod
+    def _selectors(gpus, visible, var):
+        """{Zeus index: what the meter is asked for}, None for every GPU."""
+        if gpus is None:
+            return None if visible is None else {k: str(i) for k, i in enumerate(visible)}
+        if visible is None:
+            return {k: str(k) for k in gpus}
+        for k in gpus:
+            if k >= len(visible):
+                what = "a CUDA device" if var == "CUDA" else "a visible GPU"
+                env = "CUDA_VISIBLE_DEVICES" if var == "CUDA" else var
+                raise ValueError(f"gpu_indices: {k} is not {what}: "
+                                 f"{env}={os.environ[env]!r} makes {len(visible)} visible")
+        return {k: str(visible[k]) for k in gpus}
+
+    def _open(self, gpus, cpu_backends, probe, meter_options):
+        """The meter, {GPU index in its domain names: Zeus index} and the prefix of
+        those names. NVIDIA GPUs where there are any, else AMD GPUs, as Zeus's
+        get_gpus() chooses; a visible-devices variable is read for the vendor
+        it applies to."""
+        order = ["nvidia", "amd"]
+        nv_table = None
+        if gpus != [] and ("CUDA_VISIBLE_DEVICES" in os.environ
+                           or "HIP_VISIBLE_DEVICES" in os.environ):
+            nv_table = _gpu_table(probe)
+            order = ["nvidia"] if nv_table else ["amd"]
+        fallback = None  # a meter of no GPU, kept in case no vendor has one
+        for vendor in order if gpus != [] else ["none"]:
+            backends, prefix = _VENDORS.get(vendor, ([], "gpu"))
+            selectors = None
+            if vendor == "nvidia" and nv_table is not None:
+                selectors = self._selectors(gpus, _visible_devices(probe, nv_table), "CUDA")
+            elif vendor == "amd":
+                visible, var = _hip_visible_devices(probe)
+                selectors = self._selectors(gpus, visible, var)
+            elif gpus is not None:
+                selectors = self._selectors(gpus, None, None)
+            if selectors == {}:
+                backends = []  # the variable makes no GPU visible
+            names = backends + cpu_backends
+            if not names:
+                return None, {}, prefix
+            opts = {"backends": names, "allow_estimate": False}
+            if selectors and backends:
+                opts["gpus"] = list(dict.fromkeys(selectors.values()))
+            opts.update(meter_options)
+            try:
+                meter = Meter(**opts)
+            except JoulestatError:
+                # No GPU of this vendor here: the next vendor's, else the
+                # meter of no GPU; a GPU this vendor lacks is refused as asked.
+                # A selection is refused by a backend that cannot load (NVML
+                # beside a DCGM without it): asked again of those that measure.
+                measured_by = []
+                have = _gpu_table(probe, vendor, measured_by) if vendor != "none" else []
+                if not have and vendor == "nvidia" and len(order) > 1:
+                    continue
+                if fallback is not None:
+                    return fallback
+                if not have or measured_by == backends:
+                    raise
+                opts["backends"] = measured_by + cpu_backends
+                meter = Meter(**opts)
+            keys = {}
+            for d in meter.domains():
+                idx = _gpu_index(d["name"], prefix)
+                if d["kind"] != "gpu" or not d["primary"] or idx is None:
+                    continue
+                if selectors is None:
+                    keys[idx] = idx
+                for k, sel in (selectors or {}).items():
+                    if int(sel) == idx:
+                        keys[idx] = k
+            if keys or vendor == order[-1] or selectors:
+                if fallback is not None:
+                    fallback[0].close()
+                return meter, keys, prefix
+            fallback = (meter, keys, prefix)
+        return fallback if fallback is not None else (None, {}, "gpu")
 
     # -- synchronisation ------------------------------------------------------
     def _sync(self):
@@ -313,16 +419,28 @@ class ZeusMonitor:
             return Measurement(time=time.time() - start, gpu_energy={})
         m = meter.end_window(key)
         self.last_joulestat_measurement = m
+        gpu_energy = m.gpu_energy if self._gpu_prefix == "gpu" else self._gpu_energy(m)
         if self._cpu_set:
             cpu, dram = self._cpu_dram(m)
-            out = Measurement(m.time, m.gpu_energy, cpu, dram)
+            out = Measurement(m.time, gpu_energy, cpu, dram)
         else:
-            out = Measurement(m.time, m.gpu_energy)
+            out = Measurement(m.time, gpu_energy)
         if self.log_file is not None:
             self.log_file.write(f"{start},{key},{out.time},"
                                 + ",".join(str(out.gpu_energy.get(g, 0.0))
                                            for g in self.gpu_indices) + "\n")
             self.log_file.flush()
+        return out
+
+    def _gpu_energy(self, m):
+        """{Zeus index: J} of GPUs whose domains are not named gpu<N> (AMD's)."""
+        keys, prefix = self._gpu_keys, self._gpu_prefix
+        out = {}
+        for d in m.domains:
+            if d.kind == "gpu" and d.primary:
+                idx = _gpu_index(d.name, prefix)
+                if idx in keys:
+                    out[keys[idx]] = d.energy
         return out
 
     def _cpu_dram(self, m):
