@@ -353,8 +353,6 @@ static int run_once(jst_meter *meter, const struct run_opts *o, struct outputs *
 	}
 	if (attrib)
 		jst_attrib_set_command(attrib, pid);
-	/* Not before: the command's start (its fork, its exec) is not delayed. */
-	jst_run_record_started(out->rr);
 	struct jst_attribution *attribution = NULL;
 	if (attrib) {
 		/* The last reading while the command is a zombie, not yet reaped:
@@ -418,7 +416,6 @@ static int measure(jst_meter **meterp, const struct run_opts *o, struct outputs 
 	}
 	int exit_status = 0, last = 0;
 	jst_run_record_begin(out->rr);
-	jst_run_record_prepare(out->rr);
 	for (unsigned i = 0; i < o->repeat; i++) {
 		last = run_once(meter, o, out, &r);
 		if (last < 0)

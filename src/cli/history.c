@@ -18,21 +18,7 @@
 struct jst_history {
 	sqlite3 *db;
 	int wal_frames; /* pages in the WAL after the last commit */
-	/* The record's statements when prepared ahead (jst_history_prepare), kept
-	 * until close; else each record prepares and finalises its own. */
-	sqlite3_stmt *run_st, *window_st, *energy_st;
 };
-
-static const char RUN_SQL[] = "INSERT INTO runs (start, end, hostname, command, command_line, "
-                              "exit_status, partial, repetitions, total, energy_j, uncertainty_j, "
-                              "duration_s, document, co2e_g, co2e_uncertainty_g, cost, carbon) "
-                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-static const char WINDOW_SQL[] = "INSERT INTO windows (run_id, type, name, repetition, begin_ns, "
-                                 "end_ns, duration_s, exit_status, partial) "
-                                 "VALUES (?,?,?,?,?,?,?,?,?)";
-static const char ENERGY_SQL[] = "INSERT INTO energies (window_id, is_total, name, kind, device, "
-                                 "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
-                                 "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* Concurrent runs wait for each other's transaction this long at most. */
 enum { BUSY_TIMEOUT_MS = 60000 };
@@ -293,30 +279,10 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 	return 0;
 }
 
-int jst_history_prepare(jst_history *h)
-{
-	if (sqlite3_prepare_v3(h->db, RUN_SQL, -1, SQLITE_PREPARE_PERSISTENT, &h->run_st, NULL) ||
-	    sqlite3_prepare_v3(h->db, WINDOW_SQL, -1, SQLITE_PREPARE_PERSISTENT, &h->window_st,
-	                       NULL) ||
-	    sqlite3_prepare_v3(h->db, ENERGY_SQL, -1, SQLITE_PREPARE_PERSISTENT, &h->energy_st,
-	                       NULL)) {
-		/* The record prepares its own, as without this call. */
-		sqlite3_finalize(h->run_st);
-		sqlite3_finalize(h->window_st);
-		sqlite3_finalize(h->energy_st);
-		h->run_st = h->window_st = h->energy_st = NULL;
-		return -EIO;
-	}
-	return 0;
-}
-
 void jst_history_close(jst_history *h)
 {
 	if (!h)
 		return;
-	sqlite3_finalize(h->run_st);
-	sqlite3_finalize(h->window_st);
-	sqlite3_finalize(h->energy_st);
 	sqlite3_close(h->db);
 	free(h);
 }
@@ -637,10 +603,15 @@ static int insert_run(jst_history *h, const json_t *doc, sqlite3_int64 *id)
 	char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	char *carbon_text =
 	    carbon ? json_dumps(carbon, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
-	sqlite3_stmt *st = h->run_st;
+	sqlite3_stmt *st = NULL;
 	int rc = -1;
 	if (cmdline && cmd && text &&
-	    (st || sqlite3_prepare_v2(h->db, RUN_SQL, -1, &st, NULL) == SQLITE_OK)) {
+	    sqlite3_prepare_v2(h->db,
+	                       "INSERT INTO runs (start, end, hostname, command, command_line, "
+	                       "exit_status, partial, repetitions, total, energy_j, uncertainty_j, "
+	                       "duration_s, document, co2e_g, co2e_uncertainty_g, cost, carbon) "
+	                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
 		bind_text(st, 1, str(ident, "start"));
 		bind_text(st, 2, str(ident, "end"));
 		bind_text(st, 3, str(ident, "hostname") ? str(ident, "hostname") : "");
@@ -664,13 +635,7 @@ static int insert_run(jst_history *h, const json_t *doc, sqlite3_int64 *id)
 			*id = sqlite3_last_insert_rowid(h->db);
 		}
 	}
-	/* Before the texts bound to it are freed. */
-	if (st == h->run_st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	} else {
-		sqlite3_finalize(st);
-	}
+	sqlite3_finalize(st);
 	free(cmdline);
 	free(cmd);
 	free(text);
@@ -696,20 +661,27 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 		json_decref(copy);
 		return rc;
 	}
-	struct stmts s = {h->window_st, h->energy_st, NULL};
+	struct stmts s = {0};
 	sqlite3_int64 run_id = 0;
-	/* Each statement is prepared once for the whole run, if not before. */
-	int bad = insert_run(h, copy ? copy : doc, &run_id) ||
-	          (!s.window &&
-	           sqlite3_prepare_v2(h->db, WINDOW_SQL, -1, &s.window, NULL) != SQLITE_OK) ||
-	          (!s.energy &&
-	           sqlite3_prepare_v2(h->db, ENERGY_SQL, -1, &s.energy, NULL) != SQLITE_OK) ||
-	          (json_array_size(series) &&
-	           sqlite3_prepare_v2(
-	               h->db,
-	               "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
-	               "VALUES (?,?,?,?,?,?)",
-	               -1, &s.sample, NULL) != SQLITE_OK);
+	/* Each statement is prepared once for the whole run. */
+	int bad =
+	    insert_run(h, copy ? copy : doc, &run_id) ||
+	    sqlite3_prepare_v2(
+	        h->db,
+	        "INSERT INTO windows (run_id, type, name, repetition, begin_ns, "
+	        "end_ns, duration_s, exit_status, partial) VALUES (?,?,?,?,?,?,?,?,?)",
+	        -1, &s.window, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db,
+	                       "INSERT INTO energies (window_id, is_total, name, kind, device, "
+	                       "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
+	                       "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, &s.energy, NULL) != SQLITE_OK ||
+	    (json_array_size(series) &&
+	     sqlite3_prepare_v2(
+	         h->db,
+	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
+	         "VALUES (?,?,?,?,?,?)",
+	         -1, &s.sample, NULL) != SQLITE_OK);
 	size_t i;
 	const json_t *m;
 	json_array_foreach(json_object_get(doc, "runs"), i, m)
@@ -723,11 +695,8 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 		bad = insert_series(&s, run_id, series);
 	if (bad && !rc)
 		rc = db_fail(h->db, err, errlen, "history: cannot record the run");
-	/* step_done left the kept ones reset. */
-	if (s.window != h->window_st)
-		sqlite3_finalize(s.window);
-	if (s.energy != h->energy_st)
-		sqlite3_finalize(s.energy);
+	sqlite3_finalize(s.window);
+	sqlite3_finalize(s.energy);
 	sqlite3_finalize(s.sample);
 	json_decref(copy);
 	if (!rc)

@@ -24,11 +24,6 @@ int jst_history_path(char *buf, size_t len);
 int jst_history_open(const char *path, int create, jst_history **out, char *err, size_t errlen);
 void jst_history_close(jst_history *h);
 
-/* Prepare the statements jst_history_record uses, ahead of it (they are kept
- * until close). 0, or -EIO when they could not be: the record then prepares
- * them itself, as without this call. */
-int jst_history_prepare(jst_history *h);
-
 /* Record one invocation of `joulestat run`: doc is its JSON document (identity,
  * command, runs, summary, series, carbon; no intervals), intervals the
  * spool of interval measurements (history_spool.h; NULL: none). One

@@ -18,21 +18,6 @@ void jst_run_record_begin(struct jst_run_record *rr)
 	clock_gettime(CLOCK_REALTIME, &rr->start);
 }
 
-void jst_run_record_prepare(struct jst_run_record *rr)
-{
-	if (!rr->history || rr->prepared)
-		return;
-	rr->prepared = 1;
-	rr->db_err = jst_history_path(rr->db, sizeof rr->db);
-	if (!rr->db_err)
-		(void)jst_history_prep_start(&rr->prep, rr->db); /* else opened at the record */
-}
-
-void jst_run_record_started(struct jst_run_record *rr)
-{
-	jst_history_prep_go(&rr->prep);
-}
-
 void jst_run_record_interval(struct jst_run_record *rr, const jst_measurement *m, size_t run)
 {
 	if (!rr->history || rr->spool_err)
@@ -129,18 +114,13 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 {
 	if (!rr->history)
 		return;
-	if (!rr->prepared) {
-		rr->prepared = 1;
-		rr->db_err = jst_history_path(rr->db, sizeof rr->db);
-		rr->prep = (struct jst_history_prep){.path = rr->db};
-	}
-	if (rr->db_err) {
+	int rc = jst_history_path(rr->db, sizeof rr->db);
+	if (rc) {
 		jst_cli_warn("history: neither XDG_DATA_HOME nor HOME is set: the run is not "
 		             "recorded (--no-history says nothing of it)");
 		return;
 	}
-	if (!rr->prep.started)
-		jst_prefault_history(); /* else the thread did */
+	jst_prefault_history();
 	json_t *doc = json_object(), *cmd = json_array(), *runs = json_array();
 	for (char *const *a = r->command; a && *a; a++)
 		json_array_append_new(cmd, jst_json_string(*a));
@@ -165,7 +145,7 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 	json_object_update(doc, (json_t *)extra);
 	char err[512] = "";
 	jst_history *h = NULL;
-	int rc = jst_history_prep_take(&rr->prep, &h, err, sizeof err);
+	rc = jst_history_open(rr->db, 1, &h, err, sizeof err);
 	if (!rc)
 		rc = jst_history_record(h, doc, rr->spool_err ? NULL : rr->spool, &rr->id, err,
 		                        sizeof err);
@@ -181,8 +161,6 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 
 void jst_run_record_end(struct jst_run_record *rr)
 {
-	/* The runs ended without a record. */
-	jst_history_prep_cancel(&rr->prep);
 	if (rr->spool)
 		fclose(rr->spool);
 	rr->spool = NULL;

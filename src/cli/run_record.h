@@ -4,7 +4,6 @@
 #define JST_RUN_RECORD_H
 
 #include "carbon.h"
-#include "history_prep.h"
 #include "sinks.h"
 
 #include <jansson.h>
@@ -24,19 +23,10 @@ struct jst_run_record {
 	int spool_err; /* the spool failed: the intervals are not recorded */
 	int64_t id;    /* the history's id of this run once recorded, else 0 */
 	char db[1024]; /* the history's path */
-	int db_err;    /* -ENOENT: no path (neither XDG_DATA_HOME nor HOME) */
-	int prepared;  /* jst_run_record_prepare was called */
-	struct jst_history_prep prep;
 };
 
 /* Before the runs: host, wall-clock start. */
 void jst_run_record_begin(struct jst_run_record *rr);
-/* Before the first run's window begins: the thread that will open the
- * history while the command runs (history_prep.h). Only the first call does
- * anything. */
-void jst_run_record_prepare(struct jst_run_record *rr);
-/* A run's command is started (exec'd): the thread opens the history now. */
-void jst_run_record_started(struct jst_run_record *rr);
 /* An interval as it ends (called from the interval thread). */
 void jst_run_record_interval(struct jst_run_record *rr, const jst_measurement *m, size_t run);
 /* The CSV's extra columns. */
