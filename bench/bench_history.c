@@ -151,6 +151,18 @@ int main(int argc, char **argv)
 	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--no-history", "--", "/bin/true"}},
 	    {"run -- true (history)",
 	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--", "/bin/true"}},
+	    /* The history is opened while the command runs: how much of it a
+	     * command of 5 and 20 ms hides. */
+	    {"run --no-history -- sleep 0.005",
+	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--no-history", "--", "/bin/sleep",
+	              "0.005"}},
+	    {"run -- sleep 0.005 (history)",
+	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--", "/bin/sleep", "0.005"}},
+	    {"run --no-history -- sleep 0.02",
+	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--no-history", "--", "/bin/sleep",
+	              "0.02"}},
+	    {"run -- sleep 0.02 (history)",
+	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--", "/bin/sleep", "0.02"}},
 	    {"run --no-history -r 5 -I 10 -- sleep 0.02",
 	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--no-history", "-r", "5", "-I",
 	              "10", "--", "/bin/sleep", "0.02"}},
@@ -161,7 +173,7 @@ int main(int argc, char **argv)
 	    {"floor: a fresh process that does nothing", .argv = {NULL, "--floor", "-"}},
 	    {"floor: the same, committing one row to SQLite", .argv = {NULL, "--floor", floor_db}},
 	};
-	enum { FLOOR = 4 };
+	enum { FLOOR = 8 };
 	size_t nv = sizeof v / sizeof v[0];
 	for (size_t i = 0; i < nv; i++) {
 		struct bench_run r;

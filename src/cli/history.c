@@ -6,6 +6,7 @@
  * the same kind of transaction when opened (docs/history.md). */
 #include "history.h"
 #include "history_spool.h"
+#include "history_vfs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -239,7 +240,7 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 	if (sqlite3_open_v2(path, &db,
 	                    SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
 	                        SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK) {
+	                    jst_history_vfs()) != SQLITE_OK) {
 		rc = db ? db_fail(db, err, errlen, path) : -ENOMEM;
 		sqlite3_close(db);
 		return rc;

@@ -47,15 +47,33 @@ static int populate_code(struct dl_phdr_info *info, size_t size, void *ctx)
 	}
 	if (!mine)
 		return 0;
+	/* What the loader made read-only again after relocation (RELRO): the
+	 * writable segment's own pages start after it. */
+	uintptr_t relro_end = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		if (p->p_type != PT_LOAD || (p->p_flags & PF_W))
+		if (p->p_type == PT_GNU_RELRO)
+			relro_end = page_down(info->dlpi_addr + p->p_vaddr + p->p_memsz);
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type != PT_LOAD)
 			continue;
 		uintptr_t a = page_down(info->dlpi_addr + p->p_vaddr);
 		uintptr_t end = info->dlpi_addr + p->p_vaddr + p->p_memsz;
+		int advice = MADV_POPULATE_READ;
+		if (p->p_flags & PF_W) {
+			/* Its data and bss, written by SQLite's initialisation: each
+			 * page would fault for its private copy. */
+			advice = MADV_POPULATE_WRITE;
+			if (a < relro_end)
+				a = relro_end;
+			if (a >= end)
+				continue;
+		}
 		/* The loader gives the segment's place as a number. */
 		(void)madvise((void *)a, end - a, // NOLINT(performance-no-int-to-ptr)
-		              MADV_POPULATE_READ);
+		              advice);
 	}
 	return 1;
 }

@@ -355,6 +355,101 @@ class RecordTest(HistoryCase):
         self.assertEqual(docs[0]["command"], ["sleep", "0.05"])
 
 
+class UnrecordedRunTest(HistoryCase):
+    """A history that cannot be written changes nothing else: the run is
+    measured, printed and ends as with --no-history, with one warning."""
+
+    def run_failing(self, env, want):
+        out = os.path.join(self.tmp, "out.json")
+        args = ("run", "--backends", "rapl", "--json", out, "-r", "2", "-I", "50", "--",
+                "sh", "-c", "sleep 0.1; exit 3")
+        proc = self.run_cli(*args, env=env)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+        self.assertEqual(warnings, ["joulestat: warning: the run is not recorded in the "
+                                    "history: " + want])
+        self.assertNotIn("Recorded as run", proc.stderr)
+        self.assertIn("Energy of 'sh -c sleep 0.1; exit 3'", proc.stderr)
+        with open(out) as f:
+            doc = json.load(f)
+        self.assertEqual([r["exit_status"] for r in doc["runs"]], [3, 3])
+        self.assertTrue(doc["intervals"])
+        for r in doc["runs"]:
+            self.assertGreater(r["totals"]["total"]["energy_j"], 0)
+            self.assertGreaterEqual(r["duration_s"], 0.1)
+        # The same run without the history: the same outputs, less the warning.
+        plain = self.run_cli(*args[:1], "--no-history", *args[1:], env=env)
+        self.assertEqual(plain.returncode, 3, plain.stderr)
+        with open(out) as f:
+            doc2 = json.load(f)
+        self.assertEqual(sorted(doc2), sorted(doc))
+        self.assertEqual([d["name"] for d in doc2["runs"][0]["domains"]],
+                         [d["name"] for d in doc["runs"][0]["domains"]])
+        def shape(text):
+            # The table after the interval rows (how many there are depends
+            # on the timing), its numbers and columns' widths left out.
+            lines = text.splitlines()
+            start = next(i for i, line in enumerate(lines) if line.startswith(" Energy of"))
+            return [re.sub(r"\s+", " ", re.sub(r"[0-9.]+", "N", line))
+                    for line in lines[start:] if "warning" not in line]
+        self.assertEqual(shape(proc.stderr), shape(plain.stderr))
+
+    def test_directory_cannot_be_made(self):
+        under = os.path.join(self.tmp, "a-file")
+        with open(under, "w") as f:
+            f.write("x")
+        self.run_failing(dict(self.env, XDG_DATA_HOME=under),
+                         under + "/joulestat/history.db: cannot make its directory: "
+                         "Not a directory")
+
+    def test_corrupt_file(self):
+        os.makedirs(os.path.dirname(self.db))
+        with open(self.db, "w") as f:
+            f.write("garbage\n" * 500)
+        self.run_failing(self.env, "history: file is not a database")
+        with open(self.db) as f:
+            self.assertEqual(f.read(), "garbage\n" * 500)
+
+    def test_newer_schema(self):
+        self.run_json(cmd=("true",))
+        self.sql("PRAGMA user_version = 99")
+        self.run_failing(self.env, "history: schema version 99 is newer than this "
+                         "joulestat's (3): use a newer joulestat, or set XDG_DATA_HOME "
+                         "elsewhere")
+        self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["1"]])
+
+    @unittest.skipIf(os.geteuid() == 0, "root writes into a read-only directory")
+    def test_read_only_directory(self):
+        os.makedirs(self.data)
+        os.chmod(self.data, 0o500)
+        self.addCleanup(os.chmod, self.data, 0o700)
+        self.run_failing(self.env, self.db + ": cannot make its directory: "
+                         "Permission denied")
+
+    def test_locked_while_the_command_runs(self):
+        # Another writer holds the database from before the command starts
+        # until after it ends: the run is recorded once the lock is gone.
+        self.run_json(cmd=("true",))
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        lock = subprocess.Popen([SQLITE3, self.db], stdin=subprocess.PIPE, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lock.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n")
+        lock.stdin.flush()
+        self.assertEqual(lock.stdout.readline().strip(), "locked")
+        run = subprocess.Popen([binary("JOULESTAT"), "run", "--backends", "rapl", "--",
+                                "sh", "-c", "read x < %s" % fifo],
+                               env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        with open(fifo, "w") as f:  # opens once the command reads: it runs
+            f.write("go\n")
+        lock.communicate("COMMIT;\n", timeout=30)
+        _, err = run.communicate(timeout=60)
+        self.assertEqual(run.returncode, 0, err)
+        self.assertIn("Recorded as run 2 in the history", err)
+        self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["2"]])
+
+
 class CompareTest(HistoryCase):
     def compare(self, a, b):
         proc = self.run_cli("compare", "--json", str(a), str(b))

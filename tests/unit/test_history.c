@@ -19,6 +19,7 @@
 #include "carbon.h"
 #include "history.h"
 #include "history_spool.h"
+#include "history_vfs.h"
 
 static char dir[64], db[128];
 
@@ -349,6 +350,63 @@ static void concurrent_writers_all_recorded(void **st)
 	jst_history_close(h);
 }
 
+/* The history's own VFS (history_vfs.c) is SQLite's unix VFS but for the
+ * wal-index mapped in one call: a connection of the default VFS shares the
+ * same file, locks and wal-index with it, both ways, while both are open. */
+static void own_vfs_shares_the_file(void **st)
+{
+	(void)st;
+	assert_non_null(jst_history_vfs());
+	assert_non_null(sqlite3_vfs_find(jst_history_vfs()));
+	double e[] = {1};
+	json_t *d = doc_of("h", "c", 1, e, 0.1, NULL);
+	jst_history *h;
+	char err[256] = "";
+	int64_t id = 0;
+	assert_int_equal(jst_history_open(db, 1, &h, err, sizeof err), 0);
+	assert_int_equal(jst_history_record(h, d, NULL, &id, err, sizeof err), 0);
+	sqlite3 *s;
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_open_v2(db, &s, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(s, 10000);
+	assert_int_equal(sqlite3_prepare_v2(s, "SELECT count(*) FROM runs", -1, &q, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_reset(q);
+	/* A reader's transaction open in the other VFS does not keep this one
+	 * from recording (WAL), and sees its snapshot until it ends. */
+	assert_int_equal(sqlite3_exec(s, "BEGIN; SELECT count(*) FROM runs", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(jst_history_record(h, d, NULL, &id, err, sizeof err), 0);
+	assert_int_equal(id, 2);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_reset(q);
+	assert_int_equal(sqlite3_exec(s, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 2);
+	sqlite3_finalize(q);
+	/* The other way: its write is seen by this connection's next record. */
+	assert_int_equal(sqlite3_exec(s,
+	                              "INSERT INTO runs (start, end, hostname, command, "
+	                              "command_line, partial, repetitions, document) VALUES "
+	                              "('a', 'b', 'x', '[]', '', 0, 1, '{}')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(jst_history_record(h, d, NULL, &id, err, sizeof err), 0);
+	assert_int_equal(id, 4);
+	jst_history_close(h);
+	sqlite3_close(s);
+	/* A process's first connection rebuilds the wal-index in its own VFS. */
+	assert_int_equal(jst_history_open(db, 0, &h, err, sizeof err), 0);
+	assert_int_equal(jst_history_record(h, d, NULL, &id, err, sizeof err), 0);
+	assert_int_equal(id, 5);
+	jst_history_close(h);
+	assert_int_equal(pragma("journal_mode"), 1);
+	json_decref(d);
+}
+
 static void newer_schema_refused_untouched(void **st)
 {
 	(void)st;
@@ -465,6 +523,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_writers_all_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(newer_schema_refused_untouched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(own_vfs_shares_the_file, setup, teardown),
 	    cmocka_unit_test(carbon_figures),
 	    cmocka_unit_test(carbon_table_is_cited),
 	    cmocka_unit_test_setup_teardown(carbon_settings_precedence, setup, teardown),
