@@ -226,6 +226,22 @@ static void fold_wal(jst_history *h)
 	sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
 }
 
+/* Switching a file to WAL upgrades the statement's read lock to a write
+ * lock, which SQLite refuses at once, without its busy handler (waiting there
+ * could deadlock), while another process holds the file: as when several
+ * runs make the history at once. The switch is retried, as the busy handler
+ * would have waited, for at most BUSY_TIMEOUT_MS. */
+static int set_wal(sqlite3 *db, char *err, size_t errlen)
+{
+	int rc;
+	for (int waited_ms = 0;; waited_ms += 2) {
+		rc = exec(db, "PRAGMA journal_mode=WAL", err, errlen);
+		if (rc != -EBUSY || waited_ms >= BUSY_TIMEOUT_MS)
+			return rc;
+		sqlite3_sleep(2);
+	}
+}
+
 int jst_history_open(const char *path, int create, jst_history **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -261,7 +277,7 @@ int jst_history_open(const char *path, int create, jst_history **out, char *err,
 		rc = db_fail(db, err, errlen, "history: cannot read the schema version");
 	/* WAL is a property of the file: set once, when it is made. */
 	if (!rc && v == 0)
-		rc = exec(db, "PRAGMA journal_mode=WAL", err, errlen);
+		rc = set_wal(db, err, errlen);
 	if (!rc)
 		rc = migrate(db, v, err, errlen);
 	if (rc) {

@@ -303,6 +303,47 @@ static void filters(void **st)
 	jst_history_close(h);
 }
 
+/* Many runs making the history at once, each switching the new file to WAL:
+ * SQLite refuses all but one such switch at once, without waiting (about one
+ * open in 300 before it was retried). 20 new files, 8 processes each, let go
+ * together through a pipe. */
+static void concurrent_creators_all_open(void **st)
+{
+	(void)st;
+	enum { ROUNDS = 20, KIDS = 8 };
+	for (int round = 0; round < ROUNDS; round++) {
+		char path[160];
+		snprintf(path, sizeof path, "%s/sub/made%d.db", dir, round);
+		int go[2];
+		assert_int_equal(pipe(go), 0);
+		for (int k = 0; k < KIDS; k++) {
+			pid_t pid = fork();
+			assert_true(pid >= 0);
+			if (pid == 0) {
+				close(go[1]);
+				char c;
+				if (read(go[0], &c, 1) != 0)
+					_exit(2);
+				jst_history *h;
+				char err[256];
+				if (jst_history_open(path, 1, &h, err, sizeof err)) {
+					fprintf(stderr, "round %d child %d: %s\n", round, k, err);
+					_exit(1);
+				}
+				jst_history_close(h);
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		close(go[1]); /* every child reads end-of-file at once */
+		for (int k = 0; k < KIDS; k++) {
+			int status;
+			assert_true(wait(&status) > 0);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+	}
+}
+
 static void concurrent_writers_all_recorded(void **st)
 {
 	(void)st;
@@ -522,6 +563,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(cut_spool_records_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_writers_all_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(concurrent_creators_all_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(newer_schema_refused_untouched, setup, teardown),
 	    cmocka_unit_test_setup_teardown(own_vfs_shares_the_file, setup, teardown),
 	    cmocka_unit_test(carbon_figures),
