@@ -538,8 +538,13 @@ struct read_then {
 static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge *edges,
                         struct read_instant *instant, const struct read_then *then)
 {
+	/* No hold (edge_read=always, or a counter that must be read): not even
+	 * the clock is read here. */
+	int64_t until = atomic_load_explicit(&be->held_until, memory_order_relaxed);
+	if (!until)
+		return 0;
 	int64_t t = jst_now_ns();
-	if (t >= atomic_load_explicit(&be->held_until, memory_order_relaxed))
+	if (t >= until)
 		return 0;
 	pthread_mutex_lock(&m->mu);
 	if (t >= atomic_load_explicit(&be->held_until, memory_order_relaxed)) {
