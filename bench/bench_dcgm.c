@@ -204,7 +204,7 @@ static int run_row(const char *sim, const char *edge_read, struct floor *f, stru
 	double p10 = bench_percentile(ratio, TRIALS, 10), p90 = bench_percentile(ratio, TRIALS, 90);
 	out->met = r <= TARGET;
 	printf("| DCGM: %d simulated GPUs, edge_read=%s; %.1f%% of edges read DCGM | %d | %.2f µs "
-	       "| %.2f µs (1 call x 2) | +%.2f µs | **%.2fx** (p10 %.2f, p90 %.2f) | %s |\n",
+	       "| %.2f µs (1 call x 2) | %+.2f µs | **%.2fx** (p10 %.2f, p90 %.2f) | %s |\n",
 	       GPUS, edge_read, held + read ? 100.0 * (double)read / (double)(held + read) : 0.0,
 	       GPUS, out->mj / 1e3, out->mf / 1e3, (out->mj - out->mf) / 1e3, r, p10, p90,
 	       bench_verdict(out->met));

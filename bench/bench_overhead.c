@@ -194,7 +194,7 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 	double sh = nv ? bench_nvml_edge_read_share(nv, pairs, m, 1.0) : -1;
 	if (sh >= 0)
 		snprintf(share, sizeof share, "; %.1f%% of edges read NVML", 100 * sh);
-	printf("| %s, edge_read=%s%s | %zu | %.2f µs | %.2f µs (%zu reads x 2) | +%.2f µs | "
+	printf("| %s, edge_read=%s%s | %zu | %.2f µs | %.2f µs (%zu reads x 2) | %+.2f µs | "
 	       "**%.2fx** (p10 %.2f, p90 %.2f) | %s |\n",
 	       label, edge_read, share, ndom, r.meter_ns / 1e3, r.floor_ns / 1e3, floor_domains,
 	       (r.meter_ns - r.floor_ns) / 1e3, r.ratio, r.ratio_p10, r.ratio_p90,
