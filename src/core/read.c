@@ -540,13 +540,14 @@ static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge 
 {
 	/* No hold (edge_read=always, or a counter that must be read): not even
 	 * the clock is read here. */
-	int64_t until = atomic_load_explicit(&be->held_until, memory_order_relaxed);
-	if (!until)
+	if (!atomic_load_explicit(&be->held_until, memory_order_relaxed))
 		return 0;
-	int64_t t = jst_now_ns();
-	if (t >= until)
-		return 0;
+	/* The instant is taken under mu: no reading folds between it and the
+	 * edge, so the edge is never older than the state it is formed from (a
+	 * thread that waited for the lock would otherwise place its edge before
+	 * a reading folded meanwhile, and its window's instant apart from it). */
 	pthread_mutex_lock(&m->mu);
+	int64_t t = jst_now_ns();
 	if (t >= atomic_load_explicit(&be->held_until, memory_order_relaxed)) {
 		pthread_mutex_unlock(&m->mu);
 		return 0;
@@ -556,25 +557,28 @@ static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge 
 			continue;
 		size_t i = (size_t)be->map[j];
 		struct jst_dom *dom = &m->doms[i];
-		/* An edge older than a reading another thread folded meanwhile
-		 * takes that reading's instant: never before what was read. */
+		/* Never before what was read (a backend's stamp may lie a little
+		 * past the clock read here). */
 		int64_t td = t > dom->last_t_ns ? t : dom->last_t_ns;
 		dom->peak_fresh = 0;
 		if (!dom->failed) {
 			/* As fold_counter leaves a value as before: extended at the
 			 * power known now (the last reading's telemetry came after
-			 * its own fold), stated as then. energy_j and last_t_ns stay
-			 * the last reading's: what a failed reading is bridged from. */
+			 * its own fold). energy_j, edge_u_j and last_t_ns stay the
+			 * last reading's: what a failed reading is bridged from. */
 			const struct jst_sensor *sn = &dom->sensor;
 			dom->interp_w = sn->power_w;
 			dom->interp_spread_w = jst_sensor_power_spread(sn);
-			dom->edge_u_j = jst_sensor_edge_uncertainty(sn) +
-			                sn->power_w * (double)dom->t_err_ns * 1e-9;
 		}
-		edge_take(dom, &edges[i], td, !dom->failed);
+		struct jst_edge *e = &edges[i];
+		edge_take(dom, e, td, !dom->failed);
 		if (!dom->failed) {
-			double e = dom->counter_j + jst_sensor_interpolate(&dom->sensor, td);
-			edges[i].energy_j = e > dom->energy_j ? e : dom->energy_j;
+			/* The edge's instant is the clock's, not a reading's: none of
+			 * the last reading's timing error is its. */
+			double v = dom->counter_j + jst_sensor_interpolate(&dom->sensor, td);
+			e->energy_j = v > dom->energy_j ? v : dom->energy_j;
+			e->u_j = jst_sensor_edge_uncertainty(&dom->sensor);
+			e->t_err_ns = 0;
 		}
 	}
 	m->edges_held++;

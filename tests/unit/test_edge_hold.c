@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +512,65 @@ static void rows_across_faults(void **st)
 	}
 }
 
+/* Edges held on several threads at once (the sampler's lock order, and the
+ * hold read without the meter's lock before it is looked at again under it):
+ * every one held, none read, each window's figure its length's energy. Run
+ * under ThreadSanitizer by make check (the threaded suite). */
+struct hold_thread {
+	jst_meter *m;
+	int bad;
+};
+
+static void *hold_worker(void *arg)
+{
+	struct hold_thread *h = arg;
+	for (int i = 0; i < 500; i++) {
+		jst_window *w;
+		jst_measurement *ms;
+		if (jst_window_begin(h->m, "t", &w) || jst_window_end(w, &ms)) {
+			h->bad++;
+			continue;
+		}
+		jst_domain_energy d = {.size = sizeof d};
+		if (jst_measurement_domain(ms, 0, &d) || fabs(d.energy_j) > 1e-9)
+			h->bad++;
+		jst_measurement_free(ms);
+	}
+	return NULL;
+}
+
+static void threads_hold(void **st)
+{
+	(void)st;
+	vs_reset();
+	const double r = 0.1;
+	struct sim_trace *tr = trace("const:300");
+	gpu(tr, r);
+	struct pair p;
+	pair_open(&p, 1.0, 0.1);
+	double l = next_latch(settle_pair(&p, 1.0)) + r;
+	pair_read(&p, l + 0.25 * r);
+	/* The virtual clock stands still: every window is 0 s long. */
+	vs_now = vs_ns(l + 0.5 * r);
+	unsigned r0 = reads_of();
+	unsigned long held0 = p.a.m->edges_held;
+	enum { NT = 4 };
+	pthread_t th[NT];
+	struct hold_thread h[NT];
+	for (int i = 0; i < NT; i++) {
+		h[i] = (struct hold_thread){p.a.m, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, hold_worker, &h[i]), 0);
+	}
+	for (int i = 0; i < NT; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(h[i].bad, 0);
+	}
+	assert_int_equal(reads_of(), r0);
+	assert_int_equal(p.a.m->edges_held - held0, NT * 500 * 2);
+	pair_close(&p);
+	sim_trace_free(tr);
+}
+
 /* The option: edge_read accepts auto and always, and says so otherwise. */
 static void option_checked(void **st)
 {
@@ -542,6 +602,7 @@ int main(void)
 	    cmocka_unit_test(device_lost_after_a_reading),
 	    cmocka_unit_test(wrong_grid),
 	    cmocka_unit_test(rows_across_faults),
+	    cmocka_unit_test(threads_hold),
 	    cmocka_unit_test(option_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
