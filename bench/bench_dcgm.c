@@ -160,8 +160,11 @@ static int run_row(const char *sim, const char *edge_read, struct floor *f, stru
 		jst_meter_close(m);
 		return -1;
 	}
-	/* The steady state, as in bench_overhead: refresh measured, grid known. */
+	/* The steady state, as in bench_overhead: refresh measured, then half a
+	 * second of pairs (five refreshes) for the changes to confirm the grid. */
 	(void)jst_meter_settle(m, 5000);
+	for (int64_t t0 = bench_now_ns(); bench_now_ns() - t0 < 500000000;)
+		time_meter(m, 100);
 	static double js[TRIALS], fl[TRIALS], ratio[TRIALS];
 	int k = 1;
 	time_meter(m, 200);
@@ -229,8 +232,8 @@ int main(void)
 	       "floor: one `dcgmEntitiesGetLatestValues` of `DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION` "
 	       "for all %d GPUs per edge, on a second instance of the simulator in the same "
 	       "process. Sampler period 60 s; the meter settles first (each counter's refresh "
-	       "measured, "
-	       "its latch grid known: a meter's steady state). %d interleaved trials, timed in the "
+	       "measured, then half a second of pairs for its changes to confirm "
+	       "its latch grid: a meter's steady state). %d interleaved trials, timed in the "
 	       "thread's CPU time "
 	       "(preemption on a shared machine falls on neither side); medians per pair; ratio = "
 	       "median over trials of joulestat/floor of adjacent trials.\n\n",

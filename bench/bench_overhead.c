@@ -172,8 +172,11 @@ static int setup_row(const char *label, const char *backends, const char *sysfs_
 		return -1;
 	}
 	/* The steady state: every counter's refresh measured and its latch grid
-	 * known, as for all of a meter's life after its first second or two. */
+	 * known and confirmed by its changes (half a second of pairs, five
+	 * refreshes), as for all of a meter's life after its first second or two. */
 	(void)jst_meter_settle(m, 5000);
+	for (int64_t t0 = bench_now_ns(); bench_now_ns() - t0 < 500000000;)
+		pairs(m, 100);
 
 	struct floor f = {.nv = nv};
 	static char names[MAX_FILES][64];
@@ -287,8 +290,9 @@ int main(int argc, char **argv)
 	    "`pread` + parse on already-open `energy_uj` files of the powercap simulator, "
 	    "`nvmlDeviceGetTotalEnergyConsumption` on pre-fetched handles of the NVML "
 	    "simulator. Sampler period 60 s so that it does not contend. The meter settles first "
-	    "(`jst_meter_settle`: each counter's refresh measured and its latch grid known, the "
-	    "state a meter spends its life in after its first second or two). %d interleaved "
+	    "(`jst_meter_settle`: each counter's refresh measured; then half a second of pairs "
+	    "for its changes to confirm the latch grid: the state a meter spends its life in "
+	    "after its first second or two). %d interleaved "
 	    "trials of each; medians per pair; ratio = median over trials of "
 	    "joulestat/floor of adjacent trials.\n\n",
 	    TRIALS);

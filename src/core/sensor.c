@@ -355,8 +355,11 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		s->ref_ns = (int64_t)llround(last);
 		double w = 4 * rms / sqrt((double)s->nmeas);
 		s->ref_w = w > 50000 ? (int64_t)w : 50000;
-		/* Fitted on many narrow brackets: confirmed already. */
-		s->grid_runs = JST_HOLD_RUNS;
+		/* Its width is a statistical estimate, not an intersection of
+		 * brackets that each hold a latch: changes confirm the grid before
+		 * it says when no latch can come (a first narrow bracket after the
+		 * fit often starts it again). */
+		s->grid_runs = 0;
 		return 1;
 	}
 	return 0;
