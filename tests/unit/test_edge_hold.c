@@ -452,10 +452,10 @@ static void wrong_grid(void **st)
 			assert_true(err_a <= 1.05 * err_b + 1e-3);
 		} else {
 			/* A refresh the model does not know (it keeps the declared
-			 * one): neither meter's model holds, and a grid of latches
-			 * that are a fifth of it apart confirms itself again. The
-			 * figures extrapolated from held values are no worse than
-			 * the ones read. */
+			 * one): neither meter's model holds, and latches a fifth of it
+			 * apart confirm a grid again. The figures extrapolated from
+			 * held values are, summed, within a fifth of the read ones'
+			 * distance from the truth (and their ± covers it as often). */
 			assert_true(err_a <= 1.2 * err_b);
 		}
 		pair_close(&p);
