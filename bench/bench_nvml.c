@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <time.h>
 
 #define NVML_TEMPERATURE_GPU 0
 #define NVML_CLOCK_SM 1
@@ -30,6 +31,7 @@ int bench_nvml_open(struct bench_nvml *nv, const char *path, char *err, size_t l
 	nv->limit =
 	    (int (*)(bench_nvml_dev, unsigned *))dlsym(nv->lib, "nvmlDeviceGetEnforcedPowerLimit");
 	nv->shutdown = (int (*)(void))dlsym(nv->lib, "nvmlShutdown");
+	nv->reads = (unsigned long (*)(int))dlsym(nv->lib, "jstsim_nvml_energy_reads");
 	if (!init || !count || !handle || !nv->energy) {
 		snprintf(err, len,
 		         "%s lacks nvmlInit_v2, nvmlDeviceGetCount_v2, "
@@ -87,4 +89,22 @@ unsigned long long bench_nvml_read_all(const struct bench_nvml *nv)
 			sum += v;
 	}
 	return sum;
+}
+
+double bench_nvml_edge_read_share(const struct bench_nvml *nv, void (*fn)(void *arg, long n),
+                                  void *arg, double seconds)
+{
+	if (!nv->reads || !nv->n || !(seconds > 0))
+		return -1;
+	struct timespec a, b;
+	long pairs = 0;
+	unsigned long r0 = nv->reads(1);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do {
+		fn(arg, 1000);
+		pairs += 1000;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	} while ((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9 < seconds);
+	unsigned long r1 = nv->reads(0);
+	return (double)(r1 - r0) / ((double)nv->n * 2.0 * (double)pairs);
 }

@@ -26,6 +26,9 @@ struct bench_nvml {
 	int (*clock)(bench_nvml_dev, int type, unsigned *mhz);
 	int (*limit)(bench_nvml_dev, unsigned *mw);
 	int (*shutdown)(void);
+	/* The simulator's count of energy reads (jstsim_nvml_energy_reads): NULL
+	 * on a real NVML. */
+	unsigned long (*reads)(int on);
 };
 
 /* dlopen path, nvmlInit_v2, a handle per GPU. Returns 0, or negative with a
@@ -34,6 +37,13 @@ int bench_nvml_open(struct bench_nvml *nv, const char *path, char *err, size_t l
 void bench_nvml_close(struct bench_nvml *nv);
 /* The energy counter of every GPU: what a window edge needs. */
 unsigned long long bench_nvml_read_energy(const struct bench_nvml *nv);
+/* The share of window edges that called each GPU's energy counter while
+ * fn(arg, n) ran window pairs, n at a time, for at least seconds of real time
+ * (several refreshes, so that every phase of the latches is met as the
+ * trials meet them): the simulator counts while fn runs. Negative where it
+ * cannot count (a real NVML). */
+double bench_nvml_edge_read_share(const struct bench_nvml *nv, void (*fn)(void *arg, long n),
+                                  void *arg, double seconds);
 /* Energy plus the telemetry a sampler reading records. */
 unsigned long long bench_nvml_read_all(const struct bench_nvml *nv);
 

@@ -7,7 +7,10 @@
  * trials mostly see) or "settled" (after it, with the latch grid and the latch
  * history in use: where a meter spends its life).
  *
- * usage: bench_pairs GPUS PAIRS [measuring|settled]
+ * A last argument "always" sets edge_read=always (every edge reads the GPUs);
+ * else edge_read=auto: a settled meter's edges between latches read nothing.
+ *
+ * usage: bench_pairs GPUS PAIRS [measuring|settled] [auto|always]
  */
 #include "bench_env.h"
 #include "joulestat.h"
@@ -46,11 +49,14 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3 || atoi(argv[1]) <= 0 || atol(argv[2]) <= 0 ||
-	    (argc > 3 && strcmp(argv[3], "measuring") != 0 && strcmp(argv[3], "settled") != 0)) {
-		fprintf(stderr, "usage: bench_pairs GPUS PAIRS [measuring|settled]\n");
+	if (argc < 3 || argc > 5 || atoi(argv[1]) <= 0 || atol(argv[2]) <= 0 ||
+	    (argc > 3 && strcmp(argv[3], "measuring") != 0 && strcmp(argv[3], "settled") != 0) ||
+	    (argc > 4 && strcmp(argv[4], "auto") != 0 && strcmp(argv[4], "always") != 0)) {
+		fprintf(stderr,
+		        "usage: bench_pairs GPUS PAIRS [measuring|settled] [auto|always]\n");
 		return 2;
 	}
+	const char *edge_read = argc > 4 ? argv[4] : "auto";
 	int settled = argc > 3 && strcmp(argv[3], "settled") == 0;
 	bench_nvml_env((unsigned)atoi(argv[1]), BENCH_TRACE);
 	jst_config cfg;
@@ -59,6 +65,7 @@ int main(int argc, char **argv)
 	jst_config_set(&cfg, "nvml.library", bench_sim_nvml());
 	cfg.allow_estimate = 0;
 	cfg.sample_period_ms = 60000; /* no sampler reading inside the loop */
+	jst_config_set(&cfg, "edge_read", edge_read);
 	jst_meter *m = NULL;
 	int rc = jst_meter_open(&cfg, &m);
 	if (rc) {
@@ -78,8 +85,8 @@ int main(int argc, char **argv)
 	long n = atol(argv[2]);
 	double t0 = now_s();
 	rc = bench_pairs_loop(m, n);
-	printf("%ld pairs, %.0f ns each (%s)\n", n, (now_s() - t0) * 1e9 / (double)n,
-	       settled ? "settled" : "measuring");
+	printf("%ld pairs, %.0f ns each (%s, edge_read=%s)\n", n, (now_s() - t0) * 1e9 / (double)n,
+	       settled ? "settled" : "measuring", edge_read);
 	jst_meter_close(m);
 	return rc ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -303,6 +304,20 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *cur
 
 /* ---- energy and power ---------------------------------------------------------- */
 
+/* Calls of nvmlDeviceGetTotalEnergyConsumption, counted only while a
+ * benchmark asks (jstsim_nvml_energy_reads): how many of a meter's window
+ * edges read the counter. Off, the reads pay one predictable branch. */
+static _Atomic int count_reads;
+static _Atomic unsigned long energy_reads;
+
+/* Turn the count on (1) or off (0); returns the calls counted so far. Not
+ * part of NVML: the simulator's own. */
+SIM_EXPORT unsigned long jstsim_nvml_energy_reads(int on)
+{
+	atomic_store_explicit(&count_reads, on, memory_order_relaxed);
+	return atomic_load(&energy_reads);
+}
+
 SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev,
                                                             unsigned long long *energy)
 {
@@ -310,6 +325,8 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev,
 	nvmlReturn_t r = enter(dev, 0, 0, &now);
 	if (r)
 		return r;
+	if (atomic_load_explicit(&count_reads, memory_order_relaxed))
+		atomic_fetch_add_explicit(&energy_reads, 1, memory_order_relaxed);
 	if (!energy)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	else if (sim.nocounter)

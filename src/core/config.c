@@ -19,10 +19,22 @@
 #define JST_MAX_SERIES (1u << 24)
 #define JST_OPTION_VALUE_MAX 511 /* a path, with room in the resolved buffers */
 
-enum core_key { K_BACKENDS, K_GPUS, K_PERIOD, K_CROSS, K_ESTIMATE, K_SERIES, K_COUNT };
+enum core_key { K_BACKENDS, K_GPUS, K_PERIOD, K_CROSS, K_ESTIMATE, K_SERIES, K_EDGE_READ, K_COUNT };
 static const char *const core_keys[K_COUNT] = {
-    "backends", "gpus", "period_ms", "cross_validate", "estimate", "series_capacity",
+    "backends", "gpus", "period_ms", "cross_validate", "estimate", "series_capacity", "edge_read",
 };
+
+/* edge_read's values: "auto" holds a counter's value at a window edge where
+ * no latch can have come since its last reading (read.c); "always" reads
+ * every backend at every edge. */
+static int parse_edge_read(const char *v, int *hold)
+{
+	if (!strcmp(v, "auto"))
+		return *hold = 1, 0;
+	if (!strcmp(v, "always"))
+		return *hold = 0, 0;
+	return -EINVAL;
+}
 
 void jst_config_init(jst_config *cfg)
 {
@@ -267,6 +279,11 @@ static int check_value(const char *where, const char *key, const char *value, un
 			    "%sseries_capacity: want a whole number of samples from 1 to %u, "
 			    "not '%s'",
 			    where, JST_MAX_SERIES, value);
+		return 0;
+	case K_EDGE_READ:
+		if (parse_edge_read(value, &b))
+			return fail(err, len, "%sedge_read: want auto or always, not '%s'", where,
+			            value);
 		return 0;
 	case K_CROSS:
 	case K_ESTIMATE:
@@ -599,6 +616,13 @@ int jst_config_resolve_checked(const jst_config *cfg, const struct jst_backend_o
 		            "(0: the default), not %zu",
 		            JST_MAX_SERIES, (size_t)cfg->series_capacity);
 	out->allow_estimate = flag(cfg->allow_estimate, 1, envs, "estimate");
+	/* No field of jst_config's: the caller's option, else the environment's. */
+	const char *edge = store_get(cfg->options_, "edge_read");
+	if (!edge)
+		edge = store_get(envs, "edge_read");
+	out->edge_hold = 1;
+	if (edge && parse_edge_read(edge, &out->edge_hold))
+		return fail(err, len, "edge_read: want auto or always, not '%s'", edge);
 	out->cross_validate = flag(cfg->cross_validate, 0, envs, "cross_validate");
 	out->period_s =
 	    (double)number(cfg->sample_period_ms, envs, "period_ms", JST_DEFAULT_PERIOD_MS) / 1e3;

@@ -78,6 +78,7 @@ int jst_meter_open_backends(const jst_config *cfg, const struct jst_backend_ops 
 	pthread_cond_init(&m->scond, &ca);
 	pthread_condattr_destroy(&ca);
 	m->cross_validate = rc.cross_validate;
+	m->edge_hold = rc.edge_hold;
 	m->series_capacity = rc.series_capacity;
 	m->pid = jst_self_pid();
 

@@ -48,6 +48,10 @@ struct jst_dom {
 	int interp_lazy;
 	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
 	int64_t interp_lo, interp_hi, interp_latch;
+	/* How much further than a refresh past interp_latch the value on show
+	 * may be extended: a restart at 0 shows 0 until the first latch after
+	 * it, which may come a refresh after the end of the restart's bracket. */
+	int64_t interp_extra_ns;
 	int64_t t_err_ns; /* the last reading's timing error (jst_raw.t_err_ns) */
 	/* The counter's recent values with their latches (a ring): an edge between
 	 * two of them is interpolated between them, exactly and in order. */
@@ -90,6 +94,12 @@ struct jst_dom {
 	int reopen;        /* ask the backend to reopen it after this reading */
 	int failed;        /* permanently: the device or zone is gone */
 	int64_t failed_t_ns;
+	/* Until this instant the counter cannot latch again after its last
+	 * reading, which was a clean one (no failure, jump, reset, bridge, wrap,
+	 * stall or reopen): a window edge before it may be formed from the model
+	 * without a reading (jst_sensor_hold_until). 0: it must be read. */
+	int64_t hold_until;
+	unsigned reopened_seen; /* reopened as of the last reading */
 	char failure[JST_ERROR_MAX];
 
 	struct jst_series series;
@@ -107,6 +117,10 @@ struct jst_be {
 	pthread_mutex_t io; /* one reading of this backend at a time; taken before mu */
 	int io_init;
 	struct jst_raw *raw; /* scratch for read(), ndecl entries, guarded by io */
+	/* The least hold_until of its domains that are not gone, 0 where one
+	 * must be read: written under mu as a reading folds; read first without
+	 * it by a window edge, which takes mu and looks again before it holds. */
+	_Atomic int64_t held_until;
 };
 
 /* One domain's state at a window's edge: everything a figure is a difference of. */
@@ -118,7 +132,7 @@ struct jst_edge {
 	 * read, only where lazy is. */
 	int lazy;
 	double counter_j, interp_w, spread_w;
-	int64_t lo_ns, hi_ns, latch_ns;
+	int64_t lo_ns, hi_ns, latch_ns, extra_ns;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j;     /* uncertainty of energy_j at this edge */
 	/* POWER domains: energy_j bridged from the last reading (older than the
@@ -140,6 +154,9 @@ struct jst_edge {
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */
 	/* A settled end's outcome for this edge (settle.c): JST_SETTLE_*. */
 	unsigned char settle;
+	/* Formed from the model without a reading: the counter's value held
+	 * from its last reading (read.c, jst_sensor_hold_until). */
+	unsigned char held;
 };
 
 /* Telemetry summed over the sampler's readings in a window. */
@@ -198,6 +215,12 @@ struct jst_meter {
 	int cross_validate;
 	size_t series_capacity;
 	pid_t pid; /* the process that opened it */
+	/* edge_read=auto: a window edge where no counter of a backend can have
+	 * latched since its last reading is formed without reading it. */
+	int edge_hold;
+	/* Backends' window edges formed from the model, and read (under mu):
+	 * what the benchmarks report. */
+	unsigned long edges_held, edges_read;
 
 	/* Sampler control, and the end of the sensors' measuring phase. */
 	pthread_mutex_t smu;
@@ -259,6 +282,10 @@ int jst_meter_layout(struct jst_meter *m, const struct jst_resolved_config *rc,
 enum {
 	JST_READ_SAMPLER = 1u, /* the sampler's periodic reading: series, window samples */
 	JST_READ_TELE = 2u,    /* ask for temperature, utilisation, clocks, device power */
+	/* A window edge (begin, end, rotate; not a settled end): a backend whose
+	 * counters cannot have latched since their last reading is not read,
+	 * its values held (read.c). Only with edges. */
+	JST_READ_HOLD = 4u,
 };
 int64_t jst_meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges);
 /* The same, calling fn(m, arg, the reading's instant) under mu as the last
@@ -310,6 +337,7 @@ struct jst_resolved_config {
 	int backends_set;
 	int allow_estimate;
 	int cross_validate;
+	int edge_hold; /* edge_read=auto */
 	double period_s;
 	size_t series_capacity;
 };

@@ -176,7 +176,19 @@ static void hist_push(struct jst_dom *dom, int64_t latch_ns, double counter_j)
 	}
 }
 
-static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
+/* Was this fold of a counter a clean one, its reading good and its value
+ * continuing the last (no reset, jump, bridge, unseen span, stall or reopen),
+ * so that its grid may say when the value can next change? */
+static int fold_clean(const struct jst_dom *dom, int first, enum jst_counter_event ev,
+                      unsigned bridges0, double unseen_u0, double unseen_s0)
+{
+	return !first && ev != JST_COUNTER_DISCONTINUITY && dom->bridges == bridges0 &&
+	       dom->unseen_u_j == unseen_u0 && dom->unseen_s == unseen_s0 && !dom->restart_at_ns &&
+	       !dom->stuck_now && !dom->reopen && dom->reopened == dom->reopened_seen &&
+	       dom->desc.method == JST_METHOD_COUNTER;
+}
+
+static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int hold)
 {
 	const struct jst_domain_desc *d = &dom->desc;
 	struct jst_sensor *s = &dom->sensor;
@@ -190,6 +202,8 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	}
 	int first = !dom->counter.primed;
 	uint64_t last = dom->counter.last;
+	unsigned bridges0 = dom->bridges;
+	double unseen_u0 = dom->unseen_u_j, unseen_s0 = dom->unseen_s;
 	int changed = !first && raw->counter != last;
 	/* The plausibility bound judges a wrapping counter's step and bounds a
 	 * reset; a 64-bit counter that did not fall needs none (the commonest
@@ -237,7 +251,11 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		dom->bridge_u_j += unseen_away(s, p) * (raw->unseen_s - dom->unseen_s);
 		dom->unseen_s = raw->unseen_s;
 	}
-	if (ev != JST_COUNTER_DISCONTINUITY)
+	if (ev == JST_COUNTER_DISCONTINUITY)
+		; /* observed by jst_sensor_observe_restart */
+	else if (!changed && dom->restart_at_ns)
+		jst_sensor_observe_still(s, t, raw->t_err_ns); /* still the restart's 0 */
+	else
 		jst_sensor_observe(s, t, raw->t_err_ns, changed);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 	/* Only a change has a latch to time a span from (the first value's is
@@ -277,10 +295,24 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	dom->interp_lo = s->chg_lo;
 	dom->interp_hi = s->chg_hi;
 	dom->interp_latch = s->latch_ns;
+	/* A restart at 0, until the counter's first value since, stands for the
+	 * instant it was placed at, not for a latch of the grid's: an edge on it
+	 * is evaluated there (the grid's point in its bracket, which a wide
+	 * bracket can hold, would count the time between the two twice or not
+	 * at all). */
+	dom->interp_extra_ns = 0;
+	if (dom->restart_at_ns) {
+		dom->interp_latch = dom->restart_at_ns;
+		dom->interp_lo = dom->restart_at_ns - 1;
+		dom->interp_hi = dom->restart_at_ns;
+		dom->interp_extra_ns = dom->restart_hi_ns - dom->restart_at_ns;
+	}
 	/* Where the reading itself lies in time, as the backend could tell. */
 	dom->edge_u_j =
 	    jst_sensor_edge_uncertainty(s) +
 	    (isnan(s->power_w) ? s->bound_w : s->power_w) * (double)raw->t_err_ns * 1e-9;
+	if (hold && fold_clean(dom, first, ev, bridges0, unseen_u0, unseen_s0))
+		dom->hold_until = jst_sensor_hold_until(s, t, raw->t_err_ns);
 }
 
 static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t)
@@ -359,9 +391,10 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	dom->peak_fresh = 1;
 }
 
-static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int tele)
+static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int tele, int hold)
 {
 	dom->peak_fresh = 0;
+	dom->hold_until = 0; /* until a clean counter reading says otherwise */
 	if (dom->failed || raw->status == JST_RAW_UNCHANGED)
 		return;
 	if (raw->status < 0) {
@@ -381,7 +414,8 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 	if (dom->desc.method == JST_METHOD_POWER) {
 		fold_power(dom, raw, t);
 	} else {
-		fold_counter(dom, raw, t);
+		fold_counter(dom, raw, t, hold);
+		dom->reopened_seen = dom->reopened;
 		/* The device's own power guides interpolation and bridging. */
 		if (!isnan(raw->telemetry_power_w)) {
 			jst_sensor_power(&dom->sensor, raw->telemetry_power_w, 1);
@@ -404,7 +438,7 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 	}
 }
 
-static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
+static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, int held)
 {
 	/* Field by field, not as a literal, which would clear the whole edge
 	 * first: the parts that only their flags (lazy, unsettled) let anyone
@@ -426,22 +460,25 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t)
 	e->t_ns = t;
 	e->t_err_ns = dom->t_err_ns;
 	e->settle = JST_SETTLE_DONE;
+	e->held = (unsigned char)held;
 	/* A domain that is gone ends at its last good reading, evaluated as its
-	 * edges are: from the parts that reading left. */
-	e->lazy = dom->interp_lazy && (dom->last_t_ns == t || dom->failed);
+	 * edges are: from the parts that reading left. A held edge is evaluated
+	 * from those parts at its own instant. */
+	e->lazy = dom->interp_lazy && (dom->last_t_ns == t || dom->failed || held);
 	if (e->lazy) {
-		e->t_ns = dom->last_t_ns;
+		e->t_ns = held ? t : dom->last_t_ns;
 		e->counter_j = dom->counter_j;
 		e->interp_w = dom->interp_w;
 		e->spread_w = dom->interp_spread_w;
 		e->lo_ns = dom->interp_lo;
 		e->hi_ns = dom->interp_hi;
 		e->latch_ns = dom->interp_latch;
+		e->extra_ns = dom->interp_extra_ns;
 	}
 	/* This edge's reading failed (transiently): the time since the last good
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;
-	if (!dom->failed && dom->last_t_ns && t > dom->last_t_ns && !isnan(s->power_w)) {
+	if (!held && !dom->failed && dom->last_t_ns && t > dom->last_t_ns && !isnan(s->power_w)) {
 		/* From the last good reading's energy as it was evaluated at its
 		 * instant: every edge read while the device fails to answer then
 		 * counts the time since, and a window inside the gap its power x
@@ -506,10 +543,90 @@ struct read_then {
 	void *arg;
 };
 
+/* A window edge at t on a backend none of whose counters can have latched
+ * since its last reading (jst_sensor_hold_until): each domain's edge formed
+ * from the model, as a reading at t would have shown it (the value held,
+ * extended from its latch at the known power), under mu and without the
+ * backend's lock or a read. The sensors learn nothing from it: no reading was
+ * made. Returns 0 where the backend must be read after all (a reading since
+ * made or moved the hold). */
+static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge *edges,
+                        struct read_instant *instant, const struct read_then *then)
+{
+	/* No hold (edge_read=always, or a counter that must be read): not even
+	 * the clock is read here. */
+	if (!atomic_load_explicit(&be->held_until, memory_order_relaxed))
+		return 0;
+	/* The instant is taken under mu: no reading folds between it and the
+	 * edge, so the edge is never older than the state it is formed from (a
+	 * thread that waited for the lock would otherwise place its edge before
+	 * a reading folded meanwhile, and its window's instant apart from it). */
+	pthread_mutex_lock(&m->mu);
+	int64_t t = jst_now_ns();
+	if (t >= atomic_load_explicit(&be->held_until, memory_order_relaxed)) {
+		pthread_mutex_unlock(&m->mu);
+		return 0;
+	}
+	for (size_t j = 0; j < be->ndecl; j++) {
+		if (be->map[j] < 0)
+			continue;
+		size_t i = (size_t)be->map[j];
+		struct jst_dom *dom = &m->doms[i];
+		/* Never before what was read (a backend's stamp may lie a little
+		 * past the clock read here). */
+		int64_t td = t > dom->last_t_ns ? t : dom->last_t_ns;
+		dom->peak_fresh = 0;
+		if (!dom->failed) {
+			/* As fold_counter leaves a value as before: extended at the
+			 * power known now (the last reading's telemetry came after
+			 * its own fold). energy_j, edge_u_j and last_t_ns stay the
+			 * last reading's: what a failed reading is bridged from. */
+			const struct jst_sensor *sn = &dom->sensor;
+			dom->interp_w = sn->power_w;
+			dom->interp_spread_w = jst_sensor_power_spread(sn);
+		}
+		struct jst_edge *e = &edges[i];
+		edge_take(dom, e, td, !dom->failed);
+		if (!dom->failed) {
+			/* The edge's instant is the clock's, not a reading's: none of
+			 * the last reading's timing error is its. */
+			double v = dom->counter_j + jst_sensor_interpolate(&dom->sensor, td);
+			e->energy_j = v > dom->energy_j ? v : dom->energy_j;
+			e->u_j = jst_sensor_edge_uncertainty(&dom->sensor);
+			e->t_err_ns = 0;
+		}
+	}
+	m->edges_held++;
+	int64_t reading_t = instant_add(instant, t);
+	if (then)
+		then->fn(m, then->arg, reading_t);
+	pthread_mutex_unlock(&m->mu);
+	return 1;
+}
+
+/* Under mu, after a reading folded: until when the backend's counters hold
+ * their values (0: none, or one that must be read). Domains that are gone
+ * are read for nothing: they hold nothing back. */
+static void hold_update(struct jst_meter *m, struct jst_be *be)
+{
+	int64_t until = INT64_MAX;
+	for (size_t j = 0; j < be->ndecl && until; j++) {
+		if (be->map[j] < 0 || m->doms[be->map[j]].failed)
+			continue;
+		int64_t u = m->doms[be->map[j]].hold_until;
+		if (u < until)
+			until = u;
+	}
+	atomic_store_explicit(&be->held_until, until == INT64_MAX ? 0 : until,
+	                      memory_order_relaxed);
+}
+
 static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
                          struct jst_edge *edges, struct read_instant *instant,
                          const struct read_then *then)
 {
+	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
+		return;
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
 		jst_raw_clear(&be->raw[j]);
@@ -550,13 +667,17 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 			         dom->desc.name, be->ops->name, jst_strerror(r));
 		}
 		int64_t td = raw->t_ns > 0 ? raw->t_ns : t;
-		fold(dom, raw, td, !!(how & JST_READ_TELE));
+		fold(dom, raw, td, !!(how & JST_READ_TELE), m->edge_hold);
 		if (m->windows) /* none open at most windows' begin */
 			jst_windows_fold(m, i, how);
 		if (edges)
-			edge_take(dom, &edges[i], td);
+			edge_take(dom, &edges[i], td, 0);
 		reopen_any |= dom->reopen;
 	}
+	if (m->edge_hold)
+		hold_update(m, be);
+	if (how & JST_READ_HOLD)
+		m->edges_read++;
 	if (then)
 		then->fn(m, then->arg, reading_t);
 	pthread_mutex_unlock(&m->mu);

@@ -88,6 +88,9 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 	if (s->have_ref && grid_width(s, hi) < r) {
 		int64_t alo, ahi, blo, bhi;
 		grid_fit(s, r, lo, hi, &alo, &ahi, &blo, &bhi);
+		/* A bracket narrower than half a refresh that the grid holds
+		 * confirms it; a wider one fits some grid point whatever the grid. */
+		int narrow = hi - lo < r / 2;
 		if (ahi >= alo && bhi >= blo) {
 			/* Both fit: the bracket tells nothing the grid does not (the two
 			 * pieces are the grid's one interval, a refresh apart). Keep the
@@ -103,10 +106,12 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 			/* Consistent: the two brackets narrow each other. */
 			s->ref_ns = alo + (ahi - alo) / 2;
 			s->ref_w = ahi - alo > 20000 ? ahi - alo : 20000;
+			s->grid_runs += narrow;
 			return s->ref_ns;
 		}
 	}
 	/* No grid yet, or it drifted away: start again from this bracket. */
+	s->grid_runs = 0;
 	s->have_ref = 1;
 	s->ref_ns = lo + (hi - lo) / 2;
 	s->ref_w = hi - lo;
@@ -126,18 +131,24 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	int64_t width = grid_width(s, t);
 	if (width >= r || !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
 		return;
-	int64_t h = width / 2, lo = t - r;
-	int64_t p = grid_near(s, s->latch_ns); /* the latch on show, by the grid */
-	if (lo >= p + h && p + r - h <= s->chg_hi)
-		p += r; /* the later of two fitting grid points was the one on show */
-	/* The latch on show lies in the grid's interval, in the bracket of the
-	 * change that showed it (within a refresh of its end), and after t - R. */
+	int64_t h = width / 2;
+	/* The latch on show lies in the bracket of the change that showed it
+	 * (within a refresh of its end), after t - R, and in one grid point's
+	 * interval. Where two grid points' intervals fit that span, nothing is
+	 * learnt: the likelier of the two (latch_ns) need not be the one. */
 	int64_t blo = s->chg_hi - s->chg_lo > r ? s->chg_hi - r : s->chg_lo;
-	int64_t ilo = p - h, ihi = p + h < s->chg_hi ? p + h : s->chg_hi;
-	if (blo > ilo)
-		ilo = blo;
-	if (lo > ilo)
-		ilo = lo;
+	if (t - r > blo)
+		blo = t - r;
+	int64_t p0 = grid_near(s, s->latch_ns), ilo = 0, ihi = -1;
+	for (int64_t q = p0 - r; q <= p0 + r; q += r) {
+		int64_t a = q - h > blo ? q - h : blo, b = q + h < s->chg_hi ? q + h : s->chg_hi;
+		if (b < a)
+			continue;
+		if (ihi >= ilo)
+			return; /* a second one fits */
+		ilo = a;
+		ihi = b;
+	}
 	if (ihi < ilo)
 		return; /* inconsistent: a change will tell */
 	if (ihi - ilo < s->ref_w) {
@@ -344,6 +355,11 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		s->ref_ns = (int64_t)llround(last);
 		double w = 4 * rms / sqrt((double)s->nmeas);
 		s->ref_w = w > 50000 ? (int64_t)w : 50000;
+		/* Its width is a statistical estimate, not an intersection of
+		 * brackets that each hold a latch: changes confirm the grid before
+		 * it says when no latch can come (a first narrow bracket after the
+		 * fit often starts it again). */
+		s->grid_runs = 0;
 		return 1;
 	}
 	return 0;
@@ -436,4 +452,48 @@ double jst_sensor_power_floor(const struct jst_sensor *s)
 {
 	double lo = s->power_w;
 	return s->nrecent && !(s->recent_lo >= lo) ? s->recent_lo : lo;
+}
+
+/* The first grid point whose interval, widened by safety, reaches past t:
+ * the earliest a latch later than t can lie at is its return less *h. 0 where
+ * the grid there is wider than half a refresh (it says nothing). */
+static int64_t grid_after(const struct jst_sensor *s, int64_t t, int64_t safety, int64_t *h)
+{
+	int64_t r = refresh_ns(s), x = t - s->ref_ns;
+	int64_t g = s->ref_ns + (x / r - (x % r < 0)) * r; /* at or before t */
+	for (int k = 0; k < 3; k++, g += r) {
+		int64_t w = grid_width(s, g);
+		if (2 * w > r)
+			return 0;
+		*h = w / 2 + safety;
+		if (g + *h >= t)
+			return g;
+	}
+	return 0;
+}
+
+int64_t jst_sensor_hold_until(const struct jst_sensor *s, int64_t t, int64_t t_err)
+{
+	int64_t r = refresh_ns(s);
+	if (!jst_sensor_interpolates(s) || !s->have_ref || s->grid_runs < JST_HOLD_RUNS)
+		return 0;
+	int64_t safety = r / JST_HOLD_SAFETY_DIV;
+	if (safety < JST_HOLD_SAFETY_NS)
+		safety = JST_HOLD_SAFETY_NS;
+	/* Two bounds on the next latch. The reading showed the value at t -
+	 * t_err at the earliest: no latch came before that. And the value on
+	 * show was latched after the last reading that did not show it (chg_lo),
+	 * at a grid point: the next is a refresh after the first point that may
+	 * lie past chg_lo (a reading just after a latch knows it came). */
+	int64_t ha, hb;
+	int64_t a = grid_after(s, t - t_err, safety, &ha);
+	int64_t b = grid_after(s, s->chg_lo, safety, &hb);
+	if (!a || !b)
+		return 0;
+	int64_t until = a - ha;
+	if (b + r - hb > until)
+		until = b + r - hb;
+	if (until <= t + t_err)
+		return 0; /* the reading lies where the next latch may: none held */
+	return until < t + r ? until : t + r;
 }

@@ -55,6 +55,10 @@ struct jst_sensor {
 	int have_ref;
 	int64_t ref_ns, ref_w;
 	double refresh_sigma_ns; /* how far the refresh may be off, per refresh */
+	/* Narrow brackets of consecutive changes the grid held (0 when it last
+	 * started again): a grid is trusted to say when no latch can come
+	 * (jst_sensor_hold_until) only once changes have confirmed it. */
+	unsigned grid_runs;
 
 	/* Measuring the refresh: midpoints of narrow brackets of consecutive changes. */
 	int measuring;
@@ -105,6 +109,15 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int chan
  * restart is no latch of the grid's. Returns how far that instant may be
  * from the one taken (ns). */
 int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_err, int at_zero);
+
+/* A good reading at t whose value stands for no latch of the grid's (a
+ * counter that restarted at 0 and has not latched since): only its instant
+ * is kept, for the next change's bracket; the grid learns nothing from it. */
+static inline void jst_sensor_observe_still(struct jst_sensor *s, int64_t t, int64_t t_err)
+{
+	s->last_read_ns = t;
+	s->last_read_err = t_err;
+}
 
 /* Has measuring seen enough changes to finish? */
 int jst_sensor_measure_enough(const struct jst_sensor *s);
@@ -162,6 +175,25 @@ static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t 
  * uncertainty. */
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
                             int64_t *other);
+
+/* Changes that confirm a grid before it says when no latch can come. */
+#define JST_HOLD_RUNS 2
+/* The fixed part of the margin before the earliest next latch: at least
+ * JST_HOLD_SAFETY_NS, or 1/JST_HOLD_SAFETY_DIV of the refresh. */
+#define JST_HOLD_SAFETY_NS 1000000LL
+#define JST_HOLD_SAFETY_DIV 20
+
+/* A good reading at t (its value taken within t_err of it) showed the value
+ * latched last: the instant before which the counter cannot latch again,
+ * so that a reading before it would show the same value (window.c forms an
+ * edge there from the model: docs/sensor-model.md, "Edges between latches").
+ * 0 where that is not known: not an interpolated counter on a grid
+ * confirmed by JST_HOLD_RUNS narrow brackets, a grid wider than half a
+ * refresh, or a reading already within the margin of the next grid point.
+ * The margin is the grid's width there (with the refresh's uncertainty over
+ * the refreshes since the grid's reference), the reading's t_err and a fixed
+ * safety; never more than one refresh after t. */
+int64_t jst_sensor_hold_until(const struct jst_sensor *s, int64_t t, int64_t t_err);
 
 /* Spread of recent power values, at least 5% of the current one. */
 static inline double jst_sensor_power_spread(const struct jst_sensor *s)

@@ -158,7 +158,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 	struct jst_window *w = window_new(m, label ? label : "");
 	if (!w)
 		return -ENOMEM;
-	jst_meter_read_then(m, 0, w->end, begin_at, w);
+	jst_meter_read_then(m, JST_READ_HOLD, w->end, begin_at, w);
 	*out = w;
 	return 0;
 }
@@ -364,8 +364,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
-	double dt = (double)(e->t_ns - l) * 1e-9;
-	dt = dt < 0 ? 0 : dt > r ? r : dt;
+	double dt = (double)(e->t_ns - l) * 1e-9, cap = r + (double)e->extra_ns * 1e-9;
+	dt = dt < 0 ? 0 : dt > cap ? cap : dt;
 	/* Where the counter's next value is known by now, between the two: exact
 	 * at constant power, and never out of order whatever the power did. The
 	 * next value is the earliest latched more than half a refresh after this
@@ -390,6 +390,13 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		f = f < 0 ? 0 : f > 1 ? 1 : f;
 	}
 	double gain = next >= 0 ? dom->hist[next].counter_j - e->counter_j : 0;
+	/* A held edge (read.c) stood on no latch coming before it: where one
+	 * did come (the grid was wrong), the value at the edge is not known to
+	 * be the one held, and the edge is extrapolated from it as formed, with
+	 * the uncertainty of that, never the line to a value latched before it. */
+	int broken = e->held && next >= 0 && dom->hist[next].latch_ns <= e->t_ns;
+	if (broken)
+		next = -1;
 	int between = next >= 0 && span < 1.5 * r;
 	if (between) {
 		v = e->counter_j + gain * f;
@@ -687,7 +694,7 @@ static void end_at(struct jst_meter *m, void *arg, int64_t end)
 static int span_end(struct jst_window *w, jst_measurement **out, int rotate)
 {
 	struct span_end_ctx c = {.w = w, .want = out != NULL, .rotate = rotate};
-	jst_meter_read_then(w->meter, 0, w->end, end_at, &c);
+	jst_meter_read_then(w->meter, JST_READ_HOLD, w->end, end_at, &c);
 	if (c.rc)
 		return c.rc;
 	if (!rotate)

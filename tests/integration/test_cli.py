@@ -87,7 +87,7 @@ class UsageTest(CliCase):
             (["run", "--backends", "nosuch", "--", "true"], "unknown backend 'nosuch'"),
             (["run", "--option", "nosuch.key=1", "--", "true"],
              "--option nosuch.key=1: unknown option 'nosuch.key' (known: backends, gpus, "
-             "period_ms, cross_validate, estimate, series_capacity, ptd.*, "),
+             "period_ms, cross_validate, estimate, series_capacity, edge_read, ptd.*, "),
             (["run", "--option", "ptd.adress=x", "--", "true"],
              "unknown option 'ptd.adress' (ptd's keys: ptd.address, ptd.interval, ptd.ranges, "
              "ptd.timeout, ptd.kind)"),
@@ -98,6 +98,7 @@ class UsageTest(CliCase):
             (["list", "--option", "nvml.library"], "--option wants KEY=VALUE"),
             (["list", "--option", "=x"], "--option wants KEY=VALUE"),
             (["list", "--option", "estimate=perhaps"], "estimate: want 0 or 1"),
+            (["list", "--option", "edge_read=never"], "edge_read: want auto or always, not 'never'"),
             (["list", "--gpus", "0,,x"], "gpus: want GPU indices or UUIDs"),
             (["list", "extra"], "'extra'"),
             (["burn", "--seconds", "0"], "'0'"),

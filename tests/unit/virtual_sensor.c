@@ -51,12 +51,22 @@ static uint64_t units(const struct vs_dom *d, double e)
 uint64_t vs_counter_at(const struct vs_dom *d, double t)
 {
 	double latch = t;
+	double until = d->shift_s > 0 && t >= d->shift_s ? d->shift_s : t;
 	if (d->latch_s > 0)
-		latch = d->phase_s + floor((t - d->phase_s) / d->latch_s) * d->latch_s;
+		latch = d->phase_s + floor((until - d->phase_s) / d->latch_s) * d->latch_s;
+	if (until < t) {
+		/* The moved grid's latest latch, where one came since the move. */
+		double l2 = d->shift_phase_s +
+		            floor((t - d->shift_phase_s) / d->shift_latch_s) * d->shift_latch_s;
+		if (l2 >= d->shift_s)
+			latch = l2;
+	}
 	if (latch < 0)
 		latch = 0;
 	if (d->reset_s > 0 && latch >= d->reset_s)
 		return units(d, sim_trace_energy(d->tr, d->reset_s, latch));
+	if (d->reset_s > 0 && d->reset_now && t >= d->reset_s)
+		return 0;
 	return units(d, sim_trace_energy(d->tr, 0, latch));
 }
 

@@ -19,7 +19,7 @@
 
 #include <stdint.h>
 
-#define VS_MAX 4
+#define VS_MAX 8
 
 struct vs_dom {
 	struct jst_domain_desc desc;
@@ -32,7 +32,11 @@ struct vs_dom {
 	double fail_from_s, fail_to_s; /* reads fail with fail_status */
 	int fail_status;
 	double reset_s; /* > 0: the counter restarts from 0 at this instant */
+	int reset_now;  /* it shows 0 from reset_s on, not from its next latch (a reload) */
 	double stale_s; /* > 0: the value stops changing from here until reopened */
+	/* > 0: from this instant on the counter latches at shift_phase_s + k *
+	 * shift_latch_s instead (a grid the model learnt moves under it). */
+	double shift_s, shift_phase_s, shift_latch_s;
 	int stale_reopened;
 	unsigned reads, reopens;
 };
