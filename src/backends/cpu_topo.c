@@ -61,7 +61,9 @@ static int read_id(const char *cpudir, const char *name, unsigned *out)
 {
 	char path[4096], text[32];
 	uint64_t v;
-	snprintf(path, sizeof path, "%s/topology/%s", cpudir, name);
+	int n = snprintf(path, sizeof path, "%s/topology/%s", cpudir, name);
+	if (n < 0 || (size_t)n >= sizeof path)
+		return -ENAMETOOLONG;
 	int r = jst_file_read_text(path, text, sizeof text);
 	if (r < 0)
 		return r;

@@ -23,7 +23,11 @@ void jst_identity_rfc3339(const struct timespec *ts, char *buf, size_t len)
 	}
 	char date[32];
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03ldZ", date, ts->tv_nsec / 1000000L);
+	/* Milliseconds as an int within 0-999: GCC then knows the text's length. */
+	int ms = (int)(ts->tv_nsec / 1000000L % 1000);
+	int n = snprintf(buf, len, "%s.%03dZ", date, ms < 0 ? 0 : ms);
+	if (n < 0 && len)
+		buf[0] = '\0';
 }
 
 void jst_identity_hostname(char *buf, size_t len)

@@ -485,7 +485,7 @@ int64_t jst_sensor_hold_until(const struct jst_sensor *s, int64_t t, int64_t t_e
 	 * show was latched after the last reading that did not show it (chg_lo),
 	 * at a grid point: the next is a refresh after the first point that may
 	 * lie past chg_lo (a reading just after a latch knows it came). */
-	int64_t ha, hb;
+	int64_t ha = 0, hb = 0;
 	int64_t a = grid_after(s, t - t_err, safety, &ha);
 	int64_t b = grid_after(s, s->chg_lo, safety, &hb);
 	if (!a || !b)

@@ -312,7 +312,8 @@ static void transient_failure(void **st)
 		snprintf(what, sizeof what, "%s: EIO for 150 ms", mname(refreshes[k]));
 		near_rel(what, de.energy_j, 200, 0.01);
 		bar(!de.partial, "%s: partial", what);
-		bar(strstr(de.note, "skipped") != NULL, "%s: note '%s'", what, de.note);
+		const char *note = de.note ? de.note : "";
+		bar(strstr(note, "skipped") != NULL, "%s: note '%s'", what, note);
 		jst_measurement_free(ms);
 		vm_close(&v);
 	}
