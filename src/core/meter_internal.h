@@ -94,6 +94,9 @@ struct jst_dom {
 	int reopen;        /* ask the backend to reopen it after this reading */
 	int failed;        /* permanently: the device or zone is gone */
 	int64_t failed_t_ns;
+	/* The last edge held past the last good reading (0: none): a domain
+	 * lost after it ends there, as the edges held meanwhile counted it. */
+	int64_t held_t_ns;
 	/* Until this instant the counter cannot latch again after its last
 	 * reading, which was a clean one (no failure, jump, reset, bridge, wrap,
 	 * stall or reopen): a window edge before it may be formed from the model

@@ -36,8 +36,13 @@ static int permanent(int status)
 static void dom_fail(struct jst_dom *dom, int64_t t, const char *error, int status)
 {
 	dom->failed = 1;
-	/* The figure ends at the last good reading: what it measured. */
-	dom->failed_t_ns = dom->last_t_ns ? dom->last_t_ns : t;
+	/* The figure ends at the last good reading: what it measured; or at the
+	 * last edge held after it, which windows already count (their rows then
+	 * add up to the window around them, and a window begun there is not
+	 * said to end before its begin). */
+	dom->failed_t_ns = dom->held_t_ns > dom->last_t_ns ? dom->held_t_ns
+	                   : dom->last_t_ns                ? dom->last_t_ns
+	                                                   : t;
 	dom->peak_fresh = 0;
 	if (error && error[0])
 		snprintf(dom->failure, sizeof dom->failure, "%s", error);
@@ -466,7 +471,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 	 * from those parts at its own instant. */
 	e->lazy = dom->interp_lazy && (dom->last_t_ns == t || dom->failed || held);
 	if (e->lazy) {
-		e->t_ns = held ? t : dom->last_t_ns;
+		e->t_ns = held ? t : dom->failed ? dom->failed_t_ns : dom->last_t_ns;
 		e->counter_j = dom->counter_j;
 		e->interp_w = dom->interp_w;
 		e->spread_w = dom->interp_spread_w;
@@ -588,6 +593,7 @@ static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge 
 		struct jst_edge *e = &edges[i];
 		edge_take(dom, e, td, !dom->failed);
 		if (!dom->failed) {
+			dom->held_t_ns = td;
 			/* The edge's instant is the clock's, not a reading's: none of
 			 * the last reading's timing error is its. */
 			double v = dom->counter_j + jst_sensor_interpolate(&dom->sensor, td);

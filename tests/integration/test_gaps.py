@@ -75,6 +75,28 @@ class GapTest(unittest.TestCase):
         self.assertLessEqual(abs(g["energy_j"] - t), g["uncertainty_j"],
                              f"run: {g['energy_j']} ± {g['uncertainty_j']} J, truth {t}")
 
+    def test_lost_gpu_rows_add_up_to_the_run(self):
+        # A GPU lost between readings, with -I 5 rows on a 100 ms counter: the
+        # rows between its last reading and the one that finds it lost are
+        # held (formed from the model, no read), so the run's partial figure
+        # ends at the last of them, as they counted it: the rows add up to the
+        # run, and no figure ends before it began (was: the rows 27 J over a
+        # run of 210 J, a note "ends -0.090 s into the window").
+        for m in ("auto", "always"):
+            with NvmlSim(trace="const:300", counter_tick_ms=100, lost="0@1.55") as sim:
+                proc, doc = measure(["sleep", "2.5"], sim.env(), backends="nvml",
+                                    extra=["-I", "5", "--no-history",
+                                           "--option", "edge_read=" + m])
+            self.assertIsNotNone(doc, proc.stderr)
+            run = domains_by_name(doc["runs"][0])["gpu0"]
+            self.assertTrue(run["partial"], m)
+            rows = [domains_by_name(r)["gpu0"] for r in doc["intervals"]]
+            total = sum(r["energy_j"] for r in rows)
+            self.assertAlmostEqual(total, run["energy_j"], delta=0.005 * run["energy_j"] + 0.05,
+                                   msg="%s: rows %.3f J, run %.3f J" % (m, total, run["energy_j"]))
+            for r in rows + [run]:
+                self.assertNotIn("ends -", r["note"] or "", m)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -19,9 +19,7 @@ typedef struct {
 	long busy;          /* calls in flight with the GIL released; close waits */
 	int closing;        /* close has begun: no new call starts */
 	int release_gil;    /* readings are slow: let other threads run meanwhile */
-	unsigned calls;     /* readings so far, for the timing probes */
-	unsigned probed;    /* probes timed in the current batch */
-	int64_t probe_ns;   /* their total time */
+	int64_t slow_at_ns; /* when a call last took long (0: never) */
 	PyObject *weakrefs;
 } ext_meter;
 
@@ -50,25 +48,26 @@ extern PyObject *ext_error; /* joulestat.JoulestatError, an OSError */
 /* Around every call that reads the devices. The GIL is released only where a
  * reading is slow enough for other Python threads to gain from it (a real GPU
  * read takes microseconds): handing the GIL over and back costs about 70 ns,
- * as much as a whole reading of a fast sensor. The first calls of every 1024
- * are timed to decide. busy tells close to wait for the call. */
+ * as much as a whole reading of a fast sensor. Every call is timed: one that
+ * took long has the GIL released for every call of the next second. Not a
+ * sample of the calls: most edges of a settled meter read no device at all
+ * (edges between latches, docs/sensor-model.md) and take 0.1 us, and a
+ * sample of them would keep the GIL through the reads that do come, each a
+ * refresh apart. busy tells close to wait for the call. */
 #define EXT_SLOW_READ_NS 5000
-#define EXT_PROBE_EVERY 1024u
-#define EXT_PROBES 8u
+#define EXT_SLOW_KEEP_NS 1000000000LL
 
 typedef struct {
 	PyThreadState *ts; /* non-NULL while the GIL is released */
-	int64_t t0;        /* start, when this call is timed; else 0 */
+	int64_t t0;        /* start */
 } ext_read;
 
 int64_t ext_now_ns(void);
 
 static inline ext_read ext_read_begin(ext_meter *m)
 {
-	ext_read r = {NULL, 0};
+	ext_read r = {NULL, ext_now_ns()};
 	m->busy++;
-	if ((m->calls++ % EXT_PROBE_EVERY) < EXT_PROBES)
-		r.t0 = ext_now_ns();
 	if (m->release_gil)
 		r.ts = PyEval_SaveThread();
 	return r;
@@ -79,14 +78,10 @@ static inline void ext_read_end(ext_meter *m, ext_read r)
 	if (r.ts)
 		PyEval_RestoreThread(r.ts);
 	m->busy--;
-	if (r.t0) {
-		m->probe_ns += ext_now_ns() - r.t0;
-		if (++m->probed == EXT_PROBES) {
-			m->release_gil = m->probe_ns > (int64_t)EXT_PROBES * EXT_SLOW_READ_NS;
-			m->probed = 0;
-			m->probe_ns = 0;
-		}
-	}
+	int64_t now = ext_now_ns();
+	if (now - r.t0 > EXT_SLOW_READ_NS)
+		m->slow_at_ns = now;
+	m->release_gil = m->slow_at_ns && now - m->slow_at_ns < EXT_SLOW_KEEP_NS;
 }
 
 /* Raise JoulestatError(errno, text) for a negative code; returns NULL. */
