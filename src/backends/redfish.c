@@ -443,9 +443,14 @@ static int rf_probe(const struct jst_backend_ctx *ctx, void **state, char *reaso
 	}
 	for (size_t i = 0; !r && i < s->ndesc; i++)
 		s->desc[i].refresh_s = refresh;
-	if (!r && !(s->poll = jst_bmc_poll_start(s->ndesc, refresh, rf_fetch, s, first,
-	                                         jst_backend_now_ns())))
-		r = -ENOMEM;
+	if (!r) {
+		struct jst_bmc_poll *poll =
+		    jst_bmc_poll_start(s->ndesc, refresh, rf_fetch, s, first, jst_backend_now_ns());
+		if (poll)
+			s->poll = poll;
+		else
+			r = -ENOMEM;
+	}
 	if (r) {
 		rf_close(s);
 		return r;
