@@ -50,6 +50,18 @@ def binary(var):
     return max(found, key=os.path.getmtime)
 
 
+def sanitized(var="JOULESTAT"):
+    """Whether the program of var is built with a sanitizer (its runtime linked):
+    it then runs several times slower, and timing-bound bars are held in the plain
+    build."""
+    try:
+        out = subprocess.run(["readelf", "-d", binary(var)], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError, unittest.SkipTest):
+        return False
+    return any(n in out for n in ("libasan.so", "libtsan.so"))
+
+
 def wait_for_file(path, timeout, proc=None):
     """Wait until path exists; fail early if proc exits."""
     deadline = time.monotonic() + timeout
