@@ -81,7 +81,10 @@ class TopTest(unittest.TestCase):
                       "-e", "JOULESTAT_DEVFS_ROOT=" + nvml.dir,
                       "-e", "LANG=C.UTF-8",
                       "sh -c '%s; echo top-exited-$?; sleep 60'" % cmd)
-            s = self.wait_screen(lambda s: "gpu2" in s and "package-0" in s, "the table")
+            # The whole table, its total line too: a slow (sanitized) top may be
+            # caught between drawing its rows and its total.
+            s = self.wait_screen(lambda s: "gpu2" in s and "package-0" in s and any(
+                l.startswith("total") for l in s.splitlines()), "the table")
             self.assertIn("sorted by power", s)
             rows = self.rows(s)
             names = [r[0] for r in rows]
