@@ -92,8 +92,11 @@ class GapTest(unittest.TestCase):
             self.assertTrue(run["partial"], m)
             rows = [domains_by_name(r)["gpu0"] for r in doc["intervals"]]
             total = sum(r["energy_j"] for r in rows)
-            self.assertAlmostEqual(total, run["energy_j"], delta=0.005 * run["energy_j"] + 0.05,
-                                   msg="%s: rows %.3f J, run %.3f J" % (m, total, run["energy_j"]))
+            # Within the run's own ± (the defect was 2.6 times it): a loaded
+            # sanitized build once left its rows 2% (3 ms of 300 W) apart.
+            self.assertLessEqual(abs(total - run["energy_j"]), run["uncertainty_j"],
+                                 "%s: rows %.3f J, run %.3f ± %.3f J" % (
+                                     m, total, run["energy_j"], run["uncertainty_j"]))
             for r in rows + [run]:
                 self.assertNotIn("ends -", r["note"] or "", m)
 
