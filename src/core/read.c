@@ -327,9 +327,8 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 	/* The backend saw the device update slower than declared (a BMC,
 	 * bmc_poll.c): the model takes the refresh it keeps, never below the
 	 * declared one; the figures' notes say so (window.c). */
-	if (raw->refresh_s > 0 && raw->refresh_s != s->refresh_s) {
-		double r =
-		    raw->refresh_s > dom->desc.refresh_s ? raw->refresh_s : dom->desc.refresh_s;
+	double r = raw->refresh_s > dom->desc.refresh_s ? raw->refresh_s : dom->desc.refresh_s;
+	if (raw->refresh_s > 0 && r != s->refresh_s) {
 		double lag = fabs(r - jst_sensor_refresh(s));
 		if (lag > dom->refresh_lag_s)
 			dom->refresh_lag_s = lag;
@@ -480,6 +479,15 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 		e->latch_ns = dom->interp_latch;
 		e->extra_ns = dom->interp_extra_ns;
 	}
+	if (held) {
+		/* The value held, extended from its latch to the edge's instant,
+		 * which is the clock's, not a reading's: none of the last reading's
+		 * timing error is its. */
+		double v = dom->counter_j + jst_sensor_interpolate(&dom->sensor, t);
+		e->energy_j = v > dom->energy_j ? v : dom->energy_j;
+		e->u_j = jst_sensor_edge_uncertainty(&dom->sensor);
+		e->t_err_ns = 0;
+	}
 	/* This edge's reading failed (transiently): the time since the last good
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;
@@ -590,17 +598,9 @@ static int hold_backend(struct jst_meter *m, struct jst_be *be, struct jst_edge 
 			dom->interp_w = sn->power_w;
 			dom->interp_spread_w = jst_sensor_power_spread(sn);
 		}
-		struct jst_edge *e = &edges[i];
-		edge_take(dom, e, td, !dom->failed);
-		if (!dom->failed) {
+		edge_take(dom, &edges[i], td, !dom->failed);
+		if (!dom->failed)
 			dom->held_t_ns = td;
-			/* The edge's instant is the clock's, not a reading's: none of
-			 * the last reading's timing error is its. */
-			double v = dom->counter_j + jst_sensor_interpolate(&dom->sensor, td);
-			e->energy_j = v > dom->energy_j ? v : dom->energy_j;
-			e->u_j = jst_sensor_edge_uncertainty(&dom->sensor);
-			e->t_err_ns = 0;
-		}
 	}
 	m->edges_held++;
 	int64_t reading_t = instant_add(instant, t);
