@@ -1,0 +1,182 @@
+/*
+ * Windows over a counter whose refresh is not known yet, in virtual time: a
+ * GPU counter that declares none (NVML), while the meter measures it, after
+ * measuring gave up (a machine too busy to bracket the changes), and across
+ * the moment it is learnt. Rotated spans of a few ms must each hold the
+ * trace's energy within their stated uncertainty (never 0 J and then a whole
+ * refresh), tile the window around them within its own, and state no more
+ * than the time since the latch can hide.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "meter_internal.h"
+#include "sensor.h"
+#include "virtual_sensor.h"
+#include "vm_test.h"
+
+/* The measuring reads' spacing (sampler.c). */
+#define FAST_POLL_S 0.002
+
+/* How the refresh is (not) known over the run. */
+enum phase {
+	MEASURING, /* still measuring at every edge */
+	GAVE_UP,   /* measuring ended without a refresh: assumed from then on */
+	LEARNT,    /* measured midway, between the outer window's edges */
+};
+
+/* A virtual meter on one GPU counter that declares no refresh, the real
+ * sampler stopped so that the test alone reads it (as the sampler's fast polls
+ * would, every poll_s). */
+static void open_unknown(struct vm *v, const struct sim_trace *tr, double r, double poll_s)
+{
+	vs_reset();
+	struct vs_dom *d = gpu(tr, r);
+	d->desc.refresh_s = 0; /* NVML does not say */
+	assert_int_equal(vm_open(v, 0.0, poll_s), 0);
+	jst_sampler_stop(v->m);
+	pthread_mutex_lock(&v->m->mu);
+	assert_true(v->m->doms[0].sensor.measuring);
+	pthread_mutex_unlock(&v->m->mu);
+}
+
+/* The sampler's end of measuring (sampler.c measuring_done), at the test's
+ * instant: with the changes seen so far, or, given up, with none. */
+static void finish_measuring(struct vm *v, int give_up)
+{
+	pthread_mutex_lock(&v->m->mu);
+	struct jst_sensor *s = &v->m->doms[0].sensor;
+	if (give_up)
+		s->nmeas = 0;
+	int found = jst_sensor_measure_finish(s, (int64_t)(FAST_POLL_S * 1e9));
+	assert_int_equal(found, !give_up);
+	pthread_mutex_unlock(&v->m->mu);
+}
+
+struct run {
+	double rows_j, outer_j, outer_u, truth_j, worst_row; /* worst: |error| / its ± */
+	double widest_u;                                     /* the widest row's ± */
+	unsigned rows, zeros, misses;
+};
+
+/* An outer window and, beside it, a window rotated every 0.4 to 3 ms over
+ * [t0, t1], the refresh known as ph says. */
+static struct run rotate_run(enum phase ph, double r, double watts, uint64_t seed)
+{
+	char spec[32];
+	snprintf(spec, sizeof spec, "const:%g", watts);
+	struct sim_trace *tr = trace(spec);
+	struct vm v;
+	/* Measuring polls every 2 ms; an assumed refresh goes on at the
+	 * sampler's usual 100 ms. */
+	open_unknown(&v, tr, r, ph == GAVE_UP ? 0.1 : FAST_POLL_S);
+	/* Measuring from 0 to 1 s sees enough changes of a 100 ms counter. */
+	double t0 = 0.25, t1 = ph == LEARNT ? 1.3 : 0.95, learn = 1.0;
+	vm_advance(&v, ph == GAVE_UP ? 0.2 : 0.1);
+	if (ph == GAVE_UP)
+		finish_measuring(&v, 1);
+	jst_window *outer = begin(&v, t0);
+	jst_window *rows = begin(&v, t0);
+	struct run out = {0};
+	double t = t0, b = t0;
+	int learnt = 0;
+	while (t < t1) {
+		t += 4e-4 + 2.6e-3 * (double)(splitmix(&seed) % 1000) / 1000.0;
+		if (ph == LEARNT && !learnt && t >= learn) {
+			vm_advance(&v, learn);
+			finish_measuring(&v, 0);
+			learnt = 1;
+		}
+		vm_advance(&v, t);
+		jst_measurement *ms = NULL;
+		assert_int_equal(jst_window_rotate(rows, &ms), 0);
+		jst_domain_energy d = dom0(ms);
+		double truth = sim_trace_energy(tr, b, t);
+		double err = fabs(d.energy_j - truth);
+		out.rows++;
+		out.rows_j += d.energy_j;
+		out.misses += err > d.uncertainty_j;
+		if (d.uncertainty_j > 0 && err / d.uncertainty_j > out.worst_row)
+			out.worst_row = err / d.uncertainty_j;
+		/* The first rows' begin may show a value read after a gap in
+		 * the readings (the sampler's period), latched anywhere in it;
+		 * once the counter has changed, the rows' own reads place it. */
+		if (b - t0 > r && d.uncertainty_j > out.widest_u)
+			out.widest_u = d.uncertainty_j;
+		/* Beyond the first refresh the device has drawn power in every
+		 * span: 0 J would be the counter's steps, not the energy. */
+		out.zeros += d.energy_j == 0 && t - t0 > r;
+		jst_measurement_free(ms);
+		b = t;
+	}
+	jst_measurement *ms = NULL;
+	assert_int_equal(jst_window_end(rows, &ms), 0);
+	out.rows_j += dom0(ms).energy_j;
+	jst_measurement_free(ms);
+	assert_int_equal(jst_window_end(outer, &ms), 0);
+	jst_domain_energy d = dom0(ms);
+	out.outer_j = d.energy_j;
+	out.outer_u = d.uncertainty_j;
+	out.truth_j = sim_trace_energy(tr, t0, b);
+	jst_measurement_free(ms);
+	vm_close(&v);
+	sim_trace_free(tr);
+	return out;
+}
+
+static void check_run(enum phase ph, double r, double watts, uint64_t seed)
+{
+	struct run o = rotate_run(ph, r, watts, seed);
+	/* The rows tile the window around them, and it holds the truth. */
+	if (fabs(o.rows_j - o.outer_j) > o.outer_u || fabs(o.outer_j - o.truth_j) > o.outer_u ||
+	    o.zeros || o.misses || o.widest_u >= watts * r)
+		fail_msg("phase %d, %g s refresh, %g W: rows %.3f J, window %.3f J +- %.3f, "
+		         "truth %.3f J; %u of %u rows 0 J, %u outside their +- (worst %.2f "
+		         "times it), widest +- %.3f J",
+		         ph, r, watts, o.rows_j, o.outer_j, o.outer_u, o.truth_j, o.zeros, o.rows,
+		         o.misses, o.worst_row, o.widest_u);
+}
+
+static void sweep(enum phase ph)
+{
+	const double refresh[] = {0.01, 0.033, 0.1};
+	const double watts[] = {60, 300, 700};
+	uint64_t seed = 7;
+	for (size_t i = 0; i < sizeof refresh / sizeof refresh[0]; i++)
+		for (size_t j = 0; j < sizeof watts / sizeof watts[0]; j++)
+			check_run(ph, refresh[i], watts[j], seed++);
+}
+
+static void while_measuring(void **state)
+{
+	(void)state;
+	sweep(MEASURING);
+}
+
+static void after_measuring_gave_up(void **state)
+{
+	(void)state;
+	sweep(GAVE_UP);
+}
+
+static void refresh_learnt_midway(void **state)
+{
+	(void)state;
+	sweep(LEARNT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(while_measuring),
+	    cmocka_unit_test(after_measuring_gave_up),
+	    cmocka_unit_test(refresh_learnt_midway),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
