@@ -382,9 +382,21 @@ static inline int later_latch(int64_t nl, int64_t l, double r, int unknown, int6
 	return unknown ? nl > hi : (double)(nl - l) * 1e-9 > 0.5 * r;
 }
 
+/* How an edge extrapolated from its latch was evaluated, for a window whose
+ * two edges are (edge_energy's part): both from the same latch with the same
+ * value, what the latch's place and the power do moves them alike. */
+struct edge_part {
+	int extrap;  /* extrapolated from l, its time since not capped */
+	int other;   /* another grid point fits: w x r is in its uncertainty */
+	int64_t l;   /* the latch */
+	double w, r; /* the power, the refresh */
+};
+
 static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
-                          unsigned how, struct edge_latch *memo)
+                          unsigned how, struct edge_latch *memo, struct edge_part *part)
 {
+	if (part)
+		part->extrap = 0;
 	if (!e->lazy)
 		return e->energy_j;
 	const struct jst_sensor *s = &dom->sensor;
@@ -424,6 +436,7 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 			late = (double)(top - bot) * 1e-9;
 	}
 	double dt = (double)(e->t_ns - l) * 1e-9, cap = r + (double)e->extra_ns * 1e-9;
+	int clamped = dt < 0 || dt > cap;
 	dt = dt < 0 ? 0 : dt > cap ? cap : dt;
 	/* Where the counter's next value is known by now, between the two: exact
 	 * at constant power, and never out of order whatever the power did. The
@@ -508,6 +521,9 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
+		if (part && !between && !clamped)
+			*part = (struct edge_part){
+			    .extrap = 1, .other = other != INT64_MIN, .l = l, .w = w, .r = r};
 	}
 	return v;
 }
@@ -527,9 +543,11 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 	/* A rotated span's begin was reported, as evaluated then, by the span
 	 * before: its uncertainty is that evaluation's. */
 	struct edge_latch memo = {0};
-	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo);
+	struct edge_part pb = {0}, pe = {0};
+	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo,
+	                       rotated ? NULL : &pb);
 	/* A window never rotated has its origin at its begin. */
-	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo) : b;
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo, NULL) : b;
 	/* The origin evaluated apart from where the rows before stood (a grid
 	 * learnt or narrowed since, a latch known now on its other side): this
 	 * span takes the difference, and states it. */
@@ -537,7 +555,18 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 		*ub += fabs(o - wd->origin_j);
 	if (o_out)
 		*o_out = o;
-	double v = edge_energy(dom, e, ue, how, &memo) - o - wd->reported_j;
+	double v = edge_energy(dom, e, ue, how, &memo, rotated ? NULL : &pe) - o - wd->reported_j;
+	/* Both edges extrapolated from the same latch and value (a window
+	 * between two latches) where another grid point fits it: taking the
+	 * other moves both edges alike, and changes the window by no more than
+	 * its length at the power and the edges' powers' difference over a
+	 * refresh, not by a refresh's energy at each edge. */
+	if (!rotated && ub && ue && pb.extrap && pe.extrap && pb.other && pe.other &&
+	    pb.l == pe.l && wd->begin.counter_j == e->counter_j && e->t_ns >= wd->begin.t_ns) {
+		double len = (double)(e->t_ns - wd->begin.t_ns) * 1e-9, dw = fabs(pe.w - pb.w);
+		*ub -= pb.w * pb.r;
+		*ue += pe.w * len + dw * pe.r - pe.w * pe.r;
+	}
 	return v >= 0 ? v : 0;
 }
 

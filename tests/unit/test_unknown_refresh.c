@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "meter_internal.h"
 #include "sensor.h"
@@ -171,12 +172,64 @@ static void refresh_learnt_midway(void **state)
 	sweep(LEARNT);
 }
 
+/* A short window just after a latch, read after a long gap (a thread held up,
+ * a meter read rarely): its value's bracket is a refresh wide, so that the
+ * grid point a refresh earlier fits it too. Taking the other moves both edges
+ * alike: the window's figure changes by no more than its length at the
+ * power, not by a refresh's energy at each edge (+-43 J on a 0.4 ms window at
+ * 300 W and 100 ms): the window states less than one refresh's energy. */
+static void short_window_after_a_gap(void **state)
+{
+	(void)state;
+	const double watts = 300;
+	const double refresh[] = {0.01, 0.1};
+	for (size_t i = 0; i < 2; i++) {
+		double r = refresh[i];
+		struct sim_trace *tr = trace("const:300");
+		vs_reset();
+		struct vs_dom *d = gpu(tr, r);
+		assert_int_equal(setenv("JOULESTAT_OPTIONS", "edge_read=always", 1), 0);
+		struct vm v;
+		assert_int_equal(vm_open(&v, 0.0, 0), 0);
+		assert_int_equal(unsetenv("JOULESTAT_OPTIONS"), 0);
+		/* Windows a few ms apart place the grid. */
+		double t = 0.0;
+		for (int k = 0; k < 60; k++, t += 0.13 * r) {
+			jst_window *w = begin(&v, t);
+			vm_advance(&v, t + 0.02 * r);
+			jst_window_cancel(w);
+		}
+		double worst = 0, widest = 0;
+		for (int k = 0; k < 8; k++) {
+			/* 2.5 refreshes unread, then 5 us past a latch. */
+			double latch = d->phase_s + ceil((t + 2.5 * r - d->phase_s) / r) * r;
+			double b = latch + 5e-6, e = b + 4e-4;
+			jst_window *w = begin(&v, b);
+			vm_advance(&v, e);
+			jst_measurement *ms = NULL;
+			assert_int_equal(jst_window_end(w, &ms), 0);
+			jst_domain_energy f = dom0(ms);
+			double truth = sim_trace_energy(tr, b, e);
+			worst = fmax(worst, fabs(f.energy_j - truth) / f.uncertainty_j);
+			widest = fmax(widest, f.uncertainty_j);
+			jst_measurement_free(ms);
+			t = e;
+		}
+		vm_close(&v);
+		sim_trace_free(tr);
+		if (worst > 1 || widest >= watts * r)
+			fail_msg("%g s refresh: worst %.2f times the +-, widest +- %.3f J", r,
+			         worst, widest);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(while_measuring),
 	    cmocka_unit_test(after_measuring_gave_up),
 	    cmocka_unit_test(refresh_learnt_midway),
+	    cmocka_unit_test(short_window_after_a_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
