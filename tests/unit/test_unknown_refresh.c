@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -223,6 +224,136 @@ static void short_window_after_a_gap(void **state)
 	}
 }
 
+/* Eight threads each rotating short windows beside an enclosing window of its
+ * own on one meter, across the moment the refresh is learnt: the threads take
+ * turns (a virtual clock moves only between calls), each moving the clock on
+ * by 0.2 to 1.5 ms before its call, so that every thread's spans interleave
+ * with the others' reads of the same counter. Run under ThreadSanitizer by
+ * make check (the threaded suite). */
+enum { NTHREADS = 8, NROWS = 200 };
+
+struct turns {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned turn;
+	struct vm *v;
+	const struct sim_trace *tr;
+	double t, r, learn;
+	int learnt;
+	uint64_t seed;
+};
+
+struct rotor {
+	struct turns *tt;
+	unsigned id;
+	unsigned zeros, misses;
+	double rows_j, outer_j, outer_u, truth_j, first_s;
+};
+
+/* Wait for this thread's turn, move the clock on; returns the instant. */
+static double turn_take(struct rotor *ro)
+{
+	struct turns *tt = ro->tt;
+	pthread_mutex_lock(&tt->mu);
+	while (tt->turn % NTHREADS != ro->id)
+		pthread_cond_wait(&tt->cv, &tt->mu);
+	tt->t += 2e-4 + 1.3e-3 * (double)(splitmix(&tt->seed) % 1000) / 1000.0;
+	if (!tt->learnt && tt->t >= tt->learn) {
+		vm_advance(tt->v, tt->learn);
+		finish_measuring(tt->v, 0);
+		tt->learnt = 1;
+	}
+	vm_advance(tt->v, tt->t);
+	return tt->t;
+}
+
+static void turn_pass(struct turns *tt)
+{
+	tt->turn++;
+	pthread_cond_broadcast(&tt->cv);
+	pthread_mutex_unlock(&tt->mu);
+}
+
+static void *rotor_main(void *arg)
+{
+	struct rotor *ro = arg;
+	struct turns *tt = ro->tt;
+	jst_window *outer = NULL, *rows = NULL;
+	double b = turn_take(ro);
+	ro->first_s = b;
+	/* Both begun at the same instant: their edges are the same reading's. */
+	int ok = jst_window_begin(tt->v->m, "outer", &outer) == 0 &&
+	         jst_window_begin(tt->v->m, "rows", &rows) == 0;
+	turn_pass(tt);
+	for (int k = 0; ok && k <= NROWS; k++) {
+		double t = turn_take(ro);
+		jst_measurement *ms = NULL;
+		ok = (k < NROWS ? jst_window_rotate(rows, &ms) : jst_window_end(rows, &ms)) == 0;
+		if (ok) {
+			jst_domain_energy d = {.size = sizeof d};
+			ok = jst_measurement_domain(ms, 0, &d) == 0;
+			ro->rows_j += d.energy_j;
+			ro->misses +=
+			    fabs(d.energy_j - sim_trace_energy(tt->tr, b, t)) > d.uncertainty_j;
+			ro->zeros += d.energy_j == 0 && b - ro->first_s > tt->r;
+			jst_measurement_free(ms);
+		}
+		if (ok && k == NROWS) {
+			ok = jst_window_end(outer, &ms) == 0;
+			jst_domain_energy d = {.size = sizeof d};
+			ok = ok && jst_measurement_domain(ms, 0, &d) == 0;
+			ro->outer_j = d.energy_j;
+			ro->outer_u = d.uncertainty_j;
+			ro->truth_j = sim_trace_energy(tt->tr, ro->first_s, t);
+			jst_measurement_free(ms);
+		}
+		b = t;
+		turn_pass(tt);
+	}
+	if (!ok)
+		ro->misses = 1u << 30;
+	return NULL;
+}
+
+static void threads_rotate_across_learning(void **state)
+{
+	(void)state;
+	const double refresh[] = {0.01, 0.1};
+	for (size_t i = 0; i < 2; i++) {
+		double r = refresh[i];
+		struct sim_trace *tr = trace("const:300");
+		struct vm v;
+		open_unknown(&v, tr, r, FAST_POLL_S);
+		vm_advance(&v, 0.1);
+		struct turns tt = {.v = &v, .tr = tr, .t = 0.1, .r = r, .learn = 1.0, .seed = 11};
+		pthread_mutex_init(&tt.mu, NULL);
+		pthread_cond_init(&tt.cv, NULL);
+		pthread_t th[NTHREADS];
+		struct rotor ro[NTHREADS];
+		for (unsigned k = 0; k < NTHREADS; k++) {
+			ro[k] = (struct rotor){.tt = &tt, .id = k};
+			assert_int_equal(pthread_create(&th[k], NULL, rotor_main, &ro[k]), 0);
+		}
+		for (unsigned k = 0; k < NTHREADS; k++)
+			pthread_join(th[k], NULL);
+		assert_true(tt.learnt);
+		for (unsigned k = 0; k < NTHREADS; k++) {
+			const struct rotor *o = &ro[k];
+			if (o->zeros || o->misses || fabs(o->rows_j - o->outer_j) > o->outer_u ||
+			    fabs(o->outer_j - o->truth_j) > o->outer_u)
+				fail_msg(
+				    "%g s refresh, thread %u: rows %.3f J, window %.3f J +- %.3f, "
+				    "truth %.3f J; %u rows 0 J, %u outside their +-",
+				    r, k, o->rows_j, o->outer_j, o->outer_u, o->truth_j, o->zeros,
+				    o->misses);
+		}
+		pthread_cond_destroy(&tt.cv);
+		pthread_mutex_destroy(&tt.mu);
+		vm_close(&v);
+		sim_trace_free(tr);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +361,7 @@ int main(void)
 	    cmocka_unit_test(after_measuring_gave_up),
 	    cmocka_unit_test(refresh_learnt_midway),
 	    cmocka_unit_test(short_window_after_a_gap),
+	    cmocka_unit_test(threads_rotate_across_learning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
