@@ -382,12 +382,12 @@ static inline int later_latch(int64_t nl, int64_t l, double r, int unknown, int6
 	return unknown ? nl > hi : (double)(nl - l) * 1e-9 > 0.5 * r;
 }
 
-/* How an edge extrapolated from its latch was evaluated, for a window whose
- * two edges are (edge_energy's part): both from the same latch with the same
- * value, what the latch's place and the power do moves them alike. */
+/* An edge extrapolated from its latch where another grid point fits its
+ * bracket (w x r in its uncertainty), for the window whose two edges both are
+ * (edge_energy's part): from the same latch with the same value, taking the
+ * other moves them alike. */
 struct edge_part {
-	int extrap;  /* extrapolated from l, its time since not capped */
-	int other;   /* another grid point fits: w x r is in its uncertainty */
+	int extrap;  /* so evaluated, its time since the latch not capped */
 	int64_t l;   /* the latch */
 	double w, r; /* the power, the refresh */
 };
@@ -521,9 +521,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
-		if (part && !between && !clamped)
-			*part = (struct edge_part){
-			    .extrap = 1, .other = other != INT64_MIN, .l = l, .w = w, .r = r};
+		if (part && other != INT64_MIN && !between && !clamped)
+			*part = (struct edge_part){.extrap = 1, .l = l, .w = w, .r = r};
 	}
 	return v;
 }
@@ -561,8 +560,8 @@ static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, 
 	 * other moves both edges alike, and changes the window by no more than
 	 * its length at the power and the edges' powers' difference over a
 	 * refresh, not by a refresh's energy at each edge. */
-	if (!rotated && ub && ue && pb.extrap && pe.extrap && pb.other && pe.other &&
-	    pb.l == pe.l && wd->begin.counter_j == e->counter_j && e->t_ns >= wd->begin.t_ns) {
+	if (!rotated && ub && ue && pb.extrap && pe.extrap && pb.l == pe.l &&
+	    wd->begin.counter_j == e->counter_j && e->t_ns >= wd->begin.t_ns) {
 		double len = (double)(e->t_ns - wd->begin.t_ns) * 1e-9, dw = fabs(pe.w - pb.w);
 		*ub -= pb.w * pb.r;
 		*ue += pe.w * len + dw * pe.r - pe.w * pe.r;
