@@ -166,7 +166,7 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 
 /* Under mu, as a reading of dom folds: where it is the first to show a value
  * latched after lazy edge e, that value, its change's bracket and latch into
- * the edge, to be placed on the grid as the edge is (window.c edge_energy). */
+ * the edge, to be placed on the grid as the edge is (edge_energy). */
 static void edge_pin_next(const struct jst_dom *dom, struct jst_edge *e)
 {
 	if (!e->lazy || e->pin_ns || dom->hist_max_ns <= e->hi_ns)
