@@ -136,6 +136,12 @@ struct jst_edge {
 	int lazy;
 	double counter_j, interp_w, spread_w;
 	int64_t lo_ns, hi_ns, latch_ns, extra_ns;
+	/* The counter's first value latched after the edge, pinned as it is
+	 * read (window.c): its latch as then placed (0 while none is pinned) and
+	 * its change's bracket, so that a window longer than the latch history
+	 * still evaluates the edge between the values around it. */
+	int64_t pin_ns, pin_lo, pin_hi;
+	double pin_j;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j;     /* uncertainty of energy_j at this edge */
 	/* POWER domains: energy_j bridged from the last reading (older than the
@@ -182,6 +188,9 @@ struct jst_wdom {
 	 * else it is the begin until the first rotation copies it (window.c). */
 	int origin_apart;
 	double reported_j;
+	/* The origin's energy as the last rotation evaluated it (NaN before the
+	 * first): a span over which its evaluation moved states the move. */
+	double origin_j;
 	double peak_w; /* NaN until a power value inside the window is seen */
 	size_t samples;
 	struct jst_wtel tel;

@@ -181,6 +181,31 @@ static void hist_push(struct jst_dom *dom, int64_t latch_ns, double counter_j)
 	}
 }
 
+/* A hardware counter whose refresh is not known yet (being measured, or
+ * measuring gave up on a busy machine): no grid says where its latches lie,
+ * but each change's bracket does (the measuring reads are 2 ms apart). Its
+ * edges are formed as a gridded counter's are, so that a window evaluates
+ * them between latches (with the grid once it is learnt), not as the value on
+ * show: a window between two latches would read 0 J and the next one a whole
+ * refresh, and an edge read before the refresh was learnt would never count
+ * what accrued since its latch. */
+static int refresh_unknown(const struct jst_sensor *s)
+{
+	return s->interpolate && s->refresh_ns == 0;
+}
+
+/* The latch of the value on show where no grid places it: the middle of its
+ * change's bracket, at most the assumed refresh wide (the sensor takes the
+ * reading itself, for a counter too fast to model). */
+static int64_t bracket_latch(const struct jst_sensor *s)
+{
+	int64_t lo = s->chg_lo, hi = s->chg_hi;
+	int64_t r = (int64_t)(JST_REFRESH_ASSUMED_S * 1e9);
+	if (hi - lo > r)
+		lo = hi - r;
+	return lo + (hi - lo) / 2;
+}
+
 /* Was this fold of a counter a clean one, its reading good and its value
  * continuing the last (no reset, jump, bridge, unseen span, stall or reopen),
  * so that its grid may say when the value can next change? */
@@ -291,15 +316,17 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	 * by then (window.c). Each figure is final when its window ends, so
 	 * windows that end at different times agree within their uncertainties,
 	 * not exactly. */
-	dom->interp_lazy = jst_sensor_gridded(s);
+	int unknown = refresh_unknown(s);
+	int64_t latch = unknown ? bracket_latch(s) : s->latch_ns;
+	dom->interp_lazy = unknown || jst_sensor_gridded(s);
 	dom->t_err_ns = raw->t_err_ns;
 	if (changed)
-		hist_push(dom, s->latch_ns, dom->counter_j);
+		hist_push(dom, latch, dom->counter_j);
 	dom->interp_w = s->power_w;
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;
 	dom->interp_hi = s->chg_hi;
-	dom->interp_latch = s->latch_ns;
+	dom->interp_latch = latch;
 	/* A restart at 0, until the counter's first value since, stands for the
 	 * instant it was placed at, not for a latch of the grid's: an edge on it
 	 * is evaluated there (the grid's point in its bracket, which a wide
@@ -478,6 +505,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 		e->hi_ns = dom->interp_hi;
 		e->latch_ns = dom->interp_latch;
 		e->extra_ns = dom->interp_extra_ns;
+		e->pin_ns = 0;
 	}
 	if (held) {
 		/* The value held, extended from its latch to the edge's instant,

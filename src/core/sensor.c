@@ -497,3 +497,9 @@ int64_t jst_sensor_hold_until(const struct jst_sensor *s, int64_t t, int64_t t_e
 		return 0; /* the reading lies where the next latch may: none held */
 	return until < t + r ? until : t + r;
 }
+
+int64_t jst_sensor_grid_width(const struct jst_sensor *s, int64_t t)
+{
+	int64_t r = refresh_ns(s);
+	return s->have_ref && r >= JST_GRID_MIN_NS ? grid_width(s, t) : r;
+}

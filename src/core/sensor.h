@@ -176,6 +176,11 @@ static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t 
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
                             int64_t *other);
 
+/* How wide the grid's interval around its point nearest t is (ns): as
+ * pinned, plus the refresh's uncertainty over the refreshes since; the
+ * refresh where there is no grid. */
+int64_t jst_sensor_grid_width(const struct jst_sensor *s, int64_t t);
+
 /* Changes that confirm a grid before it says when no latch can come. */
 #define JST_HOLD_RUNS 2
 /* The fixed part of the margin before the earliest next latch: at least

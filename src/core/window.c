@@ -125,6 +125,7 @@ static void span_start(struct jst_window *w, const struct jst_edge *e, int64_t t
 			if (wd->origin_apart)
 				wd->origin = e[i];
 			wd->reported_j = 0;
+			wd->origin_j = NAN;
 		}
 		wd->begin = e[i];
 		/* A power reading at the edge belongs to the window. */
@@ -163,6 +164,19 @@ int jst_window_begin(jst_meter *m, const char *label, jst_window **out)
 	return 0;
 }
 
+/* Under mu, as a reading of dom folds: where it is the first to show a value
+ * latched after lazy edge e, that value, its change's bracket and latch into
+ * the edge, to be placed on the grid as the edge is (edge_energy). */
+static void edge_pin_next(const struct jst_dom *dom, struct jst_edge *e)
+{
+	if (!e->lazy || e->pin_ns || dom->hist_max_ns <= e->hi_ns)
+		return;
+	e->pin_ns = dom->interp_latch;
+	e->pin_lo = dom->interp_lo;
+	e->pin_hi = dom->interp_hi;
+	e->pin_j = dom->counter_j;
+}
+
 /* Under mu: what the sampler and edge readings add to open windows. */
 void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 {
@@ -173,6 +187,14 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 		if (dom->peak_fresh && dom->peak_cand_ns >= w->begin_ns &&
 		    !(dom->peak_cand_w <= wd->peak_w))
 			wd->peak_w = dom->peak_cand_w;
+		/* A counter's begin (and a rotated window's origin) keeps the
+		 * value latched first after it: a window longer than the latch
+		 * history would find it gone from there when it ends. */
+		if (dom->interp_lazy) {
+			edge_pin_next(dom, &wd->begin);
+			if (w->rotated)
+				edge_pin_next(dom, &wd->origin);
+		}
 		/* A begin bridged from an older power reading: settled once a
 		 * later one is in (a rotated span's rests on what was reported). */
 		if (jst_power_edge_open(&wd->begin) && !w->rotated)
@@ -352,9 +374,29 @@ static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *
 	return l;
 }
 
-static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
-                          unsigned how, struct edge_latch *memo)
+/* Is a value latched at nl the one after an edge's, latched at l (r the
+ * refresh)? More than half a refresh later, or, where no grid places l
+ * (unknown), after the edge's bracket (hi). */
+static inline int later_latch(int64_t nl, int64_t l, double r, int unknown, int64_t hi)
 {
+	return unknown ? nl > hi : (double)(nl - l) * 1e-9 > 0.5 * r;
+}
+
+/* An edge extrapolated from its latch where another grid point fits its
+ * bracket (w x r in its uncertainty), for the window whose two edges both are
+ * (edge_energy's part): from the same latch with the same value, taking the
+ * other moves them alike. */
+struct edge_part {
+	int extrap;  /* so evaluated, its time since the latch not capped */
+	int64_t l;   /* the latch */
+	double w, r; /* the power, the refresh */
+};
+
+static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, double *u_j,
+                          unsigned how, struct edge_latch *memo, struct edge_part *part)
+{
+	if (part)
+		part->extrap = 0;
 	if (!e->lazy)
 		return e->energy_j;
 	const struct jst_sensor *s = &dom->sensor;
@@ -364,7 +406,37 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
+	/* No grid yet (the refresh is not known): the latch lies anywhere in its
+	 * change's bracket, b wide, and was taken at its middle (read.c). A
+	 * rotation's end takes the bracket's end, the latest it can be, for the
+	 * reason it takes the least power: extrapolated from a latch placed too
+	 * early, a row would report energy the next evaluation does not show. */
+	double b = 0;
+	int unknown = s->refresh_ns == 0;
+	if (unknown) {
+		b = (double)(e->hi_ns - e->lo_ns) * 1e-9;
+		b = b < r ? b : r;
+	}
+	if (unknown && (how & EDGE_FLOOR) && e->hi_ns > l)
+		l = e->hi_ns < e->t_ns ? e->hi_ns : e->t_ns;
+	/* On a grid, the latch lies within the grid's interval about its point
+	 * (and in the bracket): a rotation's end from the interval's end, the
+	 * latest it can be, and so stated (a grid started again from a wide
+	 * bracket is as wide as it). */
+	double late = 0;
+	if (!unknown && (how & (EDGE_FLOOR | EDGE_AS_READ)) && s->have_ref) {
+		int64_t h = jst_sensor_grid_width(s, l) / 2;
+		int64_t top = l + h < e->hi_ns ? l + h : e->hi_ns;
+		int64_t bot = l - h > e->lo_ns ? l - h : e->lo_ns;
+		if (top > e->t_ns)
+			top = e->t_ns;
+		if (top > l && (how & EDGE_FLOOR))
+			l = top;
+		if (top > bot)
+			late = (double)(top - bot) * 1e-9;
+	}
 	double dt = (double)(e->t_ns - l) * 1e-9, cap = r + (double)e->extra_ns * 1e-9;
+	int clamped = dt < 0 || dt > cap;
 	dt = dt < 0 ? 0 : dt > cap ? cap : dt;
 	/* Where the counter's next value is known by now, between the two: exact
 	 * at constant power, and never out of order whatever the power did. The
@@ -374,27 +446,44 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	 * only. */
 	int next = -1;
 	/* None can be where even the latest latch is not far enough (the test
-	 * below is monotonic in the latch): the usual edge, the latest value's. */
+	 * below is monotonic in the latch): the usual edge, the latest value's.
+	 * Without a grid, any value latched after the edge's bracket is the next
+	 * (no grid point's width to keep clear of). */
 	unsigned nh =
-	    dom->nhist && (double)(dom->hist_max_ns - l) * 1e-9 > 0.5 * r ? dom->nhist : 0;
+	    dom->nhist && later_latch(dom->hist_max_ns, l, r, unknown, e->hi_ns) ? dom->nhist : 0;
 	for (unsigned k = 0; k < nh; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
-		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
+		if (later_latch(nl, l, r, unknown, e->hi_ns) &&
+		    dom->hist[k].counter_j >= e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
 			next = (int)k;
 	}
+	int64_t next_ns = next >= 0 ? dom->hist[next].latch_ns : 0;
+	double next_j = next >= 0 ? dom->hist[next].counter_j : 0;
+	/* Gone from the history (a window longer than it): the value pinned,
+	 * where the history holds only later ones, its latch placed on the grid
+	 * as the edge's is. */
+	if (e->pin_ns && (next < 0 || next_j > e->pin_j) && e->pin_j >= e->counter_j) {
+		int64_t po;
+		int64_t pl = jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_ns, &po);
+		if (later_latch(pl, l, r, unknown, e->hi_ns)) {
+			next = 0;
+			next_ns = pl;
+			next_j = e->pin_j;
+		}
+	}
 	double f = 0, span = 0, v;
 	if (next >= 0) {
-		span = (double)(dom->hist[next].latch_ns - l) * 1e-9;
+		span = (double)(next_ns - l) * 1e-9;
 		f = (double)(e->t_ns - l) * 1e-9 / span;
 		f = f < 0 ? 0 : f > 1 ? 1 : f;
 	}
-	double gain = next >= 0 ? dom->hist[next].counter_j - e->counter_j : 0;
+	double gain = next >= 0 ? next_j - e->counter_j : 0;
 	/* A held edge (read.c) stood on no latch coming before it: where one
 	 * did come (the grid was wrong), the value at the edge is not known to
 	 * be the one held, and the edge is extrapolated from it as formed, with
 	 * the uncertainty of that, never the line to a value latched before it. */
-	int broken = e->held && next >= 0 && dom->hist[next].latch_ns <= e->t_ns;
+	int broken = e->held && next >= 0 && next_ns <= e->t_ns;
 	if (broken)
 		next = -1;
 	int between = next >= 0 && span < 1.5 * r;
@@ -424,10 +513,16 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 			if (line < miss)
 				miss = line;
 		}
+		/* Where in its bracket the latch lies: half of it either way of
+		 * the middle, all of it from the end (a rotation's end, and so a
+		 * rotated span's begin). */
+		miss += w * (how & (EDGE_FLOOR | EDGE_AS_READ) ? b : 0.5 * b) + w * late;
 		/* Where the reading itself lies in time, as its backend could tell. */
 		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
+		if (part && other != INT64_MIN && !between && !clamped)
+			*part = (struct edge_part){.extrap = 1, .l = l, .w = w, .r = r};
 	}
 	return v;
 }
@@ -439,17 +534,38 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
  * how: EDGE_FLOOR for a span that a rotation ends. *ub and *ue receive the
  * edges' uncertainties where evaluated here. */
 static double span_energy(const struct jst_dom *dom, const struct jst_wdom *wd, int rotated,
-                          const struct jst_edge *e, unsigned how, double *ub, double *ue)
+                          const struct jst_edge *e, unsigned how, double *ub, double *ue,
+                          double *o_out)
 {
 	if (wd->begin.failed)
 		return 0;
 	/* A rotated span's begin was reported, as evaluated then, by the span
 	 * before: its uncertainty is that evaluation's. */
 	struct edge_latch memo = {0};
-	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo);
+	struct edge_part pb = {0}, pe = {0};
+	double b = edge_energy(dom, &wd->begin, ub, rotated ? EDGE_AS_READ : 0, &memo,
+	                       rotated ? NULL : &pb);
 	/* A window never rotated has its origin at its begin. */
-	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo) : b;
-	double v = edge_energy(dom, e, ue, how, &memo) - o - wd->reported_j;
+	double o = rotated ? edge_energy(dom, &wd->origin, NULL, 0, &memo, NULL) : b;
+	/* The origin evaluated apart from where the rows before stood (a grid
+	 * learnt or narrowed since, a latch known now on its other side): this
+	 * span takes the difference, and states it. */
+	if (rotated && ub && !isnan(wd->origin_j))
+		*ub += fabs(o - wd->origin_j);
+	if (o_out)
+		*o_out = o;
+	double v = edge_energy(dom, e, ue, how, &memo, rotated ? NULL : &pe) - o - wd->reported_j;
+	/* Both edges extrapolated from the same latch and value (a window
+	 * between two latches) where another grid point fits it: taking the
+	 * other moves both edges alike, and changes the window by no more than
+	 * its length at the power and the edges' powers' difference over a
+	 * refresh, not by a refresh's energy at each edge. */
+	if (!rotated && ub && ue && pb.extrap && pe.extrap && pb.l == pe.l &&
+	    wd->begin.counter_j == e->counter_j && e->t_ns >= wd->begin.t_ns) {
+		double len = (double)(e->t_ns - wd->begin.t_ns) * 1e-9, dw = fabs(pe.w - pb.w);
+		*ub -= pb.w * pb.r;
+		*ue += pe.w * len + dw * pe.r - pe.w * pe.r;
+	}
 	return v >= 0 ? v : 0;
 }
 
@@ -494,7 +610,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	const struct jst_wdom *wd = &w->dom[i];
 	const struct jst_edge *b = &wd->begin;
 	double ub = b->u_j, ue = e->u_j;
-	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue);
+	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue, NULL);
 	/* Both edges on the same grid: an error in the grid's phase moves them
 	 * alike, and shows only as far as their powers differ. */
 	double grid_u = 0;
@@ -682,7 +798,7 @@ static void end_at(struct jst_meter *m, void *arg, int64_t end)
 		/* What this span reported, reported or not: the rows add up. */
 		for (size_t i = 0; i < m->ndoms; i++)
 			w->rows_j[i] = span_energy(&m->doms[i], &w->dom[i], w->rotated, &w->end[i],
-			                           how, NULL, NULL);
+			                           how, NULL, NULL, &w->dom[i].origin_j);
 		span_start(w, w->end, end, w->rows_j);
 	} else {
 		unlink_window(m, w);
