@@ -193,6 +193,12 @@ typedef struct jst_domain_info {
 	int refresh_source;  /* JST_REFRESH_* : where refresh_s comes from */
 	int parent;          /* index of the containing domain, or -1 */
 	int primary;         /* 1 when it is the figure counted for its device */
+	/* 1 when its energy is in the total of all components (JST_TOTAL_ALL):
+	 * primary, inside no other domain (a core, uncore or rail is in its
+	 * socket or module), and not a meter of the whole system beside them
+	 * (psys, a BMC's node reading: JST_TOTAL_SYSTEM). What every output
+	 * calls "counted". */
+	int counted;
 } jst_domain_info;
 
 /* Where a domain's refresh interval comes from. The core measures it (time
@@ -301,6 +307,7 @@ typedef struct jst_domain_energy {
 	int partial;           /* figure ended early (device failed) */
 	int short_window;      /* window shorter than three refreshes of the sensor */
 	int bridged;           /* a reset, a jump or a gap was bridged from power */
+	int counted;           /* in the total of all components: as jst_domain_info's */
 } jst_domain_energy;
 
 typedef struct jst_total {

@@ -331,10 +331,17 @@ static void show_text(const json_t *doc)
 		const json_t *d;
 		json_array_foreach(json_object_get(m, "domains"), k, d)
 		{
+			/* The run's own marks (text.c); a document written before
+			 * "counted" says only whether the figure was its device's. */
+			const json_t *counted = json_object_get(d, "counted");
+			const char *mark =
+			    !json_is_true(json_object_get(d, "primary")) ? " [not counted]"
+			    : json_is_false(counted) && json_is_null(json_object_get(d, "parent"))
+			        ? " [not in total]"
+			        : "";
 			printf("    %-12s %12.4f J ± %-10.4g %10.3f W  %s/%s%s\n", jstr(d, "name"),
 			       jnum(d, "energy_j"), jnum(d, "uncertainty_j"),
-			       jnum(d, "avg_power_w"), jstr(d, "backend"), jstr(d, "method"),
-			       json_is_true(json_object_get(d, "primary")) ? "" : " [not counted]");
+			       jnum(d, "avg_power_w"), jstr(d, "backend"), jstr(d, "method"), mark);
 		}
 		json_object_foreach((json_t *)json_object_get(m, "totals"), key, d)
 		{

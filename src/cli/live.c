@@ -42,20 +42,6 @@ void jst_cli_live_options(struct jst_cli_common *c)
 	c->noptions++;
 }
 
-/* A module's input with its rails inside it (Jetson VDD_IN) is counted in the
- * total, as the measurement's totals count it (src/core/totals.c). */
-static int live_is_module(const jst_meter *m, size_t i, const jst_domain_info *di)
-{
-	if (di->kind != JST_KIND_PLATFORM)
-		return 0;
-	for (size_t j = 0; j < jst_meter_domain_count(m); j++) {
-		jst_domain_info dj = {.size = sizeof dj};
-		if (jst_meter_domain(m, j, &dj) == 0 && dj.parent >= 0 && (size_t)dj.parent == i)
-			return 1;
-	}
-	return 0;
-}
-
 int jst_live_open(jst_meter *m, struct jst_live **out)
 {
 	struct jst_live *l = calloc(1, sizeof *l);
@@ -112,9 +98,7 @@ int jst_live_open(jst_meter *m, struct jst_live **out)
 		    .method = jst_method_name(di.method),
 		    .source = di.source,
 		    .backend = di.backend,
-		    .counted = di.primary && di.parent < 0 &&
-		               ((di.kind != JST_KIND_PLATFORM && di.kind != JST_KIND_NODE) ||
-		                live_is_module(m, i, &di)),
+		    .counted = di.counted,
 		    .accuracy = di.accuracy,
 		};
 		l->period_s[i] = di.sample_period_s;

@@ -131,6 +131,9 @@ static void measurement_form(const jst_measurement *cm)
 	if (atomic_compare_exchange_strong_explicit(&m->formed, &none, 1, memory_order_acquire,
 	                                            memory_order_acquire)) {
 		jst_totals_compute(m->doms, m->n, jst_measurement_duration(m), m->totals);
+		for (size_t i = 0; i < m->n; i++)
+			m->doms[i].counted =
+			    jst_totals_counted(jst_totals_counted_in(m->doms, m->n, i));
 		for (size_t k = 0; k < m->npending; k++) {
 			const struct jst_mnote_pending *p = &m->pending[k];
 			jst_note_write_pending(&m->tab->dom[p->dom], &p->f, m->notes[p->note]);

@@ -184,6 +184,7 @@ int jst_meter_domain(const jst_meter *cm, size_t index, jst_domain_info *out)
 	    .accuracy = dom->desc.accuracy,
 	    .parent = dom->parent,
 	    .primary = dom->primary,
+	    .counted = dom->counted,
 	    .sample_period_s = m->period_s,
 	    .refresh_s = refresh,
 	    .resolution_j = dom->sensor.resolution_j,

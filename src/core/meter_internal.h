@@ -30,6 +30,7 @@ struct jst_dom {
 	size_t local;   /* index among its backend's domains */
 	int parent;     /* global index, or -1 */
 	int primary;
+	int counted; /* in the total of all components (jst_domain_info's) */
 
 	struct jst_sensor sensor;
 	struct jst_counter counter;  /* COUNTER / ESTIMATE */

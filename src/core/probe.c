@@ -7,6 +7,7 @@
 #include "dedup.h"
 #include "measurement_internal.h"
 #include "meter_internal.h"
+#include "totals.h"
 
 #include <errno.h>
 #include <math.h>
@@ -141,6 +142,24 @@ static int probe_backends(struct jst_meter *m, const struct jst_resolved_config 
 	return 0;
 }
 
+/* Which domains the total of all components counts, by the rule every total
+ * follows (totals.c), for jst_meter_domain's "counted": from their kinds,
+ * parents and primaries, known once laid out. */
+static int layout_counted(struct jst_meter *m)
+{
+	jst_domain_energy *v = calloc(m->ndoms + 1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->ndoms; i++)
+		v[i] = (jst_domain_energy){.kind = m->doms[i].desc.kind,
+		                           .parent = m->doms[i].parent,
+		                           .primary = m->doms[i].primary};
+	for (size_t i = 0; i < m->ndoms; i++)
+		m->doms[i].counted = jst_totals_counted(jst_totals_counted_in(v, m->ndoms, i));
+	free(v);
+	return 0;
+}
+
 /* Decide which declared domains are kept (all in cross-validation, else the
  * most accurate per device) and lay them out in registry order. */
 static int keep_domains(struct jst_meter *m)
@@ -214,6 +233,8 @@ static int keep_domains(struct jst_meter *m)
 			snprintf(be->reason, sizeof be->reason,
 			         "not used: a more accurate method measures the same devices");
 	}
+	if (!rc)
+		rc = layout_counted(m);
 out:
 	free(descs);
 	free(primary);

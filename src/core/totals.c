@@ -49,6 +49,18 @@ int jst_totals_is_module(const jst_domain_energy *doms, size_t n, size_t i)
 	return 0;
 }
 
+int jst_totals_counted_in(const jst_domain_energy *doms, size_t n, size_t i)
+{
+	const jst_domain_energy *d = &doms[i];
+	int k = d->primary ? jst_total_of(d->kind, d->parent) : -1;
+	/* A module's input with its rails inside it (Jetson VDD_IN) is what the
+	 * module's components drew together: their total, not a meter beside
+	 * them. Its rails stay out (they have a parent). */
+	if (k == JST_TOTAL_SYSTEM && jst_totals_is_module(doms, n, i))
+		k = JST_TOTAL_ALL;
+	return k;
+}
+
 void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration_s,
                         jst_total out[JST_TOTAL_COUNT_])
 {
@@ -58,12 +70,7 @@ void jst_totals_compute(const jst_domain_energy *doms, size_t n, double duration
 
 	for (size_t i = 0; i < n; i++) {
 		const jst_domain_energy *d = &doms[i];
-		int k = d->primary ? jst_total_of(d->kind, d->parent) : -1;
-		/* A module's input with its rails inside it (Jetson VDD_IN) is
-		 * what the module's components drew together: their total, not a
-		 * meter beside them. Its rails stay out (they have a parent). */
-		if (k == JST_TOTAL_SYSTEM && jst_totals_is_module(doms, n, i))
-			k = JST_TOTAL_ALL;
+		int k = jst_totals_counted_in(doms, n, i);
 		if (k < 0)
 			continue;
 		add(&out[k], d, &weighted[k]);

@@ -129,7 +129,14 @@ static void bar_table(FILE *f, const struct jst_report *r, int totals)
 				text(f, cols[c]);
 				fputs("</td>", f);
 			}
-			fprintf(f, "<td>%s</td>", b->primary ? "yes" : "cross-check");
+			/* Why a domain is out of the total: another method of its
+			 * device, or inside or beside the counted ones (psys, a
+			 * core); "?" where the document predates the key. */
+			fprintf(f, "<td>%s</td>",
+			        !b->primary       ? "cross-check"
+			        : b->counted > 0  ? "yes"
+			        : b->counted == 0 ? "no"
+			                          : "?");
 		}
 		num(f, b->mean_j, "%.6g");
 		num(f, b->uncertainty_j, "%.3g");

@@ -227,6 +227,8 @@ static int fold_run(struct ctx *c, struct jst_report *r, json_t *run, size_t ri,
 			b->note = str_or(d, "note", "");
 			json_t *p = json_object_get(d, "primary");
 			b->primary = !p || json_is_true(p);
+			json_t *counted = json_object_get(d, "counted");
+			b->counted = json_is_boolean(counted) ? json_is_true(counted) : -1;
 			b->estimated = !strcmp(b->method, "estimate");
 			if ((rc = number(c, d, where, "accuracy", &b->accuracy)))
 				return rc;

@@ -33,6 +33,9 @@ struct jst_report_bar {
 	const char *name, *kind, *device, *backend, *method, *source, *note;
 	int total; /* a total (`total`, `gpu`, …) rather than a domain */
 	int primary, partial, estimated;
+	/* In the total of all components: 1, 0, or -1 where the document does
+	 * not say (written before it had "counted"). */
+	int counted;
 	double accuracy;
 	double mean_j;                    /* mean energy over the runs that have it */
 	double uncertainty_j;             /* mean ± J over those runs (the accuracy bar) */

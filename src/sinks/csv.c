@@ -10,7 +10,7 @@ static const char header[] = "window,run,type,name,kind,device,backend,method,so
                              "estimated,parts,parent,begin_ns,end_ns,duration_s,exit_status,"
                              "note,temperature_max_c,utilization_mean_pct,clock_mean_mhz,"
                              "power_limit_w,uncertainty_j,short_window,bridged,hostname,co2e_g,"
-                             "co2e_uncertainty_g,cost\n";
+                             "co2e_uncertainty_g,cost,counted\n";
 
 struct row {
 	FILE *f;
@@ -125,6 +125,7 @@ static void domain_row(FILE *f, const jst_measurement *m, size_t run, const int 
 	integer(&r, d->short_window);
 	integer(&r, d->bridged);
 	extra(&r, x, d->energy_j, d->uncertainty_j);
+	integer(&r, d->counted);
 	fputs("\n", f);
 }
 
@@ -148,6 +149,7 @@ static void total_row(FILE *f, const jst_measurement *m, size_t run, const int *
 	number(&r, t->uncertainty_j);
 	empty(&r, 2); /* short_window, bridged */
 	extra(&r, x, t->energy_j, t->uncertainty_j);
+	empty(&r, 1); /* counted */
 	fputs("\n", f);
 }
 

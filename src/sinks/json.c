@@ -89,6 +89,7 @@ static json_t *domain_json(const jst_measurement *m, const jst_domain_energy *d)
 	put(o, "peak_power_w", jst_json_number(d->peak_power_w));
 	put(o, "samples", json_integer((json_int_t)d->samples));
 	put(o, "primary", json_boolean(d->primary));
+	put(o, "counted", json_boolean(d->counted));
 	put(o, "partial", json_boolean(d->partial));
 	put(o, "short_window", json_boolean(d->short_window));
 	put(o, "bridged", json_boolean(d->bridged));
@@ -181,6 +182,7 @@ json_t *jst_sink_json_summary(jst_measurement *const *runs, size_t n, const unsi
 		put(dj, "method", jst_json_string(jst_method_name(d.method)));
 		put(dj, "source", jst_json_string(d.source));
 		put(dj, "primary", json_boolean(d.primary));
+		put(dj, "counted", json_boolean(d.counted));
 		json_array_append_new(doms, dj);
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {

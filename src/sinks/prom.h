@@ -10,7 +10,7 @@
 /* One domain at the sampler's last reading. NaN: not reported. */
 struct jst_prom_domain {
 	const char *name, *kind, *device, *method, *source, *backend;
-	int counted;     /* part of the totals: primary and not inside another domain */
+	int counted;     /* in the total of all components (jst_domain_info.counted) */
 	double energy_j; /* since the exporter started; never decreases */
 	double power_w;
 	double accuracy; /* relative error class, 0.05 = 5% */

@@ -64,7 +64,7 @@ static double acc_or(double acc, double class)
 }
 
 struct marks {
-	int estimate, partial, secondary, nested;
+	int estimate, partial, secondary, nested, beside;
 };
 
 static void cell_marks(struct jst_table *t, const jst_domain_energy *d, struct marks *mk)
@@ -82,6 +82,9 @@ static void cell_marks(struct jst_table *t, const jst_domain_energy *d, struct m
 	if (!d->primary) {
 		snprintf(buf + len, sizeof buf - len, " [not counted]");
 		mk->secondary = 1;
+	} else if (!d->counted && d->parent < 0) {
+		snprintf(buf + len, sizeof buf - len, " [not in total]");
+		mk->beside = 1;
 	}
 	if (d->parent >= 0)
 		mk->nested = 1;
@@ -349,6 +352,13 @@ static void footnotes(FILE *f, const struct jst_report *r, const struct marks *m
 		        "%s [not counted]: another method of the same device (cross-validation); "
 		        "totals\n"
 		        "   count each device once, by its most accurate method.\n",
+		        any++ ? "" : "\n");
+	if (mk->beside)
+		fprintf(f,
+		        "%s [not in total]: a meter of the whole system beside its components "
+		        "(psys, a BMC),\n"
+		        "   or a part its backend reports without its socket (a core): shown, "
+		        "never added.\n",
 		        any++ ? "" : "\n");
 }
 

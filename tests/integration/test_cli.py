@@ -428,7 +428,7 @@ class OutputTest(CliCase):
             "name", "kind", "device", "backend", "method", "source", "accuracy", "energy_j",
             "avg_power_w", "peak_power_w", "samples", "primary", "partial", "note", "parent",
             "temperature_max_c", "utilization_mean_pct", "clock_mean_mhz", "power_limit_w",
-            "uncertainty_j", "short_window", "bridged"]))
+            "uncertainty_j", "short_window", "bridged", "counted"]))
         for t in m["totals"].values():
             self.assertEqual(sorted(t), sorted(["energy_j", "avg_power_w", "accuracy", "parts",
                                                 "estimated", "partial", "uncertainty_j"]))

@@ -119,6 +119,28 @@ class HwmonTest(unittest.TestCase):
             check_zone(self, sim, m, name, d["energy_j"])
         self.assertAlmostEqual(m["totals"]["cpu"]["energy_j"],
                                doms["amd_energy-Esocket0"]["energy_j"], delta=1e-6)
+        # Every output's "counted" is the totals' rule: the socket, not its
+        # cores (which amd_energy reports without a parent).
+        self.assertEqual({n: d["counted"] for n, d in doms.items()},
+                         {"amd_energy-Esocket0": True, "amd_energy-Ecore000": False,
+                          "amd_energy-Ecore001": False})
+        counted = sum(d["energy_j"] for d in doms.values() if d["counted"])
+        self.assertAlmostEqual(m["totals"]["total"]["energy_j"], counted, delta=1e-6)
+
+    def test_serve_counts_the_socket_not_its_cores(self):
+        # serve's counted="1" (and top's total, from the same view) once
+        # summed the cores beside their socket (+35% on this tree; about
+        # double on a whole EPYC).
+        from serve_helpers import Exporter, parse, series
+        with HwmonSim("amd-energy", trace="const:500") as sim:
+            with Exporter(sim.env(), "--backends", "hwmon") as ex:
+                status, _, body = ex.scrape()
+        self.assertEqual(status, 200, body)
+        samples = parse(body)
+        counted = series(samples, "joulestat_energy_joules_total", counted="1")
+        apart = series(samples, "joulestat_energy_joules_total", counted="0")
+        self.assertEqual(sorted(counted), ["amd_energy-Esocket0"], body)
+        self.assertEqual(sorted(apart), ["amd_energy-Ecore000", "amd_energy-Ecore001"], body)
 
     def test_counter_reset_loses_at_most_a_period(self):
         sim, m = run_sim("amd-energy", 1.2, "hwmon", trace="const:60", reset_after=0.6)

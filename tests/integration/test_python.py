@@ -165,7 +165,9 @@ class WindowTest(SimCase):
         self.assertGreater(g0.utilization_mean, 0)
         self.assertGreater(g0.clock_mean, 345)
         self.assertEqual(g0.power_limit, 700)
-        self.assertEqual(len(g0), 22)  # a struct sequence: every field above, no more
+        self.assertTrue(g0.counted)
+        self.assertEqual(g0[-1], g0.counted)  # appended: positions before it unchanged
+        self.assertEqual(len(g0), 23)  # a struct sequence: every field above, no more
 
     def test_short_window_is_flagged(self):
         with self.meter() as m:

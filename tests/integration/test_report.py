@@ -405,6 +405,33 @@ class RealRunTest(Tmp):
             self.assertAlmostEqual(fig.joules_at(x0 + w), mean, delta=jpp * 0.02)
         self.assertEqual(sorted(fig.traces()), sorted(key(d) for d in doc["runs"][0]["domains"]))
 
+    def test_the_counted_column_is_the_totals_rule(self):
+        """psys and a die's cores are shown but not in the total: the page's
+        "counted" column says so, as the run's own "counted" does (it once
+        printed "yes" for every primary domain)."""
+        with PowercapSim(packages=1, psys=True, dies=2, trace="const:50") as sim:
+            proc, doc = measure(["sleep", "0.3"], sim.env(), extra=["-q"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        src = self.out("psys.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        report(src, self.out("psys.html"))
+        with open(self.out("psys.html")) as f:
+            page = f.read()
+        rows = {}
+        for row in re.findall(r"<tr><td>(.*?)</tr>", page, re.S):
+            cells = re.findall(r"<td>(.*?)</td>", "<td>" + row)
+            if len(cells) > 6:
+                rows[cells[0]] = cells[6]
+        domains = doc["runs"][0]["domains"]
+        self.assertIn("psys", rows, page)
+        for d in domains:
+            self.assertEqual(rows[d["name"]], "yes" if d["counted"] else "no", d["name"])
+        self.assertEqual(rows["psys"], "no")
+        self.assertIn("yes", rows.values())
+        counted = sum(d["energy_j"] for d in domains if d["counted"])
+        self.assertAlmostEqual(doc["runs"][0]["totals"]["total"]["energy_j"], counted, delta=1e-6)
+
     def test_a_cross_validated_run_overlays_each_gpus_methods(self):
         """sim/nvml, two GPUs, --cross-validate: each GPU's counter, instant
         and average power are three domains of one name, drawn in one colour,

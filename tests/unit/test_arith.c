@@ -235,10 +235,51 @@ static void totals_module_rail_is_the_total(void **st)
 	assert_float_equal(t[JST_TOTAL_SYSTEM].energy_j, 40, 1e-9);
 }
 
+/* "counted" in every output is the totals' rule, domain by domain: a core
+ * reported without its socket (amd_energy) and a system meter (psys) are
+ * shown but never in the total; another method of a device is not counted;
+ * the sum of the counted domains is the total of all components. */
+static void counted_is_what_the_total_adds(void **st)
+{
+	(void)st;
+	jst_domain_energy d[] = {
+	    de(JST_KIND_PACKAGE, 170, 0.05, -1, 1),  /* 0 Esocket0 */
+	    de(JST_KIND_CORE, 34, 0.05, -1, 1),      /* 1 Ecore000, no parent */
+	    de(JST_KIND_CORE, 25, 0.05, 0, 1),       /* 2 a core inside 0 */
+	    de(JST_KIND_PLATFORM, 400, 0.05, -1, 1), /* 3 psys */
+	    de(JST_KIND_GPU, 300, 0.05, -1, 1),      /* 4 a GPU */
+	    de(JST_KIND_GPU, 310, 0.30, -1, 0),      /* 5 its estimate beside it */
+	    de(JST_KIND_DRAM, 20, 0.05, -1, 1),      /* 6 */
+	    de(JST_KIND_OTHER, 5, 0.10, -1, 1),      /* 7 */
+	};
+	enum { N = sizeof d / sizeof *d };
+	const int want[N] = {JST_TOTAL_CPU,  -1,           -1, JST_TOTAL_SYSTEM, JST_TOTAL_GPU, -1,
+	                     JST_TOTAL_DRAM, JST_TOTAL_ALL};
+	jst_total t[JST_TOTAL_COUNT_];
+	jst_totals_compute(d, N, 1.0, t);
+	double sum = 0;
+	size_t parts = 0;
+	for (size_t i = 0; i < N; i++) {
+		int k = jst_totals_counted_in(d, N, i);
+		assert_int_equal(k, want[i]);
+		if (jst_totals_counted(k)) {
+			sum += d[i].energy_j;
+			parts++;
+		}
+	}
+	assert_float_equal(t[JST_TOTAL_ALL].energy_j, sum, 1e-9);
+	assert_int_equal(t[JST_TOTAL_ALL].parts, parts);
+	assert_float_equal(sum, 170 + 300 + 20 + 5, 1e-9);
+	/* psys with a rail declared inside it is a module: in the total. */
+	d[2].parent = 3;
+	assert_int_equal(jst_totals_counted_in(d, N, 3), JST_TOTAL_ALL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(trapezoid),
+	    cmocka_unit_test(counted_is_what_the_total_adds),
 	    cmocka_unit_test(trapezoid_exact_on_linear_ramp),
 	    cmocka_unit_test(series_ring_is_bounded),
 	    cmocka_unit_test(dedup_most_accurate_wins),

@@ -24,7 +24,7 @@ static PyStructSequence_Field domain_fields[] = {
     {"avg_power", "W over the window, None if unknown"},
     {"peak_power", "highest sampled W in the window, None if none"},
     {"samples", "sampler readings inside the window"},
-    {"primary", "counted in totals"},
+    {"primary", "the figure counted for its device"},
     {"partial", "figure ended early (device failed)"},
     {"short_window", "window shorter than three sensor refreshes"},
     {"bridged", "a reset, jump or gap was bridged from power"},
@@ -34,6 +34,7 @@ static PyStructSequence_Field domain_fields[] = {
     {"clock_mean", "mean MHz in the window, None if not reported"},
     {"power_limit", "enforced W limit, None if not reported"},
     {"parent", "index of the containing domain, or None"},
+    {"counted", "in the total of all components (totals['total'])"},
     {NULL, NULL},
 };
 
@@ -94,6 +95,7 @@ PyObject *ext_domain_energy(const jst_domain_energy *d)
 	    num_or_none(d->clock_mean_mhz),
 	    num_or_none(d->power_limit_w),
 	    d->parent < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(d->parent),
+	    PyBool_FromLong(d->counted),
 	};
 	int failed = 0;
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -127,10 +129,11 @@ PyObject *ext_backend_info(const jst_backend_info *b)
 PyObject *ext_domain_info(const jst_domain_info *d)
 {
 	return Py_BuildValue(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:d,s:d,s:d,s:d,s:d,s:O,s:s}", "name", d->name, "kind",
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:s}", "name", d->name, "kind",
 	    jst_kind_name(d->kind), "device", d->device ? d->device : "", "backend", d->backend,
 	    "method", jst_method_name(d->method), "source", d->source ? d->source : "", "accuracy",
 	    d->accuracy, "sample_period_s", d->sample_period_s, "refresh_s", d->refresh_s,
 	    "resolution_j", d->resolution_j, "max_power_w", d->max_power_w, "primary",
-	    d->primary ? Py_True : Py_False, "note", d->note ? d->note : "");
+	    d->primary ? Py_True : Py_False, "counted", d->counted ? Py_True : Py_False, "note",
+	    d->note ? d->note : "");
 }
