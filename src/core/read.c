@@ -389,9 +389,12 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 			                 : 0;
 		} else if (dt > 2 * r) {
 			/* Sampled slower than the device changes: what happened
-			 * between the readings is unseen, anywhere up to the bound. */
-			double lo = w < in->power_w ? w : in->power_w;
-			u += 0.5 * (dt - 2 * r) * (s->bound_w - lo);
+			 * between the readings is unseen, anywhere from 0 to the
+			 * bound, below the readings as well as above them, and
+			 * stated as the spans a backend could not see are (linearly:
+			 * a sampler's period can alias with a periodic load, every
+			 * reading caught in a burst). */
+			dom->bridge_u_j += (dt - 2 * r) * unseen_away(s, 0.5 * (w + in->power_w));
 		}
 		if (dt > 2 * r && dom->transient && dom->last_t_ns == in->t_ns)
 			dom->bridges++; /* a gap left by failed readings */
