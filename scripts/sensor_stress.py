@@ -54,6 +54,7 @@ def one(tick, read, jitter, windows):
         ms = w.measurement
         g = [x for x in ms.domains if x.name == "gpu0"][0]
         res.append((ms.begin_ns, ms.end_ns, g.energy, g.uncertainty))
+        nogrid = "no latch grid" in (g.note or "")
     m.close()
     import json
     truth = json.load(open(os.path.join(d, "t.json")))
@@ -65,7 +66,8 @@ def one(tick, read, jitter, windows):
         inside += abs(en - t) <= u
         worst = max(worst, abs(en - t) / u if u else float("inf"))
     print(f"tick {tick:>3} ms read {read:>8} us jitter {jitter:>2} ms: {settled} in "
-          f"{t_settle:.2f} s, refresh {dom['refresh_s'] * 1e3:.2f} ms, coverage "
+          f"{t_settle:.2f} s, refresh {dom['refresh_s'] * 1e3:.2f} ms"
+          f"{' (no grid)' if nogrid else ''}, coverage "
           f"{inside}/{len(res)}, worst |error|/± {worst:.2f}", flush=True)
 
 

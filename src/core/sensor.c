@@ -370,6 +370,11 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 			nshort++;
 		}
 	double mshort = sum / nshort;
+	int64_t hs[JST_MEASURE_MAX];
+	for (unsigned i = 0; i < s->nmeas; i++)
+		hs[i] = s->meas_h[i];
+	qsort(hs, s->nmeas, sizeof hs[0], cmp_i64);
+	int64_t hmed = hs[s->nmeas / 2];
 	if (q <= 1.5 * (double)fast_poll_ns) {
 		/* It changed at about every read: only known to be at least this
 		 * fast, too fast for a grid to be of use: a reading is its own latch. */
@@ -396,18 +401,17 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		double tol = slope / JST_JITTER_TOL_DIV;
 		if (tol < (double)JST_JITTER_TOL_MIN_NS)
 			tol = (double)JST_JITTER_TOL_MIN_NS;
-		double stray = 0, hmax = 0;
+		double stray = 0;
 		for (unsigned i = 0; i < s->nmeas; i++) {
 			double at = last - (num[s->nmeas - 1] - num[i]) * slope;
 			double off = fabs((double)s->meas[i] - at) - (double)s->meas_h[i];
 			if (off > stray)
 				stray = off;
-			if ((double)s->meas_h[i] > hmax)
-				hmax = (double)s->meas_h[i];
 		}
-		/* A grid no coarser than its brackets and tolerance fits any
-		 * changes: it says nothing. */
-		if (stray > tol || 2 * (hmax + tol) >= slope)
+		/* A grid no coarser than its brackets (the usual one: a preempted
+		 * read widens a few) and tolerance fits any changes: it says
+		 * nothing. */
+		if (stray > tol || 2 * ((double)hmed + tol) >= slope)
 			continue;
 		/* A finer grid always fits: if every change fell on every g-th of
 		 * its points, the refresh is g of them. */
@@ -453,7 +457,7 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	 * refresh is the spacings' median; the jitter, half the farthest a
 	 * single spacing strays from it, plus the brackets' width. The counter
 	 * is modelled without a grid (grid_none). */
-	if (s->nmeas < 12)
+	if (s->nmeas < 10)
 		return 0; /* too few to tell a jittered counter from a busy machine */
 	double med = (double)diff[imed], hw = 0, far = 0, nref = 0;
 	for (unsigned i = 0; i < s->nmeas; i++)
