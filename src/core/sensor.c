@@ -89,7 +89,8 @@ static void refresh_refine(struct jst_sensor *s, int64_t lo, int64_t hi)
 	if (!phi || !(s->refresh_sigma_ns > 0))
 		return;
 	double r = (double)s->refresh_ns;
-	double k = nearbyint((double)((lo + hi) / 2 - (plo + phi) / 2) / r);
+	int64_t mid = lo + (hi - lo) / 2, pmid = plo + (phi - plo) / 2;
+	double k = nearbyint((double)(mid - pmid) / r);
 	if (k < 1)
 		return;
 	double j2 = 2.0 * (double)s->jitter_ns;

@@ -212,7 +212,7 @@ static void run_case(const struct slow_case *c, const char *spec)
 	struct outcome h = {0};
 	int64_t k0 = (int64_t)ceil((vs_trace_s(vs_now) + 0.05 - d->phase_s) / c->r);
 	for (int i = 0; i < 24; i++) {
-		double g = vs_latch_at(d, k0 + 2 * i);
+		double g = vs_latch_at(d, k0 + 2 * (int64_t)i);
 		if (i % 2 == 0)
 			pair_window(&p, tr, g - 0.1 * c->r, g + 0.1 * c->r, &h);
 		else
