@@ -64,6 +64,9 @@ def one(tick, read, jitter, windows):
         t = truth_energy("const:300", (b - truth["start_ns"]) * 1e-9,
                          (e - truth["start_ns"]) * 1e-9)
         inside += abs(en - t) <= u
+        if abs(en - t) > u and os.environ.get("STRESS_VERBOSE"):
+            print(f"  missed: {(e - b) * 1e-6:.3f} ms window, {en:.4f} ± {u:.4f} J, "
+                  f"truth {t:.4f} J")
         worst = max(worst, abs(en - t) / u if u else float("inf"))
     print(f"tick {tick:>3} ms read {read:>8} us jitter {jitter:>2} ms: {settled} in "
           f"{t_settle:.2f} s, refresh {dom['refresh_s'] * 1e3:.2f} ms"

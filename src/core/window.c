@@ -430,8 +430,9 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 			if (line < miss)
 				miss = line;
 		}
-		/* Where the reading itself lies in time, as its backend could tell. */
-		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
+		/* Where the reading itself lies in time, as its backend could tell,
+		 * and how far its latch may stray from its grid point. */
+		*u_j = s->resolution_j + miss + w * (double)(e->t_err_ns + s->jitter_ns) * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
 	}

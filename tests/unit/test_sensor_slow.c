@@ -140,6 +140,10 @@ static void pair_window(struct pair *p, const struct sim_trace *tr, double b, do
 	assert_int_equal(jst_window_end(wb, &mb), 0);
 	struct fig fa = fig_of(ma), fb = fig_of(mb);
 	double truth = sim_trace_energy(tr, tb, te);
+	if (getenv("SLOW_VERBOSE") && (fabs(fa.e - truth) > fa.u || fabs(fb.e - truth) > fb.u))
+		printf("#  missed [%.6f, %.6f] (%.2f ms): auto %.4f ± %.4f, always %.4f ± %.4f, "
+		       "truth %.4f\n",
+		       tb, te, (te - tb) * 1e3, fa.e, fa.u, fb.e, fb.u, truth);
 	o->windows++;
 	o->in_a += fabs(fa.e - truth) <= fa.u;
 	o->in_b += fabs(fb.e - truth) <= fb.u;
