@@ -414,6 +414,25 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		 * nothing. */
 		if (stray > tol || 2 * ((double)hmed + tol) >= slope)
 			continue;
+		/* Each change's latch lies in its bracket, give or take the stray:
+		 * carried along the fitted grid to the last change (with the
+		 * slope's error per step), the brackets intersect where the grid's
+		 * point there can lie. That, not the fit's statistical error, is
+		 * how well the grid is placed: reads spaced commensurately with the
+		 * refresh bracket every change at the same phase, and a fit exact
+		 * through their middles would pin a grid to 50 us that is off by up
+		 * to half a bracket. */
+		double sig = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		double ilo = -INFINITY, ihi = INFINITY;
+		for (unsigned i = 0; i < s->nmeas; i++) {
+			double d = num[s->nmeas - 1] - num[i];
+			double c = (double)s->meas[i] + d * slope;
+			double h = (double)s->meas_h[i] + stray + d * sig;
+			if (c - h > ilo)
+				ilo = c - h;
+			if (c + h < ihi)
+				ihi = c + h;
+		}
 		/* A finer grid always fits: if every change fell on every g-th of
 		 * its points, the refresh is g of them. */
 		uint64_t g = 0;
@@ -441,6 +460,10 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		s->have_ref = 1;
 		s->ref_ns = (int64_t)llround(last);
 		double w = 4 * rms / sqrt((double)s->nmeas);
+		if (ihi >= ilo && ihi - ilo > w) {
+			s->ref_ns = (int64_t)llround(ilo + (ihi - ilo) / 2);
+			w = ihi - ilo;
+		}
 		s->ref_w = w > 50000 ? (int64_t)w : 50000;
 		/* Its width is a statistical estimate, not an intersection of
 		 * brackets that each hold a latch: changes confirm the grid before
