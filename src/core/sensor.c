@@ -393,6 +393,11 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 			continue;
 		double rms, sigma, last, num[JST_MEASURE_MAX];
 		double slope = fit_refresh(s, guess, &rms, &sigma, &last, num);
+		/* Once more, numbered by the slope found: where brackets are wide
+		 * against the refresh (slow reads), a guess from the spacings may
+		 * miscount a neighbour's refreshes that the fitted slope does not. */
+		if (slope != guess)
+			slope = fit_refresh(s, slope, &rms, &sigma, &last, num);
 		/* Each change's latch lies in its bracket: on a grid that is the
 		 * counter's, every bracket holds a point of the fitted grid, give or
 		 * take the fit's own error. What is left over is how far the latches
