@@ -427,7 +427,35 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		 * refresh bracket every change at the same phase, and a fit exact
 		 * through their middles would pin a grid to 50 us that is off by up
 		 * to half a bracket. */
+		/* Two standard errors, and at least 0.05% (a busy machine's
+		 * brackets are not as independent as the fit assumes), and at
+		 * least as far as the brackets themselves allow: any two changes,
+		 * each latched in its bracket (give or take the stray), bound the
+		 * refreshes between them. Slow reads' wide brackets, or reads
+		 * spaced commensurately with the refresh, leave the fit surer of
+		 * itself than the brackets are; it is what the grid may drift by
+		 * per refresh. */
 		double sig = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		double rlo = 0, rhi = INFINITY;
+		for (unsigned i = 0; i < s->nmeas; i++)
+			for (unsigned j = i + 1; j < s->nmeas; j++) {
+				double dn = num[j] - num[i];
+				if (dn < 1)
+					continue;
+				double gap = (double)(s->meas[j] - s->meas[i]);
+				double h = (double)(s->meas_h[i] + s->meas_h[j]) + 2 * stray;
+				if ((gap - h) / dn > rlo)
+					rlo = (gap - h) / dn;
+				if ((gap + h) / dn < rhi)
+					rhi = (gap + h) / dn;
+			}
+		if (rhi >= rlo) {
+			if (slope < rlo || slope > rhi)
+				slope = rlo + (rhi - rlo) / 2;
+			double dev = slope - rlo > rhi - slope ? slope - rlo : rhi - slope;
+			if (dev > sig)
+				sig = dev;
+		}
 		double ilo = -INFINITY, ihi = INFINITY;
 		for (unsigned i = 0; i < s->nmeas; i++) {
 			double d = num[s->nmeas - 1] - num[i];
@@ -456,10 +484,7 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		}
 		refresh_set(s, slope * 1e-9);
 		s->refresh_source = JST_REFRESH_MEASURED;
-		/* Two standard errors, and at least 0.05% (a busy machine's
-		 * brackets are not as independent as the fit assumes): what the grid
-		 * may drift by per refresh. */
-		s->refresh_sigma_ns = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		s->refresh_sigma_ns = g > 1 ? sig * (double)g : sig;
 		/* The fitted grid as the reference, as wide as two standard errors
 		 * of its offset either way (at least 50 us). */
 		s->have_ref = 1;
@@ -494,11 +519,22 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 			hw = (double)s->meas_h[i];
 	/* A spacing is one refresh, give or take twice the jitter (below half
 	 * a refresh), unless it is two or more (a change not bracketed). */
+	double one = 0;
+	unsigned nones = 0;
 	for (unsigned i = 0; i < nd; i++) {
 		double x = (double)diff[i];
 		if (x < 1.5 * med && fabs(x - med) > far)
 			far = fabs(x - med);
+		if (x > 0.5 * med && x < 1.5 * med) {
+			one += x;
+			nones++;
+		}
 	}
+	/* The unit spacings are counted in: their mean, not their median (reads
+	 * coarse against the refresh give spacings of whole polls either side
+	 * of it). */
+	if (nones)
+		med = one / nones;
 	/* The refresh: least squares of each change against its count of
 	 * refreshes (less swayed by the jitter of the first and last). */
 	double sn = 0, sm = 0, snn = 0, snm = 0, k = s->nmeas;
