@@ -495,10 +495,10 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 			w = ihi - ilo;
 		}
 		s->ref_w = w > 50000 ? (int64_t)w : 50000;
-		/* Its width is a statistical estimate, not an intersection of
-		 * brackets that each hold a latch: changes confirm the grid before
-		 * it says when no latch can come (a first narrow bracket after the
-		 * fit often starts it again). */
+		/* Its brackets were carried along a refresh partly estimated:
+		 * changes confirm the grid before it says when no latch can come
+		 * (a first narrow bracket after the fit sometimes starts it
+		 * again). */
 		s->grid_runs = 0;
 		/* The latches' stray (with a margin: the largest of a few dozen
 		 * falls short of the largest there is) widens the grid. */
