@@ -113,8 +113,7 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 {
 	int64_t r = refresh_ns(s);
 	if (r < JST_GRID_MIN_NS || s->grid_none)
-		return hi; /* too fast (or unknown, or no grid) to model: the reading is the latch
-		            */
+		return hi; /* too fast, unknown or gridless: the reading is the latch */
 	if (hi - lo > r)
 		lo = hi - r; /* the value on show was latched within one refresh */
 	/* A grid as wide as a refresh says nothing of the phase. */
