@@ -516,8 +516,9 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	for (unsigned i = 0; i < s->nmeas; i++)
 		if ((double)s->meas_h[i] > hw)
 			hw = (double)s->meas_h[i];
-	/* A spacing is one refresh, give or take twice the jitter (below half
-	 * a refresh), unless it is two or more (a change not bracketed). */
+	/* A spacing is one refresh where it strays from one no further than
+	 * the short ones do (the jitter, seen from below), else two or more (a
+	 * change not bracketed): counted to the nearest. */
 	double one = 0;
 	unsigned nones = 0;
 	for (unsigned i = 0; i < nd; i++) {
@@ -540,7 +541,8 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	for (unsigned i = 0; i < s->nmeas; i++) {
 		if (i) {
 			double x = (double)(s->meas[i] - s->meas[i - 1]);
-			nref += x < 1.9 * med ? 1 : nearbyint(x / med);
+			double c = x <= med + far ? 1 : nearbyint(x / med);
+			nref += c < 1 ? 1 : c;
 		}
 		double m = (double)(s->meas[i] - s->meas[0]);
 		sn += nref;
