@@ -228,13 +228,37 @@ static void run_case(const struct slow_case *c, const char *spec)
 		else
 			pair_window(&p, tr, g + 0.4 * c->r, g + 0.45 * c->r, &h);
 	}
+	/* Then ends settled (what joulestat run does): windows of 0.3 to 0.6 s
+	 * on the holding meter alone, each figure formed once the counter has
+	 * latched again after the end. */
+	unsigned sin = 0, sn = 0;
+	for (int i = 0; i < 8; i++) {
+		double b = vs_trace_s(vs_now) + 0.01 + 0.013 * i, e = b + 0.3 + 0.04 * i;
+		vm_advance(&p.a, b);
+		double tb = vs_trace_s(vs_now);
+		jst_window *w;
+		jst_measurement *ms;
+		assert_int_equal(jst_window_begin(p.a.m, "s", &w), 0);
+		vm_advance(&p.a, e);
+		double te = vs_trace_s(vs_now);
+		assert_int_equal(jst_window_end_settled(w, 0, &ms), 0);
+		struct fig f = fig_of(ms);
+		double truth = sim_trace_energy(tr, tb, te);
+		sn++;
+		sin += fabs(f.e - truth) <= f.u;
+		if (getenv("SLOW_VERBOSE") && fabs(f.e - truth) > f.u)
+			printf("#  settled missed [%.6f, %.6f]: %.4f ± %.4f, truth %.4f\n", tb, te,
+			       f.e, f.u, truth);
+		jst_measurement_free(ms);
+	}
+	bar(sin >= sn - 1, "%s: settled ends cover %u of %u", what, sin, sn);
 	printf("# %s: settled in %.2f s, refresh %.3f ms, %s (jitter %.2f ms), coverage %u/%u "
 	       "auto, %u/%u always, worst %.2f/%.2f; at latch phases %u/%u auto, %u/%u "
-	       "always, %u windows held, %u the same\n",
+	       "always, %u windows held, %u the same; settled ends %u/%u\n",
 	       what, took, info.refresh_s * 1e3, s->grid_none ? "no grid" : "grid",
 	       (double)s->jitter_ns * 1e-6, o.in_a, o.windows, o.in_b, o.windows, o.worst_a,
 	       o.worst_b, h.in_a, h.windows, h.in_b, h.windows, o.held_windows + h.held_windows,
-	       o.same + h.same);
+	       o.same + h.same, sin, sn);
 	bar(o.in_a >= 0.95 * o.windows, "%s: auto covers %u of %u", what, o.in_a, o.windows);
 	bar(o.in_b >= 0.95 * o.windows, "%s: always covers %u of %u", what, o.in_b, o.windows);
 	/* Edges held where reads would be: no window less often inside. */
