@@ -327,6 +327,9 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev,
 		return r;
 	if (atomic_load_explicit(&count_reads, memory_order_relaxed))
 		atomic_fetch_add_explicit(&energy_reads, 1, memory_order_relaxed);
+	int64_t until = sim_read_delay_begin(&sim);
+	if (until)
+		now = sim_now_ns(); /* the value's instant, inside the call */
 	if (!energy)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	else if (sim.nocounter)
@@ -336,6 +339,7 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev,
 	else
 		*energy = sim_energy_mj(&sim, dev->index, now);
 	leave();
+	sim_read_delay_end(until);
 	return r;
 }
 
@@ -350,11 +354,15 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *
 	nvmlReturn_t r = enter(dev, 0, 0, &now);
 	if (r)
 		return r;
+	int64_t until = sim_read_delay_begin(&sim);
+	if (until)
+		now = sim_now_ns();
 	if (!power)
 		r = NVML_ERROR_INVALID_ARGUMENT;
 	else
 		*power = to_mw(sim_average_w(&sim, dev->index, now));
 	leave();
+	sim_read_delay_end(until);
 	return r;
 }
 
@@ -370,6 +378,9 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t dev, int count,
 			values[i].nvmlReturn = r;
 		return r;
 	}
+	int64_t until = sim_read_delay_begin(&sim);
+	if (until)
+		now = sim_now_ns();
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	for (int i = 0; i < count; i++) {
@@ -387,6 +398,7 @@ SIM_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t dev, int count,
 			v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
 	}
 	leave();
+	sim_read_delay_end(until);
 	return NVML_SUCCESS;
 }
 

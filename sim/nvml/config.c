@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,52 @@ static nvmlReturn_t parse_mig(struct sim_nvml *s, const char *list)
 	return NVML_SUCCESS;
 }
 
+/* "US" or "US:SPREAD_US": each energy or power call's duration. */
+static nvmlReturn_t parse_read_us(struct sim_nvml *s, const char *v)
+{
+	if (!*v)
+		return NVML_SUCCESS;
+	char *end;
+	double us = strtod(v, &end), spread = 0;
+	if (end != v && *end == ':') {
+		const char *p = end + 1;
+		spread = strtod(p, &end);
+		if (end == p)
+			spread = -1;
+	}
+	if (end == v || *end || !(us >= 0 && us <= 1e6) || !(spread >= 0 && spread <= 1e6))
+		return bad("JSTSIM_NVML_READ_US: expected US or US:SPREAD_US (0 to 1000000), got "
+		           "'%s'",
+		           v);
+	s->read_ns = (int64_t)llround(us * 1e3);
+	s->read_spread_ns = (int64_t)llround(spread * 1e3);
+	return NVML_SUCCESS;
+}
+
+/* "J" or "J:SEED": each counter latch displaced within +-J ms, below half a
+ * tick so that latches keep their order. */
+static nvmlReturn_t parse_jitter(struct sim_nvml *s, const char *v)
+{
+	if (!*v)
+		return NVML_SUCCESS;
+	char *end;
+	double ms = strtod(v, &end);
+	unsigned long long seed = 1;
+	if (end != v && *end == ':') {
+		const char *p = end + 1;
+		seed = strtoull(p, &end, 10);
+		if (end == p)
+			end = (char *)v;
+	}
+	if (end == v || *end || !(ms >= 0) || ms * 1e6 >= (double)s->counter_tick_ns / 2)
+		return bad("JSTSIM_NVML_LATCH_JITTER_MS: expected J or J:SEED with J (ms) below "
+		           "half of JSTSIM_NVML_COUNTER_TICK_MS, got '%s'",
+		           v);
+	s->latch_jitter_ns = (int64_t)llround(ms * 1e6);
+	s->jitter_seed = seed;
+	return NVML_SUCCESS;
+}
+
 static const char *env(const char *name, const char *dflt)
 {
 	const char *v = getenv(name);
@@ -235,6 +282,10 @@ nvmlReturn_t sim_config_load(struct sim_nvml *s)
 		r = parse_tick("JSTSIM_NVML_COUNTER_TICK_MS", "100", &s->counter_tick_ns);
 	if (!r)
 		r = parse_tick("JSTSIM_NVML_POWER_TICK_MS", "100", &s->power_tick_ns);
+	if (!r)
+		r = parse_read_us(s, env("JSTSIM_NVML_READ_US", ""));
+	if (!r)
+		r = parse_jitter(s, env("JSTSIM_NVML_LATCH_JITTER_MS", ""));
 	if (r) {
 		sim_config_free(s);
 		return r;
@@ -261,10 +312,76 @@ static double tick_s(const struct sim_nvml *s, int64_t now_ns, int64_t tick_ns)
 	return (double)last_tick / 1e9;
 }
 
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+int64_t sim_latch_ns(const struct sim_nvml *s, int64_t k)
+{
+	int64_t t = k * s->counter_tick_ns;
+	if (k <= 0 || !s->latch_jitter_ns)
+		return k < 0 ? 0 : t; /* the first latch is t = 0 itself */
+	uint64_t h = mix64(s->jitter_seed * 0x100000001b3ULL + (uint64_t)k);
+	int64_t j = (int64_t)(h % (uint64_t)(2 * s->latch_jitter_ns + 1)) - s->latch_jitter_ns;
+	return t + j;
+}
+
+/* The last counter latch at or before now, in seconds since the trace
+ * began. Without jitter, exactly tick_s's. */
+static double latch_s(const struct sim_nvml *s, int64_t now_ns)
+{
+	if (!s->latch_jitter_ns)
+		return tick_s(s, now_ns, s->counter_tick_ns);
+	int64_t t = now_ns - s->start_ns;
+	if (t < 0)
+		t = 0;
+	/* Jitter below half a tick: the latch is tick k + 1, k or k - 1. */
+	int64_t k = t / s->counter_tick_ns + 1;
+	while (k > 0 && sim_latch_ns(s, k) > t)
+		k--;
+	return (double)sim_latch_ns(s, k) / 1e9;
+}
+
+/* Pseudo-random draws for the calls' delays: deterministic in their order. */
+static _Atomic uint64_t read_draws;
+
+static void sleep_until(int64_t t)
+{
+	struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int64_t sim_read_delay_begin(const struct sim_nvml *s)
+{
+	if (!s->read_ns && !s->read_spread_ns)
+		return 0;
+	int64_t t0 = sim_now_ns();
+	uint64_t h = mix64(atomic_fetch_add(&read_draws, 1) + 0x5eedULL);
+	int64_t total = s->read_ns;
+	if (s->read_spread_ns)
+		total += (int64_t)(h % (uint64_t)(s->read_spread_ns + 1));
+	/* The value is taken anywhere inside the call (a driver's call waits for
+	 * its lock before it asks the GPU, and for the answer after). */
+	int64_t at = (int64_t)(mix64(h) % (uint64_t)(total + 1));
+	sleep_until(t0 + at);
+	return t0 + total;
+}
+
+void sim_read_delay_end(int64_t until_ns)
+{
+	if (until_ns)
+		sleep_until(until_ns);
+}
+
 uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns)
 {
 	const struct sim_gpu *g = &s->gpu[gpu];
-	double t = tick_s(s, now_ns, s->counter_tick_ns);
+	double t = latch_s(s, now_ns);
 	if (now_ns - s->start_ns >= g->reset_at_ns) {
 		/* Reloaded: counting again from zero since the reset. */
 		double t0 = (double)g->reset_at_ns / 1e9;

@@ -53,6 +53,13 @@ struct sim_nvml {
 	unsigned ngpus;
 	int nocounter, noinstant;
 	int64_t counter_tick_ns, power_tick_ns; /* JSTSIM_NVML_COUNTER_TICK_MS, _POWER_TICK_MS */
+	/* JSTSIM_NVML_READ_US: each energy or power call lasts read_ns plus up to
+	 * read_spread_ns, and its value is taken at a point inside it. */
+	int64_t read_ns, read_spread_ns;
+	/* JSTSIM_NVML_LATCH_JITTER_MS: counter latch k lies at k * tick plus a
+	 * fixed pseudo-random displacement within +-latch_jitter_ns. */
+	int64_t latch_jitter_ns;
+	unsigned long long jitter_seed;
 	char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* every GPU's nvmlDeviceGetName */
 	unsigned arch;                              /* nvmlDeviceGetArchitecture */
 	struct sim_trace *trace;
@@ -69,6 +76,15 @@ int64_t sim_now_ns(void);
 /* Read JSTSIM_NVML_* into s. Returns an NVML code (0 or an error). */
 nvmlReturn_t sim_config_load(struct sim_nvml *s);
 void sim_config_free(struct sim_nvml *s);
+
+/* The instant of counter latch k (ns since t = 0): k ticks, displaced by
+ * latch k's jitter. */
+int64_t sim_latch_ns(const struct sim_nvml *s, int64_t k);
+/* A call's delay (JSTSIM_NVML_READ_US): sleeps through its first part, up
+ * to where the value is taken, and returns the instant the call ends (0: no
+ * delay), for sim_read_delay_end to sleep to. */
+int64_t sim_read_delay_begin(const struct sim_nvml *s);
+void sim_read_delay_end(int64_t until_ns);
 
 /* Readings at the instant now_ns (CLOCK_MONOTONIC). */
 uint64_t sim_energy_mj(const struct sim_nvml *s, unsigned gpu, int64_t now_ns);

@@ -19,8 +19,12 @@ void sim_truth_write(const struct sim_nvml *s, int64_t now_ns)
 	double life = (double)(now_ns - s->start_ns) / 1e9;
 	fprintf(f, "{\n  \"start_ns\": %lld,\n  \"end_ns\": %lld,\n", (long long)s->start_ns,
 	        (long long)now_ns);
-	fprintf(f, "  \"counter_tick_s\": %.3f,\n  \"power_tick_s\": %.3f,\n  \"trace\": ",
+	fprintf(f, "  \"counter_tick_s\": %.3f,\n  \"power_tick_s\": %.3f,\n",
 	        (double)s->counter_tick_ns / 1e9, (double)s->power_tick_ns / 1e9);
+	fprintf(f, "  \"read_s\": %.6f,\n  \"read_spread_s\": %.6f,\n  \"latch_jitter_s\": %.6f,\n",
+	        (double)s->read_ns / 1e9, (double)s->read_spread_ns / 1e9,
+	        (double)s->latch_jitter_ns / 1e9);
+	fprintf(f, "  \"trace\": ");
 	sim_json_string(f, s->spec);
 	fprintf(f, ",\n  \"mode\": {\"nocounter\": %s, \"noinstant\": %s},\n  \"gpus\": [",
 	        s->nocounter ? "true" : "false", s->noinstant ? "true" : "false");

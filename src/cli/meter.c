@@ -63,7 +63,11 @@ int jst_cli_meter_open(const char *cmd, const struct jst_cli_common *c, jst_mete
 	/* A counter whose refresh the hardware does not state is measured in the
 	 * meter's first second; figures begun before are only less precise, but
 	 * the command line has the time to wait for it. */
-	jst_meter_settle(*out, 2000);
+	if (jst_meter_settle(*out, 2000) == -ETIMEDOUT)
+		jst_cli_warn(
+		    "the sensors' refresh is still being measured after 2 s (a machine too "
+		    "busy to bracket the counters' changes): figures assume 100 ms, with a "
+		    "wider uncertainty, until it is known");
 	return 0;
 }
 

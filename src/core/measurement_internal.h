@@ -56,6 +56,7 @@ struct fig_notes {
 	double bridged_j, refresh_s;
 	double declared_s; /* > 0: the device updates slower than this declared refresh,
 	                      every refresh_s (the backend saw it): the model uses that */
+	double jitter_s;   /* > 0: the counter's latches fit no grid (sensor.h grid_none) */
 };
 
 /* A note whose text needs nothing of the meter's running state: written when

@@ -339,6 +339,15 @@ double jst_power_mean_shift(const struct jst_dom *dom, int64_t t_err_ns);
 
 int jst_sampler_start(struct jst_meter *m);
 void jst_sampler_stop(struct jst_meter *m);
+/* Spacing of the measuring reads (sampler.c). */
+#define JST_FAST_POLL_NS 2000000LL
+/* After a measuring read made at now (the core's clock): finishes each
+ * domain whose refresh has been measured long enough, and, once none is
+ * measuring, marks the meter settled and wakes jst_meter_settle. Returns 1
+ * then. The sampler calls it; so do tests that drive measuring in virtual
+ * time (with jst_sampler_measures cleared, the sampler leaves it to them). */
+int jst_meter_measure_step(struct jst_meter *m, int64_t now);
+extern int jst_sampler_measures;
 
 /* Resolve the configuration into what backends see (config.c). Strings are
  * copied into the buffers given. */

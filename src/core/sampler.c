@@ -8,14 +8,14 @@
 #include <signal.h>
 #include <time.h>
 
-/* Spacing of the measuring reads, and how long measuring may take: enough for
- * a dozen changes of a counter refreshed every 100 ms. */
-#define JST_FAST_POLL_NS 2000000LL
+/* How long measuring may take: enough for a dozen changes of a counter
+ * refreshed every 100 ms. */
 #define JST_MEASURE_FOR_NS 1500000000LL
 
-static int measuring_done(struct jst_meter *m)
+int jst_sampler_measures = 1;
+
+int jst_meter_measure_step(struct jst_meter *m, int64_t now)
 {
-	int64_t now = jst_real_now_ns();
 	int done = 1;
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->ndoms; i++) {
@@ -40,6 +40,12 @@ static int measuring_done(struct jst_meter *m)
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
+	if (done) {
+		pthread_mutex_lock(&m->smu);
+		m->settled = 1;
+		pthread_cond_broadcast(&m->scond);
+		pthread_mutex_unlock(&m->smu);
+	}
 	return done;
 }
 
@@ -57,7 +63,7 @@ static void *sampler_main(void *arg)
 	struct jst_meter *m = arg;
 	int64_t period = (int64_t)(m->period_s * 1e9);
 	int64_t start = jst_real_now_ns(), next = start;
-	int measuring = !m->settled;
+	int measuring = !m->settled && jst_sampler_measures;
 
 	pthread_mutex_lock(&m->smu);
 	while (!m->stop) {
@@ -74,28 +80,20 @@ static void *sampler_main(void *arg)
 				break;
 			pthread_mutex_unlock(&m->smu);
 			jst_meter_read(m, 0, NULL);
-			measuring = !measuring_done(m);
+			measuring = !jst_meter_measure_step(m, jst_real_now_ns());
 			pthread_mutex_lock(&m->smu);
-			if (!measuring) {
-				m->settled = 1;
-				pthread_cond_broadcast(&m->scond);
-			}
 		}
 		if (wait_until(m, next))
 			break;
 		pthread_mutex_unlock(&m->smu);
 		jst_meter_read(m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
 		/* A period at or below the fast poll's measures the refresh by itself. */
-		int was = measuring;
 		if (measuring)
-			measuring = !measuring_done(m);
+			measuring = !jst_meter_measure_step(m, jst_real_now_ns());
 		pthread_mutex_lock(&m->smu);
-		if (was && !measuring) {
-			m->settled = 1;
-			pthread_cond_broadcast(&m->scond);
-		}
 	}
-	m->settled = 1; /* nobody waits for a stopped sampler */
+	if (jst_sampler_measures)
+		m->settled = 1; /* nobody waits for a stopped sampler */
 	pthread_cond_broadcast(&m->scond);
 	pthread_mutex_unlock(&m->smu);
 	return NULL;

@@ -43,7 +43,7 @@ static int64_t grid_width(const struct jst_sensor *s, int64_t t)
 {
 	int64_t r = refresh_ns(s);
 	double n = fabs((double)(t - s->ref_ns)) / (double)r;
-	double w = (double)s->ref_w + 2.0 * n * s->refresh_sigma_ns;
+	double w = (double)s->ref_w + 2.0 * n * s->refresh_sigma_ns + 2.0 * (double)s->jitter_ns;
 	return w < (double)r ? (int64_t)w : r;
 }
 
@@ -75,13 +75,45 @@ static int64_t grid_fit(const struct jst_sensor *s, int64_t r, int64_t lo, int64
 	return p;
 }
 
+/* A narrow bracket (lo, hi] on the grid: with the last one, some refreshes
+ * before, it bounds a measured refresh (each holds a latch, give or take the
+ * latches' jitter), so that the refresh's uncertainty, which widens the grid
+ * per refresh elapsed, shrinks as brackets far apart come; where reads are
+ * slow and their brackets wide, the grid would otherwise widen faster than
+ * they narrow it. A declared refresh (no uncertainty) is left alone. */
+static void refresh_refine(struct jst_sensor *s, int64_t lo, int64_t hi)
+{
+	int64_t plo = s->narrow_lo, phi = s->narrow_hi;
+	s->narrow_lo = lo;
+	s->narrow_hi = hi;
+	if (!phi || !(s->refresh_sigma_ns > 0))
+		return;
+	double r = (double)s->refresh_ns;
+	int64_t mid = lo + (hi - lo) / 2, pmid = plo + (phi - plo) / 2;
+	double k = nearbyint((double)(mid - pmid) / r);
+	if (k < 1)
+		return;
+	double j2 = 2.0 * (double)s->jitter_ns;
+	double blo = ((double)(lo - phi) - j2) / k, bhi = ((double)(hi - plo) + j2) / k;
+	double olo = r - s->refresh_sigma_ns, ohi = r + s->refresh_sigma_ns;
+	if (blo < olo)
+		blo = olo;
+	if (bhi > ohi)
+		bhi = ohi;
+	if (bhi < blo)
+		return; /* inconsistent: the next change will tell */
+	double half = (bhi - blo) / 2, floor = 1e-4 * r;
+	refresh_set(s, (blo + half) * 1e-9);
+	s->refresh_sigma_ns = half > floor ? half : floor;
+}
+
 /* The latch of a value first seen at hi and not at lo: on the grid where one
  * is known and consistent with the bracket, narrowing the grid with it. */
 static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 {
 	int64_t r = refresh_ns(s);
-	if (r < JST_GRID_MIN_NS)
-		return hi; /* too fast (or unknown) to model: the reading is the latch */
+	if (r < JST_GRID_MIN_NS || s->grid_none)
+		return hi; /* too fast, unknown or gridless: the reading is the latch */
 	if (hi - lo > r)
 		lo = hi - r; /* the value on show was latched within one refresh */
 	/* A grid as wide as a refresh says nothing of the phase. */
@@ -107,10 +139,13 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
 			s->ref_ns = alo + (ahi - alo) / 2;
 			s->ref_w = ahi - alo > 20000 ? ahi - alo : 20000;
 			s->grid_runs += narrow;
+			if (narrow)
+				refresh_refine(s, lo, hi);
 			return s->ref_ns;
 		}
 	}
 	/* No grid yet, or it drifted away: start again from this bracket. */
+	s->narrow_hi = 0;
 	s->grid_runs = 0;
 	s->have_ref = 1;
 	s->ref_ns = lo + (hi - lo) / 2;
@@ -169,9 +204,16 @@ static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64
 	s->chg_lo = lo;
 	s->chg_hi = hi;
 	if (s->measuring) {
+		/* Narrow: the reads around it no further apart than the fast poll
+		 * allows (a preempted poll's are not), however long each read took
+		 * (a slow driver's call widens every bracket by its duration, and a
+		 * bound on the reads' spacing alone would keep none). */
 		int64_t mid = lo + (hi - lo) / 2;
-		if (hi - lo <= JST_MEASURE_BRACKET_NS && s->nmeas < JST_MEASURE_MAX)
+		if (hi - lo <= JST_MEASURE_BRACKET_NS + 2 * (s->last_read_err + t_err) &&
+		    s->nmeas < JST_MEASURE_MAX) {
+			s->meas_h[s->nmeas] = (hi - lo) / 2;
 			s->meas[s->nmeas++] = mid;
+		}
 	}
 	s->latch_ns = grid_latch(s, lo, hi);
 }
@@ -187,7 +229,7 @@ int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_er
 		lo = hi - r;
 	s->latch_ns = lo + (hi - lo) / 2;
 	int64_t half = (hi - lo) / 2;
-	if (!at_zero && r < JST_GRID_MIN_NS) {
+	if (!at_zero && (r < JST_GRID_MIN_NS || s->grid_none)) {
 		s->latch_ns = hi; /* too fast (or unknown) to model, as grid_latch */
 		half = r;
 	} else if (!at_zero && s->have_ref && grid_width(s, hi) < r) {
@@ -242,7 +284,16 @@ int jst_sensor_measure_enough(const struct jst_sensor *s)
 	 * to a small fraction of a millisecond. */
 	int64_t span = s->meas[s->nmeas - 1] - s->meas[0];
 	int64_t mean = span / (s->nmeas - 1);
-	return span >= 400000000LL && span >= 12 * mean;
+	/* Brackets wider than a millisecond (slow reads) place each change
+	 * less well: the slope's error goes as their width over the span to
+	 * the power 3/2, so the span grows as the width to the power 2/3 (up
+	 * to the measuring's time limit, sampler.c). */
+	double h = 0;
+	for (unsigned i = 0; i < s->nmeas; i++)
+		h += (double)s->meas_h[i];
+	h /= s->nmeas;
+	double want = 4e8 * (h > 1e6 ? pow(h / 1e6, 2.0 / 3.0) : 1.0);
+	return (double)span >= want && span >= 12 * mean;
 }
 
 /* Least squares of change instants against refresh numbers, the numbers taken
@@ -250,7 +301,7 @@ int jst_sensor_measure_enough(const struct jst_sensor *s)
  * first guess never miscounts the refreshes between distant changes. Returns
  * the slope; *rms the scatter about it, *sigma how well it is known. */
 static double fit_refresh(const struct jst_sensor *s, double guess, double *rms, double *sigma,
-                          double *last_latch)
+                          double *last_latch, double num[JST_MEASURE_MAX])
 {
 	if (s->nmeas == 0) {
 		*rms = *sigma = *last_latch = 0;
@@ -259,7 +310,6 @@ static double fit_refresh(const struct jst_sensor *s, double guess, double *rms,
 	/* Each change numbered from the one before it, not from the first: the
 	 * guess is off by up to a bracket, which would miscount the refreshes
 	 * between distant changes, never between neighbours. */
-	double num[JST_MEASURE_MAX];
 	num[0] = 0;
 	for (unsigned i = 1; i < s->nmeas; i++)
 		num[i] = num[i - 1] + nearbyint((double)(s->meas[i] - s->meas[i - 1]) / guess);
@@ -309,6 +359,22 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	 * the short ones are single refreshes. */
 	unsigned iq = nd / 4, imed = nd / 2;
 	double q = (double)diff[iq];
+	/* The short spacings' mean: where the reads are coarse against the
+	 * refresh (a slow driver's), each is a refresh give or take a read, and
+	 * the quartile alone may be one of the short ones. */
+	double sum = 0;
+	unsigned nshort = 0;
+	for (unsigned i = 0; i < nd; i++)
+		if ((double)diff[i] <= 1.5 * q) {
+			sum += (double)diff[i];
+			nshort++;
+		}
+	double mshort = sum / nshort;
+	int64_t hs[JST_MEASURE_MAX];
+	for (unsigned i = 0; i < s->nmeas; i++)
+		hs[i] = s->meas_h[i];
+	qsort(hs, s->nmeas, sizeof hs[0], cmp_i64);
+	int64_t hmed = hs[s->nmeas / 2];
 	if (q <= 1.5 * (double)fast_poll_ns) {
 		/* It changed at about every read: only known to be at least this
 		 * fast, too fast for a grid to be of use: a reading is its own latch. */
@@ -319,14 +385,86 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 	}
 	/* Even the short spacings may be multiples: the refresh is the largest
 	 * candidate that every change fits, to within the brackets' width. */
-	for (int k = 1; k <= 4; k++) {
-		double guess = q / k;
+	for (int c = 0; c < 8; c++) {
+		int k = 1 + c / 2;
+		double guess = (c % 2 ? q : mshort) / k;
 		if (guess < 1.5 * (double)fast_poll_ns)
-			break;
-		double rms, sigma, last;
-		double slope = fit_refresh(s, guess, &rms, &sigma, &last);
-		if (rms > 0.2 * slope || rms > (double)JST_MEASURE_BRACKET_NS)
 			continue;
+		double rms, sigma, last, num[JST_MEASURE_MAX];
+		double slope = fit_refresh(s, guess, &rms, &sigma, &last, num);
+		/* Once more, numbered by the slope found: where brackets are wide
+		 * against the refresh (slow reads), a guess from the spacings may
+		 * miscount a neighbour's refreshes that the fitted slope does not. */
+		if (slope != guess)
+			slope = fit_refresh(s, slope, &rms, &sigma, &last, num);
+		/* Each change's latch lies in its bracket: on a grid that is the
+		 * counter's, every bracket holds a point of the fitted grid, give or
+		 * take the fit's own error. What is left over is how far the latches
+		 * stray from a grid; a grid they stray from by more than the
+		 * tolerance is not the counter's (a finer one fits jittered latches
+		 * no better: it is dropped, not trusted). */
+		double tol = slope / JST_JITTER_TOL_DIV;
+		if (tol < (double)JST_JITTER_TOL_MIN_NS)
+			tol = (double)JST_JITTER_TOL_MIN_NS;
+		double stray = 0;
+		for (unsigned i = 0; i < s->nmeas; i++) {
+			double at = last - (num[s->nmeas - 1] - num[i]) * slope;
+			double off = fabs((double)s->meas[i] - at) - (double)s->meas_h[i];
+			if (off > stray)
+				stray = off;
+		}
+		/* A grid no coarser than its brackets (the usual one: a preempted
+		 * read widens a few) and tolerance fits any changes: it says
+		 * nothing. */
+		if (stray > tol || 2 * ((double)hmed + tol) >= slope)
+			continue;
+		/* Each change's latch lies in its bracket, give or take the stray:
+		 * carried along the fitted grid to the last change (with the
+		 * slope's error per step), the brackets intersect where the grid's
+		 * point there can lie. That, not the fit's statistical error, is
+		 * how well the grid is placed: reads spaced commensurately with the
+		 * refresh bracket every change at the same phase, and a fit exact
+		 * through their middles would pin a grid to 50 us that is off by up
+		 * to half a bracket. */
+		/* Two standard errors, and at least 0.05% (a busy machine's
+		 * brackets are not as independent as the fit assumes), and at
+		 * least as far as the brackets themselves allow: any two changes,
+		 * each latched in its bracket (give or take the stray), bound the
+		 * refreshes between them. Slow reads' wide brackets, or reads
+		 * spaced commensurately with the refresh, leave the fit surer of
+		 * itself than the brackets are; it is what the grid may drift by
+		 * per refresh. */
+		double sig = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		double rlo = 0, rhi = INFINITY;
+		for (unsigned i = 0; i < s->nmeas; i++)
+			for (unsigned j = i + 1; j < s->nmeas; j++) {
+				double dn = num[j] - num[i];
+				if (dn < 1)
+					continue;
+				double gap = (double)(s->meas[j] - s->meas[i]);
+				double h = (double)(s->meas_h[i] + s->meas_h[j]) + 2 * stray;
+				if ((gap - h) / dn > rlo)
+					rlo = (gap - h) / dn;
+				if ((gap + h) / dn < rhi)
+					rhi = (gap + h) / dn;
+			}
+		if (rhi >= rlo) {
+			if (slope < rlo || slope > rhi)
+				slope = rlo + (rhi - rlo) / 2;
+			double dev = slope - rlo > rhi - slope ? slope - rlo : rhi - slope;
+			if (dev > sig)
+				sig = dev;
+		}
+		double ilo = -INFINITY, ihi = INFINITY;
+		for (unsigned i = 0; i < s->nmeas; i++) {
+			double d = num[s->nmeas - 1] - num[i];
+			double c = (double)s->meas[i] + d * slope;
+			double h = (double)s->meas_h[i] + stray + d * sig;
+			if (c - h > ilo)
+				ilo = c - h;
+			if (c + h < ihi)
+				ihi = c + h;
+		}
 		/* A finer grid always fits: if every change fell on every g-th of
 		 * its points, the refresh is g of them. */
 		uint64_t g = 0;
@@ -345,24 +483,81 @@ int jst_sensor_measure_finish(struct jst_sensor *s, int64_t fast_poll_ns)
 		}
 		refresh_set(s, slope * 1e-9);
 		s->refresh_source = JST_REFRESH_MEASURED;
-		/* Two standard errors, and at least 0.05% (a busy machine's
-		 * brackets are not as independent as the fit assumes): what the grid
-		 * may drift by per refresh. */
-		s->refresh_sigma_ns = 2 * sigma > 5e-4 * slope ? 2 * sigma : 5e-4 * slope;
+		s->refresh_sigma_ns = g > 1 ? sig * (double)g : sig;
 		/* The fitted grid as the reference, as wide as two standard errors
 		 * of its offset either way (at least 50 us). */
 		s->have_ref = 1;
 		s->ref_ns = (int64_t)llround(last);
 		double w = 4 * rms / sqrt((double)s->nmeas);
+		if (ihi >= ilo && ihi - ilo > w) {
+			s->ref_ns = (int64_t)llround(ilo + (ihi - ilo) / 2);
+			w = ihi - ilo;
+		}
 		s->ref_w = w > 50000 ? (int64_t)w : 50000;
-		/* Its width is a statistical estimate, not an intersection of
-		 * brackets that each hold a latch: changes confirm the grid before
-		 * it says when no latch can come (a first narrow bracket after the
-		 * fit often starts it again). */
+		/* Its brackets were carried along a refresh partly estimated:
+		 * changes confirm the grid before it says when no latch can come
+		 * (a first narrow bracket after the fit sometimes starts it
+		 * again). */
 		s->grid_runs = 0;
+		/* The latches' stray (with a margin: the largest of a few dozen
+		 * falls short of the largest there is) widens the grid. */
+		s->jitter_ns = (int64_t)(1.5 * stray);
+		s->grid_none = 0;
 		return 1;
 	}
-	return 0;
+	/* The changes were bracketed, and none of the candidates' grids holds
+	 * them: the latches come at a refresh on average but off any grid. The
+	 * refresh is the spacings' median; the jitter, half the farthest a
+	 * single spacing strays from it, plus the brackets' width. The counter
+	 * is modelled without a grid (grid_none). */
+	if (s->nmeas < 10)
+		return 0; /* too few to tell a jittered counter from a busy machine */
+	double med = (double)diff[imed], hw = 0, far = 0, nref = 0;
+	for (unsigned i = 0; i < s->nmeas; i++)
+		if ((double)s->meas_h[i] > hw)
+			hw = (double)s->meas_h[i];
+	/* A spacing is one refresh where it strays from one no further than
+	 * the short ones do (the jitter, seen from below), else two or more (a
+	 * change not bracketed): counted to the nearest. */
+	double one = 0;
+	unsigned nones = 0;
+	for (unsigned i = 0; i < nd; i++) {
+		double x = (double)diff[i];
+		if (x < 1.5 * med && fabs(x - med) > far)
+			far = fabs(x - med);
+		if (x > 0.5 * med && x < 1.5 * med) {
+			one += x;
+			nones++;
+		}
+	}
+	/* The unit spacings are counted in: their mean, not their median (reads
+	 * coarse against the refresh give spacings of whole polls either side
+	 * of it). */
+	if (nones)
+		med = one / nones;
+	/* The refresh: least squares of each change against its count of
+	 * refreshes (less swayed by the jitter of the first and last). */
+	double sn = 0, sm = 0, snn = 0, snm = 0, k = s->nmeas;
+	for (unsigned i = 0; i < s->nmeas; i++) {
+		if (i) {
+			double x = (double)(s->meas[i] - s->meas[i - 1]);
+			double c = x <= med + far ? 1 : nearbyint(x / med);
+			nref += c < 1 ? 1 : c;
+		}
+		double m = (double)(s->meas[i] - s->meas[0]);
+		sn += nref;
+		sm += m;
+		snn += nref * nref;
+		snm += nref * m;
+	}
+	double den = k * snn - sn * sn;
+	refresh_set(s, (den > 0 ? (k * snm - sn * sm) / den : med) * 1e-9);
+	s->refresh_source = JST_REFRESH_MEASURED;
+	s->jitter_ns = (int64_t)(1.25 * far / 2 + 2 * hw);
+	s->grid_none = 1;
+	s->have_ref = 0;
+	s->grid_runs = 0;
+	return 1;
 }
 
 double jst_sensor_max_energy(const struct jst_sensor *s, int64_t t)

@@ -28,6 +28,10 @@
 #define JST_GRID_MIN_NS 2000000LL
 /* Brackets at most this wide (or a quarter of R) measure the refresh. */
 #define JST_MEASURE_BRACKET_NS 3000000LL
+/* A grid is kept where every measured change lies within its bracket plus
+ * this part of the refresh (at least JST_JITTER_TOL_MIN_NS) of it. */
+#define JST_JITTER_TOL_DIV 20
+#define JST_JITTER_TOL_MIN_NS 1000000LL
 /* Changes recorded while measuring a refresh. */
 #define JST_MEASURE_MAX 48
 /* Power values remembered for the variation around an edge. */
@@ -59,6 +63,9 @@ struct jst_sensor {
 	 * started again): a grid is trusted to say when no latch can come
 	 * (jst_sensor_hold_until) only once changes have confirmed it. */
 	unsigned grid_runs;
+	/* The last narrow bracket on the grid (0: none since it started): the
+	 * next, some refreshes later, bounds a measured refresh. */
+	int64_t narrow_lo, narrow_hi;
 
 	/* Measuring the refresh: midpoints of narrow brackets of consecutive changes. */
 	int measuring;
@@ -66,7 +73,16 @@ struct jst_sensor {
 	int64_t measure_start_ns; /* on the real clock */
 	unsigned nmeas;
 	int64_t meas[JST_MEASURE_MAX];
-	int64_t prev_narrow; /* midpoint of the previous change, if narrow; else 0 */
+	int64_t meas_h[JST_MEASURE_MAX]; /* each one's half-width: its latch lies within */
+	int64_t prev_narrow;             /* midpoint of the previous change, if narrow; else 0 */
+
+	/* How far the counter's latches stray from a regular grid (ns): measured
+	 * with the refresh. A grid is kept where they stray less than
+	 * JST_JITTER_TOL of it, and is then as much wider; past that the counter
+	 * has no grid (grid_none): its readings are their own latches, edges are
+	 * read, and each edge states a refresh plus twice the jitter of power. */
+	int64_t jitter_ns;
+	int grid_none;
 
 	/* Power: the latest estimate, where it came from, and its recent range. */
 	double power_w; /* NaN until known */
@@ -143,7 +159,14 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j);
  * for a grid, not measuring)? Does it interpolate now (its power known too)? */
 static inline int jst_sensor_gridded(const struct jst_sensor *s)
 {
-	return s->interpolate && s->refresh_ns >= JST_GRID_MIN_NS && !s->measuring;
+	return s->interpolate && s->refresh_ns >= JST_GRID_MIN_NS && !s->measuring && !s->grid_none;
+}
+
+/* How old the value on show may be at the most, in seconds: a refresh, and
+ * twice the latches' jitter (one latch late, the next early). */
+static inline double jst_sensor_staleness(const struct jst_sensor *s)
+{
+	return jst_sensor_refresh(s) + 2e-9 * (double)s->jitter_ns;
 }
 
 static inline int jst_sensor_interpolates(const struct jst_sensor *s)
@@ -215,12 +238,14 @@ static inline double jst_sensor_power_spread(const struct jst_sensor *s)
  * whole refresh where nothing is). */
 static inline double jst_sensor_edge_uncertainty(const struct jst_sensor *s)
 {
-	double r = jst_sensor_refresh(s);
+	double r = jst_sensor_staleness(s);
 	if (isnan(s->power_w) && s->nrecent == 0)
 		return s->resolution_j + s->bound_w * r; /* nothing known of the power yet */
-	/* Interpolated: what is left is how far the power moved from the guide. */
+	/* Interpolated: what is left is how far the power moved from the guide,
+	 * and how far the latch strays from its grid point. */
 	if (jst_sensor_interpolates(s))
-		return s->resolution_j + jst_sensor_power_spread(s) * r;
+		return s->resolution_j + jst_sensor_power_spread(s) * jst_sensor_refresh(s) +
+		       s->power_w * 1e-9 * (double)s->jitter_ns;
 	/* Else the most it drew lately, over the whole refresh. */
 	double hi = isnan(s->power_w) ? 0 : s->power_w;
 	return s->resolution_j + (s->recent_hi > hi ? s->recent_hi : hi) * r;

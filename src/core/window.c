@@ -226,7 +226,7 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 static int fig_has_note(const struct fig_notes *f)
 {
 	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
-	       f->transient || f->settle_miss || f->declared_s > 0;
+	       f->transient || f->settle_miss || f->declared_s > 0 || f->jitter_s > 0;
 }
 
 /* A note that quotes no state of the meter's (a failure, an error, an instant)
@@ -326,6 +326,12 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		    note, &len,
 		    "updates seen every %.3g s, slower than the %.3g s declared: stated for %.3g s",
 		    f->refresh_s, f->declared_s, f->refresh_s);
+	if (f->jitter_s > 0)
+		note_add(note, &len,
+		         "the counter's updates stray up to %.3g ms from a regular %.3g ms: no "
+		         "latch grid, each edge stated for %.3g ms",
+		         f->jitter_s * 1e3, f->refresh_s * 1e3,
+		         (f->refresh_s + 2 * f->jitter_s) * 1e3);
 }
 
 /* How an edge is evaluated (edge_energy's flags). */
@@ -517,8 +523,9 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		 * the middle, all of it from the end (a rotation's end, and so a
 		 * rotated span's begin). */
 		miss += w * (how & (EDGE_FLOOR | EDGE_AS_READ) ? b : 0.5 * b) + w * late;
-		/* Where the reading itself lies in time, as its backend could tell. */
-		*u_j = s->resolution_j + miss + w * (double)e->t_err_ns * 1e-9;
+		/* Where the reading itself lies in time, as its backend could tell,
+		 * and how far its latch may stray from its grid point. */
+		*u_j = s->resolution_j + miss + w * (double)(e->t_err_ns + s->jitter_ns) * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
 		if (part && other != INT64_MIN && !between && !clamped)
@@ -595,6 +602,8 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	if (dom->sensor.refresh_source == JST_REFRESH_MEASURED && dom->desc.refresh_s > 0 &&
 	    dom->sensor.refresh_s > dom->desc.refresh_s)
 		f->declared_s = dom->desc.refresh_s;
+	if (dom->sensor.grid_none)
+		f->jitter_s = (double)dom->sensor.jitter_ns * 1e-9;
 	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !dom->desc.power_mean &&
 	                  !b->failed && duration < JST_SHORT_REFRESHES * f->refresh_s;
 }

@@ -42,14 +42,16 @@ class NvmlSim:
 
     def __init__(self, gpus=1, trace="const:300", mode=None, lost=None, mig=None,
                  fail_init=None, library=None, name=None, arch=None, counter_tick_ms=None,
-                 power_tick_ms=None, reset=None, errors=None):
+                 power_tick_ms=None, reset=None, errors=None, read_us=None,
+                 latch_jitter_ms=None):
         self.gpus = gpus
         self.trace = trace
         self.vars = {"JSTSIM_NVML_GPUS": str(gpus), "JSTSIM_NVML_TRACE": trace}
         for var, val in (("MODE", mode), ("LOST", lost), ("MIG", mig),
                          ("FAIL_INIT", fail_init), ("NAME", name), ("ARCH", arch),
                          ("COUNTER_TICK_MS", counter_tick_ms), ("POWER_TICK_MS", power_tick_ms),
-                         ("RESET", reset), ("ERRORS", errors)):
+                         ("RESET", reset), ("ERRORS", errors), ("READ_US", read_us),
+                         ("LATCH_JITTER_MS", latch_jitter_ms)):
             if val is not None:
                 self.vars["JSTSIM_NVML_" + var] = str(val)
         self.library = library

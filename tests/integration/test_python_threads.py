@@ -3,6 +3,7 @@
 window of its own; each figure matches the NVML simulator's truth, and a
 thread's windows nest as its calls do."""
 import os
+import sys
 import threading
 import time
 import unittest
@@ -107,6 +108,56 @@ class ReentrantTest(unittest.TestCase):
             self.assertEqual(len(seen), 1)
             self.assertIs(boom.last_measurement, seen[0])
             self.assertEqual(boom.__name__, "boom")
+
+
+class SlowReadGilTest(unittest.TestCase):
+    """On a slow driver (each NVML call 2 ms, JSTSIM_NVML_READ_US), window edges
+    that read the device release the GIL while they read: another Python thread
+    makes progress during a loop of window begin/end. With a switch interval of
+    a second, a loop that kept the GIL through its reads would let it run at
+    most once or twice; progress is counted, not timed."""
+
+    LOOPS = 60
+
+    def test_other_thread_runs_during_slow_reads(self):
+        sim = NvmlSim(trace="const:300", counter_tick_ms=20, read_us=2000).__enter__()
+        saved = dict(os.environ)
+        os.environ.update(sim.env())
+        old_interval = sys.getswitchinterval()
+        try:
+            with joulestat.Meter(backends=["nvml"], allow_estimate=False,
+                                 options={"edge_read": "always"}) as meter:
+                count = [0]
+                stop = threading.Event()
+
+                def spin():
+                    while not stop.is_set():
+                        count[0] += 1
+                        # Gives the GIL back at once, so that the loop's own
+                        # return from a read never waits for this thread.
+                        time.sleep(0.0001)
+
+                sys.setswitchinterval(1.0)
+                t = threading.Thread(target=spin)
+                t.start()
+                progressed, last = 0, count[0]
+                for _ in range(self.LOOPS):
+                    w = meter.window("slow")
+                    with w:
+                        pass
+                    self.assertIsNotNone(w.measurement)
+                    progressed += count[0] != last
+                    last = count[0]
+                stop.set()
+                t.join()
+        finally:
+            sys.setswitchinterval(old_interval)
+            os.environ.clear()
+            os.environ.update(saved)
+            sim.__exit__(None, None, None)
+        self.assertGreaterEqual(progressed, self.LOOPS // 2,
+                                f"the other thread ran during {progressed} of "
+                                f"{self.LOOPS} window loops")
 
 
 if __name__ == "__main__":

@@ -48,11 +48,39 @@ static uint64_t units(const struct vs_dom *d, double e)
 	return e > 0 ? (uint64_t)floor(e / d->desc.unit_j) : 0;
 }
 
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* A pseudo-random number in [0, 1) from x. */
+static double unit(uint64_t x)
+{
+	return (double)(mix(x) >> 11) * 0x1p-53;
+}
+
+double vs_latch_at(const struct vs_dom *d, int64_t k)
+{
+	double l = d->phase_s + (double)k * d->latch_s;
+	if (d->jitter_s > 0)
+		l += (2 * unit(d->jitter_seed * 0x100000001b3ULL + (uint64_t)k) - 1) * d->jitter_s;
+	return l;
+}
+
 uint64_t vs_counter_at(const struct vs_dom *d, double t)
 {
 	double latch = t;
 	double until = d->shift_s > 0 && t >= d->shift_s ? d->shift_s : t;
-	if (d->latch_s > 0)
+	if (d->latch_s > 0 && d->jitter_s > 0) {
+		/* The jitter below half a refresh: the latch is k + 1, k or k - 1. */
+		int64_t k = (int64_t)floor((until - d->phase_s) / d->latch_s) + 1;
+		while (vs_latch_at(d, k) > until)
+			k--;
+		latch = vs_latch_at(d, k);
+	} else if (d->latch_s > 0)
 		latch = d->phase_s + floor((until - d->phase_s) / d->latch_s) * d->latch_s;
 	if (until < t) {
 		/* The moved grid's latest latch, where one came since the move. */
@@ -94,13 +122,24 @@ static size_t domains(void *state, const struct jst_domain_desc **out)
 static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 {
 	struct vs_backend *b = state;
-	double t = vs_trace_s(vs_now);
 	for (size_t i = 0; i < n && i < b->n; i++) {
 		struct vs_dom *d = &b->dom[i];
 		struct jst_raw *raw = &out[i];
+		double t = vs_trace_s(vs_now);
 		d->reads++;
 		if (d->stamp)
 			raw->t_ns = vs_now;
+		if (d->read_s > 0 || d->read_spread_s > 0) {
+			/* The call lasts dur around vs_now; its value is taken
+			 * somewhere inside. Drawn from the instant, so that two
+			 * meters reading at one instant see the same. */
+			uint64_t h = (uint64_t)vs_now * 31 + i;
+			int64_t dur = vs_ns(d->read_s + d->read_spread_s * unit(h)) - VS_ORIGIN_NS;
+			int64_t at = (int64_t)(unit(h ^ 0xabcdefULL) * (double)dur) - dur / 2;
+			t = vs_trace_s(vs_now + at);
+			raw->t_ns = vs_now;
+			raw->t_err_ns = dur - dur / 2;
+		}
 		if (d->fail_from_s < d->fail_to_s && t >= d->fail_from_s && t < d->fail_to_s) {
 			raw->status = d->fail_status ? d->fail_status : -EIO;
 			snprintf(raw->error, sizeof raw->error, "%s: virtual read failed",

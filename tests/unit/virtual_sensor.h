@@ -39,6 +39,15 @@ struct vs_dom {
 	double shift_s, shift_phase_s, shift_latch_s;
 	int stale_reopened;
 	unsigned reads, reopens;
+	/* A slow driver: each read of it lasts read_s plus up to read_spread_s,
+	 * centred on the clock (which it leaves where it is: the caller spaces
+	 * its reads), and its value is taken at a pseudo-random point inside
+	 * (stamped at the middle, t_err half of it). */
+	double read_s, read_spread_s;
+	/* > 0: latch k is displaced by a fixed pseudo-random amount within
+	 * +-jitter_s (below half of latch_s), from jitter_seed. */
+	double jitter_s;
+	uint64_t jitter_seed;
 };
 
 struct vs_backend {
@@ -71,6 +80,9 @@ void vs_reset(void);
  * POWER domain read directly. */
 struct vs_dom *vs_add(const char *name, jst_kind kind, jst_method method,
                       const struct sim_trace *tr, double latch_s, double unit_j, double accuracy);
+
+/* Latch k's instant (trace seconds) of a domain latched every latch_s. */
+double vs_latch_at(const struct vs_dom *d, int64_t k);
 
 /* The counter value a domain shows at trace time t (before faults). */
 uint64_t vs_counter_at(const struct vs_dom *d, double t);
