@@ -72,9 +72,11 @@ static const char *const migrations[JST_HISTORY_SCHEMA] = {
     /* 4: every field `run --json` writes of a domain and a total, so that an
      * interval (kept only in these tables) is given back whole: without
      * source and parent a row could not be told from another of its name,
-     * nor a short or bridged figure from a sound one. An added column is a
-     * change of the schema only: the rows of older runs are not rewritten,
-     * and read back NULL (shown in the shape they were recorded in). */
+     * nor a short or bridged figure from a sound one. Only the intervals'
+     * rows fill them: a repetition's domains are whole in the document. An
+     * added column is a change of the schema only: the rows of older runs
+     * are not rewritten, and read back NULL (shown in the shape they were
+     * recorded in). */
     "ALTER TABLE energies ADD COLUMN source TEXT;"
     "ALTER TABLE energies ADD COLUMN note TEXT;"
     "ALTER TABLE energies ADD COLUMN parent TEXT;"
@@ -367,8 +369,11 @@ static const json_t *run_total(const json_t *m, const char **name)
 	return t;
 }
 
+/* energy: a repetition's energies, in the columns of schema 1 (the document
+ * keeps their other fields, and a run without -I should not pay for more);
+ * detail: an interval's, in every column. */
 struct stmts {
-	sqlite3_stmt *window, *energy, *sample;
+	sqlite3_stmt *window, *energy, *detail, *sample;
 };
 
 static int step_done(sqlite3_stmt *st)
@@ -420,9 +425,10 @@ static int put_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id,
 	return 0;
 }
 
-static int put_energy(struct stmts *s, sqlite3_int64 wid, const struct energy_row *e)
+/* Into s->energy, or with detail into s->detail with every field of e. */
+static int put_energy(struct stmts *s, int detail, sqlite3_int64 wid, const struct energy_row *e)
 {
-	sqlite3_stmt *st = s->energy;
+	sqlite3_stmt *st = detail ? s->detail : s->energy;
 	sqlite3_bind_int64(st, 1, wid);
 	sqlite3_bind_int(st, 2, e->is_total);
 	bind_text(st, 3, e->name);
@@ -438,7 +444,9 @@ static int put_energy(struct stmts *s, sqlite3_int64 wid, const struct energy_ro
 	bind_num(st, 11, e->uncertainty_j);
 	bind_num(st, 12, e->avg_power_w);
 	sqlite3_bind_int(st, 13, e->partial);
-	if (e->is_total) {
+	if (!detail) {
+		/* The repetition's other fields are in the document. */
+	} else if (e->is_total) {
 		sqlite3_bind_int64(st, 25, e->count);
 		sqlite3_bind_int(st, 26, e->estimated);
 	} else {
@@ -472,19 +480,6 @@ static struct energy_row energy_of(int is_total, const char *name, const json_t 
 	    .energy_j = num(e, "energy_j"),
 	    .uncertainty_j = num(e, "uncertainty_j"),
 	    .avg_power_w = num(e, "avg_power_w"),
-	    .source = is_total ? NULL : str(e, "source"),
-	    .note = is_total ? NULL : str(e, "note"),
-	    .parent = is_total ? NULL : str(e, "parent"),
-	    .peak_power_w = num(e, "peak_power_w"),
-	    .count = (sqlite3_int64)json_integer_value(
-	        json_object_get(e, is_total ? "parts" : "samples")),
-	    .short_window = json_is_true(json_object_get(e, "short_window")),
-	    .bridged = json_is_true(json_object_get(e, "bridged")),
-	    .estimated = json_is_true(json_object_get(e, "estimated")),
-	    .temperature_max_c = num(e, "temperature_max_c"),
-	    .utilization_mean_pct = num(e, "utilization_mean_pct"),
-	    .clock_mean_mhz = num(e, "clock_mean_mhz"),
-	    .power_limit_w = num(e, "power_limit_w"),
 	};
 }
 
@@ -512,7 +507,7 @@ static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, siz
 	json_array_foreach(json_object_get(m, "domains"), i, d)
 	{
 		struct energy_row e = energy_of(0, str(d, "name"), d);
-		if (put_energy(s, wid, &e))
+		if (put_energy(s, 0, wid, &e))
 			return -1;
 	}
 	const char *key;
@@ -520,7 +515,7 @@ static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, siz
 	json_object_foreach((json_t *)json_object_get(m, "totals"), key, t)
 	{
 		struct energy_row e = energy_of(1, key, t);
-		if (put_energy(s, wid, &e))
+		if (put_energy(s, 0, wid, &e))
 			return -1;
 	}
 	return 0;
@@ -637,7 +632,7 @@ static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, 
 			    .clock_mean_mhz = se.clock_mean_mhz,
 			    .power_limit_w = se.power_limit_w,
 			};
-			if (put_energy(s, wid, &e))
+			if (put_energy(s, 1, wid, &e))
 				rc = -1;
 		}
 	}
@@ -763,12 +758,17 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	    sqlite3_prepare_v2(h->db,
 	                       "INSERT INTO energies (window_id, is_total, name, kind, device, "
 	                       "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
-	                       "avg_power_w, partial, source, note, parent, peak_power_w, "
-	                       "samples, short_window, bridged, temperature_max_c, "
-	                       "utilization_mean_pct, clock_mean_mhz, power_limit_w, parts, "
-	                       "estimated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                       "?,?,?)",
+	                       "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s.energy, NULL) != SQLITE_OK ||
+	    (intervals &&
+	     sqlite3_prepare_v2(
+	         h->db,
+	         "INSERT INTO energies (window_id, is_total, name, kind, device, backend, method, "
+	         "is_primary, accuracy, energy_j, uncertainty_j, avg_power_w, partial, source, "
+	         "note, parent, peak_power_w, samples, short_window, bridged, temperature_max_c, "
+	         "utilization_mean_pct, clock_mean_mhz, power_limit_w, parts, estimated) VALUES "
+	         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	         -1, &s.detail, NULL) != SQLITE_OK) ||
 	    (json_array_size(series) &&
 	     sqlite3_prepare_v2(
 	         h->db,
@@ -790,6 +790,7 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 		rc = db_fail(h->db, err, errlen, "history: cannot record the run");
 	sqlite3_finalize(s.window);
 	sqlite3_finalize(s.energy);
+	sqlite3_finalize(s.detail);
 	sqlite3_finalize(s.sample);
 	json_decref(copy);
 	if (!rc)
