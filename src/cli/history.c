@@ -89,7 +89,10 @@ static const char *const migrations[JST_HISTORY_SCHEMA] = {
     "ALTER TABLE energies ADD COLUMN clock_mean_mhz REAL;"
     "ALTER TABLE energies ADD COLUMN power_limit_w REAL;"
     "ALTER TABLE energies ADD COLUMN parts INTEGER;"
-    "ALTER TABLE energies ADD COLUMN estimated INTEGER;",
+    "ALTER TABLE energies ADD COLUMN estimated INTEGER;"
+    /* ... and each reading's series by its place in the document's array:
+     * a device's methods (--cross-validate) are series of one name. */
+    "ALTER TABLE series ADD COLUMN seq INTEGER;",
 };
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
@@ -540,6 +543,7 @@ static int insert_series(struct stmts *s, sqlite3_int64 run_id, const json_t *se
 			const json_t *ev = json_array_get(e, k), *pv = json_array_get(p, k);
 			bind_num(st, 5, json_is_number(ev) ? json_number_value(ev) : NAN);
 			bind_num(st, 6, json_is_number(pv) ? json_number_value(pv) : NAN);
+			sqlite3_bind_int64(st, 7, (sqlite3_int64)i);
 			if (step_done(st))
 				return -1;
 		}
@@ -772,8 +776,8 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	    (json_array_size(series) &&
 	     sqlite3_prepare_v2(
 	         h->db,
-	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
-	         "VALUES (?,?,?,?,?,?)",
+	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w, seq) "
+	         "VALUES (?,?,?,?,?,?,?)",
 	         -1, &s.sample, NULL) != SQLITE_OK);
 	size_t i;
 	const json_t *m;
@@ -1040,20 +1044,25 @@ static json_t *intervals_of(jst_history *h, int64_t id)
 	return all;
 }
 
-/* The series of run id, as --series writes it. */
+/* The series of run id, as --series writes it. A reading recorded before
+ * schema 4 (no seq) belongs to the series of its domain's name. */
 static json_t *series_of(jst_history *h, int64_t id)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(h->db,
-	                       "SELECT domain, kind, t_ns, energy_j, power_w FROM series "
+	                       "SELECT domain, kind, t_ns, energy_j, power_w, seq FROM series "
 	                       "WHERE run_id = ? ORDER BY rowid",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	json_t *all = json_array(), *cur = NULL;
+	sqlite3_int64 seq = -1;
 	while (all && sqlite3_step(st) == SQLITE_ROW) {
-		if (!cur || strcmp(json_string_value(json_object_get(cur, "domain")),
-		                   col_text(st, 0)) != 0) {
+		int has_seq = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		if (!cur || (has_seq && sqlite3_column_int64(st, 5) != seq) ||
+		    (!has_seq &&
+		     strcmp(json_string_value(json_object_get(cur, "domain")), col_text(st, 0)))) {
+			seq = sqlite3_column_int64(st, 5);
 			cur = json_object();
 			json_object_set_new(cur, "domain", json_string(col_text(st, 0)));
 			json_object_set_new(cur, "kind", json_string(col_text(st, 1)));

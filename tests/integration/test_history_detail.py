@@ -20,7 +20,8 @@ from nvml_sim import NvmlSim  # noqa: E402
 SQLITE3 = shutil.which("sqlite3")
 SVG = "{http://www.w3.org/2000/svg}"
 
-# What schema 4 added to energies: dropped, they leave a file of schema 3.
+# What schema 4 added to energies (and series.seq): dropped, they leave a file
+# of schema 3.
 V4_COLUMNS = ("source", "note", "parent", "peak_power_w", "samples", "short_window", "bridged",
               "temperature_max_c", "utilization_mean_pct", "clock_mean_mhz", "power_limit_w",
               "parts", "estimated")
@@ -143,7 +144,9 @@ class DetailTest(unittest.TestCase):
         self.assert_same_run(json.loads(self.cli("show", "--json", "1")), doc, 1)
 
     def test_report_id_draws_what_the_file_draws(self):
-        for rid, extra in ((1, ()), (2, ("--series",))):
+        # Each GPU's line: its -I rows' power; or its series, one a method
+        # with --cross-validate (three series of one name).
+        for rid, extra, lines in ((1, (), 2), (2, ("--series", "--cross-validate"), 6)):
             doc = self.nvml_run(*extra)
             src = self.path("run%d.json" % rid)
             with open(src, "w") as f:
@@ -152,24 +155,26 @@ class DetailTest(unittest.TestCase):
             self.cli("report", src, "-o", by_file)
             self.cli("report", str(rid), "-o", by_id)
             want, got = marks(by_file), marks(by_id)
-            # Each GPU's line: its -I rows' power, or its series.
-            self.assertEqual(len(want["traces"]), 2)
+            self.assertEqual(len(want["traces"]), lines)
             self.assertEqual(len(want["intervals"]), len(doc["intervals"]))
             self.assertEqual(got, want, extra)
+            if "--series" in extra:
+                shown = json.loads(self.cli("show", "--json", str(rid)))
+                self.assertEqual(shown["series"], doc["series"])
             with open(by_id, encoding="utf-8") as f:
                 self.assertNotIn("no power readings", f.read())
 
     def test_a_file_of_schema_3_opens_and_shows_its_runs(self):
-        doc = self.nvml_run()
+        doc = self.nvml_run("--series")
         # The file as schema 3 left it: the columns migration 4 adds dropped.
         self.sql("; ".join("ALTER TABLE energies DROP COLUMN " + c for c in V4_COLUMNS) +
-                 "; PRAGMA user_version = 3")
+                 "; ALTER TABLE series DROP COLUMN seq; PRAGMA user_version = 3")
         self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
         shown = json.loads(self.cli("show", "--json", "1"))
         self.assertEqual(self.sql("PRAGMA user_version"), [["4"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
         # The run's document whole; its rows with the fields kept then.
-        for key in ("runs", "identity", "command", "exit_status"):
+        for key in ("runs", "identity", "command", "exit_status", "series"):
             self.assertEqual(shown[key], doc[key], key)
         self.assertEqual(len(shown["intervals"]), len(doc["intervals"]))
         for g, w in zip(shown["intervals"], doc["intervals"]):
