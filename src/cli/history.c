@@ -1060,8 +1060,8 @@ static json_t *series_of(jst_history *h, int64_t id)
 	while (all && sqlite3_step(st) == SQLITE_ROW) {
 		int has_seq = sqlite3_column_type(st, 5) != SQLITE_NULL;
 		if (!cur || (has_seq && sqlite3_column_int64(st, 5) != seq) ||
-		    (!has_seq &&
-		     strcmp(json_string_value(json_object_get(cur, "domain")), col_text(st, 0)))) {
+		    (!has_seq && strcmp(json_string_value(json_object_get(cur, "domain")),
+		                        col_text(st, 0)) != 0)) {
 			seq = sqlite3_column_int64(st, 5);
 			cur = json_object();
 			json_object_set_new(cur, "domain", json_string(col_text(st, 0)));
