@@ -165,7 +165,7 @@ class DetailTest(unittest.TestCase):
                 self.assertNotIn("no power readings", f.read())
 
     def test_a_file_of_schema_3_opens_and_shows_its_runs(self):
-        doc = self.nvml_run("--series")
+        doc = self.nvml_run()
         # The file as schema 3 left it: the columns migration 4 adds dropped.
         self.sql("; ".join("ALTER TABLE energies DROP COLUMN " + c for c in V4_COLUMNS) +
                  "; ALTER TABLE series DROP COLUMN seq; PRAGMA user_version = 3")
@@ -174,7 +174,7 @@ class DetailTest(unittest.TestCase):
         self.assertEqual(self.sql("PRAGMA user_version"), [["4"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
         # The run's document whole; its rows with the fields kept then.
-        for key in ("runs", "identity", "command", "exit_status", "series"):
+        for key in ("runs", "identity", "command", "exit_status"):
             self.assertEqual(shown[key], doc[key], key)
         self.assertEqual(len(shown["intervals"]), len(doc["intervals"]))
         for g, w in zip(shown["intervals"], doc["intervals"]):
@@ -183,7 +183,14 @@ class DetailTest(unittest.TestCase):
             for name, wt in w["totals"].items():
                 self.assertEqual(g["totals"][name], {k: wt[k] for k in V3_TOTAL})
         self.assertIn("run 1:", self.cli("show", "1"))
-        self.cli("report", "1", "-o", self.path("old.html"))
+        # The report finds each old row's domain by the run's: it draws the
+        # rows' power as from the run's own file.
+        src = self.path("old.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        self.cli("report", src, "-o", self.path("file.svg"))
+        self.cli("report", "1", "-o", self.path("old.svg"))
+        self.assertEqual(marks(self.path("old.svg")), marks(self.path("file.svg")))
         # A run recorded after the migration is kept whole.
         doc2 = self.nvml_run()
         self.assert_same_run(json.loads(self.cli("show", "--json", "2")), doc2, 2)
