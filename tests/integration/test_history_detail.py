@@ -14,8 +14,9 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PowercapSim, measure, run_joulestat  # noqa: E402
+from common import EmptyMachine, PowercapSim, measure, run_joulestat  # noqa: E402
 from nvml_sim import NvmlSim  # noqa: E402
+from test_attrib import ProcfsSim  # noqa: E402
 
 SQLITE3 = shutil.which("sqlite3")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -141,6 +142,19 @@ class DetailTest(unittest.TestCase):
             parents = {d["parent"] for d in iv["domains"] if d["parent"]}
             self.assertEqual(parents, {"package-0", "package-1"})
             self.assertTrue(parents <= names)
+        self.assert_same_run(json.loads(self.cli("show", "--json", "1")), doc, 1)
+
+    def test_a_runs_note_and_attribution_are_kept(self):
+        """The estimate on a busy machine (sim/procfs): the run's note says it
+        covers every process, and --pid attributes a share; both kept."""
+        with EmptyMachine() as m, ProcfsSim("1001:2:0", cpus=8, other=4) as pf:
+            self.env = m.env(JOULESTAT_PROCFS_ROOT=pf.root, XDG_DATA_HOME=self.data,
+                             XDG_CONFIG_HOME=os.path.join(self.tmp, "config"))
+            proc, doc = measure(["sleep", "0.3"], self.env, backends=None,
+                                extra=["--pid", "1001", "-q"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("covers every process", doc["runs"][0]["note"])
+        self.assertIn("attribution", doc["runs"][0])
         self.assert_same_run(json.loads(self.cli("show", "--json", "1")), doc, 1)
 
     def test_report_id_draws_what_the_file_draws(self):
