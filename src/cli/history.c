@@ -69,6 +69,30 @@ static const char *const migrations[JST_HISTORY_SCHEMA] = {
      * anyway, and the table holds one row per invocation. */
     "DROP INDEX IF EXISTS runs_start;"
     "DROP INDEX IF EXISTS runs_host;",
+    /* 4: every field `run --json` writes of a domain and a total, so that an
+     * interval (kept only in these tables) is given back whole: without
+     * source and parent a row could not be told from another of its name,
+     * nor a short or bridged figure from a sound one. Only the intervals'
+     * rows fill them: a repetition's domains are whole in the document. An
+     * added column is a change of the schema only: the rows of older runs
+     * are not rewritten, and read back NULL (shown in the shape they were
+     * recorded in). */
+    "ALTER TABLE energies ADD COLUMN source TEXT;"
+    "ALTER TABLE energies ADD COLUMN note TEXT;"
+    "ALTER TABLE energies ADD COLUMN parent TEXT;"
+    "ALTER TABLE energies ADD COLUMN peak_power_w REAL;"
+    "ALTER TABLE energies ADD COLUMN samples INTEGER;"
+    "ALTER TABLE energies ADD COLUMN short_window INTEGER;"
+    "ALTER TABLE energies ADD COLUMN bridged INTEGER;"
+    "ALTER TABLE energies ADD COLUMN temperature_max_c REAL;"
+    "ALTER TABLE energies ADD COLUMN utilization_mean_pct REAL;"
+    "ALTER TABLE energies ADD COLUMN clock_mean_mhz REAL;"
+    "ALTER TABLE energies ADD COLUMN power_limit_w REAL;"
+    "ALTER TABLE energies ADD COLUMN parts INTEGER;"
+    "ALTER TABLE energies ADD COLUMN estimated INTEGER;"
+    /* ... and each reading's series by its place in the document's array:
+     * a device's methods (--cross-validate) are series of one name. */
+    "ALTER TABLE series ADD COLUMN seq INTEGER;",
 };
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
@@ -348,8 +372,11 @@ static const json_t *run_total(const json_t *m, const char **name)
 	return t;
 }
 
+/* energy: a repetition's energies, in the columns of schema 1 (the document
+ * keeps their other fields, and a run without -I should not pay for more);
+ * detail: an interval's, in every column. */
 struct stmts {
-	sqlite3_stmt *window, *energy, *sample;
+	sqlite3_stmt *window, *energy, *detail, *sample;
 };
 
 static int step_done(sqlite3_stmt *st)
@@ -369,10 +396,14 @@ struct window_row {
 	double duration_s;
 };
 
+/* A domain's count is its samples, a total's its parts; a total has no
+ * strings but its name, nor peak or telemetry. */
 struct energy_row {
-	const char *name, *kind, *device, *backend, *method;
-	int is_total, primary, partial;
-	double accuracy, energy_j, uncertainty_j, avg_power_w;
+	const char *name, *kind, *device, *backend, *method, *source, *note, *parent;
+	int is_total, primary, partial, short_window, bridged, estimated;
+	sqlite3_int64 count;
+	double accuracy, energy_j, uncertainty_j, avg_power_w, peak_power_w;
+	double temperature_max_c, utilization_mean_pct, clock_mean_mhz, power_limit_w;
 };
 
 static int put_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id,
@@ -397,9 +428,10 @@ static int put_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id,
 	return 0;
 }
 
-static int put_energy(struct stmts *s, sqlite3_int64 wid, const struct energy_row *e)
+/* Into s->energy, or with detail into s->detail with every field of e. */
+static int put_energy(struct stmts *s, int detail, sqlite3_int64 wid, const struct energy_row *e)
 {
-	sqlite3_stmt *st = s->energy;
+	sqlite3_stmt *st = detail ? s->detail : s->energy;
 	sqlite3_bind_int64(st, 1, wid);
 	sqlite3_bind_int(st, 2, e->is_total);
 	bind_text(st, 3, e->name);
@@ -415,6 +447,24 @@ static int put_energy(struct stmts *s, sqlite3_int64 wid, const struct energy_ro
 	bind_num(st, 11, e->uncertainty_j);
 	bind_num(st, 12, e->avg_power_w);
 	sqlite3_bind_int(st, 13, e->partial);
+	if (!detail) {
+		/* The repetition's other fields are in the document. */
+	} else if (e->is_total) {
+		sqlite3_bind_int64(st, 25, e->count);
+		sqlite3_bind_int(st, 26, e->estimated);
+	} else {
+		bind_text(st, 14, e->source);
+		bind_text(st, 15, e->note);
+		bind_text(st, 16, e->parent);
+		bind_num(st, 17, e->peak_power_w);
+		sqlite3_bind_int64(st, 18, e->count);
+		sqlite3_bind_int(st, 19, e->short_window);
+		sqlite3_bind_int(st, 20, e->bridged);
+		bind_num(st, 21, e->temperature_max_c);
+		bind_num(st, 22, e->utilization_mean_pct);
+		bind_num(st, 23, e->clock_mean_mhz);
+		bind_num(st, 24, e->power_limit_w);
+	}
 	return step_done(st);
 }
 
@@ -460,7 +510,7 @@ static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, siz
 	json_array_foreach(json_object_get(m, "domains"), i, d)
 	{
 		struct energy_row e = energy_of(0, str(d, "name"), d);
-		if (put_energy(s, wid, &e))
+		if (put_energy(s, 0, wid, &e))
 			return -1;
 	}
 	const char *key;
@@ -468,7 +518,7 @@ static int insert_window(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, siz
 	json_object_foreach((json_t *)json_object_get(m, "totals"), key, t)
 	{
 		struct energy_row e = energy_of(1, key, t);
-		if (put_energy(s, wid, &e))
+		if (put_energy(s, 0, wid, &e))
 			return -1;
 	}
 	return 0;
@@ -493,6 +543,7 @@ static int insert_series(struct stmts *s, sqlite3_int64 run_id, const json_t *se
 			const json_t *ev = json_array_get(e, k), *pv = json_array_get(p, k);
 			bind_num(st, 5, json_is_number(ev) ? json_number_value(ev) : NAN);
 			bind_num(st, 6, json_is_number(pv) ? json_number_value(pv) : NAN);
+			sqlite3_bind_int64(st, 7, (sqlite3_int64)i);
 			if (step_done(st))
 				return -1;
 		}
@@ -524,9 +575,9 @@ static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, 
 	if (!f)
 		return 0;
 	rewind(f);
-	/* The window's name and an entry's five strings; only the pages a name
+	/* The window's name and an entry's strings; only the pages a name
 	 * reaches are ever touched. */
-	char(*buf)[JST_SPOOL_NULL + 1] = malloc(6 * sizeof *buf);
+	char(*buf)[JST_SPOOL_NULL + 1] = malloc((1 + JST_SPOOL_STRINGS) * sizeof *buf);
 	if (!buf)
 		return -2;
 	struct jst_spool_head h;
@@ -551,21 +602,41 @@ static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, 
 		}
 		for (uint32_t i = 0; !rc && i < h.entries; i++) {
 			struct jst_spool_entry se;
-			struct energy_row e;
-			if (fread(&se, sizeof se, 1, f) != 1 || spool_str(f, buf[1], &e.name) ||
-			    spool_str(f, buf[2], &e.kind) || spool_str(f, buf[3], &e.device) ||
-			    spool_str(f, buf[4], &e.backend) || spool_str(f, buf[5], &e.method)) {
+			const char *sv[JST_SPOOL_STRINGS];
+			int bad = fread(&se, sizeof se, 1, f) != 1;
+			for (int k = 0; !bad && k < JST_SPOOL_STRINGS; k++)
+				bad = spool_str(f, buf[1 + k], &sv[k]);
+			if (bad) {
 				rc = -2;
 				break;
 			}
-			e.is_total = se.is_total;
-			e.primary = se.primary;
-			e.partial = se.partial;
-			e.accuracy = se.accuracy;
-			e.energy_j = se.energy_j;
-			e.uncertainty_j = se.uncertainty_j;
-			e.avg_power_w = se.avg_power_w;
-			if (put_energy(s, wid, &e))
+			struct energy_row e = {
+			    .name = sv[JST_SPOOL_NAME],
+			    .kind = sv[JST_SPOOL_KIND],
+			    .device = sv[JST_SPOOL_DEVICE],
+			    .backend = sv[JST_SPOOL_BACKEND],
+			    .method = sv[JST_SPOOL_METHOD],
+			    .source = sv[JST_SPOOL_SOURCE],
+			    .note = sv[JST_SPOOL_NOTE],
+			    .parent = sv[JST_SPOOL_PARENT],
+			    .is_total = se.is_total,
+			    .primary = se.primary,
+			    .partial = se.partial,
+			    .short_window = se.short_window,
+			    .bridged = se.bridged,
+			    .estimated = se.estimated,
+			    .count = (sqlite3_int64)se.count,
+			    .accuracy = se.accuracy,
+			    .energy_j = se.energy_j,
+			    .uncertainty_j = se.uncertainty_j,
+			    .avg_power_w = se.avg_power_w,
+			    .peak_power_w = se.peak_power_w,
+			    .temperature_max_c = se.temperature_max_c,
+			    .utilization_mean_pct = se.utilization_mean_pct,
+			    .clock_mean_mhz = se.clock_mean_mhz,
+			    .power_limit_w = se.power_limit_w,
+			};
+			if (put_energy(s, 1, wid, &e))
 				rc = -1;
 		}
 	}
@@ -693,11 +764,20 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	                       "backend, method, is_primary, accuracy, energy_j, uncertainty_j, "
 	                       "avg_power_w, partial) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s.energy, NULL) != SQLITE_OK ||
+	    (intervals &&
+	     sqlite3_prepare_v2(
+	         h->db,
+	         "INSERT INTO energies (window_id, is_total, name, kind, device, backend, method, "
+	         "is_primary, accuracy, energy_j, uncertainty_j, avg_power_w, partial, source, "
+	         "note, parent, peak_power_w, samples, short_window, bridged, temperature_max_c, "
+	         "utilization_mean_pct, clock_mean_mhz, power_limit_w, parts, estimated) VALUES "
+	         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	         -1, &s.detail, NULL) != SQLITE_OK) ||
 	    (json_array_size(series) &&
 	     sqlite3_prepare_v2(
 	         h->db,
-	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w) "
-	         "VALUES (?,?,?,?,?,?)",
+	         "INSERT INTO series (run_id, domain, kind, t_ns, energy_j, power_w, seq) "
+	         "VALUES (?,?,?,?,?,?,?)",
 	         -1, &s.sample, NULL) != SQLITE_OK);
 	size_t i;
 	const json_t *m;
@@ -714,6 +794,7 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 		rc = db_fail(h->db, err, errlen, "history: cannot record the run");
 	sqlite3_finalize(s.window);
 	sqlite3_finalize(s.energy);
+	sqlite3_finalize(s.detail);
 	sqlite3_finalize(s.sample);
 	json_decref(copy);
 	if (!rc)
@@ -785,15 +866,149 @@ int jst_history_each(jst_history *h, const struct jst_history_filter *f,
 	return rc;
 }
 
-/* The intervals of run id rebuilt as measurements (name, run, edges, the
- * domains' and totals' figures kept in the energies table). */
+static json_t *json_num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A text column as `run --json` writes a string: NULL is null. A name that
+ * is not UTF-8 (kept as the device gave it) has its bytes past ASCII each
+ * replaced with U+FFFD, where `run --json` replaces only the bytes that are
+ * not part of a UTF-8 sequence. */
+static json_t *json_text(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	const char *t = col_text(st, i);
+	json_t *j = json_string(t);
+	if (j)
+		return j;
+	char *buf = malloc(3 * strlen(t) + 1), *o = buf;
+	for (const unsigned char *p = (const unsigned char *)t; buf && *p; p++) {
+		if (*p < 0x80) {
+			*o++ = (char)*p;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+		}
+	}
+	if (buf)
+		*o = '\0';
+	j = buf ? json_string(buf) : NULL;
+	free(buf);
+	return j ? j : json_null();
+}
+
+static json_t *json_flag(sqlite3_stmt *st, int i)
+{
+	return json_boolean(sqlite3_column_int(st, i));
+}
+
+/* Columns of intervals_of's query, from E_TOTAL on: an energy's. */
+enum {
+	E_TOTAL = 7,
+	E_NAME,
+	E_KIND,
+	E_DEVICE,
+	E_BACKEND,
+	E_METHOD,
+	E_PRIMARY,
+	E_ACCURACY,
+	E_ENERGY,
+	E_UNCERTAINTY,
+	E_AVG_POWER,
+	E_PARTIAL,
+	E_SOURCE,
+	E_NOTE,
+	E_PARENT,
+	E_PEAK_POWER,
+	E_SAMPLES,
+	E_SHORT_WINDOW,
+	E_BRIDGED,
+	E_TEMPERATURE,
+	E_UTILIZATION,
+	E_CLOCK,
+	E_POWER_LIMIT,
+	E_PARTS,
+	E_ESTIMATED,
+};
+
+/* A domain as `run --json` writes it (src/sinks/json.c, in its order). */
+static json_t *domain_of(sqlite3_stmt *st)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "name", json_text(st, E_NAME));
+	json_object_set_new(e, "kind", json_text(st, E_KIND));
+	json_object_set_new(e, "device", json_text(st, E_DEVICE));
+	json_object_set_new(e, "backend", json_text(st, E_BACKEND));
+	json_object_set_new(e, "method", json_text(st, E_METHOD));
+	json_object_set_new(e, "source", json_text(st, E_SOURCE));
+	json_object_set_new(e, "accuracy", json_num(col_num(st, E_ACCURACY)));
+	json_object_set_new(e, "energy_j", json_num(col_num(st, E_ENERGY)));
+	json_object_set_new(e, "uncertainty_j", json_num(col_num(st, E_UNCERTAINTY)));
+	json_object_set_new(e, "avg_power_w", json_num(col_num(st, E_AVG_POWER)));
+	json_object_set_new(e, "peak_power_w", json_num(col_num(st, E_PEAK_POWER)));
+	json_object_set_new(e, "samples", json_integer(sqlite3_column_int64(st, E_SAMPLES)));
+	json_object_set_new(e, "primary", json_flag(st, E_PRIMARY));
+	json_object_set_new(e, "partial", json_flag(st, E_PARTIAL));
+	json_object_set_new(e, "short_window", json_flag(st, E_SHORT_WINDOW));
+	json_object_set_new(e, "bridged", json_flag(st, E_BRIDGED));
+	json_object_set_new(e, "note", json_text(st, E_NOTE));
+	json_object_set_new(e, "temperature_max_c", json_num(col_num(st, E_TEMPERATURE)));
+	json_object_set_new(e, "utilization_mean_pct", json_num(col_num(st, E_UTILIZATION)));
+	json_object_set_new(e, "clock_mean_mhz", json_num(col_num(st, E_CLOCK)));
+	json_object_set_new(e, "power_limit_w", json_num(col_num(st, E_POWER_LIMIT)));
+	json_object_set_new(e, "parent", json_text(st, E_PARENT));
+	return e;
+}
+
+/* A total as `run --json` writes it. */
+static json_t *total_of(sqlite3_stmt *st)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "energy_j", json_num(col_num(st, E_ENERGY)));
+	json_object_set_new(e, "uncertainty_j", json_num(col_num(st, E_UNCERTAINTY)));
+	json_object_set_new(e, "avg_power_w", json_num(col_num(st, E_AVG_POWER)));
+	json_object_set_new(e, "accuracy", json_num(col_num(st, E_ACCURACY)));
+	json_object_set_new(e, "parts", json_integer(sqlite3_column_int64(st, E_PARTS)));
+	json_object_set_new(e, "estimated", json_flag(st, E_ESTIMATED));
+	json_object_set_new(e, "partial", json_flag(st, E_PARTIAL));
+	return e;
+}
+
+/* An energy recorded before schema 4, with the fields it had then. */
+static json_t *energy_v3(sqlite3_stmt *st, int is_total)
+{
+	json_t *e = json_object();
+	if (!is_total) {
+		json_object_set_new(e, "name", json_string(col_text(st, E_NAME)));
+		json_object_set_new(e, "kind", json_string(col_text(st, E_KIND)));
+		json_object_set_new(e, "device", json_string(col_text(st, E_DEVICE)));
+		json_object_set_new(e, "backend", json_string(col_text(st, E_BACKEND)));
+		json_object_set_new(e, "method", json_string(col_text(st, E_METHOD)));
+		json_object_set_new(e, "primary", json_flag(st, E_PRIMARY));
+	}
+	json_object_set_new(e, "accuracy", json_num(col_num(st, E_ACCURACY)));
+	json_object_set_new(e, "energy_j", json_num(col_num(st, E_ENERGY)));
+	json_object_set_new(e, "uncertainty_j", json_num(col_num(st, E_UNCERTAINTY)));
+	json_object_set_new(e, "avg_power_w", json_num(col_num(st, E_AVG_POWER)));
+	json_object_set_new(e, "partial", json_flag(st, E_PARTIAL));
+	return e;
+}
+
+/* The intervals of run id rebuilt as `run --json` wrote them, from the
+ * windows and energies tables. A row recorded before schema 4 (no samples
+ * nor parts) is given back with the fields kept then. */
 static json_t *intervals_of(jst_history *h, int64_t id)
 {
-	const char *sql = "SELECT w.id, w.name, w.repetition, w.begin_ns, w.end_ns, w.duration_s, "
-	                  "w.partial, e.is_total, e.name, e.kind, e.device, e.backend, e.method, "
-	                  "e.is_primary, e.accuracy, e.energy_j, e.uncertainty_j, e.avg_power_w, "
-	                  "e.partial FROM windows w LEFT JOIN energies e ON e.window_id = w.id "
-	                  "WHERE w.run_id = ? AND w.type = 'interval' ORDER BY w.id, e.rowid";
+	const char *sql =
+	    "SELECT w.id, w.name, w.repetition, w.begin_ns, w.end_ns, w.duration_s, "
+	    "w.partial, e.is_total, e.name, e.kind, e.device, e.backend, e.method, "
+	    "e.is_primary, e.accuracy, e.energy_j, e.uncertainty_j, e.avg_power_w, "
+	    "e.partial, e.source, e.note, e.parent, e.peak_power_w, e.samples, e.short_window, "
+	    "e.bridged, e.temperature_max_c, e.utilization_mean_pct, e.clock_mean_mhz, "
+	    "e.power_limit_w, e.parts, e.estimated FROM windows w LEFT JOIN energies e ON "
+	    "e.window_id = w.id WHERE w.run_id = ? AND w.type = 'interval' ORDER BY w.id, e.rowid";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
@@ -805,36 +1020,23 @@ static json_t *intervals_of(jst_history *h, int64_t id)
 			cur = sqlite3_column_int64(st, 0);
 			m = json_object();
 			json_object_set_new(m, "name", json_string(col_text(st, 1)));
-			json_object_set_new(m, "run", json_integer(sqlite3_column_int64(st, 2)));
 			json_object_set_new(m, "begin_ns",
 			                    json_integer(sqlite3_column_int64(st, 3)));
 			json_object_set_new(m, "end_ns", json_integer(sqlite3_column_int64(st, 4)));
-			json_object_set_new(m, "duration_s", json_real(col_num(st, 5)));
-			json_object_set_new(m, "partial", json_boolean(sqlite3_column_int(st, 6)));
+			json_object_set_new(m, "duration_s", json_num(col_num(st, 5)));
+			json_object_set_new(m, "partial", json_flag(st, 6));
 			json_object_set_new(m, "domains", json_array());
 			json_object_set_new(m, "totals", json_object());
+			json_object_set_new(m, "run", json_integer(sqlite3_column_int64(st, 2)));
 			json_array_append_new(all, m);
 		}
-		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+		if (sqlite3_column_type(st, E_TOTAL) == SQLITE_NULL)
 			continue;
-		json_t *e = json_object();
-		int is_total = sqlite3_column_int(st, 7);
-		if (!is_total) {
-			json_object_set_new(e, "name", json_string(col_text(st, 8)));
-			json_object_set_new(e, "kind", json_string(col_text(st, 9)));
-			json_object_set_new(e, "device", json_string(col_text(st, 10)));
-			json_object_set_new(e, "backend", json_string(col_text(st, 11)));
-			json_object_set_new(e, "method", json_string(col_text(st, 12)));
-			json_object_set_new(e, "primary", json_boolean(sqlite3_column_int(st, 13)));
-		}
-		double v[4] = {col_num(st, 14), col_num(st, 15), col_num(st, 16), col_num(st, 17)};
-		const char *keys[4] = {"accuracy", "energy_j", "uncertainty_j", "avg_power_w"};
-		for (int k = 0; k < 4; k++)
-			json_object_set_new(e, keys[k],
-			                    isfinite(v[k]) ? json_real(v[k]) : json_null());
-		json_object_set_new(e, "partial", json_boolean(sqlite3_column_int(st, 18)));
+		int is_total = sqlite3_column_int(st, E_TOTAL);
+		int v4 = sqlite3_column_type(st, is_total ? E_PARTS : E_SAMPLES) != SQLITE_NULL;
+		json_t *e = !v4 ? energy_v3(st, is_total) : is_total ? total_of(st) : domain_of(st);
 		if (is_total)
-			json_object_set_new(json_object_get(m, "totals"), col_text(st, 8), e);
+			json_object_set_new(json_object_get(m, "totals"), col_text(st, E_NAME), e);
 		else
 			json_array_append_new(json_object_get(m, "domains"), e);
 	}
@@ -842,20 +1044,25 @@ static json_t *intervals_of(jst_history *h, int64_t id)
 	return all;
 }
 
-/* The series of run id, as --series writes it. */
+/* The series of run id, as --series writes it. A reading recorded before
+ * schema 4 (no seq) belongs to the series of its domain's name. */
 static json_t *series_of(jst_history *h, int64_t id)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(h->db,
-	                       "SELECT domain, kind, t_ns, energy_j, power_w FROM series "
+	                       "SELECT domain, kind, t_ns, energy_j, power_w, seq FROM series "
 	                       "WHERE run_id = ? ORDER BY rowid",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	json_t *all = json_array(), *cur = NULL;
+	sqlite3_int64 seq = -1;
 	while (all && sqlite3_step(st) == SQLITE_ROW) {
-		if (!cur || strcmp(json_string_value(json_object_get(cur, "domain")),
-		                   col_text(st, 0)) != 0) {
+		int has_seq = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		if (!cur || (has_seq && sqlite3_column_int64(st, 5) != seq) ||
+		    (!has_seq && strcmp(json_string_value(json_object_get(cur, "domain")),
+		                        col_text(st, 0)) != 0)) {
+			seq = sqlite3_column_int64(st, 5);
 			cur = json_object();
 			json_object_set_new(cur, "domain", json_string(col_text(st, 0)));
 			json_object_set_new(cur, "kind", json_string(col_text(st, 1)));

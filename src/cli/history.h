@@ -10,7 +10,7 @@
 
 /* The schema this joulestat writes (PRAGMA user_version); older files are
  * migrated when opened, newer ones refused. */
-#define JST_HISTORY_SCHEMA 3
+#define JST_HISTORY_SCHEMA 4
 
 typedef struct jst_history jst_history;
 

@@ -44,17 +44,31 @@ int jst_history_spool_interval(FILE *f, const jst_measurement *m, size_t run)
 		jst_domain_energy d = {.size = sizeof d};
 		if (jst_measurement_domain(m, i, &d))
 			continue;
+		jst_domain_energy parent = {.size = sizeof parent};
 		struct jst_spool_entry e = {
 		    .accuracy = d.accuracy,
 		    .energy_j = d.energy_j,
 		    .uncertainty_j = d.uncertainty_j,
 		    .avg_power_w = d.avg_power_w,
+		    .peak_power_w = d.peak_power_w,
+		    .temperature_max_c = d.temperature_max_c,
+		    .utilization_mean_pct = d.utilization_mean_pct,
+		    .clock_mean_mhz = d.clock_mean_mhz,
+		    .power_limit_w = d.power_limit_w,
+		    .count = d.samples,
 		    .primary = (uint8_t) !!d.primary,
 		    .partial = (uint8_t) !!d.partial,
+		    .short_window = (uint8_t) !!d.short_window,
+		    .bridged = (uint8_t) !!d.bridged,
 		};
+		const char *parent_name =
+		    d.parent >= 0 && !jst_measurement_domain(m, (size_t)d.parent, &parent)
+		        ? parent.name
+		        : NULL;
 		if (fwrite(&e, sizeof e, 1, f) != 1 || put_str(f, d.name) ||
 		    put_str(f, jst_kind_name(d.kind)) || put_str(f, d.device) ||
-		    put_str(f, d.backend) || put_str(f, jst_method_name(d.method)))
+		    put_str(f, d.backend) || put_str(f, jst_method_name(d.method)) ||
+		    put_str(f, d.source) || put_str(f, d.note) || put_str(f, parent_name))
 			return -1;
 	}
 	for (int k = 0; k < JST_TOTAL_COUNT_; k++) {
@@ -65,13 +79,15 @@ int jst_history_spool_interval(FILE *f, const jst_measurement *m, size_t run)
 		    .energy_j = t[k].energy_j,
 		    .uncertainty_j = t[k].uncertainty_j,
 		    .avg_power_w = t[k].avg_power_w,
+		    .count = t[k].parts,
 		    .is_total = 1,
 		    .partial = (uint8_t) !!t[k].partial,
+		    .estimated = (uint8_t) !!t[k].estimated,
 		};
 		if (fwrite(&e, sizeof e, 1, f) != 1 ||
 		    put_str(f, jst_total_name((jst_total_kind)k)))
 			return -1;
-		for (int n = 0; n < 4; n++)
+		for (int n = JST_SPOOL_NAME + 1; n < JST_SPOOL_STRINGS; n++)
 			if (put_str(f, NULL))
 				return -1;
 	}

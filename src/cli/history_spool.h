@@ -28,11 +28,27 @@ struct jst_spool_head {
 	uint32_t reserved;
 };
 
-/* A domain's or a total's figures: this, then its name, kind, device,
- * backend and method (NULL for a total). */
+/* The strings that follow an entry, in this order (a total has only its
+ * name: the others are NULL). */
+enum jst_spool_str {
+	JST_SPOOL_NAME,
+	JST_SPOOL_KIND,
+	JST_SPOOL_DEVICE,
+	JST_SPOOL_BACKEND,
+	JST_SPOOL_METHOD,
+	JST_SPOOL_SOURCE,
+	JST_SPOOL_NOTE,
+	JST_SPOOL_PARENT, /* the parent domain's name */
+	JST_SPOOL_STRINGS
+};
+
+/* A domain's or a total's figures, every one `run --json` writes of it
+ * (docs/output.md): this, then its JST_SPOOL_STRINGS strings. */
 struct jst_spool_entry {
-	double accuracy, energy_j, uncertainty_j, avg_power_w;
-	uint8_t is_total, primary, partial, reserved[5];
+	double accuracy, energy_j, uncertainty_j, avg_power_w, peak_power_w;
+	double temperature_max_c, utilization_mean_pct, clock_mean_mhz, power_limit_w;
+	uint64_t count; /* a domain's samples, a total's parts */
+	uint8_t is_total, primary, partial, short_window, bridged, estimated, reserved[2];
 };
 
 /* Append interval m of repetition run. 0, or -1 when the file failed. */

@@ -129,8 +129,13 @@ void jst_run_record_history(struct jst_run_record *rr, const struct jst_report *
 		json_t *m = jst_sink_json_measurement(r->runs[i]);
 		if (m && r->run_status)
 			json_object_set_new(m, "exit_status", json_integer(r->run_status[i]));
+		if (m && r->run_note && r->run_note[i] && *r->run_note[i])
+			json_object_set_new(m, "note", jst_json_string(r->run_note[i]));
 		if (m && r->run_cut && r->run_cut[i])
 			json_object_set_new(m, "interrupted", json_true());
+		if (m && r->attribution && r->attribution[i])
+			json_object_set_new(m, "attribution",
+			                    jst_sink_json_attribution(r->attribution[i]));
 		json_array_append_new(runs, m);
 		partial |= jst_measurement_partial(r->runs[i]);
 	}

@@ -153,7 +153,7 @@ class RecordTest(HistoryCase):
     def test_every_window_recorded_as_the_json_says(self):
         _, doc = self.run_json("-r", "2", "-I", "50", cmd=("sleep", "0.25"))
         self.assertEqual(self.sql("PRAGMA journal_mode"), [["wal"]])
-        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["4"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
         (rid, reps, cmd, e, u), = self.sql(
             "SELECT id, repetitions, command_line, energy_j, uncertainty_j FROM runs")
@@ -199,7 +199,7 @@ class RecordTest(HistoryCase):
         self.assertEqual(shown["id"], int(rid))
         self.assertEqual(shown["identity"], doc["identity"])
         self.assertEqual(shown["runs"], doc["runs"])
-        self.assertEqual(len(shown["intervals"]), len(doc["intervals"]))
+        self.assertEqual(shown["intervals"], doc["intervals"])
         text = self.run_cli("show", rid)
         self.assertEqual(text.returncode, 0, text.stderr)
         self.assertIn("run %s: sleep 0.25" % rid, text.stdout)
@@ -261,7 +261,7 @@ class RecordTest(HistoryCase):
         os.makedirs(os.path.dirname(self.db))
         subprocess.run([SQLITE3, self.db], input=SCHEMA_V1, text=True, check=True)
         self.run_json("--region", "FR", cmd=("true",))
-        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["4"]])
         rows = self.sql("SELECT id, hostname, co2e_g IS NOT NULL FROM runs ORDER BY id")
         self.assertEqual(rows, [["1", "old", "0"], ["2", socket.gethostname(), "1"]])
         self.assertEqual(self.indexes(), ["energies_window", "series_run", "windows_run"])
@@ -281,7 +281,7 @@ class RecordTest(HistoryCase):
         subprocess.run([SQLITE3, self.db], input=v2, text=True, check=True)
         self.assertIn("runs_host", self.indexes())
         _, doc = self.run_json("-I", "50", "--series", cmd=("sleep", "0.2"))
-        self.assertEqual(self.sql("PRAGMA user_version"), [["3"]])
+        self.assertEqual(self.sql("PRAGMA user_version"), [["4"]])
         self.assertEqual(self.sql("PRAGMA integrity_check"), [["ok"]])
         self.assertEqual(self.indexes(), ["energies_window", "series_run", "windows_run"])
         self.assertEqual(self.sql("SELECT id, hostname, energy_j, co2e_g FROM runs "
@@ -414,7 +414,7 @@ class UnrecordedRunTest(HistoryCase):
         self.run_json(cmd=("true",))
         self.sql("PRAGMA user_version = 99")
         self.run_failing(self.env, "history: schema version 99 is newer than this "
-                         "joulestat's (3): use a newer joulestat, or set XDG_DATA_HOME "
+                         "joulestat's (4): use a newer joulestat, or set XDG_DATA_HOME "
                          "elsewhere")
         self.assertEqual(self.sql("SELECT count(*) FROM runs"), [["1"]])
 

@@ -149,21 +149,34 @@ static void records_read_back_to_the_joule(void **st)
 	                              .energy_j = 1.25,
 	                              .uncertainty_j = 0.1,
 	                              .avg_power_w = NAN,
-	                              .primary = 1};
+	                              .peak_power_w = 301.5,
+	                              .temperature_max_c = 71,
+	                              .utilization_mean_pct = NAN,
+	                              .clock_mean_mhz = 1410,
+	                              .power_limit_w = 700,
+	                              .count = 3,
+	                              .primary = 1,
+	                              .short_window = 1,
+	                              .bridged = 1};
 	struct jst_spool_entry tot = {.accuracy = NAN,
 	                              .energy_j = 1.25 + 1e-12,
 	                              .uncertainty_j = 0.1,
 	                              .avg_power_w = 1.25e9,
-	                              .is_total = 1};
+	                              .count = 2,
+	                              .is_total = 1,
+	                              .estimated = 1};
 	assert_int_equal(fwrite(&head, sizeof head, 1, iv), 1);
 	spool_str(iv, "interval-1");
 	assert_int_equal(fwrite(&dom, sizeof dom, 1, iv), 1);
-	const char *strs[] = {"package-0", "package", "cpu:package-0", "rapl", "counter"};
-	for (int k = 0; k < 5; k++)
+	const char *strs[JST_SPOOL_STRINGS] = {"core-0",          "core",
+	                                       "cpu:package-0",   "rapl",
+	                                       "counter",         "rapl:intel-rapl:0:0",
+	                                       "bridged a reset", "package-0"};
+	for (int k = 0; k < JST_SPOOL_STRINGS; k++)
 		spool_str(iv, strs[k]);
 	assert_int_equal(fwrite(&tot, sizeof tot, 1, iv), 1);
 	spool_str(iv, "total");
-	for (int k = 0; k < 4; k++)
+	for (int k = JST_SPOOL_NAME + 1; k < JST_SPOOL_STRINGS; k++)
 		spool_str(iv, NULL);
 	int64_t id = record(doc, iv);
 	fclose(iv);
@@ -205,10 +218,29 @@ static void records_read_back_to_the_joule(void **st)
 	assert_string_equal(json_string_value(json_object_get(d0, "method")), "counter");
 	assert_true(json_is_true(json_object_get(d0, "primary")));
 	assert_true(json_is_null(json_object_get(d0, "avg_power_w"))); /* NaN: none */
+	/* Every field `run --json` writes of a domain comes back. */
+	assert_string_equal(json_string_value(json_object_get(d0, "source")),
+	                    "rapl:intel-rapl:0:0");
+	assert_string_equal(json_string_value(json_object_get(d0, "note")), "bridged a reset");
+	assert_string_equal(json_string_value(json_object_get(d0, "parent")), "package-0");
+	assert_true(json_is_true(json_object_get(d0, "short_window")));
+	assert_true(json_is_true(json_object_get(d0, "bridged")));
+	assert_true(json_is_false(json_object_get(d0, "partial")));
+	assert_int_equal(json_integer_value(json_object_get(d0, "samples")), 3);
+	assert_true(json_real_value(json_object_get(d0, "peak_power_w")) == 301.5);
+	assert_true(json_real_value(json_object_get(d0, "temperature_max_c")) == 71);
+	assert_true(json_is_null(json_object_get(d0, "utilization_mean_pct")));
+	assert_true(json_real_value(json_object_get(d0, "clock_mean_mhz")) == 1410);
+	assert_true(json_real_value(json_object_get(d0, "power_limit_w")) == 700);
+	assert_int_equal(json_object_size(d0), 22);
 	/* Exact: the spool keeps the bits, no decimal round trip. */
 	json_t *t0 = json_object_get(json_object_get(iv0, "totals"), "total");
 	assert_true(json_real_value(json_object_get(t0, "energy_j")) == 1.25 + 1e-12);
 	assert_true(json_real_value(json_object_get(t0, "avg_power_w")) == 1.25e9);
+	assert_int_equal(json_integer_value(json_object_get(t0, "parts")), 2);
+	assert_true(json_is_true(json_object_get(t0, "estimated")));
+	assert_true(json_is_null(json_object_get(t0, "accuracy")));
+	assert_int_equal(json_object_size(t0), 7);
 	json_decref(back);
 	assert_int_equal(jst_history_document(h, 2, &back, err, sizeof err), -ENOENT);
 	jst_history_close(h);
