@@ -90,6 +90,7 @@ static const char *const migrations[JST_HISTORY_SCHEMA] = {
     "ALTER TABLE energies ADD COLUMN power_limit_w REAL;"
     "ALTER TABLE energies ADD COLUMN parts INTEGER;"
     "ALTER TABLE energies ADD COLUMN estimated INTEGER;"
+    "ALTER TABLE energies ADD COLUMN counted INTEGER;"
     /* ... and each reading's series by its place in the document's array:
      * a device's methods (--cross-validate) are series of one name. */
     "ALTER TABLE series ADD COLUMN seq INTEGER;",
@@ -400,7 +401,7 @@ struct window_row {
  * strings but its name, nor peak or telemetry. */
 struct energy_row {
 	const char *name, *kind, *device, *backend, *method, *source, *note, *parent;
-	int is_total, primary, partial, short_window, bridged, estimated;
+	int is_total, primary, counted, partial, short_window, bridged, estimated;
 	sqlite3_int64 count;
 	double accuracy, energy_j, uncertainty_j, avg_power_w, peak_power_w;
 	double temperature_max_c, utilization_mean_pct, clock_mean_mhz, power_limit_w;
@@ -464,6 +465,7 @@ static int put_energy(struct stmts *s, int detail, sqlite3_int64 wid, const stru
 		bind_num(st, 22, e->utilization_mean_pct);
 		bind_num(st, 23, e->clock_mean_mhz);
 		bind_num(st, 24, e->power_limit_w);
+		sqlite3_bind_int(st, 27, e->counted);
 	}
 	return step_done(st);
 }
@@ -621,6 +623,7 @@ static int insert_intervals(sqlite3 *db, struct stmts *s, sqlite3_int64 run_id, 
 			    .parent = sv[JST_SPOOL_PARENT],
 			    .is_total = se.is_total,
 			    .primary = se.primary,
+			    .counted = se.counted,
 			    .partial = se.partial,
 			    .short_window = se.short_window,
 			    .bridged = se.bridged,
@@ -770,8 +773,8 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 	         "INSERT INTO energies (window_id, is_total, name, kind, device, backend, method, "
 	         "is_primary, accuracy, energy_j, uncertainty_j, avg_power_w, partial, source, "
 	         "note, parent, peak_power_w, samples, short_window, bridged, temperature_max_c, "
-	         "utilization_mean_pct, clock_mean_mhz, power_limit_w, parts, estimated) VALUES "
-	         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	         "utilization_mean_pct, clock_mean_mhz, power_limit_w, parts, estimated, counted) "
+	         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	         -1, &s.detail, NULL) != SQLITE_OK) ||
 	    (json_array_size(series) &&
 	     sqlite3_prepare_v2(
@@ -931,6 +934,7 @@ enum {
 	E_POWER_LIMIT,
 	E_PARTS,
 	E_ESTIMATED,
+	E_COUNTED,
 };
 
 /* A domain as `run --json` writes it (src/sinks/json.c, in its order). */
@@ -950,6 +954,7 @@ static json_t *domain_of(sqlite3_stmt *st)
 	json_object_set_new(e, "peak_power_w", json_num(col_num(st, E_PEAK_POWER)));
 	json_object_set_new(e, "samples", json_integer(sqlite3_column_int64(st, E_SAMPLES)));
 	json_object_set_new(e, "primary", json_flag(st, E_PRIMARY));
+	json_object_set_new(e, "counted", json_flag(st, E_COUNTED));
 	json_object_set_new(e, "partial", json_flag(st, E_PARTIAL));
 	json_object_set_new(e, "short_window", json_flag(st, E_SHORT_WINDOW));
 	json_object_set_new(e, "bridged", json_flag(st, E_BRIDGED));
@@ -1007,7 +1012,8 @@ static json_t *intervals_of(jst_history *h, int64_t id)
 	    "e.is_primary, e.accuracy, e.energy_j, e.uncertainty_j, e.avg_power_w, "
 	    "e.partial, e.source, e.note, e.parent, e.peak_power_w, e.samples, e.short_window, "
 	    "e.bridged, e.temperature_max_c, e.utilization_mean_pct, e.clock_mean_mhz, "
-	    "e.power_limit_w, e.parts, e.estimated FROM windows w LEFT JOIN energies e ON "
+	    "e.power_limit_w, e.parts, e.estimated, e.counted FROM windows w LEFT JOIN energies e "
+	    "ON "
 	    "e.window_id = w.id WHERE w.run_id = ? AND w.type = 'interval' ORDER BY w.id, e.rowid";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)

@@ -57,6 +57,7 @@ int jst_history_spool_interval(FILE *f, const jst_measurement *m, size_t run)
 		    .power_limit_w = d.power_limit_w,
 		    .count = d.samples,
 		    .primary = (uint8_t) !!d.primary,
+		    .counted = (uint8_t) !!d.counted,
 		    .partial = (uint8_t) !!d.partial,
 		    .short_window = (uint8_t) !!d.short_window,
 		    .bridged = (uint8_t) !!d.bridged,

@@ -48,7 +48,7 @@ struct jst_spool_entry {
 	double accuracy, energy_j, uncertainty_j, avg_power_w, peak_power_w;
 	double temperature_max_c, utilization_mean_pct, clock_mean_mhz, power_limit_w;
 	uint64_t count; /* a domain's samples, a total's parts */
-	uint8_t is_total, primary, partial, short_window, bridged, estimated, reserved[2];
+	uint8_t is_total, primary, counted, partial, short_window, bridged, estimated, reserved;
 };
 
 /* Append interval m of repetition run. 0, or -1 when the file failed. */

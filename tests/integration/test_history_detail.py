@@ -25,7 +25,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 # of schema 3.
 V4_COLUMNS = ("source", "note", "parent", "peak_power_w", "samples", "short_window", "bridged",
               "temperature_max_c", "utilization_mean_pct", "clock_mean_mhz", "power_limit_w",
-              "parts", "estimated")
+              "parts", "estimated", "counted")
 # The fields an interval's domain had in the history before schema 4.
 V3_DOMAIN = ("name", "kind", "device", "backend", "method", "primary", "accuracy", "energy_j",
              "uncertainty_j", "avg_power_w", "partial")

@@ -232,7 +232,9 @@ static void records_read_back_to_the_joule(void **st)
 	assert_true(json_is_null(json_object_get(d0, "utilization_mean_pct")));
 	assert_true(json_real_value(json_object_get(d0, "clock_mean_mhz")) == 1410);
 	assert_true(json_real_value(json_object_get(d0, "power_limit_w")) == 700);
-	assert_int_equal(json_object_size(d0), 22);
+	/* Inside its package: shown, not in the total. */
+	assert_true(json_is_false(json_object_get(d0, "counted")));
+	assert_int_equal(json_object_size(d0), 23);
 	/* Exact: the spool keeps the bits, no decimal round trip. */
 	json_t *t0 = json_object_get(json_object_get(iv0, "totals"), "total");
 	assert_true(json_real_value(json_object_get(t0, "energy_j")) == 1.25 + 1e-12);
