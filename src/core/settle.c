@@ -51,7 +51,7 @@ const char *jst_settle_miss_text(unsigned miss)
 		return "end not settled (the domain failed while waiting for the next "
 		       "value): the end edge extrapolated from the last";
 	case JST_SETTLE_STILL:
-		return "end not settled (no next value within 1.5 refreshes): the "
+		return "end not settled (the value did not move within 1.5 refreshes): the "
 		       "end edge extrapolated from the last";
 	case JST_SETTLE_LATE:
 		return "end not settled (the next value came more than 1.5 refreshes "
