@@ -11,19 +11,20 @@
  * ("Go,<ms>,0,joulestat"). A thread per channel then asks for the last sample
  * ("RL") four times per sample interval, maps each new sample's end from the
  * PTD host's clock onto ours (offset and drift, re-measured every second) and
- * queues it for the core.
+ * adds it to the channel's energy (or takes the analyser's own integrated
+ * energy where the sample carries it, "Wh").
  *
  * The domain is a power meter whose readings are means over its refresh
- * (jst_domain_desc.power_mean), as a BMC's are: each sample is handed over at
- * the sampler's reading, stamped at the middle of its span, so that the core
+ * (jst_domain_desc.power_mean), as a BMC's are: read() hands the core the
+ * newest sample, once, stamped at the middle of its span, so that the core
  * integrates the step of the means (exact over the whole samples a window
- * holds) and states the share of a sample each edge cuts (power_edge.c). A
- * window's edge reads no sample: it is the command's own instant, bridged
- * from the last sample and settled once a later one is folded, and never
- * pulls the window's instant (the mean of every backend's) back to a sample's
- * end. Samples the poller missed are filled in from the analyser's own
- * integrated energy where it reports one ("Wh"), else left to the core to
- * state.
+ * holds) and states the share of a sample each edge cuts (power_edge.c). The
+ * core places a window's edge at the reading's instant, not at the sample's
+ * (read.c): the analyser never pulls the window's instants (the mean of every
+ * backend's) back to a sample, and the edge is bridged from the sample and
+ * settled once a later one is folded. The samples between two that read()
+ * handed over are their energy (jst_raw.gap_j), known unless the poller
+ * missed one and the analyser reports no Wh: then the core states the gap.
  *
  * Every command has a timeout; a server that stops answering makes readings
  * fail transiently (the core bridges them); one that refuses connections for
