@@ -121,6 +121,13 @@ struct jst_raw {
 	 * where slower than the declared one (a BMC averaging over 5 s declared
 	 * at 1 s: bmc_poll.c); 0: as declared. The core's model takes it. */
 	double refresh_s;
+	/* POWER means (power_mean): the energy (J) of the span between the last
+	 * mean handed over and this one, from the end of the one's refresh to the
+	 * start of the other's, where the backend knows it (a power analyser's
+	 * samples it read but did not hand over, its integrator); NaN where not.
+	 * The core then takes it instead of bridging the refreshes no reading
+	 * showed. */
+	double gap_j;
 	char error[JST_ERROR_MAX];
 };
 

@@ -11,14 +11,20 @@
  * ("Go,<ms>,0,joulestat"). A thread per channel then asks for the last sample
  * ("RL") four times per sample interval, maps each new sample's end from the
  * PTD host's clock onto ours (offset and drift, re-measured every second) and
- * adds its mean power times its span to the channel's energy, or takes the
- * analyser's own integrated energy where the sample carries it ("Wh").
+ * adds it to the channel's energy (or takes the analyser's own integrated
+ * energy where the sample carries it, "Wh").
  *
- * read() hands the core that energy as a counter stamped at the end of the
- * sample it includes: the value is exact at its own instant, so the domain is
- * declared with a refresh below the core's grid (a reading is its own latch)
- * and nothing is interpolated. A window thus spans whole samples: it begins
- * and ends at most one sample interval before the instants it was asked at.
+ * The domain is a power meter whose readings are means over its refresh
+ * (jst_domain_desc.power_mean), as a BMC's are: read() hands the core the
+ * newest sample, once, stamped at the middle of its span, so that the core
+ * integrates the step of the means (exact over the whole samples a window
+ * holds) and states the share of a sample each edge cuts (power_edge.c). The
+ * core places a window's edge at the reading's instant, not at the sample's
+ * (read.c): the analyser never pulls the window's instants (the mean of every
+ * backend's) back to a sample, and the edge is bridged from the sample and
+ * settled once a later one is folded. The samples between two that read()
+ * handed over are their energy (jst_raw.gap_j), known unless the poller
+ * missed one and the analyser reports no Wh: then the core states the gap.
  *
  * Every command has a timeout; a server that stops answering makes readings
  * fail transiently (the core bridges them); one that refuses connections for
@@ -47,7 +53,7 @@
 #define PTD_REFUSED_GONE_NS 1000000000LL /* refused this long: the server is gone */
 #define PTD_SILENT_GONE_NS 10000000000LL /* nothing useful this long: gone */
 #define PTD_RETRY_NS 100000000LL
-#define PTD_RECENT 32 /* samples whose powers bound what a missed one drew */
+#define PTD_RECENT 32 /* recent spans: the shortest is the analyser's refresh */
 /* Twice this is the timing error of a PTD host's clock assumed to agree with
  * ours (both NTP-synchronised, on a LAN: a few ms). */
 #define PTD_NTP_ERR_NS 10000000LL
@@ -77,17 +83,20 @@ struct ptd_chan {
 	double wh_base; /* energy_j less that energy */
 	double watts;
 	int64_t t_err_ns;
-	int64_t last_ok;  /* the last useful reply */
-	int64_t lost_at;  /* refused since, or 0 */
-	int failing;      /* the last exchange failed */
-	unsigned garbled; /* replies that were not readings */
-	unsigned gaps;    /* samples missed (their span taken at the next one's power) */
-	/* What the missed samples may cost: their span times how far the power
-	 * moved over the recent samples (jst_raw.unseen_u_j). */
-	double unseen_u_j;
-	double unseen_s; /* missed spans past what the recent range speaks for (jst_raw.unseen_s) */
-	double recent_w[PTD_RECENT];
-	unsigned nrecent, irecent;
+	int64_t refresh_ns; /* the analyser's sample interval as seen */
+	int64_t last_ok;    /* the last useful reply */
+	int64_t lost_at;    /* refused since, or 0 */
+	int failing;        /* the last exchange failed */
+	unsigned garbled;   /* replies that were not readings */
+	unsigned gaps;      /* samples the poller missed */
+	/* What read() hands the core: the last sample, once (fresh), and the
+	 * energy since the end of the last one it handed over (delivered_j, at
+	 * that sample's end), unknown where the poller missed a sample and the
+	 * analyser reports no integrated energy. */
+	int fresh, delivered, gap_unknown;
+	double delivered_j;
+	int64_t span_ns[PTD_RECENT]; /* the recent samples' spans: the shortest is the refresh */
+	unsigned nspan, ispan;
 	int gone;
 	char why[JST_ERROR_MAX];
 };
@@ -263,19 +272,12 @@ static int handshake(struct ptd_state *st, struct ptd_chan *c, int full, double 
 	return 0;
 }
 
-/* What samples missed over `missed` seconds, taken at this sample's power w,
- * may cost: a missed sample drew anything the power has drawn lately, so the
- * span times the range of the recent samples' powers (and this one's), at
- * least 5% of w. Under c->mu. */
-static double missed_cost(const struct ptd_chan *c, double w, double missed)
+/* The refresh the core models (power_edge.c): the interval asked for, or
+ * the one the analyser keeps where it samples slower (jst_raw.refresh_s). */
+static int64_t model_refresh(const struct ptd_state *st, const struct ptd_chan *c)
 {
-	double lo = w, hi = w;
-	for (unsigned i = 0; i < c->nrecent; i++) {
-		lo = c->recent_w[i] < lo ? c->recent_w[i] : lo;
-		hi = c->recent_w[i] > hi ? c->recent_w[i] : hi;
-	}
-	double spread = hi - lo > 0.05 * w ? hi - lo : 0.05 * w;
-	return spread * missed;
+	int64_t iv = (int64_t)st->interval_ms * 1000000LL;
+	return c->refresh_ns > iv + iv / 10 ? c->refresh_ns : iv;
 }
 
 /* A new sample: its energy added, its end mapped onto our clock. */
@@ -293,46 +295,49 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 	int64_t mono = mono_of(c, s->time_s);
 	if (mono > now)
 		mono = now; /* within the clock's error: not in the future */
-	if (c->have_sample && mono > c->last_mono) {
-		double dt = (double)(mono - c->last_mono) * 1e-9;
-		/* The analyser's own integrator, where it reports one, is exact
-		 * whatever polls were missed; it restarts from 0 with each Go. */
-		int integ =
-		    !isnan(s->energy_j) && c->have_wh && c->wh_base + s->energy_j >= c->energy_j;
-		if (integ) {
-			c->energy_j = c->wh_base + s->energy_j;
-		} else {
-			c->energy_j += s->watts * dt;
-			if (dt > 1.5e-3 * st->interval_ms) {
-				/* A few samples missed (a loaded poller) drew what the
-				 * load has lately drawn; a longer silence (a stalled
-				 * server) may hide anything: past two intervals and a
-				 * second, the core states it up to its bound. */
-				double missed = dt - 1e-3 * st->interval_ms;
-				double range =
-				    2e-3 * st->interval_ms > 1 ? 2e-3 * st->interval_ms : 1;
-				c->gaps++;
-				c->unseen_u_j +=
-				    missed_cost(c, s->watts, missed < range ? missed : range);
-				if (missed > range)
-					c->unseen_s += missed - range;
-			}
-		}
+	if (c->have_sample && mono <= c->last_mono) {
+		pthread_mutex_unlock(&c->mu);
+		return; /* placed no later than the last (a clock estimate moved) */
 	}
-	c->recent_w[c->irecent] = s->watts;
-	c->irecent = (c->irecent + 1) % PTD_RECENT;
-	if (c->nrecent < PTD_RECENT)
-		c->nrecent++;
+	/* The analyser's refresh: the shortest recent span (a longer one held a
+	 * sample the poller missed); the asked interval until two samples are
+	 * seen, and never below it. */
+	int64_t iv = (int64_t)st->interval_ms * 1000000LL, r = iv;
+	int64_t span = c->have_sample ? mono - c->last_mono : 0;
+	if (span) {
+		c->span_ns[c->ispan] = span;
+		c->ispan = (c->ispan + 1) % PTD_RECENT;
+		if (c->nspan < PTD_RECENT)
+			c->nspan++;
+	}
+	for (unsigned i = 0; i < c->nspan; i++)
+		if (i == 0 || c->span_ns[i] < r)
+			r = c->span_ns[i];
+	c->refresh_ns = r > iv ? r : iv;
+	/* The energy at the sample's end: the analyser's integrator (Wh, since
+	 * Go) where it reports one, exact whatever polls were missed; else the
+	 * sample's mean over its span, and a span that held samples the poller
+	 * missed (a loaded host, a stalled server) is not known. */
+	double gain =
+	    c->have_wh && !isnan(s->energy_j) ? c->wh_base + s->energy_j - c->energy_j : NAN;
+	if (span && (double)span > 1.5 * (double)c->refresh_ns) {
+		c->gaps++;
+		if (!(gain >= 0))
+			c->gap_unknown = 1;
+	}
+	if (gain >= 0)
+		c->energy_j += gain;
+	else if (span)
+		c->energy_j += s->watts * (double)span * 1e-9;
 	c->have_wh = !isnan(s->energy_j);
 	if (c->have_wh)
 		c->wh_base = c->energy_j - s->energy_j;
-	if (!c->have_sample || mono > c->last_mono) {
-		c->last_mono = mono;
-		c->last_server_s = s->time_s;
-		c->watts = s->watts;
-		c->t_err_ns = c->rtt_ns / 2;
-		c->have_sample = 1;
-	}
+	c->last_mono = mono;
+	c->last_server_s = s->time_s;
+	c->watts = s->watts;
+	c->t_err_ns = c->rtt_ns / 2;
+	c->have_sample = 1;
+	c->fresh = 1;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -528,19 +533,18 @@ static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int time
 	snprintf(d->name, sizeof d->name, "ptd%zu", i);
 	d->kind = kind;
 	snprintf(d->device, sizeof d->device, "node:ptd:%s", c->addr);
-	d->method = JST_METHOD_COUNTER;
+	d->method = JST_METHOD_POWER;
 	snprintf(d->source, sizeof d->source, "ptdaemon");
 	d->accuracy = isnan(u) ? PTD_CLASS : u;
 	d->parent = -1;
-	d->unit_j = 1e-6;
-	d->modulus = 0;
 	/* Ranges fixed by ptd.ranges bound what the analyser can measure;
 	 * Auto leaves the core's bound for the kind. */
 	d->max_power_w = st->volts > 0 && st->amps > 0 ? st->volts * st->amps : 0;
-	/* Each reading is exact at its own instant (the end of the sample it
-	 * includes): below the core's grid, so nothing is interpolated. */
-	d->refresh_s = 1e-3;
-	d->resolution_j = 1e-6;
+	/* Each sample is the analyser's mean power over its interval: the
+	 * whole samples a window holds are exact, and the core states the
+	 * share of the samples its edges cut (power_edge.c). */
+	d->power_mean = 1;
+	d->refresh_s = 1e-3 * st->interval_ms;
 	snprintf(d->note, sizeof d->note, "PTDaemon %.40s (%.32s), %d ms samples%s%s", c->addr,
 	         c->ident, st->interval_ms, isnan(u) ? ", class 1% (none stated)" : "",
 	         c->no_time ? ", clocks assumed in sync" : "");
@@ -651,13 +655,29 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			o->status = -ETIMEDOUT;
 			snprintf(o->error, sizeof o->error, "%.16s: %.280s", st->desc[i].name,
 			         c->why);
+		} else if (!c->fresh) {
+			o->status = JST_RAW_UNCHANGED; /* nothing new */
 		} else {
-			o->counter = (uint64_t)llround(c->energy_j * 1e6);
-			o->t_ns = c->last_mono;
+			/* At every reading, a window's edge too: the core places the
+			 * edge at the reading's instant, not at the sample's, and
+			 * bridges it from the sample (read.c). The sample is its
+			 * mean power over its refresh, stamped at the refresh's
+			 * middle; samples since the last one handed over are the
+			 * gap's energy, where known. */
+			int64_t r = model_refresh(st, c);
+			o->power_w = c->watts;
+			o->t_ns = c->last_mono - r / 2;
 			o->t_err_ns = c->t_err_ns;
 			o->telemetry_power_w = c->watts;
-			o->unseen_u_j = c->unseen_u_j;
-			o->unseen_s = c->unseen_s;
+			if (r > (int64_t)st->interval_ms * 1000000LL)
+				o->refresh_s = (double)r * 1e-9;
+			if (c->delivered && !c->gap_unknown)
+				o->gap_j =
+				    c->energy_j - c->watts * (double)r * 1e-9 - c->delivered_j;
+			c->delivered = 1;
+			c->delivered_j = c->energy_j;
+			c->gap_unknown = 0;
+			c->fresh = 0;
 		}
 		pthread_mutex_unlock(&c->mu);
 	}

@@ -108,6 +108,7 @@ void jst_raw_clear(struct jst_raw *raw)
 	raw->unseen_u_j = 0;
 	raw->unseen_s = 0;
 	raw->refresh_s = 0;
+	raw->gap_j = NAN;
 	raw->error[0] = 0;
 }
 

@@ -51,6 +51,7 @@ void jst_domtab_close(struct jst_domtab *t);
 struct fig_notes {
 	int failed0, failed, short_window, stuck;
 	int power_readings; /* the domain's method is POWER (short_window's text) */
+	int power_mean;     /* its readings are means over the refresh (short_window's text) */
 	unsigned bridges, transient, reopened;
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
 	double bridged_j, refresh_s;

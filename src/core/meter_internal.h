@@ -81,6 +81,7 @@ struct jst_dom {
 	double unseen_s;   /* the backend's jst_raw.unseen_s taken so far */
 	unsigned bridges;
 	unsigned transient;                  /* readings that failed and were skipped */
+	unsigned transient_folded;           /* transient at the last good power reading */
 	char transient_error[JST_ERROR_MAX]; /* the last one's error */
 	int64_t last_t_ns;                   /* the last good reading */
 

@@ -383,10 +383,21 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		if (dom->desc.power_mean) {
 			/* Means of consecutive refreshes: exact at the readings
 			 * (power_edge.c); refreshes between them that no reading
-			 * showed are unseen. */
-			u = dt > 1.5 * r ? jst_power_mean_unseen(dom, 0.5 * (w + in->power_w),
-			                                         nearbyint(dt / r - 1) * r)
-			                 : 0;
+			 * showed are unseen, unless the backend knows their energy
+			 * (gap_j). Where readings failed across them (a stalled
+			 * meter), the device had time to draw anything: the means'
+			 * range speaks for two refreshes and a second, the rest is
+			 * stated up to the bound. */
+			double miss = nearbyint(dt / r - 1) * r, far = 0;
+			double known = 2 * r > 1 ? 2 * r : 1;
+			if (dt <= 1.5 * r || !isnan(raw->gap_j))
+				miss = 0;
+			else if (dom->transient != dom->transient_folded && miss > known) {
+				double hi = w > in->power_w ? w : in->power_w;
+				far = unseen_away(s, hi) * (miss - known);
+				miss = known;
+			}
+			u = jst_power_mean_unseen(dom, 0.5 * (w + in->power_w), miss) + far;
 		} else if (dt > 2 * r) {
 			/* Sampled slower than the device changes: what happened
 			 * between the readings is unseen, anywhere from 0 to the
@@ -407,9 +418,21 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 		dom->prev_reading.power_w = in->power_w;
 		dom->prev_reading.energy_j = in->energy_j;
 	}
+	int64_t t_prev = in->t_ns;
 	jst_integrator_add(in, t, w);
+	if (dom->desc.power_mean && was_primed && t > t_prev && !isnan(raw->gap_j) &&
+	    raw->gap_j >= 0) {
+		/* Half of each mean's refresh, and the gap between them as the
+		 * backend knows it, for the trapezoid across the gap. */
+		double r = jst_sensor_refresh(s), dt = (double)(t - t_prev) * 1e-9;
+		if (dt > 1.5 * r) {
+			in->energy_j +=
+			    0.5 * r * (prev_w + w) + raw->gap_j - 0.5 * (prev_w + w) * dt;
+		}
+	}
 	if (dom->desc.power_mean)
 		dom->t_err_ns = raw->t_err_ns; /* the mean's refresh, placed so far */
+	dom->transient_folded = dom->transient;
 	dom->energy_j = in->energy_j;
 	dom->edge_u_j = 0; /* the edge reading is a real reading */
 	/* The recent range is of the device's updates, one a refresh: readings
@@ -679,8 +702,13 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 	 * (a thread preempted after the reads must not move it), else the middle
 	 * of the call. */
 	int64_t base = 0, sum = 0, n = 0;
+	/* A mean over a refresh is stamped at the refresh's middle, up to a
+	 * refresh before it was read (a power analyser's sample): it places its
+	 * own reading, never the reading's instant, which would move a window's
+	 * instants, and every other backend's edges with them. */
 	for (size_t j = 0; j < be->ndecl; j++)
-		if (be->map[j] >= 0 && be->raw[j].t_ns > 0) {
+		if (be->map[j] >= 0 && be->raw[j].t_ns > 0 &&
+		    !m->doms[be->map[j]].desc.power_mean) {
 			if (n++ == 0)
 				base = be->raw[j].t_ns;
 			sum += be->raw[j].t_ns - base;
@@ -707,8 +735,10 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 		fold(dom, raw, td, !!(how & JST_READ_TELE), m->edge_hold);
 		if (m->windows) /* none open at most windows' begin */
 			jst_windows_fold(m, i, how);
+		/* A mean's edge is the reading's instant, bridged from the mean
+		 * and settled once a later one is folded (power_edge.c). */
 		if (edges)
-			edge_take(dom, &edges[i], td, 0);
+			edge_take(dom, &edges[i], dom->desc.power_mean ? t : td, 0);
 		reopen_any |= dom->reopen;
 	}
 	if (m->edge_hold)

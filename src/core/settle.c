@@ -7,7 +7,9 @@
  * that may be up to a sampler period old. The wait is bounded: a counter that
  * does not latch within one and a half refreshes of its edge's latch, a domain
  * that fails, or the caller's timeout ends it, and the figure is formed as an
- * immediate end would form it, saying why in its note.
+ * immediate end would form it, saying why in its note. Means over a refresh
+ * (a power analyser's samples) wait likewise for the first mean stamped after
+ * the end, which settles the end on the step of the means (power_edge.c).
  */
 #include "meter_internal.h"
 
@@ -17,6 +19,10 @@
 /* A counter refreshed this often or faster is not waited for: its edge is
  * extrapolated over at most a few ms of power (RAPL's 1 ms). */
 #define JST_SETTLE_MIN_REFRESH_S 0.005
+/* Means over a refresh longer than this are not waited for (a BMC's 1 s or
+ * more, an analyser sampling every second): the next one may take one and a
+ * half refreshes, past the default cap; their end stays bridged, and stated. */
+#define JST_SETTLE_MAX_MEAN_S 0.5
 /* The wait's cap where the caller gives none. */
 #define JST_SETTLE_DEFAULT_MS 1000u
 /* Polls of a counter per refresh while waiting for its latch, and their
@@ -39,29 +45,55 @@ const char *jst_settle_miss_text(unsigned miss)
 {
 	switch (miss) {
 	case JST_SETTLE_TIMEOUT:
-		return "end not settled (the wait for the counter's next value timed out): "
-		       "the end edge extrapolated from its last latch";
+		return "end not settled (the wait for the next value timed out): "
+		       "the end edge extrapolated from the last";
 	case JST_SETTLE_FAILED:
-		return "end not settled (the domain failed while waiting for the counter's "
-		       "next value): the end edge extrapolated from its last latch";
+		return "end not settled (the domain failed while waiting for the next "
+		       "value): the end edge extrapolated from the last";
 	case JST_SETTLE_STILL:
-		return "end not settled (the counter did not move within 1.5 refreshes): the "
-		       "end edge extrapolated from its last latch";
+		return "end not settled (the value did not move within 1.5 refreshes): the "
+		       "end edge extrapolated from the last";
 	case JST_SETTLE_LATE:
-		return "end not settled (the counter's next value came more than 1.5 refreshes "
-		       "after its last): the end edge bounded by it";
+		return "end not settled (the next value came more than 1.5 refreshes "
+		       "after the last): the end edge bounded by it";
 	default:
 		return "";
 	}
 }
 
 /* Does domain i's end edge wait for a later latch? Counters whose latches are
- * modelled, with a known refresh slower than a few ms. */
+ * modelled, with a known refresh slower than a few ms; and means over a
+ * refresh (a power analyser's samples, a BMC's) whose end edge was bridged
+ * from the last mean: once a mean stamped after the edge is folded, the edge
+ * lies on the step of the means, its refresh's share stated, as a begin's
+ * (power_edge.c). */
 static int waits(const struct jst_dom *dom, const struct jst_edge *e)
 {
 	const struct jst_sensor *s = &dom->sensor;
-	return dom->desc.method == JST_METHOD_COUNTER && e->lazy && !e->failed && !dom->failed &&
+	if (e->failed || dom->failed)
+		return 0;
+	if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
+		return e->unsettled && jst_sensor_refresh(s) <= JST_SETTLE_MAX_MEAN_S;
+	return dom->desc.method == JST_METHOD_COUNTER && e->lazy &&
 	       s->refresh_s > JST_SETTLE_MIN_REFRESH_S;
+}
+
+/* Under mu: where the wait of a mean's edge stands now. A mean's refresh
+ * ends half a refresh after its stamp, and its sample is read within a poll
+ * of that: the mean after the edge is seen within one and a half refreshes. */
+static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_t now,
+                           int64_t poll_ns)
+{
+	if (dom->failed)
+		return JST_SETTLE_FAILED;
+	if (dom->integ.primed && dom->integ.t_ns > e->t_ns) {
+		jst_power_edge_settle(dom, e);
+		return e->unsettled ? JST_SETTLE_LATE : JST_SETTLE_DONE;
+	}
+	int64_t r = (int64_t)(jst_sensor_refresh(&dom->sensor) * 1e9);
+	if (now > e->t_ns + r + r / 2 + poll_ns + e->t_err_ns)
+		return JST_SETTLE_STILL;
+	return JST_SETTLE_WAIT;
 }
 
 /* Under mu: where the wait of edge e stands now. The same rule as
@@ -116,8 +148,11 @@ void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, u
 		for (size_t i = 0; i < m->ndoms; i++) {
 			if (edges[i].settle != JST_SETTLE_WAIT)
 				continue;
-			int64_t p = poll_of(&m->doms[i]);
-			edges[i].settle = (unsigned char)edge_state(&m->doms[i], &edges[i], now, p);
+			struct jst_dom *dom = &m->doms[i];
+			int64_t p = poll_of(dom);
+			edges[i].settle = (unsigned char)(dom->desc.method == JST_METHOD_POWER
+			                                      ? mean_state(dom, &edges[i], now, p)
+			                                      : edge_state(dom, &edges[i], now, p));
 			if (edges[i].settle == JST_SETTLE_WAIT) {
 				pending++;
 				if (p < poll)

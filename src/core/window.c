@@ -314,8 +314,14 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		    note, &len,
 		    "shorter than " JST_STR(JST_SHORT_REFRESHES) " refreshes of the sensor (");
 		note_put(note, &len, p);
+		/* Means (a BMC's, a power analyser's samples): what the window
+		 * holds of those its edges cut is their mean x its share of them,
+		 * and the figure states how far the power within them allows that
+		 * to be off (power_edge.c). */
 		note_put(note, &len,
-		         f->power_readings
+		         f->power_mean ? " ms): the means its edges cut taken for their "
+		                         "share of time, stated from the means' range"
+		         : f->power_readings
 		             ? " ms): the power between its refreshes is unseen"
 		             : " ms): energy between refreshes interpolated from power");
 	}
@@ -604,8 +610,9 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 		f->declared_s = dom->desc.refresh_s;
 	if (dom->sensor.grid_none)
 		f->jitter_s = (double)dom->sensor.jitter_ns * 1e-9;
-	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !dom->desc.power_mean &&
-	                  !b->failed && duration < JST_SHORT_REFRESHES * f->refresh_s;
+	f->power_mean = dom->desc.power_mean;
+	f->short_window = dom->desc.method != JST_METHOD_ESTIMATE && !b->failed &&
+	                  duration < JST_SHORT_REFRESHES * f->refresh_s;
 }
 
 /* Domain i's figure, formed in place in the measurement. */
@@ -649,7 +656,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	 * all show a value the device took before the power moved: as far as
 	 * its updates of the last refreshes ranged, over as much of the window
 	 * as one refresh covers. */
-	if (f->short_window && f->power_readings && !b->failed && span > 0) {
+	if (f->short_window && f->power_readings && !f->power_mean && !b->failed && span > 0) {
 		double stale = jst_sensor_power_spread(&dom->sensor) *
 		               (span < f->refresh_s ? span : f->refresh_s);
 		u = sqrt(u * u + stale * stale);

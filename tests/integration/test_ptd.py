@@ -22,16 +22,19 @@ class PtdCase(unittest.TestCase):
         self.assertEqual(len(m["domains"]), 1, m)
         return proc, m, m["domains"][0]
 
-    def assert_truth(self, sim, m, dom, rel=0.005, missed_j=0.0):
+    def assert_truth(self, sim, m, dom, rel=0.005, missed_j=0.0, edge_j=0.0):
         """The figure is of the window it reports: its truth within the
         uncertainty it states (which covers the samples the client could not
         see), and within rel plus missed_j: what those samples may add (none
-        where the analyser integrates)."""
+        where the analyser integrates), plus edge_j: what the samples the
+        window's edges cut may hide (a sample's mean taken for the share of
+        it inside the window: on a bursty load up to half the swing over a
+        sample at each edge)."""
         want = sim.truth(m["begin_ns"], m["end_ns"])
         err = abs(dom["energy_j"] - want)
         msg = "%.3f J, truth %.3f J (%.4f%%), stated ± %.3f J, missed samples' allowance %.3f J" % (
             dom["energy_j"], want, 100 * err / want, dom["uncertainty_j"], missed_j)
-        self.assertLessEqual(err, rel * want + missed_j, msg)
+        self.assertLessEqual(err, rel * want + missed_j + edge_j, msg)
         self.assertLessEqual(err, dom["uncertainty_j"], msg)
         return want
 
@@ -47,12 +50,13 @@ class AccuracyTest(PtdCase):
         self.assertFalse(dom["partial"])
         self.assertAlmostEqual(dom["accuracy"], 0.01)
         self.assertIn("class 1%", dom["note"])
-        self.assert_truth(sim, m, dom)
-        # A window is of whole samples: it spans the command (and its start and
-        # reaping, longer on a loaded machine), less at most one sample (100 ms)
-        # and the stamping of the two readings that bound it.
-        self.assertGreater(m["duration_s"], 9.85)
-        self.assertLess(m["duration_s"], 11.0)
+        # The two samples the window's edges cut, on a bursty load (60-400 W):
+        # up to half the swing over a sample (100 ms) each.
+        self.assert_truth(sim, m, dom, edge_j=340.0 * 0.1)
+        # The window is the command's (and its start and reaping, longer on a
+        # loaded machine), not whole samples around it.
+        self.assertGreaterEqual(m["duration_s"], 10.0)
+        self.assertLess(m["duration_s"], 10.3)
         # Reported as system, never added to components.
         self.assertIn("system", proc.stderr)
 

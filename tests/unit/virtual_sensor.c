@@ -146,7 +146,18 @@ static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			         d->desc.name);
 			continue;
 		}
-		if (d->desc.method == JST_METHOD_POWER) {
+		if (d->desc.method == JST_METHOD_POWER && d->mean) {
+			long k = (long)floor((t - d->phase_s) / d->latch_s);
+			double end = d->phase_s + (double)k * d->latch_s;
+			if (k + 1 == d->mean_k || end - d->latch_s < 0) {
+				raw->status = JST_RAW_UNCHANGED;
+				raw->t_ns = 0;
+				continue;
+			}
+			d->mean_k = k + 1;
+			raw->power_w = sim_trace_energy(d->tr, end - d->latch_s, end) / d->latch_s;
+			raw->t_ns = vs_ns(end - 0.5 * d->latch_s);
+		} else if (d->desc.method == JST_METHOD_POWER) {
 			raw->power_w = sim_trace_power(d->tr, t);
 		} else {
 			double at = t;

@@ -28,6 +28,11 @@ struct vs_dom {
 	double latch_s; /* the hardware's real refresh (desc.refresh_s is what it declares) */
 	int telemetry;  /* report the device's instantaneous power when asked */
 	int stamp;      /* set raw->t_ns to the virtual time */
+	/* A POWER domain that shows the mean over the refresh that ended at its
+	 * last latch, stamped at that refresh's middle (desc.power_mean, a power
+	 * analyser's sample): once per latch, else JST_RAW_UNCHANGED. */
+	int mean;
+	long mean_k; /* the latch last shown, + 1 (0: none) */
 	/* Faults, in trace seconds; a window [from, to) with from < to is active. */
 	double fail_from_s, fail_to_s; /* reads fail with fail_status */
 	int fail_status;
