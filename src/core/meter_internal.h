@@ -79,6 +79,20 @@ struct jst_dom {
 	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	double unseen_s;   /* the backend's jst_raw.unseen_s taken so far */
 	unsigned bridges;
+	/* Gaps long enough for more than one count of a wrapping counter's
+	 * wraps (read.c infer_wraps): how many, their seconds in all, the most
+	 * wraps each allowed (summed) and the counts taken (summed). */
+	unsigned wrap_gaps, wrap_max, wrap_taken;
+	double wrap_gap_s;
+	/* The latest such gap, until the power after it is known: the count
+	 * taken, the most allowed, the gap's length, the power before it, what
+	 * the counter showed across it, and the latch and extended value that
+	 * the power after it is measured from. */
+	int wrap_pending, wrap_k, wrap_kmax;
+	int64_t wrap_from_ns;
+	double wrap_t_s, wrap_p0_w, wrap_delta_j;
+	int64_t wrap_latch_ns;
+	uint64_t wrap_ext;
 	unsigned transient;                  /* readings that failed and were skipped */
 	char transient_error[JST_ERROR_MAX]; /* the last one's error */
 	int64_t last_t_ns;                   /* the last good reading */
@@ -158,6 +172,8 @@ struct jst_edge {
 	double var_j2;
 	double bridged_j, bridge_u_j;
 	unsigned bridges, transient, stucks, reopened;
+	unsigned wrap_gaps, wrap_max, wrap_taken; /* the domain's, as at the edge */
+	double wrap_gap_s;
 	int failed;
 	int64_t t_ns;
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */

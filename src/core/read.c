@@ -119,24 +119,85 @@ static void restart_place(struct jst_dom *dom, double since_j)
 	dom->restart_at_ns = 0;
 }
 
-/* Wraps a long gap may hide: where max_j allows more than one pass of the
- * modulus, the count that best matches the power the sensor knows. */
+/* Wraps a long gap may hide. Where the bound allows more than one count
+ * (max_j reaches a further pass of the modulus), the counter alone cannot
+ * tell which: the count that best matches the power before the gap is taken
+ * for now (wraps_settle takes the power after it into account once the
+ * counter shows it), and every count the bound allows is stated in the ±,
+ * since nothing seen excludes a power that moved anywhere during the gap. */
 static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t delta)
 {
 	const struct jst_domain_desc *d = &dom->desc;
+	const struct jst_sensor *s = &dom->sensor;
 	double range_j = (double)d->modulus * d->unit_j;
-	if (!d->modulus || max_j < range_j || isnan(dom->sensor.power_w))
+	double delta_j = (double)delta * d->unit_j;
+	/* Wraps before the previous reading were counted there: only the time
+	 * since it (and the refresh its value may have been latched in before
+	 * it) can hide more. max_j runs from the value's last change, which a
+	 * value that came round to where it was (a whole modulus, or none)
+	 * would leave before the gap, counting the gap again at each reading. */
+	double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
+	double since_j =
+	    1.5 * s->bound_w * ((double)(t - dom->last_t_ns) * 1e-9 + r) + 2 * s->resolution_j;
+	if (dom->last_t_ns && since_j < max_j)
+		max_j = since_j;
+	if (!d->modulus || max_j < range_j + delta_j)
+		return; /* one count fits: the counter's own */
+	double kmax = floor((max_j - delta_j) / range_j);
+	if (kmax > 1e6)
+		kmax = 1e6; /* no real gap; the count stays an int */
+	double p0 = s->power_w;
+	double gap_s = (double)(t - s->latch_ns) * 1e-9;
+	/* Nothing known of the power: the counter's own word, as for a reset. */
+	double k = isnan(p0) ? 0 : nearbyint((p0 * gap_s - delta_j) / range_j);
+	k = k < 0 ? 0 : k > kmax ? kmax : k;
+	dom->bridged_j += k * range_j;
+	dom->bridge_u_j += (k > kmax - k ? k : kmax - k) * range_j;
+	dom->bridges++;
+	dom->wrap_gaps++;
+	dom->wrap_max += (unsigned)kmax;
+	dom->wrap_taken += (unsigned)k;
+	dom->wrap_pending = 1;
+	dom->wrap_k = (int)k;
+	dom->wrap_kmax = (int)kmax;
+	dom->wrap_p0_w = p0;
+	dom->wrap_delta_j = delta_j;
+	dom->wrap_from_ns = s->latch_ns;
+	dom->wrap_latch_ns = 0; /* set once the gap's own latch is placed */
+}
+
+/* The counter has shown the power after an ambiguous gap (over a span long
+ * enough for the sensor's own power): the gap's count taken again from the
+ * mean of the powers before and after it. A power that stepped during the
+ * gap is what the power before it alone misjudges by whole wraps. The move
+ * is stated again where it lands, as a restart's is. */
+static void wraps_settle(struct jst_dom *dom)
+{
+	const struct jst_domain_desc *d = &dom->desc;
+	struct jst_sensor *s = &dom->sensor;
+	double span_s = (double)(s->latch_ns - dom->wrap_latch_ns) * 1e-9;
+	double min_s = jst_sensor_refresh(s);
+	if (min_s < (double)JST_POWER_SPAN_NS * 1e-9)
+		min_s = (double)JST_POWER_SPAN_NS * 1e-9;
+	if (span_s < min_s)
 		return;
-	double expect_j = dom->sensor.power_w * (double)(t - dom->last_t_ns) * 1e-9;
-	double k = nearbyint((expect_j - (double)delta * d->unit_j) / range_j);
-	double kmax = floor((max_j - (double)delta * d->unit_j) / range_j);
-	if (k > kmax)
-		k = kmax;
-	if (k >= 1) {
-		dom->bridged_j += k * range_j;
-		dom->bridge_u_j += range_j; /* one pass either way */
-		dom->bridges++;
-	}
+	dom->wrap_pending = 0;
+	double p1 = (double)(dom->counter.ext - dom->wrap_ext) * d->unit_j / span_s;
+	double p = isnan(dom->wrap_p0_w) ? p1 : 0.5 * (dom->wrap_p0_w + p1);
+	double range_j = (double)d->modulus * d->unit_j;
+	double k = nearbyint((p * dom->wrap_t_s - dom->wrap_delta_j) / range_j);
+	k = k < 0 ? 0 : k > dom->wrap_kmax ? dom->wrap_kmax : k;
+	if ((int)k == dom->wrap_k)
+		return;
+	double move = (k - dom->wrap_k) * range_j;
+	dom->bridged_j += move;
+	dom->bridge_u_j += fabs(move);
+	dom->wrap_taken = dom->wrap_taken + (unsigned)k - (unsigned)dom->wrap_k;
+	dom->wrap_k = (int)k;
+	/* The sensor's next span starts after the gap: it moves with it. */
+	if (s->have_anchor && s->anchor_ns >= dom->wrap_latch_ns)
+		s->anchor_j += move;
+	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 }
 
 static void counter_stuck_check(struct jst_dom *dom, int64_t t)
@@ -288,12 +349,23 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	else
 		jst_sensor_observe(s, t, raw->t_err_ns, changed);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
+	if (ev == JST_COUNTER_DISCONTINUITY) {
+		dom->wrap_pending = 0; /* the counter after it is no measure of the power */
+	} else if (dom->wrap_pending && !dom->wrap_latch_ns) {
+		/* The ambiguous gap's own latch: the power after it counts from here. */
+		dom->wrap_latch_ns = s->latch_ns;
+		dom->wrap_ext = dom->counter.ext;
+		dom->wrap_t_s = (double)(s->latch_ns - dom->wrap_from_ns) * 1e-9;
+		dom->wrap_gap_s += dom->wrap_t_s;
+	}
 	/* Only a change has a latch to time a span from (the first value's is
 	 * anywhere in the refresh before it). */
 	if (changed && ev != JST_COUNTER_DISCONTINUITY && dom->restart_at_ns)
 		restart_place(dom, raw->counter * d->unit_j);
 	if (changed) {
 		jst_sensor_counter_latched(s, dom->counter_j);
+		if (dom->wrap_pending && dom->wrap_latch_ns && s->latch_ns > dom->wrap_latch_ns)
+			wraps_settle(dom);
 		dom->stuck_now = 0;
 		if (s->span_fresh) {
 			dom->peak_cand_w = s->span_power_w;
@@ -484,6 +556,10 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 	e->bridged_j = dom->bridged_j;
 	e->bridge_u_j = dom->bridge_u_j;
 	e->bridges = dom->bridges;
+	e->wrap_gaps = dom->wrap_gaps;
+	e->wrap_max = dom->wrap_max;
+	e->wrap_taken = dom->wrap_taken;
+	e->wrap_gap_s = dom->wrap_gap_s;
 	e->transient = dom->transient;
 	e->stucks = dom->stucks;
 	e->reopened = dom->reopened;
