@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The longest wait after a stall across wraps for the power after it. */
+#define JST_STALL_WAIT_MAX_S 1.0
 /* A counter that has not changed for this many refreshes (and at least
  * JST_STUCK_MIN_NS) while its device draws power is stuck. */
 #define JST_STUCK_REFRESHES 50
@@ -176,9 +178,11 @@ static void wraps_settle(struct jst_dom *dom)
 	const struct jst_domain_desc *d = &dom->desc;
 	struct jst_sensor *s = &dom->sensor;
 	double span_s = (double)(s->latch_ns - dom->wrap_latch_ns) * 1e-9;
+	/* Half the span the reading after a stall waits (stall_wait_ns): a
+	 * latch lands up to a refresh before the reading. */
 	double min_s = jst_sensor_refresh(s);
-	if (min_s < (double)JST_POWER_SPAN_NS * 1e-9)
-		min_s = (double)JST_POWER_SPAN_NS * 1e-9;
+	if (min_s < 0.5 * (double)JST_POWER_SPAN_NS * 1e-9)
+		min_s = 0.5 * (double)JST_POWER_SPAN_NS * 1e-9;
 	if (span_s < min_s)
 		return;
 	dom->wrap_pending = 0;
@@ -194,9 +198,16 @@ static void wraps_settle(struct jst_dom *dom)
 	dom->bridge_u_j += fabs(move);
 	dom->wrap_taken = dom->wrap_taken + (unsigned)k - (unsigned)dom->wrap_k;
 	dom->wrap_k = (int)k;
-	/* The sensor's next span starts after the gap: it moves with it. */
+	/* The sensor's next span starts after the gap: it moves with it, as do
+	 * the latches since (a window's edge is evaluated between them) and the
+	 * energy on show, down as well as up: the gap's count, not a reading,
+	 * was wrong. */
 	if (s->have_anchor && s->anchor_ns >= dom->wrap_latch_ns)
 		s->anchor_j += move;
+	for (unsigned h = 0; h < dom->nhist; h++)
+		if (dom->hist[h].latch_ns >= dom->wrap_latch_ns)
+			dom->hist[h].counter_j += move;
+	dom->energy_j += move;
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 }
 
@@ -353,9 +364,11 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		dom->wrap_pending = 0; /* the counter after it is no measure of the power */
 	} else if (dom->wrap_pending && !dom->wrap_latch_ns) {
 		/* The ambiguous gap's own latch: the power after it counts from here. */
-		dom->wrap_latch_ns = s->latch_ns;
+		/* A value that came round to where it was latched no new value:
+		 * it stands for the reading's instant. */
+		dom->wrap_latch_ns = changed ? s->latch_ns : t;
 		dom->wrap_ext = dom->counter.ext;
-		dom->wrap_t_s = (double)(s->latch_ns - dom->wrap_from_ns) * 1e-9;
+		dom->wrap_t_s = (double)(dom->wrap_latch_ns - dom->wrap_from_ns) * 1e-9;
 		dom->wrap_gap_s += dom->wrap_t_s;
 	}
 	/* Only a change has a latch to time a span from (the first value's is
@@ -731,12 +744,64 @@ static void hold_update(struct jst_meter *m, struct jst_be *be)
 	                      memory_order_relaxed);
 }
 
+/* A backend not read for long enough that a wrapping counter of it may have
+ * passed its modulus more than once (the process was stopped, a VM paused):
+ * the wait before the power after the gap is known (0: none stalled). Under
+ * be->io, which every write of what it looks at holds. */
+static int64_t stall_wait_ns(const struct jst_meter *m, const struct jst_be *be, int64_t t)
+{
+	int64_t wait = 0;
+	for (size_t j = 0; j < be->ndecl; j++) {
+		if (be->map[j] < 0)
+			continue;
+		const struct jst_dom *dom = &m->doms[be->map[j]];
+		const struct jst_sensor *s = &dom->sensor;
+		if (dom->failed || !dom->desc.modulus || !dom->counter.primed || !dom->last_t_ns)
+			continue;
+		double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
+		double max_j = 1.5 * s->bound_w * ((double)(t - dom->last_t_ns) * 1e-9 + r);
+		if (max_j < (double)dom->desc.modulus * dom->desc.unit_j)
+			continue;
+		/* Long enough for the sensor's own power, a few refreshes. */
+		double w = 2 * r > (double)JST_POWER_SPAN_NS * 1e-9
+		               ? 2 * r
+		               : (double)JST_POWER_SPAN_NS * 1e-9;
+		int64_t ns =
+		    (int64_t)(w < JST_STALL_WAIT_MAX_S ? w * 1e9 : JST_STALL_WAIT_MAX_S * 1e9);
+		if (ns > wait)
+			wait = ns;
+	}
+	return wait;
+}
+
+static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned how,
+                              struct jst_edge *edges, struct read_instant *instant,
+                              const struct read_then *then);
+
 static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
                          struct jst_edge *edges, struct read_instant *instant,
                          const struct read_then *then)
 {
 	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
 		return;
+	/* After a stall across wraps, the reading that ends it and one a short
+	 * wait later: the power after the gap (read.c wraps_settle) is then
+	 * known to this reading, whose figure it decides, not only to the next. */
+	pthread_mutex_lock(&be->io);
+	int64_t wait = stall_wait_ns(m, be, jst_now_ns());
+	pthread_mutex_unlock(&be->io);
+	if (wait) {
+		struct read_instant first = {0};
+		read_backend_once(m, be, how & JST_READ_TELE, NULL, &first, NULL);
+		jst_sleep_ns(wait);
+	}
+	read_backend_once(m, be, how, edges, instant, then);
+}
+
+static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned how,
+                              struct jst_edge *edges, struct read_instant *instant,
+                              const struct read_then *then)
+{
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
 		jst_raw_clear(&be->raw[j]);
