@@ -132,6 +132,9 @@ struct jst_be {
 	size_t ndecl;       /* domains it declared */
 	int *map;           /* declared index -> global domain index, or -1 */
 	pthread_mutex_t io; /* one reading of this backend at a time; taken before mu */
+	/* Under io: until when a reading waits for the power after a stall
+	 * across wraps (read.c stall_wait_ns), which one reading found. */
+	int64_t stall_until_ns;
 	int io_init;
 	struct jst_raw *raw; /* scratch for read(), ndecl entries, guarded by io */
 	/* The least hold_until of its domains that are not gone, 0 where one

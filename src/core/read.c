@@ -774,33 +774,13 @@ static int64_t stall_wait_ns(const struct jst_meter *m, const struct jst_be *be,
 	return wait;
 }
 
+/* One reading of a backend, folded. A reading that ends a stall across wraps
+ * (may_stall) is folded without the caller's edges, and another is made a
+ * short wait later for them: the power after the gap (wraps_settle) is then
+ * known to the reading whose figure it decides, not only to the next. */
 static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned how,
                               struct jst_edge *edges, struct read_instant *instant,
-                              const struct read_then *then);
-
-static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
-                         struct jst_edge *edges, struct read_instant *instant,
-                         const struct read_then *then)
-{
-	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
-		return;
-	/* After a stall across wraps, the reading that ends it and one a short
-	 * wait later: the power after the gap (read.c wraps_settle) is then
-	 * known to this reading, whose figure it decides, not only to the next. */
-	pthread_mutex_lock(&be->io);
-	int64_t wait = stall_wait_ns(m, be, jst_now_ns());
-	pthread_mutex_unlock(&be->io);
-	if (wait) {
-		struct read_instant first = {0};
-		read_backend_once(m, be, how & JST_READ_TELE, NULL, &first, NULL);
-		jst_sleep_ns(wait);
-	}
-	read_backend_once(m, be, how, edges, instant, then);
-}
-
-static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned how,
-                              struct jst_edge *edges, struct read_instant *instant,
-                              const struct read_then *then)
+                              const struct read_then *then, int may_stall)
 {
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
@@ -826,6 +806,29 @@ static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned h
 	int64_t t_mid = n ? mean_at(base, sum, n) : stamps ? jst_now_ns() : t;
 	if (stamps)
 		t = t_mid; /* for the readings that failed unstamped */
+	int64_t wait = 0;
+	if (may_stall) {
+		/* Every window edge until the power after the gap is known waits
+		 * for it, not only the reading that found the stall (another
+		 * thread's window end, say). The sampler's readings meanwhile
+		 * only help measure it. */
+		wait = stall_wait_ns(m, be, t_mid);
+		if (wait)
+			be->stall_until_ns = t_mid + wait;
+		else if (be->stall_until_ns > t_mid && (edges || then))
+			wait = be->stall_until_ns - t_mid;
+	}
+	struct read_instant first = {0};
+	unsigned how_all = how;
+	struct jst_edge *edges_all = edges;
+	const struct read_then *then_all = then;
+	struct read_instant *instant_all = instant;
+	if (wait) {
+		how &= JST_READ_TELE;
+		edges = NULL;
+		then = NULL;
+		instant = &first;
+	}
 	int64_t reading_t = instant_add(instant, t_mid);
 
 	int reopen_any = 0;
@@ -873,6 +876,19 @@ static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned h
 		}
 	}
 	pthread_mutex_unlock(&be->io);
+	if (wait) {
+		jst_sleep_ns(wait);
+		read_backend_once(m, be, how_all, edges_all, instant_all, then_all, 0);
+	}
+}
+
+static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
+                         struct jst_edge *edges, struct read_instant *instant,
+                         const struct read_then *then)
+{
+	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
+		return;
+	read_backend_once(m, be, how, edges, instant, then, 1);
 }
 
 static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges,
