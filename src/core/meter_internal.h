@@ -174,9 +174,9 @@ struct jst_edge {
 	double mean_m, mean_f, mean_base_u_j;
 	double var_j2;
 	double bridged_j, bridge_u_j;
+	double wrap_gap_s; /* the domain's wrap_*, as at the edge */
 	unsigned bridges, transient, stucks, reopened;
-	unsigned wrap_gaps, wrap_max, wrap_taken; /* the domain's, as at the edge */
-	double wrap_gap_s;
+	unsigned wrap_gaps, wrap_max, wrap_taken;
 	int failed;
 	int64_t t_ns;
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */

@@ -121,6 +121,21 @@ static void restart_place(struct jst_dom *dom, double since_j)
 	dom->restart_at_ns = 0;
 }
 
+/* The longest the counter's value can have taken from the latch of the value
+ * the previous reading showed to one read at t: the time since that reading,
+ * and before it back to the latch, which lies within the bracket of its
+ * change and no more than a refresh before the reading (1 s while the refresh
+ * is not known). */
+static double wrap_span_s(const struct jst_dom *dom, int64_t t)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double back_s = s->refresh_s > 0 ? s->refresh_s : 1.0;
+	double bracket_s = (double)(dom->last_t_ns - s->chg_lo) * 1e-9;
+	if (s->chg_lo > 0 && bracket_s < back_s)
+		back_s = bracket_s;
+	return (double)(t - dom->last_t_ns) * 1e-9 + back_s;
+}
+
 /* Wraps a long gap may hide. Where the bound allows more than one count
  * (max_j reaches a further pass of the modulus), the counter alone cannot
  * tell which: the count that best matches the power before the gap is taken
@@ -131,6 +146,8 @@ static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t d
 {
 	const struct jst_domain_desc *d = &dom->desc;
 	const struct jst_sensor *s = &dom->sensor;
+	if (!d->modulus)
+		return; /* a 64-bit counter never wraps */
 	double range_j = (double)d->modulus * d->unit_j;
 	double delta_j = (double)delta * d->unit_j;
 	/* Wraps before the previous reading were counted there: only the time
@@ -138,12 +155,10 @@ static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t d
 	 * it) can hide more. max_j runs from the value's last change, which a
 	 * value that came round to where it was (a whole modulus, or none)
 	 * would leave before the gap, counting the gap again at each reading. */
-	double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
-	double since_j =
-	    1.5 * s->bound_w * ((double)(t - dom->last_t_ns) * 1e-9 + r) + 2 * s->resolution_j;
+	double since_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
 	if (dom->last_t_ns && since_j < max_j)
 		max_j = since_j;
-	if (!d->modulus || max_j < range_j + delta_j)
+	if (max_j < range_j + delta_j)
 		return; /* one count fits: the counter's own */
 	double kmax = floor((max_j - delta_j) / range_j);
 	if (kmax > 1e6)
@@ -758,10 +773,10 @@ static int64_t stall_wait_ns(const struct jst_meter *m, const struct jst_be *be,
 		const struct jst_sensor *s = &dom->sensor;
 		if (dom->failed || !dom->desc.modulus || !dom->counter.primed || !dom->last_t_ns)
 			continue;
-		double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
-		double max_j = 1.5 * s->bound_w * ((double)(t - dom->last_t_ns) * 1e-9 + r);
+		double max_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
 		if (max_j < (double)dom->desc.modulus * dom->desc.unit_j)
 			continue;
+		double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
 		/* Long enough for the sensor's own power, a few refreshes. */
 		double w = 2 * r > (double)JST_POWER_SPAN_NS * 1e-9
 		               ? 2 * r
