@@ -53,7 +53,9 @@ struct fig_notes {
 	int power_readings; /* the domain's method is POWER (short_window's text) */
 	int power_mean;     /* its readings are means over the refresh (short_window's text) */
 	unsigned bridges, transient, reopened;
+	unsigned wrap_gaps, wrap_max, wrap_taken; /* wrap counts a gap left ambiguous */
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */
+	double wrap_gap_s, wrap_range_j;
 	double bridged_j, refresh_s;
 	double declared_s; /* > 0: the device updates slower than this declared refresh,
 	                      every refresh_s (the backend saw it): the model uses that */

@@ -80,6 +80,20 @@ struct jst_dom {
 	double unseen_u_j; /* the backend's jst_raw.unseen_u_j taken into bridge_u_j so far */
 	double unseen_s;   /* the backend's jst_raw.unseen_s taken so far */
 	unsigned bridges;
+	/* Gaps long enough for more than one count of a wrapping counter's
+	 * wraps (read.c infer_wraps): how many, their seconds in all, the most
+	 * wraps each allowed (summed) and the counts taken (summed). */
+	unsigned wrap_gaps, wrap_max, wrap_taken;
+	double wrap_gap_s;
+	/* The latest such gap, until the power after it is known: the count
+	 * taken, the most allowed, the gap's length, the power before it, what
+	 * the counter showed across it, and the latch and extended value that
+	 * the power after it is measured from. */
+	int wrap_pending, wrap_k, wrap_kmax;
+	int64_t wrap_from_ns;
+	double wrap_t_s, wrap_p0_w, wrap_delta_j;
+	int64_t wrap_latch_ns;
+	uint64_t wrap_ext;
 	unsigned transient;                  /* readings that failed and were skipped */
 	unsigned transient_folded;           /* transient at the last good power reading */
 	char transient_error[JST_ERROR_MAX]; /* the last one's error */
@@ -120,6 +134,9 @@ struct jst_be {
 	size_t ndecl;       /* domains it declared */
 	int *map;           /* declared index -> global domain index, or -1 */
 	pthread_mutex_t io; /* one reading of this backend at a time; taken before mu */
+	/* Under io: until when a reading waits for the power after a stall
+	 * across wraps (read.c stall_wait_ns), which one reading found. */
+	int64_t stall_until_ns;
 	int io_init;
 	struct jst_raw *raw; /* scratch for read(), ndecl entries, guarded by io */
 	/* The least hold_until of its domains that are not gone, 0 where one
@@ -159,7 +176,9 @@ struct jst_edge {
 	double mean_m, mean_f, mean_base_u_j;
 	double var_j2;
 	double bridged_j, bridge_u_j;
+	double wrap_gap_s; /* the domain's wrap_*, as at the edge */
 	unsigned bridges, transient, stucks, reopened;
+	unsigned wrap_gaps, wrap_max, wrap_taken;
 	int failed;
 	int64_t t_ns;
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */

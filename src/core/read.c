@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The longest wait after a stall across wraps for the power after it. */
+#define JST_STALL_WAIT_MAX_S 1.0
 /* A counter that has not changed for this many refreshes (and at least
  * JST_STUCK_MIN_NS) while its device draws power is stuck. */
 #define JST_STUCK_REFRESHES 50
@@ -119,24 +121,109 @@ static void restart_place(struct jst_dom *dom, double since_j)
 	dom->restart_at_ns = 0;
 }
 
-/* Wraps a long gap may hide: where max_j allows more than one pass of the
- * modulus, the count that best matches the power the sensor knows. */
+/* The longest the counter's value can have taken from the latch of the value
+ * the previous reading showed to one read at t: the time since that reading,
+ * and before it back to the latch, which lies within the bracket of its
+ * change and no more than a refresh before the reading (1 s while the refresh
+ * is not known). */
+static double wrap_span_s(const struct jst_dom *dom, int64_t t)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double back_s = s->refresh_s > 0 ? s->refresh_s : 1.0;
+	double bracket_s = (double)(dom->last_t_ns - s->chg_lo) * 1e-9;
+	if (s->chg_lo > 0 && bracket_s < back_s)
+		back_s = bracket_s;
+	return (double)(t - dom->last_t_ns) * 1e-9 + back_s;
+}
+
+/* Wraps a long gap may hide. Where the bound allows more than one count
+ * (max_j reaches a further pass of the modulus), the counter alone cannot
+ * tell which: the count that best matches the power before the gap is taken
+ * for now (wraps_settle takes the power after it into account once the
+ * counter shows it), and every count the bound allows is stated in the ±,
+ * since nothing seen excludes a power that moved anywhere during the gap. */
 static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t delta)
 {
 	const struct jst_domain_desc *d = &dom->desc;
+	const struct jst_sensor *s = &dom->sensor;
+	if (!d->modulus)
+		return; /* a 64-bit counter never wraps */
 	double range_j = (double)d->modulus * d->unit_j;
-	if (!d->modulus || max_j < range_j || isnan(dom->sensor.power_w))
+	double delta_j = (double)delta * d->unit_j;
+	/* Wraps before the previous reading were counted there: only the time
+	 * since it (and the refresh its value may have been latched in before
+	 * it) can hide more. max_j runs from the value's last change, which a
+	 * value that came round to where it was (a whole modulus, or none)
+	 * would leave before the gap, counting the gap again at each reading. */
+	double since_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
+	if (dom->last_t_ns && since_j < max_j)
+		max_j = since_j;
+	if (max_j < range_j + delta_j)
+		return; /* one count fits: the counter's own */
+	double kmax = floor((max_j - delta_j) / range_j);
+	if (kmax > 1e6)
+		kmax = 1e6; /* no real gap; the count stays an int */
+	double p0 = s->power_w;
+	double gap_s = (double)(t - s->latch_ns) * 1e-9;
+	/* Nothing known of the power: the counter's own word, as for a reset. */
+	double k = isnan(p0) ? 0 : nearbyint((p0 * gap_s - delta_j) / range_j);
+	k = k < 0 ? 0 : k > kmax ? kmax : k;
+	dom->bridged_j += k * range_j;
+	dom->bridge_u_j += (k > kmax - k ? k : kmax - k) * range_j;
+	dom->bridges++;
+	dom->wrap_gaps++;
+	dom->wrap_max += (unsigned)kmax;
+	dom->wrap_taken += (unsigned)k;
+	dom->wrap_pending = 1;
+	dom->wrap_k = (int)k;
+	dom->wrap_kmax = (int)kmax;
+	dom->wrap_p0_w = p0;
+	dom->wrap_delta_j = delta_j;
+	dom->wrap_from_ns = s->latch_ns;
+	dom->wrap_latch_ns = 0; /* set once the gap's own latch is placed */
+}
+
+/* The counter has shown the power after an ambiguous gap (over a span long
+ * enough for the sensor's own power): the gap's count taken again from the
+ * mean of the powers before and after it. A power that stepped during the
+ * gap is what the power before it alone misjudges by whole wraps. The move
+ * is stated again where it lands, as a restart's is. */
+static void wraps_settle(struct jst_dom *dom)
+{
+	const struct jst_domain_desc *d = &dom->desc;
+	struct jst_sensor *s = &dom->sensor;
+	double span_s = (double)(s->latch_ns - dom->wrap_latch_ns) * 1e-9;
+	/* Half the span the reading after a stall waits (stall_wait_ns): a
+	 * latch lands up to a refresh before the reading. */
+	double min_s = jst_sensor_refresh(s);
+	if (min_s < 0.5 * (double)JST_POWER_SPAN_NS * 1e-9)
+		min_s = 0.5 * (double)JST_POWER_SPAN_NS * 1e-9;
+	if (span_s < min_s)
 		return;
-	double expect_j = dom->sensor.power_w * (double)(t - dom->last_t_ns) * 1e-9;
-	double k = nearbyint((expect_j - (double)delta * d->unit_j) / range_j);
-	double kmax = floor((max_j - (double)delta * d->unit_j) / range_j);
-	if (k > kmax)
-		k = kmax;
-	if (k >= 1) {
-		dom->bridged_j += k * range_j;
-		dom->bridge_u_j += range_j; /* one pass either way */
-		dom->bridges++;
-	}
+	dom->wrap_pending = 0;
+	double p1 = (double)(dom->counter.ext - dom->wrap_ext) * d->unit_j / span_s;
+	double p = isnan(dom->wrap_p0_w) ? p1 : 0.5 * (dom->wrap_p0_w + p1);
+	double range_j = (double)d->modulus * d->unit_j;
+	double k = nearbyint((p * dom->wrap_t_s - dom->wrap_delta_j) / range_j);
+	k = k < 0 ? 0 : k > dom->wrap_kmax ? dom->wrap_kmax : k;
+	if ((int)k == dom->wrap_k)
+		return;
+	double move = (k - dom->wrap_k) * range_j;
+	dom->bridged_j += move;
+	dom->bridge_u_j += fabs(move);
+	dom->wrap_taken = dom->wrap_taken + (unsigned)k - (unsigned)dom->wrap_k;
+	dom->wrap_k = (int)k;
+	/* The sensor's next span starts after the gap: it moves with it, as do
+	 * the latches since (a window's edge is evaluated between them) and the
+	 * energy on show, down as well as up: the gap's count, not a reading,
+	 * was wrong. */
+	if (s->have_anchor && s->anchor_ns >= dom->wrap_latch_ns)
+		s->anchor_j += move;
+	for (unsigned h = 0; h < dom->nhist; h++)
+		if (dom->hist[h].latch_ns >= dom->wrap_latch_ns)
+			dom->hist[h].counter_j += move;
+	dom->energy_j += move;
+	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
 }
 
 static void counter_stuck_check(struct jst_dom *dom, int64_t t)
@@ -288,12 +375,25 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	else
 		jst_sensor_observe(s, t, raw->t_err_ns, changed);
 	dom->counter_j = (double)dom->counter.ext * d->unit_j + dom->bridged_j;
+	if (ev == JST_COUNTER_DISCONTINUITY) {
+		dom->wrap_pending = 0; /* the counter after it is no measure of the power */
+	} else if (dom->wrap_pending && !dom->wrap_latch_ns) {
+		/* The ambiguous gap's own latch: the power after it counts from here. */
+		/* A value that came round to where it was latched no new value:
+		 * it stands for the reading's instant. */
+		dom->wrap_latch_ns = changed ? s->latch_ns : t;
+		dom->wrap_ext = dom->counter.ext;
+		dom->wrap_t_s = (double)(dom->wrap_latch_ns - dom->wrap_from_ns) * 1e-9;
+		dom->wrap_gap_s += dom->wrap_t_s;
+	}
 	/* Only a change has a latch to time a span from (the first value's is
 	 * anywhere in the refresh before it). */
 	if (changed && ev != JST_COUNTER_DISCONTINUITY && dom->restart_at_ns)
 		restart_place(dom, raw->counter * d->unit_j);
 	if (changed) {
 		jst_sensor_counter_latched(s, dom->counter_j);
+		if (dom->wrap_pending && dom->wrap_latch_ns && s->latch_ns > dom->wrap_latch_ns)
+			wraps_settle(dom);
 		dom->stuck_now = 0;
 		if (s->span_fresh) {
 			dom->peak_cand_w = s->span_power_w;
@@ -510,6 +610,10 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 	e->bridged_j = dom->bridged_j;
 	e->bridge_u_j = dom->bridge_u_j;
 	e->bridges = dom->bridges;
+	e->wrap_gaps = dom->wrap_gaps;
+	e->wrap_max = dom->wrap_max;
+	e->wrap_taken = dom->wrap_taken;
+	e->wrap_gap_s = dom->wrap_gap_s;
 	e->transient = dom->transient;
 	e->stucks = dom->stucks;
 	e->reopened = dom->reopened;
@@ -681,12 +785,44 @@ static void hold_update(struct jst_meter *m, struct jst_be *be)
 	                      memory_order_relaxed);
 }
 
-static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
-                         struct jst_edge *edges, struct read_instant *instant,
-                         const struct read_then *then)
+/* A backend not read for long enough that a wrapping counter of it may have
+ * passed its modulus more than once (the process was stopped, a VM paused):
+ * the wait before the power after the gap is known (0: none stalled). Under
+ * be->io, which every write of what it looks at holds. */
+static int64_t stall_wait_ns(const struct jst_meter *m, const struct jst_be *be, int64_t t)
 {
-	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
-		return;
+	int64_t wait = 0;
+	for (size_t j = 0; j < be->ndecl; j++) {
+		if (be->map[j] < 0)
+			continue;
+		const struct jst_dom *dom = &m->doms[be->map[j]];
+		const struct jst_sensor *s = &dom->sensor;
+		if (dom->failed || !dom->desc.modulus || !dom->counter.primed || !dom->last_t_ns)
+			continue;
+		double max_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
+		if (max_j < (double)dom->desc.modulus * dom->desc.unit_j)
+			continue;
+		double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
+		/* Long enough for the sensor's own power, a few refreshes. */
+		double w = 2 * r > (double)JST_POWER_SPAN_NS * 1e-9
+		               ? 2 * r
+		               : (double)JST_POWER_SPAN_NS * 1e-9;
+		int64_t ns =
+		    (int64_t)(w < JST_STALL_WAIT_MAX_S ? w * 1e9 : JST_STALL_WAIT_MAX_S * 1e9);
+		if (ns > wait)
+			wait = ns;
+	}
+	return wait;
+}
+
+/* One reading of a backend, folded. A reading that ends a stall across wraps
+ * (may_stall) is folded without the caller's edges, and another is made a
+ * short wait later for them: the power after the gap (wraps_settle) is then
+ * known to the reading whose figure it decides, not only to the next. */
+static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned how,
+                              struct jst_edge *edges, struct read_instant *instant,
+                              const struct read_then *then, int may_stall)
+{
 	pthread_mutex_lock(&be->io);
 	for (size_t j = 0; j < be->ndecl; j++)
 		jst_raw_clear(&be->raw[j]);
@@ -716,6 +852,29 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 	int64_t t_mid = n ? mean_at(base, sum, n) : stamps ? jst_now_ns() : t;
 	if (stamps)
 		t = t_mid; /* for the readings that failed unstamped */
+	int64_t wait = 0;
+	if (may_stall) {
+		/* Every window edge until the power after the gap is known waits
+		 * for it, not only the reading that found the stall (another
+		 * thread's window end, say). The sampler's readings meanwhile
+		 * only help measure it. */
+		wait = stall_wait_ns(m, be, t_mid);
+		if (wait)
+			be->stall_until_ns = t_mid + wait;
+		else if (be->stall_until_ns > t_mid && (edges || then))
+			wait = be->stall_until_ns - t_mid;
+	}
+	struct read_instant first = {0};
+	unsigned how_all = how;
+	struct jst_edge *edges_all = edges;
+	const struct read_then *then_all = then;
+	struct read_instant *instant_all = instant;
+	if (wait) {
+		how &= JST_READ_TELE;
+		edges = NULL;
+		then = NULL;
+		instant = &first;
+	}
 	int64_t reading_t = instant_add(instant, t_mid);
 
 	int reopen_any = 0;
@@ -765,6 +924,19 @@ static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
 		}
 	}
 	pthread_mutex_unlock(&be->io);
+	if (wait) {
+		jst_sleep_ns(wait);
+		read_backend_once(m, be, how_all, edges_all, instant_all, then_all, 0);
+	}
+}
+
+static void read_backend(struct jst_meter *m, struct jst_be *be, unsigned how,
+                         struct jst_edge *edges, struct read_instant *instant,
+                         const struct read_then *then)
+{
+	if ((how & JST_READ_HOLD) && edges && hold_backend(m, be, edges, instant, then))
+		return;
+	read_backend_once(m, be, how, edges, instant, then, 1);
 }
 
 static int64_t meter_read(struct jst_meter *m, unsigned how, struct jst_edge *edges,

@@ -292,10 +292,19 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		note_add(note, &len, "figure ends %.3f s into the window",
 		         (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
 	}
-	if (f->bridges)
+	/* Wraps a gap left ambiguous have a clause of their own (dom is NULL
+	 * for a deferred note: the modulus comes with f). */
+	double range_j = f->wrap_range_j;
+	if (f->bridges > f->wrap_gaps)
 		note_add(note, &len,
 		         "%.3f J bridged from power over %u reset(s), jump(s) or gap(s)",
-		         f->bridged_j, f->bridges);
+		         f->bridged_j - range_j * f->wrap_taken, f->bridges - f->wrap_gaps);
+	if (f->wrap_gaps)
+		note_add(note, &len,
+		         "counter's wraps ambiguous over %u gap(s) of %.3f s in all: 0 to %u "
+		         "wrap(s) of %.3f J possible, %u taken from the power before and after, "
+		         "the uncertainty covers them all",
+		         f->wrap_gaps, f->wrap_gap_s, f->wrap_max, range_j, f->wrap_taken);
 	if (f->stuck)
 		note_add(note, &len, "counter stopped changing while the device drew power: %s",
 		         f->reopened ? "reopened" : "energy since then is missing");
@@ -594,6 +603,11 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	    .failed = e->failed && !b->failed,
 	    .bridges = e->bridges - b->bridges,
 	    .bridged_j = e->bridged_j - b->bridged_j,
+	    .wrap_gaps = e->wrap_gaps - b->wrap_gaps,
+	    .wrap_max = e->wrap_max - b->wrap_max,
+	    .wrap_taken = e->wrap_taken - b->wrap_taken,
+	    .wrap_gap_s = e->wrap_gap_s - b->wrap_gap_s,
+	    .wrap_range_j = (double)dom->desc.modulus * dom->desc.unit_j,
 	    .transient = e->transient - b->transient,
 	    .stuck = e->stucks != b->stucks || dom->stuck_now,
 	    .reopened = e->reopened - b->reopened,

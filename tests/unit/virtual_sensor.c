@@ -43,9 +43,11 @@ struct vs_dom *vs_add(const char *name, jst_kind kind, jst_method method,
 	return d;
 }
 
+/* A wrapping counter (desc.modulus set) shows its count modulo its range. */
 static uint64_t units(const struct vs_dom *d, double e)
 {
-	return e > 0 ? (uint64_t)floor(e / d->desc.unit_j) : 0;
+	uint64_t u = e > 0 ? (uint64_t)floor(e / d->desc.unit_j) : 0;
+	return d->desc.modulus ? u % d->desc.modulus : u;
 }
 
 static uint64_t mix(uint64_t x)

@@ -4,7 +4,8 @@
  * figures checked against the trace's exact energy (sim/common/trace.h).
  *
  * Each domain's counter latches every refresh_s (at phase_s + k * refresh_s
- * seconds of trace time): it shows floor(E(latch) / unit_j). A power domain
+ * seconds of trace time): it shows floor(E(latch) / unit_j) (modulo desc.modulus where
+ * set: a wrapping counter). A power domain
  * shows the trace's power at the instant it is read. Faults (a failed read, a
  * reset, a value that stops changing) are scheduled in trace time.
  *
