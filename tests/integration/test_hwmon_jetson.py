@@ -31,6 +31,19 @@ def run_sim(layout, seconds, backends, trace="const:20", **opts):
     return sim, doc["runs"][0]
 
 
+def serve_split(test, layout, trace, backends):
+    """`joulestat serve` on the layout: its energy series counted="1", those
+    counted="0", and the exposition."""
+    from serve_helpers import Exporter, parse, series
+    with HwmonSim(layout, trace=trace) as sim:
+        with Exporter(sim.env(), "--backends", backends) as ex:
+            status, _, body = ex.scrape()
+    test.assertEqual(status, 200, body)
+    samples = parse(body)
+    return (series(samples, "joulestat_energy_joules_total", counted="1"),
+            series(samples, "joulestat_energy_joules_total", counted="0"), body)
+
+
 class JetsonTest(unittest.TestCase):
     def check_module(self, m, sources):
         doms = domains_by_name(m)
@@ -87,14 +100,7 @@ class JetsonTest(unittest.TestCase):
     def test_serve_counts_the_module_rail(self):
         # joulestat serve's counted="1" sums to the node's total, as the
         # measurement's totals form it: VDD_IN, not its rails nor the estimate.
-        from serve_helpers import Exporter, parse, series
-        with HwmonSim("orin", trace="const:20") as sim:
-            with Exporter(sim.env(), "--backends", "jetson,estimate") as ex:
-                status, _, body = ex.scrape()
-        self.assertEqual(status, 200, body)
-        samples = parse(body)
-        counted = series(samples, "joulestat_energy_joules_total", counted="1")
-        apart = series(samples, "joulestat_energy_joules_total", counted="0")
+        counted, apart, body = serve_split(self, "orin", "const:20", "jetson,estimate")
         self.assertEqual(sorted(counted), ["VDD_IN"], body)
         self.assertEqual(sorted(apart), ["VDD_CPU_GPU_CV", "VDD_SOC"], body)
 
@@ -131,14 +137,7 @@ class HwmonTest(unittest.TestCase):
         # serve's counted="1" (and top's total, from the same view) once
         # summed the cores beside their socket (+35% on this tree; about
         # double on a whole EPYC).
-        from serve_helpers import Exporter, parse, series
-        with HwmonSim("amd-energy", trace="const:500") as sim:
-            with Exporter(sim.env(), "--backends", "hwmon") as ex:
-                status, _, body = ex.scrape()
-        self.assertEqual(status, 200, body)
-        samples = parse(body)
-        counted = series(samples, "joulestat_energy_joules_total", counted="1")
-        apart = series(samples, "joulestat_energy_joules_total", counted="0")
+        counted, apart, body = serve_split(self, "amd-energy", "const:500", "hwmon")
         self.assertEqual(sorted(counted), ["amd_energy-Esocket0"], body)
         self.assertEqual(sorted(apart), ["amd_energy-Ecore000", "amd_energy-Ecore001"], body)
 

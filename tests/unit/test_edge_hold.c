@@ -23,43 +23,8 @@
 #include "meter_internal.h"
 #include "sensor.h"
 #include "virtual_sensor.h"
+#include "vm_pair.h"
 #include "vm_test.h"
-
-/* Two meters on vs_be's domains: a holds its edges where it may, b reads at
- * every one. Their sampler readings are made at the same virtual instants. */
-struct pair {
-	struct vm a, b;
-};
-
-static void pair_open(struct pair *p, double open_s, double sample_s)
-{
-	assert_int_equal(setenv("JOULESTAT_OPTIONS", "edge_read=always", 1), 0);
-	assert_int_equal(vm_open(&p->b, open_s, sample_s), 0);
-	assert_int_equal(unsetenv("JOULESTAT_OPTIONS"), 0);
-	assert_int_equal(vm_open(&p->a, open_s, sample_s), 0);
-	assert_int_equal(p->a.m->edge_hold, 1);
-	assert_int_equal(p->b.m->edge_hold, 0);
-}
-
-static void pair_close(struct pair *p)
-{
-	jst_meter_close(p->b.m);
-	vm_close(&p->a);
-}
-
-/* Both meters' sampler readings due up to trace time t, then the clock at t. */
-static void pair_advance(struct pair *p, double t)
-{
-	int64_t to = vs_ns(t);
-	while (p->a.sample_ns && p->a.next_sample <= to) {
-		vs_now = p->a.next_sample;
-		jst_meter_read(p->a.m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
-		jst_meter_read(p->b.m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
-		p->a.next_sample += p->a.sample_ns;
-	}
-	if (to > vs_now)
-		vs_now = to;
-}
 
 /* Reads of domain 0 so far, by either meter. */
 static unsigned reads_of(void)

@@ -23,32 +23,6 @@
 static const double refreshes[] = {0.001, 0.010, 0.020, 0.050, 0.100};
 #define NREFRESH (sizeof refreshes / sizeof refreshes[0])
 
-/* Bars missed in the current test: each is printed, the test fails at its end
- * (check_bars), so that one run shows every figure that is off. */
-static unsigned missed;
-
-static void bar(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bar(int ok, const char *fmt, ...)
-{
-	if (ok)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "missed: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	missed++;
-}
-
-static void check_bars(void)
-{
-	unsigned n = missed;
-	missed = 0;
-	if (n)
-		fail_msg("%u bar(s) missed", n);
-}
-
 /* |got - want| <= rel * want, saying which figure when not. */
 static void near_rel(const char *what, double got, double want, double rel)
 {

@@ -24,68 +24,8 @@
 #include "meter_internal.h"
 #include "sensor.h"
 #include "virtual_sensor.h"
+#include "vm_pair.h"
 #include "vm_test.h"
-
-/* Figures that miss are said all at once, then the test fails. */
-static unsigned missed;
-static void bar(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bar(int ok, const char *fmt, ...)
-{
-	if (ok)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "missed: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	missed++;
-}
-
-static void check_bars(void)
-{
-	unsigned n = missed;
-	missed = 0;
-	if (n)
-		fail_msg("%u bar(s) missed", n);
-}
-
-/* Two meters on vs_be: a holds its edges where it may, b reads every one. */
-struct pair {
-	struct vm a, b;
-};
-
-static void pair_open(struct pair *p, double open_s, double sample_s)
-{
-	/* The sampler threads leave measuring to the test's virtual clock. */
-	jst_sampler_measures = 0;
-	assert_int_equal(setenv("JOULESTAT_OPTIONS", "edge_read=always", 1), 0);
-	assert_int_equal(vm_open(&p->b, open_s, sample_s), 0);
-	assert_int_equal(unsetenv("JOULESTAT_OPTIONS"), 0);
-	assert_int_equal(vm_open(&p->a, open_s, sample_s), 0);
-	assert_int_equal(p->a.m->edge_hold, 1);
-	assert_int_equal(p->b.m->edge_hold, 0);
-}
-
-static void pair_close(struct pair *p)
-{
-	jst_meter_close(p->b.m);
-	vm_close(&p->a);
-	jst_sampler_measures = 1;
-}
-
-static void pair_advance(struct pair *p, double t)
-{
-	int64_t to = vs_ns(t);
-	while (p->a.sample_ns && p->a.next_sample <= to) {
-		vs_now = p->a.next_sample;
-		jst_meter_read(p->a.m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
-		jst_meter_read(p->b.m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
-		p->a.next_sample += p->a.sample_ns;
-	}
-	if (to > vs_now)
-		vs_now = to;
-}
 
 /* The sampler's measuring reads, in virtual time: each the fast poll after
  * the last one ended (read_s later than the poll alone). Returns the virtual
@@ -186,6 +126,8 @@ static void run_case(const struct slow_case *c, const char *spec)
 	d->jitter_s = c->jitter_s;
 	d->jitter_seed = 7;
 	struct pair p;
+	/* The sampler threads leave measuring to the test's virtual clock. */
+	jst_sampler_measures = 0;
 	pair_open(&p, 0.5, 0.1);
 	char what[160];
 	snprintf(what, sizeof what, "R %.0f ms, reads %.1f+%.1f ms, jitter %.0f ms (%s)",
@@ -276,6 +218,7 @@ static void run_case(const struct slow_case *c, const char *spec)
 	    "%s: %u of %u held windows as read, the rest covered %u times (read: %u)", what, same,
 	    held, o.apart_in + h.apart_in, o.apart_in_b + h.apart_in_b);
 	pair_close(&p);
+	jst_sampler_measures = 1;
 	sim_trace_free(tr);
 }
 

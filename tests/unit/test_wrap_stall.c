@@ -46,30 +46,6 @@ static const double powers[][2] = {
 static const double step_at[] = {0.2, 0.5, 0.8};
 #define NSTEPS (sizeof step_at / sizeof step_at[0])
 
-static unsigned missed;
-
-static void bar(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bar(int ok, const char *fmt, ...)
-{
-	if (ok)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "missed: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	missed++;
-}
-
-static void check_bars(void)
-{
-	unsigned n = missed;
-	missed = 0;
-	if (n)
-		fail_msg("%u bar(s) missed", n);
-}
-
 /* The sampler stops at `from` and reads again at `to`: what a stopped
  * process sees. */
 static void stall(struct vm *v, double from, double to)

@@ -1,11 +1,13 @@
 /* What the virtual-time tests of the sensor model (test_sensor.c,
- * test_settle.c) share: a trace from its spec, a seeded generator, the first
- * domain's figure, a window begun at a virtual instant, and a GPU counter. Include after
- * cmocka.h and virtual_sensor.h. */
+ * test_settle.c, ...) share: a trace from its spec, a seeded generator, the
+ * first domain's figure, a window begun at a virtual instant, a GPU counter,
+ * and the bars a sweep checks. Include after cmocka.h and virtual_sensor.h. */
 #ifndef JST_VM_TEST_H
 #define JST_VM_TEST_H
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 static inline struct sim_trace *trace(const char *spec)
 {
@@ -48,6 +50,36 @@ static inline struct vs_dom *gpu(const struct sim_trace *tr, double r)
 	d->phase_s = 0.37 * r;
 	d->telemetry = 1;
 	return d;
+}
+
+/* Bars a sweep checks: each one missed is printed, and the test fails at its
+ * end (check_bars), so that one run shows every figure that is off. */
+static inline unsigned *bars_missed(void)
+{
+	static unsigned n;
+	return &n;
+}
+
+static inline void bar(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void bar(int ok, const char *fmt, ...)
+{
+	if (ok)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "missed: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	(*bars_missed())++;
+}
+
+static inline void check_bars(void)
+{
+	unsigned n = *bars_missed();
+	*bars_missed() = 0;
+	if (n)
+		fail_msg("%u bar(s) missed", n);
 }
 
 #endif
