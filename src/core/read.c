@@ -136,6 +136,16 @@ static double wrap_span_s(const struct jst_dom *dom, int64_t t)
 	return (double)(t - dom->last_t_ns) * 1e-9 + back_s;
 }
 
+/* The most a counter read at t can have counted since the previous reading's
+ * value was latched: what decides whether a gap is ambiguous across wraps
+ * (infer_wraps) and so whether a reading waits for the power after it
+ * (stall_wait_ns). */
+static double wrap_reach_j(const struct jst_dom *dom, int64_t t)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	return 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
+}
+
 /* Wraps a long gap may hide. Where the bound allows more than one count
  * (max_j reaches a further pass of the modulus), the counter alone cannot
  * tell which: the count that best matches the power before the gap is taken
@@ -155,7 +165,7 @@ static void infer_wraps(struct jst_dom *dom, int64_t t, double max_j, uint64_t d
 	 * it) can hide more. max_j runs from the value's last change, which a
 	 * value that came round to where it was (a whole modulus, or none)
 	 * would leave before the gap, counting the gap again at each reading. */
-	double since_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
+	double since_j = wrap_reach_j(dom, t);
 	if (dom->last_t_ns && since_j < max_j)
 		max_j = since_j;
 	if (max_j < range_j + delta_j)
@@ -799,8 +809,7 @@ static int64_t stall_wait_ns(const struct jst_meter *m, const struct jst_be *be,
 		const struct jst_sensor *s = &dom->sensor;
 		if (dom->failed || !dom->desc.modulus || !dom->counter.primed || !dom->last_t_ns)
 			continue;
-		double max_j = 1.5 * s->bound_w * wrap_span_s(dom, t) + 2 * s->resolution_j;
-		if (max_j < (double)dom->desc.modulus * dom->desc.unit_j)
+		if (wrap_reach_j(dom, t) < (double)dom->desc.modulus * dom->desc.unit_j)
 			continue;
 		double r = s->refresh_s > 0 ? s->refresh_s : 1.0;
 		/* Long enough for the sensor's own power, a few refreshes. */
