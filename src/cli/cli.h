@@ -133,6 +133,10 @@ int jst_cli_output_same(const char *a, const char *b);
 /* Whether the kernel started joulestat with more privilege than its user has
  * (setuid, setgid, file capabilities: AT_SECURE). */
 int jst_cli_privileged(void);
+/* Whether the environment variable NAME (its first len characters) is one of
+ * joulestat's settings that this process reads: JOULESTAT_* and
+ * CUDA_VISIBLE_DEVICES, less those a privileged process ignores. */
+int jst_cli_env_applies(const char *name, size_t len);
 /* In such a process, say which JOULESTAT_* overrides are set and ignored. */
 void jst_cli_warn_ignored_overrides(void);
 /* Become the user who ran joulestat, for good: real uid and gid, no

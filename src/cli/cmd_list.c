@@ -216,6 +216,7 @@ static json_t *list_json(jst_meter *meter)
 		json_object_set_new(o, "source", jst_json_string(d.source));
 		json_object_set_new(o, "accuracy", jst_json_number(d.accuracy));
 		json_object_set_new(o, "primary", json_boolean(d.primary));
+		json_object_set_new(o, "counted", json_boolean(d.counted));
 		json_object_set_new(o, "parent", parent ? jst_json_string(parent) : json_null());
 		json_object_set_new(o, "sample_period_s", jst_json_number(d.sample_period_s));
 		json_object_set_new(o, "refresh_s",

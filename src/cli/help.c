@@ -36,8 +36,9 @@ static const char common[] =
     "  --no-estimate     never estimate; measure or say why not\n"
     "  --option KEY=VALUE  a setting, repeatable: nvml.library=PATH, sysfs.root=DIR,\n"
     "                    procfs.root=DIR, or a core key (backends, gpus, period_ms,\n"
-    "                    cross_validate, estimate, series_capacity); wins over the\n"
-    "                    options above and over JOULESTAT_OPTIONS (see joulestat(1))\n";
+    "                    cross_validate, estimate, series_capacity, edge_read); wins\n"
+    "                    over the options above and over JOULESTAT_OPTIONS (see\n"
+    "                    joulestat(1))\n";
 
 static const char list_help[] =
     "usage: joulestat list [OPTIONS]\n"
@@ -159,7 +160,7 @@ static const char serve_help[] =
     "OpenMetrics when the Accept header asks): energy since start per domain as a\n"
     "counter, power, accuracy, temperature, utilisation, clock, power limit, and\n"
     "joulestat_up per backend. Values come from the sampler (--period); a scrape\n"
-    "reads no device. Runs until SIGINT or SIGTERM. See docs/serve.md.\n"
+    "reads no device. Runs until SIGINT, SIGTERM or SIGHUP. See docs/serve.md.\n"
     "\n"
     "  --listen HOST:PORT  address to serve on (default 127.0.0.1:9977; [::1]:9977;\n"
     "                    :9977 for every address; port 0 takes a free one)\n"

@@ -166,6 +166,24 @@ static json_t *driver_versions(jst_meter *m)
 	return o;
 }
 
+/* The environment's settings, which shape a measurement as much as the command
+ * line's: joulestat's variables and CUDA_VISIBLE_DEVICES (the GPUs it
+ * selects), by name; in a privileged process only those it still reads. */
+static json_t *environment(void)
+{
+	extern char **environ;
+	json_t *o = json_object();
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq || !jst_cli_env_applies(*e, (size_t)(eq - *e)))
+			continue;
+		char name[128];
+		snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+		json_object_set_new(o, name, jst_json_string(eq + 1));
+	}
+	return o;
+}
+
 json_t *jst_identity_json(jst_meter *meter, const struct timespec *start,
                           const struct timespec *end, json_t *options)
 {
@@ -184,5 +202,6 @@ json_t *jst_identity_json(jst_meter *meter, const struct timespec *start,
 	json_object_set_new(o, "driver_versions", driver_versions(meter));
 	json_object_set_new(o, "joulestat", jst_json_string(jst_version()));
 	json_object_set_new(o, "options", options ? options : json_object());
+	json_object_set_new(o, "environment", environment());
 	return o;
 }

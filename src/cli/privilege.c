@@ -17,14 +17,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The variables that point joulestat at other files or figures. In a
- * privileged process the library reads them with secure_getenv, i.e. not at
- * all; the user is told, so that an ignored override is not a mystery. */
-static const char *const overrides[] = {
-    "JOULESTAT_SYSFS_ROOT",
-    "JOULESTAT_PROCFS_ROOT",
-    "JOULESTAT_NVML_LIBRARY",
-    "JOULESTAT_CPU_TDP_W",
+/* What a privileged process still reads of joulestat's variables: the carbon
+ * figures, which point at no file and change no reading. The library reads
+ * every other with secure_getenv, i.e. not at all there. */
+static const char *const carbon_vars[] = {
+    "JOULESTAT_REGION",
+    "JOULESTAT_CARBON_INTENSITY",
+    "JOULESTAT_PUE",
+    "JOULESTAT_PRICE",
 };
 
 int jst_cli_privileged(void)
@@ -32,13 +32,38 @@ int jst_cli_privileged(void)
 	return getauxval(AT_SECURE) != 0;
 }
 
+static int named(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && strncmp(name, want, len) == 0;
+}
+
+int jst_cli_env_applies(const char *name, size_t len)
+{
+	/* CUDA's own variable: the GPU selection reads it with getenv, always. */
+	if (named(name, len, "CUDA_VISIBLE_DEVICES"))
+		return 1;
+	if (len < 10 || strncmp(name, "JOULESTAT_", 10) != 0)
+		return 0;
+	if (!jst_cli_privileged())
+		return 1;
+	for (size_t i = 0; i < sizeof carbon_vars / sizeof carbon_vars[0]; i++)
+		if (named(name, len, carbon_vars[i]))
+			return 1;
+	return 0;
+}
+
+/* The user is told of each override ignored, so that it is not a mystery. */
 void jst_cli_warn_ignored_overrides(void)
 {
+	extern char **environ;
 	if (!jst_cli_privileged())
 		return;
-	for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++)
-		if (getenv(overrides[i]))
-			jst_cli_error("privileged install: %s is ignored", overrides[i]);
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+		if (!strncmp(*e, "JOULESTAT_", 10) && !jst_cli_env_applies(*e, len))
+			jst_cli_error("privileged install: %.*s is ignored", (int)len, *e);
+	}
 }
 
 static int caps_clear(void)

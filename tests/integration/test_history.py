@@ -109,6 +109,8 @@ class IdentityAndSeriesTest(HistoryCase):
         self.assertEqual(ident["joulestat"], doc["joulestat"])
         self.assertEqual(ident["options"]["backends"], "rapl")
         self.assertEqual(ident["options"]["period_ms"], "20")
+        # The environment's settings too: here the simulated sysfs tree.
+        self.assertEqual(ident["environment"]["JOULESTAT_SYSFS_ROOT"], self.env["JOULESTAT_SYSFS_ROOT"])
         # The table says where and when too.
         self.assertIn("Host %s, %s to %s (UTC)" % (ident["hostname"], ident["start"],
                                                    ident["end"]), proc.stderr)

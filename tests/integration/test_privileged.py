@@ -6,6 +6,7 @@ from anywhere) is made setuid root, or given cap_dac_read_search with setcap,
 and run as nobody through setpriv; the kernel then starts it with AT_SECURE
 set, exactly as it would an installed one. Needs root to set this up.
 """
+import json
 import os
 import secrets
 import shutil
@@ -113,7 +114,8 @@ class Install:
 
     def hostile_env(self):
         return dict(JOULESTAT_SYSFS_ROOT=self.sysfs, JOULESTAT_PROCFS_ROOT=self.procfs,
-                    JOULESTAT_NVML_LIBRARY=sim_nvml(), JSTSIM_NVML_GPUS="2")
+                    JOULESTAT_NVML_LIBRARY=sim_nvml(), JSTSIM_NVML_GPUS="2",
+                    JOULESTAT_OPTIONS="sysfs.root=" + self.sysfs)
 
 
 def statuses(text):
@@ -154,7 +156,10 @@ class PrivilegedTest(unittest.TestCase):
         self.assertNotIn("gpu0", proc.stdout)
         self.assertNotIn(inst.sysfs, proc.stdout)
         self.assertNotIn(inst.procfs, proc.stdout)
-        for var in ("JOULESTAT_SYSFS_ROOT", "JOULESTAT_PROCFS_ROOT", "JOULESTAT_NVML_LIBRARY"):
+        # Nor said to be in use (identity.environment): ignored, and warned of.
+        self.assertEqual(json.loads(proc.stdout)["identity"]["environment"], {})
+        for var in ("JOULESTAT_SYSFS_ROOT", "JOULESTAT_PROCFS_ROOT", "JOULESTAT_NVML_LIBRARY",
+                    "JOULESTAT_OPTIONS"):
             self.assertIn("privileged install: %s is ignored" % var, proc.stderr)
 
     def test_setuid_overrides_are_ignored_and_nothing_leaks(self):

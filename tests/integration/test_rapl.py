@@ -178,6 +178,8 @@ class RunTest(unittest.TestCase):
                 self.assertGreaterEqual(len(doms), 2)
                 for d in doms:
                     self.assertAlmostEqual(d["sample_period_s"], period, places=6)
+                    # The package is in the total, its core inside it is not.
+                    self.assertEqual(d["counted"], d["name"] == "package-0", d)
         with PowercapSim(packages=1, no_dram=True, modulus_j=40, trace="const:60",
                          max_power_uw="18446744073709551615") as sim:
             proc, doc = measure(["sleep", "0.5"], sim.env())
