@@ -1,12 +1,17 @@
 /*
  * joulestatd's sources: the library's own backends (powercap, then the perf
- * PMU, then MSRs: the same counters, other ways), probed with the daemon's
- * privileges before it drops them. Their descriptors stay open; a read is the
- * backend's own read, nothing more.
+ * PMU, then MSRs: the same counters, other ways; or a PTD analyser, a BMC),
+ * probed with the daemon's privileges before it drops them. Their
+ * descriptors stay open. A backend hands each value over once ("unchanged"
+ * and a mean's gap are relative to the previous read), and the daemon's reads
+ * serve many clients at other times: so each domain keeps its latest value,
+ * a count of the values handed over and the running total its means' gaps
+ * are differenced from (daemon_proto.h), which any client can read at any time.
  */
 #include "joulestatd.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,12 @@ struct jstd_sources {
 	size_t n;
 	struct jst_dproto_domain dom[JST_DPROTO_DOMAINS_MAX];
 	struct jst_raw raw[JST_DPROTO_DOMAINS_MAX];
+	unsigned flags; /* JST_READ_TELEMETRY where a domain needs it for its power */
+	struct held {
+		struct jst_dproto_reading rd; /* the latest value handed over */
+		int64_t t_ns;
+		double total_j; /* the means' running total at the latest mean's end */
+	} held[JST_DPROTO_DOMAINS_MAX];
 };
 
 static const struct jst_backend_ops *backend_named(const char *name)
@@ -78,6 +89,16 @@ int jstd_sources_open(const struct jstd_settings *s, struct jstd_sources **out)
 			if (d[i].parent >= (int)n)
 				src->dom[i].desc.parent = -1;
 			snprintf(src->dom[i].via, sizeof src->dom[i].via, "%s", ops->name);
+			/* A BMC hands its power over with telemetry only (bmc_poll.c). */
+			if (d[i].method == JST_METHOD_POWER)
+				src->flags = JST_READ_TELEMETRY;
+			src->held[i].rd = (struct jst_dproto_reading){
+			    .temperature_c = NAN,
+			    .utilization_pct = NAN,
+			    .clock_mhz = NAN,
+			    .power_limit_w = NAN,
+			    .telemetry_power_w = NAN,
+			};
 		}
 		*out = src;
 		return 0;
@@ -96,21 +117,97 @@ const struct jst_dproto_domain *jstd_sources_domain(const struct jstd_sources *s
 	return i < src->n ? &src->dom[i] : NULL;
 }
 
+/* A mean handed over: its energy and the gap before it join the running
+ * total, or the gap is unknown (the backend's first mean after a loss, a
+ * value no total can take) and the epoch says so. */
+static void held_mean(struct jstd_sources *src, size_t i, const struct jst_raw *r)
+{
+	struct held *h = &src->held[i];
+	double refresh = r->refresh_s > 0 ? r->refresh_s : src->dom[i].desc.refresh_s;
+	double mean_j = r->power_w * refresh;
+	int known = h->rd.value_seq > 0 && isfinite(r->gap_j) && r->gap_j >= 0;
+	if (!(isfinite(mean_j) && mean_j >= 0))
+		mean_j = 0;
+	if (h->rd.value_seq > 0 && !known)
+		h->rd.gap_epoch++;
+	double start = h->total_j + (known ? r->gap_j : 0);
+	/* A total past its bound starts again, in a new epoch. */
+	if (start + mean_j > JST_DPROTO_TOTAL_J_MAX) {
+		start = 0;
+		h->rd.gap_epoch++;
+	}
+	h->rd.mean_start_j = start;
+	h->rd.mean_end_j = start + mean_j;
+	h->total_j = h->rd.mean_end_j;
+}
+
+/* A backend's running total, kept as the protocol bounds it. */
+static double total(double v, double max)
+{
+	return isfinite(v) && v >= 0 ? (v < max ? v : max) : 0;
+}
+
+/* A telemetry value the protocol carries, or NaN. */
+static double tele(double v, double lo, double hi)
+{
+	return isfinite(v) && v >= lo && v <= hi ? v : NAN;
+}
+
+const char *jstd_sources_need_v2(const struct jstd_sources *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		if (src->dom[i].desc.power_mean)
+			return "power means";
+		if (src->dom[i].desc.covers)
+			return "a domain that covers others";
+	}
+	return NULL;
+}
+
 void jstd_sources_read(struct jstd_sources *src, struct jst_dproto_reading *out, int64_t *t_ns)
 {
 	for (size_t i = 0; i < src->n; i++)
 		jst_raw_clear(&src->raw[i]);
 	int64_t t0 = jstd_now_ns();
-	int rc = src->ops->read(src->state, src->raw, src->n, 0);
+	int rc = src->ops->read(src->state, src->raw, src->n, src->flags);
 	int64_t t1 = jstd_now_ns();
 	for (size_t i = 0; i < src->n; i++) {
 		const struct jst_raw *r = &src->raw[i];
-		out[i].status = rc < 0 ? rc : r->status;
-		out[i].counter = r->counter;
-		out[i].power_w = r->power_w;
-		/* Where the backend did not stamp its value: the middle of its read. */
-		t_ns[i] = r->t_ns > 0 ? r->t_ns : t0 + (t1 - t0) / 2;
-		out[i].t_err_ns = r->t_ns > 0 ? r->t_err_ns : (t1 - t0) / 2;
+		struct held *h = &src->held[i];
+		int status = rc < 0 ? rc : r->status;
+		if (status == 0) {
+			h->rd.counter = r->counter;
+			h->rd.power_w = r->power_w;
+			/* Where the backend did not stamp its value: the middle of its read. */
+			h->t_ns = r->t_ns > 0 ? r->t_ns : t0 + (t1 - t0) / 2;
+			h->rd.t_err_ns = r->t_ns > 0 ? r->t_err_ns : (t1 - t0) / 2;
+			h->rd.refresh_s =
+			    isfinite(r->refresh_s) && r->refresh_s > 0 && r->refresh_s <= 3600
+			        ? r->refresh_s
+			        : 0;
+			h->rd.temperature_c = tele(r->temperature_c, -273.15, 1000);
+			h->rd.utilization_pct = tele(r->utilization_pct, 0, 100);
+			h->rd.clock_mhz = tele(r->clock_mhz, 0, 1e6);
+			h->rd.power_limit_w = tele(r->power_limit_w, 0, 1e7);
+			h->rd.telemetry_power_w = tele(r->telemetry_power_w, -1e7, 1e7);
+			if (src->dom[i].desc.power_mean)
+				held_mean(src, i, r);
+			h->rd.value_seq++;
+		}
+		/* The backend's totals whatever the reading: they only grow. */
+		if (status == 0 || status == JST_RAW_UNCHANGED) {
+			if (r->unseen_u_j > h->rd.unseen_u_j)
+				h->rd.unseen_u_j = total(r->unseen_u_j, JST_DPROTO_TOTAL_J_MAX);
+			if (r->unseen_s > h->rd.unseen_s)
+				h->rd.unseen_s = total(r->unseen_s, JST_DPROTO_UNSEEN_S_MAX);
+		}
+		out[i] = h->rd;
+		t_ns[i] = h->t_ns;
+		/* Unchanged: the latest value, as it was. A failure: its code, and
+		 * the latest value beside it (its count tells a client it is old). */
+		out[i].status = status == JST_RAW_UNCHANGED ? 0 : status > 0 ? -EIO : status;
+		if (h->rd.value_seq == 0)
+			t_ns[i] = t0 + (t1 - t0) / 2;
 	}
 }
 
