@@ -22,7 +22,8 @@ struct jstd_sources {
 	size_t n;
 	struct jst_dproto_domain dom[JST_DPROTO_DOMAINS_MAX];
 	struct jst_raw raw[JST_DPROTO_DOMAINS_MAX];
-	unsigned flags; /* JST_READ_TELEMETRY where a domain needs it for its power */
+	unsigned flags;     /* JST_READ_TELEMETRY where a domain needs it for its power */
+	char options[8192]; /* resolved: a backend's state may point into them */
 	struct held {
 		struct jst_dproto_reading rd; /* the latest value handed over */
 		int64_t t_ns;
@@ -38,12 +39,42 @@ static const struct jst_backend_ops *backend_named(const char *name)
 	return NULL;
 }
 
+/* The options as the library resolves them for its backends: what the
+ * command line set, then each declared option's default (a backend such as
+ * ptd reads every one of its options from the context, none unset). */
+static int options_resolve(const struct jstd_settings *s, char *buf, size_t len)
+{
+	if (s->options_len + 1 > len)
+		return -E2BIG;
+	memcpy(buf, s->options, s->options_len + 1);
+	size_t at = s->options_len;
+	struct jst_backend_ctx ctx = {.options = buf};
+	for (size_t i = 0; i < jst_registry_count(); i++) {
+		const struct jst_option_desc *o = jst_registry_get(i)->options;
+		for (; o && o->key; o++) {
+			if (!o->dflt || jst_backend_option(&ctx, o->key, NULL))
+				continue;
+			int n = snprintf(buf + at, len - at, "%s=%s", o->key, o->dflt);
+			if (n < 0 || (size_t)n + 2 > len - at)
+				return -E2BIG;
+			at += (size_t)n + 1;
+			buf[at] = 0;
+		}
+	}
+	return 0;
+}
+
 int jstd_sources_open(const struct jstd_settings *s, struct jstd_sources **out)
 {
 	struct jstd_sources *src = calloc(1, sizeof *src);
 	if (!src)
 		return -ENOMEM;
-	struct jst_backend_ctx ctx = {.options = s->options};
+	if (options_resolve(s, src->options, sizeof src->options)) {
+		fprintf(stderr, "joulestatd: too many options\n");
+		free(src);
+		return -E2BIG;
+	}
+	struct jst_backend_ctx ctx = {.options = src->options};
 	char list[256], reason[JST_REASON_MAX];
 	/* Every name checked first: a typo is an error even behind one that works. */
 	snprintf(list, sizeof list, "%s", s->backends);
