@@ -104,9 +104,10 @@ class ModelTest(unittest.TestCase):
         return sorted(c.strip() for c in note.split(";")
                       if c.strip() and not c.strip().startswith("end not settled"))
 
-    def assert_same_model(self, direct, via, joules=False):
+    def assert_same_model(self, direct, via, joules=False, slack_j=0.0):
         """The daemon's figure states what the direct one does: the ± within
-        SAME_U (of the energy, or in joules), the same notes."""
+        SAME_U (of the energy, or in joules, give or take slack_j), the same
+        notes."""
         for key in ("kind", "method", "source", "accuracy", "partial", "bridged"):
             self.assertEqual(direct.get(key), via.get(key), key)
         self.assertEqual(re.sub(r":\d+$", "", direct["device"]),
@@ -116,7 +117,7 @@ class ModelTest(unittest.TestCase):
         else:
             u_d = direct["uncertainty_j"] / direct["energy_j"]
             u_v = via["uncertainty_j"] / via["energy_j"]
-        self.assertLessEqual(abs(u_v - u_d), SAME_U * u_d,
+        self.assertLessEqual(abs(u_v - u_d), SAME_U * u_d + slack_j,
                              "± %.4g through the daemon, %.4g direct" % (u_v, u_d))
         self.assertEqual(self.clauses(direct["note"]), self.clauses(via["note"]))
 
@@ -179,11 +180,13 @@ class ModelTest(unittest.TestCase):
     def test_ptd_stall_states_its_unseen_seconds(self):
         """A 2 s stall across a step, watts alone: bridged, and its unseen
         seconds stated up to the power bound (tens of kJ: the analyser could
-        have drawn anything), through the daemon as directly."""
+        have drawn anything), through the daemon as directly. Those seconds
+        are timed by failed polls (every interval, and the daemon's resolution
+        on top): within 0.15 s at the bound (50 kW) of the direct ones."""
         d, v = self.ptd_pair("steps:100,500@1", 3.5, stall="0.8+2")
         self.assertTrue(v["bridged"], v["note"])
         self.assertGreater(v["uncertainty_j"], 10 * v["energy_j"])
-        self.assert_same_model(d, v, joules=True)
+        self.assert_same_model(d, v, joules=True, slack_j=50000 * 0.15)
 
     def test_redfish_means_as_direct(self):
         """A Redfish BMC's means over its 1 s refresh, through the daemon."""
