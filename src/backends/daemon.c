@@ -40,7 +40,6 @@ struct daemon_state {
 	uint16_t version; /* the session's */
 	struct jst_domain_desc desc[JST_DPROTO_DOMAINS_MAX];
 	struct jst_dproto_reading rd[JST_DPROTO_DOMAINS_MAX];
-	int64_t t_ns[JST_DPROTO_DOMAINS_MAX], t_err_ns[JST_DPROTO_DOMAINS_MAX];
 	/* Per domain, the value this client was last handed (v2): its count, and
 	 * where its mean ended in the daemon's running total. */
 	struct seen {
@@ -53,6 +52,13 @@ struct daemon_state {
 	 * a system call. offset turns its clock into ours. */
 	const struct jst_dshm *shm;
 	int64_t offset_ns, offset_err_ns;
+	/* The page's readings as last copied and checked, under the sequence
+	 * number page_seq (0: none): read again until the daemon rewrites it, no
+	 * copy nor check is needed. Instants on this client's clock. */
+	uint64_t page_seq;
+	size_t page_n;
+	int64_t page_updated_ns;
+	int64_t page_t_ns[JST_DPROTO_DOMAINS_MAX], page_err_ns[JST_DPROTO_DOMAINS_MAX];
 };
 
 static int daemon_connect(const char *path)
@@ -103,6 +109,7 @@ static void daemon_unmap(struct daemon_state *st)
 	if (st->shm)
 		munmap((void *)st->shm, sizeof *st->shm);
 	st->shm = NULL;
+	st->page_seq = 0;
 }
 
 /* Ask for the shared page; without one (an older daemon, root, a page that
@@ -290,47 +297,44 @@ static void daemon_fail_all(struct daemon_state *st, struct jst_raw *out, size_t
 	}
 }
 
-/* The readings in st->rd (at the instants st->t_ns, give or take
- * st->t_err_ns) into what the core takes. A v2 value this client was handed
- * before is "unchanged" for a mean (the core must not count it twice); a
- * mean's gap is the running total's difference since the one it was handed,
- * known where the daemon's backend knew every gap between. */
-static void daemon_fill(struct daemon_state *st, struct jst_raw *out, size_t n)
+/* Domain i's reading r (at the instant t_ns, give or take t_err_ns) into
+ * what the core takes. A v2 value this client was handed before is
+ * "unchanged" for a mean (the core must not count it twice); a mean's gap is
+ * the running total's difference since the one it was handed, known where
+ * the daemon's backend knew every gap between. */
+static void daemon_fill(struct daemon_state *st, size_t i, const struct jst_dproto_reading *r,
+                        int64_t t_ns, int64_t t_err_ns, struct jst_raw *o)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct jst_dproto_reading *r = &st->rd[i];
-		struct jst_raw *o = &out[i];
-		o->status = r->status;
-		if (r->status) {
-			snprintf(o->error, sizeof o->error, "%s: joulestatd: %s", st->desc[i].name,
-			         jst_strerror(r->status));
-			continue;
-		}
-		if (st->version >= 2) {
-			struct seen *s = &st->seen[i];
-			if (r->value_seq == 0 ||
-			    (st->desc[i].power_mean && s->have && r->value_seq == s->seq)) {
-				o->status = JST_RAW_UNCHANGED; /* nothing new for this client */
-				continue;
-			}
-			if (st->desc[i].power_mean && s->have && r->gap_epoch == s->epoch &&
-			    r->value_seq > s->seq && r->mean_start_j >= s->end_j)
-				o->gap_j = r->mean_start_j - s->end_j;
-			*s = (struct seen){r->value_seq, r->gap_epoch, 1, r->mean_end_j};
-			o->refresh_s = r->refresh_s;
-			o->unseen_u_j = r->unseen_u_j;
-			o->unseen_s = r->unseen_s;
-			o->temperature_c = r->temperature_c;
-			o->utilization_pct = r->utilization_pct;
-			o->clock_mhz = r->clock_mhz;
-			o->power_limit_w = r->power_limit_w;
-			o->telemetry_power_w = r->telemetry_power_w;
-		}
-		o->counter = r->counter;
-		o->power_w = r->power_w;
-		o->t_ns = st->t_ns[i];
-		o->t_err_ns = st->t_err_ns[i];
+	o->status = r->status;
+	if (r->status) {
+		snprintf(o->error, sizeof o->error, "%s: joulestatd: %s", st->desc[i].name,
+		         jst_strerror(r->status));
+		return;
 	}
+	if (st->version >= 2) {
+		struct seen *s = &st->seen[i];
+		if (r->value_seq == 0 ||
+		    (st->desc[i].power_mean && s->have && r->value_seq == s->seq)) {
+			o->status = JST_RAW_UNCHANGED; /* nothing new for this client */
+			return;
+		}
+		if (st->desc[i].power_mean && s->have && r->gap_epoch == s->epoch &&
+		    r->value_seq > s->seq && r->mean_start_j >= s->end_j)
+			o->gap_j = r->mean_start_j - s->end_j;
+		*s = (struct seen){r->value_seq, r->gap_epoch, 1, r->mean_end_j};
+		o->refresh_s = r->refresh_s;
+		o->unseen_u_j = r->unseen_u_j;
+		o->unseen_s = r->unseen_s;
+		o->temperature_c = r->temperature_c;
+		o->utilization_pct = r->utilization_pct;
+		o->clock_mhz = r->clock_mhz;
+		o->power_limit_w = r->power_limit_w;
+		o->telemetry_power_w = r->telemetry_power_w;
+	}
+	o->counter = r->counter;
+	o->power_w = r->power_w;
+	o->t_ns = t_ns;
+	o->t_err_ns = t_err_ns;
 }
 
 /* The shared page's readings, consistent (the daemon rewrites it under a
@@ -340,8 +344,11 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 {
 	static const int tries = 64;
 	struct jst_dshm_reading rd[JST_DPROTO_DOMAINS_MAX];
-	int64_t updated = 0;
-	int ok = 0;
+	int64_t updated = st->page_updated_ns;
+	/* Not rewritten since the last copy: the readings checked then stand. */
+	uint64_t now_seq = __atomic_load_n(&st->shm->seq, __ATOMIC_ACQUIRE);
+	int ok = now_seq == st->page_seq && n <= st->page_n;
+	int fresh = !ok;
 	for (int k = 0; k < tries && !ok; k++) {
 		uint64_t s1 = __atomic_load_n(&st->shm->seq, __ATOMIC_ACQUIRE);
 		if (s1 & 1)
@@ -350,12 +357,13 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 		updated = st->shm->updated_ns;
 		JST_DSHM_FENCE(__ATOMIC_ACQUIRE);
 		ok = __atomic_load_n(&st->shm->seq, __ATOMIC_RELAXED) == s1;
+		now_seq = s1;
 	}
 	/* Rewritten once per resolution: many missed rewrites mean no daemon. */
 	int64_t stale = 4 * (int64_t)st->resolution_ns + 250000000LL;
 	if (!ok || jst_backend_now_ns() - (updated + st->offset_ns) > stale)
 		return -EAGAIN;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; fresh && i < n; i++) {
 		const struct jst_dshm_reading *p = &rd[i];
 		struct jst_dproto_reading *r = &st->rd[i];
 		*r = (struct jst_dproto_reading){
@@ -379,10 +387,16 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 		/* The page is held to what a READ's parser would accept. */
 		if (jst_dproto_reading_check(r))
 			*r = (struct jst_dproto_reading){.status = -EBADMSG};
-		st->t_ns[i] = p->t_ns + st->offset_ns;
-		st->t_err_ns[i] = (p->t_err_ns > 0 ? p->t_err_ns : 0) + st->offset_err_ns;
+		st->page_t_ns[i] = p->t_ns + st->offset_ns;
+		st->page_err_ns[i] = (p->t_err_ns > 0 ? p->t_err_ns : 0) + st->offset_err_ns;
 	}
-	daemon_fill(st, out, n);
+	if (fresh) {
+		st->page_seq = now_seq;
+		st->page_n = n;
+		st->page_updated_ns = updated;
+	}
+	for (size_t i = 0; i < n; i++)
+		daemon_fill(st, i, &st->rd[i], st->page_t_ns[i], st->page_err_ns[i], &out[i]);
 	return 0;
 }
 
@@ -425,6 +439,7 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 	int64_t t0 = jst_backend_now_ns();
 	ssize_t got = daemon_call(st, req, jst_dproto_read_req(req, ++st->seq), buf);
 	int64_t t1 = jst_backend_now_ns();
+	st->page_seq = 0; /* st->rd is the socket's now */
 	int rc = got < 0 ? (int)got
 	                 : jst_dproto_read_parse(buf, (size_t)got, st->seq, st->version, st->rd,
 	                                         st->n, err);
@@ -438,11 +453,9 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 	/* The daemon says how old each value was when it replied, not its clock:
 	 * a client in another time namespace reads the same instants. */
 	int64_t mid = t0 + (t1 - t0) / 2;
-	for (size_t i = 0; i < n; i++) {
-		st->t_ns[i] = mid - st->rd[i].age_ns;
-		st->t_err_ns[i] = st->rd[i].t_err_ns + (t1 - t0) / 2;
-	}
-	daemon_fill(st, out, n);
+	for (size_t i = 0; i < n; i++)
+		daemon_fill(st, i, &st->rd[i], mid - st->rd[i].age_ns,
+		            st->rd[i].t_err_ns + (t1 - t0) / 2, &out[i]);
 	return 0;
 }
 

@@ -589,13 +589,26 @@ static void test_shared_page_read_and_a_stale_one_falls_back(void **st)
 	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
 	assert_true(raw[0].counter == 800);
 	assert_true(llabs(raw[0].t_ns - t) < 50000000); /* the same clock, give or take */
-	/* Not rewritten for 10 s: the daemon stopped; the socket is asked. */
+	/* A reading garbled on the page (a refresh that is no number): that
+	 * domain's reading fails, as a READ's parser would refuse it; the other
+	 * stands. */
+	__atomic_store_n(&f.page->seq, 5, __ATOMIC_RELEASE);
+	f.page->rd[0].refresh_s = NAN;
+	__atomic_store_n(&f.page->seq, 6, __ATOMIC_RELEASE);
+	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
+	assert_int_equal(raw[0].status, -EBADMSG);
+	assert_int_equal(raw[1].status, 0);
+	assert_true(raw[1].counter == 777);
+	/* Last rewritten 10 s ago: the daemon stopped; the socket is asked. */
+	__atomic_store_n(&f.page->seq, 7, __ATOMIC_RELEASE);
+	f.page->rd[0].refresh_s = 0;
 	f.page->updated_ns = t - 10000000000LL;
+	__atomic_store_n(&f.page->seq, 8, __ATOMIC_RELEASE);
 	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
 	assert_true(raw[0].counter == 42);
 	/* Caught mid-rewrite for good (odd sequence): the socket too, no spin. */
 	f.page->updated_ns = jst_backend_now_ns();
-	__atomic_store_n(&f.page->seq, 5, __ATOMIC_RELEASE);
+	__atomic_store_n(&f.page->seq, 9, __ATOMIC_RELEASE);
 	assert_int_equal(jst_backend_daemon.read(s, raw, 2, 0), 0);
 	assert_true(raw[0].counter == 42);
 	jst_backend_daemon.close(s);
