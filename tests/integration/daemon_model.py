@@ -1,9 +1,6 @@
-"""joulestatd serving power means (protocol 2, docs/daemon.md): a PTD analyser
-and a Redfish BMC read through the daemon by a user without privileges give
-the figure, the uncertainty and the notes the same backend gives root
-directly, against the simulators' truth; a stalled PTD's unseen seconds are
-stated through it; and the versions are negotiated (a protocol 1 client is
-told why it cannot be served means).
+"""For test_daemon_ptd.py and test_daemon_bmc.py: joulestatd serving power
+means (protocol 2, docs/daemon.md) to `joulestat run` as nobody, beside the
+same backend used directly by root.
 
 The bar for "the same": the stated uncertainty within 10% (relative) of the
 direct run's on the same trace (as a share of the energy, or in joules where a
@@ -20,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -28,8 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import measure, run_joulestat, unprivileged_prefix  # noqa: E402
 from ptd_sim import PtdSim  # noqa: E402
-from test_daemon import Daemon, client  # noqa: E402
-from test_redfish import RedfishSim  # noqa: E402
+from test_daemon import Daemon  # noqa: E402
 
 # The share of the energy the daemon's statement may differ by from the direct one's.
 SAME_U = 0.10
@@ -52,7 +47,9 @@ def env():
     return {k: v for k, v in os.environ.items() if k != "JOULESTAT_OPTIONS"}
 
 
-class ModelTest(unittest.TestCase):
+class ModelCase(unittest.TestCase):
+    """What the tests of test_daemon_ptd.py and test_daemon_bmc.py share."""
+
     def setUp(self):
         if os.geteuid() != 0:
             raise unittest.SkipTest("needs root: the client runs as nobody beside the daemon")
@@ -147,88 +144,3 @@ class ModelTest(unittest.TestCase):
                 return v
 
         return self.side_by_side(direct, via)
-
-    def test_ptd_steady_means_as_direct(self):
-        """An analyser that integrates, at steady power: the means model and
-        the analyser's integrator (the gaps' energy) cross the daemon, so the
-        ± is its class and the edges' share, as direct; under protocol 1 the
-        means were taken for instantaneous power."""
-        d, v = self.ptd_pair("const:220", 2.5, energy=True)
-        self.assert_same_model(d, v)
-
-    def test_ptd_slower_than_declared(self):
-        """An analyser that samples every 0.25 s, declared at 0.1 s, watts
-        alone: the refresh it keeps crosses the daemon (the note says so) and
-        the ± is stated for it, as direct."""
-        d, v = self.ptd_pair("const:300", 2.5, refresh=250)
-        self.assertIn("slower than the N s declared", " ".join(self.clauses(v["note"])))
-        self.assert_same_model(d, v)
-
-    def test_ptd_steps_within_the_stated(self):
-        """Steps of the power every second, watts alone: through the daemon
-        the figure is within its ±, and the ± no wider than it should be."""
-        with PtdSim("steps:100,500@1") as sim, NoSysfs() as root, \
-                Daemon(root, "--backends", "ptd", "--allow-user", "nobody",
-                       *sim.option()) as daemon:
-            m = self.via_daemon(daemon, 3)
-            v = self.one(m, "daemon")
-            want = self.assert_within_its_uncertainty(sim, m, v, "ptd steps via joulestatd")
-        self.assertFalse(v["partial"])
-        # The class and the edges' share of a 400 W swing over a sample each.
-        self.assertLess(v["uncertainty_j"], 0.01 * want + 2 * 400 * 0.1)
-
-    def test_ptd_stall_states_its_unseen_seconds(self):
-        """A 2 s stall across a step, watts alone: bridged, and its unseen
-        seconds stated up to the power bound (tens of kJ: the analyser could
-        have drawn anything), through the daemon as directly. Those seconds
-        are timed by failed polls (every interval, and the daemon's resolution
-        on top): within 0.15 s at the bound (50 kW) of the direct ones."""
-        d, v = self.ptd_pair("steps:100,500@1", 3.5, stall="0.8+2")
-        self.assertTrue(v["bridged"], v["note"])
-        self.assertGreater(v["uncertainty_j"], 10 * v["energy_j"])
-        self.assert_same_model(d, v, joules=True, slack_j=50000 * 0.15)
-
-    def test_redfish_means_as_direct(self):
-        """A Redfish BMC's means over its 1 s refresh, through the daemon."""
-        RedfishSim.certificate()
-        # The daemon reads the CA file after it drops to nobody.
-        os.chmod(RedfishSim.cert_dir, 0o755)
-
-        def direct():
-            with RedfishSim("const:350") as sim:
-                m = self.direct("redfish", sim.options(), 2.5)
-                d = self.one(m, "redfish")
-                self.assert_within_its_uncertainty(sim, m, d, "redfish direct")
-                return d
-
-        def via():
-            with RedfishSim("const:350") as sim, NoSysfs() as root, \
-                    Daemon(root, "--backends", "redfish", "--allow-user", "nobody",
-                           *sim.options()) as daemon:
-                mv = self.via_daemon(daemon, 2.5)
-                v = self.one(mv, "daemon")
-                self.assert_within_its_uncertainty(sim, mv, v, "redfish through joulestatd")
-                return v
-
-        d, v = self.side_by_side(direct, via)
-        self.assert_same_model(d, v)
-
-    def test_versions_negotiated(self):
-        """A daemon serving means answers protocol 2 to a client that speaks
-        it, and tells a protocol 1 client why it cannot serve it."""
-        with PtdSim("const:100") as sim, NoSysfs() as root, \
-                Daemon(root, "--backends", "ptd", "--allow-user", "nobody",
-                       *sim.option()) as daemon:
-            h = client("hello", daemon.socket, 1, 2)
-            self.assertEqual(h.get("version"), 2, h)
-            self.assertEqual(h["ndomains"], 1)
-            old = client("hello", daemon.socket, 1, 1)
-            self.assertEqual(old.get("error"), -93, old)  # EPROTONOSUPPORT
-            self.assertIn("needs protocol 2", old["text"])
-            future = client("hello", daemon.socket, 3, 9)
-            self.assertEqual(future.get("error"), -93, future)
-            self.assertIn("versions 1 to 2", future["text"])
-
-
-if __name__ == "__main__":
-    unittest.main(verbosity=2)

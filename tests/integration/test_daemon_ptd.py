@@ -1,0 +1,77 @@
+"""A PTD analyser served by joulestatd (protocol 2) to `joulestat run` as nobody:
+the figure within its ± of sim/ptd's truth, the ± and notes as the ptd backend
+gives root directly (steady, slower than declared, a 2 s stall whose unseen
+seconds are stated), and the versions negotiated (a protocol 1 client told why
+it cannot be served means). The bar: daemon_model.py."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_model import ModelCase, NoSysfs  # noqa: E402
+from test_daemon import Daemon, client  # noqa: E402
+from ptd_sim import PtdSim  # noqa: E402
+
+
+class PtdTest(ModelCase):
+    def test_ptd_steady_means_as_direct(self):
+        """An analyser that integrates, at steady power: the means model and
+        the analyser's integrator (the gaps' energy) cross the daemon, so the
+        ± is its class and the edges' share, as direct; under protocol 1 the
+        means were taken for instantaneous power."""
+        d, v = self.ptd_pair("const:220", 2, energy=True)
+        self.assert_same_model(d, v)
+
+    def test_ptd_slower_than_declared(self):
+        """An analyser that samples every 0.25 s, declared at 0.1 s, watts
+        alone: the refresh it keeps crosses the daemon (the note says so) and
+        the ± is stated for it, as direct."""
+        d, v = self.ptd_pair("const:300", 2, refresh=250)
+        self.assertIn("slower than the N s declared", " ".join(self.clauses(v["note"])))
+        self.assert_same_model(d, v)
+
+    def test_ptd_steps_within_the_stated(self):
+        """Steps of the power every second, watts alone: through the daemon
+        the figure is within its ±, and the ± no wider than it should be."""
+        with PtdSim("steps:100,500@1") as sim, NoSysfs() as root, \
+                Daemon(root, "--backends", "ptd", "--allow-user", "nobody",
+                       *sim.option()) as daemon:
+            m = self.via_daemon(daemon, 2.5)
+            v = self.one(m, "daemon")
+            want = self.assert_within_its_uncertainty(sim, m, v, "ptd steps via joulestatd")
+        self.assertFalse(v["partial"])
+        # The class and the edges' share of a 400 W swing over a sample each.
+        self.assertLess(v["uncertainty_j"], 0.01 * want + 2 * 400 * 0.1)
+
+    def test_ptd_stall_states_its_unseen_seconds(self):
+        """A 2 s stall across a step, watts alone: bridged, and its unseen
+        seconds stated up to the power bound (tens of kJ: the analyser could
+        have drawn anything), through the daemon as directly. Those seconds
+        are timed by failed polls (every interval, and the daemon's resolution
+        on top): within 0.15 s at the bound (50 kW) of the direct ones."""
+        d, v = self.ptd_pair("steps:100,500@1", 3.5, stall="0.8+2")
+        self.assertTrue(v["bridged"], v["note"])
+        self.assertGreater(v["uncertainty_j"], 10 * v["energy_j"])
+        self.assert_same_model(d, v, joules=True, slack_j=50000 * 0.15)
+
+    def test_versions_negotiated(self):
+        """A daemon serving means answers protocol 2 to a client that speaks
+        it, and tells a protocol 1 client why it cannot serve it."""
+        with PtdSim("const:100") as sim, NoSysfs() as root, \
+                Daemon(root, "--backends", "ptd", "--allow-user", "nobody",
+                       *sim.option()) as daemon:
+            h = client("hello", daemon.socket, 1, 2)
+            self.assertEqual(h.get("version"), 2, h)
+            self.assertEqual(h["ndomains"], 1)
+            old = client("hello", daemon.socket, 1, 1)
+            self.assertEqual(old.get("error"), -93, old)  # EPROTONOSUPPORT
+            self.assertIn("needs protocol 2", old["text"])
+            future = client("hello", daemon.socket, 3, 9)
+            self.assertEqual(future.get("error"), -93, future)
+            self.assertIn("versions 1 to 2", future["text"])
+
+
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
