@@ -136,7 +136,8 @@ struct jst_dproto_domain {
 	char via[JST_DPROTO_VIA_MAX]; /* the daemon's backend: "rapl" */
 };
 
-/* One domain's reading. Version 1 carries the first five fields only.
+/* One domain's reading. Version 1 carries status, age_ns, t_err_ns, counter
+ * and power_w only.
  *
  * Version 2 carries what jst_raw gives the core, in forms right for any number
  * of clients reading at any times (the daemon reads its backend on its own
@@ -154,12 +155,12 @@ struct jst_dproto_domain {
  *  - unseen_u_j and unseen_s are the backend's running totals already. */
 struct jst_dproto_reading {
 	int32_t status;
+	uint32_t gap_epoch;
 	int64_t age_ns;   /* how long before the reply was written the value was read */
 	int64_t t_err_ns; /* how far that instant may be off */
 	uint64_t counter;
 	double power_w;
 	uint64_t value_seq;
-	uint32_t gap_epoch;
 	double refresh_s; /* observed, where slower than declared; 0: as declared */
 	double unseen_u_j;
 	double unseen_s;
