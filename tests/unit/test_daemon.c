@@ -317,7 +317,12 @@ struct fake {
 	int map;               /* answer MAP with a page (else -EOPNOTSUPP) */
 	struct jst_dshm *page; /* the page, for the test to rewrite */
 	uint16_t version;      /* the one it answers HELLO with; 0: the newest */
-	int power;             /* domain 0 is a PTD's power mean; READ answers rd[] */
+	/* Connections still served: fake_stop waits for none, so that no
+	 * thread outlives the test's fake. */
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	int live;
+	int power; /* domain 0 is a PTD's power mean; READ answers rd[] */
 	struct jst_dproto_reading rd[2];
 };
 
@@ -377,6 +382,9 @@ static void *fake_main(void *arg)
 		pthread_t th;
 		assert_non_null(c);
 		*c = (struct fake_conn){f, fd};
+		pthread_mutex_lock(&f->mu);
+		f->live++;
+		pthread_mutex_unlock(&f->mu);
 		assert_int_equal(pthread_create(&th, NULL, fake_serve, c), 0);
 		pthread_detach(th);
 	}
@@ -441,6 +449,10 @@ static void *fake_serve(void *arg)
 		}
 		close(fd);
 	}
+	pthread_mutex_lock(&f->mu);
+	if (--f->live == 0)
+		pthread_cond_broadcast(&f->idle);
+	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
@@ -450,6 +462,9 @@ static void fake_start(struct fake *f)
 	unlink(f->path);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->idle, NULL);
+	f->live = 0;
 	f->lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(listen(f->lfd, 4), 0);
@@ -461,6 +476,13 @@ static void fake_stop(struct fake *f)
 	shutdown(f->lfd, SHUT_RDWR);
 	close(f->lfd);
 	pthread_join(f->th, NULL);
+	/* Every client is closed by now: each connection's thread ends. */
+	pthread_mutex_lock(&f->mu);
+	while (f->live)
+		pthread_cond_wait(&f->idle, &f->mu);
+	pthread_mutex_unlock(&f->mu);
+	pthread_cond_destroy(&f->idle);
+	pthread_mutex_destroy(&f->mu);
 	unlink(f->path);
 }
 
