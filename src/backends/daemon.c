@@ -318,8 +318,10 @@ static void daemon_fill(struct daemon_state *st, size_t i, const struct jst_dpro
 			o->status = JST_RAW_UNCHANGED; /* nothing new for this client */
 			return;
 		}
+		/* Negative where the backend's gaps were (rounding): the core
+		 * ignores such a gap, as it would the backend's own. */
 		if (st->desc[i].power_mean && s->have && r->gap_epoch == s->epoch &&
-		    r->value_seq > s->seq && r->mean_start_j >= s->end_j)
+		    r->value_seq > s->seq)
 			o->gap_j = r->mean_start_j - s->end_j;
 		*s = (struct seen){r->value_seq, r->gap_epoch, 1, r->mean_end_j};
 		o->refresh_s = r->refresh_s;

@@ -149,19 +149,24 @@ const struct jst_dproto_domain *jstd_sources_domain(const struct jstd_sources *s
 }
 
 /* A mean handed over: its energy and the gap before it join the running
- * total, or the gap is unknown (the backend's first mean after a loss, a
- * value no total can take) and the epoch says so. */
+ * total, or the gap is unknown (the backend's first mean after a loss) and
+ * the epoch says so. A gap a little below zero (an integrator's rounding
+ * against power x refresh, where no sample was missed) is known: it is
+ * added, so that a client's gap over many means is their sum; a client's
+ * gap that comes out negative is the core's to ignore, as it is directly. */
 static void held_mean(struct jstd_sources *src, size_t i, const struct jst_raw *r)
 {
 	struct held *h = &src->held[i];
 	double refresh = r->refresh_s > 0 ? r->refresh_s : src->dom[i].desc.refresh_s;
 	double mean_j = r->power_w * refresh;
-	int known = h->rd.value_seq > 0 && isfinite(r->gap_j) && r->gap_j >= 0;
+	int known = h->rd.value_seq > 0 && isfinite(r->gap_j);
 	if (!(isfinite(mean_j) && mean_j >= 0))
 		mean_j = 0;
 	if (h->rd.value_seq > 0 && !known)
 		h->rd.gap_epoch++;
 	double start = h->total_j + (known ? r->gap_j : 0);
+	if (start < 0)
+		start = 0;
 	/* A total past its bound starts again, in a new epoch. */
 	if (start + mean_j > JST_DPROTO_TOTAL_J_MAX) {
 		start = 0;

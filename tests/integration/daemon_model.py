@@ -60,7 +60,7 @@ class ModelCase(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return doc["runs"][0]
 
-    def via_daemon(self, daemon, seconds):
+    def via_daemon(self, daemon, seconds, extra=()):
         """`joulestat run` as nobody, through the daemon only."""
         out = tempfile.mkdtemp(prefix="jst-dmodel-out-")
         os.chmod(out, 0o777)
@@ -68,7 +68,8 @@ class ModelCase(unittest.TestCase):
             path = os.path.join(out, "m.json")
             proc = run_joulestat(
                 ["run", "--json", path, "--backends", "daemon", "--option", "daemon.mode=always",
-                 "--option", "daemon.socket=" + daemon.socket, "--", "sleep", str(seconds)],
+                 "--option", "daemon.socket=" + daemon.socket] + list(extra) +
+                ["--", "sleep", str(seconds)],
                 env=env(), prefix=unprivileged_prefix())
             self.assertEqual(proc.returncode, 0, proc.stderr)
             with open(path) as f:

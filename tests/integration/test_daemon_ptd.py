@@ -54,6 +54,22 @@ class PtdTest(ModelCase):
         self.assertGreater(v["uncertainty_j"], 10 * v["energy_j"])
         self.assert_same_model(d, v, joules=True, slack_j=50000 * 0.15)
 
+    def test_two_clients_at_other_periods(self):
+        """Two users' runs at once through one daemon, sampling every 100 ms
+        and every 370 ms: each is handed each mean once and the energy of the
+        ones it did not see (the analyser's integrator, differenced from the
+        daemon's running total), so each figure is within its ± of the truth,
+        the ± no wider than the class and the edges."""
+        with PtdSim("steps:100,500@0.7", energy=True) as sim, NoSysfs() as root, \
+                Daemon(root, "--backends", "ptd", "--allow-user", "nobody",
+                       *sim.option()) as daemon:
+            runs = self.side_by_side(lambda: self.via_daemon(daemon, 2.5, ["--period", "100"]),
+                                     lambda: self.via_daemon(daemon, 2.5, ["--period", "370"]))
+            for m, period in zip(runs, (100, 370)):
+                v = self.one(m, "daemon")
+                want = self.assert_within_its_uncertainty(sim, m, v, "period %d ms" % period)
+                self.assertLess(v["uncertainty_j"], 0.01 * want + 2 * 400 * 0.1)
+
     def test_versions_negotiated(self):
         """A daemon serving means answers protocol 2 to a client that speaks
         it, and tells a protocol 1 client why it cannot serve it."""
