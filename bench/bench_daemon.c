@@ -87,6 +87,7 @@ static int64_t daemon_cpu_ns(void)
 struct client {
 	int fd;
 	uint32_t seq, n;
+	uint16_t version;
 };
 
 static int client_open(struct client *c)
@@ -106,6 +107,7 @@ static int client_open(struct client *c)
 	if (r <= 0 || jst_dproto_hello_parse(buf, (size_t)r, c->seq, &h, err))
 		return -1;
 	c->n = h.ndomains;
+	c->version = h.version;
 	return 0;
 }
 
@@ -121,7 +123,7 @@ static double client_read(struct client *c)
 		return -1;
 	ssize_t r = recv(c->fd, buf, sizeof buf, 0);
 	int64_t t1 = bench_now_ns();
-	if (r <= 0 || jst_dproto_read_parse(buf, (size_t)r, c->seq, rd, c->n, err))
+	if (r <= 0 || jst_dproto_read_parse(buf, (size_t)r, c->seq, c->version, rd, c->n, err))
 		return -1;
 	return (double)(t1 - t0) * 1e-9;
 }

@@ -6,10 +6,17 @@
  * direct reading of the same device and its accuracy is that source's. By
  * default (daemon.mode=auto) it is used only when a backend probed before it
  * was refused access (EACCES/EPERM), see jst_backend_ctx.direct_denied.
+ *
+ * Protocol 2 carries the whole sensor model: a mean's gap and "nothing new"
+ * are made here, per client, from the daemon's running counts (daemon_proto.h),
+ * so that any number of clients each get what the backend would have handed
+ * them directly. A daemon that speaks only version 1 is still read; its
+ * power domains then say that the means model is not available.
  */
 #include "daemon_proto.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +37,28 @@ struct daemon_state {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	size_t n;
 	uint64_t resolution_ns;
+	uint16_t version; /* the session's */
 	struct jst_domain_desc desc[JST_DPROTO_DOMAINS_MAX];
 	struct jst_dproto_reading rd[JST_DPROTO_DOMAINS_MAX];
+	/* Per domain, the value this client was last handed (v2): its count, and
+	 * where its mean ended in the daemon's running total. */
+	struct seen {
+		uint64_t seq;
+		uint32_t epoch;
+		int have;
+		double end_j;
+	} seen[JST_DPROTO_DOMAINS_MAX];
 	/* The daemon's shared page (MAP), where it grants one: readings without
 	 * a system call. offset turns its clock into ours. */
 	const struct jst_dshm *shm;
 	int64_t offset_ns, offset_err_ns;
+	/* The page's readings as last copied and checked, under the sequence
+	 * number page_seq (0: none): read again until the daemon rewrites it, no
+	 * copy nor check is needed. Instants on this client's clock. */
+	uint64_t page_seq;
+	size_t page_n;
+	int64_t page_updated_ns;
+	int64_t page_t_ns[JST_DPROTO_DOMAINS_MAX], page_err_ns[JST_DPROTO_DOMAINS_MAX];
 };
 
 static int daemon_connect(const char *path)
@@ -86,6 +109,7 @@ static void daemon_unmap(struct daemon_state *st)
 	if (st->shm)
 		munmap((void *)st->shm, sizeof *st->shm);
 	st->shm = NULL;
+	st->page_seq = 0;
 }
 
 /* Ask for the shared page; without one (an older daemon, root, a page that
@@ -135,6 +159,20 @@ static void daemon_map(struct daemon_state *st)
 	st->offset_err_ns = (t1 - t0) / 2;
 }
 
+/* A version 1 daemon cannot say whether a power reading is a mean over its
+ * refresh: it is taken for the power at its instant, and the domain says so. */
+static void daemon_note_v1(struct jst_domain_desc *d)
+{
+	static const char v1[] = "joulestatd speaks protocol 1: no means model, power taken "
+	                         "as instantaneous";
+	char note[JST_NOTE_MAX];
+	if (d->note[0])
+		snprintf(note, sizeof note, "%.80s; %s", d->note, v1);
+	else
+		snprintf(note, sizeof note, "%s", v1);
+	memcpy(d->note, note, sizeof note);
+}
+
 /* HELLO and the domains, on a fresh connection. */
 static int daemon_handshake(struct daemon_state *st, char *reason, size_t reason_len)
 {
@@ -150,12 +188,16 @@ static int daemon_handshake(struct daemon_state *st, char *reason, size_t reason
 	}
 	st->n = h.ndomains;
 	st->resolution_ns = h.resolution_ns;
+	st->version = h.version;
+	/* Another daemon (or the same, restarted) counts its values afresh. */
+	memset(st->seen, 0, sizeof st->seen);
 	double res_s = (double)h.resolution_ns * 1e-9;
 	for (uint32_t i = 0; i < h.ndomains; i++) {
 		struct jst_dproto_domain d;
 		n = daemon_call(st, req, jst_dproto_domain_req(req, ++st->seq, i), buf);
 		rc = n < 0 ? (int)n
-		           : jst_dproto_domain_parse(buf, (size_t)n, st->seq, h.ndomains, &d, err);
+		           : jst_dproto_domain_parse(buf, (size_t)n, st->seq, h.version, h.ndomains,
+		                                     &d, err);
 		if (rc) {
 			snprintf(reason, reason_len, "joulestatd at %s: domain %u: %s%s%s",
 			         st->path, i, jst_strerror(rc), err[0] && n >= 0 ? ": " : "",
@@ -166,6 +208,8 @@ static int daemon_handshake(struct daemon_state *st, char *reason, size_t reason
 		 * the sensor model must know, or it would trust finer edges. */
 		if (d.desc.refresh_s < res_s)
 			d.desc.refresh_s = res_s;
+		if (h.version < 2 && d.desc.method == JST_METHOD_POWER)
+			daemon_note_v1(&d.desc);
 		st->desc[i] = d.desc;
 	}
 	return 0;
@@ -228,7 +272,7 @@ static int daemon_probe(const struct jst_backend_ctx *ctx, void **state, char *r
 		daemon_close(st);
 		return rc;
 	}
-	if (st->resolution_ns)
+	if (st->resolution_ns && st->version >= 2)
 		daemon_map(st);
 	*state = st;
 	return 0;
@@ -253,6 +297,48 @@ static void daemon_fail_all(struct daemon_state *st, struct jst_raw *out, size_t
 	}
 }
 
+/* Domain i's reading r (at the instant t_ns, give or take t_err_ns) into
+ * what the core takes. A v2 value this client was handed before is
+ * "unchanged" for a mean (the core must not count it twice); a mean's gap is
+ * the running total's difference since the one it was handed, known where
+ * the daemon's backend knew every gap between. */
+static void daemon_fill(struct daemon_state *st, size_t i, const struct jst_dproto_reading *r,
+                        int64_t t_ns, int64_t t_err_ns, struct jst_raw *o)
+{
+	o->status = r->status;
+	if (r->status) {
+		snprintf(o->error, sizeof o->error, "%s: joulestatd: %s", st->desc[i].name,
+		         jst_strerror(r->status));
+		return;
+	}
+	if (st->version >= 2) {
+		struct seen *s = &st->seen[i];
+		if (r->value_seq == 0 ||
+		    (st->desc[i].power_mean && s->have && r->value_seq == s->seq)) {
+			o->status = JST_RAW_UNCHANGED; /* nothing new for this client */
+			return;
+		}
+		/* Negative where the backend's gaps were (rounding): the core
+		 * ignores such a gap, as it would the backend's own. */
+		if (st->desc[i].power_mean && s->have && r->gap_epoch == s->epoch &&
+		    r->value_seq > s->seq)
+			o->gap_j = r->mean_start_j - s->end_j;
+		*s = (struct seen){r->value_seq, r->gap_epoch, 1, r->mean_end_j};
+		o->refresh_s = r->refresh_s;
+		o->unseen_u_j = r->unseen_u_j;
+		o->unseen_s = r->unseen_s;
+		o->temperature_c = r->temperature_c;
+		o->utilization_pct = r->utilization_pct;
+		o->clock_mhz = r->clock_mhz;
+		o->power_limit_w = r->power_limit_w;
+		o->telemetry_power_w = r->telemetry_power_w;
+	}
+	o->counter = r->counter;
+	o->power_w = r->power_w;
+	o->t_ns = t_ns;
+	o->t_err_ns = t_err_ns;
+}
+
 /* The shared page's readings, consistent (the daemon rewrites it under a
  * sequence lock). 0, or -EAGAIN when it is not being rewritten any more (the
  * daemon stopped): then the socket says why. */
@@ -260,8 +346,11 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 {
 	static const int tries = 64;
 	struct jst_dshm_reading rd[JST_DPROTO_DOMAINS_MAX];
-	int64_t updated = 0;
-	int ok = 0;
+	int64_t updated = st->page_updated_ns;
+	/* Not rewritten since the last copy: the readings checked then stand. */
+	uint64_t now_seq = __atomic_load_n(&st->shm->seq, __ATOMIC_ACQUIRE);
+	int ok = now_seq == st->page_seq && n <= st->page_n;
+	int fresh = !ok;
 	for (int k = 0; k < tries && !ok; k++) {
 		uint64_t s1 = __atomic_load_n(&st->shm->seq, __ATOMIC_ACQUIRE);
 		if (s1 & 1)
@@ -270,21 +359,46 @@ static int daemon_read_shm(struct daemon_state *st, struct jst_raw *out, size_t 
 		updated = st->shm->updated_ns;
 		JST_DSHM_FENCE(__ATOMIC_ACQUIRE);
 		ok = __atomic_load_n(&st->shm->seq, __ATOMIC_RELAXED) == s1;
+		now_seq = s1;
 	}
 	/* Rewritten once per resolution: many missed rewrites mean no daemon. */
 	int64_t stale = 4 * (int64_t)st->resolution_ns + 250000000LL;
 	if (!ok || jst_backend_now_ns() - (updated + st->offset_ns) > stale)
 		return -EAGAIN;
-	for (size_t i = 0; i < n; i++) {
-		out[i].status = rd[i].status > 0 || rd[i].status < -4095 ? -EIO : rd[i].status;
-		out[i].counter = rd[i].counter;
-		out[i].power_w = rd[i].power_w;
-		out[i].t_ns = rd[i].t_ns + st->offset_ns;
-		out[i].t_err_ns = (rd[i].t_err_ns > 0 ? rd[i].t_err_ns : 0) + st->offset_err_ns;
-		if (out[i].status)
-			snprintf(out[i].error, sizeof out[i].error, "%s: joulestatd: %s",
-			         st->desc[i].name, jst_strerror(out[i].status));
+	for (size_t i = 0; fresh && i < n; i++) {
+		const struct jst_dshm_reading *p = &rd[i];
+		struct jst_dproto_reading *r = &st->rd[i];
+		*r = (struct jst_dproto_reading){
+		    .status = p->status,
+		    .t_err_ns = p->t_err_ns,
+		    .counter = p->counter,
+		    .power_w = p->power_w,
+		    .value_seq = p->value_seq,
+		    .gap_epoch = p->gap_epoch,
+		    .refresh_s = p->refresh_s,
+		    .unseen_u_j = p->unseen_u_j,
+		    .unseen_s = p->unseen_s,
+		    .mean_start_j = p->mean_start_j,
+		    .mean_end_j = p->mean_end_j,
+		    .temperature_c = p->temperature_c,
+		    .utilization_pct = p->utilization_pct,
+		    .clock_mhz = p->clock_mhz,
+		    .power_limit_w = p->power_limit_w,
+		    .telemetry_power_w = p->telemetry_power_w,
+		};
+		/* The page is held to what a READ's parser would accept. */
+		if (jst_dproto_reading_check(r))
+			*r = (struct jst_dproto_reading){.status = -EBADMSG};
+		st->page_t_ns[i] = p->t_ns + st->offset_ns;
+		st->page_err_ns[i] = (p->t_err_ns > 0 ? p->t_err_ns : 0) + st->offset_err_ns;
 	}
+	if (fresh) {
+		st->page_seq = now_seq;
+		st->page_n = n;
+		st->page_updated_ns = updated;
+	}
+	for (size_t i = 0; i < n; i++)
+		daemon_fill(st, i, &st->rd[i], st->page_t_ns[i], st->page_err_ns[i], &out[i]);
 	return 0;
 }
 
@@ -319,7 +433,7 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 			return 0;
 		}
 		daemon_unmap(st);
-		if (st->resolution_ns)
+		if (st->resolution_ns && st->version >= 2)
 			daemon_map(st);
 		if (st->shm && daemon_read_shm(st, out, n) == 0)
 			return 0;
@@ -327,8 +441,10 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 	int64_t t0 = jst_backend_now_ns();
 	ssize_t got = daemon_call(st, req, jst_dproto_read_req(req, ++st->seq), buf);
 	int64_t t1 = jst_backend_now_ns();
+	st->page_seq = 0; /* st->rd is the socket's now */
 	int rc = got < 0 ? (int)got
-	                 : jst_dproto_read_parse(buf, (size_t)got, st->seq, st->rd, st->n, err);
+	                 : jst_dproto_read_parse(buf, (size_t)got, st->seq, st->version, st->rd,
+	                                         st->n, err);
 	if (rc) {
 		close(st->fd);
 		st->fd = -1;
@@ -339,17 +455,9 @@ static int daemon_read(void *state, struct jst_raw *out, size_t n, unsigned flag
 	/* The daemon says how old each value was when it replied, not its clock:
 	 * a client in another time namespace reads the same instants. */
 	int64_t mid = t0 + (t1 - t0) / 2;
-	for (size_t i = 0; i < n; i++) {
-		const struct jst_dproto_reading *r = &st->rd[i];
-		out[i].status = r->status;
-		out[i].counter = r->counter;
-		out[i].power_w = r->power_w;
-		out[i].t_ns = mid - r->age_ns;
-		out[i].t_err_ns = r->t_err_ns + (t1 - t0) / 2;
-		if (r->status)
-			snprintf(out[i].error, sizeof out[i].error, "%s: joulestatd: %s",
-			         st->desc[i].name, jst_strerror(r->status));
-	}
+	for (size_t i = 0; i < n; i++)
+		daemon_fill(st, i, &st->rd[i], mid - st->rd[i].age_ns,
+		            st->rd[i].t_err_ns + (t1 - t0) / 2, &out[i]);
 	return 0;
 }
 

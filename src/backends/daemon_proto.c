@@ -79,13 +79,20 @@ static void get_str(struct rd *r, char *dst, size_t field)
 	r->at += field;
 }
 
-static void put_hdr(struct wr *w, uint16_t type, uint32_t seq, uint32_t body)
+/* The header's version is the body's layout: the session's, or this build's
+ * newest where the body is the same in every version. */
+static void put_hdr_v(struct wr *w, uint16_t ver, uint16_t type, uint32_t seq, uint32_t body)
 {
 	put_u(w, JST_DPROTO_MAGIC, 4);
-	put_u(w, JST_DPROTO_VERSION, 2);
+	put_u(w, ver, 2);
 	put_u(w, type, 2);
 	put_u(w, seq, 4);
 	put_u(w, body, 4);
+}
+
+static void put_hdr(struct wr *w, uint16_t type, uint32_t seq, uint32_t body)
+{
+	put_hdr_v(w, JST_DPROTO_VERSION, type, seq, body);
 }
 
 /* The header, checked: the body's stated length must be exactly what is left. */
@@ -103,13 +110,23 @@ static int get_hdr(struct rd *r, uint16_t *type, uint32_t *seq)
 
 /* ---- requests --------------------------------------------------------------- */
 
-size_t jst_dproto_hello_req(uint8_t *buf, uint32_t seq)
+size_t jst_dproto_hello_req_versions(uint8_t *buf, uint32_t seq, uint16_t min, uint16_t max)
 {
 	struct wr w = {buf, 0};
 	put_hdr(&w, JST_DPROTO_HELLO, seq, 4);
-	put_u(&w, JST_DPROTO_VERSION, 2); /* the oldest it speaks */
-	put_u(&w, JST_DPROTO_VERSION, 2); /* the newest */
+	put_u(&w, min, 2); /* the oldest it speaks */
+	put_u(&w, max, 2); /* the newest */
 	return w.n;
+}
+
+size_t jst_dproto_hello_req(uint8_t *buf, uint32_t seq)
+{
+	return jst_dproto_hello_req_versions(buf, seq, JST_DPROTO_VERSION_MIN, JST_DPROTO_VERSION);
+}
+
+uint16_t jst_dproto_version_pick(const struct jst_dproto_req *hello)
+{
+	return hello->max_ver < JST_DPROTO_VERSION ? hello->max_ver : JST_DPROTO_VERSION;
 }
 
 size_t jst_dproto_domain_req(uint8_t *buf, uint32_t seq, uint32_t index)
@@ -146,7 +163,7 @@ int jst_dproto_req_parse(const uint8_t *buf, size_t len, struct jst_dproto_req *
 		out->max_ver = (uint16_t)get_u(&r, 2);
 		if (r.bad || r.at != len || out->min_ver > out->max_ver)
 			return -EBADMSG;
-		if (out->min_ver > JST_DPROTO_VERSION || out->max_ver < 1)
+		if (out->min_ver > JST_DPROTO_VERSION || out->max_ver < JST_DPROTO_VERSION_MIN)
 			return -EPROTONOSUPPORT;
 		return 0;
 	case JST_DPROTO_DOMAIN:
@@ -173,15 +190,18 @@ size_t jst_dproto_hello_reply(uint8_t *buf, uint32_t seq, const struct jst_dprot
 	return w.n;
 }
 
-#define DOMAIN_BODY                                                                                \
+#define DOMAIN_BODY_V1                                                                             \
 	(JST_NAME_MAX + 4 + JST_DEVICE_MAX + 4 + 32 + 8 + 4 + 8 + 8 + 8 + 8 + 8 + JST_NOTE_MAX +   \
 	 JST_DPROTO_VIA_MAX)
+/* Version 2 adds power_mean and covers. */
+#define DOMAIN_BODY_V2 (DOMAIN_BODY_V1 + 4 + 4)
 
-size_t jst_dproto_domain_reply(uint8_t *buf, uint32_t seq, const struct jst_dproto_domain *dom)
+size_t jst_dproto_domain_reply(uint8_t *buf, uint32_t seq, uint16_t ver,
+                               const struct jst_dproto_domain *dom)
 {
 	const struct jst_domain_desc *d = &dom->desc;
 	struct wr w = {buf, 0};
-	put_hdr(&w, JST_DPROTO_DOMAIN, seq, DOMAIN_BODY);
+	put_hdr_v(&w, ver, JST_DPROTO_DOMAIN, seq, ver >= 2 ? DOMAIN_BODY_V2 : DOMAIN_BODY_V1);
 	put_str(&w, d->name, JST_NAME_MAX);
 	put_u(&w, (uint32_t)d->kind, 4);
 	put_str(&w, d->device, JST_DEVICE_MAX);
@@ -196,23 +216,44 @@ size_t jst_dproto_domain_reply(uint8_t *buf, uint32_t seq, const struct jst_dpro
 	put_f64(&w, d->resolution_j);
 	put_str(&w, d->note, JST_NOTE_MAX);
 	put_str(&w, dom->via, JST_DPROTO_VIA_MAX);
+	if (ver >= 2) {
+		put_u(&w, (uint32_t)d->power_mean, 4);
+		put_u(&w, d->covers, 4);
+	}
 	return w.n;
 }
 
-size_t jst_dproto_read_reply(uint8_t *buf, uint32_t seq, const struct jst_dproto_reading *r,
-                             size_t n)
+size_t jst_dproto_read_reply(uint8_t *buf, uint32_t seq, uint16_t ver,
+                             const struct jst_dproto_reading *r, size_t n)
 {
 	struct wr w = {buf, 0};
+	size_t each = ver >= 2 ? JST_DPROTO_READING_LEN : JST_DPROTO_READING_LEN_V1;
 	if (n > JST_DPROTO_DOMAINS_MAX)
 		n = JST_DPROTO_DOMAINS_MAX;
-	put_hdr(&w, JST_DPROTO_READ, seq, (uint32_t)(4 + n * JST_DPROTO_READING_LEN));
+	put_hdr_v(&w, ver, JST_DPROTO_READ, seq, (uint32_t)(4 + n * each));
 	put_u(&w, n, 4);
 	for (size_t i = 0; i < n; i++) {
-		put_u(&w, (uint32_t)r[i].status, 4);
-		put_u(&w, (uint64_t)r[i].age_ns, 8);
-		put_u(&w, (uint64_t)r[i].t_err_ns, 8);
-		put_u(&w, r[i].counter, 8);
-		put_f64(&w, r[i].power_w);
+		const struct jst_dproto_reading *x = &r[i];
+		put_u(&w, (uint32_t)x->status, 4);
+		if (ver >= 2)
+			put_u(&w, x->gap_epoch, 4);
+		put_u(&w, (uint64_t)x->age_ns, 8);
+		put_u(&w, (uint64_t)x->t_err_ns, 8);
+		put_u(&w, x->counter, 8);
+		put_f64(&w, x->power_w);
+		if (ver < 2)
+			continue;
+		put_u(&w, x->value_seq, 8);
+		put_f64(&w, x->refresh_s);
+		put_f64(&w, x->unseen_u_j);
+		put_f64(&w, x->unseen_s);
+		put_f64(&w, x->mean_start_j);
+		put_f64(&w, x->mean_end_j);
+		put_f64(&w, x->temperature_c);
+		put_f64(&w, x->utilization_pct);
+		put_f64(&w, x->clock_mhz);
+		put_f64(&w, x->power_limit_w);
+		put_f64(&w, x->telemetry_power_w);
 	}
 	return w.n;
 }
@@ -272,8 +313,9 @@ int jst_dproto_hello_parse(const uint8_t *buf, size_t len, uint32_t seq,
 	(void)get_u(&r, 2);
 	out->ndomains = (uint32_t)get_u(&r, 4);
 	out->resolution_ns = get_u(&r, 8);
-	if (r.bad || r.at != len || out->version != JST_DPROTO_VERSION ||
-	    out->ndomains > JST_DPROTO_DOMAINS_MAX || out->resolution_ns > 3600000000000ull)
+	if (r.bad || r.at != len || out->version < JST_DPROTO_VERSION_MIN ||
+	    out->version > JST_DPROTO_VERSION || out->ndomains > JST_DPROTO_DOMAINS_MAX ||
+	    out->resolution_ns > 3600000000000ull)
 		return -EBADMSG;
 	return 0;
 }
@@ -283,8 +325,8 @@ static int finite_nonneg(double v)
 	return isfinite(v) && v >= 0;
 }
 
-int jst_dproto_domain_parse(const uint8_t *buf, size_t len, uint32_t seq, uint32_t ndomains,
-                            struct jst_dproto_domain *out, char *err)
+int jst_dproto_domain_parse(const uint8_t *buf, size_t len, uint32_t seq, uint16_t ver,
+                            uint32_t ndomains, struct jst_dproto_domain *out, char *err)
 {
 	struct rd r = {buf, len, 0, 0};
 	int rc = reply_hdr(&r, JST_DPROTO_DOMAIN, seq, err);
@@ -306,8 +348,19 @@ int jst_dproto_domain_parse(const uint8_t *buf, size_t len, uint32_t seq, uint32
 	d->resolution_j = get_f64(&r);
 	get_str(&r, d->note, JST_NOTE_MAX);
 	get_str(&r, out->via, JST_DPROTO_VIA_MAX);
+	uint32_t mean = 0, covers = 0;
+	if (ver >= 2) {
+		mean = (uint32_t)get_u(&r, 4);
+		covers = (uint32_t)get_u(&r, 4);
+	}
 	if (r.bad || r.at != len)
 		return -EBADMSG;
+	/* A mean is a power reading's; covers names kinds the core knows. */
+	if (mean > 1 || (mean && method != JST_METHOD_POWER) ||
+	    (covers & ~((1u << JST_KIND_COUNT_) - 1u)))
+		return -EBADMSG;
+	d->power_mean = (int)mean;
+	d->covers = covers;
 	/* What the core would misread: a kind or method it has no name for, a
 	 * parent outside the table, a unit or bound that is no number. */
 	if (kind >= JST_KIND_COUNT_ || method >= JST_METHOD_COUNT_ || !d->name[0] ||
@@ -323,7 +376,39 @@ int jst_dproto_domain_parse(const uint8_t *buf, size_t len, uint32_t seq, uint32
 	return 0;
 }
 
-int jst_dproto_read_parse(const uint8_t *buf, size_t len, uint32_t seq,
+/* A telemetry value: absent, or a finite number within what a device shows. */
+static int telemetry_ok(double v, double lo, double hi)
+{
+	return isnan(v) || (isfinite(v) && v >= lo && v <= hi);
+}
+
+static int total_ok(double v, double max)
+{
+	return finite_nonneg(v) && v <= max;
+}
+
+int jst_dproto_reading_check(const struct jst_dproto_reading *x)
+{
+	/* A status is 0 or an errno ("unchanged" is the client's to derive);
+	 * an age is never negative; a running total is a number within reach,
+	 * and a mean ends after it starts. */
+	if (x->status > 0 || x->status < -4095 || x->age_ns < 0 || x->t_err_ns < 0)
+		return -EBADMSG;
+	if (!finite_nonneg(x->refresh_s) || x->refresh_s > 3600 ||
+	    !total_ok(x->unseen_u_j, JST_DPROTO_TOTAL_J_MAX) ||
+	    !total_ok(x->unseen_s, JST_DPROTO_UNSEEN_S_MAX) ||
+	    !total_ok(x->mean_start_j, JST_DPROTO_TOTAL_J_MAX) ||
+	    !total_ok(x->mean_end_j, JST_DPROTO_TOTAL_J_MAX) || x->mean_end_j < x->mean_start_j)
+		return -EBADMSG;
+	if (!telemetry_ok(x->temperature_c, -273.15, 1000) ||
+	    !telemetry_ok(x->utilization_pct, 0, 100) || !telemetry_ok(x->clock_mhz, 0, 1e6) ||
+	    !telemetry_ok(x->power_limit_w, 0, 1e7) ||
+	    !telemetry_ok(x->telemetry_power_w, -1e7, 1e7))
+		return -EBADMSG;
+	return 0;
+}
+
+int jst_dproto_read_parse(const uint8_t *buf, size_t len, uint32_t seq, uint16_t ver,
                           struct jst_dproto_reading *out, size_t n, char *err)
 {
 	struct rd r = {buf, len, 0, 0};
@@ -332,15 +417,34 @@ int jst_dproto_read_parse(const uint8_t *buf, size_t len, uint32_t seq,
 		return rc;
 	if (get_u(&r, 4) != n || n > JST_DPROTO_DOMAINS_MAX)
 		return -EBADMSG;
-	for (size_t i = 0; i < n; i++) {
-		out[i].status = (int32_t)get_u(&r, 4);
-		out[i].age_ns = (int64_t)get_u(&r, 8);
-		out[i].t_err_ns = (int64_t)get_u(&r, 8);
-		out[i].counter = get_u(&r, 8);
-		out[i].power_w = get_f64(&r);
-		/* A status is 0 or an errno; an age is never negative. */
-		if (out[i].status > 0 || out[i].status < -4095 || out[i].age_ns < 0 ||
-		    out[i].t_err_ns < 0)
+	for (size_t i = 0; i < n && !r.bad; i++) {
+		struct jst_dproto_reading *x = &out[i];
+		*x = (struct jst_dproto_reading){.temperature_c = NAN,
+		                                 .utilization_pct = NAN,
+		                                 .clock_mhz = NAN,
+		                                 .power_limit_w = NAN,
+		                                 .telemetry_power_w = NAN};
+		x->status = (int32_t)get_u(&r, 4);
+		if (ver >= 2)
+			x->gap_epoch = (uint32_t)get_u(&r, 4);
+		x->age_ns = (int64_t)get_u(&r, 8);
+		x->t_err_ns = (int64_t)get_u(&r, 8);
+		x->counter = get_u(&r, 8);
+		x->power_w = get_f64(&r);
+		if (ver >= 2) {
+			x->value_seq = get_u(&r, 8);
+			x->refresh_s = get_f64(&r);
+			x->unseen_u_j = get_f64(&r);
+			x->unseen_s = get_f64(&r);
+			x->mean_start_j = get_f64(&r);
+			x->mean_end_j = get_f64(&r);
+			x->temperature_c = get_f64(&r);
+			x->utilization_pct = get_f64(&r);
+			x->clock_mhz = get_f64(&r);
+			x->power_limit_w = get_f64(&r);
+			x->telemetry_power_w = get_f64(&r);
+		}
+		if (!r.bad && jst_dproto_reading_check(x))
 			r.bad = 1;
 	}
 	return r.bad || r.at != len ? -EBADMSG : 0;

@@ -37,7 +37,12 @@ struct jstd_sources;
 int jstd_sources_open(const struct jstd_settings *s, struct jstd_sources **out);
 size_t jstd_sources_count(const struct jstd_sources *src);
 const struct jst_dproto_domain *jstd_sources_domain(const struct jstd_sources *src, size_t i);
-/* Read every domain now; each reading's instant (CLOCK_MONOTONIC) in t_ns[i]. */
+/* What a protocol 1 client could not be told (power means, a domain that
+ * covers others): a phrase naming it, or NULL when version 1 says it all. */
+const char *jstd_sources_need_v2(const struct jstd_sources *src);
+/* Read every domain now: each one's latest value (the one before where its
+ * backend had nothing new), with the counts and running totals a version 2
+ * reading carries (daemon_proto.h); its instant (CLOCK_MONOTONIC) in t_ns[i]. */
 void jstd_sources_read(struct jstd_sources *src, struct jst_dproto_reading *out, int64_t *t_ns);
 void jstd_sources_close(struct jstd_sources *src);
 

@@ -42,7 +42,8 @@ struct user_view {
 struct client {
 	int fd; /* -1: free */
 	int hello;
-	int closing; /* close once out is sent */
+	uint16_t version; /* the session's, from HELLO */
+	int closing;      /* close once out is sent */
 	int limited;
 	int mapped;
 	int out_fd;        /* sent beside out (SCM_RIGHTS), or -1 */
@@ -171,14 +172,28 @@ static void view_publish(struct user_view *u, size_t n, uint64_t resolution_ns)
 	p->ndomains = (uint32_t)n;
 	p->resolution_ns = (int64_t)resolution_ns;
 	p->updated_ns = u->taken_ns;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		const struct jst_dproto_reading *r = &u->rd[i];
 		p->rd[i] = (struct jst_dshm_reading){
-		    .status = u->rd[i].status,
+		    .status = r->status,
+		    .gap_epoch = r->gap_epoch,
 		    .t_ns = u->t_ns[i],
-		    .t_err_ns = u->rd[i].t_err_ns,
-		    .counter = u->rd[i].counter,
-		    .power_w = u->rd[i].power_w,
+		    .t_err_ns = r->t_err_ns,
+		    .counter = r->counter,
+		    .power_w = r->power_w,
+		    .value_seq = r->value_seq,
+		    .refresh_s = r->refresh_s,
+		    .unseen_u_j = r->unseen_u_j,
+		    .unseen_s = r->unseen_s,
+		    .mean_start_j = r->mean_start_j,
+		    .mean_end_j = r->mean_end_j,
+		    .temperature_c = r->temperature_c,
+		    .utilization_pct = r->utilization_pct,
+		    .clock_mhz = r->clock_mhz,
+		    .power_limit_w = r->power_limit_w,
+		    .telemetry_power_w = r->telemetry_power_w,
 		};
+	}
 	__atomic_store_n(&p->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -245,6 +260,12 @@ static void reply_map(struct server *sv, struct client *c, uint32_t seq)
 		c->closing = 0; /* READ still serves it */
 		return;
 	}
+	/* The page is laid out as version 2's readings. */
+	if (c->version < 2) {
+		reply_error(c, seq, -EOPNOTSUPP, "the shared page needs protocol 2: READ instead");
+		c->closing = 0;
+		return;
+	}
 	if (u->memfd < 0) {
 		int fd = memfd_create("joulestatd-view", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		void *p = MAP_FAILED;
@@ -309,7 +330,7 @@ static void reply_read(struct server *sv, struct client *c, uint32_t seq)
 		out[i] = rd[i];
 		out[i].age_ns = now > t[i] ? now - t[i] : 0;
 	}
-	c->out_len = jst_dproto_read_reply(c->out, seq, out, n);
+	c->out_len = jst_dproto_read_reply(c->out, seq, c->version, out, n);
 }
 
 static void client_request(struct server *sv, struct client *c, const uint8_t *buf, size_t len)
@@ -318,8 +339,8 @@ static void client_request(struct server *sv, struct client *c, const uint8_t *b
 	int rc = jst_dproto_req_parse(buf, len, &q);
 	char text[JST_DPROTO_ERROR_TEXT];
 	if (rc == -EPROTONOSUPPORT) {
-		snprintf(text, sizeof text, "joulestatd speaks protocol versions 1 to %d",
-		         JST_DPROTO_VERSION);
+		snprintf(text, sizeof text, "joulestatd speaks protocol versions %d to %d",
+		         JST_DPROTO_VERSION_MIN, JST_DPROTO_VERSION);
 		reply_error(c, q.seq, rc, text);
 		return;
 	}
@@ -333,8 +354,22 @@ static void client_request(struct server *sv, struct client *c, const uint8_t *b
 	}
 	switch (q.type) {
 	case JST_DPROTO_HELLO: {
+		uint16_t ver = jst_dproto_version_pick(&q);
+		/* Version 1 has no word for a power mean or what a domain covers:
+		 * its client would take a mean for the power at an instant and
+		 * state the wrong uncertainty. Refused, saying why. */
+		const char *need = ver < 2 ? jstd_sources_need_v2(sv->src) : NULL;
+		if (need) {
+			snprintf(text, sizeof text,
+			         "joulestatd serves %.40s, which needs protocol 2; this client "
+			         "speaks 1: update libjoulestat",
+			         need);
+			reply_error(c, q.seq, -EPROTONOSUPPORT, text);
+			return;
+		}
+		c->version = ver;
 		struct jst_dproto_hello h = {
-		    .version = JST_DPROTO_VERSION,
+		    .version = ver,
 		    .ndomains = (uint32_t)jstd_sources_count(sv->src),
 		    .resolution_ns = c->limited ? sv->s->resolution_ns : 0,
 		};
@@ -348,7 +383,7 @@ static void client_request(struct server *sv, struct client *c, const uint8_t *b
 			reply_error(c, q.seq, -ERANGE, "no such domain");
 			return;
 		}
-		c->out_len = jst_dproto_domain_reply(c->out, q.seq, d);
+		c->out_len = jst_dproto_domain_reply(c->out, q.seq, c->version, d);
 		return;
 	}
 	case JST_DPROTO_MAP:

@@ -4,7 +4,12 @@ run as whichever user the test makes it. Prints one JSON document.
   daemon_client.py poll SOCKET SECONDS      one client reading as fast as it can
   daemon_client.py reconnect SOCKET SECONDS a new connection for every READ
   daemon_client.py map SOCKET SECONDS       the shared page (MAP), watched as fast
-                                            as it can be
+                                            as it can be (protocol 2: the page's
+                                            layout)
+  daemon_client.py hello SOCKET [MIN MAX]   the HELLO reply to versions MIN..MAX
+                                            (1..1 unless said)
+
+poll, reconnect and crowd speak protocol 1, as an older client would.
   daemon_client.py crowd SOCKET N SECONDS   N clients at 10 Hz each, beside a
                                             client that never reads its replies
                                             and one that sends garbage
@@ -20,7 +25,9 @@ MAGIC = 0x4453544A
 HELLO, DOMAIN, READ, MAP, ERROR = 1, 2, 3, 4, 15
 DSHM_MAGIC = 0x4D485344
 SHM_HEAD = struct.Struct("<IIQqq")  # magic, ndomains, seq, updated_ns, resolution_ns
-SHM_READING = struct.Struct("<iiqqQd")
+# Protocol 2's reading: status, gap epoch, instant, its error, counter, power,
+# value count, then ten doubles (refresh, unseen totals, means' totals, telemetry).
+SHM_READING = struct.Struct("<iIqqQdQ" + "d" * 10)
 HDR = struct.Struct("<IHHII")
 READING = struct.Struct("<iqqqd")
 
@@ -42,9 +49,9 @@ def connect(path):
     return s
 
 
-def hello(s):
+def hello(s, versions=(1, 1)):
     try:
-        s.send(request(HELLO, 1, struct.pack("<HH", 1, 1)))
+        s.send(request(HELLO, 1, struct.pack("<HH", *versions)))
     except BrokenPipeError:
         pass  # refused at once: the reason waits in the queue
     kind, seq, body = parse(s.recv(4096))
@@ -103,7 +110,7 @@ def watch_map(path, seconds):
     each (exact, not this process's scheduling), and whether the page was
     writable to us."""
     s = connect(path)
-    h = hello(s)
+    h = hello(s, (1, 2))
     s.send(request(MAP, 2))
     msg, fds, _flags, _addr = socket.recv_fds(s, 4096, 1)
     kind, _seq, body = parse(msg)
@@ -188,7 +195,8 @@ def main():
     elif mode == "map":
         out = watch_map(path, float(sys.argv[3]))
     elif mode == "hello":
-        out = hello(connect(path))
+        versions = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (1, 1)
+        out = hello(connect(path), versions)
     else:
         out = crowd(path, int(sys.argv[3]), float(sys.argv[4]))
     print(json.dumps(out))
