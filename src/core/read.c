@@ -93,7 +93,7 @@ static void bridge(struct jst_dom *dom, int64_t from, int64_t to, int64_t to_err
  * from 0 to the bound. */
 static double unseen_away(const struct jst_sensor *s, double p)
 {
-	return s->bound_w - p > p ? s->bound_w - p : p;
+	return jst_sensor_power_away(s, p);
 }
 
 /* A counter that restarted at 0 somewhere in a bracket (the restart was taken

@@ -233,6 +233,13 @@ static inline double jst_sensor_power_spread(const struct jst_sensor *s)
 	return spread > 0.05 * p ? spread : 0.05 * p;
 }
 
+/* How far the power may have been from p where nothing showed it: anywhere
+ * from 0 to the bound. */
+static inline double jst_sensor_power_away(const struct jst_sensor *s, double p)
+{
+	return s->bound_w - p > p ? s->bound_w - p : p;
+}
+
 /* Uncertainty in J of the energy at one edge read at t: one count, plus the
  * power's variation over the part of a refresh that is interpolated (or the
  * whole refresh where nothing is). */

@@ -671,9 +671,31 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	 * its updates of the last refreshes ranged, over as much of the window
 	 * as one refresh covers. */
 	if (f->short_window && f->power_readings && !f->power_mean && !b->failed && span > 0) {
-		double stale = jst_sensor_power_spread(&dom->sensor) *
-		               (span < f->refresh_s ? span : f->refresh_s);
+		const struct jst_sensor *sn = &dom->sensor;
+		double spread = jst_sensor_power_spread(sn);
+		/* Until the range holds as many updates as it keeps, it says
+		 * little of where the device goes next (a meter opened at a
+		 * level held for a few refreshes, before the first step): the
+		 * power may then be anywhere up to the bound. */
+		if (sn->nrecent < JST_RECENT_POWER) {
+			double away =
+			    jst_sensor_power_away(sn, isnan(sn->power_w) ? 0 : sn->power_w);
+			if (away > spread)
+				spread = away;
+		}
+		double stale = spread * (span < f->refresh_s ? span : f->refresh_s);
 		u = sqrt(u * u + stale * stale);
+	}
+	/* Power readings state no more than the bound allows: the truth lies
+	 * between 0 and the bound over the span (and the method's class beside
+	 * it), whatever the readings showed
+	 * (a step dated up to a refresh before the reading that showed it
+	 * states that refresh too, which a row shorter than it cannot hold). */
+	if (f->power_readings && !f->power_mean && !b->failed && span > 0) {
+		double most = dom->sensor.bound_w * span * (1 + d->accuracy);
+		double cap = most - energy > energy ? most - energy : energy;
+		if (u > cap)
+			u = cap;
 	}
 	/* Readings inside it were stamped on a refresh the backend has since
 	 * moved (a BMC slower than declared, read.c): the steps between its
