@@ -49,9 +49,10 @@ static double median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-#define WINDOWS_PER_LEN 8
+#define WINDOWS_PER_LEN ((size_t)8)
 static const double lens[] = {0.3, 1, 3, 10, 30}; /* in refreshes */
-#define NLEN (sizeof lens / sizeof lens[0])
+#define NLEN ((size_t)5)
+_Static_assert(sizeof lens / sizeof lens[0] == NLEN, "NLEN counts lens");
 #define NWIN (NLEN * WINDOWS_PER_LEN)
 
 struct sweep_case {
