@@ -174,6 +174,7 @@ static void edge_pin_next(const struct jst_dom *dom, struct jst_edge *e)
 	e->pin_ns = dom->interp_latch;
 	e->pin_lo = dom->interp_lo;
 	e->pin_hi = dom->interp_hi;
+	e->pin_err = dom->interp_err;
 	e->pin_j = dom->counter_j;
 }
 
@@ -389,7 +390,7 @@ static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *
 		*other = memo->other;
 		return memo->l;
 	}
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, other);
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, e->latch_ns, other);
 	if (memo)
 		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, l, *other};
 	return l;
@@ -427,6 +428,20 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
+	/* Two grid points fit the edge's bracket, and a value above the edge's
+	 * was latched at the one taken (or before it): the edge's value is the
+	 * latch's before, a refresh earlier (a slow call took it before the
+	 * latch its call straddled, and the later point, nearer the call, looked
+	 * the likelier). */
+	if (other != INT64_MIN && other < l) {
+		for (unsigned k = 0; k < dom->nhist; k++)
+			if (dom->hist[k].counter_j > e->counter_j &&
+			    (double)(dom->hist[k].latch_ns - l) * 1e-9 <= 0.5 * r) {
+				l = other;
+				other = INT64_MIN;
+				break;
+			}
+	}
 	/* No grid yet (the refresh is not known): the latch lies anywhere in its
 	 * change's bracket, b wide, and was taken at its middle (read.c). A
 	 * rotation's end takes the bracket's end, the latest it can be, for the
@@ -475,7 +490,7 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	for (unsigned k = 0; k < nh; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
 		if (later_latch(nl, l, r, unknown, e->hi_ns) &&
-		    dom->hist[k].counter_j >= e->counter_j &&
+		    dom->hist[k].counter_j > e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
 			next = (int)k;
 	}
@@ -486,7 +501,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	 * as the edge's is. */
 	if (e->pin_ns && (next < 0 || next_j > e->pin_j) && e->pin_j >= e->counter_j) {
 		int64_t po;
-		int64_t pl = jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_ns, &po);
+		int64_t pl =
+		    jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_err, e->pin_ns, &po);
 		if (later_latch(pl, l, r, unknown, e->hi_ns)) {
 			next = 0;
 			next_ns = pl;
