@@ -49,6 +49,7 @@ struct jst_dom {
 	int interp_lazy;
 	double interp_w, interp_spread_w; /* the power, and how far it moved lately */
 	int64_t interp_lo, interp_hi, interp_latch;
+	int64_t interp_err; /* the bracket's reading's t_err (jst_sensor_bracket_floor) */
 	/* How much further than a refresh past interp_latch the value on show
 	 * may be extended: a restart at 0 shows 0 until the first latch after
 	 * it, which may come a refresh after the end of the restart's bracket. */
@@ -155,11 +156,12 @@ struct jst_edge {
 	int lazy;
 	double counter_j, interp_w, spread_w;
 	int64_t lo_ns, hi_ns, latch_ns, extra_ns;
+	int64_t lo_err_ns; /* the bracket's reading's t_err (jst_sensor_bracket_floor) */
 	/* The counter's first value latched after the edge, pinned as it is
 	 * read (window.c): its latch as then placed (0 while none is pinned) and
 	 * its change's bracket, so that a window longer than the latch history
 	 * still evaluates the edge between the values around it. */
-	int64_t pin_ns, pin_lo, pin_hi;
+	int64_t pin_ns, pin_lo, pin_hi, pin_err;
 	double pin_j;
 	double power_w; /* POWER domains: the power read at this edge; else NaN */
 	double u_j;     /* uncertainty of energy_j at this edge */

@@ -93,7 +93,7 @@ static void bridge(struct jst_dom *dom, int64_t from, int64_t to, int64_t to_err
  * from 0 to the bound. */
 static double unseen_away(const struct jst_sensor *s, double p)
 {
-	return s->bound_w - p > p ? s->bound_w - p : p;
+	return jst_sensor_power_away(s, p);
 }
 
 /* A counter that restarted at 0 somewhere in a bracket (the restart was taken
@@ -436,6 +436,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;
 	dom->interp_hi = s->chg_hi;
+	dom->interp_err = s->chg_err;
 	dom->interp_latch = latch;
 	/* A restart at 0, until the counter's first value since, stands for the
 	 * instant it was placed at, not for a latch of the grid's: an edge on it
@@ -447,6 +448,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		dom->interp_latch = dom->restart_at_ns;
 		dom->interp_lo = dom->restart_at_ns - 1;
 		dom->interp_hi = dom->restart_at_ns;
+		dom->interp_err = 0;
 		dom->interp_extra_ns = dom->restart_hi_ns - dom->restart_at_ns;
 	}
 	/* Where the reading itself lies in time, as the backend could tell. */
@@ -643,6 +645,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 		e->spread_w = dom->interp_spread_w;
 		e->lo_ns = dom->interp_lo;
 		e->hi_ns = dom->interp_hi;
+		e->lo_err_ns = dom->interp_err;
 		e->latch_ns = dom->interp_latch;
 		e->extra_ns = dom->interp_extra_ns;
 		e->pin_ns = 0;

@@ -109,13 +109,14 @@ static void refresh_refine(struct jst_sensor *s, int64_t lo, int64_t hi)
 
 /* The latch of a value first seen at hi and not at lo: on the grid where one
  * is known and consistent with the bracket, narrowing the grid with it. */
-static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi)
+static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err)
 {
 	int64_t r = refresh_ns(s);
 	if (r < JST_GRID_MIN_NS || s->grid_none)
 		return hi; /* too fast, unknown or gridless: the reading is the latch */
-	if (hi - lo > r)
-		lo = hi - r; /* the value on show was latched within one refresh */
+	/* The value on show was latched within one refresh of when it was
+	 * taken, which a slow call places as early as its start. */
+	lo = jst_sensor_bracket_floor(lo, hi, err, r);
 	/* A grid as wide as a refresh says nothing of the phase. */
 	if (s->have_ref && grid_width(s, hi) < r) {
 		int64_t alo, ahi, blo, bhi;
@@ -171,7 +172,7 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	 * (within a refresh of its end), after t - R, and in one grid point's
 	 * interval. Where two grid points' intervals fit that span, nothing is
 	 * learnt: the likelier of the two (latch_ns) need not be the one. */
-	int64_t blo = s->chg_hi - s->chg_lo > r ? s->chg_hi - r : s->chg_lo;
+	int64_t blo = jst_sensor_bracket_floor(s->chg_lo, s->chg_hi, s->chg_err, r);
 	if (t - r > blo)
 		blo = t - r;
 	int64_t p0 = grid_near(s, s->latch_ns), ilo = 0, ihi = -1;
@@ -203,6 +204,7 @@ static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64
 	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
 	s->chg_lo = lo;
 	s->chg_hi = hi;
+	s->chg_err = t_err;
 	if (s->measuring) {
 		/* Narrow: the reads around it no further apart than the fast poll
 		 * allows (a preempted poll's are not), however long each read took
@@ -215,7 +217,7 @@ static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64
 			s->meas[s->nmeas++] = mid;
 		}
 	}
-	s->latch_ns = grid_latch(s, lo, hi);
+	s->latch_ns = grid_latch(s, lo, hi, t_err);
 }
 
 int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_err, int at_zero)
@@ -223,10 +225,12 @@ int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_er
 	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
 	s->chg_lo = lo;
 	s->chg_hi = hi;
+	s->chg_err = t_err;
 	int64_t r = refresh_ns(s);
-	/* Latched, or restarted and not latched since, within one refresh. */
-	if (r > 0 && hi - lo > r)
-		lo = hi - r;
+	/* Latched, or restarted and not latched since, within one refresh of
+	 * when the value was taken. */
+	if (r > 0)
+		lo = jst_sensor_bracket_floor(lo, hi, t_err, r);
 	s->latch_ns = lo + (hi - lo) / 2;
 	int64_t half = (hi - lo) / 2;
 	if (!at_zero && (r < JST_GRID_MIN_NS || s->grid_none)) {
@@ -255,6 +259,7 @@ void jst_sensor_observe(struct jst_sensor *s, int64_t t, int64_t t_err, int chan
 		/* The first value: latched at most one refresh ago. */
 		s->chg_hi = t;
 		s->chg_lo = t - (int64_t)(jst_sensor_refresh(s) * 1e9);
+		s->chg_err = 0;
 		s->latch_ns = t;
 		s->last_read_ns = t;
 		s->last_read_err = t_err;
@@ -619,15 +624,14 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
-int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
-                            int64_t *other)
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
+                            int64_t fallback, int64_t *other)
 {
 	int64_t r = refresh_ns(s);
 	*other = INT64_MIN;
 	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return fallback;
-	if (hi - lo > r)
-		lo = hi - r; /* as grid_latch: the value was latched within one refresh */
+	lo = jst_sensor_bracket_floor(lo, hi, err, r); /* as grid_latch */
 	int64_t alo, ahi, blo, bhi;
 	/* The grid point known to ref_w need only overlap the bracket; of two
 	 * that do, the one with more of its interval in it. Its point, clamped

@@ -53,6 +53,10 @@ struct jst_sensor {
 	int64_t last_read_ns;  /* the previous good reading */
 	int64_t last_read_err; /* how far its value's instant may be from it */
 	int64_t chg_lo, chg_hi;
+	/* The t_err of the reading that showed the value first: its value was
+	 * taken as early as chg_hi - 2 chg_err, and latched within a refresh
+	 * before that (jst_sensor_bracket_floor). */
+	int64_t chg_err;
 	int64_t latch_ns; /* best estimate of when it was latched */
 
 	/* The grid of latches: a latch lies within ref_w around ref_ns. */
@@ -188,7 +192,8 @@ static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t 
 	return s->power_w * (double)dt * 1e-9;
 }
 
-/* The latch of the value a reading showed, known then to lie in (lo, hi]: the
+/* The latch of the value a reading showed, known then to lie in (lo, hi] (err:
+ * the t_err of the reading that showed it first, jst_sensor_bracket_floor): the
  * grid's point there, where the grid (as known now) has one overlapping that
  * bracket; else fallback. A window's two edges evaluated with the same, latest
  * grid agree with each other even where the grid was not yet known when the
@@ -196,8 +201,19 @@ static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t 
  * fell within the grid's width of a latch, two points fit: the likelier is
  * returned and the other goes to *other (else INT64_MIN), for the edge's
  * uncertainty. */
-int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t fallback,
-                            int64_t *other);
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
+                            int64_t fallback, int64_t *other);
+
+/* The earliest a value first shown by a reading whose call ended at hi, its
+ * value taken within 2 err before that, can have been latched, r the refresh:
+ * a refresh before the earliest instant the value was taken. (A slow call can
+ * take its value before a latch it straddles: the value is then the latch's
+ * before, up to a refresh and the call's length before hi.) */
+static inline int64_t jst_sensor_bracket_floor(int64_t lo, int64_t hi, int64_t err, int64_t r)
+{
+	int64_t f = hi - 2 * err - r;
+	return lo < f ? f : lo;
+}
 
 /* How wide the grid's interval around its point nearest t is (ns): as
  * pinned, plus the refresh's uncertainty over the refreshes since; the
@@ -231,6 +247,13 @@ static inline double jst_sensor_power_spread(const struct jst_sensor *s)
 	double hi = s->recent_hi > p ? s->recent_hi : p;
 	double spread = hi - lo;
 	return spread > 0.05 * p ? spread : 0.05 * p;
+}
+
+/* How far the power may have been from p where nothing showed it: anywhere
+ * from 0 to the bound. */
+static inline double jst_sensor_power_away(const struct jst_sensor *s, double p)
+{
+	return s->bound_w - p > p ? s->bound_w - p : p;
 }
 
 /* Uncertainty in J of the energy at one edge read at t: one count, plus the

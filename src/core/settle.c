@@ -107,12 +107,12 @@ static unsigned edge_state(const struct jst_dom *dom, const struct jst_edge *e, 
 	if (dom->failed)
 		return JST_SETTLE_FAILED;
 	int64_t other;
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, &other);
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, e->latch_ns, &other);
 	double r = jst_sensor_refresh(s);
 	int64_t next = INT64_MAX;
 	for (unsigned k = 0; k < dom->nhist; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
-		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j >= e->counter_j &&
+		if ((double)(nl - l) * 1e-9 > 0.5 * r && dom->hist[k].counter_j > e->counter_j &&
 		    nl < next)
 			next = nl;
 	}

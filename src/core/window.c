@@ -174,6 +174,7 @@ static void edge_pin_next(const struct jst_dom *dom, struct jst_edge *e)
 	e->pin_ns = dom->interp_latch;
 	e->pin_lo = dom->interp_lo;
 	e->pin_hi = dom->interp_hi;
+	e->pin_err = dom->interp_err;
 	e->pin_j = dom->counter_j;
 }
 
@@ -389,7 +390,7 @@ static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *
 		*other = memo->other;
 		return memo->l;
 	}
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->latch_ns, other);
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, e->latch_ns, other);
 	if (memo)
 		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, l, *other};
 	return l;
@@ -427,6 +428,20 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	int64_t other;
 	int64_t l = edge_latch_of(s, e, memo, &other);
 	double r = jst_sensor_refresh(s);
+	/* Two grid points fit the edge's bracket, and a value above the edge's
+	 * was latched at the one taken (or before it): the edge's value is the
+	 * latch's before, a refresh earlier (a slow call took it before the
+	 * latch its call straddled, and the later point, nearer the call, looked
+	 * the likelier). */
+	if (other != INT64_MIN && other < l) {
+		for (unsigned k = 0; k < dom->nhist; k++)
+			if (dom->hist[k].counter_j > e->counter_j &&
+			    (double)(dom->hist[k].latch_ns - l) * 1e-9 <= 0.5 * r) {
+				l = other;
+				other = INT64_MIN;
+				break;
+			}
+	}
 	/* No grid yet (the refresh is not known): the latch lies anywhere in its
 	 * change's bracket, b wide, and was taken at its middle (read.c). A
 	 * rotation's end takes the bracket's end, the latest it can be, for the
@@ -475,7 +490,7 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	for (unsigned k = 0; k < nh; k++) {
 		int64_t nl = dom->hist[k].latch_ns;
 		if (later_latch(nl, l, r, unknown, e->hi_ns) &&
-		    dom->hist[k].counter_j >= e->counter_j &&
+		    dom->hist[k].counter_j > e->counter_j &&
 		    (next < 0 || nl < dom->hist[next].latch_ns))
 			next = (int)k;
 	}
@@ -486,7 +501,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	 * as the edge's is. */
 	if (e->pin_ns && (next < 0 || next_j > e->pin_j) && e->pin_j >= e->counter_j) {
 		int64_t po;
-		int64_t pl = jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_ns, &po);
+		int64_t pl =
+		    jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_err, e->pin_ns, &po);
 		if (later_latch(pl, l, r, unknown, e->hi_ns)) {
 			next = 0;
 			next_ns = pl;
@@ -671,9 +687,31 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	 * its updates of the last refreshes ranged, over as much of the window
 	 * as one refresh covers. */
 	if (f->short_window && f->power_readings && !f->power_mean && !b->failed && span > 0) {
-		double stale = jst_sensor_power_spread(&dom->sensor) *
-		               (span < f->refresh_s ? span : f->refresh_s);
+		const struct jst_sensor *sn = &dom->sensor;
+		double spread = jst_sensor_power_spread(sn);
+		/* Until the range holds as many updates as it keeps, it says
+		 * little of where the device goes next (a meter opened at a
+		 * level held for a few refreshes, before the first step): the
+		 * power may then be anywhere up to the bound. */
+		if (sn->nrecent < JST_RECENT_POWER) {
+			double away =
+			    jst_sensor_power_away(sn, isnan(sn->power_w) ? 0 : sn->power_w);
+			if (away > spread)
+				spread = away;
+		}
+		double stale = spread * (span < f->refresh_s ? span : f->refresh_s);
 		u = sqrt(u * u + stale * stale);
+	}
+	/* Power readings state no more than the bound allows: the truth lies
+	 * between 0 and the bound over the span (and the method's class beside
+	 * it), whatever the readings showed
+	 * (a step dated up to a refresh before the reading that showed it
+	 * states that refresh too, which a row shorter than it cannot hold). */
+	if (f->power_readings && !f->power_mean && !b->failed && span > 0) {
+		double most = dom->sensor.bound_w * span * (1 + d->accuracy);
+		double cap = most - energy > energy ? most - energy : energy;
+		if (u > cap)
+			u = cap;
 	}
 	/* Readings inside it were stamped on a refresh the backend has since
 	 * moved (a BMC slower than declared, read.c): the steps between its

@@ -111,6 +111,7 @@ static void pair_window(struct pair *p, const struct sim_trace *tr, double b, do
 
 struct slow_case {
 	double r, read_s, spread_s, jitter_s;
+	int settled; /* settled ends to sweep (0: 8, one may miss); else every one inside */
 };
 
 /* Measure, then 72 windows of 0.05 to 8 refreshes (and 2 ms) at seeded
@@ -174,8 +175,10 @@ static void run_case(const struct slow_case *c, const char *spec)
 	 * on the holding meter alone, each figure formed once the counter has
 	 * latched again after the end. */
 	unsigned sin = 0, sn = 0;
-	for (int i = 0; i < 8; i++) {
-		double b = vs_trace_s(vs_now) + 0.01 + 0.013 * i, e = b + 0.3 + 0.04 * i;
+	int nsettled = c->settled ? c->settled : 8;
+	for (int i = 0; i < nsettled; i++) {
+		double b = vs_trace_s(vs_now) + 0.01 + 0.013 * (i % 8),
+		       e = b + 0.3 + 0.04 * (i % 8);
 		vm_advance(&p.a, b);
 		double tb = vs_trace_s(vs_now);
 		jst_window *w;
@@ -193,7 +196,7 @@ static void run_case(const struct slow_case *c, const char *spec)
 			       f.e, f.u, truth);
 		jst_measurement_free(ms);
 	}
-	bar(sin >= sn - 1, "%s: settled ends cover %u of %u", what, sin, sn);
+	bar(sin >= sn - (c->settled ? 0 : 1), "%s: settled ends cover %u of %u", what, sin, sn);
 	printf("# %s: settled in %.2f s, refresh %.3f ms, %s (jitter %.2f ms), coverage %u/%u "
 	       "auto, %u/%u always, worst %.2f/%.2f; at latch phases %u/%u auto, %u/%u "
 	       "always, %u windows held, %u the same; settled ends %u/%u\n",
@@ -229,7 +232,7 @@ static void slow_reads(void **st)
 	static const double reads[] = {0, 0.0002, 0.0005, 0.001, 0.002};
 	for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
 		for (size_t j = 0; j < sizeof reads / sizeof reads[0]; j++) {
-			struct slow_case c = {rs[i], reads[j], 0, 0};
+			struct slow_case c = {rs[i], reads[j], 0, 0, 0};
 			run_case(&c, "const:300");
 			run_case(&c, "bursty:11");
 		}
@@ -241,8 +244,29 @@ static void spread_reads(void **st)
 	(void)st;
 	static const double rs[] = {0.010, 0.020, 0.050, 0.100};
 	for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
-		struct slow_case c = {rs[i], 0.0003, 0.0015, 0};
+		struct slow_case c = {rs[i], 0.0003, 0.0015, 0, 0};
 		run_case(&c, "bursty:5");
+	}
+	check_bars();
+}
+
+/* `joulestat run -r 3 -- sleep 0.4` on a 20 ms counter whose reads last 0.8 ms
+ * and, the machine loaded, up to 3 ms more (the sampler preempted inside the
+ * call): 200 settled ends on each of four bursty traces, every one inside its
+ * ±. A read that straddles a latch may take its value before it: the value is
+ * then the latch's before, up to a refresh and the call's length before the
+ * call ended, not a refresh. The model clamped every bracket to a refresh
+ * before the call's end, placed such a value on the latch after it, and the
+ * end edge, between that and the next value, lost a refresh's energy:
+ * tests/integration/test_sensor_slow.py read 67.9 ± 3.6 J against 75.4 J, and
+ * here 67.7 ± 3.8 J against 75.6 J on bursty:3 (797 of 800 inside before). */
+static void preempted_reads_settled(void **st)
+{
+	(void)st;
+	static const char *traces[] = {"bursty:3", "bursty:5", "bursty:11", "bursty:17"};
+	for (size_t k = 0; k < sizeof traces / sizeof traces[0]; k++) {
+		struct slow_case c = {0.020, 0.0008, 0.003, 0, 200};
+		run_case(&c, traces[k]);
 	}
 	check_bars();
 }
@@ -252,7 +276,7 @@ static void jittered_latches(void **st)
 	(void)st;
 	static const double js[] = {0, 0.005, 0.010, 0.020, 0.040};
 	for (size_t j = 0; j < sizeof js / sizeof js[0]; j++) {
-		struct slow_case c = {0.100, 0, 0, js[j]};
+		struct slow_case c = {0.100, 0, 0, js[j], 0};
 		run_case(&c, "const:300");
 		run_case(&c, "bursty:11");
 		c.read_s = 0.001; /* both at once */
@@ -267,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(slow_reads),
 	    cmocka_unit_test(spread_reads),
 	    cmocka_unit_test(jittered_latches),
+	    cmocka_unit_test(preempted_reads_settled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

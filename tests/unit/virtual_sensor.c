@@ -159,6 +159,10 @@ static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			d->mean_k = k + 1;
 			raw->power_w = sim_trace_energy(d->tr, end - d->latch_s, end) / d->latch_s;
 			raw->t_ns = vs_ns(end - 0.5 * d->latch_s);
+		} else if (d->desc.method == JST_METHOD_POWER && d->sampled) {
+			double k = floor((t - d->phase_s) / d->latch_s);
+			double at = d->phase_s + k * d->latch_s;
+			raw->power_w = sim_trace_power(d->tr, at > 0 ? at : 0);
 		} else if (d->desc.method == JST_METHOD_POWER) {
 			raw->power_w = sim_trace_power(d->tr, t);
 		} else {

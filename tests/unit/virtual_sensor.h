@@ -34,6 +34,10 @@ struct vs_dom {
 	 * analyser's sample): once per latch, else JST_RAW_UNCHANGED. */
 	int mean;
 	long mean_k; /* the latch last shown, + 1 (0: none) */
+	/* A POWER domain that shows the power the device took at its last latch
+	 * (phase_s + k * latch_s), as NVML's instant power field does, not the
+	 * trace's power at the instant it is read. */
+	int sampled;
 	/* Faults, in trace seconds; a window [from, to) with from < to is active. */
 	double fail_from_s, fail_to_s; /* reads fail with fail_status */
 	int fail_status;
