@@ -308,13 +308,18 @@ static void take_sample(struct ptd_chan *c, const struct jst_ptd_sample *s)
 	}
 	/* The analyser's refresh: the shortest recent span (a longer one held a
 	 * sample the poller missed); the asked interval until two samples are
-	 * seen, and never below it. */
+	 * seen, and never below it. Measured on the analyser's clock, in whole
+	 * ms as analysers keep them: a span mapped onto ours moves by
+	 * microseconds with each clock estimate, and the core would take each
+	 * move for a new refresh. */
 	int64_t iv = c->declared_ns, r = iv;
 	int64_t span = c->have_sample ? mono - c->last_mono : 0;
+	int64_t own =
+	    c->have_sample ? llround((s->time_s - c->last_server_s) * 1e3) * 1000000LL : 0;
 	/* A span across failed exchanges (a stall, a reconnection) may hold
 	 * samples no poll saw: no measure of the refresh. */
-	if (span && !c->failed_since) {
-		c->span_ns[c->ispan] = span;
+	if (span && own > 0 && !c->failed_since) {
+		c->span_ns[c->ispan] = own;
 		c->ispan = (c->ispan + 1) % PTD_RECENT;
 		if (c->nspan < PTD_RECENT)
 			c->nspan++;
