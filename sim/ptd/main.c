@@ -5,7 +5,7 @@
  *   jst-sim-ptd --trace SPEC [--port N] --ready FILE [--truth FILE]
  *               [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]
  *               [--drift PPM] [--offset S] [--uncertainty REL] [--energy]
- *               [--no-time] [--seed N]
+ *               [--no-time] [--first MS] [--seed N]
  *
  * The analyser samples the trace (sim/common/trace.h) in intervals of the
  * length "Go,<ms>,..." asks for (or --refresh MS, an analyser that cannot go
@@ -17,6 +17,11 @@
  *
  * --energy adds the analyser's integrator to every "RL" reply: "Wh,<energy
  * since Go>", exact, so a client that takes it loses nothing to a missed poll.
+ *
+ * --first MS: the first sample after Go ends MS after it, then every interval
+ * (an analyser that samples on its own grid, whose update fell MS after Go:
+ * that first sample's span began before Go). Without it the first ends one
+ * interval after Go.
  *
  * --no-time answers "Time" with an error, as a PTDaemon that does not tell its
  * clock: a client must take the two hosts' clocks to agree.
@@ -78,7 +83,9 @@ static struct {
 	double base_s; /* realtime at start */
 	/* The measurement. */
 	int running;
+	double first_ms;   /* > 0: the first sample ends this long after Go */
 	double go_s;       /* server clock at Go */
+	double grid_s;     /* server clock where the samples' grid starts */
 	double interval_s; /* in server seconds */
 	unsigned long served, garbled;
 	/* Samples no RL reply carried, between two that one did (since Go):
@@ -151,10 +158,10 @@ static int last_sample(double t, double *end_server, double *watts, long *index)
 {
 	if (!S.running)
 		return -1;
-	double k = floor((server_of(t) - S.go_s) / S.interval_s + 1e-12);
+	double k = floor((server_of(t) - S.grid_s) / S.interval_s + 1e-12);
 	if (k < 1)
 		return -1;
-	double e1 = S.go_s + k * S.interval_s;
+	double e1 = S.grid_s + k * S.interval_s;
 	double t0 = t_of(e1 - S.interval_s), t1 = t_of(e1);
 	if (t0 < 0)
 		t0 = 0;
@@ -221,6 +228,9 @@ static void answer(const char *cmd, char *out, size_t len)
 		double iv = S.refresh_ms > 0 ? S.refresh_ms : (double)ms;
 		S.interval_s = iv * 1e-3;
 		S.go_s = server_of(t);
+		S.grid_s = S.go_s;
+		if (S.first_ms > 0 && S.first_ms < iv)
+			S.grid_s -= S.interval_s - S.first_ms * 1e-3;
 		S.running = 1;
 		S.prev_k = -1;
 		snprintf(out, len,
@@ -324,7 +334,7 @@ static void usage(void)
 	fprintf(stderr, "usage: jst-sim-ptd --trace SPEC --ready FILE [--truth FILE] [--port N]\n"
 	                "       [--refresh MS] [--stall T+D] [--disconnect T] [--garbage RATE]\n"
 	                "       [--drift PPM] [--offset S] [--uncertainty REL] [--energy] "
-	                "[--no-time] [--seed N]\n");
+	                "[--no-time] [--first MS] [--seed N]\n");
 }
 
 int main(int argc, char **argv)
@@ -344,6 +354,7 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, 0, 'S'},
 	    {"energy", no_argument, 0, 'E'},
 	    {"no-time", no_argument, 0, 'N'},
+	    {"first", required_argument, 0, 'F'},
 	    {0, 0, 0, 0},
 	};
 	int c, bad = 0;
@@ -398,6 +409,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			S.no_time = 1;
+			break;
+		case 'F':
+			bad |= parse_d(optarg, &S.first_ms) || S.first_ms <= 0;
 			break;
 		case 'S':
 			bad |= parse_d(optarg, &v) || v < 1;

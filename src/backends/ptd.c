@@ -84,11 +84,16 @@ struct ptd_chan {
 	double watts;
 	int64_t t_err_ns;
 	int64_t refresh_ns; /* the analyser's sample interval as seen */
-	int64_t last_ok;    /* the last useful reply */
-	int64_t lost_at;    /* refused since, or 0 */
-	int failing;        /* the last exchange failed */
-	unsigned garbled;   /* replies that were not readings */
-	unsigned gaps;      /* samples the poller missed */
+	/* The interval the domain is declared at: the one asked for, or the
+	 * slower one the probe saw the analyser keep. */
+	int64_t declared_ns;
+	int64_t go_at;    /* when Go was answered (the probe's) */
+	int64_t last_ok;  /* the last useful reply */
+	int64_t lost_at;  /* refused since, or 0 */
+	int failing;      /* the last exchange failed */
+	int failed_since; /* an exchange failed since the last sample */
+	unsigned garbled; /* replies that were not readings */
+	unsigned gaps;    /* samples the poller missed */
 	/* What read() hands the core: the last sample, once (fresh), and the
 	 * energy since the end of the last one it handed over (delivered_j, at
 	 * that sample's end), unknown where the poller missed a sample and the
@@ -269,19 +274,21 @@ static int handshake(struct ptd_state *st, struct ptd_chan *c, int full, double 
 		snprintf(err, errlen, "%s refused '%s': %s", c->addr, cmd, q);
 		return r ? r : -EPROTO;
 	}
+	c->go_at = now_ns();
 	return 0;
 }
 
-/* The refresh the core models (power_edge.c): the interval asked for, or
- * the one the analyser keeps where it samples slower (jst_raw.refresh_s). */
-static int64_t model_refresh(const struct ptd_state *st, const struct ptd_chan *c)
+/* The refresh the core models (power_edge.c): the interval declared, or
+ * the one the analyser keeps where it was seen to sample slower only once
+ * running (jst_raw.refresh_s). */
+static int64_t model_refresh(const struct ptd_chan *c)
 {
-	int64_t iv = (int64_t)st->interval_ms * 1000000LL;
+	int64_t iv = c->declared_ns;
 	return c->refresh_ns > iv + iv / 10 ? c->refresh_ns : iv;
 }
 
 /* A new sample: its energy added, its end mapped onto our clock. */
-static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct jst_ptd_sample *s)
+static void take_sample(struct ptd_chan *c, const struct jst_ptd_sample *s)
 {
 	int64_t now = now_ns();
 	pthread_mutex_lock(&c->mu);
@@ -301,11 +308,18 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 	}
 	/* The analyser's refresh: the shortest recent span (a longer one held a
 	 * sample the poller missed); the asked interval until two samples are
-	 * seen, and never below it. */
-	int64_t iv = (int64_t)st->interval_ms * 1000000LL, r = iv;
+	 * seen, and never below it. Measured on the analyser's clock, in whole
+	 * ms as analysers keep them: a span mapped onto ours moves by
+	 * microseconds with each clock estimate, and the core would take each
+	 * move for a new refresh. */
+	int64_t iv = c->declared_ns, r = iv;
 	int64_t span = c->have_sample ? mono - c->last_mono : 0;
-	if (span) {
-		c->span_ns[c->ispan] = span;
+	int64_t own =
+	    c->have_sample ? llround((s->time_s - c->last_server_s) * 1e3) * 1000000LL : 0;
+	/* A span across failed exchanges (a stall, a reconnection) may hold
+	 * samples no poll saw: no measure of the refresh. */
+	if (span && own > 0 && !c->failed_since) {
+		c->span_ns[c->ispan] = own;
 		c->ispan = (c->ispan + 1) % PTD_RECENT;
 		if (c->nspan < PTD_RECENT)
 			c->nspan++;
@@ -337,6 +351,7 @@ static void take_sample(struct ptd_state *st, struct ptd_chan *c, const struct j
 	c->watts = s->watts;
 	c->t_err_ns = c->rtt_ns / 2;
 	c->have_sample = 1;
+	c->failed_since = 0;
 	c->fresh = 1;
 	pthread_mutex_unlock(&c->mu);
 }
@@ -346,8 +361,13 @@ static void chan_fail(struct ptd_chan *c, int refused, const char *fmt, const ch
 	int64_t now = now_ns();
 	pthread_mutex_lock(&c->mu);
 	c->failing = 1;
+	c->failed_since = 1;
 	snprintf(c->why, sizeof c->why, fmt, c->addr, what);
-	if (refused && !c->lost_at)
+	/* Gone once refused for a second without a break: a server that
+	 * accepts again (and then stalls) is not refusing. */
+	if (!refused)
+		c->lost_at = 0;
+	else if (!c->lost_at)
 		c->lost_at = now;
 	if ((c->lost_at && now - c->lost_at >= PTD_REFUSED_GONE_NS) ||
 	    now - c->last_ok >= PTD_SILENT_GONE_NS)
@@ -381,7 +401,7 @@ static void *poller(void *p)
 	struct ptd_state *st = ((struct ptd_arg *)p)->st;
 	struct ptd_chan *c = ((struct ptd_arg *)p)->c;
 	free(p);
-	int64_t period = (int64_t)st->interval_ms * 1000000LL / 4;
+	int64_t period = c->declared_ns / 4;
 	if (period < 5000000)
 		period = 5000000;
 	char reply[JST_PTD_LINE_MAX], err[JST_ERROR_MAX];
@@ -418,14 +438,22 @@ static void *poller(void *p)
 				clock_take(c, est, rtt, now_ns());
 			else if (r == -ECANCELED)
 				break;
+			if (c->conn.fd < 0) {
+				/* The probe's failure closed the connection: that is
+				 * the exchange that failed (a stall times it out),
+				 * not a refusal to be counted towards "gone". */
+				chan_fail(c, r == -ECONNRESET, "%s: %s", strerror(-r));
+				if (nap(st, period))
+					break;
+				continue;
+			}
 		}
-		int r = c->conn.fd < 0 ? -ECONNRESET
-		                       : jst_ptd_conn_cmd(&c->conn, "RL", reply, sizeof reply);
+		int r = jst_ptd_conn_cmd(&c->conn, "RL", reply, sizeof reply);
 		if (r == -ECANCELED)
 			break;
 		struct jst_ptd_sample s;
 		if (r == 0 && (r = jst_ptd_parse_sample(reply, &s)) == 0) {
-			take_sample(st, c, &s);
+			take_sample(c, &s);
 		} else if (r == -EBADMSG || r == -EPROTO || r == -ERANGE || r == -EMSGSIZE) {
 			char q[48];
 			printable(q, sizeof q, reply);
@@ -486,23 +514,60 @@ static int parse_options(const struct jst_backend_ctx *ctx, struct ptd_state *st
 	return 0;
 }
 
-/* Wait for a channel's first sample: a figure starts on a real one. */
-static int first_sample(struct ptd_state *st, struct ptd_chan *c, int timeout_ms)
+/* How long after Go the probe waits for the first sample: two intervals
+ * asked for, or the interval and 2 s, whichever is longer (an analyser that
+ * cannot sample as fast as asked: a WT210 keeps 1 s whatever Go says), and
+ * the timeout. Only a server that gives no sample waits it whole. */
+static int64_t first_wait_ns(const struct ptd_state *st, int timeout_ms)
 {
-	int64_t deadline = now_ns() + ((int64_t)st->interval_ms * 2 + timeout_ms) * 1000000LL;
+	int64_t iv = (int64_t)st->interval_ms * 1000000LL, slow = iv + 2000000000LL;
+	return (2 * iv > slow ? 2 * iv : slow) + (int64_t)timeout_ms * 1000000LL;
+}
+
+/* Poll RL until a sample newer than after (if any) comes, or the deadline. */
+static int next_sample(struct ptd_chan *c, const struct jst_ptd_sample *after, int64_t deadline,
+                       struct jst_ptd_sample *s)
+{
 	char reply[JST_PTD_LINE_MAX];
 	while (now_ns() < deadline) {
 		int r = jst_ptd_conn_cmd(&c->conn, "RL", reply, sizeof reply);
 		if (r)
 			return r;
-		struct jst_ptd_sample s;
-		if (jst_ptd_parse_sample(reply, &s) == 0 && s.has_time) {
-			take_sample(st, c, &s);
+		if (jst_ptd_parse_sample(reply, s) == 0 && s->has_time &&
+		    (!after || s->time_s > after->time_s))
 			return 0;
-		}
 		usleep(5000);
 	}
 	return -ETIMEDOUT;
+}
+
+/* Wait for a channel's first sample: a figure starts on a real one (the
+ * window's begin is bridged from it). One that came later than one and a
+ * half intervals after Go is from an analyser slower than asked: the next
+ * one is waited for too, and the span between their stamps (the analyser's
+ * own clock) is the interval it keeps, which the domain is declared at from
+ * the start (declared_ns), as if ptd.interval had said it. */
+static int first_sample(struct ptd_state *st, struct ptd_chan *c, int timeout_ms)
+{
+	int64_t iv = (int64_t)st->interval_ms * 1000000LL;
+	struct jst_ptd_sample s1, s2;
+	c->declared_ns = iv;
+	int r = next_sample(c, NULL, c->go_at + first_wait_ns(st, timeout_ms), &s1);
+	if (r)
+		return r;
+	take_sample(c, &s1);
+	int64_t late = now_ns() - c->go_at;
+	if (late <= iv + iv / 2)
+		return 0;
+	/* No second sample within twice that: it stays at the asked interval,
+	 * and the poller measures the one it keeps (model_refresh). */
+	if (next_sample(c, &s1, now_ns() + 2 * late + (int64_t)timeout_ms * 1000000LL, &s2))
+		return 0;
+	int64_t span = llround((s2.time_s - s1.time_s) * 1e3) * 1000000LL;
+	if (span > iv + iv / 10)
+		c->declared_ns = span;
+	take_sample(c, &s2);
+	return 0;
 }
 
 static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int timeout, jst_kind kind,
@@ -518,12 +583,13 @@ static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int time
 		return -EINVAL;
 	}
 	double u = NAN;
+	c->declared_ns = (int64_t)st->interval_ms * 1000000LL;
 	int r = jst_ptd_conn_open(&c->conn, c->host, c->port, err, sizeof err);
 	if (r == 0)
 		r = handshake(st, c, 1, &u, err, sizeof err);
 	if (r == 0 && (r = first_sample(st, c, timeout)) != 0)
-		snprintf(err, sizeof err, "%s gave no sample within %d ms of Go", c->addr,
-		         2 * st->interval_ms + timeout);
+		snprintf(err, sizeof err, "%s gave no sample within %lld ms of Go", c->addr,
+		         (long long)(first_wait_ns(st, timeout) / 1000000));
 	if (r) {
 		snprintf(reason, len, "%s", err);
 		return r;
@@ -544,9 +610,14 @@ static int chan_probe(struct ptd_state *st, size_t i, const char *addr, int time
 	 * whole samples a window holds are exact, and the core states the
 	 * share of the samples its edges cut (power_edge.c). */
 	d->power_mean = 1;
-	d->refresh_s = 1e-3 * st->interval_ms;
-	snprintf(d->note, sizeof d->note, "PTDaemon %.40s (%.32s), %d ms samples%s%s", c->addr,
-	         c->ident, st->interval_ms, isnan(u) ? ", class 1% (none stated)" : "",
+	d->refresh_s = (double)c->declared_ns * 1e-9;
+	char kept[48] = "";
+	if (c->declared_ns != (int64_t)st->interval_ms * 1000000LL)
+		snprintf(kept, sizeof kept, " (asked for %d ms: the analyser's own)",
+		         st->interval_ms);
+	snprintf(d->note, sizeof d->note, "PTDaemon %.40s (%.32s), %lld ms samples%s%s%s", c->addr,
+	         c->ident, (long long)(c->declared_ns / 1000000), kept,
+	         isnan(u) ? ", class 1% (none stated)" : "",
 	         c->no_time ? ", clocks assumed in sync" : "");
 	return 0;
 }
@@ -649,8 +720,7 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		} else if (!c->have_sample) {
 			o->status = -EAGAIN;
 			snprintf(o->error, sizeof o->error, "%s: no sample yet", st->desc[i].name);
-		} else if (c->failing &&
-		           now - c->last_mono > 2 * (int64_t)st->interval_ms * 1000000LL) {
+		} else if (c->failing && now - c->last_mono > 2 * c->declared_ns) {
 			/* Samples are late: say why rather than show a stale value. */
 			o->status = -ETIMEDOUT;
 			snprintf(o->error, sizeof o->error, "%.16s: %.280s", st->desc[i].name,
@@ -664,12 +734,12 @@ static int ptd_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
 			 * mean power over its refresh, stamped at the refresh's
 			 * middle; samples since the last one handed over are the
 			 * gap's energy, where known. */
-			int64_t r = model_refresh(st, c);
+			int64_t r = model_refresh(c);
 			o->power_w = c->watts;
 			o->t_ns = c->last_mono - r / 2;
 			o->t_err_ns = c->t_err_ns;
 			o->telemetry_power_w = c->watts;
-			if (r > (int64_t)st->interval_ms * 1000000LL)
+			if (r > c->declared_ns)
 				o->refresh_s = (double)r * 1e-9;
 			if (c->delivered && !c->gap_unknown)
 				o->gap_j =

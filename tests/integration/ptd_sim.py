@@ -2,7 +2,7 @@
 a simulated analyser, as a context manager, and its ground truth.
 
 PtdSim(trace="bursty:7", refresh=None, stall=None, disconnect=None, garbage=None,
-drift=None, offset=None, uncertainty=None, energy=False) starts it; address() is what
+drift=None, offset=None, uncertainty=None, energy=False, first=None) starts it; address() is what
 ptd.address takes; truth(begin_ns, end_ns) is the trace's exact energy between
 two CLOCK_MONOTONIC instants; kill() is the fault no option can give.
 """
