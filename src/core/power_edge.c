@@ -42,18 +42,19 @@
  * means as uniform as a steady load's; one near it (a 1.1 s step) gives means
  * that span a tenth of its swing; the means of a few refreshes span nothing
  * at all. A range taken from the means (as this did: their range widened by
- * itself either side) read such loads 6 to 26 times outside the ± on windows
- * cut inside a 1 s sample. The price is a steady load's: a window of a sample
- * or less is stated as the instrument resolves it (up to its samples' whole
- * energy), one of N samples within about 1.5 / N of its energy beyond the
- * class at its two cut samples. The meters these backends make have one
- * domain, the node: no finer domain of the same meter narrows it (a GPU's
- * counter on the node is a part of it, and bounds nothing of the rest).
+ * itself either side) read such loads up to 52 times outside the ± on windows
+ * cut inside a 1 s sample (tests/unit/test_power_mean_sweep.c). The price is a
+ * steady load's: a window of a sample or less is stated as the instrument
+ * resolves it (up to its samples' whole energy), one of N samples within
+ * about 1.5 / N of its energy beyond the class at its two cut samples. The
+ * meters these backends make have one domain, the node: no finer domain of
+ * the same meter narrows it (a GPU's counter on the node is a part of it, and
+ * bounds nothing of the rest).
  *
- * The means' range, [ml, mh], speaks for means no reading has shown yet (a
- * refresh past the last one, missed ones) and for where the steps of the
- * means lie (jst_power_mean_shift): that of the last 16, widened for how few
- * (jst_power_mean_unseen).
+ * The means' range speaks only for means no reading has shown yet (a refresh
+ * past the last one, missed ones) and for where the steps of the means lie
+ * (jst_power_mean_shift): that of the last 16, widened for how few
+ * (mean_ranges).
  */
 #include "meter_internal.h"
 
@@ -154,7 +155,9 @@ void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e)
 	const struct jst_integrator *in = &dom->integ;
 	int64_t t0 = dom->prev_reading.t_ns, t1 = in->t_ns;
 	if (e->mean_part) {
-		/* The range the power may take is known better with every mean. */
+		/* Stated again as the figure is formed: the power (and with it
+		 * the top of the range, where it passed the bound) may have
+		 * moved. */
 		if (!dom->failed)
 			e->u_j = e->mean_base_u_j + jst_power_mean_part(dom, e->mean_m, e->mean_f);
 		return;
