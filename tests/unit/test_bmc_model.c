@@ -170,6 +170,46 @@ static void slower_bmc_is_said(void **st)
 	sim_trace_free(tr);
 }
 
+/* The change that shows a slower BMC is handed over with the refresh it shows,
+ * at once: the poller placed it on the declared refresh's grid, and measured
+ * on the new one it looked too close to the last reading to be new, which held
+ * it (and the figures' notes on the declared refresh) back a whole refresh. A
+ * 2 s BMC declared at 1 s, every mean a new value: its second change comes at
+ * 4.3 s, and the meter models 2 s by the sampler's next read (before: 6.3 s,
+ * the change after). */
+static void slower_refresh_taken_with_its_change(void **st)
+{
+	(void)st;
+	char msg[128];
+	struct sim_trace *tr = sim_trace_parse("steps:180,420,260,600,330@0.7", msg, sizeof msg);
+	assert_non_null(tr);
+	struct vb_bmc b = {
+	    .tr = tr,
+	    .refresh_s = 2,
+	    .declared_s = 1,
+	    .phase_s = 0.3,
+	    .latency_s = {0.02, 0.05},
+	    .max_power_w = 900,
+	    .sample_s = 0.1,
+	    .rng = 11,
+	};
+	vs_reset();
+	assert_int_equal(vb_open(&b, 2), 0);
+	jst_domain_info di = {.size = sizeof di};
+	double taken = 0;
+	for (double t = 2.1; t < 12 && !taken; t += 0.1) {
+		vb_advance(&b, t);
+		assert_int_equal(jst_meter_domain(b.m, 0, &di), 0);
+		if (di.refresh_s > 1.5)
+			taken = t;
+	}
+	printf("2 s BMC declared at 1 s: modelled at 2 s from %.1f s\n", taken);
+	assert_float_equal(di.refresh_s, 2, 1e-9);
+	assert_true(taken > 4.3 && taken <= 4.3 + 0.5 + 0.05 + 0.2);
+	vb_close(&b);
+	sim_trace_free(tr);
+}
+
 /* A window begun on a meter's spare (the last window freed) starts from the
  * edge just read, whatever the spare's memory held: an edge settled on means
  * (power_edge.c) left in it must not make the new begin look settled, or the
@@ -321,6 +361,7 @@ int main(void)
 	    cmocka_unit_test(coverage_of_the_stated_uncertainty),
 	    cmocka_unit_test(slower_bmc_than_declared_is_covered),
 	    cmocka_unit_test(slower_bmc_is_said),
+	    cmocka_unit_test(slower_refresh_taken_with_its_change),
 	    cmocka_unit_test(unseen_spans_are_stated),
 	    cmocka_unit_test(reused_window_begins_clean),
 	};
