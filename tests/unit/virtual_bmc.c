@@ -227,7 +227,7 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 		double t = 1 + vb_uniform(&rng, 0, 10);
 		vs_reset();
 		if (vb_open(&b, t))
-			return -1;
+			goto fail;
 		for (int i = 0; i < c->windows_per_meter; i++) {
 			/* The first as a run begins: soon after the meter opened. */
 			double bgn =
@@ -238,10 +238,10 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 			jst_domain_energy d = {.size = sizeof d};
 			vb_advance(&b, bgn);
 			if (jst_window_begin(b.m, "w", &w))
-				return -1;
+				goto fail;
 			vb_advance(&b, end);
 			if (jst_window_end(w, &ms) || jst_measurement_domain(ms, 0, &d))
-				return -1;
+				goto fail;
 			double truth = sim_trace_energy(tr, bgn, end);
 			double err = fabs(d.energy_j - truth);
 			st->n++;
@@ -269,4 +269,8 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 	free(us);
 	sim_trace_free(tr);
 	return 0;
+fail:
+	free(us);
+	sim_trace_free(tr);
+	return -1;
 }
