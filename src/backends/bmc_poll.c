@@ -115,8 +115,10 @@ static void poll_observe_change(struct jst_bmc_poll *p)
  * starts again from itself. The value is the BMC's mean over the refresh
  * that ended at its update, so it stands at that update less half a
  * refresh. With no change seen yet (constant power), the update is taken
- * half a refresh back. */
-static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_t *err)
+ * half a refresh back. *changed_out: whether the answer differs from the
+ * last. */
+static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_t *err,
+                          int *changed_out)
 {
 	/* The grid is learnt on the declared refresh (a slower BMC's updates
 	 * lie on it too); the readings stand on the modelled one. */
@@ -147,6 +149,7 @@ static int64_t poll_stamp(struct jst_bmc_poll *p, int64_t t0, int64_t t1, int64_
 		poll_observe_change(p);
 		r = p->refresh_ns;
 	}
+	*changed_out = changed;
 	memcpy(p->prev, p->scratch, p->n * sizeof *p->prev);
 	p->prev_t0_ns = t0;
 	p->have_prev = 1;
@@ -180,10 +183,18 @@ static int poll_once(struct jst_bmc_poll *p)
 	pthread_mutex_lock(&p->mu);
 	if (r == 0) {
 		int64_t err = 0;
-		int64_t stamp = poll_stamp(p, t0, t1, &err);
+		int changed = 0;
+		int64_t stamp = poll_stamp(p, t0, t1, &err, &changed);
 		/* A new update (not the one already given), or, on a
-		 * grid not yet known, a refresh since the last. */
-		if (stamp - p->stamp_ns >= p->refresh_ns * 3 / 4) {
+		 * grid not yet known, a refresh since the last. A changed
+		 * value is always new: the change that shows a slower BMC
+		 * raises refresh_ns, and measured on it the stamp placed on
+		 * the declared one lies less than 3/4 of it back, which held
+		 * the new value and the refresh it shows back a whole
+		 * refresh (a figure's note said the declared refresh for
+		 * that long after the updates had shown it). */
+		if (stamp > p->stamp_ns &&
+		    (changed || stamp - p->stamp_ns >= p->refresh_ns * 3 / 4)) {
 			memcpy(p->latest, p->scratch, p->n * sizeof *p->latest);
 			p->stamp_ns = stamp;
 			p->stamp_err_ns = err;
@@ -252,7 +263,8 @@ static struct jst_bmc_poll *poll_start(size_t n, double refresh_s, jst_bmc_fetch
 	 * places it on the BMC's grid, and readings are never two refreshes apart. */
 	p->interval_ns = p->refresh_ns / 2;
 	memcpy(p->scratch, first, n * sizeof *first);
-	p->stamp_ns = poll_stamp(p, first_t_ns, first_t_ns, &p->stamp_err_ns);
+	int changed = 0;
+	p->stamp_ns = poll_stamp(p, first_t_ns, first_t_ns, &p->stamp_err_ns, &changed);
 	p->seq = 1; /* probe's answer, not yet read */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

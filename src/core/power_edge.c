@@ -13,24 +13,48 @@
  * edge's uncertainty goes. A window's end has no later reading when its
  * figure is formed: it stays bridged, and stated so.
  *
- * Readings that are means over the BMC's refresh (jst_domain_desc.power_mean)
- * are modelled as what they are. Reading m_i, stamped at the middle c_i of
- * refresh i, is the energy of that refresh divided by R: the integration
- * through consecutive readings, (m_i + m_(i+1)) R / 2 from c_i to c_(i+1),
- * is then the step function of the means (m_i up to the refresh's end,
- * m_(i+1) after) at every c_i, and over the whole refreshes a window holds it
- * is exact. What a mean hides is how its refresh's energy lies in time: only
- * the refreshes a window's edges cut, and the time no reading has covered
- * yet, carry an error, and that is where it is stated:
- *  - the edge's refresh (a begin, once settled): the step's share of it,
- *    (1 - f) R m, against the truth, anywhere a power within [L, H] with a
- *    mean of m allows (jst_power_mean_part);
- *  - time past the last reading's refresh (an end, an unsettled begin): its
- *    power anywhere in [L, H] (jst_power_mean_unseen);
+ * Readings that are means over the refresh (jst_domain_desc.power_mean: a
+ * BMC's, a power analyser's samples through PTDaemon) are modelled as what
+ * they are. Reading m_i, stamped at the middle c_i of refresh i, is the
+ * energy of that refresh divided by R: the integration through consecutive
+ * readings, (m_i + m_(i+1)) R / 2 from c_i to c_(i+1), is then the step
+ * function of the means (m_i up to the refresh's end, m_(i+1) after) at every
+ * c_i, and over the whole refreshes a window holds it is exact. What a mean
+ * hides is how its refresh's energy lies in time: only the refreshes a
+ * window's edges cut, and the time no reading has covered yet, carry an
+ * error, and that is where it is stated:
+ *  - the edge's refresh (a begin, once settled; an end a later mean
+ *    settled): the step's share of it, (1 - f) R m, against the truth,
+ *    anywhere a power within [L, H] with a mean of m allows
+ *    (jst_power_mean_part);
+ *  - time past the last reading's refresh (an end, an unsettled begin):
+ *    whole refreshes, each a mean in the means' range, then a share of the
+ *    next, its power within [L, H] and its mean in that range
+ *    (jst_power_mean_unseen);
  *  - refreshes between two readings that no reading showed (a missed
  *    update): likewise, in the integration's variance (read.c).
- * [L, H], the range the power may take within a refresh, is wider than the
- * range of the means (jst_power_mean_range).
+ *
+ * The principle for [L, H], the range the power may take within a refresh:
+ * what physics allows, 0 to the domain's bound, and with the refresh's mean
+ * m the share cut is then never below 0 nor above the refresh's energy R m.
+ * Nothing the means show narrows it. A load in step with the refresh (a
+ * training step of a second on a 1 s analyser, 400 W then 1500 W) gives
+ * means as uniform as a steady load's; one near it (a 1.1 s step) gives means
+ * that span a tenth of its swing; the means of a few refreshes span nothing
+ * at all. A range taken from the means (as this did: their range widened by
+ * itself either side) read such loads up to 52 times outside the ± on windows
+ * cut inside a 1 s sample (tests/unit/test_power_mean_sweep.c). The price is a
+ * steady load's: a window of a sample or less is stated as the instrument
+ * resolves it (up to its samples' whole energy), one of N samples within
+ * about 1.5 / N of its energy beyond the class at its two cut samples. The
+ * meters these backends make have one domain, the node: no finer domain of
+ * the same meter narrows it (a GPU's counter on the node is a part of it, and
+ * bounds nothing of the rest).
+ *
+ * The means' range speaks only for means no reading has shown yet (a refresh
+ * past the last one, missed ones) and for where the steps of the means lie
+ * (jst_power_mean_shift): that of the last 16, widened for how few
+ * (mean_ranges).
  */
 #include "meter_internal.h"
 
@@ -52,31 +76,19 @@ static void mean_ranges(const struct jst_sensor *s, double *mlo, double *mhi, do
 	double dm = n > 1 ? d * (double)(n + 1) / (double)(n - 1) : 0;
 	l -= 0.5 * (dm - d);
 	h += 0.5 * (dm - d);
-	*mlo = l > 0 ? l : 0;
-	*mhi = h;
-	/* A mean of R shows a level held for part of its refresh diluted by the
-	 * rest: the highest mean, with the rest of its refresh no lower than the
-	 * lowest mean, holds a power of lo + (hi - lo) / share over that share;
-	 * the means show a level held for half a refresh or more (one that lasts
-	 * a refresh has half or more of it in one refresh), so the power spans
-	 * the means' range widened by itself on either side. A shorter excursion
-	 * goes further but holds less energy than the means' range allows
-	 * (jst_power_mean_part bounds by energy, not by the extreme). */
-	l -= dm;
-	h += dm;
 	/* The readings' own noise, as jst_sensor_power_spread: 5% of the power. */
 	if (h - l < 0.05 * p) {
 		l = p - 0.025 * p;
 		h = p + 0.025 * p;
 	}
-	/* Never past what the device can draw. */
+	/* Within a refresh: anything the device can draw (the header). */
 	double top = s->bound_w > p ? s->bound_w : p;
-	*lo = l > 0 ? l : 0;
-	*hi = h < top ? h : top;
-	if (*mlo < *lo)
-		*mlo = *lo;
-	if (*mhi > *hi)
-		*mhi = *hi;
+	if (top < h)
+		top = h;
+	*lo = 0;
+	*hi = top;
+	*mlo = l > 0 ? l : 0;
+	*mhi = h;
 }
 
 void jst_power_mean_range(const struct jst_sensor *s, double *lo, double *hi)
@@ -143,7 +155,9 @@ void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e)
 	const struct jst_integrator *in = &dom->integ;
 	int64_t t0 = dom->prev_reading.t_ns, t1 = in->t_ns;
 	if (e->mean_part) {
-		/* The range the power may take is known better with every mean. */
+		/* Stated again as the figure is formed: the power (and with it
+		 * the top of the range, where it passed the bound) may have
+		 * moved. */
 		if (!dom->failed)
 			e->u_j = e->mean_base_u_j + jst_power_mean_part(dom, e->mean_m, e->mean_f);
 		return;

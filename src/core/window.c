@@ -326,11 +326,11 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		note_put(note, &len, p);
 		/* Means (a BMC's, a power analyser's samples): what the window
 		 * holds of those its edges cut is their mean x its share of them,
-		 * and the figure states how far the power within them allows that
-		 * to be off (power_edge.c). */
+		 * and the figure states it anywhere from none of their energy to
+		 * all of it, within the bound (power_edge.c). */
 		note_put(note, &len,
 		         f->power_mean ? " ms): the means its edges cut taken for their "
-		                         "share of time, stated from the means' range"
+		                         "share of time, stated for none to all of them"
 		         : f->power_readings
 		             ? " ms): the power between its refreshes is unseen"
 		             : " ms): energy between refreshes interpolated from power");

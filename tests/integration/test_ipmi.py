@@ -127,7 +127,9 @@ class IpmiTest(unittest.TestCase):
     def test_constant_power(self):
         with IpmiSim("const:420") as sim:
             m = run(sim, ["sleep", "2.5"])
-        d = self.check_truth(sim, m, 0.1)
+        # The class, and the share of each cut refresh anywhere from none of
+        # its energy to all of it (src/core/power_edge.c): 21% on 2.5 s.
+        d = self.check_truth(sim, m, 0.3)
         self.assertEqual((d["kind"], d["method"], d["source"], d["device"]),
                          ("node", "power", "dcmi-power-reading", "node:bmc:127.0.0.1"))
         self.assertAlmostEqual(m["totals"]["system"]["energy_j"], d["energy_j"], delta=1e-6)

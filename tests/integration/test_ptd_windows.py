@@ -42,7 +42,7 @@ class WindowCase(unittest.TestCase):
         self.assertLess(m["duration_s"], seconds + 0.08, m["duration_s"])
         return proc, m
 
-    def assert_ptd(self, sim, m, spread_w, seconds):
+    def assert_ptd(self, sim, m, peak_w, seconds):
         dom = ptd_domain(m)
         want = sim.truth(m["begin_ns"], m["end_ns"])
         err = abs(dom["energy_j"] - want)
@@ -53,7 +53,9 @@ class WindowCase(unittest.TestCase):
         self.assertFalse(dom["partial"], msg)
         self.assertGreater(dom["energy_j"], 0, msg)
         self.assertLessEqual(err, u, msg)
-        bar = 0.01 * dom["energy_j"] + 2 * SAMPLE_S * spread_w
+        # The class, and at each edge the share of a cut sample: anywhere
+        # from none of its energy to all of it (src/core/power_edge.c).
+        bar = 0.01 * dom["energy_j"] + 2 * SAMPLE_S * peak_w
         self.assertLessEqual(u, bar, msg)
         return dom, want
 
@@ -64,9 +66,7 @@ class AloneTest(WindowCase):
         with PtdSim("const:1500") as sim:
             for seconds in (0.05, 1, 2.3):
                 proc, m = self.run_cmd(sim, seconds)
-                dom, want = self.assert_ptd(sim, m, 0.05 * 1500, seconds)
-                if seconds >= 1:
-                    self.assertLessEqual(dom["uncertainty_j"], 0.03 * dom["energy_j"])
+                dom, want = self.assert_ptd(sim, m, 1500, seconds)
                 # What happened, said: a window shorter than a few samples
                 # takes the cut samples' means for their share of time; never
                 # the text of a counter interpolated between refreshes.
@@ -79,7 +79,7 @@ class AloneTest(WindowCase):
         with PtdSim(STEPS) as sim:
             for seconds in (0.05, 1, 2.3):
                 proc, m = self.run_cmd(sim, seconds)
-                self.assert_ptd(sim, m, 1500 - 300, seconds)
+                self.assert_ptd(sim, m, 1500, seconds)
 
 
 class WithNvmlTest(WindowCase):
@@ -91,7 +91,7 @@ class WithNvmlTest(WindowCase):
             env = nv.env()
             for seconds in (0.05, 1, 2.3):
                 proc, m = self.run_cmd(sim, seconds, env=env, backends="nvml,ptd")
-                self.assert_ptd(sim, m, 0.05 * 1500, seconds)
+                self.assert_ptd(sim, m, 1500, seconds)
                 gpu = gpu_domains(m)[0]
                 nv.truth()
                 want = nv.exact_truth(0, m["begin_ns"], m["end_ns"])

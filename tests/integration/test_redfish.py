@@ -172,7 +172,10 @@ class RedfishRunsTest(unittest.TestCase):
         """Truth within k times the stated uncertainty, and the statement below
         share of the energy (so that it cannot pass by being huge). The shares
         leave room for a loaded machine: a poll late past two refreshes widens
-        the statement by the unseen time up to the power bound."""
+        the statement by the unseen time up to the power bound. A steady load
+        on a window of a few refreshes states 11-17% (2.5 s at 1 s): the
+        class, and the share of each cut refresh anywhere from none of its
+        energy to all of it (src/core/power_edge.c)."""
         sim, m, _ = self.results[name]
         d = domains_by_name(m)[dom]
         want = sim.truth(m["begin_ns"], m["end_ns"])
@@ -186,7 +189,7 @@ class RedfishRunsTest(unittest.TestCase):
         return d, want, m
 
     def test_constant_node_power(self):
-        d, want, m = self.check_truth("const", 0.08)
+        d, want, m = self.check_truth("const", 0.3)
         self.assertEqual(sorted(domains_by_name(m)), ["redfish-1"],
                          "enclosures inside the node are no domains of their own")
         self.assertEqual((d["kind"], d["method"], d["source"]), ("node", "power", "redfish-power"))
@@ -235,7 +238,7 @@ class RedfishRunsTest(unittest.TestCase):
                          "the kWh counter only with --cross-validate")
 
     def test_energy_counter_cross_validated(self):
-        power, _, m = self.check_truth("energy", 0.08)
+        power, _, m = self.check_truth("energy", 0.3)
         # The kWh counter is coarse (1 Wh), and stated so: truth within it.
         energy, _, _ = self.check_truth("energy", None, dom="redfish-1-energy")
         self.assertTrue(power["primary"])
@@ -261,7 +264,7 @@ class RedfishRunsTest(unittest.TestCase):
                         "a dead BMC never holds the run up")
 
     def test_slow_first_answers_are_waited_for(self):
-        d, _, _ = self.check_truth("slow_open", 0.08)
+        d, _, _ = self.check_truth("slow_open", 0.3)
         self.assertFalse(d["partial"], d["note"])
         self.assertGreaterEqual(self.results["slow_open"][2], 3.5 + 2.5)
 

@@ -5,8 +5,9 @@
  * to a refresh before it was read, must not pull them back, which moved the
  * GPU's edges and made its figure read low); the means' figure is that of the
  * window itself, not of whole samples around it, within its stated ± and the
- * ± no wider than the class plus a sample's worth of the power's spread at
- * each edge; a window inside one sample is its power times its length.
+ * ± no wider than the class plus a sample's energy at each edge (the share a
+ * cut sample holds is anywhere from none of it to all: power_edge.c); a
+ * window inside one sample is its power times its length.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,9 +33,9 @@ static jst_domain_energy dom_named(const jst_measurement *ms, const char *name)
 	}
 }
 
-/* trace: the node's; spread_w: how far the power moves within a sample (the
- * core's noise floor, 5%, on a level one; the steps' range on a stepped one). */
-static void windows_on(const char *spec, double spread_w)
+/* trace: the node's; peak_w: its highest level (a sample's energy is at most
+ * a sample of it). */
+static void windows_on(const char *spec, double peak_w)
 {
 	static const double lens[] = {0.05, 1.0, 2.3};
 	uint64_t rng = 7;
@@ -62,7 +63,7 @@ static void windows_on(const char *spec, double spread_w)
 			assert_int_equal(jst_measurement_end_ns(ms), vs_ns(e));
 			jst_domain_energy d = dom_named(ms, "ptd0"), gd = dom_named(ms, "gpu0");
 			double truth = sim_trace_energy(node, b, e), gt = sim_trace_energy(g, b, e);
-			double bar = 0.01 * d.energy_j + 2 * 0.1 * spread_w;
+			double bar = 0.01 * d.energy_j + 2 * 0.1 * peak_w;
 			printf(
 			    "# %s %.2f s: %.3f ± %.3f J (bar %.3f), truth %.3f J; gpu %.3f ± %.3f "
 			    "J, truth %.3f J\n",
@@ -84,13 +85,13 @@ static void windows_on(const char *spec, double spread_w)
 static void level_node(void **st)
 {
 	(void)st;
-	windows_on("const:1500", 0.05 * 1500);
+	windows_on("const:1500", 1500);
 }
 
 static void stepped_node(void **st)
 {
 	(void)st;
-	windows_on("steps:600,1500,300,1200@0.37", 1500 - 300);
+	windows_on("steps:600,1500,300,1200@0.37", 1500);
 }
 
 int main(void)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct vb_bmc *vb_cur; /* the one open */
@@ -184,6 +185,12 @@ void vb_close(struct vb_bmc *b)
 	vb_cur = NULL;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
 int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_stats *st)
 {
 	memset(st, 0, sizeof *st);
@@ -195,24 +202,32 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 	}
 	uint64_t rng = seed;
 	double sum_err = 0, sum_u = 0;
+	size_t nu = (size_t)meters * (size_t)c->windows_per_meter;
+	double *us = calloc(nu ? nu : 1, sizeof *us);
+	if (!us) {
+		sim_trace_free(tr);
+		return -1;
+	}
 	for (int k = 0; k < meters; k++) {
 		struct vb_bmc b = {
 		    .tr = tr,
 		    .refresh_s = c->refresh_s,
 		    .declared_s = c->declared_s,
 		    .phase_s = vb_uniform(&rng, 0, c->refresh_s),
-		    .latency_s = {0.02, 0.25},
+		    .latency_s = {0.02, c->latency_hi_s > 0 ? c->latency_hi_s : 0.25},
 		    .late_share = c->late_share,
 		    .late_s = c->declared_s > 0 ? c->declared_s : c->refresh_s,
 		    .max_power_w = c->max_power_w,
-		    .sample_s = 0.1,
+		    /* The sampler reads a refresh at least twice (a 100 ms
+		     * analyser's every 25 ms). */
+		    .sample_s = c->refresh_s < 0.4 ? c->refresh_s / 4 : 0.1,
 		    .rng = rng ^ 0x9e3779b97f4a7c15ULL,
 		};
 		vb_uniform(&rng, 0, 1);
 		double t = 1 + vb_uniform(&rng, 0, 10);
 		vs_reset();
 		if (vb_open(&b, t))
-			return -1;
+			goto fail;
 		for (int i = 0; i < c->windows_per_meter; i++) {
 			/* The first as a run begins: soon after the meter opened. */
 			double bgn =
@@ -223,16 +238,17 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 			jst_domain_energy d = {.size = sizeof d};
 			vb_advance(&b, bgn);
 			if (jst_window_begin(b.m, "w", &w))
-				return -1;
+				goto fail;
 			vb_advance(&b, end);
 			if (jst_window_end(w, &ms) || jst_measurement_domain(ms, 0, &d))
-				return -1;
+				goto fail;
 			double truth = sim_trace_energy(tr, bgn, end);
 			double err = fabs(d.energy_j - truth);
 			st->n++;
 			st->covered += err <= d.uncertainty_j + 1e-9 * truth;
 			sum_err += err / truth;
 			sum_u += d.uncertainty_j / truth;
+			us[st->n - 1] = d.uncertainty_j / truth;
 			if (err / truth > st->worst_err)
 				st->worst_err = err / truth;
 			if (d.uncertainty_j > 0 && err / d.uncertainty_j > st->worst_ratio)
@@ -248,6 +264,13 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 	}
 	st->mean_err = st->n ? sum_err / st->n : 0;
 	st->mean_u = st->n ? sum_u / st->n : 0;
+	qsort(us, st->n, sizeof *us, cmp_double);
+	st->median_u = st->n ? us[st->n / 2] : 0;
+	free(us);
 	sim_trace_free(tr);
 	return 0;
+fail:
+	free(us);
+	sim_trace_free(tr);
+	return -1;
 }

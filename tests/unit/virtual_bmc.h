@@ -60,13 +60,15 @@ struct vb_case {
 	const char *trace;
 	double refresh_s, len_s, max_power_w, late_share;
 	int windows_per_meter;
-	double declared_s; /* the refresh the backend declares; 0: refresh_s */
-	double first_s;    /* the first window begins this much later than usual */
+	double declared_s;   /* the refresh the backend declares; 0: refresh_s */
+	double first_s;      /* the first window begins this much later than usual */
+	double latency_hi_s; /* answers back after 20 ms to this; 0: 250 ms */
 };
 struct vb_stats {
 	unsigned n, covered, polls, late_polls;
 	double mean_err, worst_err, mean_u, worst_u; /* shares of the truth */
 	double worst_ratio;                          /* the largest error / stated ± */
+	double median_u;                             /* the middle stated ± (a share) */
 };
 /* Measure meters x windows_per_meter windows; 0 or -1. */
 int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_stats *st);
