@@ -26,8 +26,13 @@ from common import measure, run_joulestat, unprivileged_prefix  # noqa: E402
 from ptd_sim import PtdSim  # noqa: E402
 from test_daemon import Daemon  # noqa: E402
 
-# The share of the energy the daemon's statement may differ by from the direct one's.
-SAME_U = 0.10
+# How far the daemon's statement may be from the direct one's, as a factor. Each
+# window edge cuts a sample that is stated anywhere from none of its energy to
+# all of it (src/core/power_edge.c): that term is between half a sample's energy
+# and a whole one as the edge falls in the sample, so two runs with edges at
+# other phases state up to twice each other's. The model itself is told by the
+# notes, which must be the same clause by clause (protocol 1 says it has none).
+SAME_U = 2.2
 
 
 class NoSysfs:
@@ -103,9 +108,9 @@ class ModelCase(unittest.TestCase):
                       if c.strip() and not c.strip().startswith("end not settled"))
 
     def assert_same_model(self, direct, via, joules=False, slack_j=0.0):
-        """The daemon's figure states what the direct one does: the ± within
-        SAME_U (of the energy, or in joules, give or take slack_j), the same
-        notes."""
+        """The daemon's figure states what the direct one does: the ± within a
+        factor SAME_U (of the energy, or in joules, give or take slack_j), the
+        same notes."""
         for key in ("kind", "method", "source", "accuracy", "partial", "bridged"):
             self.assertEqual(direct.get(key), via.get(key), key)
         self.assertEqual(re.sub(r":\d+$", "", direct["device"]),
@@ -115,8 +120,9 @@ class ModelCase(unittest.TestCase):
         else:
             u_d = direct["uncertainty_j"] / direct["energy_j"]
             u_v = via["uncertainty_j"] / via["energy_j"]
-        self.assertLessEqual(abs(u_v - u_d), SAME_U * u_d + slack_j,
-                             "± %.4g through the daemon, %.4g direct" % (u_v, u_d))
+        what = "± %.4g through the daemon, %.4g direct" % (u_v, u_d)
+        self.assertLessEqual(u_v, SAME_U * u_d + slack_j, what)
+        self.assertGreaterEqual(u_v, u_d / SAME_U - slack_j, what)
         self.assertEqual(self.clauses(direct["note"]), self.clauses(via["note"]))
 
     @staticmethod
