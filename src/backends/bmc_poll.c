@@ -36,6 +36,7 @@ struct jst_bmc_poll {
 	int64_t stamp_err_ns; /* how far stamp_ns may be from that instant */
 	uint64_t seq;         /* new readings so far */
 	uint64_t fail_seq;    /* failed polls so far */
+	uint64_t fail_after;  /* seq when the latest failed poll was made */
 	int fails_in_row;
 	char error[JST_ERROR_MAX];
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
@@ -192,6 +193,7 @@ static int poll_once(struct jst_bmc_poll *p)
 		p->fails_in_row = 0;
 	} else if (!atomic_load(&p->stop)) {
 		p->fail_seq++;
+		p->fail_after = p->seq;
 		p->fails_in_row++;
 		snprintf(p->error, sizeof p->error, "%s", err[0] ? err : strerror(-r));
 	}
@@ -324,8 +326,14 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 	char error[JST_ERROR_MAX];
 	snprintf(error, sizeof error, "%s", p->error);
 	const struct jst_bmc_value *v = p->latest;
-	/* A failed poll is said once; an answer that came after it is read next. */
-	int say_fail = !gone && fail != p->seen_fail;
+	/* A failed poll is said once, in the order the polls were made: an
+	 * answer that came after it is read next, and one that came before it
+	 * and is not taken yet is taken first. Else a poll that failed just
+	 * after the probe (in joulestatd, one interrupted as it drops its
+	 * privileges) would leave the first reads with no value at all, where
+	 * the probe's answer was waiting. */
+	int before = take && seq != p->seen_seq && p->fail_after >= seq;
+	int say_fail = !gone && fail != p->seen_fail && !before;
 	for (size_t i = 0; i < n && i < p->n; i++) {
 		const struct jst_bmc_value *x = &v[i];
 		struct jst_raw *r = &out[i];
@@ -355,6 +363,7 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 	}
 	if (!say_fail && take)
 		p->seen_seq = seq;
-	p->seen_fail = fail;
+	if (!before)
+		p->seen_fail = fail;
 	pthread_mutex_unlock(&p->mu);
 }

@@ -275,6 +275,54 @@ static void one_failure_said_once_then_the_next_answer(void **st)
 	jst_bmc_poll_stop(p);
 }
 
+static int64_t stepped_clock;
+
+static int64_t stepped_now(void)
+{
+	return stepped_clock;
+}
+
+/* A poll that fails before the reads took the answer made before it (the
+ * probe's, here): that answer is read first, then the failure, once. Else a
+ * consumer's first reads (joulestatd's, where a poll fails as it drops its
+ * privileges) have no value at all while the probe's waits. An answer made
+ * after a failure is read after it. */
+static void failure_said_after_the_answer_before_it(void **st)
+{
+	(void)st;
+	const double w[] = {NAN, 250, NAN, 300};
+	struct script s = {PTHREAD_MUTEX_INITIALIZER, w, sizeof w / sizeof w[0], 0};
+	struct jst_domain_desc d = {.name = "node", .method = JST_METHOD_POWER};
+	struct jst_bmc_value first = {.power_w = 100};
+	stepped_clock = 1000000000LL;
+	struct jst_bmc_poll *p =
+	    jst_bmc_poll_start_stepped(1, 1.0, scripted, &s, &first, stepped_clock, stepped_now);
+	assert_non_null(p);
+	struct jst_raw r;
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0); /* fails */
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 100, 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), -EIO);
+	assert_non_null(strstr(r.error, "HTTP 503"));
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), JST_RAW_UNCHANGED);
+	/* 250 comes after the failure: the failure was said, 250 is next. */
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 250, 0);
+	/* A failure, then 300, neither read yet: in that order. */
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), -EIO);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 300, 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), JST_RAW_UNCHANGED);
+	jst_bmc_poll_stop(p);
+}
+
 static int setup(void **st)
 {
 	(void)st;
@@ -299,6 +347,7 @@ int main(void)
 	    cmocka_unit_test(credentials_private_only),
 	    cmocka_unit_test(polled_answers_handed_over),
 	    cmocka_unit_test(one_failure_said_once_then_the_next_answer),
+	    cmocka_unit_test(failure_said_after_the_answer_before_it),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
