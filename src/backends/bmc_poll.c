@@ -203,22 +203,29 @@ static int poll_once(struct jst_bmc_poll *p)
 static void *poll_main(void *arg)
 {
 	struct jst_bmc_poll *p = arg;
+	/* The probe's fetch was the first poll: the next is an interval on. A
+	 * poll at once would ask what the probe was just told, while its caller
+	 * is still setting up (joulestatd drops its privileges then, which
+	 * signals every thread: FreeIPMI fails the request it interrupts). */
 	int64_t next = p->now();
-	while (!atomic_load(&p->stop)) {
+	int gone = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
 		next += p->interval_ns;
-		int gone = poll_once(p);
-		/* Keep the phase; a fetch slower than the interval is followed at once. */
-		int64_t now = p->now();
-		if (next < now)
-			next = now;
 		struct timespec ts = {.tv_sec = next / 1000000000LL,
 		                      .tv_nsec = next % 1000000000LL};
 		while (!gone && !atomic_load(&p->stop) &&
 		       pthread_cond_timedwait(&p->cond, &p->mu, &ts) != ETIMEDOUT)
 			;
 		pthread_mutex_unlock(&p->mu);
-		if (gone)
-			break; /* its domains have ended: nothing more to ask */
+		/* Its domains have ended: nothing more to ask. */
+		if (gone || atomic_load(&p->stop))
+			break;
+		gone = poll_once(p);
+		/* Keep the phase; a fetch slower than the interval is followed at once. */
+		int64_t now = p->now();
+		if (next + p->interval_ns < now)
+			next = now - p->interval_ns;
 	}
 	return NULL;
 }

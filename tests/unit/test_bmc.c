@@ -275,6 +275,37 @@ static void one_failure_said_once_then_the_next_answer(void **st)
 	jst_bmc_poll_stop(p);
 }
 
+static int64_t first_fetch_ns;
+
+static int timed(void *arg, struct jst_bmc_value *v, size_t n, char *err, size_t len)
+{
+	(void)arg, (void)err, (void)len;
+	if (!__atomic_load_n(&first_fetch_ns, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&first_fetch_ns, jst_backend_now_ns(), __ATOMIC_RELEASE);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct jst_bmc_value){.power_w = 100};
+	return 0;
+}
+
+/* The probe's fetch is the first poll: the thread's first is an interval
+ * (half the refresh) after it, not at once, while the caller is still
+ * setting up (joulestatd drops its privileges then, signalling every
+ * thread, and FreeIPMI fails a request so interrupted). */
+static void first_poll_an_interval_after_the_probe(void **st)
+{
+	(void)st;
+	struct jst_bmc_value first = {.power_w = 100};
+	first_fetch_ns = 0;
+	int64_t t0 = jst_backend_now_ns();
+	struct jst_bmc_poll *p = jst_bmc_poll_start(1, 0.1, timed, NULL, &first, t0);
+	assert_non_null(p);
+	for (int i = 0; i < 5000 && !__atomic_load_n(&first_fetch_ns, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	jst_bmc_poll_stop(p);
+	assert_true(first_fetch_ns > 0);
+	assert_true(first_fetch_ns - t0 >= 50000000LL);
+}
+
 static int64_t stepped_clock;
 
 static int64_t stepped_now(void)
@@ -348,6 +379,7 @@ int main(void)
 	    cmocka_unit_test(polled_answers_handed_over),
 	    cmocka_unit_test(one_failure_said_once_then_the_next_answer),
 	    cmocka_unit_test(failure_said_after_the_answer_before_it),
+	    cmocka_unit_test(first_poll_an_interval_after_the_probe),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
