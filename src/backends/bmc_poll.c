@@ -36,6 +36,7 @@ struct jst_bmc_poll {
 	int64_t stamp_err_ns; /* how far stamp_ns may be from that instant */
 	uint64_t seq;         /* new readings so far */
 	uint64_t fail_seq;    /* failed polls so far */
+	uint64_t fail_after;  /* seq when the latest failed poll was made */
 	int fails_in_row;
 	char error[JST_ERROR_MAX];
 	/* The poll thread's own: the previous answer, and the BMC's update grid. */
@@ -203,6 +204,7 @@ static int poll_once(struct jst_bmc_poll *p)
 		p->fails_in_row = 0;
 	} else if (!atomic_load(&p->stop)) {
 		p->fail_seq++;
+		p->fail_after = p->seq;
 		p->fails_in_row++;
 		snprintf(p->error, sizeof p->error, "%s", err[0] ? err : strerror(-r));
 	}
@@ -212,22 +214,29 @@ static int poll_once(struct jst_bmc_poll *p)
 static void *poll_main(void *arg)
 {
 	struct jst_bmc_poll *p = arg;
+	/* The probe's fetch was the first poll: the next is an interval on. A
+	 * poll at once would ask what the probe was just told, while its caller
+	 * is still setting up (joulestatd drops its privileges then, which
+	 * signals every thread: FreeIPMI fails the request it interrupts). */
 	int64_t next = p->now();
-	while (!atomic_load(&p->stop)) {
+	int gone = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
 		next += p->interval_ns;
-		int gone = poll_once(p);
-		/* Keep the phase; a fetch slower than the interval is followed at once. */
-		int64_t now = p->now();
-		if (next < now)
-			next = now;
 		struct timespec ts = {.tv_sec = next / 1000000000LL,
 		                      .tv_nsec = next % 1000000000LL};
 		while (!gone && !atomic_load(&p->stop) &&
 		       pthread_cond_timedwait(&p->cond, &p->mu, &ts) != ETIMEDOUT)
 			;
 		pthread_mutex_unlock(&p->mu);
-		if (gone)
-			break; /* its domains have ended: nothing more to ask */
+		/* Its domains have ended: nothing more to ask. */
+		if (gone || atomic_load(&p->stop))
+			break;
+		gone = poll_once(p);
+		/* Keep the phase; a fetch slower than the interval is followed at once. */
+		int64_t now = p->now();
+		if (next + p->interval_ns < now)
+			next = now - p->interval_ns;
 	}
 	return NULL;
 }
@@ -336,8 +345,14 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 	char error[JST_ERROR_MAX];
 	snprintf(error, sizeof error, "%s", p->error);
 	const struct jst_bmc_value *v = p->latest;
-	/* A failed poll is said once; an answer that came after it is read next. */
-	int say_fail = !gone && fail != p->seen_fail;
+	/* A failed poll is said once, in the order the polls were made: an
+	 * answer that came after it is read next, and one that came before it
+	 * and is not taken yet is taken first. Else a poll that failed just
+	 * after the probe (in joulestatd, one interrupted as it drops its
+	 * privileges) would leave the first reads with no value at all, where
+	 * the probe's answer was waiting. */
+	int before = take && seq != p->seen_seq && p->fail_after >= seq;
+	int say_fail = !gone && fail != p->seen_fail && !before;
 	for (size_t i = 0; i < n && i < p->n; i++) {
 		const struct jst_bmc_value *x = &v[i];
 		struct jst_raw *r = &out[i];
@@ -367,6 +382,7 @@ void jst_bmc_poll_fill(struct jst_bmc_poll *p, const struct jst_domain_desc *des
 	}
 	if (!say_fail && take)
 		p->seen_seq = seq;
-	p->seen_fail = fail;
+	if (!before)
+		p->seen_fail = fail;
 	pthread_mutex_unlock(&p->mu);
 }

@@ -306,7 +306,16 @@ static void daemon_fill(struct daemon_state *st, size_t i, const struct jst_dpro
                         int64_t t_ns, int64_t t_err_ns, struct jst_raw *o)
 {
 	o->status = r->status;
-	if (r->status) {
+	/* A transient failure beside a value this client was never handed: that
+	 * value came before the failure (the daemon holds only good ones), and
+	 * is handed first, as the backend hands its own answers and failures in
+	 * the order they came (bmc_poll.c). The failure is said to the client
+	 * that reads it again. Else a client whose first read met a failure has
+	 * no value at the edge of its first window. */
+	if (r->status && r->status != -ENODEV && st->version >= 2 && r->value_seq > 0 &&
+	    (!st->seen[i].have || r->value_seq > st->seen[i].seq))
+		o->status = 0;
+	if (o->status) {
 		snprintf(o->error, sizeof o->error, "%s: joulestatd: %s", st->desc[i].name,
 		         jst_strerror(r->status));
 		return;

@@ -285,6 +285,85 @@ static void one_failure_said_once_then_the_next_answer(void **st)
 	jst_bmc_poll_stop(p);
 }
 
+static int64_t first_fetch_ns;
+
+static int timed(void *arg, struct jst_bmc_value *v, size_t n, char *err, size_t len)
+{
+	(void)arg, (void)err, (void)len;
+	if (!__atomic_load_n(&first_fetch_ns, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&first_fetch_ns, jst_backend_now_ns(), __ATOMIC_RELEASE);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct jst_bmc_value){.power_w = 100};
+	return 0;
+}
+
+/* The probe's fetch is the first poll: the thread's first is an interval
+ * (half the refresh) after it, not at once, while the caller is still
+ * setting up (joulestatd drops its privileges then, signalling every
+ * thread, and FreeIPMI fails a request so interrupted). */
+static void first_poll_an_interval_after_the_probe(void **st)
+{
+	(void)st;
+	struct jst_bmc_value first = {.power_w = 100};
+	first_fetch_ns = 0;
+	int64_t t0 = jst_backend_now_ns();
+	struct jst_bmc_poll *p = jst_bmc_poll_start(1, 0.1, timed, NULL, &first, t0);
+	assert_non_null(p);
+	for (int i = 0; i < 5000 && !__atomic_load_n(&first_fetch_ns, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	jst_bmc_poll_stop(p);
+	assert_true(first_fetch_ns > 0);
+	assert_true(first_fetch_ns - t0 >= 50000000LL);
+}
+
+static int64_t stepped_clock;
+
+static int64_t stepped_now(void)
+{
+	return stepped_clock;
+}
+
+/* A poll that fails before the reads took the answer made before it (the
+ * probe's, here): that answer is read first, then the failure, once. Else a
+ * consumer's first reads (joulestatd's, where a poll fails as it drops its
+ * privileges) have no value at all while the probe's waits. An answer made
+ * after a failure is read after it. */
+static void failure_said_after_the_answer_before_it(void **st)
+{
+	(void)st;
+	const double w[] = {NAN, 250, NAN, 300};
+	struct script s = {PTHREAD_MUTEX_INITIALIZER, w, sizeof w / sizeof w[0], 0};
+	struct jst_domain_desc d = {.name = "node", .method = JST_METHOD_POWER};
+	struct jst_bmc_value first = {.power_w = 100};
+	stepped_clock = 1000000000LL;
+	struct jst_bmc_poll *p =
+	    jst_bmc_poll_start_stepped(1, 1.0, scripted, &s, &first, stepped_clock, stepped_now);
+	assert_non_null(p);
+	struct jst_raw r;
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0); /* fails */
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 100, 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), -EIO);
+	assert_non_null(strstr(r.error, "HTTP 503"));
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), JST_RAW_UNCHANGED);
+	/* 250 comes after the failure: the failure was said, 250 is next. */
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 250, 0);
+	/* A failure, then 300, neither read yet: in that order. */
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	stepped_clock += 500000000LL;
+	assert_int_equal(jst_bmc_poll_step(p), 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), -EIO);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), 0);
+	assert_float_equal(r.power_w, 300, 0);
+	assert_int_equal(fill(p, &d, JST_READ_TELEMETRY, &r), JST_RAW_UNCHANGED);
+	jst_bmc_poll_stop(p);
+}
+
 static int setup(void **st)
 {
 	(void)st;
@@ -309,6 +388,8 @@ int main(void)
 	    cmocka_unit_test(credentials_private_only),
 	    cmocka_unit_test(polled_answers_handed_over),
 	    cmocka_unit_test(one_failure_said_once_then_the_next_answer),
+	    cmocka_unit_test(failure_said_after_the_answer_before_it),
+	    cmocka_unit_test(first_poll_an_interval_after_the_probe),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -734,6 +734,42 @@ static void test_means_handed_once_with_their_gaps_per_client(void **st)
 	fake_stop(&f);
 }
 
+/* A failure beside a mean the client was never handed (the daemon's backend
+ * failed a poll after it): the mean first, then the failure, once per value;
+ * a daemon's backend that is gone is said at once. */
+static void test_held_mean_handed_before_a_failure_after_it(void **st)
+{
+	(void)st;
+	struct fake f = {.ndomains = 1, .power = 1};
+	f.rd[0] = mean_reading(1, 0, 100, 50);
+	f.rd[0].status = -EIO;
+	fake_start(&f);
+	void *a = NULL;
+	char reason[JST_REASON_MAX];
+	assert_int_equal(probe(&f, "always", 0, &a, reason), 0);
+	struct jst_raw raw[1];
+	read_one(a, raw);
+	assert_int_equal(raw[0].status, 0);
+	assert_true(raw[0].power_w == 100);
+	assert_true(raw[0].t_ns > 0);
+	read_one(a, raw);
+	assert_int_equal(raw[0].status, -EIO);
+	/* A later mean, still beside a failure: handed, its gap known. */
+	f.rd[0] = mean_reading(2, 0, 200, 170);
+	f.rd[0].status = -EIO;
+	read_one(a, raw);
+	assert_int_equal(raw[0].status, 0);
+	assert_true(fabs(raw[0].gap_j - 20) < 1e-9);
+	read_one(a, raw);
+	assert_int_equal(raw[0].status, -EIO);
+	f.rd[0] = mean_reading(3, 0, 200, 300);
+	f.rd[0].status = -ENODEV;
+	read_one(a, raw);
+	assert_int_equal(raw[0].status, -ENODEV);
+	jst_backend_daemon.close(a);
+	fake_stop(&f);
+}
+
 /* A version 1 daemon: still read, and a power domain says what it loses. */
 static void test_v1_daemon_read_and_its_power_noted(void **st)
 {
@@ -768,6 +804,7 @@ int main(void)
 	    cmocka_unit_test(test_v2_reading_garbled_is_refused),
 	    cmocka_unit_test(test_versions_negotiated),
 	    cmocka_unit_test(test_means_handed_once_with_their_gaps_per_client),
+	    cmocka_unit_test(test_held_mean_handed_before_a_failure_after_it),
 	    cmocka_unit_test(test_v1_daemon_read_and_its_power_noted),
 	    cmocka_unit_test(test_requests_round_trip),
 	    cmocka_unit_test(test_domain_reply_round_trips_and_bad_ones_are_refused),
