@@ -171,6 +171,10 @@ struct jst_edge {
 	 * bridge_spread_j is set, and read, only where unsettled is. */
 	int unsettled;
 	double bridge_spread_j;
+	/* POWER domains: taken before the domain had any good reading (its
+	 * first failed, or came later): energy_j is 0 then, and is placed once
+	 * the first reading is in (jst_power_edge_settle). */
+	int unprimed;
 	/* Settled on readings that are means (power_edge.c): where the edge lies
 	 * in its refresh (share f, mean m) and u_j without what the mean hides,
 	 * which is stated again as later readings show more of the power. */
@@ -340,6 +344,10 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how);
  * integration's own (the trapezoid through the readings around it), and what
  * the bridge could have missed leaves its uncertainty. Under mu. */
 void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e);
+/* What a power domain's energy may be off by over gap_s that no reading
+ * showed, bridged from one at power p: the recent power's spread, beyond two
+ * refreshes anything up to the bound (a mean's own half refresh excluded). */
+double jst_power_bridge_miss(const struct jst_dom *dom, double p, double gap_s);
 /* Whether jst_power_edge_settle has more to do on e (unsettled, or settled
  * on means whose range later readings refine). */
 static inline int jst_power_edge_open(const struct jst_edge *e)

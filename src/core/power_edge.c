@@ -150,9 +150,58 @@ double jst_power_mean_shift(const struct jst_dom *dom, int64_t t_err_ns)
 	return (double)t_err_ns * 1e-9 * 0.5 * (mhi - mlo);
 }
 
+double jst_power_bridge_miss(const struct jst_dom *dom, double p, double gap_s)
+{
+	const struct jst_sensor *s = &dom->sensor;
+	double miss = jst_sensor_power_spread(s) * gap_s;
+	/* A mean's own refresh runs half a refresh past its reading, and is its
+	 * own: only the time after it is unseen. */
+	if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
+		miss = jst_power_mean_unseen(dom, p, gap_s - 0.5 * jst_sensor_refresh(s)) +
+		       jst_power_mean_shift(dom, dom->t_err_ns);
+	/* Unseen for longer than two refreshes, the device has had time to
+	 * draw anything: what the recent power's range says holds for those
+	 * two, beyond them anything up to the bound (a stalled BMC over a run's
+	 * last seconds). */
+	double r = jst_sensor_refresh(s);
+	if (r > 0 && gap_s > 2 * r) {
+		double unseen = jst_sensor_power_away(s, p) * (gap_s - 2 * r);
+		if (unseen > miss)
+			miss = unseen;
+	}
+	return miss;
+}
+
+/* An edge taken before the domain's first good reading, once it is in: the
+ * integration starts from 0 at that reading's instant. A reading after the
+ * edge: the edge is that much before it, at its power, and settled so. A
+ * reading before the edge (a mean stamped at its refresh's middle): bridged
+ * forward from it, as an edge after a reading is, and settled on the next. */
+static void unprimed_place(const struct jst_dom *dom, struct jst_edge *e)
+{
+	const struct jst_integrator *in = &dom->integ;
+	if (!in->primed || dom->failed || isnan(in->power_w))
+		return;
+	double gap = (double)(in->t_ns > e->t_ns ? in->t_ns - e->t_ns : e->t_ns - in->t_ns) * 1e-9;
+	double miss = jst_power_bridge_miss(dom, in->power_w, gap);
+	e->unprimed = 0;
+	e->u_j += miss;
+	if (in->t_ns > e->t_ns) {
+		e->energy_j = in->energy_j - in->power_w * gap;
+		e->unsettled = 0;
+	} else {
+		e->energy_j = in->energy_j + in->power_w * gap;
+		e->bridge_spread_j = miss;
+	}
+}
+
 void jst_power_edge_settle(const struct jst_dom *dom, struct jst_edge *e)
 {
 	const struct jst_integrator *in = &dom->integ;
+	if (e->unprimed) {
+		unprimed_place(dom, e);
+		return;
+	}
 	int64_t t0 = dom->prev_reading.t_ns, t1 = in->t_ns;
 	if (e->mean_part) {
 		/* Stated again as the figure is formed: the power (and with it

@@ -617,6 +617,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 	e->power_w = edge_power ? dom->peak_cand_w : NAN;
 	e->u_j = dom->edge_u_j;
 	e->unsettled = 0;
+	e->unprimed = 0;
 	e->mean_part = 0;
 	e->var_j2 = dom->var_j2;
 	e->bridged_j = dom->bridged_j;
@@ -670,24 +671,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 		 * after it). */
 		double gap = (double)(t - dom->last_t_ns) * 1e-9;
 		e->energy_j = dom->energy_j + s->power_w * gap;
-		double miss = jst_sensor_power_spread(s) * gap;
-		/* A mean's own refresh runs half a refresh past its
-		 * reading, and is its own (power_edge.c): only the time
-		 * after it is unseen. */
-		if (dom->desc.method == JST_METHOD_POWER && dom->desc.power_mean)
-			miss = jst_power_mean_unseen(dom, s->power_w,
-			                             gap - 0.5 * jst_sensor_refresh(s)) +
-			       jst_power_mean_shift(dom, dom->t_err_ns);
-		/* Failing for longer than two refreshes, the device has had
-		 * time to draw anything: what the recent power's range says
-		 * holds for those two, beyond them anything up to the bound
-		 * (a stalled BMC over a run's last seconds). */
-		double r = jst_sensor_refresh(s);
-		if (r > 0 && gap > 2 * r) {
-			double unseen = unseen_away(s, s->power_w) * (gap - 2 * r);
-			if (unseen > miss)
-				miss = unseen;
-		}
+		double miss = jst_power_bridge_miss(dom, s->power_w, gap);
 		e->u_j += miss;
 		/* A polled power reading stands for an instant before the
 		 * edge: once one after the edge is folded, the edge is
@@ -696,6 +680,14 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 			e->unsettled = 1;
 			e->bridge_spread_j = miss;
 		}
+	}
+	/* No good reading yet (the first failed, or a polled meter's has not
+	 * come): the integration's zero will be the first reading's instant,
+	 * before or after this edge; the edge is placed against it then. */
+	if (!held && !dom->failed && dom->desc.method == JST_METHOD_POWER && !dom->integ.primed) {
+		e->unsettled = 1;
+		e->unprimed = 1;
+		e->bridge_spread_j = 0;
 	}
 }
 

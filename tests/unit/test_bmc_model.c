@@ -355,6 +355,106 @@ static void unseen_spans_are_stated(void **st)
 	jst_clock_ns = jst_real_now_ns;
 }
 
+/* A meter of means over 1 s refreshes (a BMC's, an analyser's) at a constant
+ * 100 W whose readings fail until fail_until_s: a window begun before its
+ * first good reading. Each mean is of the refresh ending at a whole second,
+ * stamped at its middle, so that the first one stands for a time up to a
+ * refresh and a half before it arrives. */
+static double pm_fail_until_s;
+static int64_t pm_handed;
+
+static size_t pm_domains(void *state, const struct jst_domain_desc **out)
+{
+	(void)state;
+	static struct jst_domain_desc d;
+	memset(&d, 0, sizeof d);
+	snprintf(d.name, sizeof d.name, "node");
+	snprintf(d.device, sizeof d.device, "node:virtual");
+	snprintf(d.source, sizeof d.source, "virtual");
+	d.kind = JST_KIND_NODE;
+	d.method = JST_METHOD_POWER;
+	d.accuracy = 0.01;
+	d.parent = -1;
+	d.refresh_s = 1;
+	d.max_power_w = 1000;
+	d.power_mean = 1;
+	*out = &d;
+	return 1;
+}
+
+static int pm_read(void *state, struct jst_raw *out, size_t n, unsigned flags)
+{
+	(void)state;
+	(void)flags;
+	if (n < 1)
+		return -EINVAL;
+	double now = vs_trace_s(vs_now);
+	if (now < pm_fail_until_s) {
+		out[0].status = -EIO;
+		snprintf(out[0].error, sizeof out[0].error, "no answer yet");
+		return 0;
+	}
+	int64_t end = vs_ns(floor(now));
+	if (end == pm_handed) {
+		out[0].status = JST_RAW_UNCHANGED;
+		return 0;
+	}
+	pm_handed = end;
+	out[0].power_w = 100;
+	out[0].t_ns = end - 500000000;
+	return 0;
+}
+
+static const struct jst_backend_ops pm_ops = {
+    .name = "virtual-means",
+    .description = "means over a 1 s refresh whose first readings fail",
+    .accuracy = 0.01,
+    .probe = cs_probe,
+    .domains = pm_domains,
+    .read = pm_read,
+    .close = cs_close,
+};
+
+/* The window [1, 6] s when the first good reading comes at fail_until_s. */
+static void first_reading_after_begin(double fail_until_s)
+{
+	jst_clock_ns = vs_clock;
+	vs_now = vs_ns(0.5);
+	pm_fail_until_s = fail_until_s;
+	pm_handed = 0;
+	jst_config cfg;
+	jst_config_init(&cfg);
+	cfg.sample_period_ms = 600000; /* the real sampler thread never reads */
+	const struct jst_backend_ops *ops[] = {&pm_ops};
+	jst_meter *m = NULL;
+	assert_int_equal(jst_meter_open_backends(&cfg, ops, 1, &m), 0);
+	jst_window *w = NULL;
+	jst_measurement *ms = NULL;
+	jst_domain_energy d = {.size = sizeof d};
+	vs_now = vs_ns(1);
+	assert_int_equal(jst_window_begin(m, "w", &w), 0);
+	for (int k = 1; k <= 50; k++) {
+		vs_now = vs_ns(1 + 0.1 * k);
+		jst_meter_read(m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
+	}
+	assert_int_equal(jst_window_end(w, &ms), 0);
+	assert_int_equal(jst_measurement_domain(ms, 0, &d), 0);
+	/* 100 W over 5 s, within what the figure states: it was the energy
+	 * from the first reading's instant on, stated as exact. */
+	assert_true(d.uncertainty_j > 0);
+	assert_true(fabs(d.energy_j - 500) <= d.uncertainty_j);
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+	jst_clock_ns = jst_real_now_ns;
+}
+
+static void window_begun_before_any_reading(void **st)
+{
+	(void)st;
+	first_reading_after_begin(4.2); /* its mean stamped at 3.5 s: 250 J missed before */
+	first_reading_after_begin(1.3); /* stamped at 0.5 s, before the begin: 50 J too many */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +464,7 @@ int main(void)
 	    cmocka_unit_test(slower_refresh_taken_with_its_change),
 	    cmocka_unit_test(unseen_spans_are_stated),
 	    cmocka_unit_test(reused_window_begins_clean),
+	    cmocka_unit_test(window_begun_before_any_reading),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
