@@ -331,3 +331,79 @@ class EmptyMachine:
     def __exit__(self, *exc):
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+def main_concurrent(workers=3):
+    """unittest.main for a file whose tests each wait on their own simulator and
+    command (sleep-bound, and independent of each other): up to `workers` at
+    once, so that the file takes about its longest tests, not their sum. Each
+    class's setUpClass runs before its tests and tearDownClass after them;
+    exit status 1 when any test failed or erred."""
+    import concurrent.futures
+    import sys
+    import threading
+    import traceback
+
+    def flatten(suite):
+        for t in suite:
+            if isinstance(t, unittest.TestSuite):
+                yield from flatten(t)
+            else:
+                yield t
+
+    tests = list(flatten(unittest.defaultTestLoader.loadTestsFromModule(
+        sys.modules["__main__"])))
+    argv = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if argv:  # names given, as unittest.main takes them: Class or Class.test
+        tests = [t for t in tests if any(t.id().split(".", 1)[1] == a or
+                                         t.id().split(".")[1] == a for a in argv)]
+    classes = []
+    for t in tests:
+        if type(t) not in classes:
+            classes.append(type(t))
+    lock = threading.Lock()
+    bad = []
+    started = time.monotonic()
+    ready = []
+    for cls in classes:
+        try:
+            cls.setUpClass()
+            ready.append(cls)
+        except unittest.SkipTest as e:
+            print("%s: skipped: %s" % (cls.__name__, e), file=sys.stderr)
+        except Exception:
+            bad.append(cls.__name__)
+            print("ERROR in %s.setUpClass\n%s" % (cls.__name__, traceback.format_exc()),
+                  file=sys.stderr)
+
+    def one(test):
+        result = unittest.TestResult()
+        t0 = time.monotonic()
+        test.run(result)
+        problems = result.failures + result.errors
+        with lock:
+            state = "FAIL" if problems else ("skipped" if result.skipped else "ok")
+            print("%s ... %s (%.1f s)" % (test.id(), state, time.monotonic() - t0),
+                  file=sys.stderr)
+            for _, text in problems:
+                print(text, file=sys.stderr)
+            if problems:
+                bad.append(test.id())
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, [t for t in tests if type(t) in ready]))
+    finally:
+        for cls in ready:
+            try:
+                cls.tearDownClass()
+            except Exception:
+                bad.append(cls.__name__ + ".tearDownClass")
+                traceback.print_exc()
+    n = sum(1 for t in tests if type(t) in ready)
+    # As unittest.main ends (scripts/count-tests.py reads these two lines).
+    print("Ran %d tests in %.1fs, %d at a time\n" % (n, time.monotonic() - started, workers),
+          file=sys.stderr)
+    print("FAILED (failures=%d): %s" % (len(bad), ", ".join(bad)) if bad else "OK",
+          file=sys.stderr)
+    sys.exit(1 if bad else 0)

@@ -16,7 +16,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import domains_by_name, measure  # noqa: E402
+from common import domains_by_name, measure, main_concurrent  # noqa: E402
 from nvml_sim import NvmlSim  # noqa: E402
 
 
@@ -102,4 +102,4 @@ class GapTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    main_concurrent()  # each test waits on its own simulator and command

@@ -6,7 +6,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (HwmonSim, PowercapSim, domains_by_name, measure,  # noqa: E402
+from common import (main_concurrent, HwmonSim, PowercapSim, domains_by_name, measure,  # noqa: E402
                     run_joulestat)
 from test_rapl import check_zone, tolerance  # noqa: E402
 
@@ -207,4 +207,4 @@ class UnavailableTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main_concurrent()  # each test waits on its own simulator and command

@@ -4,7 +4,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import domains_by_name, measure, run_joulestat, unwrap_list  # noqa: E402
+from common import (domains_by_name, main_concurrent, measure, run_joulestat,  # noqa: E402
+                    unwrap_list)
 from nvml_sim import NvmlSim, gpu_domains, gpu_uuid  # noqa: E402
 
 # Power that changes every 0.2 s: a figure is only right for the right interval.
@@ -448,4 +449,4 @@ class FailureTest(NvmlCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main_concurrent()  # each test waits on its own simulator and command

@@ -6,7 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import measure, run_joulestat  # noqa: E402
+from common import measure, run_joulestat, main_concurrent  # noqa: E402
 from ptd_sim import PtdSim  # noqa: E402
 
 BURSTY = "bursty:7"  # bursts of 50-300 ms at 400 W between idle gaps at 60 W
@@ -90,4 +90,4 @@ class ConfigTest(PtdCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    main_concurrent()  # each test waits on its own simulator and command

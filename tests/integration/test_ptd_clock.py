@@ -6,6 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import main_concurrent  # noqa: E402
 from ptd_sim import PtdSim  # noqa: E402
 from test_ptd import BURSTY, PtdCase  # noqa: E402
 
@@ -62,4 +63,4 @@ class ClockTest(PtdCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    main_concurrent()  # each test waits on its own simulator and command

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import binary, measure  # noqa: E402
+from common import binary, measure, main_concurrent  # noqa: E402
 from ptd_sim import PtdSim  # noqa: E402
 from test_ptd import PtdCase  # noqa: E402
 
@@ -190,4 +190,4 @@ class NotPtdTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    main_concurrent()  # each test waits on its own simulator and command

@@ -8,7 +8,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PowercapSim, domains_by_name, measure, run_joulestat, truth_energy  # noqa: E402
+from common import (PowercapSim, domains_by_name, main_concurrent, measure,  # noqa: E402
+                    run_joulestat, truth_energy)
 from nvml_sim import NvmlSim  # noqa: E402
 
 
@@ -238,4 +239,4 @@ class RaplTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main_concurrent()  # each test waits on its own simulator and command
