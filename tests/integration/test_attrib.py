@@ -17,7 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (main_concurrent, REPO, EmptyMachine, PowercapSim, binary, run_joulestat,  # noqa: E402
+from common import (REPO, EmptyMachine, PowercapSim, binary, run_joulestat,  # noqa: E402
                     wait_for_file)
 
 SIM_PROCFS = os.environ.get("SIM_PROCFS",
@@ -267,4 +267,6 @@ class Attribution(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    main_concurrent()  # each test waits on its own simulator and command
+    # One at a time: the shares are of CPU time the machine gives the
+    # simulated processes, which other tests' runs beside them would take.
+    unittest.main()
