@@ -336,18 +336,18 @@ class EmptyMachine:
 def main_concurrent(workers=None):
     """unittest.main for a file whose tests each wait on their own simulator and
     command (sleep-bound, and independent of each other): up to `workers` at
-    once (3; 2 in a sanitizer's build, whose runs are CPU-bound enough to
-    starve a meter's sampler for most of a second beside five others), so
-    that the file takes about its longest tests, not their sum. Each class's
-    setUpClass runs before its tests and tearDownClass after them; exit
-    status 1 when any test failed or erred."""
+    once (3; one at a time in a sanitizer's build, whose runs are CPU-bound
+    enough to starve a meter's sampler for most of a second beside others),
+    so that the file takes about its longest tests, not their sum. Each
+    class's setUpClass runs before its tests and tearDownClass after them;
+    exit status 1 when any test failed or erred."""
     import concurrent.futures
     import sys
     import threading
     import traceback
 
     if workers is None:
-        workers = 2 if sanitized() else 3
+        workers = 1 if sanitized() else 3
 
     def flatten(suite):
         for t in suite:
