@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import HERE, REPO, binary, main_concurrent  # noqa: E402
+from common import HERE, REPO, binary  # noqa: E402
 from nvml_sim import NvmlSim, gpu_uuid  # noqa: E402
 from dcgm_sim import DcgmSim  # noqa: E402
 
@@ -284,4 +284,6 @@ class ValidateGpuTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    main_concurrent()  # each test waits on its own simulator and command
+    # One at a time: beside another, the script's nvidia-smi log once never
+    # came (10 s), not yet understood.
+    unittest.main(verbosity=2)
