@@ -89,13 +89,6 @@ static void bridge(struct jst_dom *dom, int64_t from, int64_t to, int64_t to_err
 	dom->bridges++;
 }
 
-/* How far the power may have been from p over a span nothing saw: anywhere
- * from 0 to the bound. */
-static double unseen_away(const struct jst_sensor *s, double p)
-{
-	return jst_sensor_power_away(s, p);
-}
-
 /* A counter that restarted at 0 somewhere in a bracket (the restart was taken
  * at its middle) shows, at its first latch since, what it counted since the
  * restart: the restart lay that energy's time before the latch, at the power
@@ -375,7 +368,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 		 * bridged the span with (its reading's, else the sensor's). */
 		double p = !isnan(raw->telemetry_power_w) ? raw->telemetry_power_w : s->power_w;
 		p = isnan(p) ? 0 : p;
-		dom->bridge_u_j += unseen_away(s, p) * (raw->unseen_s - dom->unseen_s);
+		dom->bridge_u_j += jst_sensor_power_away(s, p) * (raw->unseen_s - dom->unseen_s);
 		dom->unseen_s = raw->unseen_s;
 	}
 	if (ev == JST_COUNTER_DISCONTINUITY)
@@ -506,7 +499,7 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 				miss = 0;
 			else if (dom->transient != dom->transient_folded && miss > known) {
 				double hi = w > in->power_w ? w : in->power_w;
-				far = unseen_away(s, hi) * (miss - known);
+				far = jst_sensor_power_away(s, hi) * (miss - known);
 				miss = known;
 			}
 			u = jst_power_mean_unseen(dom, 0.5 * (w + in->power_w), miss) + far;
@@ -517,7 +510,8 @@ static void fold_power(struct jst_dom *dom, const struct jst_raw *raw, int64_t t
 			 * stated as the spans a backend could not see are (linearly:
 			 * a sampler's period can alias with a periodic load, every
 			 * reading caught in a burst). */
-			dom->bridge_u_j += (dt - 2 * r) * unseen_away(s, 0.5 * (w + in->power_w));
+			dom->bridge_u_j +=
+			    (dt - 2 * r) * jst_sensor_power_away(s, 0.5 * (w + in->power_w));
 		}
 		if (dt > 2 * r && dom->transient && dom->last_t_ns == in->t_ns)
 			dom->bridges++; /* a gap left by failed readings */
