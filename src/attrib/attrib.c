@@ -386,8 +386,10 @@ static int tick(struct jst_attrib *a, jst_measurement *m)
 		if (x->type == DOM_GPU) {
 			if (!x->gpu.known) {
 				/* No sample: nothing is known of who used it; the
-				 * tick's energy is in dynamic_j, nobody's share. */
+				 * tick's energy is in dynamic_j, nobody's share, and
+				 * its use in no fit. */
 				tk.capacity_s = dt;
+				tk.u_res = INFINITY;
 				jst_attr_sums_add(&x->sums, &tk);
 				continue;
 			}
@@ -412,6 +414,7 @@ static int tick(struct jst_attrib *a, jst_measurement *m)
 		double busy = pkg_busy(a, &now, x->pkg, &ncpus) / a->hz;
 		tk.busy_s = busy * dt / pdt;
 		tk.capacity_s = (double)ncpus * dt;
+		tk.u_res = 1.0 / (a->hz * pdt);
 		jst_attr_sums_add(&x->sums, &tk);
 		struct jst_attr_tick span = {.energy_j = e.energy_j * pdt / dt,
 		                             .dt_s = pdt,
@@ -723,10 +726,12 @@ static void result_of(struct jst_attrib *a, struct jst_attribution *r)
 		}
 	}
 	if (*unseparated)
-		note_add(a,
-		         "idle power not separated for %s (use did not vary enough to fit it; give "
-		         "attribute.idle-w): their shares include idle power",
-		         unseparated);
+		note_add(
+		    a,
+		    "idle power not separated for %s (use did not vary enough, or power did not "
+		    "follow it, to fit it; give attribute.idle-w): their shares include idle "
+		    "power",
+		    unseparated);
 	for (size_t i = 0; i < a->ntg; i++) {
 		struct jst_attr_figure *tot = &r->total[i];
 		tot->accuracy = tot->energy_j > 0 ? tot->accuracy / tot->energy_j : NAN;

@@ -12,20 +12,30 @@ void jst_attr_sums_add(struct jst_attr_sums *s, const struct jst_attr_tick *t)
 {
 	if (!(t->dt_s > 0) || !isfinite(t->energy_j))
 		return;
-	double u = t->capacity_s > 0 ? t->busy_s / t->capacity_s : 0;
-	double p = t->energy_j / t->dt_s;
-	if (s->ticks == 0 || u < s->umin)
-		s->umin = u;
-	if (s->ticks == 0 || u > s->umax)
-		s->umax = u;
 	s->ticks++;
 	s->energy_j += t->energy_j;
 	s->dt_s += t->dt_s;
 	s->busy_s += t->busy_s;
 	s->capacity_s += t->capacity_s;
+	/* A short tick's whole clock ticks (a run's last, a reading delayed)
+	 * swing its utilisation past 1 while its power is steady: in the fit it
+	 * would be a slope of nothing. */
+	if (!(t->u_res <= JST_ATTR_FIT_RES))
+		return;
+	double u = t->capacity_s > 0 ? t->busy_s / t->capacity_s : 0;
+	double p = t->energy_j / t->dt_s;
+	if (s->fit_ticks == 0 || u < s->umin)
+		s->umin = u;
+	if (s->fit_ticks == 0 || u > s->umax)
+		s->umax = u;
+	if (t->u_res > s->ures)
+		s->ures = t->u_res;
+	s->fit_ticks++;
+	s->fit_dt_s += t->dt_s;
 	s->su += t->dt_s * u;
 	s->suu += t->dt_s * u * u;
 	s->sp += t->dt_s * p;
+	s->spp += t->dt_s * p * p;
 	s->sup += t->dt_s * u * p;
 }
 
@@ -47,9 +57,11 @@ void jst_attr_target_add(struct jst_attr_target_sums *ts, const struct jst_attr_
 
 int jst_attr_idle_fit(const struct jst_attr_sums *s, double *idle_w)
 {
-	if (s->ticks < 5 || !(s->dt_s > 0) || s->umax - s->umin < 0.2)
+	/* Two ticks each off by their resolution, the other way, show twice
+	 * it of variation that is none. */
+	if (s->fit_ticks < 5 || !(s->fit_dt_s > 0) || s->umax - s->umin < 0.2 + 2 * s->ures)
 		return -1;
-	double w = s->dt_s;
+	double w = s->fit_dt_s;
 	double mu = s->su / w, mp = s->sp / w;
 	double var = s->suu / w - mu * mu;
 	double cov = s->sup / w - mu * mp;
@@ -57,6 +69,14 @@ int jst_attr_idle_fit(const struct jst_attr_sums *s, double *idle_w)
 		return -1;
 	double slope = cov / var;
 	if (!(slope > 0))
+		return -1;
+	/* Use that varied only by the counts' quantisation in short ticks (a
+	 * job at steady load) gives a slope of chance, whose intercept would
+	 * leave a sliver of the power as "dynamic" and share it at random: the
+	 * slope must stand clear of its own standard error. */
+	double resid = s->spp / w - mp * mp - cov * cov / var;
+	double dof = (double)s->fit_ticks - 2;
+	if (resid > 0 && slope * slope * var * dof < JST_ATTR_FIT_T * JST_ATTR_FIT_T * resid)
 		return -1;
 	double idle = mp - slope * mu;
 	/* Never below nothing, never above the mean power at the least busy tick

@@ -19,6 +19,9 @@ struct jst_attr_tick {
 	double dt_s;       /* the tick's length */
 	double busy_s;     /* all work done on the device */
 	double capacity_s; /* work the device could have done */
+	/* How far busy / capacity may be off from the counts' resolution alone
+	 * (CPU times in whole clock ticks: 1 / (USER_HZ x the span)); 0: exact. */
+	double u_res;
 };
 
 /* The sums one domain keeps over a run. */
@@ -26,9 +29,11 @@ struct jst_attr_sums {
 	size_t ticks;
 	double energy_j, dt_s, busy_s, capacity_s;
 	/* For the fit of power against utilisation u = busy / capacity, with
-	 * P = energy / dt per tick, weighted by dt. */
-	double su, suu, sp, sup;
-	double umin, umax;
+	 * P = energy / dt per tick, weighted by dt: over the ticks whose u is
+	 * good to JST_ATTR_FIT_RES (fit_ticks of them, fit_dt_s long). */
+	size_t fit_ticks;
+	double fit_dt_s, su, suu, sp, spp, sup;
+	double umin, umax, ures;
 };
 
 /* The sums one target keeps per domain. share = target / busy of each tick. */
@@ -52,9 +57,14 @@ enum jst_idle_source {
 };
 
 /* The idle power by a least-squares fit of the ticks' power against their
- * utilisation, where the utilisation varied enough (>= 0.2 between the least
- * and most busy tick, at least 5 ticks) and the slope is positive: 0 and
- * *idle_w set, else -1. The intercept is clamped to [0, lowest mean power]. */
+ * utilisation, over the ticks whose utilisation is good to JST_ATTR_FIT_RES
+ * (at least 5), where it varied enough (by 0.2 between the least and most
+ * busy of them, beyond what their resolution could show) and the power
+ * followed it: a positive slope at least JST_ATTR_FIT_T standard errors from
+ * none. 0 and *idle_w set, else -1. The intercept is clamped to [0, the mean
+ * power]. */
+#define JST_ATTR_FIT_RES 0.1
+#define JST_ATTR_FIT_T 4.0
 int jst_attr_idle_fit(const struct jst_attr_sums *s, double *idle_w);
 
 /* What a target is attributed on one domain, once the idle power is known
