@@ -111,15 +111,21 @@ class NobodyTest(unittest.TestCase):
         finally:
             shutil.rmtree(out, ignore_errors=True)
 
-    def test_nobody_measures_rapl_within_half_a_percent(self):
-        # Power steps every 0.15 s, and this user gets a reading at most every
-        # 10 ms: an edge is interpolated from power over up to 10 ms, so a step
-        # inside that span moves it by up to the step x 10 ms. A 2 s window
-        # keeps that inside 0.5%; the crowd test below runs at constant power.
-        # Under the sanitizers (the daemon and the client several times slower,
-        # the machine loaded by the other tests) all domains were once 0.51%
-        # short: 1% there, the 0.5% bar held in the plain build.
-        bar = 0.01 if sanitized() else 0.005
+    def test_nobody_measures_rapl_within_its_edges(self):
+        # This user's readings change at most every 10 ms (the daemon's
+        # resolution), each placed at the instant the daemon took it. The
+        # core models them as a counter latched every 10 ms: an edge's value
+        # comes from a latch it places within the resolution's bracket, and
+        # a begin is interpolated between the latch before it and the one
+        # the sampler reads next, a period (100 ms) later. Each edge may so be
+        # off by up to the power about it x one resolution, the term the core
+        # states for it (docs/daemon.md): at a steady 50 W, +-0.22% of a 2 s
+        # window was seen; with the power stepping between 20 and 90 W every
+        # 0.15 s, -0.68 to +0.43%. The bar is that term, from the truth: per
+        # edge, the most power within a period and a resolution of it, times
+        # a resolution; under the sanitizers (the daemon and the client
+        # several times slower, its page rewritten late) two.
+        res_s = 0.010 * (2 if sanitized() else 1)
         with PowercapSim(packages=2, psys=True, mode="unreadable", trace=STEPS) as sim, \
                 Daemon(sim, "--allow-user", "nobody") as d:
             proc, doc = self.measure_as_nobody(sim, d, ["sleep", "2"])
@@ -134,12 +140,14 @@ class NobodyTest(unittest.TestCase):
             zone = sim.zone(name)
             want = sim.window_truth(zone, m["begin_ns"], m["end_ns"])
             slack = sim.lag_slack(zone, m["begin_ns"], m["end_ns"])
-            with self.subTest(domain=name, measured=dom["energy_j"], truth=want):
+            edges = sum(self.power_near(sim, zone, t, 0.1 + res_s) * res_s
+                        for t in (m["begin_ns"], m["end_ns"]))
+            with self.subTest(domain=name, measured=dom["energy_j"], truth=want, edges=edges):
                 self.assertEqual(dom["backend"], "daemon")
                 self.assertEqual(dom["source"], "powercap")
                 self.assertAlmostEqual(dom["accuracy"], 0.05)
                 self.assertGreater(want, 1.0)
-                self.assertAlmostEqual(dom["energy_j"], want, delta=bar * want + slack)
+                self.assertAlmostEqual(dom["energy_j"], want, delta=edges + slack)
                 self.assertFalse(dom["partial"], dom["note"])
         # The same identities as a direct read: nothing counted twice.
         self.assertEqual(doms["package-1"]["device"], "cpu:package-1")
@@ -148,6 +156,15 @@ class NobodyTest(unittest.TestCase):
         t = m["totals"]
         self.assertEqual(t["cpu"]["parts"], 2)
         self.assertEqual(t["system"]["parts"], 1)
+
+    @staticmethod
+    def power_near(sim, zone, t_ns, span_s):
+        """zone's most power (W) within span_s of t_ns, from the simulator's
+        truth in 1 ms slices."""
+        ms = 1000000
+        span = int(span_s * 1e9)
+        return max(sim.window_truth(zone, t, t + ms) * 1e3
+                   for t in range(t_ns - span, t_ns + span, ms))
 
     def test_list_says_which_path_each_domain_takes(self):
         with PowercapSim(packages=1, mode="unreadable") as sim, \
@@ -315,7 +332,7 @@ class NobodyTest(unittest.TestCase):
         # And the measurement beside them is still right: within 1% here, where
         # 100 clients, a hog and (in CI) the sanitizers share two cores with it
         # (0.52% seen once, every domain of a package alike: an edge's instant
-        # some 5 ms off); the 0.5% bar is held without the crowd, above.
+        # some 5 ms off, as the resolution allows: see the test above).
         self.assertEqual(proc.returncode, 0, proc.stderr)
         m = doc["runs"][0]
         for dom in m["domains"]:
