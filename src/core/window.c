@@ -672,8 +672,12 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	}
 	/* A figure that ended early is a mean over the span it measured: from its
 	 * own reading at the begin (the window's instant is every domain's mean,
-	 * which a preempted read moves) to its last good one. */
-	double span = f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9 : duration;
+	 * which a preempted read moves) to its last good one. A domain gone
+	 * before the window began measured none of it: no mean power, not 0 W
+	 * over the time between its last good reading and its failure. */
+	double span = b->failed   ? 0
+	              : f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9
+	                          : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
 	double u =

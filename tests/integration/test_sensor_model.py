@@ -177,6 +177,11 @@ class CounterRefreshTest(unittest.TestCase):
         self.assertAlmostEqual(summary["gpu1"]["energy_j"]["mean"], sum(whole) / len(whole),
                                places=6)
         self.assertIn("(%d of 5 runs)" % len(whole), proc.stderr)
+        # Runs after the one it was lost in measured none of it: no mean
+        # power (not 0 W), and a report draws no line for them.
+        for d in cut[1:]:
+            self.assertEqual(d["energy_j"], 0, d)
+            self.assertIsNone(d["avg_power_w"], d)
         # The run the GPU was lost in: its mean power is over the span it measured.
         lost = cut[0]
         self.assertIn("figure ends", lost["note"])
@@ -190,6 +195,22 @@ class CounterRefreshTest(unittest.TestCase):
             # power (321.6 W seen against 285 W).
             self.assertAlmostEqual(lost["avg_power_w"], 300 * 0.95,
                                    delta=0.05 * 300 + lost["uncertainty_j"] / span)
+
+    def test_rows_after_a_gpu_is_lost_have_no_mean_power(self):
+        # A row that began after gpu1 was lost measured none of it: 0 J,
+        # partial, and no mean power (was 0 W over the span from its last
+        # good reading to its failure, drawn at 0 W by the report).
+        with NvmlSim(gpus=2, trace="const:300", lost="1@1.5", counter_tick_ms=10) as sim:
+            proc, doc = self.run_nvml(sim, ["sleep", "2"], extra=["-I", "200"])
+        rows = [domains_by_name(r)["gpu1"] for r in doc["intervals"]]
+        lost = [i for i, d in enumerate(rows) if d["partial"]]
+        self.assertTrue(lost and len(rows) - lost[0] >= 2, [d["partial"] for d in rows])
+        for d in rows[lost[0] + 1:]:
+            self.assertTrue(d["partial"], d)
+            self.assertEqual(d["energy_j"], 0, d)
+            self.assertIsNone(d["avg_power_w"], d)
+        for d in rows[:lost[0]]:
+            self.assertAlmostEqual(d["avg_power_w"], 300 * 0.95, delta=0.05 * 300 + 30)
 
     def test_validate_too_short_to_compare(self):
         with NvmlSim(trace="const:300", counter_tick_ms=100) as sim:
