@@ -28,10 +28,9 @@ CLOCK_MONOTONIC since the start (so the truth of any span is exact):
   --truth FILE                     written at exit: the origin, max_age_s (the
                                    oldest the files' instant was when they were
                                    replaced: how stale a reading could have been)
-                                   and updates: [SHOWN, IN_PLACE] for each update
-                                   after the first, seconds of the origin (the
-                                   instant its counts are of, and when its files
-                                   were all in place)
+                                   and updates: [SHOWN, IN_PLACE] for each update,
+                                   seconds of the origin (the instant its counts
+                                   are of, and when its files were all in place)
 
 Every count is the integral of the load up to the instant of the update (the
 schedule's steps summed whole, the current one in part), the cpuN lines the
@@ -253,7 +252,7 @@ def main():
     # The files hold the instant of their update until the next is in place:
     # a reader sees counts that much older than its own instant. Every update
     # is kept, so that a test knows how old the files were at any instant.
-    log, max_age = [], 0
+    log, max_age = [[(shown - start) / 1e9, (time.monotonic_ns() - start) / 1e9]], 0
     while not stop:
         time.sleep(a.period)
         nxt = update()

@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -316,6 +317,42 @@ class IdleFit(unittest.TestCase):
                  and r["parent"] == name]
             self.assertEqual(len(r), 1)
             self.assertAlmostEqual(float(r[0]["energy_j"]), f["energy_j"], delta=1e-6)
+
+    def test_simulator_counts(self):
+        """sim/procfs's files hold the schedule's exact integral, in whole
+        clock ticks, at one of its logged instants; its cpuN lines add up to
+        its tasks' time at every instant."""
+        shape = Shape(4, 15.0, 10.0, [(1001, 1, 0)], (1002, 1), [0, 2, 1], 0.05)
+        hz = float(os.sysconf("SC_CLK_TCK"))
+        seen = []
+        with ProcfsSim(*shape.task_specs(), cpus=shape.ncpu,
+                       extra=shape.procfs_args(0)[:2]) as pf:
+            for _ in range(40):
+                with open(os.path.join(pf.root, "stat")) as f:
+                    cpus = [int(x.split()[1]) for x in f if x.startswith("cpu") and
+                            x[3] != " "]
+                utime = []
+                for t in shape.tasks:
+                    with open(os.path.join(pf.root, str(t["pid"]), "stat")) as f:
+                        utime.append(int(f.read().rsplit(")", 1)[1].split()[11]))
+                seen.append((cpus, utime))
+                time.sleep(0.013)
+        instants = [u[0] for u in pf.truth["updates"]]
+        self.assertGreater(len(instants), 20)
+        cpus_at, utime_at = [], []
+        for x in instants:
+            cpu_s, task_s = shape.counts(x)
+            cpus_at.append([int(c * hz) for c in cpu_s])
+            utime_at.append([int(c * hz) for c in task_s])
+            # One integral, each counter in whole ticks.
+            self.assertLess(abs(sum(cpus_at[-1]) - sum(utime_at[-1])), len(cpu_s))
+        # Each file is of one update (the files of one are renamed in turn,
+        # so that a reading may see two): its counts are that instant's.
+        for cpus, utime in seen:
+            self.assertIn(cpus, cpus_at)
+            for i, ut in enumerate(utime):
+                self.assertIn(ut, [u[i] for u in utime_at])
+        self.assertGreater(cpus_at[-1][1], 0)  # the schedule moved
 
     def test_fit_on_varying_load(self):
         """1 and 3 busy CPUs of 4, every 0.6 s, on a package at 15 W + 10 W
