@@ -69,20 +69,24 @@ class Shape:
                            "schedule": levels, "step": step_s})
         self.load = SIM.Load(self.tasks, 0.0, ncpu)
 
-    def trace(self, scale=1.0):
+    def trace(self):
         """sim/powercap's trace: the package's power in each step."""
-        return "steps:%s@%r" % (",".join(repr(scale * (self.idle_w + self.slope_w * n))
+        return "steps:%s@%r" % (",".join(repr(self.idle_w + self.slope_w * n)
                                          for n in self.busy_levels), self.step_s)
 
-    def procfs_args(self, epoch_ns):
-        pid, _ = self.sched
-        return ["--task-schedule", "%d:%s@%r" % (pid, ",".join(repr(x) for x in self.levels),
-                                                  self.step_s),
-                "--epoch-ns", str(epoch_ns), "--period", repr(PROCFS_PERIOD_S)]
+    def procfs_args(self, epoch_ns, packages=1):
+        """sim/procfs's options: the schedule (on each package's copy of the
+        job: pids + 1000, CPUs + ncpu per package) and the clock."""
+        out = []
+        for k in range(packages):
+            out += ["--task-schedule", "%d:%s@%r" % (
+                self.sched[0] + 1000 * k, ",".join(repr(x) for x in self.levels), self.step_s)]
+        return out + ["--epoch-ns", str(epoch_ns), "--period", repr(PROCFS_PERIOD_S)]
 
-    def task_specs(self):
-        return ["%d:%r:%d" % (p, c, cpu) for p, c, cpu in self.steady] + \
-            ["%d:0:%d" % (self.sched[0], self.sched[1])]
+    def task_specs(self, packages=1):
+        return ["%d:%r:%d" % (p + 1000 * k, c, cpu + self.ncpu * k)
+                for k in range(packages) for p, c, cpu in
+                self.steady + [(self.sched[0], 0, self.sched[1])]]
 
     def variation(self):
         """The utilisation's swing between the least and most busy steps."""
@@ -94,7 +98,7 @@ class Shape:
         return cpu_s, task_s
 
     def energy(self, t0, t1, scale):
-        """The package's exact energy over [t0, t1] (scale: DRAM's part of it)."""
+        """A zone's exact energy over [t0, t1] (scale: its part of the trace)."""
         b0, b1 = sum(self.counts(t0)[0]), sum(self.counts(t1)[0])
         return scale * (self.idle_w * (t1 - t0) + self.slope_w * (b1 - b0))
 
@@ -226,15 +230,15 @@ class IdleFit(unittest.TestCase):
 
     # Runs of whole ticks and a few ms: the last tick, too short for the fit
     # (its utilisation is coarser than 0.1), is left out by the model too.
-    def measure(self, shape, seconds, dram=False):
-        """Run `joulestat run --pid ...` on the shape; the run's JSON and the
-        bounds' inputs (begin, files' age, energy lag), and with outputs,
-        the text (stderr) and CSV rows."""
-        pids = [str(t["pid"]) for t in shape.tasks]
-        with PowercapSim(packages=1, no_dram=not dram, trace=shape.trace(),
+    def measure(self, shape, seconds, dram=False, packages=1):
+        """Run `joulestat run --pid ...` on the shape (a copy of the job on
+        each package); the run's JSON, the bounds' inputs (begin, the files'
+        updates, energy lag), the text (stderr) and the CSV rows."""
+        pids = [str(t["pid"] + 1000 * k) for k in range(packages) for t in shape.tasks]
+        with PowercapSim(packages=packages, no_dram=not dram, trace=shape.trace(),
                          cpus_per_package=shape.ncpu) as pc:
-            with ProcfsSim(*shape.task_specs(), cpus=shape.ncpu,
-                           extra=shape.procfs_args(pc.start_ns)) as pf:
+            with ProcfsSim(*shape.task_specs(packages), cpus=shape.ncpu * packages,
+                           extra=shape.procfs_args(pc.start_ns, packages)) as pf:
                 self.assertEqual(pf.start_ns, pc.start_ns)
                 tmp = tempfile.mkdtemp(prefix="jst-attr-fit-")
                 try:
@@ -255,14 +259,17 @@ class IdleFit(unittest.TestCase):
             truth = pc.stop()
         late = max([shown - due for due, shown in truth.get("late", [])] + [0.0])
         timing = {"begin": pc.seconds(run["begin_ns"]), "updates": pf.truth["updates"],
-                  "max_age_s": pf.truth["max_age_s"], "energy_lag_s": pc.tick_s + late}
+                  "max_age_s": pf.truth["max_age_s"], "energy_lag_s": pc.tick_s + late,
+                  # Each zone's part of the trace (package N draws 1 - 0.1 N of it).
+                  "scale": {z["name"]: z["scale"] for z in truth["zones"] if not z["mmio"]}}
         return run, timing, proc.stderr, rows
 
-    def check_domain(self, shape, run, timing, name, scale, fit):
+    def check_domain(self, shape, run, timing, name, fit, package=0):
         """The domain's idle power, dynamic energy and each target's energy
         against the model's exact figures, each within its bound."""
         a = run["attribution"]
         d = domain(a, name)
+        scale = timing["scale"][name]
         hz = float(os.sysconf("SC_CLK_TCK"))
         exact, err = bounds(shape, timing["begin"], a["duration_s"], self.PERIOD, hz, fit,
                             scale, timing)
@@ -285,7 +292,7 @@ class IdleFit(unittest.TestCase):
         self.assertAlmostEqual(d["dynamic_j"] - per_cpu_s * d["busy_s"], 0,
                                delta=err[1] + per_cpu_s * err[2], msg=what)
         for i, t in enumerate(shape.tasks):
-            f = figure(a, "pid:%d" % t["pid"], name)
+            f = figure(a, "pid:%d" % (t["pid"] + 1000 * package), name)
             e_err, w_err = err[3 + 2 * i], err[4 + 2 * i]
             self.assertAlmostEqual(f["work_s"], exact[4 + 2 * i], delta=w_err, msg=what)
             self.assertAlmostEqual(f["energy_j"] - per_cpu_s * f["work_s"], 0,
@@ -301,10 +308,15 @@ class IdleFit(unittest.TestCase):
         self.assertIn(name, shown, text)
         row = shown[name]
         self.assertEqual(row["from"], d["idle_source"])
-        self.assertEqual(row["idle_w"], "-" if d["idle_w"] is None else "%.2f" % d["idle_w"])
+        # As printed: to the last digit shown, of the JSON's figure.
+        if d["idle_w"] is None:
+            self.assertEqual(row["idle_w"], "-")
+        else:
+            self.assertAlmostEqual(float(row["idle_w"]), d["idle_w"], delta=0.005 + 1e-9)
         for cell, key in (("measured", "energy_j"), ("idle_j", "idle_j"),
                           ("dynamic", "dynamic_j")):
-            self.assertEqual(row[cell], "%.3f" % d[key], (cell, text))
+            self.assertAlmostEqual(float(row[cell]), d[key], delta=0.0005 + 1e-9,
+                                   msg=(cell, text))
         idle = [r for r in rows if r["type"] == "idle" and r["name"] == name]
         self.assertEqual(len(idle), 1)
         self.assertEqual(idle[0]["note"], d["idle_source"])
@@ -356,21 +368,28 @@ class IdleFit(unittest.TestCase):
 
     def test_fit_on_varying_load(self):
         """1 and 3 busy CPUs of 4, every 0.6 s, on a package at 15 W + 10 W
-        per busy CPU (its DRAM a fifth of that): the fit finds 15 W (and
-        3 W), each target is charged 10 W (2 W) per CPU second above it; the
-        text and CSV say the same."""
+        per busy CPU (its DRAM a fifth of that), the same job on a second
+        package drawing 0.9 of it: each fit finds 15 W (3 W; 13.5 W), each
+        target is charged 10 W (2 W; 9 W) per CPU second above it on its own
+        package and nothing on the other; the text and CSV say the same."""
         shape = Shape(4, 15.0, 10.0, [(1001, 1, 0)], (1002, 1), [0, 2], 0.6)
-        run, timing, text, rows = self.measure(shape, 3, dram=True)
-        for name, scale in (("package-0", 1.0), ("dram-0", 0.2)):
-            self.check_domain(shape, run, timing, name, scale, fit=True)
-            self.check_outputs(run, text, rows, name)
+        run, timing, text, rows = self.measure(shape, 3, dram=True, packages=2)
+        for k in range(2):
+            for name in ("package-%d" % k, "dram-%d" % k):
+                self.check_domain(shape, run, timing, name, fit=True, package=k)
+                self.check_outputs(run, text, rows, name)
+                # Nothing of one package's job is charged on the other's.
+                other = name[:-1] + str(1 - k)
+                for t in shape.tasks:
+                    f = figure(run["attribution"], "pid:%d" % (t["pid"] + 1000 * k), other)
+                    self.assertEqual(f["energy_j"], 0)
 
     def test_steady_load_is_not_fit(self):
         """The same job at steady load (3 of 4 CPUs, 45 W): nothing to fit,
         `idle from: none` and the note; the whole energy is shared."""
         shape = Shape(4, 15.0, 10.0, [(1001, 1, 0)], (1002, 1), [2], 0.6)
         run, timing, text, rows = self.measure(shape, 2)
-        self.check_domain(shape, run, timing, "package-0", 1.0, fit=False)
+        self.check_domain(shape, run, timing, "package-0", fit=False)
         self.check_outputs(run, text, rows, "package-0")
         self.assertIn("idle power not separated for package-0", text)
 
@@ -383,7 +402,7 @@ class IdleFit(unittest.TestCase):
         for shape in shapes:
             with self.subTest(trace=shape.trace()):
                 run, timing, _, _ = self.measure(shape, 2.4)
-                self.check_domain(shape, run, timing, "package-0", 1.0, fit=True)
+                self.check_domain(shape, run, timing, "package-0", fit=True)
         small = Shape(8, 20.0, 10.0, [(1001, 2, 0)], (1002, 2), [0, 1.2], 0.6)
         self.assertLess(small.variation(), FIT_MIN_VARIATION)
         run, _, _, _ = self.measure(small, 2.4)
