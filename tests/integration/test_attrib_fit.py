@@ -111,7 +111,7 @@ def model(shape, begin, dur, period, hz, fit, scale, eta=None, rho=None, sigma=N
     its whole ticks at reading j, rho[j] the reading's lag after the rotation,
     sigma[j] the age of the files it read, tau[j] how far behind the rotation
     the energy counter was. Returns (idle W, dynamic J, busy s, then each
-    task's energy J and work s)."""
+    task's energy J and work s, then each task's share of the dynamic J)."""
     n = int(dur / period + 1e-9)
     r = [begin + j * period for j in range(n + 1)]
     if begin + dur > r[-1] + 1e-6:
@@ -156,7 +156,7 @@ def model(shape, begin, dur, period, hz, fit, scale, eta=None, rho=None, sigma=N
     out = [idle, tot_e - idle * tot_dt, tot_busy]
     for i in range(len(shape.tasks)):
         out += [es[i] - idle * dts[i], work[i]]
-    return out
+    return out + [(es[i] - idle * dts[i]) / out[1] for i in range(len(shape.tasks))]
 
 
 def age_range(updates, max_age, x0, x1):
@@ -297,8 +297,12 @@ class IdleFit(unittest.TestCase):
             self.assertAlmostEqual(f["work_s"], exact[4 + 2 * i], delta=w_err, msg=what)
             self.assertAlmostEqual(f["energy_j"] - per_cpu_s * f["work_s"], 0,
                                    delta=e_err + per_cpu_s * w_err, msg=(t["pid"], what))
-            # The share is of the dynamic energy, as the figure says.
+            # The share is of the dynamic energy, as the figure says, and
+            # the truth's share within its own bound (the idle's error moves
+            # the target's energy and the dynamic energy together).
             self.assertAlmostEqual(f["share"], f["energy_j"] / d["dynamic_j"], delta=1e-9)
+            k = 3 + 2 * len(shape.tasks) + i
+            self.assertAlmostEqual(f["share"], exact[k], delta=err[k], msg=(t["pid"], what))
         return d, err
 
     def check_outputs(self, run, text, rows, name):
