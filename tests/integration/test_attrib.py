@@ -25,23 +25,30 @@ SIM_PROCFS = os.environ.get("SIM_PROCFS",
 
 
 class ProcfsSim:
-    """sim/procfs in a temporary directory: ROOT (procfs) and CGROOT (cgroups)."""
+    """sim/procfs in a temporary directory: ROOT (procfs) and CGROOT (cgroups).
+    extra: more of its options (--task-schedule, --epoch-ns, --period); its
+    truth (the files' oldest age) is in self.truth once it has stopped."""
 
-    def __init__(self, *tasks, cpus=8, other=0.0):
-        self.args = ["--cpus", str(cpus), "--other", str(other)]
+    def __init__(self, *tasks, cpus=8, other=0.0, extra=()):
+        self.args = ["--cpus", str(cpus), "--other", str(other)] + list(extra)
         for t in tasks:
             self.args += ["--task", t]
+        self.truth = None
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="jst-procfs-")
         self.root = os.path.join(self.dir, "proc")
         self.cgroot = os.path.join(self.dir, "cgroup")
         ready = os.path.join(self.dir, "ready.json")
+        self.truth_path = os.path.join(self.dir, "truth.json")
         self.log = open(os.path.join(self.dir, "sim.log"), "w+")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", SIM_PROCFS, "--root", self.root, "--cgroup-root", self.cgroot,
-             "--ready", ready] + self.args, stdout=self.log, stderr=subprocess.STDOUT)
+             "--ready", ready, "--truth", self.truth_path] + self.args,
+            stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_file(ready, 30, self.proc)
+        with open(ready) as f:
+            self.start_ns = json.load(f)["start_ns"]
         return self
 
     def __exit__(self, *exc):
@@ -51,6 +58,9 @@ class ProcfsSim:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if os.path.exists(self.truth_path):
+            with open(self.truth_path) as f:
+                self.truth = json.load(f)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
