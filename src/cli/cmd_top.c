@@ -91,21 +91,28 @@ static void draw(struct jst_live *live, const struct top_opts *o, enum jst_top_s
 {
 	const struct jst_prom_snapshot *s = jst_live_snapshot(live);
 	char line[256];
+	/* Every line cut to the terminal's width: one that wrapped would write
+	 * over the next (a 40-column terminal over SSH). */
+	int width = COLS > 1 ? COLS - 1 : 1;
 	erase();
-	mvprintw(0, 0, "joulestat top  %.0f s  every %u ms  sorted by %s   q quit  p/e/n sort",
+	snprintf(line, sizeof line,
+	         "joulestat top  %.0f s  every %u ms  sorted by %s   q quit  p/e/n sort",
 	         now_s() - since, o->interval_ms, jst_top_sort_name(sort));
+	mvaddnstr(0, 0, line, width);
 	attron(A_REVERSE);
-	mvprintw(2, 0, "%-*s", COLS > 1 ? COLS - 1 : 1, jst_top_header());
+	snprintf(line, sizeof line, "%-*s",
+	         width < (int)sizeof line - 1 ? width : (int)sizeof line - 1, jst_top_header());
+	mvaddnstr(2, 0, line, width);
 	attroff(A_REVERSE);
 	jst_top_order(s, sort, order);
 	int row = 3;
 	for (size_t k = 0; k < s->ndomains && row < LINES - 2; k++) {
 		jst_top_line(&s->domains[order[k]], line, sizeof line);
-		mvaddnstr(row++, 0, line, COLS - 1);
+		mvaddnstr(row++, 0, line, width);
 	}
 	jst_top_total(s, line, sizeof line);
 	attron(A_BOLD);
-	mvaddnstr(row + 1 < LINES ? row + 1 : LINES - 1, 0, line, COLS - 1);
+	mvaddnstr(row + 1 < LINES ? row + 1 : LINES - 1, 0, line, width);
 	attroff(A_BOLD);
 	int down = 0;
 	for (size_t b = 0; b < s->nbackends; b++)
@@ -117,7 +124,7 @@ static void draw(struct jst_live *live, const struct top_opts *o, enum jst_top_s
 				size_t n = strlen(msg);
 				snprintf(msg + n, sizeof msg - n, " %s", s->backends[b].name);
 			}
-		mvaddnstr(1, 0, msg, COLS - 1);
+		mvaddnstr(1, 0, msg, width);
 	}
 	refresh();
 }

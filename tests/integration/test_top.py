@@ -122,6 +122,24 @@ class TopTest(unittest.TestCase):
             s = self.wait_screen(lambda s: "sorted by energy" in s, "sort by energy")
             energies = [float(r[4]) for r in self.rows(s)]
             self.assertEqual(energies, sorted(energies, reverse=True))
+            # A small terminal: every line cut to its width, none wrapping
+            # over the next (a title that wrapped wrote over the rows).
+            self.tmux("resize-window", "-t", "top", "-x", "40", "-y", "10")
+            names = {"gpu0", "gpu1", "gpu2", "package-0", "dram-0", "core-0", "uncore-0"}
+
+            def small(t):
+                lines = t.splitlines()
+                return (len(lines) >= 4 and len(lines[0]) <= 40 and "energy" not in lines[0]
+                        and lines[0].startswith("joulestat top") and lines[1] == "")
+
+            s = self.wait_screen(small, "the view redrawn at 40x10")
+            lines = s.splitlines()
+            self.assertTrue(all(len(l) <= 39 for l in lines), s)
+            self.assertTrue(lines[2].startswith("DOMAIN"), s)
+            body = [l for l in lines[3:] if l.strip()]
+            self.assertTrue(body, s)
+            for l in body:
+                self.assertIn(l.split()[0], names | {"total"}, s)
             self.tmux("send-keys", "-t", "top", "q")
             self.wait_screen(lambda s: "top-exited-0" in s, "top to quit on q")
 
