@@ -34,18 +34,22 @@ static const struct {
 	struct vb_case c;
 	double mean_u_max;
 } cases[] = {
-    {{"steps:180,420,260,600@2.5", 1, 5, 900, 0.1, 2, 0, 0, 0}, 0.40},
-    {{"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2, 0, 0, 0}, 0.45},
-    {{"steps:180,420,260,600@1.3", 2, 5, 900, 0.1, 2, 0, 0, 0}, 0.45},
+    {{"steps:180,420,260,600@2.5", 1, 5, 900, 0.1, 2, 0, 0, 0, 0}, 0.40},
+    {{"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2, 0, 0, 0, 0}, 0.45},
+    {{"steps:180,420,260,600@1.3", 2, 5, 900, 0.1, 2, 0, 0, 0, 0}, 0.45},
     /* test_redfish's run: a cycle of the trace, every level seen. */
-    {{"steps:180,420,260,600@1.3", 1, 6, 900, 0.1, 2, 0, 0, 0}, 0.35},
-    {{"steps:4000,6500@2.5", 1, 4, 9800, 0.1, 2, 0, 0, 0}, 0.25},
-    {{"steps:250,600,380@2", 1, 4, 0, 0, 2, 0, 0, 0}, 0.56},
-    {{"const:400", 1, 2.5, 600, 0.1, 2, 0, 0, 0}, 0.17},
-    {{"steps:180,420,260,600@2.5", 1, 60, 900, 0.1, 1, 0, 0, 0}, 0.08},
+    {{"steps:180,420,260,600@1.3", 1, 6, 900, 0.1, 2, 0, 0, 0, 0}, 0.35},
+    {{"steps:4000,6500@2.5", 1, 4, 9800, 0.1, 2, 0, 0, 0, 0}, 0.25},
+    {{"steps:250,600,380@2", 1, 4, 0, 0, 2, 0, 0, 0, 0}, 0.56},
+    {{"const:400", 1, 2.5, 600, 0.1, 2, 0, 0, 0, 0}, 0.17},
+    {{"steps:180,420,260,600@2.5", 1, 60, 900, 0.1, 1, 0, 0, 0, 0}, 0.08},
     /* Power that steps faster than the BMC refreshes: its means hide it
      * (power_edge.c). */
-    {{"steps:180,420,260,600@1.3", 2, 6, 900, 0.1, 2, 0, 0, 0}, 0.35},
+    {{"steps:180,420,260,600@1.3", 2, 6, 900, 0.1, 2, 0, 0, 0, 0}, 0.35},
+    /* Read every 370 ms, means of 100 ms (a sampler slower than the meter
+     * refreshes): the means between readings missed, each edge between
+     * readings 3.7 means apart. */
+    {{"steps:100,500@0.7", 0.1, 2.5, 600, 0.1, 2, 0, 0, 0.03, 0.37}, 0.50},
 };
 
 /* 100 meters a row, opened at random instants and BMC phases. */
@@ -77,13 +81,13 @@ static void coverage_of_the_stated_uncertainty(void **st)
  * checked the declared refresh, the rows covered 54-100% (53.5% for the 5 s
  * BMC on 15 s windows). */
 static const struct vb_case slow_cases[] = {
-    {"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2, 1, 0, 0},
-    {"steps:180,420,260,600@1.3", 2, 8, 900, 0.1, 2, 1, 8, 0},
-    {"steps:180,420,260,600@2.5", 2, 6, 900, 0.1, 2, 1, 8, 0},
-    {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 2, 1, 20, 0},
-    {"steps:180,420,260,600@1.3", 5, 20, 900, 0.1, 2, 1, 20, 0},
-    {"steps:250,600,380@2", 5, 20, 0, 0, 2, 1, 20, 0},
-    {"steps:180,420,260,600@2.5", 5, 60, 900, 0.1, 1, 1, 20, 0},
+    {"steps:180,420,260,600@1.3", 1, 4, 900, 0.1, 2, 1, 0, 0, 0},
+    {"steps:180,420,260,600@1.3", 2, 8, 900, 0.1, 2, 1, 8, 0, 0},
+    {"steps:180,420,260,600@2.5", 2, 6, 900, 0.1, 2, 1, 8, 0, 0},
+    {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 2, 1, 20, 0, 0},
+    {"steps:180,420,260,600@1.3", 5, 20, 900, 0.1, 2, 1, 20, 0, 0},
+    {"steps:250,600,380@2", 5, 20, 0, 0, 2, 1, 20, 0, 0},
+    {"steps:180,420,260,600@2.5", 5, 60, 900, 0.1, 1, 1, 20, 0, 0},
 };
 
 static void slower_bmc_than_declared_is_covered(void **st)
@@ -107,7 +111,7 @@ static void slower_bmc_than_declared_is_covered(void **st)
 	 * the value change twice are stated on the declared refresh and miss;
 	 * those that span the moment it took the BMC's refresh state what the
 	 * readings before were off (66% covered without that). */
-	const struct vb_case fresh = {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 1, 1, 0, 0};
+	const struct vb_case fresh = {"steps:180,420,260,600@2.5", 5, 15, 900, 0.1, 1, 1, 0, 0, 0};
 	struct vb_stats s;
 	assert_int_equal(vb_windows(&fresh, 100, 0xf4e5, &s), 0);
 	printf("from the meter's opening, R=5s declared 1s 15s: coverage %5.1f%%, mean stated "

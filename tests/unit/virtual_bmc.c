@@ -220,7 +220,9 @@ int vb_windows(const struct vb_case *c, int meters, uint64_t seed, struct vb_sta
 		    .max_power_w = c->max_power_w,
 		    /* The sampler reads a refresh at least twice (a 100 ms
 		     * analyser's every 25 ms). */
-		    .sample_s = c->refresh_s < 0.4 ? c->refresh_s / 4 : 0.1,
+		    .sample_s = c->sample_s > 0      ? c->sample_s
+		                : c->refresh_s < 0.4 ? c->refresh_s / 4
+		                                     : 0.1,
 		    .rng = rng ^ 0x9e3779b97f4a7c15ULL,
 		};
 		vb_uniform(&rng, 0, 1);

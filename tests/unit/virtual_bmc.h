@@ -63,6 +63,7 @@ struct vb_case {
 	double declared_s;   /* the refresh the backend declares; 0: refresh_s */
 	double first_s;      /* the first window begins this much later than usual */
 	double latency_hi_s; /* answers back after 20 ms to this; 0: 250 ms */
+	double sample_s;     /* the meter's sampler period; 0: a quarter refresh, at most 0.1 s */
 };
 struct vb_stats {
 	unsigned n, covered, polls, late_polls;
