@@ -145,6 +145,9 @@ static int list_text(void *ctx, const struct jst_history_run *r)
 	jst_sink_text_escaped(stdout, r->command_line);
 	if (r->repetitions > 1)
 		printf("  (-r %d)", r->repetitions);
+	/* As `run` marks the figure: it leaves out what a lost device used. */
+	if (r->partial)
+		fputs("  [partial]", stdout);
 	fputc('\n', stdout);
 	return 0;
 }

@@ -356,6 +356,21 @@ class RecordTest(HistoryCase):
         self.assertEqual([d["id"] for d in docs], [1, 3])
         self.assertEqual(docs[0]["command"], ["sleep", "0.05"])
 
+    def test_history_marks_a_partial_run(self):
+        # A run whose device was lost leaves out what it used: history's
+        # table says so as run and show do, not only its JSON.
+        for _ in range(2):
+            self.run_json(cmd=("true",))
+        self.sql("UPDATE runs SET partial = 1, document = json_set(document, '$.partial', "
+                 "json('true')) WHERE id = 2")
+        lines = self.run_cli("history").stdout.splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertFalse(lines[1].endswith("[partial]"), lines[1])
+        self.assertTrue(lines[2].endswith("  [partial]"), lines[2])
+        self.assertEqual([r["partial"] for r in json.loads(self.run_cli("history", "--json")
+                                                           .stdout)], [False, True])
+        self.assertIn(", partial", self.run_cli("show", "2").stdout)
+
 
 class UnrecordedRunTest(HistoryCase):
     """A history that cannot be written changes nothing else: the run is
