@@ -448,7 +448,11 @@ int jst_cmd_compare(int argc, char **argv)
 		json_object_set_new(o, "relative", jst_json_number(v.rel));
 		json_object_set_new(o, "uncertainty_j", jst_json_number(v.u));
 		json_object_set_new(o, "uncertainty_accuracy_j", jst_json_number(v.u_class));
+		/* The spread's term as it enters uncertainty_j, twice the
+		 * standard error, so that the two terms recombine to it. */
 		json_object_set_new(o, "uncertainty_spread_j",
+		                    v.spread_known ? jst_json_number(2 * v.u_spread) : json_null());
+		json_object_set_new(o, "standard_error_j",
 		                    v.spread_known ? jst_json_number(v.u_spread) : json_null());
 		json_object_set_new(o, "less", json_boolean(v.diff < 0));
 		json_object_set_new(o, "significant", json_boolean(v.significant));

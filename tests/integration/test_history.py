@@ -3,10 +3,12 @@ against the powercap simulator's truth and the real sqlite3 shell."""
 import csv
 import io
 import json
+import math
 import os
 import re
 import shutil
 import socket
+import statistics
 import sqlite3  # noqa: F401  (the shell is what is tested; the module only if present)
 import subprocess
 import sys
@@ -497,6 +499,17 @@ class CompareTest(HistoryCase):
         self.assertEqual(c["a"]["repetitions"], 3)
         self.assertIsNotNone(c["uncertainty_spread_j"])
         self.assertGreaterEqual(c["uncertainty_j"], c["uncertainty_accuracy_j"])
+        # The two terms as they enter the total: they recombine to it, and
+        # the spread's is twice the standard error of the means' difference.
+        self.assertAlmostEqual(c["uncertainty_j"], math.hypot(c["uncertainty_accuracy_j"],
+                                                              c["uncertainty_spread_j"]),
+                               places=9)
+        totals = [[r["totals"]["total"]["energy_j"] for r in d["runs"]] for d in docs[:2]]
+        se = math.sqrt(sum(statistics.variance(t) / len(t) for t in totals))
+        self.assertAlmostEqual(c["standard_error_j"], se, places=9)
+        self.assertAlmostEqual(c["uncertainty_spread_j"], 2 * se, places=9)
+        self.assertIn("twice the standard error of the repetitions, \u00b1%.3g J"
+                      % c["uncertainty_spread_j"], self.run_cli("compare", "1", "2").stdout)
         # The same command twice: inside the uncertainty.
         c = self.compare(2, 3)
         self.assertLess(abs(c["difference_j"]), c["uncertainty_j"])
