@@ -590,12 +590,40 @@ class CarbonTest(HistoryCase):
         for args, what in ((["--region", "XX"], "no carbon intensity is known"),
                            (["--pue", "0.5"], "--pue wants"),
                            (["--price", "0.3"], "goes with a carbon intensity"),
-                           (["--carbon-intensity", "-1"], "--carbon-intensity wants")):
+                           (["--carbon-intensity", "-1"], "--carbon-intensity wants"),
+                           # strtod's other forms are no figure anyone meant
+                           (["--carbon-intensity", "0x10"], "--carbon-intensity wants a decimal"),
+                           (["--pue", "0x1"], "--pue wants a decimal"),
+                           (["--region", "FR", "--price", "inf"], "--price wants a decimal"),
+                           (["--region", "FR", "--price", " 0.3"], "--price wants a decimal")):
             proc = self.run_cli("run", "--backends", "rapl", *args, "--", "true")
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn(what, proc.stderr)
         proc = self.run_cli("run", "--backends", "rapl", "--", "true")
         self.assertNotIn("carbon", json.dumps(proc.stderr).lower())
+
+    def test_config_file_with_an_unknown_key(self):
+        # A misspelt key is refused as a bad value is, with its line, not
+        # read as no setting (a run reported without the carbon asked for).
+        conf = os.path.join(self.tmp, "config", "joulestat")
+        os.makedirs(conf)
+        for text, what in (("Region = FR\n", "config:1: unknown key 'Region' (keys are lower "
+                                             "case: 'region')"),
+                           ("# site\nregion = FR\ncarbon-intensity = 50\n",
+                            "config:3: unknown key 'carbon-intensity'"),
+                           ("region FR\n", "config:1: 'region FR' is not a setting"),
+                           ("pue = 0x1\nregion = FR\n", "pue wants a decimal")):
+            with open(os.path.join(conf, "config"), "w") as f:
+                f.write(text)
+            with self.subTest(text=text):
+                proc = self.run_cli("run", "--backends", "rapl", "--", "true")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(what, proc.stderr)
+        self.assertFalse(os.path.exists(self.db))  # nothing was run nor recorded
+        with open(os.path.join(conf, "config"), "w") as f:
+            f.write("\n  # site\nregion = FR  # France\n\npue=1.1\n")
+        _, doc = self.run_json()
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["pue"]), ("FR", 1.1))
 
 
 if __name__ == "__main__":

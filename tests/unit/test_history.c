@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "carbon.h"
+#include "cli.h"
 #include "history.h"
 #include "history_spool.h"
 #include "history_time.h"
@@ -597,6 +598,35 @@ static void time_bounds(void **st)
 	                 -ERANGE);
 }
 
+/* The carbon and cost options' numbers: decimal only. */
+static void decimal_numbers(void **st)
+{
+	(void)st;
+	static const char *const ok[] = {"0",  "16",  "+16",  "-1",     "0.25", ".5",
+	                                 "5.", "1e3", "1E-3", "2.5e+2", "007"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!jst_cli_is_decimal(ok[i]))
+			fail_msg("'%s' refused", ok[i]);
+	static const char *const bad[] = {"",    "0x10",  "0X10", "inf", "nan", "infinity", " 16",
+	                                  "16 ", "16g",   "1e",   "1e+", ".",   "+",        "-",
+	                                  "1,5", "0x1p4", "1..2", "e3",  "--1", "1e3.",     "١٦"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (jst_cli_is_decimal(bad[i]))
+			fail_msg("'%s' taken", bad[i]);
+	double v = -1;
+	assert_int_equal(jst_cli_parse_number("run", "--pue", "1.25", 1, 10, &v), 0);
+	assert_true(v == 1.25);
+	assert_int_equal(jst_cli_parse_number("run", "--carbon-intensity", "0x10", 0, 5000, &v),
+	                 -1);
+	assert_int_equal(jst_cli_parse_number("run", "--price", "nan", 0, 1e6, &v), -1);
+	assert_int_equal(jst_cli_parse_number("run", "--pue", "11", 1, 10, &v), -1);
+	assert_int_equal(jst_cli_parse_number("run", "--price", "1e999", 0, 1e6, &v), -1);
+	assert_true(v == 1.25); /* untouched by a refused one */
+	assert_int_equal(jst_cli_parse_seconds("burn", "--seconds", "0x10", &v), -1);
+	assert_int_equal(jst_cli_parse_seconds("burn", "--seconds", "2.5", &v), 0);
+	assert_true(v == 2.5);
+}
+
 /* ---- carbon ---------------------------------------------------------------- */
 
 static void carbon_figures(void **st)
@@ -682,7 +712,62 @@ static void carbon_settings_precedence(void **st)
 	assert_int_equal(jst_carbon_resolve("run", &req, &c), -1);
 	setenv("JOULESTAT_PUE", "0.5", 1);
 	assert_int_equal(jst_carbon_resolve("run", &none, &c), -1);
+	setenv("JOULESTAT_PUE", "0x1", 1);
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), -1);
 	unsetenv("JOULESTAT_PUE");
+}
+
+/* A config file line that is no setting, or of a key joulestat does not
+ * know, is refused, whatever else is given: a misspelt key is a setting
+ * silently not made. Blank lines and comments are nothing. */
+static void carbon_config_unknown_keys(void **st)
+{
+	(void)st;
+	char conf[160], path[200], cmd[256];
+	snprintf(conf, sizeof conf, "%s/config", dir);
+	snprintf(path, sizeof path, "%s/joulestat", conf);
+	snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
+	assert_int_equal(system(cmd), 0);
+	size_t plen = strlen(path);
+	snprintf(path + plen, sizeof path - plen, "/config");
+	setenv("XDG_CONFIG_HOME", conf, 1);
+	unsetenv("JOULESTAT_REGION");
+	unsetenv("JOULESTAT_CARBON_INTENSITY");
+	unsetenv("JOULESTAT_PUE");
+	unsetenv("JOULESTAT_PRICE");
+	static const struct {
+		const char *text;
+		int rc;
+	} files[] = {
+	    {"\n# site\n   \n\t# indented comment\nregion = FR\n", 0},
+	    {"carbon_intensity=100\npue = 1.1\nprice = 0.2 # EUR\n", 0},
+	    {"Region = FR\n", -1},
+	    {"region = FR\nPUE = 1.2\n", -1},
+	    {"carbon-intensity = 100\n", -1},
+	    {"region = FR\nregoin = DE\n", -1},
+	    {"region FR\n", -1},
+	    {"= FR\n", -1},
+	    {"region = FR\ncarbon_intensity = 0x10\n", -1},
+	};
+	struct jst_carbon_request none = {.intensity = NAN, .pue = NAN, .price = NAN};
+	struct jst_carbon c;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(files[i].text, f);
+		fclose(f);
+		if (jst_carbon_resolve("run", &none, &c) != files[i].rc)
+			fail_msg("file '%s' not %s", files[i].text,
+			         files[i].rc ? "refused" : "taken");
+	}
+	/* Refused even when the command line gives every setting. */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Region = FR\n", f);
+	fclose(f);
+	struct jst_carbon_request all = {.intensity = 100, .pue = 1.2, .price = 0.3};
+	assert_int_equal(jst_carbon_resolve("run", &all, &c), -1);
+	unsetenv("XDG_CONFIG_HOME");
 }
 
 int main(void)
@@ -699,7 +784,9 @@ int main(void)
 	    cmocka_unit_test(carbon_figures),
 	    cmocka_unit_test(carbon_table_is_cited),
 	    cmocka_unit_test_setup_teardown(carbon_settings_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(carbon_config_unknown_keys, setup, teardown),
 	    cmocka_unit_test(time_bounds),
+	    cmocka_unit_test(decimal_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
