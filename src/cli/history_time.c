@@ -130,7 +130,8 @@ int jst_history_time_bound(const char *arg, char out[JST_HISTORY_TIME_LEN], char
 	}
 	/* The instant in milliseconds since the epoch, at UTC. */
 	int64_t ms = days_from_civil(y, mo, d) * 86400000 +
-	             ((int64_t)h * 3600 + mi * 60 + s - (int64_t)offset_min * 60) * 1000 + frac_ms;
+	             ((int64_t)h * 3600 + (int64_t)mi * 60 + s - (int64_t)offset_min * 60) * 1000 +
+	             frac_ms;
 	int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
 	int64_t rest = ms - days * 86400000, yy;
 	int m2, d2;
