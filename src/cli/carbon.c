@@ -4,12 +4,11 @@
 #include "cli.h"
 #include "sinks.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* One setting from each place, in the order they are tried. */
 struct setting {
@@ -58,6 +57,64 @@ static int from_config(const char *key, struct setting *s)
 	return found;
 }
 
+/* The keys of the config file. */
+static const char *const config_keys[] = {"carbon_intensity", "region", "pue", "price"};
+
+/* Refuse a config file with a line that is not "key = value" of a known key:
+ * a misspelt key (Region, carbon-intensity) would otherwise be a setting
+ * silently not made, a run reported without the carbon it was meant to
+ * have, where a bad value of a known key is a usage error. 0, or -1 (said).
+ * No file is no settings. */
+static int check_config(const char *cmd)
+{
+	char path[512], line[512];
+	if (config_path(path, sizeof path))
+		return 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	int rc = 0;
+	for (unsigned no = 1; !rc && fgets(line, sizeof line, f); no++) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *eq = strchr(line, '=');
+		if (eq)
+			*eq = '\0';
+		jst_cli_trim(line);
+		if (!eq || !line[0]) {
+			if (eq || line[0])
+				rc = jst_cli_usage_error(cmd,
+				                         "%s:%u: '%s' is not a setting: a line is "
+				                         "'key = value' (keys carbon_intensity, "
+				                         "region, pue, price)",
+				                         path, no, eq ? "=..." : line);
+			continue;
+		}
+		const char *near = NULL;
+		int known = 0;
+		for (size_t k = 0; k < sizeof config_keys / sizeof config_keys[0]; k++) {
+			known |= !strcmp(line, config_keys[k]);
+			if (!strcasecmp(line, config_keys[k]))
+				near = config_keys[k];
+		}
+		if (known)
+			continue;
+		if (near)
+			rc = jst_cli_usage_error(cmd,
+			                         "%s:%u: unknown key '%s' (keys are lower case: "
+			                         "'%s')",
+			                         path, no, line, near);
+		else
+			rc = jst_cli_usage_error(cmd,
+			                         "%s:%u: unknown key '%s' (the keys are "
+			                         "carbon_intensity, region, pue, price)",
+			                         path, no, line);
+	}
+	fclose(f);
+	return rc ? -1 : 0;
+}
+
 static int from_env(const char *var, struct setting *s)
 {
 	const char *v = getenv(var);
@@ -68,19 +125,13 @@ static int from_env(const char *var, struct setting *s)
 	return 1;
 }
 
+/* A setting's number, named in a message as where it came from and its key. */
 static int number(const char *cmd, const struct setting *s, const char *what, double min,
                   double max, double *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s->value, &end);
-	if (!s->value[0] || *end || errno || !isfinite(v) || v < min || v > max) {
-		jst_cli_usage_error(cmd, "%s: %s wants a number from %g to %g, not '%s'", s->from,
-		                    what, min, max, s->value);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	char name[256];
+	snprintf(name, sizeof name, "%s: %s", s->from, what);
+	return jst_cli_parse_number(cmd, name, s->value, min, max, out);
 }
 
 /* A number setting: the command line's (not NaN), else env, else config.
@@ -133,6 +184,8 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 {
 	*out = (struct jst_carbon){.pue = 1.0, .pue_default = 1, .price = NAN};
 	struct setting s = {0};
+	if (check_config(cmd))
+		return -1;
 	int rc = 0;
 	/* The first of (docs/carbon.md): --carbon-intensity, --region, the
 	 * environment's intensity, else its region, the config file's

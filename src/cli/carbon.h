@@ -39,8 +39,9 @@ struct jst_carbon {
 
 /* Resolve: command line, else JOULESTAT_REGION, JOULESTAT_CARBON_INTENSITY,
  * JOULESTAT_PUE, JOULESTAT_PRICE, else $XDG_CONFIG_HOME/joulestat/config
- * (lines "key = value": region, carbon_intensity, pue, price). 0, or -1
- * after a usage error was reported naming the bad setting (cmd: for it). */
+ * (lines "key = value": region, carbon_intensity, pue, price; any other line
+ * but a blank or a comment is refused). 0, or -1 after a usage error was
+ * reported naming the bad setting (cmd: for it). */
 int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
                        struct jst_carbon *out);
 

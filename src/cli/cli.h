@@ -75,6 +75,13 @@ void jst_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned min,
                        unsigned max, unsigned *out);
 int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out);
+/* A decimal number from min to max (12, 0.25, 1e3): none of the other forms
+ * strtod takes (0x10, inf, nan, leading blanks), which would be read as a
+ * figure no one meant. what names it in the message ("--pue", "FILE: pue"). */
+int jst_cli_parse_number(const char *cmd, const char *what, const char *arg, double min, double max,
+                         double *out);
+/* Whether arg is all one decimal number: [+-]digits[.digits][e[+-]digits]. */
+int jst_cli_is_decimal(const char *arg);
 /* A file name given to opt: one that is "--" or starts with it is almost
  * surely an option, the file name forgotten (`--json -- CMD`), and refused;
  * "./--x" names such a file. 0, or -1 (reported as a usage error). */

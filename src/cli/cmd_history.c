@@ -2,9 +2,9 @@
  * (history.c, docs/history.md). */
 #include "cli.h"
 #include "history.h"
+#include "history_time.h"
 #include "sinks.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -46,74 +46,33 @@ static int open_db(jst_history **h, int quiet)
 	return 0;
 }
 
-/* A time filter: a date (2026-12-01) or an RFC 3339 instant in UTC
- * (2026-12-01T22:00:00Z); compared as text with the recorded starts, which
- * are all UTC and of one width. */
-static int digits(const char *p, int n)
+/* A time filter, into the stored form of the runs' start (history_time.h):
+ * a day or time that does not exist is refused, since compared with the
+ * starts it would match nothing, or everything, and say so by silence. */
+static int parse_time(const char *cmd, const char *opt, const char *arg,
+                      char out[JST_HISTORY_TIME_LEN])
 {
-	for (int i = 0; i < n; i++)
-		if (!isdigit((unsigned char)p[i]))
-			return -1;
-	int v = 0;
-	for (int i = 0; i < n; i++)
-		v = v * 10 + (p[i] - '0');
-	return v;
+	char why[128];
+	if (!jst_history_time_bound(arg, out, why, sizeof why))
+		return 0;
+	jst_cli_usage_error(cmd,
+	                    "%s wants a date (2026-12-01) or a time in UTC (2026-12-01T22:00Z, "
+	                    "2026-12-01T22:00:00.5Z) or at an offset (2026-12-01T23:00+01:00), "
+	                    "not '%s': %s",
+	                    opt, arg, why);
+	return -1;
 }
 
-/* A day that exists, and a time of day that does (a leap second allowed): a
- * typo compared as text would match nothing, or everything, and say so by
- * silence. */
-static int valid_time(const char *a)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	size_t n = strlen(a);
-	if (n < 10 || a[4] != '-' || a[7] != '-')
-		return 0;
-	int y = digits(a, 4), mo = digits(a + 5, 2), d = digits(a + 8, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1)
-		return 0;
-	int leap = mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-	if (d > mdays[mo - 1] + leap)
-		return 0;
-	if (n == 10)
-		return 1;
-	/* T HH:MM[:SS[.fraction]] Z */
-	if (a[10] != 'T' || a[n - 1] != 'Z' || n < 17 || a[13] != ':')
-		return 0;
-	int h = digits(a + 11, 2), mi = digits(a + 14, 2);
-	if (h < 0 || h > 23 || mi < 0 || mi > 59)
-		return 0;
-	const char *p = a + 16;
-	if (*p == ':') {
-		int sec = digits(p + 1, 2);
-		if (sec < 0 || sec > 60)
-			return 0;
-		p += 3;
-		if (*p == '.') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return 0;
-			while (isdigit((unsigned char)*p))
-				p++;
-		}
-	}
-	return p == a + n - 1;
-}
-
-static int parse_time(const char *cmd, const char *opt, const char *arg)
-{
-	int ok = valid_time(arg);
-	if (!ok)
-		jst_cli_usage_error(cmd,
-		                    "%s wants a date (2026-12-01) or a UTC time "
-		                    "(2026-12-01T22:00:00Z), not '%s'",
-		                    opt, arg);
-	return ok ? 0 : -1;
-}
+/* The filter and the bounds' text it points to. */
+struct filter {
+	struct jst_history_filter f;
+	char since[JST_HISTORY_TIME_LEN], until[JST_HISTORY_TIME_LEN];
+};
 
 /* The filter options history and export share: 1 handled, 0 not one, -1 bad. */
-static int filter_option(const char *cmd, int opt, const char *arg, struct jst_history_filter *f)
+static int filter_option(const char *cmd, int opt, const char *arg, struct filter *ff)
 {
+	struct jst_history_filter *f = &ff->f;
 	switch (opt) {
 	case OPT_COMMAND:
 		f->command = arg;
@@ -122,11 +81,11 @@ static int filter_option(const char *cmd, int opt, const char *arg, struct jst_h
 		f->host = arg;
 		return 1;
 	case OPT_SINCE:
-		f->since = arg;
-		return parse_time(cmd, "--since", arg) ? -1 : 1;
+		f->since = ff->since;
+		return parse_time(cmd, "--since", arg, ff->since) ? -1 : 1;
 	case OPT_UNTIL:
-		f->until = arg;
-		return parse_time(cmd, "--until", arg) ? -1 : 1;
+		f->until = ff->until;
+		return parse_time(cmd, "--until", arg, ff->until) ? -1 : 1;
 	case 'n':
 		return jst_cli_parse_uint(cmd, "-n", arg, 1, 1000000000, &f->limit) ? -1 : 1;
 	default:
@@ -186,6 +145,9 @@ static int list_text(void *ctx, const struct jst_history_run *r)
 	jst_sink_text_escaped(stdout, r->command_line);
 	if (r->repetitions > 1)
 		printf("  (-r %d)", r->repetitions);
+	/* As `run` marks the figure: it leaves out what a lost device used. */
+	if (r->partial)
+		fputs("  [partial]", stdout);
 	fputc('\n', stdout);
 	return 0;
 }
@@ -194,7 +156,7 @@ int jst_cmd_history(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    FILTER_OPTIONS, {"json", no_argument, NULL, OPT_JSON}, {0}};
-	struct jst_history_filter f = {0};
+	struct filter f = {0};
 	int json = 0, opt;
 	while ((opt = jst_cli_getopt("history", argc, argv, "n:h", opts)) != -1) {
 		int c = filter_option("history", opt, optarg, &f);
@@ -225,8 +187,8 @@ int jst_cmd_history(int argc, char **argv)
 	char err[512] = "";
 	json_t *all = json_array();
 	int header = 0;
-	rc = json ? jst_history_each(h, &f, list_json, all, err, sizeof err)
-	          : jst_history_each(h, &f, list_text, &header, err, sizeof err);
+	rc = json ? jst_history_each(h, &f.f, list_json, all, err, sizeof err)
+	          : jst_history_each(h, &f.f, list_text, &header, err, sizeof err);
 	if (!rc && json)
 		rc = jst_sink_json_write(stdout, all);
 	json_decref(all);
@@ -486,7 +448,11 @@ int jst_cmd_compare(int argc, char **argv)
 		json_object_set_new(o, "relative", jst_json_number(v.rel));
 		json_object_set_new(o, "uncertainty_j", jst_json_number(v.u));
 		json_object_set_new(o, "uncertainty_accuracy_j", jst_json_number(v.u_class));
+		/* The spread's term as it enters uncertainty_j, twice the
+		 * standard error, so that the two terms recombine to it. */
 		json_object_set_new(o, "uncertainty_spread_j",
+		                    v.spread_known ? jst_json_number(2 * v.u_spread) : json_null());
+		json_object_set_new(o, "standard_error_j",
 		                    v.spread_known ? jst_json_number(v.u_spread) : json_null());
 		json_object_set_new(o, "less", json_boolean(v.diff < 0));
 		json_object_set_new(o, "significant", json_boolean(v.significant));
@@ -582,7 +548,7 @@ int jst_cmd_export(int argc, char **argv)
 	                                     {"format", required_argument, NULL, OPT_FORMAT},
 	                                     {"output", required_argument, NULL, 'o'},
 	                                     {0}};
-	struct jst_history_filter f = {0};
+	struct filter f = {0};
 	const char *format = "csv", *path = "-";
 	int opt;
 	while ((opt = jst_cli_getopt("export", argc, argv, "n:o:h", opts)) != -1) {
@@ -626,8 +592,8 @@ int jst_cmd_export(int argc, char **argv)
 	json_t *all = json_array();
 	struct export_json x = {h, all, err, sizeof err};
 	if (h)
-		rc = csv ? jst_history_each(h, &f, export_csv, out.f, err, sizeof err)
-		         : jst_history_each(h, &f, export_doc, &x, err, sizeof err);
+		rc = csv ? jst_history_each(h, &f.f, export_csv, out.f, err, sizeof err)
+		         : jst_history_each(h, &f.f, export_doc, &x, err, sizeof err);
 	else
 		rc = 0;
 	if (!rc && !csv)

@@ -42,21 +42,6 @@ enum {
 	OPT_NO_SETTLE,
 };
 
-/* A number option of the carbon settings; 0 or -1 (reported). */
-static int parse_number(const char *opt, const char *arg, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(arg, &end);
-	if (!*arg || *end || errno || !isfinite(v) || v < min || v > max) {
-		jst_cli_usage_error("run", "%s wants a number from %g to %g, not '%s'", opt, min,
-		                    max, arg);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
@@ -128,16 +113,17 @@ static int parse(int argc, char **argv, struct run_opts *o)
 			o->carbon.region = optarg;
 			break;
 		case OPT_CARBON_INTENSITY:
-			if (parse_number("--carbon-intensity", optarg, 0, 5000,
-			                 &o->carbon.intensity))
+			if (jst_cli_parse_number("run", "--carbon-intensity", optarg, 0, 5000,
+			                         &o->carbon.intensity))
 				return JST_EXIT_USAGE;
 			break;
 		case OPT_PUE:
-			if (parse_number("--pue", optarg, 1, 10, &o->carbon.pue))
+			if (jst_cli_parse_number("run", "--pue", optarg, 1, 10, &o->carbon.pue))
 				return JST_EXIT_USAGE;
 			break;
 		case OPT_PRICE:
-			if (parse_number("--price", optarg, 0, 1e6, &o->carbon.price))
+			if (jst_cli_parse_number("run", "--price", optarg, 0, 1e6,
+			                         &o->carbon.price))
 				return JST_EXIT_USAGE;
 			break;
 		case 'h':

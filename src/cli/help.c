@@ -90,12 +90,15 @@ static const char history_help[] =
     "                         [-n N] [--json]\n"
     "\n"
     "The runs joulestat run recorded, oldest first: id, start, host, energy of all\n"
-    "repetitions with its uncertainty, CO2e, exit status, command.\n"
+    "repetitions with its uncertainty, CO2e, exit status, command; [partial]\n"
+    "marks a run whose figure leaves out a device lost during it.\n"
     "\n"
     "  --command TEXT    runs whose command line contains TEXT\n"
     "  --host NAME       runs on host NAME\n"
     "  --since T, --until T  runs that started at or after / before T: a date\n"
-    "                    (2026-12-01) or a UTC time (2026-12-01T22:00:00Z)\n"
+    "                    (2026-12-01, midnight UTC) or an RFC 3339 time, seconds\n"
+    "                    and fraction optional, in UTC or at an offset\n"
+    "                    (2026-12-01T22:00Z, 2026-12-01T23:00:00.5+01:00)\n"
     "  -n, --limit N     the newest N only\n"
     "  --json            the same as JSON on stdout\n";
 

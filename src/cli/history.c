@@ -828,7 +828,9 @@ int jst_history_each(jst_history *h, const struct jst_history_filter *f,
                      int (*fn)(void *ctx, const struct jst_history_run *r), void *ctx, char *err,
                      size_t errlen)
 {
-	/* The newest `limit` are chosen, then listed oldest first. */
+	/* The newest `limit` are chosen, then listed oldest first. The bounds
+	 * are in the starts' own fixed-width UTC form (history_time.h): text
+	 * that sorts as the instants do. */
 	const char *sql =
 	    "SELECT * FROM (SELECT id, start, end, hostname, command_line, exit_status, partial, "
 	    "repetitions, energy_j, uncertainty_j, duration_s, co2e_g, co2e_uncertainty_g, cost "

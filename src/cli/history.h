@@ -34,10 +34,12 @@ int jst_history_record(jst_history *h, const json_t *doc, FILE *intervals, int64
 
 /* Which runs to list or export. NULL / 0: no filter. */
 struct jst_history_filter {
-	const char *command;       /* substring of the command line */
-	const char *host;          /* hostname, exactly */
-	const char *since, *until; /* RFC 3339 (UTC) or a date: start >= since, start < until */
-	unsigned limit;            /* the newest N */
+	const char *command; /* substring of the command line */
+	const char *host;    /* hostname, exactly */
+	/* start >= since, start < until: in the stored form of a start,
+	 * YYYY-MM-DDTHH:MM:SS.mmmZ (jst_history_time_bound makes it). */
+	const char *since, *until;
+	unsigned limit; /* the newest N */
 };
 
 /* One row of the runs table. */

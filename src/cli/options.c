@@ -117,12 +117,48 @@ int jst_cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsign
 	return 0;
 }
 
+int jst_cli_is_decimal(const char *arg)
+{
+	const char *p = arg + (*arg == '+' || *arg == '-');
+	size_t whole = strspn(p, "0123456789"), frac = 0;
+	p += whole;
+	if (*p == '.') {
+		frac = strspn(p + 1, "0123456789");
+		p += 1 + frac;
+	}
+	if (!whole && !frac)
+		return 0;
+	if (*p == 'e' || *p == 'E') {
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		size_t exp = strspn(p, "0123456789");
+		if (!exp)
+			return 0;
+		p += exp;
+	}
+	return *p == '\0';
+}
+
+int jst_cli_parse_number(const char *cmd, const char *what, const char *arg, double min, double max,
+                         double *out)
+{
+	char *end;
+	errno = 0;
+	double v = jst_cli_is_decimal(arg) ? strtod(arg, &end) : NAN;
+	if (!isfinite(v) || errno || v < min || v > max) {
+		jst_cli_usage_error(cmd, "%s wants a decimal number from %g to %g, not '%s'", what,
+		                    min, max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int jst_cli_parse_seconds(const char *cmd, const char *opt, const char *arg, double *out)
 {
 	char *end;
 	errno = 0;
-	double v = strtod(arg, &end);
-	if (!*arg || *end || errno || !isfinite(v) || v <= 0 || v > 1e6) {
+	double v = jst_cli_is_decimal(arg) ? strtod(arg, &end) : NAN;
+	if (!isfinite(v) || errno || v <= 0 || v > 1e6) {
 		jst_cli_usage_error(cmd, "%s wants a number of seconds above 0, not '%s'", opt,
 		                    arg);
 		return -1;

@@ -3,10 +3,12 @@ against the powercap simulator's truth and the real sqlite3 shell."""
 import csv
 import io
 import json
+import math
 import os
 import re
 import shutil
 import socket
+import statistics
 import sqlite3  # noqa: F401  (the shell is what is tested; the module only if present)
 import subprocess
 import sys
@@ -356,6 +358,21 @@ class RecordTest(HistoryCase):
         self.assertEqual([d["id"] for d in docs], [1, 3])
         self.assertEqual(docs[0]["command"], ["sleep", "0.05"])
 
+    def test_history_marks_a_partial_run(self):
+        # A run whose device was lost leaves out what it used: history's
+        # table says so as run and show do, not only its JSON.
+        for _ in range(2):
+            self.run_json(cmd=("true",))
+        self.sql("UPDATE runs SET partial = 1, document = json_set(document, '$.partial', "
+                 "json('true')) WHERE id = 2")
+        lines = self.run_cli("history").stdout.splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertFalse(lines[1].endswith("[partial]"), lines[1])
+        self.assertTrue(lines[2].endswith("  [partial]"), lines[2])
+        self.assertEqual([r["partial"] for r in json.loads(self.run_cli("history", "--json")
+                                                           .stdout)], [False, True])
+        self.assertIn(", partial", self.run_cli("show", "2").stdout)
+
 
 class UnrecordedRunTest(HistoryCase):
     """A history that cannot be written changes nothing else: the run is
@@ -482,6 +499,17 @@ class CompareTest(HistoryCase):
         self.assertEqual(c["a"]["repetitions"], 3)
         self.assertIsNotNone(c["uncertainty_spread_j"])
         self.assertGreaterEqual(c["uncertainty_j"], c["uncertainty_accuracy_j"])
+        # The two terms as they enter the total: they recombine to it, and
+        # the spread's is twice the standard error of the means' difference.
+        self.assertAlmostEqual(c["uncertainty_j"], math.hypot(c["uncertainty_accuracy_j"],
+                                                              c["uncertainty_spread_j"]),
+                               places=9)
+        totals = [[r["totals"]["total"]["energy_j"] for r in d["runs"]] for d in docs[:2]]
+        se = math.sqrt(sum(statistics.variance(t) / len(t) for t in totals))
+        self.assertAlmostEqual(c["standard_error_j"], se, places=9)
+        self.assertAlmostEqual(c["uncertainty_spread_j"], 2 * se, places=9)
+        self.assertIn("twice the standard error of the repetitions, \u00b1%.3g J"
+                      % c["uncertainty_spread_j"], self.run_cli("compare", "1", "2").stdout)
         # The same command twice: inside the uncertainty.
         c = self.compare(2, 3)
         self.assertLess(abs(c["difference_j"]), c["uncertainty_j"])
@@ -562,12 +590,40 @@ class CarbonTest(HistoryCase):
         for args, what in ((["--region", "XX"], "no carbon intensity is known"),
                            (["--pue", "0.5"], "--pue wants"),
                            (["--price", "0.3"], "goes with a carbon intensity"),
-                           (["--carbon-intensity", "-1"], "--carbon-intensity wants")):
+                           (["--carbon-intensity", "-1"], "--carbon-intensity wants"),
+                           # strtod's other forms are no figure anyone meant
+                           (["--carbon-intensity", "0x10"], "--carbon-intensity wants a decimal"),
+                           (["--pue", "0x1"], "--pue wants a decimal"),
+                           (["--region", "FR", "--price", "inf"], "--price wants a decimal"),
+                           (["--region", "FR", "--price", " 0.3"], "--price wants a decimal")):
             proc = self.run_cli("run", "--backends", "rapl", *args, "--", "true")
             self.assertEqual(proc.returncode, 2, args)
             self.assertIn(what, proc.stderr)
         proc = self.run_cli("run", "--backends", "rapl", "--", "true")
         self.assertNotIn("carbon", json.dumps(proc.stderr).lower())
+
+    def test_config_file_with_an_unknown_key(self):
+        # A misspelt key is refused as a bad value is, with its line, not
+        # read as no setting (a run reported without the carbon asked for).
+        conf = os.path.join(self.tmp, "config", "joulestat")
+        os.makedirs(conf)
+        for text, what in (("Region = FR\n", "config:1: unknown key 'Region' (keys are lower "
+                                             "case: 'region')"),
+                           ("# site\nregion = FR\ncarbon-intensity = 50\n",
+                            "config:3: unknown key 'carbon-intensity'"),
+                           ("region FR\n", "config:1: 'region FR' is not a setting"),
+                           ("pue = 0x1\nregion = FR\n", "pue wants a decimal")):
+            with open(os.path.join(conf, "config"), "w") as f:
+                f.write(text)
+            with self.subTest(text=text):
+                proc = self.run_cli("run", "--backends", "rapl", "--", "true")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(what, proc.stderr)
+        self.assertFalse(os.path.exists(self.db))  # nothing was run nor recorded
+        with open(os.path.join(conf, "config"), "w") as f:
+            f.write("\n  # site\nregion = FR  # France\n\npue=1.1\n")
+        _, doc = self.run_json()
+        self.assertEqual((doc["carbon"]["region"], doc["carbon"]["pue"]), ("FR", 1.1))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "carbon.h"
+#include "cli.h"
 #include "history.h"
 #include "history_spool.h"
+#include "history_time.h"
 #include "history_vfs.h"
 
 static char dir[64], db[128];
@@ -331,7 +333,21 @@ static void filters(void **st)
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.ids[0], 2); /* the newest two, oldest first */
 	s = (struct seen){0};
-	f = (struct jst_history_filter){.since = "2026-12-02"};
+	f = (struct jst_history_filter){.since = "2026-12-02T00:00:00.000Z"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 0);
+	/* The bounds are of the starts' form: a start in the bound's second,
+	 * past its first millisecond, is at or after it and not before it. */
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.since = "2026-12-01T10:00:00.000Z"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 3);
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.until = "2026-12-01T10:00:00.001Z"};
+	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
+	assert_int_equal(s.n, 3);
+	s = (struct seen){0};
+	f = (struct jst_history_filter){.until = "2026-12-01T10:00:00.000Z"};
 	assert_int_equal(jst_history_each(h, &f, collect, &s, err, sizeof err), 0);
 	assert_int_equal(s.n, 0);
 	jst_history_close(h);
@@ -501,6 +517,116 @@ static void newer_schema_refused_untouched(void **st)
 	assert_int_equal(pragma("user_version"), 9);
 }
 
+/* ---- time bounds ------------------------------------------------------------ */
+
+/* Every form docs/history.md gives, and the instant each is, in the stored
+ * form of a start; then what is refused, and why. */
+static void time_bounds(void **st)
+{
+	(void)st;
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+	    {"2026-12-02", "2026-12-02T00:00:00.000Z"},
+	    {"2024-02-29", "2024-02-29T00:00:00.000Z"},
+	    {"2026-12-02T17:40Z", "2026-12-02T17:40:00.000Z"},
+	    {"2026-12-02T17:40:40Z", "2026-12-02T17:40:40.000Z"},
+	    {"2026-12-02T17:40:40.7Z", "2026-12-02T17:40:40.700Z"},
+	    {"2026-12-02T17:40:40.726Z", "2026-12-02T17:40:40.726Z"},
+	    {"2026-12-02T17:40:40.72600000Z", "2026-12-02T17:40:40.726Z"},
+	    /* finer than the starts' milliseconds: the next one */
+	    {"2026-12-02T17:40:40.7260001Z", "2026-12-02T17:40:40.727Z"},
+	    {"2026-12-02T17:40:40.9999Z", "2026-12-02T17:40:41.000Z"},
+	    {"2026-12-31T23:59:59.9991Z", "2027-01-01T00:00:00.000Z"},
+	    {"2026-12-02t17:40:40z", "2026-12-02T17:40:40.000Z"},
+	    {"2026-12-02T18:40:40.5+01:00", "2026-12-02T17:40:40.500Z"},
+	    {"2026-12-02T12:10-05:30", "2026-12-02T17:40:00.000Z"},
+	    {"2026-12-03T01:00+08:00", "2026-12-02T17:00:00.000Z"},
+	    {"2026-01-01T00:30+01:00", "2025-12-31T23:30:00.000Z"},
+	    {"2026-12-02T00:00:00-00:00", "2026-12-02T00:00:00.000Z"},
+	    /* a leap second: the first instant after it */
+	    {"2016-12-31T23:59:60Z", "2017-01-01T00:00:00.000Z"},
+	    {"2000-02-29T12:00Z", "2000-02-29T12:00:00.000Z"},
+	    {"9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"},
+	    {"0000-01-01", "0000-01-01T00:00:00.000Z"},
+	};
+	char out[JST_HISTORY_TIME_LEN], why[128];
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		memset(out, 'x', sizeof out);
+		if (jst_history_time_bound(ok[i].in, out, why, sizeof why) != 0)
+			fail_msg("%s refused: %s", ok[i].in, why);
+		if (strcmp(out, ok[i].out) != 0)
+			fail_msg("%s read as %s, not %s", ok[i].in, out, ok[i].out);
+	}
+	static const struct {
+		const char *in, *why;
+	} bad[] = {
+	    {"", "not a date"},
+	    {"yesterday", "not a date"},
+	    {"20261202", "not a date"},
+	    {"2026-13-01", "no such month"},
+	    {"2026-02-29", "no such day"},
+	    {"1900-02-29", "no such day"},
+	    {"2026-04-31", "no such day"},
+	    {"2026-12-02Z", "a time is"},
+	    {"2026-12-02T17Z", "a time is"},
+	    {"2026-12-02 17:40Z", "a time is"},
+	    {"2026-12-02T24:00Z", "no such time"},
+	    {"2026-12-02T17:60Z", "no such time"},
+	    {"2026-12-02T17:40:61Z", "no such second"},
+	    {"2026-12-02T17:40:4Z", "seconds are"},
+	    {"2026-12-02T17:40:40.Z", "needs digits"},
+	    {"2026-12-02T17:40:40", "needs its zone"},
+	    {"2026-12-02T17:40", "needs its zone"},
+	    {"2026-12-02T17:40:40+0100", "ends in Z"},
+	    {"2026-12-02T17:40:40+24:00", "an offset is"},
+	    {"2026-12-02T17:40:40Zjunk", "ends in Z"},
+	    {"2026-12-02T17:40:40.5.5Z", "ends in Z"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		why[0] = '\0';
+		if (jst_history_time_bound(bad[i].in, out, why, sizeof why) != -EINVAL)
+			fail_msg("'%s' taken", bad[i].in);
+		if (!strstr(why, bad[i].why))
+			fail_msg("'%s': '%s' does not say '%s'", bad[i].in, why, bad[i].why);
+	}
+	assert_int_equal(jst_history_time_bound("0000-01-01T00:30+01:00", out, why, sizeof why),
+	                 -ERANGE);
+	assert_int_equal(jst_history_time_bound("9999-12-31T23:59:59.9999Z", out, why, sizeof why),
+	                 -ERANGE);
+	assert_int_equal(jst_history_time_bound("9999-12-31T23:30-01:00", out, why, sizeof why),
+	                 -ERANGE);
+}
+
+/* The carbon and cost options' numbers: decimal only. */
+static void decimal_numbers(void **st)
+{
+	(void)st;
+	static const char *const ok[] = {"0",  "16",  "+16",  "-1",     "0.25", ".5",
+	                                 "5.", "1e3", "1E-3", "2.5e+2", "007"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!jst_cli_is_decimal(ok[i]))
+			fail_msg("'%s' refused", ok[i]);
+	static const char *const bad[] = {"",    "0x10",  "0X10", "inf", "nan", "infinity", " 16",
+	                                  "16 ", "16g",   "1e",   "1e+", ".",   "+",        "-",
+	                                  "1,5", "0x1p4", "1..2", "e3",  "--1", "1e3.",     "١٦"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (jst_cli_is_decimal(bad[i]))
+			fail_msg("'%s' taken", bad[i]);
+	double v = -1;
+	assert_int_equal(jst_cli_parse_number("run", "--pue", "1.25", 1, 10, &v), 0);
+	assert_true(v == 1.25);
+	assert_int_equal(jst_cli_parse_number("run", "--carbon-intensity", "0x10", 0, 5000, &v),
+	                 -1);
+	assert_int_equal(jst_cli_parse_number("run", "--price", "nan", 0, 1e6, &v), -1);
+	assert_int_equal(jst_cli_parse_number("run", "--pue", "11", 1, 10, &v), -1);
+	assert_int_equal(jst_cli_parse_number("run", "--price", "1e999", 0, 1e6, &v), -1);
+	assert_true(v == 1.25); /* untouched by a refused one */
+	assert_int_equal(jst_cli_parse_seconds("burn", "--seconds", "0x10", &v), -1);
+	assert_int_equal(jst_cli_parse_seconds("burn", "--seconds", "2.5", &v), 0);
+	assert_true(v == 2.5);
+}
+
 /* ---- carbon ---------------------------------------------------------------- */
 
 static void carbon_figures(void **st)
@@ -586,7 +712,62 @@ static void carbon_settings_precedence(void **st)
 	assert_int_equal(jst_carbon_resolve("run", &req, &c), -1);
 	setenv("JOULESTAT_PUE", "0.5", 1);
 	assert_int_equal(jst_carbon_resolve("run", &none, &c), -1);
+	setenv("JOULESTAT_PUE", "0x1", 1);
+	assert_int_equal(jst_carbon_resolve("run", &none, &c), -1);
 	unsetenv("JOULESTAT_PUE");
+}
+
+/* A config file line that is no setting, or of a key joulestat does not
+ * know, is refused, whatever else is given: a misspelt key is a setting
+ * silently not made. Blank lines and comments are nothing. */
+static void carbon_config_unknown_keys(void **st)
+{
+	(void)st;
+	char conf[160], path[200], cmd[256];
+	snprintf(conf, sizeof conf, "%s/config", dir);
+	snprintf(path, sizeof path, "%s/joulestat", conf);
+	snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
+	assert_int_equal(system(cmd), 0);
+	size_t plen = strlen(path);
+	snprintf(path + plen, sizeof path - plen, "/config");
+	setenv("XDG_CONFIG_HOME", conf, 1);
+	unsetenv("JOULESTAT_REGION");
+	unsetenv("JOULESTAT_CARBON_INTENSITY");
+	unsetenv("JOULESTAT_PUE");
+	unsetenv("JOULESTAT_PRICE");
+	static const struct {
+		const char *text;
+		int rc;
+	} files[] = {
+	    {"\n# site\n   \n\t# indented comment\nregion = FR\n", 0},
+	    {"carbon_intensity=100\npue = 1.1\nprice = 0.2 # EUR\n", 0},
+	    {"Region = FR\n", -1},
+	    {"region = FR\nPUE = 1.2\n", -1},
+	    {"carbon-intensity = 100\n", -1},
+	    {"region = FR\nregoin = DE\n", -1},
+	    {"region FR\n", -1},
+	    {"= FR\n", -1},
+	    {"region = FR\ncarbon_intensity = 0x10\n", -1},
+	};
+	struct jst_carbon_request none = {.intensity = NAN, .pue = NAN, .price = NAN};
+	struct jst_carbon c;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(files[i].text, f);
+		fclose(f);
+		if (jst_carbon_resolve("run", &none, &c) != files[i].rc)
+			fail_msg("file '%s' not %s", files[i].text,
+			         files[i].rc ? "refused" : "taken");
+	}
+	/* Refused even when the command line gives every setting. */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Region = FR\n", f);
+	fclose(f);
+	struct jst_carbon_request all = {.intensity = 100, .pue = 1.2, .price = 0.3};
+	assert_int_equal(jst_carbon_resolve("run", &all, &c), -1);
+	unsetenv("XDG_CONFIG_HOME");
 }
 
 int main(void)
@@ -603,6 +784,9 @@ int main(void)
 	    cmocka_unit_test(carbon_figures),
 	    cmocka_unit_test(carbon_table_is_cited),
 	    cmocka_unit_test_setup_teardown(carbon_settings_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(carbon_config_unknown_keys, setup, teardown),
+	    cmocka_unit_test(time_bounds),
+	    cmocka_unit_test(decimal_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
