@@ -19,6 +19,7 @@ struct jst_prom_domain {
 	double clock_mhz;
 	double power_limit_w;
 	double age_s; /* since the sampler read it */
+	int lost;     /* stale: its gauges (power, telemetry) are NaN, its energy held */
 };
 
 struct jst_prom_backend {

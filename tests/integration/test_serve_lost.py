@@ -1,8 +1,9 @@
 """joulestat serve when a device is lost while it serves (sim/nvml's GPU 1
 answers GPU_IS_LOST from LOST_S on): scrapes go on answering at once,
 joulestat_up of its backend turns 0 within the staleness limit (5 sampler
-periods, at least 2 s), the lost GPU's counter stays at its last value and
-the other GPU's goes on rising."""
+periods, at least 2 s), the lost GPU's gauges (power, telemetry) leave the
+exposition, its counter stays at its last value and the other GPU's goes on
+rising."""
 import os
 import sys
 import time
@@ -38,6 +39,16 @@ class LostDeviceTest(unittest.TestCase):
                 self.assertGreater(time.monotonic() - launched, LOST_S)
                 e1 = series(s, "joulestat_energy_joules_total")
                 self.assertGreater(series(s, "joulestat_sample_age_seconds")["gpu1"], 2)
+                # Its last reading is not power drawn now: its gauges are
+                # gone, so sum(joulestat_power_watts{counted="1"}) is the
+                # live GPU's 300 W alone (it kept the lost one's 300 W too).
+                for gauge in ("joulestat_power_watts", "joulestat_temperature_celsius",
+                              "joulestat_utilization_ratio", "joulestat_clock_hertz",
+                              "joulestat_power_limit_watts"):
+                    self.assertNotIn("gpu1", series(s, gauge), gauge)
+                    self.assertIn("gpu0", series(s, gauge), gauge)
+                self.assertAlmostEqual(sum(series(s, "joulestat_power_watts",
+                                                  counted="1").values()), 300, delta=1)
                 time.sleep(0.5)
                 e2 = series(parse(ex.scrape()[2]), "joulestat_energy_joules_total")
                 self.assertEqual(e2["gpu1"], e1["gpu1"])  # held, not dropped
