@@ -80,7 +80,7 @@ int jst_cmd_serve(int argc, char **argv)
 		jst_webconfig_free(&wc);
 		return JST_EXIT_USAGE;
 	}
-	rc = jst_http_check(host, port, &wc, msg, sizeof msg);
+	rc = jst_http_check(host, port, msg, sizeof msg);
 	if (rc) {
 		jst_cli_error("serve: %s", msg);
 		jst_webconfig_free(&wc);

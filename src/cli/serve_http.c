@@ -284,8 +284,7 @@ static int resolve(const char *host, unsigned port, struct addrinfo **ai, char *
 	return 0;
 }
 
-int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
-                   size_t msglen)
+int jst_http_check(const char *host, unsigned port, char *msg, size_t msglen)
 {
 	struct addrinfo *ai;
 	int g = resolve(host, port, &ai, msg, msglen);
@@ -306,7 +305,6 @@ int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *
 		         *host ? host : "*", port);
 		return -EADDRINUSE;
 	}
-	(void)wc;
 	return 0;
 }
 

@@ -14,8 +14,7 @@ int jst_http_parse_listen(const char *listen, char *host, size_t hostlen, unsign
                           size_t msglen);
 /* Whether host resolves and the port is free: 0, or -errno with msg filled
  * (-EADDRINUSE for a port taken). */
-int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
-                   size_t msglen);
+int jst_http_check(const char *host, unsigned port, char *msg, size_t msglen);
 /* Whether the web-config's certificate and key can be read, are a PEM
  * certificate and its private key, and its TLS versions a range GnuTLS takes
  * (tls_check.h): 0 (also without TLS), or -errno with msg filled. */
