@@ -75,7 +75,12 @@ int jst_cmd_serve(int argc, char **argv)
 	}
 	/* What can be checked before the meter opens (which takes a second or
 	 * two while counters' refreshes are measured) is checked first. */
-	rc = jst_http_check(host, port, &wc, msg, sizeof msg);
+	if (jst_http_check_tls(&wc, msg, sizeof msg)) {
+		jst_cli_error("serve: --web-config %s: %s", o.web_config, msg);
+		jst_webconfig_free(&wc);
+		return JST_EXIT_USAGE;
+	}
+	rc = jst_http_check(host, port, msg, sizeof msg);
 	if (rc) {
 		jst_cli_error("serve: %s", msg);
 		jst_webconfig_free(&wc);

@@ -157,6 +157,17 @@ const struct jst_prom_snapshot *jst_live_snapshot(struct jst_live *l)
 			d->power_w = d->temperature_c = d->utilization_pct = NAN;
 			d->clock_mhz = d->power_limit_w = NAN;
 		}
+		/* A device lost (or a sampler that cannot keep up) leaves its last
+		 * reading behind: shown, it would be counted as power drawn now by
+		 * every sum over joulestat_power_watts and top's total. Its gauges
+		 * go, as Prometheus's exporters drop a series they no longer
+		 * measure; the energy counter stays (a counter never goes away or
+		 * down mid-life). */
+		d->lost = stale && n == 1;
+		if (d->lost) {
+			d->power_w = d->temperature_c = d->utilization_pct = NAN;
+			d->clock_mhz = d->power_limit_w = NAN;
+		}
 		if (stale && l->backend_of[i] >= 0)
 			l->bes[l->backend_of[i]].up = 0;
 	}

@@ -43,6 +43,9 @@ static void load(void)
 	SYM(l, tab.queue_response, "MHD_queue_response");
 	SYM(l, tab.destroy_response, "MHD_destroy_response");
 	SYM(l, tab.free, "MHD_free");
+	SYM(l, tab.suspend_connection, "MHD_suspend_connection");
+	SYM(l, tab.resume_connection, "MHD_resume_connection");
+	SYM(l, tab.get_connection_info, "MHD_get_connection_info");
 	ok = 1; /* kept loaded: the table points into it */
 }
 

@@ -23,6 +23,9 @@ struct jst_mhd {
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
 	__typeof__(MHD_free) *free;
+	__typeof__(MHD_suspend_connection) *suspend_connection;
+	__typeof__(MHD_resume_connection) *resume_connection;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
 };
 
 /* The library, loaded once, or NULL with the reason in why. */

@@ -1,13 +1,17 @@
 /* joulestat serve's HTTP server on libmicrohttpd (serve_http.h). One internal
  * polling thread answers every connection, so a snapshot is taken by one
  * thread at a time and a scrape costs a copy of the sampler's latest samples
- * and the formatting: no device is read. */
+ * and the formatting: no device is read. A password that needs bcrypt is
+ * checked by serve_auth's workers while its connection is suspended, so the
+ * polling thread never waits on a hash. */
 #include "serve_http.h"
 #include "mhd_lib.h"
+#include "serve_auth.h"
+#include "tls_check.h"
 
-#include <crypt.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +31,7 @@ struct jst_http {
 	const struct jst_webconfig *wc;
 	char *cert, *key;
 	char priorities[128];
-	/* Per user, the last password that matched its hash: bcrypt is meant to
-	 * be slow (tens of ms), too slow to run on every scrape, so a password
-	 * verified once is then compared in constant time. */
-	char *verified[JST_WEBCONFIG_USERS_MAX];
+	struct jst_auth *auth; /* NULL without basic_auth_users */
 	double scrapes;
 	unsigned port;
 };
@@ -70,49 +71,6 @@ int jst_http_parse_listen(const char *listen, char *host, size_t hostlen, unsign
 	return 0;
 }
 
-static int same(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	unsigned char d = na != nb;
-	for (size_t i = 0; i < na; i++)
-		d |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
-	return d == 0;
-}
-
-static int authorised(struct jst_http *h, struct MHD_Connection *c)
-{
-	if (!h->wc || h->wc->nusers == 0)
-		return 1;
-	char *pass = NULL;
-	char *user = mhd->basic_auth_get_username_password(c, &pass);
-	int ok = 0;
-	for (size_t i = 0; user && pass && i < h->wc->nusers; i++) {
-		if (strcmp(h->wc->users[i].user, user) != 0)
-			continue;
-		if (h->verified[i] && same(h->verified[i], pass)) {
-			ok = 1;
-			break;
-		}
-		/* crypt_rn: it fails with NULL rather than a "*" hash, and sanitizer
-		 * runtimes that wrap crypt_r (not always soundly) leave it alone. */
-		struct crypt_data *cd = calloc(1, sizeof *cd);
-		const char *hash =
-		    cd ? crypt_rn(pass, h->wc->users[i].hash, cd, (int)sizeof *cd) : NULL;
-		ok = hash && hash[0] != '*' && same(hash, h->wc->users[i].hash);
-		free(cd);
-		if (ok) {
-			free(h->verified[i]);
-			h->verified[i] = strdup(pass);
-		}
-		break;
-	}
-	if (pass)
-		mhd->free(pass);
-	if (user)
-		mhd->free(user);
-	return ok;
-}
-
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              char *body, size_t len)
 {
@@ -138,6 +96,109 @@ static const char index_page[] =
     "<html><head><title>joulestat</title></head><body><h1>joulestat</h1>"
     "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
 
+/* One request's state, from its first call to its completion. */
+struct request {
+	struct MHD_Connection *c;
+	int pending; /* suspended while a worker checks its password */
+	int result;  /* the worker's verdict, set before it resumes c */
+};
+
+static void suspend(void *arg)
+{
+	struct request *r = arg;
+	r->pending = 1;
+	mhd->suspend_connection(r->c);
+}
+
+static void resume(void *arg)
+{
+	struct request *r = arg;
+	mhd->resume_connection(r->c);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **req,
+                      enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)c;
+	(void)code;
+	free(*req);
+	*req = NULL;
+}
+
+/* The peer's address bytes (not its port): the unit of the budget of
+ * password checks. */
+static size_t peer_of(struct MHD_Connection *c, const void **addr)
+{
+	const union MHD_ConnectionInfo *ci =
+	    mhd->get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET) {
+		*addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		return sizeof(struct in_addr);
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		*addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		return sizeof(struct in6_addr);
+	}
+	*addr = "";
+	return 0;
+}
+
+/* JST_AUTH_OK, _DENIED, _BUSY, or _PENDING with the connection suspended. */
+static enum jst_auth_verdict authorise(struct jst_http *h, struct MHD_Connection *c,
+                                       struct request *r)
+{
+	if (!h->auth)
+		return JST_AUTH_OK;
+	if (r->pending) {
+		r->pending = 0;
+		return (enum jst_auth_verdict)r->result;
+	}
+	char *pass = NULL;
+	char *user = mhd->basic_auth_get_username_password(c, &pass);
+	const void *peer;
+	size_t peerlen = peer_of(c, &peer);
+	r->c = c;
+	enum jst_auth_verdict v =
+	    jst_auth_check(h->auth, user, pass, peer, peerlen, &r->result, suspend, resume, r);
+	if (pass)
+		mhd->free(pass);
+	if (user)
+		mhd->free(user);
+	return v;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *c, enum jst_auth_verdict v)
+{
+	if (v == JST_AUTH_BUSY) {
+		/* Too many of this peer's passwords are being checked: answered
+		 * without a hash, so its flood costs the others nothing. */
+		char *b = strdup("too many password checks from this address at once\n");
+		struct MHD_Response *r =
+		    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free)
+		      : NULL;
+		if (!r) {
+			free(b);
+			return MHD_NO;
+		}
+		mhd->add_response_header(r, "Retry-After", "1");
+		enum MHD_Result q = mhd->queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+		mhd->destroy_response(r);
+		return q;
+	}
+	char *b = strdup("Unauthorized\n");
+	struct MHD_Response *r =
+	    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free) : NULL;
+	if (!r) {
+		free(b);
+		return MHD_NO;
+	}
+	enum MHD_Result q = mhd->queue_basic_auth_fail_response(c, "joulestat", r);
+	mhd->destroy_response(r);
+	return q;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req)
@@ -147,26 +208,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct jst_http *h = cls;
 	/* The first call only announces the request; answer on the second. */
 	if (!*req) {
-		*req = h;
-		return MHD_YES;
+		*req = calloc(1, sizeof(struct request));
+		return *req ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!authorised(h, c)) {
-		char *b = strdup("Unauthorized\n");
-		struct MHD_Response *r =
-		    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free)
-		      : NULL;
-		if (!r) {
-			free(b);
-			return MHD_NO;
-		}
-		enum MHD_Result q = mhd->queue_basic_auth_fail_response(c, "joulestat", r);
-		mhd->destroy_response(r);
-		return q;
-	}
+	enum jst_auth_verdict v = authorise(h, c, *req);
+	if (v == JST_AUTH_PENDING)
+		return MHD_YES; /* called again once resumed */
+	if (v != JST_AUTH_OK)
+		return refuse(c, v);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (!strcmp(url, "/"))
@@ -231,8 +284,7 @@ static int resolve(const char *host, unsigned port, struct addrinfo **ai, char *
 	return 0;
 }
 
-int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
-                   size_t msglen)
+int jst_http_check(const char *host, unsigned port, char *msg, size_t msglen)
 {
 	struct addrinfo *ai;
 	int g = resolve(host, port, &ai, msg, msglen);
@@ -253,14 +305,28 @@ int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *
 		         *host ? host : "*", port);
 		return -EADDRINUSE;
 	}
-	const char *files[] = {wc ? wc->cert_file : NULL, wc ? wc->key_file : NULL};
-	for (size_t i = 0; i < 2; i++) {
-		char *text = files[i] ? slurp(files[i], msg, msglen) : NULL;
-		if (files[i] && !text)
-			return -EINVAL;
-		free(text);
-	}
 	return 0;
+}
+
+int jst_http_check_tls(const struct jst_webconfig *wc, char *msg, size_t msglen)
+{
+	if (!wc || !wc->cert_file)
+		return 0;
+	char *cert = slurp(wc->cert_file, msg, msglen);
+	char *key = cert ? slurp(wc->key_file, msg, msglen) : NULL;
+	int rc = -EINVAL;
+	if (key) {
+		char prio[128];
+		jst_webconfig_priorities(wc, prio, sizeof prio);
+		rc = jst_tls_check(wc->cert_file, cert, wc->key_file, key, prio, msg, msglen);
+		/* Without GnuTLS here, libmicrohttpd (which needs it for TLS) says
+		 * so when it starts. */
+		if (rc == -ENOSYS)
+			rc = 0;
+	}
+	free(cert);
+	free(key);
+	return rc;
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap)
@@ -289,13 +355,23 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 	h->live = live;
 	h->wc = wc;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	if (wc && wc->nusers) {
+		int a = jst_auth_open(wc, &h->auth);
+		if (a) {
+			snprintf(msg, msglen, "cannot start the password checks: %s", strerror(-a));
+			freeaddrinfo(ai);
+			free(h);
+			return a;
+		}
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (wc && wc->cert_file) {
 		if (mhd->is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			snprintf(msg, msglen, "this libmicrohttpd was built without TLS");
 			freeaddrinfo(ai);
-			free(h);
+			jst_http_stop(h);
 			return -ENOTSUP;
 		}
 		h->cert = slurp(wc->cert_file, msg, msglen);
@@ -317,7 +393,8 @@ int jst_http_start(const char *host, unsigned port, const struct jst_webconfig *
 	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 	h->d = mhd->start_daemon(
 	    flags, (uint16_t)port, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 	    /* One peer holding connections open (idle, or
 	     * sending a request a byte at a time) must not keep
 	     * Prometheus from scraping: it gets a share only. */
@@ -346,10 +423,13 @@ void jst_http_stop(struct jst_http *h)
 {
 	if (!h)
 		return;
+	/* The checks under way finish first and resume their connections:
+	 * libmicrohttpd cannot stop with one suspended. */
+	if (h->auth)
+		jst_auth_stop(h->auth);
 	if (h->d)
 		mhd->stop_daemon(h->d);
-	for (size_t i = 0; i < JST_WEBCONFIG_USERS_MAX; i++)
-		free(h->verified[i]);
+	jst_auth_close(h->auth);
 	free(h->cert);
 	free(h->key);
 	free(h);

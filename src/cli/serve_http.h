@@ -12,10 +12,13 @@ struct jst_http;
  * with msg filled. */
 int jst_http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned *port, char *msg,
                           size_t msglen);
-/* Whether host resolves and the web-config's certificate and key can be
- * read: 0, or -errno with msg filled. */
-int jst_http_check(const char *host, unsigned port, const struct jst_webconfig *wc, char *msg,
-                   size_t msglen);
+/* Whether host resolves and the port is free: 0, or -errno with msg filled
+ * (-EADDRINUSE for a port taken). */
+int jst_http_check(const char *host, unsigned port, char *msg, size_t msglen);
+/* Whether the web-config's certificate and key can be read, are a PEM
+ * certificate and its private key, and its TLS versions a range GnuTLS takes
+ * (tls_check.h): 0 (also without TLS), or -errno with msg filled. */
+int jst_http_check_tls(const struct jst_webconfig *wc, char *msg, size_t msglen);
 /* Serve on host:port (port 0: any free one) until jst_http_stop. live is
  * used from the server's one thread only. wc may be NULL. 0, or -errno with
  * msg filled. */

@@ -74,7 +74,9 @@ void jst_top_line(const struct jst_prom_domain *d, char *buf, size_t len)
 	/* "±" is two bytes and one column: pad by columns. */
 	snprintf(buf, len, "%-13.13s %-9.9s %-9.9s %9s %11s %*s %8s %7s %10s%s", d->name, d->kind,
 	         d->backend, p, e, 9 + (strstr(a, "±") ? 1 : 0), a, t, u, c,
-	         d->counted ? "" : "  (not in total)");
+	         d->lost      ? "  (lost)"
+	         : d->counted ? ""
+	                      : "  (not in total)");
 }
 
 void jst_top_total(const struct jst_prom_snapshot *s, char *buf, size_t len)

@@ -115,6 +115,24 @@ static int tls_key(struct jst_webconfig *c, int line, const char *dir, const cha
 	return fail(c, line, "tls_server_config: unknown key '%s'", key);
 }
 
+/* Whether hash is a whole bcrypt hash: $2a$, $2b$ or $2y$, a two-digit cost
+ * from 04 to 31, then 53 characters of bcrypt's base64 (22 of salt, 31 of
+ * hash). Anything else never matches any password: refused at start rather
+ * than leaving its user locked out in silence. */
+static int bcrypt_hash(const char *h)
+{
+	if (strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) || h[3] != '$' ||
+	    !isdigit((unsigned char)h[4]) || !isdigit((unsigned char)h[5]) || h[6] != '$')
+		return 0;
+	int cost = (h[4] - '0') * 10 + (h[5] - '0');
+	if (cost < 4 || cost > 31)
+		return 0;
+	for (const char *p = h + 7; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '/')
+			return 0;
+	return 1;
+}
+
 static int user_key(struct jst_webconfig *c, int line, const char *user, const char *hash)
 {
 	if (c->nusers == JST_WEBCONFIG_USERS_MAX)
@@ -125,6 +143,13 @@ static int user_key(struct jst_webconfig *c, int line, const char *user, const c
 		            "basic_auth_users: %s's password must be a bcrypt hash ($2b$, $2y$ or "
 		            "$2a$), as Prometheus's (htpasswd -nBC 10 '' | tr -d ':\\n')",
 		            user);
+	if (!bcrypt_hash(hash))
+		return fail(
+		    c, line,
+		    "basic_auth_users: %s's hash '%.80s' is not a whole bcrypt hash "
+		    "($2b$NN$ with a cost NN of 04 to 31, then 53 characters of ./A-Za-z0-9): "
+		    "no password would match it",
+		    user, hash);
 	for (size_t i = 0; i < c->nusers; i++)
 		if (!strcmp(c->users[i].user, user))
 			return fail(c, line, "basic_auth_users: %s given twice", user);
@@ -134,6 +159,25 @@ static int user_key(struct jst_webconfig *c, int line, const char *user, const c
 		return -ENOMEM;
 	c->nusers++;
 	return 0;
+}
+
+/* 0..3 for TLS10..TLS13; the default, as exporter-toolkit's, where not given. */
+static int version_index(const char *v, int dflt)
+{
+	return v ? v[4] - '0' : dflt;
+}
+
+/* GnuTLS would be handed an empty range and fail only when the server
+ * starts, after the meter has opened: said here, with the keys. */
+static int check_versions(struct jst_webconfig *c)
+{
+	int lo = version_index(c->min_version, 2), hi = version_index(c->max_version, 3);
+	if (lo <= hi)
+		return 0;
+	return fail(
+	    c, 0, "tls_server_config: min_version %s%s is above max_version %s%s",
+	    c->min_version ? c->min_version : "TLS12", c->min_version ? "" : " (the default)",
+	    c->max_version ? c->max_version : "TLS13", c->max_version ? "" : " (the default)");
 }
 
 int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig *c)
@@ -253,6 +297,8 @@ int jst_webconfig_parse(const char *text, const char *dir, struct jst_webconfig 
 	free(copy);
 	if (!rc && (!c->cert_file) != (!c->key_file))
 		rc = fail(c, 0, "tls_server_config needs both cert_file and key_file");
+	if (!rc)
+		rc = check_versions(c);
 	if (rc)
 		jst_webconfig_free(c); /* keeps error */
 	return rc;

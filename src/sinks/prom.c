@@ -140,7 +140,12 @@ static const struct family families[] = {
 
 static void header(FILE *f, const struct family *fam, int om)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name, fam->type);
+	/* OpenMetrics names a counter's family without _total; the 0.0.4 text
+	 * format has no families apart from samples, so HELP and TYPE name the
+	 * sample (promtool check metrics says "no help text" otherwise). */
+	const char *total = !om && !strcmp(fam->type, "counter") ? "_total" : "";
+	fprintf(f, "# HELP %s%s %s\n# TYPE %s%s %s\n", fam->name, total, fam->help, fam->name,
+	        total, fam->type);
 	if (om && fam->unit)
 		fprintf(f, "# UNIT %s %s\n", fam->name, fam->unit);
 }
@@ -194,10 +199,11 @@ static int write_locked(FILE *f, const struct jst_prom_snapshot *s, int format)
 	      f);
 	label_value(f, s->version);
 	fputs("\"} 1\n", f);
+	const char *total = om ? "" : "_total";
 	fprintf(f,
-	        "# HELP joulestat_scrapes Scrapes served before this one.\n"
-	        "# TYPE joulestat_scrapes counter\njoulestat_scrapes_total %.0f\n",
-	        s->scrapes);
+	        "# HELP joulestat_scrapes%s Scrapes served before this one.\n"
+	        "# TYPE joulestat_scrapes%s counter\njoulestat_scrapes_total %.0f\n",
+	        total, total, s->scrapes);
 	if (om)
 		fputs("# EOF\n", f);
 	return ferror(f) ? -EIO : 0;

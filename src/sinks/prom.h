@@ -11,6 +11,7 @@
 struct jst_prom_domain {
 	const char *name, *kind, *device, *method, *source, *backend;
 	int counted;     /* in the total of all components (jst_domain_info.counted) */
+	int lost;        /* stale: its gauges (power, telemetry) are NaN, its energy held */
 	double energy_j; /* since the exporter started; never decreases */
 	double power_w;
 	double accuracy; /* relative error class, 0.05 = 5% */

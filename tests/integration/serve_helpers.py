@@ -117,3 +117,83 @@ def series(samples, name, **labels):
     want = set(labels.items())
     return {dict(k[1]).get("domain", dict(k[1]).get("backend")): v
             for k, v in samples.items() if k[0] == name and want <= set(k[1])}
+
+
+class AuthFlood:
+    """`conns` keep-alive connections from `source` to an exporter, each
+    sending GET /metrics with basic auth user:password in a loop (a new
+    password each request when `vary`, so no cache can answer it), until
+    stopped; .responses counts the answers by status."""
+
+    def __init__(self, port, user, password, conns, source="127.0.0.1", vary=False,
+                 context=None, pause=0.01):
+        import threading
+        self.port, self.user, self.password = port, user, password
+        self.conns, self.source, self.vary = conns, source, vary
+        self.context, self.pause = context, pause
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.responses = {}
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                        for i in range(conns)]
+
+    def _run(self, i):
+        import base64
+        import http.client
+        n = 0
+        conn = None
+        while not self.stopping.is_set():
+            try:
+                if conn is None:
+                    if self.context:
+                        conn = http.client.HTTPSConnection(
+                            "127.0.0.1", self.port, timeout=30, context=self.context,
+                            source_address=(self.source, 0))
+                    else:
+                        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                                          source_address=(self.source, 0))
+                pw = "%s%d.%d" % (self.password, i, n) if self.vary else self.password
+                n += 1
+                tok = base64.b64encode(("%s:%s" % (self.user, pw)).encode()).decode()
+                conn.request("GET", "/metrics", headers={"Authorization": "Basic " + tok})
+                r = conn.getresponse()
+                r.read()
+                with self.lock:
+                    self.responses[r.status] = self.responses.get(r.status, 0) + 1
+            except (OSError, http.client.HTTPException):
+                if conn is not None:
+                    conn.close()
+                conn = None
+            self.stopping.wait(self.pause)
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=60)
+        return False
+
+
+def timed_scrape(port, auth, source="127.0.0.2", context=None, timeout=30):
+    """(seconds, status) of one GET /metrics from `source` on a new connection."""
+    import base64
+    import http.client
+    t0 = time.monotonic()
+    if context:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context,
+                                           source_address=(source, 0))
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                          source_address=(source, 0))
+    tok = base64.b64encode(("%s:%s" % auth).encode()).decode()
+    conn.request("GET", "/metrics", headers={"Authorization": "Basic " + tok})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return time.monotonic() - t0, r.status

@@ -15,7 +15,7 @@ from common import REPO  # noqa: E402
 
 PRESENT = ["meson", "ninja", "pkg-config", "cc", "python3", "setcap", "nm", "readelf",
            "chromium", "sqlite3",
-           "prometheus", "openssl", "tmux",  # serve and top's tests
+           "prometheus", "promtool", "openssl", "tmux",  # serve and top's tests
            "ipmi_sim"]
 
 

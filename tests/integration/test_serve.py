@@ -104,6 +104,25 @@ class ServeTest(unittest.TestCase):
         _, ctype, _ = ex.scrape(accept="application/openmetrics-text;q=0,text/plain")
         self.assertTrue(ctype.startswith("text/plain"))
 
+    def test_promtool_check_metrics(self):
+        # promtool lints the text format as Prometheus's text parser reads it:
+        # HELP and TYPE must name the sample (joulestat_energy_joules_total).
+        _, _, body = self.ex.scrape()
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, text=True,
+                           capture_output=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+        # promtool 2.42 reads OpenMetrics with the same text parser, to which
+        # a counter's family (joulestat_energy_joules, as OpenMetrics names
+        # it) is not its sample's: it says exactly that of the two counters
+        # and nothing else (names, units, help of every other family pass).
+        _, _, om = self.ex.scrape(accept=OM)
+        self.assertIn("# TYPE joulestat_energy_joules counter\n", om)
+        r = subprocess.run(["promtool", "check", "metrics"], input=om, text=True,
+                           capture_output=True, timeout=30)
+        self.assertEqual(sorted((r.stdout + r.stderr).splitlines()),
+                         ["joulestat_energy_joules_total no help text",
+                          "joulestat_scrapes_total no help text"])
+
     def test_scrapes_read_the_sampler_not_the_devices(self):
         # A sampler every 2 s: thirty scrapes in a burst see at most two
         # readings (one sampler tick may fall inside), where a device read per

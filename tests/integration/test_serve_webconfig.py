@@ -112,8 +112,56 @@ class WebConfigTest(unittest.TestCase):
             p = subprocess.run([binary("JOULESTAT"), "serve", "--listen", "127.0.0.1:0",
                                 "--web-config", path], env=self.env, capture_output=True,
                                text=True, timeout=30)
-            self.assertNotEqual(p.returncode, 0, text)
+            self.assertEqual(p.returncode, 2, text + p.stderr)
             self.assertIn(want, p.stderr, text)
+
+    def openssl_pair(self, cert, key):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", os.path.join(self.dir, key), "-out",
+                        os.path.join(self.dir, cert)], check=True, capture_output=True,
+                       timeout=60)
+
+    def test_refused_before_the_meter_opens(self):
+        # Each was accepted, the meter opened, then libmicrohttpd failed with
+        # a GnuTLS error and "cannot listen", exit 1; or (the short hash) the
+        # user was refused every password in silence. Now exit 2, naming the
+        # file and the key, and before the meter opens (its explanation of
+        # the simulated GPU, or any serving line, never comes).
+        self.openssl_pair("cert.pem", "key.pem")
+        self.openssl_pair("other.pem", "otherkey.pem")
+        tls = "tls_server_config:\n  cert_file: %s\n  key_file: %s\n"
+        cases = (
+            (tls % ("key.pem", "cert.pem"),
+             "tls_server_config.cert_file %s/key.pem: not a PEM certificate" % self.dir),
+            (tls % ("cert.pem", "cert.pem"),
+             "tls_server_config.key_file %s/cert.pem: not an unencrypted PEM private key"
+             % self.dir),
+            (tls % ("cert.pem", "otherkey.pem"),
+             "key_file %s/otherkey.pem is not the key of cert_file %s/cert.pem"
+             % (self.dir, self.dir)),
+            (tls % ("cert.pem", "key.pem") + "  min_version: TLS13\n  max_version: TLS12\n",
+             "min_version TLS13 is above max_version TLS12"),
+            ("basic_auth_users:\n  u: $2b$04$short\n", "u's hash '$2b$04$short' is not a "
+             "whole bcrypt hash"),
+        )
+        for text, want in cases:
+            # (promtool check web-config reads neither the files nor the hashes.)
+            path = self.write("bad.yml", text)
+            p = subprocess.run([binary("JOULESTAT"), "serve", "--listen", "127.0.0.1:0",
+                                "--web-config", path], env=self.env, capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, text + p.stderr)
+            self.assertIn("--web-config %s" % path, p.stderr)
+            self.assertIn(want, p.stderr, text)
+            self.assertNotIn("cannot listen", p.stderr)
+            self.assertEqual(p.stderr.count("\n"), 1, p.stderr)  # one line, nothing after
+        # The pair itself is served.
+        with Exporter(self.env, "--web-config", self.write("good.yml", tls % (
+                "cert.pem", "key.pem"))) as ex:
+            ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "cert.pem"))
+            self.assertEqual(ex.scrape(context=ctx)[0], 200)
 
 
 if __name__ == "__main__":

@@ -165,6 +165,36 @@ class TopTest(unittest.TestCase):
                 self.assertNotIn("DOMAIN", s)  # the screen was restored (endwin)
                 self.tmux("kill-session", "-t", "top")
 
+    def test_lost_gpu(self):
+        # GPU 1 lost 3 s after NVML starts: once stale (2 s), top says nvml is
+        # not measuring, shows gpu1 as lost with no power or telemetry, and
+        # its total power is gpu0's 300 W alone (it kept gpu1's 285 W: 585).
+        with NvmlSim(gpus=2, trace="const:300", lost="1@3") as nvml:
+            env = nvml.env()
+            cmd = " ".join(shlex.quote(a) for a in [binary("JOULESTAT"), "top", "-I", "200",
+                                                    "--no-estimate", "--backends", "nvml"])
+            self.tmux("new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
+                      "-e", "JOULESTAT_NVML_LIBRARY=" + env["JOULESTAT_NVML_LIBRARY"],
+                      "-e", "JSTSIM_NVML_GPUS=2", "-e", "JSTSIM_NVML_TRACE=const:300",
+                      "-e", "JSTSIM_NVML_LOST=1@3",
+                      "-e", "JOULESTAT_DCGM_LIBRARY=/nonexistent",
+                      "-e", "JOULESTAT_DEVFS_ROOT=" + nvml.dir, "-e", "LANG=C.UTF-8",
+                      "sh -c '%s; echo top-exited-$?; sleep 60'" % cmd)
+            s = self.wait_screen(lambda s: "gpu1" in s and "(lost)" in s and any(
+                l.startswith("total") for l in s.splitlines()), "gpu1 shown lost", timeout=20)
+            self.assertIn("not measuring: nvml", s)
+            row = next(l for l in s.splitlines() if l.startswith("gpu1"))
+            r = self.rows(s)
+            byname = {x[0]: x for x in r}
+            self.assertEqual(byname["gpu1"][3], "-", row)  # no power
+            self.assertEqual(byname["gpu1"][6:9], ("-", "-", "-"), row)  # °C, %, MHz
+            self.assertGreater(float(byname["gpu1"][4]), 0, row)  # its energy until lost
+            self.assertAlmostEqual(float(byname["gpu0"][3]), 300, delta=0.01)
+            total = next(l for l in s.splitlines() if l.startswith("total"))
+            self.assertAlmostEqual(float(total.split()[3]), 300, delta=0.01, msg=total)
+            self.tmux("send-keys", "-t", "top", "q")
+            self.wait_screen(lambda s: "top-exited-0" in s, "top to quit on q")
+
     def test_needs_a_terminal(self):
         with NvmlSim(gpus=1) as nvml:
             p = subprocess.run([binary("JOULESTAT"), "top"], env=nvml.env(),

@@ -56,7 +56,7 @@ static void test_text_format(void **st)
 	struct jst_prom_snapshot s = {d, 2, b, 1, "9.9.9", 41};
 	char *t = render(&s, JST_PROM_TEXT);
 	assert_non_null(strstr(t,
-	                       "# TYPE joulestat_energy_joules counter\n"
+	                       "# TYPE joulestat_energy_joules_total counter\n"
 	                       "joulestat_energy_joules_total{domain=\"gpu0\",kind=\"gpu\","
 	                       "device=\"gpu:GPU-1\",method=\"counter\",source=\"energy-counter\","
 	                       "backend=\"nvml\",counted=\"1\"} 1234.5678901234567\n"));
@@ -72,6 +72,11 @@ static void test_text_format(void **st)
 	assert_non_null(strstr(t, "joulestat_up{backend=\"nvml\"} 1\n"));
 	assert_non_null(strstr(t, "joulestat_build_info{version=\"9.9.9\"} 1\n"));
 	assert_non_null(strstr(t, "joulestat_scrapes_total 41\n"));
+	/* The text format has no families: HELP and TYPE name the sample. */
+	assert_non_null(strstr(t, "# HELP joulestat_energy_joules_total Energy"));
+	assert_non_null(strstr(t, "# HELP joulestat_scrapes_total Scrapes"));
+	assert_non_null(strstr(t, "# TYPE joulestat_scrapes_total counter\n"));
+	assert_null(strstr(t, "# TYPE joulestat_energy_joules counter"));
 	assert_null(strstr(t, "# EOF"));
 	assert_null(strstr(t, "# UNIT"));
 	/* Every line is a comment or a sample: name, optional labels, a value. */
@@ -93,6 +98,9 @@ static void test_openmetrics_format(void **st)
 	assert_non_null(strstr(t, "# TYPE joulestat_energy_joules counter\n"
 	                          "# UNIT joulestat_energy_joules joules\n"));
 	assert_non_null(strstr(t, "# UNIT joulestat_clock_hertz hertz\n"));
+	/* OpenMetrics names the counter's family, without _total. */
+	assert_non_null(strstr(t, "# TYPE joulestat_scrapes counter\njoulestat_scrapes_total 0\n"));
+	assert_null(strstr(t, "# TYPE joulestat_energy_joules_total"));
 	size_t n = strlen(t);
 	assert_true(n > 6 && !strcmp(t + n - 6, "# EOF\n"));
 	free(t);
@@ -128,8 +136,8 @@ static void test_webconfig(void **st)
 	    "  client_auth_type: NoClientCert\n"
 	    "\n"
 	    "basic_auth_users:\n"
-	    "  alice: $2y$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01\n"
-	    "  'bob o''neil': '$2b$04$x'\n"
+	    "  alice: $2y$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+	    "  'bob o''neil': '$2b$04$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'\n"
 	    "http_server_config:\n  http2: false\n";
 	if (jst_webconfig_parse(good, "/etc/joulestat", &c))
 		fail_msg("%s", c.error);
@@ -139,9 +147,10 @@ static void test_webconfig(void **st)
 	assert_int_equal(c.nusers, 2);
 	assert_string_equal(c.users[0].user, "alice");
 	assert_string_equal(c.users[0].hash,
-	                    "$2y$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01");
+	                    "$2y$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 	assert_string_equal(c.users[1].user, "bob o'neil");
-	assert_string_equal(c.users[1].hash, "$2b$04$x");
+	assert_string_equal(c.users[1].hash,
+	                    "$2b$04$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 	char prio[128];
 	jst_webconfig_priorities(&c, prio, sizeof prio);
 	assert_string_equal(prio, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
@@ -160,7 +169,27 @@ static void test_webconfig(void **st)
 	    {"tls_server_config:\n  key_file: a\n  cipher_suites: x\n", "line 3: tls_server"
 	                                                                "_config.cipher_suites"},
 	    {"tls_server_config:\n  min_version: TLS14\n", "line 2: min_version: 'TLS14'"},
-	    {"basic_auth_users:\n  a: $2b$1\n  a: $2b$2\n", "line 3: basic_auth_users: a given"},
+	    {"basic_auth_users:\n  a: "
+	     "$2b$04$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n  a: "
+	     "$2b$04$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+	     "line 3: basic_auth_users: a given"},
+	    /* A hash that no password can match is refused, not its user locked out. */
+	    {"basic_auth_users:\n  u: $2b$04$short\n", "line 2: basic_auth_users: u's hash"},
+	    {"basic_auth_users:\n  u: "
+	     "$2b$03$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+	     "not a whole bcrypt hash"},
+	    {"basic_auth_users:\n  u: "
+	     "$2x$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
+	     "not a whole bcrypt hash"},
+	    {"basic_auth_users:\n  u: "
+	     "$2b$10$abcdefghijklmnopqrstuv.wxyzABCDEFGHIJKLMNOPQRSTUVWXY!\n",
+	     "not a whole bcrypt hash"},
+	    /* An empty range of TLS versions. */
+	    {"tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS13\n"
+	     "  max_version: TLS12\n",
+	     "min_version TLS13 is above max_version TLS12"},
+	    {"tls_server_config:\n  cert_file: c\n  key_file: k\n  max_version: TLS11\n",
+	     "min_version TLS12 (the default) is above max_version TLS11"},
 	    {"basic_auth_users:\n  a: secret\n", "must be a bcrypt hash"},
 	    {"users:\n", "line 1: unknown key 'users'"},
 	    {"  cert_file: x\n", "indented before any section"},
@@ -217,6 +246,39 @@ static void test_top_view(void **st)
 	assert_non_null(strstr(line, "500.00"));
 	assert_non_null(strstr(line, "65.000"));
 	assert_non_null(strstr(line, "± 7%"));
+
+	/* A lost GPU (its gauges dropped by the live view, its energy held): shown
+	 * as lost with no power or telemetry, and its power out of the total. */
+	d[0].lost = 1;
+	d[0].power_w = d[0].utilization_pct = d[0].clock_mhz = NAN;
+	jst_top_line(&d[0], line, sizeof line);
+	assert_non_null(strstr(line, "(lost)"));
+	assert_null(strstr(line, "100.00"));
+	assert_null(strstr(line, "41"));
+	assert_non_null(strstr(line, "50.000")); /* its energy until it was lost */
+	jst_top_total(&s, line, sizeof line);
+	assert_non_null(strstr(line, "400.00"));
+	assert_non_null(strstr(line, "65.000"));
+}
+
+/* A lost domain in the exposition: no gauge of it (power, temperature,
+ * utilisation, clock), its energy counter and sample age kept. */
+static void test_lost_domain_exposition(void **st)
+{
+	(void)st;
+	struct jst_prom_domain d[2] = {dom("gpu0", 100, 300, 1), dom("gpu1", 95.5, NAN, 1)};
+	d[1].lost = 1;
+	d[1].utilization_pct = d[1].clock_mhz = NAN;
+	d[1].age_s = 3.5;
+	struct jst_prom_snapshot s = {d, 2, NULL, 0, "1", 0};
+	char *t = render(&s, JST_PROM_TEXT);
+	assert_non_null(strstr(t, "joulestat_energy_joules_total{domain=\"gpu1\""));
+	assert_non_null(strstr(t, "joulestat_sample_age_seconds{domain=\"gpu1\""));
+	assert_null(strstr(t, "joulestat_power_watts{domain=\"gpu1\""));
+	assert_null(strstr(t, "joulestat_utilization_ratio{domain=\"gpu1\""));
+	assert_null(strstr(t, "joulestat_clock_hertz{domain=\"gpu1\""));
+	assert_non_null(strstr(t, "joulestat_power_watts{domain=\"gpu0\""));
+	free(t);
 }
 
 int main(void)
@@ -224,7 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text_format), cmocka_unit_test(test_openmetrics_format),
 	    cmocka_unit_test(test_negotiation), cmocka_unit_test(test_webconfig),
-	    cmocka_unit_test(test_top_view),
+	    cmocka_unit_test(test_top_view),    cmocka_unit_test(test_lost_domain_exposition),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
