@@ -2,8 +2,8 @@
  * loaded with dlopen, as libmicrohttpd is (mhd_lib.h): linked, it would cost
  * every joulestat command its start-up. Its header gives the types. */
 #include "tls_check.h"
+#include "dl_table.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -31,37 +31,24 @@ static struct gnutls_fns fn;
 static int loaded;
 static char why_[256];
 
-#define SYM(lib, slot, name)                                                                       \
-	do {                                                                                       \
-		if (!(*(void **)&(slot) = dlsym(lib, name))) {                                     \
-			snprintf(why_, sizeof why_, "libgnutls.so.30 lacks %s", name);             \
-			dlclose(lib);                                                              \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static void load(void)
 {
-	void *l = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
-	if (!l) {
-		const char *e = dlerror();
-		snprintf(why_, sizeof why_, "cannot load libgnutls.so.30 (%s)",
-		         e ? e : "not found");
-		return;
-	}
-	SYM(l, fn.strerror_, "gnutls_strerror");
-	SYM(l, fn.crt_init, "gnutls_x509_crt_init");
-	SYM(l, fn.crt_import, "gnutls_x509_crt_import");
-	SYM(l, fn.crt_deinit, "gnutls_x509_crt_deinit");
-	SYM(l, fn.key_init, "gnutls_x509_privkey_init");
-	SYM(l, fn.key_import, "gnutls_x509_privkey_import2");
-	SYM(l, fn.key_deinit, "gnutls_x509_privkey_deinit");
-	SYM(l, fn.cred_alloc, "gnutls_certificate_allocate_credentials");
-	SYM(l, fn.cred_set_key, "gnutls_certificate_set_x509_key_mem");
-	SYM(l, fn.cred_free, "gnutls_certificate_free_credentials");
-	SYM(l, fn.prio_init, "gnutls_priority_init");
-	SYM(l, fn.prio_deinit, "gnutls_priority_deinit");
-	loaded = 1; /* kept loaded: the table points into it */
+	const struct jst_dl_sym syms[] = {
+	    {"gnutls_strerror", (void **)&fn.strerror_},
+	    {"gnutls_x509_crt_init", (void **)&fn.crt_init},
+	    {"gnutls_x509_crt_import", (void **)&fn.crt_import},
+	    {"gnutls_x509_crt_deinit", (void **)&fn.crt_deinit},
+	    {"gnutls_x509_privkey_init", (void **)&fn.key_init},
+	    {"gnutls_x509_privkey_import2", (void **)&fn.key_import},
+	    {"gnutls_x509_privkey_deinit", (void **)&fn.key_deinit},
+	    {"gnutls_certificate_allocate_credentials", (void **)&fn.cred_alloc},
+	    {"gnutls_certificate_set_x509_key_mem", (void **)&fn.cred_set_key},
+	    {"gnutls_certificate_free_credentials", (void **)&fn.cred_free},
+	    {"gnutls_priority_init", (void **)&fn.prio_init},
+	    {"gnutls_priority_deinit", (void **)&fn.prio_deinit},
+	};
+	loaded = !jst_dl_table("libgnutls.so.30", syms, sizeof syms / sizeof syms[0], NULL, why_,
+	                       sizeof why_);
 }
 
 static gnutls_datum_t datum(const char *s)

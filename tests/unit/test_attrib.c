@@ -146,6 +146,23 @@ static void test_idle_fit_needs_a_real_slope(void **state)
 	assert_true(fabs(idle - 12) < 3);
 }
 
+/* Ten 200 ms ticks on a domain drawing 12 W + 40 W x its use, which
+ * alternates between lo and hi, each tick's use good to res. */
+static struct jst_attr_sums square_wave(double lo, double hi, double res)
+{
+	struct jst_attr_sums s = {0};
+	for (int i = 0; i < 10; i++) {
+		double u = i % 2 ? lo : hi;
+		struct jst_attr_tick t = {.energy_j = (12 + 40 * u) * 0.2,
+		                          .dt_s = 0.2,
+		                          .busy_s = u * 0.8,
+		                          .capacity_s = 0.8,
+		                          .u_res = res};
+		jst_attr_sums_add(&s, &t);
+	}
+	return s;
+}
+
 /* Seen on sim/powercap's DRAM at a steady 8 W beside a steady job, 200 ms
  * ticks at 100 Hz: the ticks' utilisation within 0.06, then the run's last
  * tick, 12 ms long, at 1.26 (6 clock ticks on 4 CPUs) and 1% over the power
@@ -175,27 +192,9 @@ static void test_idle_fit_skips_coarse_ticks(void **state)
 	assert_float_equal(s.energy_j, 16.104, 1e-9);
 	/* Varied by 0.25 at a resolution of 0.05 a tick: not past what two
 	 * ticks' counts could show (0.3) either way. */
-	struct jst_attr_sums near = {0};
-	for (int i = 0; i < 10; i++) {
-		double u = i % 2 ? 0.5 : 0.75;
-		struct jst_attr_tick t = {.energy_j = (12 + 40 * u) * 0.2,
-		                          .dt_s = 0.2,
-		                          .busy_s = u * 0.8,
-		                          .capacity_s = 0.8,
-		                          .u_res = 0.05};
-		jst_attr_sums_add(&near, &t);
-	}
+	struct jst_attr_sums near = square_wave(0.5, 0.75, 0.05);
 	assert_int_equal(jst_attr_idle_fit(&near, &idle), -1);
-	struct jst_attr_sums far = {0};
-	for (int i = 0; i < 10; i++) {
-		double u = i % 2 ? 0.3 : 0.75;
-		struct jst_attr_tick t = {.energy_j = (12 + 40 * u) * 0.2,
-		                          .dt_s = 0.2,
-		                          .busy_s = u * 0.8,
-		                          .capacity_s = 0.8,
-		                          .u_res = 0.05};
-		jst_attr_sums_add(&far, &t);
-	}
+	struct jst_attr_sums far = square_wave(0.3, 0.75, 0.05);
 	assert_int_equal(jst_attr_idle_fit(&far, &idle), 0);
 	assert_float_equal(idle, 12, 1e-6);
 }
