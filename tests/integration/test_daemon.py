@@ -159,12 +159,14 @@ class NobodyTest(unittest.TestCase):
 
     @staticmethod
     def power_near(sim, zone, t_ns, span_s):
-        """zone's most power (W) within span_s of t_ns, from the simulator's
-        truth in 1 ms slices."""
-        ms = 1000000
-        span = int(span_s * 1e9)
-        return max(sim.window_truth(zone, t, t + ms) * 1e3
-                   for t in range(t_ns - span, t_ns + span, ms))
+        """zone's most power (W) within span_s of t_ns: the highest of STEPS's
+        levels then, at the zone's scale (in Python: a jst-sim-truth per
+        slice took minutes under the sanitizers)."""
+        spec, period = STEPS[len("steps:"):].split("@")
+        levels, period = [float(w) for w in spec.split(",")], float(period)
+        t = sim.seconds(t_ns)
+        first, last = int((t - span_s) // period), int((t + span_s) // period)
+        return zone["scale"] * max(levels[k % len(levels)] for k in range(first, last + 1))
 
     def test_list_says_which_path_each_domain_takes(self):
         with PowercapSim(packages=1, mode="unreadable") as sim, \
