@@ -27,50 +27,31 @@ static int config_path(char *buf, size_t len)
 	return -1;
 }
 
-/* Look key up in the config file: 1 found, 0 not. A line is "key = value";
- * '#' starts a comment. */
-static int from_config(const char *key, struct setting *s)
-{
-	char path[512], line[512];
-	if (config_path(path, sizeof path))
-		return 0;
-	FILE *f = fopen(path, "re");
-	int found = 0;
-	while (f && fgets(line, sizeof line, f)) {
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *eq = strchr(line, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		jst_cli_trim(line);
-		if (strcmp(line, key) != 0)
-			continue;
-		snprintf(s->value, sizeof s->value, "%s", eq + 1);
-		jst_cli_trim(s->value);
-		snprintf(s->from, sizeof s->from, "%.150s", path);
-		found = 1; /* a later line wins */
-	}
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* The keys of the config file. */
 static const char *const config_keys[] = {"carbon_intensity", "region", "pue", "price"};
+enum { NKEYS = sizeof config_keys / sizeof config_keys[0] };
 
-/* Refuse a config file with a line that is not "key = value" of a known key:
- * a misspelt key (Region, carbon-intensity) would otherwise be a setting
- * silently not made, a run reported without the carbon it was meant to
- * have, where a bad value of a known key is a usage error. 0, or -1 (said).
- * No file is no settings. */
-static int check_config(const char *cmd)
+/* The config file's settings, read once: each key's value where a line
+ * gave it (a later line wins). */
+struct config {
+	char path[512];
+	int has[NKEYS];
+	char value[NKEYS][128];
+};
+
+/* Read the config file. A line is "key = value"; '#' starts a comment. A line
+ * that is neither blank nor a setting of a known key is refused: a misspelt
+ * key (Region, carbon-intensity) would otherwise be a setting silently not
+ * made, a run reported without the carbon it was meant to have, where a bad
+ * value of a known key is a usage error. 0, or -1 (said). No file is no
+ * settings. */
+static int config_read(const char *cmd, struct config *c)
 {
-	char path[512], line[512];
-	if (config_path(path, sizeof path))
+	char line[512];
+	*c = (struct config){0};
+	if (config_path(c->path, sizeof c->path))
 		return 0;
-	FILE *f = fopen(path, "re");
+	FILE *f = fopen(c->path, "re");
 	if (!f)
 		return 0;
 	int rc = 0;
@@ -88,35 +69,54 @@ static int check_config(const char *cmd)
 				                         "%s:%u: '%s' is not a setting: a line is "
 				                         "'key = value' (keys carbon_intensity, "
 				                         "region, pue, price)",
-				                         path, no, eq ? "=..." : line);
+				                         c->path, no, eq ? "=..." : line);
 			continue;
 		}
 		const char *near = NULL;
-		int known = 0;
-		for (size_t k = 0; k < sizeof config_keys / sizeof config_keys[0]; k++) {
-			known |= !strcmp(line, config_keys[k]);
+		size_t known = NKEYS;
+		for (size_t k = 0; k < NKEYS; k++) {
+			if (!strcmp(line, config_keys[k]))
+				known = k;
 			if (!strcasecmp(line, config_keys[k]))
 				near = config_keys[k];
 		}
-		if (known)
-			continue;
-		if (near)
+		if (known < NKEYS) {
+			char *v = eq + 1;
+			jst_cli_trim(v);
+			snprintf(c->value[known], sizeof c->value[known], "%s", v);
+			c->has[known] = 1;
+		} else if (near) {
 			rc = jst_cli_usage_error(cmd,
 			                         "%s:%u: unknown key '%s' (keys are lower case: "
 			                         "'%s')",
-			                         path, no, line, near);
-		else
+			                         c->path, no, line, near);
+		} else {
 			rc = jst_cli_usage_error(cmd,
 			                         "%s:%u: unknown key '%s' (the keys are "
 			                         "carbon_intensity, region, pue, price)",
-			                         path, no, line);
+			                         c->path, no, line);
+		}
 	}
 	fclose(f);
 	return rc ? -1 : 0;
 }
 
-static int from_env(const char *var, struct setting *s)
+/* key's value in the config file: 1 found, 0 not. */
+static int from_config(const struct config *c, const char *key, struct setting *s)
 {
+	for (size_t k = 0; k < NKEYS; k++) {
+		if (strcmp(key, config_keys[k]) != 0 || !c->has[k])
+			continue;
+		snprintf(s->value, sizeof s->value, "%s", c->value[k]);
+		snprintf(s->from, sizeof s->from, "%.150s", c->path);
+		return 1;
+	}
+	return 0;
+}
+
+static int from_env(const struct config *c, const char *var, struct setting *s)
+{
+	(void)c;
 	const char *v = getenv(var);
 	if (!v || !*v)
 		return 0;
@@ -136,15 +136,16 @@ static int number(const char *cmd, const struct setting *s, const char *what, do
 
 /* A number setting: the command line's (not NaN), else env, else config.
  * 1 set, 0 not set anywhere, -1 bad (reported). */
-static int number_setting(const char *cmd, double given, const char *opt, const char *env,
-                          const char *key, double min, double max, double *out, struct setting *s)
+static int number_setting(const char *cmd, const struct config *c, double given, const char *opt,
+                          const char *env, const char *key, double min, double max, double *out,
+                          struct setting *s)
 {
 	if (!isnan(given)) {
 		*out = given;
 		snprintf(s->from, sizeof s->from, "%s", opt);
 		return 1;
 	}
-	if (!from_env(env, s) && !from_config(key, s))
+	if (!from_env(c, env, s) && !from_config(c, key, s))
 		return 0;
 	return number(cmd, s, key, min, max, out) ? -1 : 1;
 }
@@ -184,7 +185,8 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 {
 	*out = (struct jst_carbon){.pue = 1.0, .pue_default = 1, .price = NAN};
 	struct setting s = {0};
-	if (check_config(cmd))
+	struct config c;
+	if (config_read(cmd, &c))
 		return -1;
 	int rc = 0;
 	/* The first of (docs/carbon.md): --carbon-intensity, --region, the
@@ -201,7 +203,7 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 		rc = use_region(cmd, &s, out);
 	} else {
 		static const struct {
-			int (*get)(const char *name, struct setting *s);
+			int (*get)(const struct config *c, const char *name, struct setting *s);
 			const char *name;
 			int region; /* a region's code, else a number */
 		} from[] = {
@@ -211,7 +213,7 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 		    {from_config, "region", 1},
 		};
 		for (size_t k = 0; k < sizeof from / sizeof from[0]; k++)
-			if (from[k].get(from[k].name, &s)) {
+			if (from[k].get(&c, from[k].name, &s)) {
 				rc = from[k].region ? use_region(cmd, &s, out)
 				                    : use_intensity(cmd, &s, out);
 				break;
@@ -220,12 +222,13 @@ int jst_carbon_resolve(const char *cmd, const struct jst_carbon_request *req,
 	if (rc < 0)
 		return -1;
 	s = (struct setting){0};
-	rc = number_setting(cmd, req->pue, "--pue", "JOULESTAT_PUE", "pue", 1, 10, &out->pue, &s);
+	rc = number_setting(cmd, &c, req->pue, "--pue", "JOULESTAT_PUE", "pue", 1, 10, &out->pue,
+	                    &s);
 	if (rc < 0)
 		return -1;
 	out->pue_default = rc == 0;
 	s = (struct setting){0};
-	rc = number_setting(cmd, req->price, "--price", "JOULESTAT_PRICE", "price", 0, 1e6,
+	rc = number_setting(cmd, &c, req->price, "--price", "JOULESTAT_PRICE", "price", 0, 1e6,
 	                    &out->price, &s);
 	if (rc < 0)
 		return -1;
