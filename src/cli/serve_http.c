@@ -71,25 +71,46 @@ int jst_http_parse_listen(const char *listen, char *host, size_t hostlen, unsign
 	return 0;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             char *body, size_t len)
+/* A response of body (freed with it), with a Content-Type where type is
+ * given; NULL (body freed) where none could be made. */
+static struct MHD_Response *response(char *body, size_t len, const char *type)
 {
 	struct MHD_Response *r =
-	    mhd->create_response_from_buffer_with_free_callback(len, body, free);
+	    body ? mhd->create_response_from_buffer_with_free_callback(len, body, free) : NULL;
 	if (!r) {
 		free(body);
-		return MHD_NO;
+		return NULL;
 	}
-	mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (type)
+		mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	return r;
+}
+
+/* A copy of s as a response's body. */
+static struct MHD_Response *text_response(const char *s, const char *type)
+{
+	char *b = strdup(s);
+	return response(b, b ? strlen(b) : 0, type);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	if (!r)
+		return MHD_NO;
 	enum MHD_Result q = mhd->queue_response(c, status, r);
 	mhd->destroy_response(r);
 	return q;
 }
 
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             char *body, size_t len)
+{
+	return queue(c, status, response(body, len, type));
+}
+
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *s)
 {
-	char *b = strdup(s);
-	return b ? reply(c, status, "text/plain; charset=utf-8", b, strlen(b)) : MHD_NO;
+	return queue(c, status, text_response(s, "text/plain; charset=utf-8"));
 }
 
 static const char index_page[] =
@@ -174,26 +195,15 @@ static enum MHD_Result refuse(struct MHD_Connection *c, enum jst_auth_verdict v)
 	if (v == JST_AUTH_BUSY) {
 		/* Too many of this peer's passwords are being checked: answered
 		 * without a hash, so its flood costs the others nothing. */
-		char *b = strdup("too many password checks from this address at once\n");
 		struct MHD_Response *r =
-		    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free)
-		      : NULL;
-		if (!r) {
-			free(b);
-			return MHD_NO;
-		}
-		mhd->add_response_header(r, "Retry-After", "1");
-		enum MHD_Result q = mhd->queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
-		mhd->destroy_response(r);
-		return q;
+		    text_response("too many password checks from this address at once\n", NULL);
+		if (r)
+			mhd->add_response_header(r, "Retry-After", "1");
+		return queue(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
 	}
-	char *b = strdup("Unauthorized\n");
-	struct MHD_Response *r =
-	    b ? mhd->create_response_from_buffer_with_free_callback(strlen(b), b, free) : NULL;
-	if (!r) {
-		free(b);
+	struct MHD_Response *r = text_response("Unauthorized\n", NULL);
+	if (!r)
 		return MHD_NO;
-	}
 	enum MHD_Result q = mhd->queue_basic_auth_fail_response(c, "joulestat", r);
 	mhd->destroy_response(r);
 	return q;
