@@ -7,9 +7,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* n decimal digits at p as a number, or -1. */
 static int digits(const char *p, int n)
@@ -21,31 +21,6 @@ static int digits(const char *p, int n)
 		v = v * 10 + (p[i] - '0');
 	}
 	return v;
-}
-
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (Howard
- * Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = era * 400 + yoe + (*m <= 2);
 }
 
 static int bad(char *why, size_t len, const char *text)
@@ -128,24 +103,27 @@ int jst_history_time_bound(const char *arg, char out[JST_HISTORY_TIME_LEN], char
 			    "a time ends in Z or an offset (+01:00) after HH:MM[:SS[.fraction]]");
 		}
 	}
-	/* The instant in milliseconds since the epoch, at UTC. */
-	int64_t ms = days_from_civil(y, mo, d) * 86400000 +
-	             ((int64_t)h * 3600 + (int64_t)mi * 60 + s - (int64_t)offset_min * 60) * 1000 +
-	             frac_ms;
-	int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-	int64_t rest = ms - days * 86400000, yy;
-	int m2, d2;
-	civil_from_days(days, &yy, &m2, &d2);
-	if (yy < 0 || yy > 9999) {
+	/* The instant at UTC: timegm folds the offset (and a leap second) into
+	 * the fields; a fraction rounded up to 1000 ms carries into them. */
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi - offset_min,
+	                .tm_sec = s + frac_ms / 1000};
+	frac_ms %= 1000;
+	time_t t = timegm(&tm);
+	struct tm u;
+	if (!gmtime_r(&t, &u) || u.tm_year < -1900 || u.tm_year > 9999 - 1900) {
 		snprintf(why, whylen, "outside the years 0000 to 9999 in UTC");
 		return -ERANGE;
 	}
 	/* Each field is within its width here; a scratch buffer of the width
 	 * the compiler can prove spares the check of it. */
 	char text[96];
-	int len = snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)yy, m2,
-	                   d2, (int)(rest / 3600000), (int)(rest / 60000 % 60),
-	                   (int)(rest / 1000 % 60), (int)(rest % 1000));
+	int len =
+	    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", u.tm_year + 1900,
+	             u.tm_mon + 1, u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec, frac_ms);
 	if (len != JST_HISTORY_TIME_LEN - 1)
 		return bad(why, whylen, "not a time that can be written"); /* not reached */
 	memcpy(out, text, JST_HISTORY_TIME_LEN);
