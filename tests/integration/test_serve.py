@@ -86,8 +86,14 @@ class ServeTest(unittest.TestCase):
                                    p / 700, delta=0.01)
             self.assertGreater(series(s, "joulestat_clock_hertz")["gpu%d" % k], 3e8)
             self.assertEqual(series(s, "joulestat_power_limit_watts")["gpu%d" % k], 700)
-        self.assertAlmostEqual(power["package-0"], 45, delta=1)
         self.assertEqual(set(series(s, "joulestat_accuracy_ratio").values()), {0.05})
+        # RAPL's gauge is the counter's rise over its last span of 100 ms or
+        # more, each end placed on a latch the sampler saw between two reads:
+        # a sampler preempted for 2 ms in one read moves it by 2%. Its bar is
+        # the accuracy the exposition itself states for the domain (5%), not
+        # a tighter one this machine's load decides.
+        acc = series(s, "joulestat_accuracy_ratio")["package-0"]
+        self.assertAlmostEqual(power["package-0"], 45, delta=acc * 45)
         self.assertEqual(series(s, "joulestat_up"), {"nvml": 1, "rapl": 1})
         self.assertEqual(series(s, "joulestat_energy_joules_total", counted="0").keys(),
                          {"core-0", "uncore-0", "core-1", "uncore-1"})
