@@ -31,6 +31,7 @@
 struct variant {
 	const char *label;
 	char *argv[16];
+	int runs; /* runs recorded (-r); 0 for one */
 	int ok;
 	double wall[ROUNDS], cpu[ROUNDS];
 	double wall_p50, cpu_p50;
@@ -166,9 +167,12 @@ int main(int argc, char **argv)
 	    {"run --no-history -r 5 -I 10 -- sleep 0.02",
 	     .argv = {NULL, "run", "-q", "--backends", "rapl", "--no-history", "-r", "5", "-I",
 	              "10", "--", "/bin/sleep", "0.02"}},
+	    /* Five runs recorded in one record, with their 34 -I rows: the
+	     * target is a run's, so it is held to 2 ms a run. */
 	    {"run -r 5 -I 10 -- sleep 0.02 (history)",
 	     .argv = {NULL, "run", "-q", "--backends", "rapl", "-r", "5", "-I", "10", "--",
-	              "/bin/sleep", "0.02"}},
+	              "/bin/sleep", "0.02"},
+	     .runs = 5},
 	    /* The floor, last: its rows are told apart by FLOOR. */
 	    {"floor: a fresh process that does nothing", .argv = {NULL, "--floor", "-"}},
 	    {"floor: the same, committing one row to SQLite", .argv = {NULL, "--floor", floor_db}},
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
 	printf("| command | wall p50 | CPU p50 | history adds (wall) | history adds (CPU) | "
 	       "target ≤ 2 ms |\n|---|---:|---:|---:|---:|---|\n");
 	double floor_w = NAN, floor_c = NAN;
+	int end_met = 1;
 	for (size_t i = 0; i < nv; i++) {
 		if (!v[i].ok) {
 			printf("| `%s` | failed | | | | |\n", v[i].label);
@@ -246,14 +251,25 @@ int main(int argc, char **argv)
 				floor_w = xw;
 				floor_c = xc;
 			}
-			printf(" %+.2f ms | %+.2f ms | %s |\n", xw * 1e3, xc * 1e3,
-			       i >= FLOOR ? "(the floor)" : bench_verdict(xw <= 2e-3));
+			int runs = v[i].runs > 1 ? v[i].runs : 1;
+			int met = xw / runs <= 2e-3;
+			if (i < FLOOR)
+				end_met &= met;
+			printf(" %+.2f ms | %+.2f ms | ", xw * 1e3, xc * 1e3);
+			if (i >= FLOOR)
+				printf("(the floor) |\n");
+			else if (runs > 1)
+				printf("%s (%d runs: %+.2f ms a run) |\n", bench_verdict(met), runs,
+				       xw / runs * 1e3);
+			else
+				printf("%s |\n", bench_verdict(met));
 		} else {
 			printf(" | | |\n");
 		}
 	}
 	printf("\n");
-	int end_met = nv >= 2 && v[0].ok && v[1].ok && v[1].wall_p50 - v[0].wall_p50 <= 2e-3;
+	for (size_t i = 0; i < FLOOR; i++)
+		end_met &= v[i].ok;
 	if (v[0].ok && v[1].ok && isfinite(floor_w))
 		printf("Against the floor (SQLite's own cost to a fresh process on this machine, "
 		       "measured in the same rounds): the history of `run -- true` adds %.2fx "
@@ -273,7 +289,8 @@ int main(int argc, char **argv)
 		       bench_percentile(rec_cpu, RECORDS, 99), bench_verdict(w50 <= 2.0));
 	}
 	printf("Target: recording a run in the history adds at most 2 ms to `joulestat run` "
-	       "(issue 13): %s (end to end, `run -- true`).\n\n",
+	       "(issue 13): %s (end to end, wall time, every row above: a run's record, or "
+	       "-r 5's five, each at most 2 ms).\n\n",
 	       bench_verdict(end_met));
 	return 0;
 }
