@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "fake_backend.h"
-#include "named_windows.h"
 #include "meter_internal.h"
+#include "named_windows.h"
 
 static void strerror_takes_any_int(void **st)
 {

@@ -16,8 +16,8 @@
 
 #include "estimate.h"
 #include "fake_backend.h"
-#include "named_windows.h"
 #include "meter_internal.h"
+#include "named_windows.h"
 #include "tdp_table.h"
 
 /* ---- fixtures ----------------------------------------------------------------- */

@@ -11,8 +11,8 @@
 #include <stdio.h>
 
 #include "fake_backend.h"
-#include "named_windows.h"
 #include "meter_internal.h"
+#include "named_windows.h"
 
 #define THREADS 8
 #define ROUNDS 150
@@ -48,8 +48,7 @@ static void *worker(void *arg)
 			failures[id]++;
 			continue;
 		}
-		tw_begin(meter,
-		                 mine); /* may still be open from last round: EEXIST is fine */
+		tw_begin(meter, mine); /* may still be open from last round: EEXIST is fine */
 		if (tw_end(meter, inner, &i) || tw_end(meter, outer, &o)) {
 			failures[id]++;
 			continue;
