@@ -97,6 +97,7 @@ struct jst_dom {
 	uint64_t wrap_ext;
 	unsigned transient;                  /* readings that failed and were skipped */
 	unsigned transient_folded;           /* transient at the last good power reading */
+	unsigned transient_good;             /* transient at the last good reading */
 	char transient_error[JST_ERROR_MAX]; /* the last one's error */
 	int64_t last_t_ns;                   /* the last good reading */
 
@@ -186,6 +187,10 @@ struct jst_edge {
 	unsigned bridges, transient, stucks, reopened;
 	unsigned wrap_gaps, wrap_max, wrap_taken;
 	int failed;
+	/* Taken while the domain's readings fail with no power known to bridge
+	 * the time since its last good one: that reading's instant (else 0),
+	 * where a figure ending on this edge ends (window.c). */
+	int64_t cut_ns;
 	int64_t t_ns;
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */
 	/* A settled end's outcome for this edge (settle.c): JST_SETTLE_*. */

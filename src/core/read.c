@@ -588,6 +588,7 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 		}
 	}
 	dom->last_t_ns = t;
+	dom->transient_good = dom->transient;
 	jst_sample *l = &dom->latest;
 	l->t_ns = t;
 	l->energy_j = dom->energy_j;
@@ -675,6 +676,15 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 			e->bridge_spread_j = miss;
 		}
 	}
+	/* Failing, with no power to bridge the time since the last good reading
+	 * (it came too soon after the meter opened for a span's power): that
+	 * time's energy is unknown, and a figure ending here ends there, marked
+	 * partial, rather than counting none of it as measured. A reading that
+	 * answers again brings the counter's whole rise to a later edge. */
+	e->cut_ns = !held && !dom->failed && dom->last_t_ns && t > dom->last_t_ns &&
+	                    isnan(s->power_w) && dom->transient != dom->transient_good
+	                ? dom->last_t_ns
+	                : 0;
 	/* No good reading yet (the first failed, or a polled meter's has not
 	 * come): the integration's zero will be the first reading's instant,
 	 * before or after this edge; the edge is placed against it then. */

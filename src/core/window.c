@@ -226,7 +226,7 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 
 static int fig_has_note(const struct fig_notes *f)
 {
-	return f->failed0 || f->failed || f->short_window || f->stuck || f->bridges ||
+	return f->failed0 || f->failed || f->cut_ns || f->short_window || f->stuck || f->bridges ||
 	       f->transient || f->settle_miss || f->declared_s > 0 || f->jitter_s > 0;
 }
 
@@ -234,7 +234,7 @@ static int fig_has_note(const struct fig_notes *f)
  * waits until the measurement is read: most are never read. */
 static int fig_note_deferred(const struct fig_notes *f)
 {
-	return !f->failed0 && !f->failed && !f->transient;
+	return !f->failed0 && !f->failed && !f->cut_ns && !f->transient;
 }
 
 /* Append text to a note as far as it fits. */
@@ -309,7 +309,15 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	if (f->stuck)
 		note_add(note, &len, "counter stopped changing while the device drew power: %s",
 		         f->reopened ? "reopened" : "energy since then is missing");
-	if (f->transient)
+	if (f->cut_ns)
+		note_add(note, &len,
+		         "%u failed reading(s) (last: %s) and no power known to bridge them: "
+		         "figure ends %.3f s into the window, at the last good reading",
+		         f->transient, dom->transient_error,
+		         /* The begin's own reading may precede the window's
+		          * instant, the mean of every domain's. */
+		         fmax(0, (double)(f->cut_ns - w->begin_ns) * 1e-9));
+	else if (f->transient)
 		note_add(note, &len, "%u failed reading(s) skipped, the time bridged (last: %s)",
 		         f->transient, dom->transient_error);
 	if (f->short_window) {
@@ -617,6 +625,10 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	*f = (struct fig_notes){
 	    .failed0 = b->failed,
 	    .failed = e->failed && !b->failed,
+	    /* Its last good reading may be the begin's own, or before it. */
+	    .cut_ns = b->failed || e->failed || !e->cut_ns ? 0
+	              : e->cut_ns > b->t_ns                ? e->cut_ns
+	                                                   : b->t_ns,
 	    .bridges = e->bridges - b->bridges,
 	    .bridged_j = e->bridged_j - b->bridged_j,
 	    .wrap_gaps = e->wrap_gaps - b->wrap_gaps,
@@ -677,6 +689,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	 * over the time between its last good reading and its failure. */
 	double span = b->failed   ? 0
 	              : f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9
+	              : f->cut_ns ? (double)(f->cut_ns - b->t_ns) * 1e-9
 	                          : duration;
 	double cls = d->accuracy * energy;
 	double var = e->var_j2 - b->var_j2;
@@ -758,7 +771,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	p->power_limit_w = wd->tel.power_limit;
 	p->parent = dom->parent;
 	p->primary = dom->primary;
-	p->partial = f->failed0 || f->failed || (f->stuck && !f->reopened);
+	p->partial = f->failed0 || f->failed || f->cut_ns || (f->stuck && !f->reopened);
 	p->short_window = f->short_window;
 	/* Failed readings skipped bridge their time too (the note says so). */
 	p->bridged = f->bridges > 0 || f->transient > 0;
@@ -838,9 +851,10 @@ static void unlink_window(struct jst_meter *m, struct jst_window *w)
 void jst_note_write_pending(const struct jst_domstr *s, const struct fig_notes *f, char *note)
 {
 	/* No clause of a deferred note reads the domain or the window: those
-	 * that would (a failure, failed readings) are never deferred. */
+	 * that would (a failure, failed readings, a cut) are never deferred. */
 	struct fig_notes g = *f;
 	g.failed0 = g.failed = 0;
+	g.cut_ns = 0;
 	g.transient = 0;
 	write_note(NULL, s, NULL, &g, note);
 }

@@ -7,6 +7,7 @@ run as nobody through setpriv, so every refusal is the kernel's own.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -281,16 +282,22 @@ class NobodyTest(unittest.TestCase):
         self.assertEqual(out["error"], -95)  # EOPNOTSUPP: READ instead
 
     def test_daemon_killed_mid_run_is_a_figure_with_a_reason_not_a_hang(self):
+        # Killed once the command runs (the meter open, the window begun),
+        # however slowly this build starts: at once, and 0.4 s later.
+        for after in (0, 0.4):
+            with self.subTest(kill_after_s=after):
+                self.killed_mid_run(after)
+
+    def killed_mid_run(self, after):
         with PowercapSim(packages=1, mode="unreadable") as sim, \
                 Daemon(sim, "--allow-user", "nobody") as d:
-            # Killed once the command runs (the meter open, the window begun),
-            # however slowly this build starts.
             flags = tempfile.mkdtemp(prefix="jst-daemon-flag-")
             os.chmod(flags, 0o777)
             flag = os.path.join(flags, "running")
 
             def kill_when_running():
                 wait_for_file(flag, 30)
+                time.sleep(after)
                 d.proc.kill()
 
             killer = threading.Thread(target=kill_when_running)
@@ -302,12 +309,38 @@ class NobodyTest(unittest.TestCase):
             shutil.rmtree(flags, ignore_errors=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertLess(took, 10)
-        for dom in doc["runs"][0]["domains"]:
+        m = doc["runs"][0]
+        for dom in m["domains"]:
             with self.subTest(domain=dom["name"]):
                 self.assertEqual(dom["backend"], "daemon")
                 # What it has, and why it is not all: never a silent figure.
-                self.assertGreater(dom["energy_j"], 0)
                 self.assertIn("joulestatd: Connection refused", dom["note"])
+                # Either the time since the last good reading is bridged with
+                # the power the counter showed before it (not partial), or,
+                # where none was known yet (the daemon killed within 100 ms
+                # of the meter's first reading: no span for a power), the
+                # figure ends at that reading, marked partial. Either way
+                # the truth of the span it covers is inside its +-. (Was: 0 J
+                # +- 5.7 J for the whole second at 50 W, not partial.)
+                ends = re.search(r"figure ends (\d+\.\d+) s into the window", dom["note"])
+                end_ns = m["end_ns"]
+                if dom["partial"]:
+                    self.assertIsNotNone(ends, dom["note"])
+                    end_ns = m["begin_ns"] + int(float(ends.group(1)) * 1e9)
+                else:
+                    self.assertIsNone(ends, dom["note"])
+                    self.assertIn("the time bridged", dom["note"])
+                zone = sim.zone(dom["name"])
+                want = sim.window_truth(zone, m["begin_ns"], end_ns)
+                slack = sim.lag_slack(zone, m["begin_ns"], end_ns) + \
+                    0.0005 * zone["max_power_w"]  # the note's instant, to the ms
+                if after:
+                    # 0.4 s of readings before the kill: a power to bridge.
+                    self.assertFalse(dom["partial"], dom["note"])
+                    self.assertGreater(dom["energy_j"], 0)
+                self.assertGreaterEqual(dom["energy_j"], 0)
+                self.assertLessEqual(abs(dom["energy_j"] - want), dom["uncertainty_j"] + slack,
+                                     (dom, want))
 
     def test_100_clients_and_a_hog_while_nobody_measures(self):
         with PowercapSim(packages=1, mode="unreadable", trace="const:50") as sim, \

@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "fake_backend.h"
-#include "named_windows.h"
 #include "meter_internal.h"
+#include "named_windows.h"
 
 static const struct jst_backend_ops *const both[] = {&fake_ops_a, &fake_ops_b};
 
@@ -154,7 +154,8 @@ static void rotation_tiles_exactly(void **st)
 	int64_t prev_end = 0;
 	for (int k = 1; k <= 20; k++) {
 		fake_set_counter(&fake_a, 0, 1000 + 1234 * (uint64_t)k);
-		assert_int_equal(k < 20 ? jst_window_rotate(rows, &ms) : jst_window_end(rows, &ms), 0);
+		assert_int_equal(k < 20 ? jst_window_rotate(rows, &ms) : jst_window_end(rows, &ms),
+		                 0);
 		/* Each row begins on the reading the previous one ended on. */
 		if (prev_end)
 			assert_true(jst_measurement_begin_ns(ms) == prev_end);
@@ -638,6 +639,43 @@ static void failed_backend_read_is_bridged_not_fatal(void **st)
 	jst_meter_close(m);
 }
 
+/* A counter whose readings fail before any span showed its power: the time
+ * since its last good reading cannot be bridged. A window ending in it ends
+ * at that reading, partial and saying why (was: 0 J for the whole window,
+ * not partial); one ending after the device answers again has the counter's
+ * whole rise, as a transient error costs no energy. */
+static void failing_counter_with_no_power_ends_partial(void **st)
+{
+	(void)st;
+	size_t i = fake_add(&fake_a, "package-0", JST_KIND_PACKAGE, "cpu:package-0",
+	                    JST_METHOD_COUNTER, 0.05, 1e-3, 0);
+	fake_set_counter(&fake_a, i, 1000);
+	jst_meter *m = open_meter(0, 60000); /* no sampler reading in the test */
+	jst_measurement *ms;
+	assert_int_equal(tw_begin(m, "whole"), 0);
+	assert_int_equal(tw_begin(m, "cut"), 0);
+	fake_set_read_rc(&fake_a, -EIO);
+	fake_set_counter(&fake_a, i, 3000);
+	assert_int_equal(tw_end(m, "cut", &ms), 0);
+	jst_domain_energy d = {.size = sizeof d};
+	jst_measurement_domain(ms, 0, &d);
+	assert_true(d.partial);
+	assert_true(jst_measurement_partial(ms));
+	assert_float_equal(d.energy_j, 0, 0);
+	assert_non_null(strstr(d.note, "no power known to bridge them: figure ends 0.000 s"));
+	jst_measurement_free(ms);
+
+	fake_set_read_rc(&fake_a, 0);
+	fake_set_counter(&fake_a, i, 3500);
+	assert_int_equal(tw_end(m, "whole", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
+	assert_false(d.partial);
+	assert_float_equal(d.energy_j, 2.5, 1e-12);
+	assert_non_null(strstr(d.note, "failed reading(s) skipped"));
+	jst_measurement_free(ms);
+	jst_meter_close(m);
+}
+
 static void garbage_counter_value_adds_no_energy(void **st)
 {
 	(void)st;
@@ -654,7 +692,7 @@ static void garbage_counter_value_adds_no_energy(void **st)
 	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
 	assert_float_equal(d.energy_j, 0.400, 1e-12);
-	assert_false(d.partial); /* skipped: the next reading counts */
+	assert_false(d.partial);                    /* skipped: the next reading counts */
 	assert_non_null(strstr(d.note, "skipped")); /* said, not hidden */
 	jst_measurement_free(ms);
 	jst_meter_close(m);
@@ -669,6 +707,7 @@ int main(void)
 	    cmocka_unit_test_setup(wraps_are_extended, setup),
 	    cmocka_unit_test_setup(reset_marks_partial_never_negative, setup),
 	    cmocka_unit_test_setup(failing_device_gives_partial, setup),
+	    cmocka_unit_test_setup(failing_counter_with_no_power_ends_partial, setup),
 	    cmocka_unit_test_setup(power_domains_are_integrated, setup),
 	    cmocka_unit_test_setup(constant_power_is_exact, setup),
 	    cmocka_unit_test_setup(one_device_two_backends, setup),
