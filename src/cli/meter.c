@@ -3,6 +3,7 @@
 #include "forward.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,12 +107,16 @@ void jst_cli_warn_sensors(jst_meter *m, unsigned interval_ms)
 		if (jst_meter_domain(m, i, &d) || d.method != JST_METHOD_POWER ||
 		    !(d.refresh_s > 0))
 			continue;
+		/* The period that sees it: a whole ms, at least 1 (--period's unit). */
+		double fit_ms = floor(2 * d.refresh_s * 1e3);
 		if (d.sample_period_s > 2 * d.refresh_s)
 			jst_cli_warn(
 			    "--period %.0f ms is longer than twice %s's refresh (%.0f ms): "
 			    "what it draws between readings is unseen, and its uncertainty is "
-			    "widened to cover it",
-			    d.sample_period_s * 1e3, d.name, d.refresh_s * 1e3);
+			    "widened to cover it, up to the device's power bound (--period %.0f "
+			    "or shorter reads it every other refresh)",
+			    d.sample_period_s * 1e3, d.name, d.refresh_s * 1e3,
+			    fit_ms >= 1 ? fit_ms : 1);
 	}
 }
 

@@ -4,6 +4,7 @@ the table that opened issue 8 (what joulestat showed before the model), asserted
 against the simulators' exact truth."""
 import json
 import os
+import re
 import sys
 import unittest
 
@@ -145,6 +146,11 @@ class CounterRefreshTest(unittest.TestCase):
         self.assertEqual(g["method"], "power")
         self.assertLessEqual(abs(g["energy_j"] - truth), g["uncertainty_j"])
         self.assertIn("--period 2000 ms is longer than twice gpu0's refresh", proc.stderr)
+        # It names the period that would see it: at most twice the refresh.
+        said = re.search(r"gpu0's refresh \((\d+) ms\).*\(--period (\d+) or shorter reads it "
+                         r"every other refresh\)", proc.stderr)
+        self.assertIsNotNone(said, proc.stderr)
+        self.assertEqual(int(said.group(2)), 2 * int(said.group(1)))
 
     def test_no_counter_sampled_inside_bursts_is_covered_below_too(self):
         # Readings every 500 ms of a 100 ms power that landed inside bursts:
