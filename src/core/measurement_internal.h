@@ -50,9 +50,10 @@ void jst_domtab_close(struct jst_domtab *t);
 /* What a figure has to say of itself, beyond its domain's caveat (window.c). */
 struct fig_notes {
 	int failed0, failed, short_window, stuck;
-	int64_t cut_ns;     /* > 0: the figure ends at this last good reading (read.c) */
-	int power_readings; /* the domain's method is POWER (short_window's text) */
-	int power_mean;     /* its readings are means over the refresh (short_window's text) */
+	int64_t cut_ns;      /* > 0: the figure ends at this last good reading (read.c) */
+	double outage_pre_s; /* > 0: it began in such an outage, this long after that reading */
+	int power_readings;  /* the domain's method is POWER (short_window's text) */
+	int power_mean;      /* its readings are means over the refresh (short_window's text) */
 	unsigned bridges, transient, reopened;
 	unsigned wrap_gaps, wrap_max, wrap_taken; /* wrap counts a gap left ambiguous */
 	unsigned settle_miss; /* a settled end that could not settle: JST_SETTLE_* */

@@ -226,8 +226,9 @@ void jst_windows_fold(struct jst_meter *m, size_t i, unsigned how)
 
 static int fig_has_note(const struct fig_notes *f)
 {
-	return f->failed0 || f->failed || f->cut_ns || f->short_window || f->stuck || f->bridges ||
-	       f->transient || f->settle_miss || f->declared_s > 0 || f->jitter_s > 0;
+	return f->failed0 || f->failed || f->cut_ns || f->outage_pre_s > 0 || f->short_window ||
+	       f->stuck || f->bridges || f->transient || f->settle_miss || f->declared_s > 0 ||
+	       f->jitter_s > 0;
 }
 
 /* A note that quotes no state of the meter's (a failure, an error, an instant)
@@ -309,6 +310,12 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 	if (f->stuck)
 		note_add(note, &len, "counter stopped changing while the device drew power: %s",
 		         f->reopened ? "reopened" : "energy since then is missing");
+	if (f->outage_pre_s > 0)
+		note_add(note, &len,
+		         "began while its readings failed with no power known, %.3f s after the "
+		         "last good one: the counter's rise since then shared by time, the share "
+		         "before the window stated up to what the bound allows",
+		         f->outage_pre_s);
 	if (f->cut_ns)
 		note_add(note, &len,
 		         "%u failed reading(s) (last: %s) and no power known to bridge them: "
@@ -629,6 +636,12 @@ static void fig_notes_of(const struct jst_meter *m, const struct jst_window *w, 
 	    .cut_ns = b->failed || e->failed || !e->cut_ns ? 0
 	              : e->cut_ns > b->t_ns                ? e->cut_ns
 	                                                   : b->t_ns,
+	    /* Begun in an outage, ended on a good reading: the rise since the
+	     * last good one spans time before the window (fill_domain). */
+	    .outage_pre_s = !b->failed && !e->failed && !e->cut_ns && b->cut_ns &&
+	                            b->t_ns > b->cut_ns && e->t_ns > b->t_ns
+	                        ? (double)(b->t_ns - b->cut_ns) * 1e-9
+	                        : 0,
 	    .bridges = e->bridges - b->bridges,
 	    .bridged_j = e->bridged_j - b->bridged_j,
 	    .wrap_gaps = e->wrap_gaps - b->wrap_gaps,
@@ -669,6 +682,20 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	const struct jst_edge *b = &wd->begin;
 	double ub = b->u_j, ue = e->u_j;
 	double energy = span_energy(dom, wd, w->rotated, e, how, &ub, &ue, NULL);
+	/* Begun in an outage that no known power could bridge (read.c): the
+	 * begin stands on the last good reading, so the counter's rise counts
+	 * the outage's time before the window too. It is shared by time (as
+	 * if the power had been steady across it), and the part before the
+	 * window stated as far as the bound allows it to be either way. */
+	double outage_u = 0;
+	if (f->outage_pre_s > 0 && energy > 0) {
+		double in_s = (double)(e->t_ns - b->t_ns) * 1e-9, pre_s = f->outage_pre_s;
+		double reach_w = 1.5 * dom->sensor.bound_w;
+		double pre = energy * pre_s / (pre_s + in_s);
+		double lo = fmax(0, energy - reach_w * in_s), hi = fmin(energy, reach_w * pre_s);
+		outage_u = fmax(pre - lo, hi - pre);
+		energy -= pre;
+	}
 	/* Both edges on the same grid: an error in the grid's phase moves them
 	 * alike, and shows only as far as their powers differ. */
 	double grid_u = 0;
@@ -697,7 +724,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	    b->failed
 	        ? 0
 	        : sqrt(cls * cls + ub * ub + ue * ue + grid_u * grid_u + (var > 0 ? var : 0)) +
-	              (e->bridge_u_j - b->bridge_u_j);
+	              (e->bridge_u_j - b->bridge_u_j) + outage_u;
 	double avg = span > 0 ? energy / span : NAN;
 	/* Power readings in a window shorter than a few of their refreshes may
 	 * all show a value the device took before the power moved: as far as
@@ -774,7 +801,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	p->partial = f->failed0 || f->failed || f->cut_ns || (f->stuck && !f->reopened);
 	p->short_window = f->short_window;
 	/* Failed readings skipped bridge their time too (the note says so). */
-	p->bridged = f->bridges > 0 || f->transient > 0;
+	p->bridged = f->bridges > 0 || f->transient > 0 || f->outage_pre_s > 0;
 }
 
 /* llround(x) for the nanoseconds of a window's duration, without the call:

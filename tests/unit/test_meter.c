@@ -656,6 +656,8 @@ static void failing_counter_with_no_power_ends_partial(void **st)
 	assert_int_equal(tw_begin(m, "cut"), 0);
 	fake_set_read_rc(&fake_a, -EIO);
 	fake_set_counter(&fake_a, i, 3000);
+	/* Begun inside the outage: it stands on the last good reading. */
+	assert_int_equal(tw_begin(m, "inside"), 0);
 	assert_int_equal(tw_end(m, "cut", &ms), 0);
 	jst_domain_energy d = {.size = sizeof d};
 	jst_measurement_domain(ms, 0, &d);
@@ -667,6 +669,16 @@ static void failing_counter_with_no_power_ends_partial(void **st)
 
 	fake_set_read_rc(&fake_a, 0);
 	fake_set_counter(&fake_a, i, 3500);
+	/* The counter's 2.5 J since that reading are shared by time between the
+	 * outage before the window and the window; the part the window may hold
+	 * is bounded by the bound over its (short) time, and stated. */
+	assert_int_equal(tw_end(m, "inside", &ms), 0);
+	jst_measurement_domain(ms, 0, &d);
+	assert_false(d.partial);
+	assert_true(d.bridged);
+	assert_true(d.energy_j >= 0 && d.energy_j < 2.5);
+	assert_non_null(strstr(d.note, "began while its readings failed with no power known"));
+	jst_measurement_free(ms);
 	assert_int_equal(tw_end(m, "whole", &ms), 0);
 	jst_measurement_domain(ms, 0, &d);
 	assert_false(d.partial);
