@@ -45,6 +45,21 @@ static void dom_fail(struct jst_dom *dom, int64_t t, const char *error, int stat
 	dom->failed_t_ns = dom->held_t_ns > dom->last_t_ns ? dom->held_t_ns
 	                   : dom->last_t_ns                ? dom->last_t_ns
 	                                                   : t;
+	/* A power domain's edges after its last reading were bridged with its
+	 * power (edge_take): its energy is taken on to the last of them as they
+	 * counted it, with the same miss. Else a window begun after that reading
+	 * (a BMC's means stand a refresh back) would end before its begin, at
+	 * 0 J, while its rows had counted the bridged time. */
+	const struct jst_sensor *s = &dom->sensor;
+	if (dom->desc.method == JST_METHOD_POWER && dom->last_t_ns &&
+	    dom->held_t_ns > dom->last_t_ns && !isnan(s->power_w)) {
+		double gap = (double)(dom->held_t_ns - dom->last_t_ns) * 1e-9;
+		double e = s->power_w * gap;
+		dom->energy_j += e;
+		dom->bridged_j += e;
+		dom->bridge_u_j += jst_power_bridge_miss(dom, s->power_w, gap);
+		dom->bridges++;
+	}
 	dom->peak_fresh = 0;
 	if (error && error[0])
 		snprintf(dom->failure, sizeof dom->failure, "%s", error);
@@ -904,8 +919,14 @@ static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned h
 			jst_windows_fold(m, i, how);
 		/* A mean's edge is the reading's instant, bridged from the mean
 		 * and settled once a later one is folded (power_edge.c). */
-		if (edges)
+		if (edges) {
 			edge_take(dom, &edges[i], dom->desc.power_mean ? t : td, 0);
+			/* Bridged past the last reading: a loss after it ends here. */
+			if (!dom->failed && dom->desc.method == JST_METHOD_POWER &&
+			    edges[i].t_ns > dom->last_t_ns && dom->last_t_ns &&
+			    !isnan(dom->sensor.power_w))
+				dom->held_t_ns = edges[i].t_ns;
+		}
 		reopen_any |= dom->reopen;
 	}
 	if (m->edge_hold)

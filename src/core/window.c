@@ -291,8 +291,9 @@ static void write_note(const struct jst_dom *dom, const struct jst_domstr *s,
 		note_clause(note, &len, s->note);
 	if (f->failed) {
 		note_add(note, &len, "%s", dom->failure);
+		/* A last good reading before the window measured none of it. */
 		note_add(note, &len, "figure ends %.3f s into the window",
-		         (double)(dom->failed_t_ns - w->begin_ns) * 1e-9);
+		         fmax(0, (double)(dom->failed_t_ns - w->begin_ns) * 1e-9));
 	}
 	/* Wraps a gap left ambiguous have a clause of their own (dom is NULL
 	 * for a deferred note: the modulus comes with f). */
@@ -715,7 +716,7 @@ static void fill_domain(const struct jst_meter *m, const struct jst_window *w, s
 	 * before the window began measured none of it: no mean power, not 0 W
 	 * over the time between its last good reading and its failure. */
 	double span = b->failed   ? 0
-	              : f->failed ? (double)(dom->failed_t_ns - b->t_ns) * 1e-9
+	              : f->failed ? fmax(0, (double)(dom->failed_t_ns - b->t_ns) * 1e-9)
 	              : f->cut_ns ? (double)(f->cut_ns - b->t_ns) * 1e-9
 	                          : duration;
 	double cls = d->accuracy * energy;

@@ -5,6 +5,7 @@ credentials only from a private file, and a BMC that stalls, errs or dies."""
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -266,6 +267,35 @@ class RedfishRunsTest(unittest.TestCase):
         # Beyond the command itself: starting, settling and closing only.
         self.assertLess(took - (m["end_ns"] - m["begin_ns"]) / 1e9, 5,
                         "a dead BMC never holds the run up")
+
+    def test_gone_bmc_keeps_what_its_rows_counted(self):
+        # 503 from 0.8 s for 2.5 s at 400 W, a 0.5 s refresh: the poller calls
+        # the BMC gone after three failed polls. The 250 ms rows had bridged
+        # its power through the failing polls. The run, begun after its last
+        # good mean (which stands a refresh back), ended at that mean: before
+        # its own begin, at 0 J ("figure ends -1.000 s into the window"). It
+        # now ends at the last edge the rows bridged, and the rows add up to it.
+        with RedfishSim("const:400", refresh=0.5, errors="0.8+2.5") as sim:
+            proc, doc = measure(["sleep", "3.5"], dict(os.environ), backends="redfish",
+                                extra=sim.options() + ["-I", "250"])
+            sim.origin()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        m = doc["runs"][0]
+        d = domains_by_name(m)["redfish-1"]
+        self.assertTrue(d["partial"], d["note"])
+        self.assertIn("stopped answering", d["note"])
+        ends = re.search(r"figure ends (\d+\.\d+) s into the window", d["note"])
+        self.assertIsNotNone(ends, d["note"])
+        end_ns = m["begin_ns"] + int(float(ends.group(1)) * 1e9)
+        want = sim.truth(m["begin_ns"], end_ns)
+        self.assertGreater(want, 0)
+        self.assertLessEqual(abs(d["energy_j"] - want), d["uncertainty_j"] + 400 * 0.0005,
+                             (d, want))
+        rows = [(r, domains_by_name(r)["redfish-1"]) for r in doc["intervals"]]
+        counted = sum(x["energy_j"] for _, x in rows)
+        # The first row begins on a reading of its own, after the run's.
+        late_s = (rows[0][0]["begin_ns"] - m["begin_ns"]) * 1e-9
+        self.assertAlmostEqual(d["energy_j"], counted, delta=400 * abs(late_s) + 1e-6)
 
     def test_slow_first_answers_are_waited_for(self):
         d, _, _ = self.check_truth("slow_open", 0.3)
