@@ -352,7 +352,9 @@ class NobodyTest(unittest.TestCase):
         # rise since by time, stating the share before it up to the bound
         # (was: 30 J of a 5 J row, not partial, no note); the run's own
         # figure has the whole rise.
-        sim, doc = self.kill_while_running(0, seconds=1.5, restart_after=0.5,
+        # 2 s after the restart: a slow (sanitized) daemon is serving again
+        # well before the run ends.
+        sim, doc = self.kill_while_running(0, seconds=2.5, restart_after=0.5,
                                            extra=["-I", "100"])
         m = doc["runs"][0]
         for dom in m["domains"]:
