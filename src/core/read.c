@@ -617,7 +617,10 @@ static void fold(struct jst_dom *dom, const struct jst_raw *raw, int64_t t, int 
 	}
 }
 
-static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, int held)
+/* 1 when the edge was bridged past the last good reading with the known
+ * power (read_backend_once keeps where: a power domain lost after it ends
+ * there). */
+static int edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, int held)
 {
 	/* Field by field, not as a literal, which would clear the whole edge
 	 * first: the parts that only their flags (lazy, unsettled) let anyone
@@ -673,33 +676,38 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 	/* This edge's reading failed (transiently): the time since the last good
 	 * one is bridged with the power the sensor knows, and said to be. */
 	const struct jst_sensor *s = &dom->sensor;
-	if (!held && !dom->failed && dom->last_t_ns && t > dom->last_t_ns && !isnan(s->power_w)) {
-		/* From the last good reading's energy as it was evaluated at its
-		 * instant: every edge read while the device fails to answer then
-		 * counts the time since, and a window inside the gap its power x
-		 * its length (not 0, leaving the gap to the window that ends
-		 * after it). */
-		double gap = (double)(t - dom->last_t_ns) * 1e-9;
-		e->energy_j = dom->energy_j + s->power_w * gap;
-		double miss = jst_power_bridge_miss(dom, s->power_w, gap);
-		e->u_j += miss;
-		/* A polled power reading stands for an instant before the
-		 * edge: once one after the edge is folded, the edge is
-		 * settled on the integration (power_edge.c). */
-		if (dom->desc.method == JST_METHOD_POWER) {
-			e->unsettled = 1;
-			e->bridge_spread_j = miss;
+	int bridged = 0;
+	e->cut_ns = 0;
+	if (!held && !dom->failed && dom->last_t_ns && t > dom->last_t_ns) {
+		if (isnan(s->power_w)) {
+			/* No power to bridge with (the readings failed too soon
+			 * after the meter opened for a span's power): the time's
+			 * energy is unknown, and a figure ending here ends at the
+			 * last good reading, marked partial, rather than count
+			 * none of it as measured. A reading that answers again
+			 * brings the counter's whole rise to a later edge. */
+			if (dom->transient != dom->transient_good)
+				e->cut_ns = dom->last_t_ns;
+		} else {
+			/* From the last good reading's energy as it was evaluated
+			 * at its instant: every edge read while the device fails
+			 * to answer then counts the time since, and a window
+			 * inside the gap its power x its length (not 0, leaving
+			 * the gap to the window that ends after it). */
+			bridged = 1;
+			double gap = (double)(t - dom->last_t_ns) * 1e-9;
+			e->energy_j = dom->energy_j + s->power_w * gap;
+			double miss = jst_power_bridge_miss(dom, s->power_w, gap);
+			e->u_j += miss;
+			/* A polled power reading stands for an instant before
+			 * the edge: once one after the edge is folded, the edge
+			 * is settled on the integration (power_edge.c). */
+			if (dom->desc.method == JST_METHOD_POWER) {
+				e->unsettled = 1;
+				e->bridge_spread_j = miss;
+			}
 		}
 	}
-	/* Failing, with no power to bridge the time since the last good reading
-	 * (it came too soon after the meter opened for a span's power): that
-	 * time's energy is unknown, and a figure ending here ends there, marked
-	 * partial, rather than counting none of it as measured. A reading that
-	 * answers again brings the counter's whole rise to a later edge. */
-	e->cut_ns = !held && !dom->failed && dom->last_t_ns && t > dom->last_t_ns &&
-	                    isnan(s->power_w) && dom->transient != dom->transient_good
-	                ? dom->last_t_ns
-	                : 0;
 	/* No good reading yet (the first failed, or a polled meter's has not
 	 * come): the integration's zero will be the first reading's instant,
 	 * before or after this edge; the edge is placed against it then. */
@@ -708,6 +716,7 @@ static void edge_take(const struct jst_dom *dom, struct jst_edge *e, int64_t t, 
 		e->unprimed = 1;
 		e->bridge_spread_j = 0;
 	}
+	return bridged;
 }
 
 /* The instants of a reading's backends, for their mean. */
@@ -919,14 +928,10 @@ static void read_backend_once(struct jst_meter *m, struct jst_be *be, unsigned h
 			jst_windows_fold(m, i, how);
 		/* A mean's edge is the reading's instant, bridged from the mean
 		 * and settled once a later one is folded (power_edge.c). */
-		if (edges) {
-			edge_take(dom, &edges[i], dom->desc.power_mean ? t : td, 0);
-			/* Bridged past the last reading: a loss after it ends here. */
-			if (!dom->failed && dom->desc.method == JST_METHOD_POWER &&
-			    edges[i].t_ns > dom->last_t_ns && dom->last_t_ns &&
-			    !isnan(dom->sensor.power_w))
-				dom->held_t_ns = edges[i].t_ns;
-		}
+		/* Bridged past the last reading: a loss after it ends here. */
+		if (edges && edge_take(dom, &edges[i], dom->desc.power_mean ? t : td, 0) &&
+		    dom->desc.method == JST_METHOD_POWER)
+			dom->held_t_ns = edges[i].t_ns;
 		reopen_any |= dom->reopen;
 	}
 	if (m->edge_hold)
