@@ -12,7 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, binary, measure, run_joulestat, truth_energy  # noqa: E402
+from common import (REPO, binary, measure, run_joulestat, truth_energy,  # noqa: E402
+                    wait_for_file)
 
 STEPS = "steps:150,420,80,300@0.2"
 TICK_S = 0.001  # the simulated accumulator refreshes every millisecond
@@ -169,22 +170,16 @@ class AmdsmiCase(unittest.TestCase):
         # cannot tell; the figure takes the count the power around the gap
         # gives, says the wraps were ambiguous, and its +- holds every count.
         with AmdSim(resolution_uj=0.05, wrap_bits=32, trace="const:300") as sim:
-            fd, path = tempfile.mkstemp(prefix="jst-run-", suffix=".json")
-            os.close(fd)
+            tmp = tempfile.mkdtemp(prefix="jst-amd-starved-")
+            path, flag = os.path.join(tmp, "m.json"), os.path.join(tmp, "running")
             try:
                 proc = subprocess.Popen([binary("JOULESTAT"), "run", "--json", path,
-                                         "--backends", "amdsmi", "--", "sleep", "2"],
+                                         "--backends", "amdsmi", "--",
+                                         "sh", "-c", "touch %s; sleep 2" % flag],
                                         env=sim.env(), stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True)
-                # The window is open once the command runs: its sleep is a
-                # child of joulestat.
-                children = "/proc/%d/task/%d/children" % (proc.pid, proc.pid)
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and proc.poll() is None:
-                    with open(children) as f:
-                        if f.read().split():
-                            break
-                    time.sleep(0.01)
+                # The window is open once the command runs.
+                wait_for_file(flag, 30, proc)
                 os.kill(proc.pid, signal.SIGSTOP)
                 time.sleep(0.4)
                 os.kill(proc.pid, signal.SIGCONT)
@@ -193,7 +188,7 @@ class AmdsmiCase(unittest.TestCase):
                 with open(path) as f:
                     m = json.load(f)["runs"][0]
             finally:
-                os.unlink(path)
+                shutil.rmtree(tmp, ignore_errors=True)
             sim.truth()
         d = m["domains"][0]
         want = sim.window(0, m["begin_ns"], m["end_ns"])

@@ -45,10 +45,7 @@ class Daemon:
         self.socket = os.path.join(self.dir, "run", "joulestat.sock")
         self.pidfile = os.path.join(self.dir, "pid")
         self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.proc = subprocess.Popen(
-            [joulestatd(), "--foreground", "--socket", self.socket, "--pidfile", self.pidfile,
-             "--option", "sysfs.root=" + self.sim.root] + self.args,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.start()
         try:
             wait_for_file(self.pidfile, 20, self.proc)
             # The pid is written once it serves with its privileges dropped.
@@ -60,8 +57,8 @@ class Daemon:
             raise AssertionError("joulestatd did not start: " + self.log.read())
         return self
 
-    def restart(self):
-        """Start it again (after a kill) on the same socket, as before."""
+    def start(self):
+        """Start it on its socket: at enter, and again after a kill."""
         self.proc = subprocess.Popen(
             [joulestatd(), "--foreground", "--socket", self.socket, "--pidfile", self.pidfile,
              "--option", "sysfs.root=" + self.sim.root] + self.args,
@@ -312,7 +309,7 @@ class NobodyTest(unittest.TestCase):
                 d.proc.wait()
                 if restart_after is not None:
                     time.sleep(restart_after)
-                    d.restart()
+                    d.start()
 
             killer = threading.Thread(target=kill_when_running)
             killer.start()
