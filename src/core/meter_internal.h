@@ -195,10 +195,22 @@ struct jst_edge {
 	int64_t t_err_ns; /* how far the reading's own instant may be from t_ns */
 	/* A settled end's outcome for this edge (settle.c): JST_SETTLE_*. */
 	unsigned char settle;
+	/* While it waits: when the last of its reads that did not fail began,
+	 * and the domain's failed readings as that read began. */
+	int64_t looked_ns;
+	unsigned look_transient;
 	/* Formed from the model without a reading: the counter's value held
 	 * from its last reading (read.c, jst_sensor_hold_until). */
 	unsigned char held;
 };
+
+/* The earliest instant an edge's reading showed its value (0 where the edge
+ * was formed without one: held by the model, or after its domain failed),
+ * for jst_sensor_latch_of. */
+static inline int64_t jst_edge_seen(const struct jst_edge *e)
+{
+	return e->held || e->failed ? 0 : e->t_ns - e->t_err_ns;
+}
 
 /* Telemetry summed over the sampler's readings in a window. */
 struct jst_wtel {

@@ -154,6 +154,13 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi, int64_t 
 	return s->ref_ns;
 }
 
+/* The power moves the value by a few counts per refresh: a value that did not
+ * change saw no latch. */
+static int every_latch_moves(const struct jst_sensor *s)
+{
+	return s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j;
+}
+
 /* The value had not changed at t: the next latch is later than t, so the one
  * on show is later than t - R. Narrows the grid from below, as a change
  * narrows it from above. Only where every latch changes the value (the power
@@ -165,7 +172,7 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return;
 	int64_t width = grid_width(s, t);
-	if (width >= r || !(s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+	if (width >= r || !every_latch_moves(s))
 		return;
 	int64_t h = width / 2;
 	/* The latch on show lies in the bracket of the change that showed it
@@ -625,13 +632,19 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 }
 
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
-                            int64_t fallback, int64_t *other)
+                            int64_t seen, int64_t fallback, int64_t *other)
 {
 	int64_t r = refresh_ns(s);
 	*other = INT64_MIN;
 	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return fallback;
 	lo = jst_sensor_bracket_floor(lo, hi, err, r); /* as grid_latch */
+	/* The next latch came after seen, within a refresh and the latches'
+	 * jitter of this one. Not where the value stood still across a latch
+	 * (seen a refresh or more after it was first shown): an idle counter. */
+	int64_t after = seen - r - 2 * s->jitter_ns;
+	if (seen && after > lo && after < hi && every_latch_moves(s))
+		lo = after;
 	int64_t alo, ahi, blo, bhi;
 	/* The grid point known to ref_w need only overlap the bracket; of two
 	 * that do, the one with more of its interval in it. Its point, clamped

@@ -200,9 +200,13 @@ static inline double jst_sensor_interpolate(const struct jst_sensor *s, int64_t 
  * first edge was read (a window begun as the meter opened). Where the read
  * fell within the grid's width of a latch, two points fit: the likelier is
  * returned and the other goes to *other (else INT64_MIN), for the edge's
- * uncertainty. */
+ * uncertainty. seen (0: not known) is an instant the value was still on
+ * show: where every latch moves the value, the next latch came after it, so
+ * the value's came after seen less a refresh, which rules out the earlier of
+ * two points a bracket a refresh wide can hold (as a reading that saw no
+ * change narrows the grid, grid_unchanged). */
 int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
-                            int64_t fallback, int64_t *other);
+                            int64_t seen, int64_t fallback, int64_t *other);
 
 /* The earliest a value first shown by a reading whose call ended at hi, its
  * value taken within 2 err before that, can have been latched, r the refresh:

@@ -80,9 +80,11 @@ static int waits(const struct jst_dom *dom, const struct jst_edge *e)
 
 /* Under mu: where the wait of a mean's edge stands now. A mean's refresh
  * ends half a refresh after its stamp, and its sample is read within a poll
- * of that: the mean after the edge is seen within one and a half refreshes. */
-static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_t now,
-                           int64_t poll_ns)
+ * of that: the mean after the edge is seen within one and a half refreshes.
+ * It is missing only once a read begun past that has not shown it (the time
+ * of the check says nothing: the thread may have been held between the read
+ * and it on a loaded machine). */
+static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_t poll_ns)
 {
 	if (dom->failed)
 		return JST_SETTLE_FAILED;
@@ -91,7 +93,7 @@ static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_
 		return e->unsettled ? JST_SETTLE_LATE : JST_SETTLE_DONE;
 	}
 	int64_t r = (int64_t)(jst_sensor_refresh(&dom->sensor) * 1e9);
-	if (now > e->t_ns + r + r / 2 + poll_ns + e->t_err_ns)
+	if (e->looked_ns > e->t_ns + r + r / 2 + poll_ns + e->t_err_ns)
 		return JST_SETTLE_STILL;
 	return JST_SETTLE_WAIT;
 }
@@ -99,15 +101,16 @@ static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_
 /* Under mu: where the wait of edge e stands now. The same rule as
  * edge_energy's: the next value is the earliest latched more than half a
  * refresh after the edge's latch; within one and a half, the edge lies
- * between the two. */
-static unsigned edge_state(const struct jst_dom *dom, const struct jst_edge *e, int64_t now,
-                           int64_t poll_ns)
+ * between the two. As a mean's, it is missing once a read begun past that
+ * has not shown it. */
+static unsigned edge_state(const struct jst_dom *dom, const struct jst_edge *e, int64_t poll_ns)
 {
 	const struct jst_sensor *s = &dom->sensor;
 	if (dom->failed)
 		return JST_SETTLE_FAILED;
 	int64_t other;
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, e->latch_ns, &other);
+	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, jst_edge_seen(e),
+	                                e->latch_ns, &other);
 	double r = jst_sensor_refresh(s);
 	int64_t next = INT64_MAX;
 	for (unsigned k = 0; k < dom->nhist; k++) {
@@ -120,7 +123,7 @@ static unsigned edge_state(const struct jst_dom *dom, const struct jst_edge *e, 
 		return (double)(next - l) * 1e-9 < 1.5 * r ? JST_SETTLE_DONE : JST_SETTLE_LATE;
 	/* A latch inside one and a half refreshes is seen by the poll after it. */
 	int64_t deadline = l + (int64_t)(1.5 * r * 1e9) + poll_ns + e->t_err_ns;
-	if (dom->stuck_now || now > deadline)
+	if (dom->stuck_now || e->looked_ns > deadline)
 		return JST_SETTLE_STILL;
 	return JST_SETTLE_WAIT;
 }
@@ -133,13 +136,31 @@ static int64_t poll_of(const struct jst_dom *dom)
 	                                    : p;
 }
 
+/* Under mu: the read begun at t is each waiting edge's latest look, unless
+ * its domain's reading failed in it (transient: it showed nothing). */
+static void looks_begin(struct jst_meter *m, struct jst_edge *edges)
+{
+	for (size_t i = 0; i < m->ndoms; i++)
+		edges[i].look_transient = m->doms[i].transient;
+}
+
+static void looks_end(struct jst_meter *m, struct jst_edge *edges, int64_t t)
+{
+	for (size_t i = 0; i < m->ndoms; i++)
+		if (edges[i].settle == JST_SETTLE_WAIT &&
+		    m->doms[i].transient == edges[i].look_transient)
+			edges[i].looked_ns = t;
+}
+
 void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, unsigned timeout_ms)
 {
 	int64_t cap = (int64_t)(timeout_ms ? timeout_ms : JST_SETTLE_DEFAULT_MS) * 1000000LL;
 	int64_t real0 = jst_real_now_ns();
 	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < m->ndoms; i++)
+	for (size_t i = 0; i < m->ndoms; i++) {
 		edges[i].settle = waits(&m->doms[i], &edges[i]) ? JST_SETTLE_WAIT : JST_SETTLE_DONE;
+		edges[i].looked_ns = end; /* the end's own reading */
+	}
 	pthread_mutex_unlock(&m->mu);
 	for (;;) {
 		int64_t now = jst_now_ns(), poll = JST_SETTLE_POLL_MAX_NS;
@@ -151,8 +172,8 @@ void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, u
 			struct jst_dom *dom = &m->doms[i];
 			int64_t p = poll_of(dom);
 			edges[i].settle = (unsigned char)(dom->desc.method == JST_METHOD_POWER
-			                                      ? mean_state(dom, &edges[i], now, p)
-			                                      : edge_state(dom, &edges[i], now, p));
+			                                      ? mean_state(dom, &edges[i], p)
+			                                      : edge_state(dom, &edges[i], p));
 			if (edges[i].settle == JST_SETTLE_WAIT) {
 				pending++;
 				if (p < poll)
@@ -175,6 +196,13 @@ void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, u
 		}
 		/* Never past the timeout: the last look is at it, not a poll later. */
 		jst_sleep_ns(poll < left ? poll : left);
+		pthread_mutex_lock(&m->mu);
+		looks_begin(m, edges);
+		int64_t look = jst_now_ns();
+		pthread_mutex_unlock(&m->mu);
 		jst_meter_read(m, 0, NULL);
+		pthread_mutex_lock(&m->mu);
+		looks_end(m, edges, look);
+		pthread_mutex_unlock(&m->mu);
 	}
 }

@@ -395,20 +395,22 @@ enum {
  * the same for both while a figure is formed. */
 struct edge_latch {
 	int valid;
-	int64_t lo, hi, fallback, l, other;
+	int64_t lo, hi, fallback, seen, l, other;
 };
 
 static int64_t edge_latch_of(const struct jst_sensor *s, const struct jst_edge *e,
                              struct edge_latch *memo, int64_t *other)
 {
+	int64_t seen = jst_edge_seen(e);
 	if (memo && memo->valid && memo->lo == e->lo_ns && memo->hi == e->hi_ns &&
-	    memo->fallback == e->latch_ns) {
+	    memo->fallback == e->latch_ns && memo->seen == seen) {
 		*other = memo->other;
 		return memo->l;
 	}
-	int64_t l = jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, e->latch_ns, other);
+	int64_t l =
+	    jst_sensor_latch_of(s, e->lo_ns, e->hi_ns, e->lo_err_ns, seen, e->latch_ns, other);
 	if (memo)
-		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, l, *other};
+		*memo = (struct edge_latch){1, e->lo_ns, e->hi_ns, e->latch_ns, seen, l, *other};
 	return l;
 }
 
@@ -518,7 +520,7 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	if (e->pin_ns && (next < 0 || next_j > e->pin_j) && e->pin_j >= e->counter_j) {
 		int64_t po;
 		int64_t pl =
-		    jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_err, e->pin_ns, &po);
+		    jst_sensor_latch_of(s, e->pin_lo, e->pin_hi, e->pin_err, 0, e->pin_ns, &po);
 		if (later_latch(pl, l, r, unknown, e->hi_ns)) {
 			next = 0;
 			next_ns = pl;

@@ -173,6 +173,10 @@ static int read_all(void *state, struct jst_raw *out, size_t n, unsigned flags)
 		}
 		if (d->telemetry && (flags & JST_READ_TELEMETRY))
 			raw->telemetry_power_w = sim_trace_power(d->tr, t);
+		if (d->stall_s > 0 && t >= d->stall_at_s) {
+			vs_now += vs_ns(d->stall_s) - VS_ORIGIN_NS;
+			d->stall_s = 0;
+		}
 	}
 	return 0;
 }
@@ -253,7 +257,9 @@ void vm_advance(struct vm *v, double t)
 {
 	int64_t to = vs_ns(t);
 	while (v->sample_ns && v->next_sample <= to) {
-		vs_now = v->next_sample;
+		/* Never back (a stalled read may have moved the clock past it). */
+		if (v->next_sample > vs_now)
+			vs_now = v->next_sample;
 		jst_meter_read(v->m, JST_READ_SAMPLER | JST_READ_TELE, NULL);
 		v->next_sample += v->sample_ns;
 	}

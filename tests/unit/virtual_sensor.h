@@ -58,6 +58,9 @@ struct vs_dom {
 	 * +-jitter_s (below half of latch_s), from jitter_seed. */
 	double jitter_s;
 	uint64_t jitter_seed;
+	/* > 0: the first read at or after stall_at_s returns stall_s late (the
+	 * reading thread held as the call returns, on a loaded machine). */
+	double stall_at_s, stall_s;
 };
 
 struct vs_backend {
