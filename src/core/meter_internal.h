@@ -59,6 +59,7 @@ struct jst_dom {
 	 * two of them is interpolated between them, exactly and in order. */
 	struct {
 		int64_t latch_ns;
+		int64_t alt_ns; /* the other grid point its bracket held, else 0 */
 		double counter_j;
 	} hist[JST_LATCH_HISTORY];
 	unsigned nhist, ihist;

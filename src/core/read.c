@@ -267,11 +267,12 @@ static void counter_stuck_check(struct jst_dom *dom, int64_t t)
 
 /* A latch into the history ring, its latest latch kept up to date: latches
  * come in order but for the grid's corrections, so a rescan is rare. */
-static void hist_push(struct jst_dom *dom, int64_t latch_ns, double counter_j)
+static void hist_push(struct jst_dom *dom, int64_t latch_ns, int64_t alt_ns, double counter_j)
 {
 	int64_t evicted = dom->hist[dom->ihist].latch_ns;
 	int full = dom->nhist == JST_LATCH_HISTORY;
 	dom->hist[dom->ihist].latch_ns = latch_ns;
+	dom->hist[dom->ihist].alt_ns = alt_ns;
 	dom->hist[dom->ihist].counter_j = counter_j;
 	dom->ihist = (dom->ihist + 1) % JST_LATCH_HISTORY;
 	if (!full)
@@ -439,7 +440,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	dom->interp_lazy = unknown || jst_sensor_gridded(s);
 	dom->t_err_ns = raw->t_err_ns;
 	if (changed)
-		hist_push(dom, latch, dom->counter_j);
+		hist_push(dom, latch, unknown ? 0 : s->latch_alt_ns, dom->counter_j);
 	dom->interp_w = s->power_w;
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;

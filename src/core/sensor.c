@@ -112,6 +112,7 @@ static void refresh_refine(struct jst_sensor *s, int64_t lo, int64_t hi)
 static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err)
 {
 	int64_t r = refresh_ns(s);
+	s->latch_alt_ns = 0;
 	if (r < JST_GRID_MIN_NS || s->grid_none)
 		return hi; /* too fast, unknown or gridless: the reading is the latch */
 	/* The value on show was latched within one refresh of when it was
@@ -127,9 +128,14 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi, int64_t 
 		if (ahi >= alo && bhi >= blo) {
 			/* Both fit: the bracket tells nothing the grid does not (the two
 			 * pieces are the grid's one interval, a refresh apart). Keep the
-			 * grid; the likelier is the one with more of its interval in. */
-			return ahi - alo >= bhi - blo ? alo + (ahi - alo) / 2
-			                              : blo + (bhi - blo) / 2;
+			 * grid; the likelier is the one with more of its interval in.
+			 * On a narrow grid the two are two places (a value seen a latch
+			 * late, one missed): the other is kept, for the edges before
+			 * it (window.c). */
+			int64_t pa = alo + (ahi - alo) / 2, pb = blo + (bhi - blo) / 2;
+			if (4 * grid_width(s, hi) <= r)
+				s->latch_alt_ns = ahi - alo >= bhi - blo ? pb : pa;
+			return ahi - alo >= bhi - blo ? pa : pb;
 		}
 		if (bhi >= blo) {
 			alo = blo;
@@ -229,6 +235,7 @@ static __attribute__((noinline)) void observe_change(struct jst_sensor *s, int64
 
 int64_t jst_sensor_observe_restart(struct jst_sensor *s, int64_t t, int64_t t_err, int at_zero)
 {
+	s->latch_alt_ns = 0;
 	int64_t lo = s->last_read_ns - s->last_read_err, hi = t + t_err;
 	s->chg_lo = lo;
 	s->chg_hi = hi;

@@ -58,6 +58,10 @@ struct jst_sensor {
 	 * before that (jst_sensor_bracket_floor). */
 	int64_t chg_err;
 	int64_t latch_ns; /* best estimate of when it was latched */
+	/* The other grid point its change's bracket held, where two did on a
+	 * grid narrower than a quarter refresh (the likelier is latch_ns); else
+	 * 0. */
+	int64_t latch_alt_ns;
 
 	/* The grid of latches: a latch lies within ref_w around ref_ns. */
 	int have_ref;

@@ -542,6 +542,21 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 	if (broken)
 		next = -1;
 	int between = next >= 0 && span < 1.5 * r;
+	/* The next value's bracket held two grid points (a reading once a
+	 * refresh, near its latches, can see a value a latch late and miss
+	 * one, and the likelier point is then the wrong one): at the other, the
+	 * line to it, or the extrapolation where it is too far. What the two
+	 * make of the edge differ by is stated. */
+	double alt_v = NAN;
+	if (between && dom->hist[next].alt_ns && dom->hist[next].latch_ns == next_ns) {
+		double span2 = (double)(dom->hist[next].alt_ns - l) * 1e-9;
+		if (span2 > 0.5 * r && span2 < 1.5 * r) {
+			double f2 = (double)(e->t_ns - l) * 1e-9 / span2;
+			alt_v = e->counter_j + gain * (f2 < 0 ? 0 : f2 > 1 ? 1 : f2);
+		} else {
+			alt_v = e->counter_j + w * dt;
+		}
+	}
 	if (between) {
 		v = e->counter_j + gain * f;
 	} else {
@@ -577,6 +592,8 @@ static double edge_energy(const struct jst_dom *dom, const struct jst_edge *e, d
 		*u_j = s->resolution_j + miss + w * (double)(e->t_err_ns + s->jitter_ns) * 1e-9;
 		if (other != INT64_MIN)
 			*u_j += w * r; /* the other is a refresh away */
+		if (!isnan(alt_v))
+			*u_j += fabs(alt_v - v);
 		if (part && other != INT64_MIN && !between && !clamped)
 			*part = (struct edge_part){.extrap = 1, .l = l, .w = w, .r = r};
 	}
