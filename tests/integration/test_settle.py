@@ -17,10 +17,17 @@ RUNS = 5
 
 class SettledRunTest(unittest.TestCase):
     def runs(self, extra):
-        """RUNS runs of `sleep 2` on a bursty GPU: the stated ± relative to the truth
+        """RUNS runs of 2 to 2.9 s on a bursty GPU: the stated ± relative to the truth
         of each settled run after the first, and the notes of those not settled."""
         with NvmlSim(trace="bursty:5", counter_tick_ms=100) as sim:
-            proc, doc = measure(["sleep", "2"], sim.env(), backends="nvml",
+            # Each run 30 ms longer than the one before, modulo 100: their ends
+            # fall at other phases of the counter's refresh (runs of one length
+            # all end at one phase, and where that is just after a latch an
+            # immediate end states as little as a settled one).
+            count = os.path.join(sim.dir, "runs")
+            cmd = ["sh", "-c", 'n=$(cat "$0" 2>/dev/null || echo 0); echo $((n + 1)) > "$0"; '
+                   'sleep 2.$(printf %02d $((n * 30 % 100)))', count]
+            proc, doc = measure(cmd, sim.env(), backends="nvml",
                                 extra=["-r", str(RUNS)] + list(extra))
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertIsNotNone(doc, proc.stderr)
