@@ -197,21 +197,14 @@ struct jst_edge {
 	/* A settled end's outcome for this edge (settle.c): JST_SETTLE_*. */
 	unsigned char settle;
 	/* While it waits: when the last of its reads that did not fail began,
-	 * and the domain's failed readings as that read began. */
-	int64_t looked_ns;
+	 * when the last of them began (failed or not), and the domain's failed
+	 * readings as that read began. */
+	int64_t looked_ns, tried_ns;
 	unsigned look_transient;
 	/* Formed from the model without a reading: the counter's value held
 	 * from its last reading (read.c, jst_sensor_hold_until). */
 	unsigned char held;
 };
-
-/* The earliest instant an edge's reading showed its value (0 where the edge
- * was formed without one: held by the model, or after its domain failed),
- * for jst_sensor_latch_of. */
-static inline int64_t jst_edge_seen(const struct jst_edge *e)
-{
-	return e->held || e->failed ? 0 : e->t_ns - e->t_err_ns;
-}
 
 /* Telemetry summed over the sampler's readings in a window. */
 struct jst_wtel {
@@ -308,6 +301,15 @@ enum {
 void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, unsigned timeout_ms);
 /* The note clause of an edge's settle outcome ("" for DONE). */
 const char *jst_settle_miss_text(unsigned miss);
+/* The earliest instant an edge's reading showed its value, for
+ * jst_sensor_latch_of; 0 where the edge was formed without one (held by the
+ * model, or after its domain failed) or where the value then stood still
+ * past a latch (a settled end's wait saw it not move: a counter that stopped,
+ * whose latches no longer move it). */
+static inline int64_t jst_edge_seen(const struct jst_edge *e)
+{
+	return e->held || e->failed || e->settle == JST_SETTLE_STILL ? 0 : e->t_ns - e->t_err_ns;
+}
 /* The settled end's pause between readings: real sleep; tests set a virtual
  * one that advances their clock. */
 extern void (*jst_sleep_ns)(int64_t ns);

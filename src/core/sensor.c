@@ -638,20 +638,12 @@ void jst_sensor_counter_latched(struct jst_sensor *s, double energy_j)
 	jst_sensor_power(s, s->span_power_w, 0);
 }
 
-int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
-                            int64_t seen, int64_t fallback, int64_t *other)
+/* The grid point a bracket (lo, hi] holds (jst_sensor_latch_of), the other
+ * to *other where two do. */
+static int64_t latch_fit(const struct jst_sensor *s, int64_t r, int64_t lo, int64_t hi,
+                         int64_t fallback, int64_t *other)
 {
-	int64_t r = refresh_ns(s);
 	*other = INT64_MIN;
-	if (!s->have_ref || r < JST_GRID_MIN_NS)
-		return fallback;
-	lo = jst_sensor_bracket_floor(lo, hi, err, r); /* as grid_latch */
-	/* The next latch came after seen, within a refresh and the latches'
-	 * jitter of this one. Not where the value stood still across a latch
-	 * (seen a refresh or more after it was first shown): an idle counter. */
-	int64_t after = seen - r - 2 * s->jitter_ns;
-	if (seen && after > lo && after < hi && every_latch_moves(s))
-		lo = after;
 	int64_t alo, ahi, blo, bhi;
 	/* The grid point known to ref_w need only overlap the bracket; of two
 	 * that do, the one with more of its interval in it. Its point, clamped
@@ -665,6 +657,39 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	if (a && b)
 		*other = bhi - blo > ahi - alo ? pa : pb;
 	return b && (!a || bhi - blo > ahi - alo) ? pb : pa;
+}
+
+int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, int64_t err,
+                            int64_t seen, int64_t fallback, int64_t *other)
+{
+	int64_t r = refresh_ns(s);
+	*other = INT64_MIN;
+	if (!s->have_ref || r < JST_GRID_MIN_NS)
+		return fallback;
+	lo = jst_sensor_bracket_floor(lo, hi, err, r); /* as grid_latch */
+	int64_t l = latch_fit(s, r, lo, hi, fallback, other);
+	/* The next latch came after seen, within a refresh and the latches'
+	 * jitter of this one: of two points, the earlier is ruled out where it
+	 * lies before that. Only where every latch moved the value lately (the
+	 * least recent power moves it by a few counts a refresh: not an idle
+	 * counter, nor one that may have idled unseen), and the value did not
+	 * stand still across a latch (seen a refresh or more after it was first
+	 * shown). */
+	int64_t after = seen - r - 2 * s->jitter_ns;
+	double least = jst_sensor_power_floor(s);
+	if (*other == INT64_MIN || !seen || after <= lo || after >= hi ||
+	    !(least * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+		return l;
+	int64_t o2;
+	int64_t l2 = latch_fit(s, r, after, hi, l, &o2);
+	/* Ruled out on a refresh measured with its latches' jitter: the other is
+	 * no longer stated. On a declared one, whose latches' jitter is not
+	 * known (a jitter wider than the margin puts the latch past the cut),
+	 * the later is taken and the other still stated. */
+	if (o2 == INT64_MIN && s->refresh_source != JST_REFRESH_MEASURED)
+		o2 = l2 == l ? *other : l;
+	*other = o2;
+	return l2;
 }
 
 double jst_sensor_power_floor(const struct jst_sensor *s)

@@ -48,7 +48,7 @@ const char *jst_settle_miss_text(unsigned miss)
 		return "end not settled (the wait for the next value timed out): "
 		       "the end edge extrapolated from the last";
 	case JST_SETTLE_FAILED:
-		return "end not settled (the domain failed while waiting for the next "
+		return "end not settled (its readings failed while waiting for the next "
 		       "value): the end edge extrapolated from the last";
 	case JST_SETTLE_STILL:
 		return "end not settled (the value did not move within 1.5 refreshes): the "
@@ -78,6 +78,18 @@ static int waits(const struct jst_dom *dom, const struct jst_edge *e)
 	       s->refresh_s > JST_SETTLE_MIN_REFRESH_S;
 }
 
+/* Past an edge's deadline with no new value: STILL once a read begun after
+ * it showed none; FAILED where every read for two polls past it failed (the
+ * domain's transient errors: nothing to say whether it moved); else WAIT. */
+static unsigned past(const struct jst_edge *e, int64_t deadline, int64_t poll_ns)
+{
+	if (e->looked_ns > deadline)
+		return JST_SETTLE_STILL;
+	if (e->tried_ns > deadline + 2 * poll_ns)
+		return JST_SETTLE_FAILED;
+	return JST_SETTLE_WAIT;
+}
+
 /* Under mu: where the wait of a mean's edge stands now. A mean's refresh
  * ends half a refresh after its stamp, and its sample is read within a poll
  * of that: the mean after the edge is seen within one and a half refreshes.
@@ -93,9 +105,7 @@ static unsigned mean_state(const struct jst_dom *dom, struct jst_edge *e, int64_
 		return e->unsettled ? JST_SETTLE_LATE : JST_SETTLE_DONE;
 	}
 	int64_t r = (int64_t)(jst_sensor_refresh(&dom->sensor) * 1e9);
-	if (e->looked_ns > e->t_ns + r + r / 2 + poll_ns + e->t_err_ns)
-		return JST_SETTLE_STILL;
-	return JST_SETTLE_WAIT;
+	return past(e, e->t_ns + r + r / 2 + poll_ns + e->t_err_ns, poll_ns);
 }
 
 /* Under mu: where the wait of edge e stands now. The same rule as
@@ -123,9 +133,9 @@ static unsigned edge_state(const struct jst_dom *dom, const struct jst_edge *e, 
 		return (double)(next - l) * 1e-9 < 1.5 * r ? JST_SETTLE_DONE : JST_SETTLE_LATE;
 	/* A latch inside one and a half refreshes is seen by the poll after it. */
 	int64_t deadline = l + (int64_t)(1.5 * r * 1e9) + poll_ns + e->t_err_ns;
-	if (dom->stuck_now || e->looked_ns > deadline)
+	if (dom->stuck_now)
 		return JST_SETTLE_STILL;
-	return JST_SETTLE_WAIT;
+	return past(e, deadline, poll_ns);
 }
 
 static int64_t poll_of(const struct jst_dom *dom)
@@ -146,10 +156,13 @@ static void looks_begin(struct jst_meter *m, struct jst_edge *edges)
 
 static void looks_end(struct jst_meter *m, struct jst_edge *edges, int64_t t)
 {
-	for (size_t i = 0; i < m->ndoms; i++)
-		if (edges[i].settle == JST_SETTLE_WAIT &&
-		    m->doms[i].transient == edges[i].look_transient)
+	for (size_t i = 0; i < m->ndoms; i++) {
+		if (edges[i].settle != JST_SETTLE_WAIT)
+			continue;
+		edges[i].tried_ns = t;
+		if (m->doms[i].transient == edges[i].look_transient)
 			edges[i].looked_ns = t;
+	}
 }
 
 void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, unsigned timeout_ms)
@@ -159,7 +172,7 @@ void jst_settle_wait(struct jst_meter *m, struct jst_edge *edges, int64_t end, u
 	pthread_mutex_lock(&m->mu);
 	for (size_t i = 0; i < m->ndoms; i++) {
 		edges[i].settle = waits(&m->doms[i], &edges[i]) ? JST_SETTLE_WAIT : JST_SETTLE_DONE;
-		edges[i].looked_ns = end; /* the end's own reading */
+		edges[i].looked_ns = edges[i].tried_ns = end; /* the end's own reading */
 	}
 	pthread_mutex_unlock(&m->mu);
 	for (;;) {

@@ -149,6 +149,24 @@ static void settle_wait_is_bounded(void **st)
 	jst_measurement_free(ms);
 	vm_close(&v);
 
+	/* Reads that fail (transient) from just after the end on: no read
+	 * shows whether the counter moved, and the wait ends two polls past
+	 * the 1.5 refreshes, saying so, not at the cap (1 s). */
+	vs_reset();
+	g = gpu(tr, 0.1);
+	g->fail_from_s = 3.0005;
+	g->fail_to_s = 99;
+	g->fail_status = -EIO;
+	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
+	ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	d = dom0(ms);
+	printf("# failing reads: waited %.3f s: %s\n", waited, d.note);
+	assert_true(waited <= 0.15 + 0.04);
+	note_has(&d, "failed while waiting");
+	assert_true(fabs(d.energy_j - sim_trace_energy(tr, 1.2, 3.0)) <= d.uncertainty_j);
+	jst_measurement_free(ms);
+	vm_close(&v);
+
 	/* The device is gone just after the end: no waiting for it. */
 	vs_reset();
 	g = gpu(tr, 0.1);
