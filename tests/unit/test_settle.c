@@ -101,6 +101,20 @@ static jst_measurement *settle_at(struct vm *v, double b, double e, unsigned tim
 	return ms;
 }
 
+/* A window from 1.2 s ended settled at 3.0 s on a 100 ms counter whose reads
+ * fail with status from just after the end on. */
+static jst_measurement *settle_failing(struct vm *v, const struct sim_trace *tr, int status,
+                                       double *waited_s)
+{
+	vs_reset();
+	struct vs_dom *g = gpu(tr, 0.1);
+	g->fail_from_s = 3.0005;
+	g->fail_to_s = 99;
+	g->fail_status = status;
+	assert_int_equal(vm_open(v, 1.0, 0.1), 0);
+	return settle_at(v, 1.2, 3.0, 0, waited_s);
+}
+
 static void note_has(const jst_domain_energy *d, const char *what)
 {
 	if (!d->note || !strstr(d->note, what))
@@ -152,13 +166,7 @@ static void settle_wait_is_bounded(void **st)
 	/* Reads that fail (transient) from just after the end on: no read
 	 * shows whether the counter moved, and the wait ends two polls past
 	 * the 1.5 refreshes, saying so, not at the cap (1 s). */
-	vs_reset();
-	g = gpu(tr, 0.1);
-	g->fail_from_s = 3.0005;
-	g->fail_to_s = 99;
-	g->fail_status = -EIO;
-	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
-	ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	ms = settle_failing(&v, tr, -EIO, &waited);
 	d = dom0(ms);
 	printf("# failing reads: waited %.3f s: %s\n", waited, d.note);
 	assert_true(waited <= 0.15 + 0.04);
@@ -168,13 +176,7 @@ static void settle_wait_is_bounded(void **st)
 	vm_close(&v);
 
 	/* The device is gone just after the end: no waiting for it. */
-	vs_reset();
-	g = gpu(tr, 0.1);
-	g->fail_from_s = 3.0005;
-	g->fail_to_s = 99;
-	g->fail_status = -ENODEV;
-	assert_int_equal(vm_open(&v, 1.0, 0.1), 0);
-	ms = settle_at(&v, 1.2, 3.0, 0, &waited);
+	ms = settle_failing(&v, tr, -ENODEV, &waited);
 	d = dom0(ms);
 	printf("# failed domain: waited %.3f s: %s\n", waited, d.note);
 	assert_true(waited <= 0.011);
