@@ -440,7 +440,7 @@ static void fold_counter(struct jst_dom *dom, const struct jst_raw *raw, int64_t
 	dom->interp_lazy = unknown || jst_sensor_gridded(s);
 	dom->t_err_ns = raw->t_err_ns;
 	if (changed)
-		hist_push(dom, latch, unknown ? 0 : s->latch_alt_ns, dom->counter_j);
+		hist_push(dom, latch, s->latch_alt_ns, dom->counter_j);
 	dom->interp_w = s->power_w;
 	dom->interp_spread_w = jst_sensor_power_spread(s);
 	dom->interp_lo = s->chg_lo;

@@ -160,11 +160,11 @@ static int64_t grid_latch(struct jst_sensor *s, int64_t lo, int64_t hi, int64_t 
 	return s->ref_ns;
 }
 
-/* The power moves the value by a few counts per refresh: a value that did not
+/* Power w moves the value by a few counts per refresh: a value that did not
  * change saw no latch. */
-static int every_latch_moves(const struct jst_sensor *s)
+static int every_latch_moves(const struct jst_sensor *s, double w)
 {
-	return s->power_w * jst_sensor_refresh(s) >= 4 * s->resolution_j;
+	return w * jst_sensor_refresh(s) >= 4 * s->resolution_j;
 }
 
 /* The value had not changed at t: the next latch is later than t, so the one
@@ -178,7 +178,7 @@ static void grid_unchanged(struct jst_sensor *s, int64_t t)
 	if (!s->have_ref || r < JST_GRID_MIN_NS)
 		return;
 	int64_t width = grid_width(s, t);
-	if (width >= r || !every_latch_moves(s))
+	if (width >= r || !every_latch_moves(s, s->power_w))
 		return;
 	int64_t h = width / 2;
 	/* The latch on show lies in the bracket of the change that showed it
@@ -676,9 +676,8 @@ int64_t jst_sensor_latch_of(const struct jst_sensor *s, int64_t lo, int64_t hi, 
 	 * stand still across a latch (seen a refresh or more after it was first
 	 * shown). */
 	int64_t after = seen - r - 2 * s->jitter_ns;
-	double least = jst_sensor_power_floor(s);
 	if (*other == INT64_MIN || !seen || after <= lo || after >= hi ||
-	    !(least * jst_sensor_refresh(s) >= 4 * s->resolution_j))
+	    !every_latch_moves(s, jst_sensor_power_floor(s)))
 		return l;
 	int64_t o2;
 	int64_t l2 = latch_fit(s, r, after, hi, l, &o2);

@@ -94,8 +94,9 @@ class SettledRunTest(unittest.TestCase):
         # immediate end states less where it fell just after a latch (5.06% at
         # the least): the mean of three shows what ending settled states; the
         # unit test holds the same bar in virtual time, for every window.
-        low_s = sum(sorted(settled)[:3]) / len(sorted(settled)[:3])
-        low_i = sum(sorted(immediate)[:3]) / 3
+        least_s, least_i = sorted(settled)[:3], sorted(immediate)[:3]
+        low_s = sum(least_s) / len(least_s)
+        low_i = sum(least_i) / len(least_i)
         print(f"stated ± settled {[round(100 * x, 2) for x in settled]} % "
               f"(mean of the three least {100 * low_s:.2f} %), --no-settle "
               f"{[round(100 * x, 2) for x in immediate]} % (mean of the three least "
